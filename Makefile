@@ -1,0 +1,41 @@
+# cardlib — one command to run the pipeline, one to pass the tests. Both install what they need
+# on a fresh Debian machine (as root): the PC/SC stack with the virtual reader, a virtualenv, the package.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+APT_PACKAGES := pcscd vsmartcard-vpcd libpcsclite-dev swig python3-venv python3-dev
+
+.PHONY: setup system venv demo test lint bench clean
+
+system:
+	@if [ ! -e /usr/lib/pcsc/drivers/serial/libifdvpcd.so ] || ! command -v pcscd >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_PACKAGES); \
+	fi
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+setup: system venv
+
+## The main job: personalize sample cards, put each on the virtual reader, read it over PC/SC, verify, report.
+demo: setup
+	$(BIN)/cardtool demo --out demo-out
+
+## Everything CI checks: lint, types, the whole test suite.
+test: setup lint
+	$(BIN)/pytest -q
+
+lint: venv
+	$(BIN)/ruff check cardlib tools tests benchmarks
+	$(BIN)/mypy
+
+bench: setup
+	$(BIN)/python -m benchmarks
+
+clean:
+	rm -rf $(VENV) demo-out .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""The issuer side: personalization of a resident into a signed CardImage."""

@@ -1,0 +1,1 @@
+"""Verification of a dump or a live chip: passive authentication, conformance checks, cross-checks."""
