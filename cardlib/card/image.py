@@ -1,0 +1,244 @@
+"""CardImage: everything a CCCD chip holds after personalization, and its on-disk format.
+
+A *card image* is the files of the chip plus the chip's secrets (Active and Chip Authentication private
+keys, the access keys derived from the MRZ and the CAN).  A *dump* is the files alone: what a reader can
+get off a chip, and what a verifier checks.
+
+On disk a card image is a directory::
+
+    card.json            manifest: format, kind ("image" | "dump"), and for each file its name and SHA-256
+    EF.COM.bin  DG1.bin  DG2.bin  ...  EF.SOD.bin  EF.CardAccess.bin
+    secrets/             (images only, mode 0700)
+        access.json      {"mrz_information": ..., "can": ..., "ca_key_id": ...}
+        aa.key.pem       Active Authentication private key (PKCS#8)
+        ca.key.pem       Chip Authentication private key (PKCS#8)
+
+The directory is written next to its final place and renamed into it, so an interrupted write never
+leaves a directory that looks complete.  Loading checks every file against the manifest's hash.
+:meth:`CardImage.load` also reads plain folders of LDS files as other tools name them (``EF_COM.bin``,
+``Datagroup1.bin``, ``ef0101.bin``), so dumps made elsewhere verify as they are.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+from cardlib.errors import CardlibError, DecodeError
+from cardlib.lds import files as lds_files
+
+FORMAT = "cardlib-card-image/1"
+MANIFEST = "card.json"
+SECRETS_DIR = "secrets"
+
+AAPrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
+
+
+class CardImageError(CardlibError):
+    """A card image or dump directory that cannot be read or written."""
+
+
+@dataclass(frozen=True)
+class ChipSecrets:
+    """What a chip keeps to itself: access keys and the private keys of Active and Chip Authentication."""
+
+    mrz_information: str
+    can: str
+    aa_private_key: AAPrivateKey | None
+    ca_private_key: ec.EllipticCurvePrivateKey | None
+    ca_key_id: int | None = None
+
+    def __repr__(self) -> str:
+        return "ChipSecrets(<hidden>)"
+
+
+@dataclass(frozen=True)
+class CardImage:
+    """The files of a chip keyed by :class:`~cardlib.lds.files.FileSpec` name, and its secrets (None in a dump)."""
+
+    files: Mapping[str, bytes]
+    secrets: ChipSecrets | None = None
+    label: str = ""
+
+    def __post_init__(self) -> None:
+        unknown = [name for name in self.files if not _is_known(name)]
+        if unknown:
+            raise CardImageError(f"unknown file names {unknown}: use names like 'DG1', 'EF.SOD', 'EF.CardAccess'")
+        object.__setattr__(self, "files", MappingProxyType(dict(self.files)))
+
+    @property
+    def is_dump(self) -> bool:
+        """True when this holds the files only."""
+        return self.secrets is None
+
+    def dump(self) -> CardImage:
+        """The files alone, as a reader would get them off the chip."""
+        return CardImage(self.files, None, self.label)
+
+    def file(self, name: str) -> bytes | None:
+        """The bytes of file ``name`` or None when the card has no such file."""
+        return self.files.get(name)
+
+    def save(self, path: Path) -> None:
+        """Write the image to directory ``path`` atomically (it must not exist yet, or be a card image)."""
+        path = Path(path)
+        if path.exists() and not (path / MANIFEST).is_file():
+            raise CardImageError(f"{path} exists and is not a card image: refusing to overwrite it")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+        try:
+            self._write_into(staging)
+            if path.exists():
+                shutil.rmtree(path)
+            staging.rename(path)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+
+    def _write_into(self, folder: Path) -> None:
+        entries = {}
+        for name, data in sorted(self.files.items()):
+            (folder / f"{name}.bin").write_bytes(data)
+            entries[name] = hashlib.sha256(data).hexdigest()
+        manifest = {"format": FORMAT, "kind": "dump" if self.is_dump else "image", "label": self.label,
+                    "files": entries}
+        if self.secrets is not None:
+            _write_secrets(folder / SECRETS_DIR, self.secrets)
+        (folder / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: Path) -> CardImage:
+        """Read a card image or dump directory (ours, or a plain folder of LDS files)."""
+        path = Path(path)
+        if not path.is_dir():
+            raise CardImageError(f"{path}: not a directory")
+        if (path / MANIFEST).is_file():
+            return _load_ours(path)
+        return _load_foreign(path)
+
+
+def _is_known(name: str) -> bool:
+    try:
+        lds_files.by_name(name)
+    except KeyError:
+        return False
+    return True
+
+
+def _write_secrets(folder: Path, secrets: ChipSecrets) -> None:
+    folder.mkdir(mode=0o700)
+    access = {"mrz_information": secrets.mrz_information, "can": secrets.can, "ca_key_id": secrets.ca_key_id}
+    _write_private(folder / "access.json", json.dumps(access, indent=2).encode() + b"\n")
+    for filename, key in (("aa.key.pem", secrets.aa_private_key), ("ca.key.pem", secrets.ca_private_key)):
+        if key is not None:
+            pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                    serialization.NoEncryption())
+            _write_private(folder / filename, pem)
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+
+
+def _load_ours(path: Path) -> CardImage:
+    try:
+        manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CardImageError(f"{path / MANIFEST}: unreadable manifest ({exc.__class__.__name__})") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise CardImageError(f"{path / MANIFEST}: not a {FORMAT} manifest")
+    files = {}
+    for name, digest in dict(manifest.get("files", {})).items():
+        target = path / f"{name}.bin"
+        try:
+            data = target.read_bytes()
+        except OSError:
+            raise CardImageError(f"{target}: listed in the manifest but missing") from None
+        if hashlib.sha256(data).hexdigest() != digest:
+            raise CardImageError(f"{target}: content does not match the manifest's SHA-256 (file altered or torn)")
+        files[name] = data
+    secrets = _load_secrets(path / SECRETS_DIR) if manifest.get("kind") == "image" else None
+    return CardImage(files, secrets, str(manifest.get("label", "")))
+
+
+def _load_secrets(folder: Path) -> ChipSecrets:
+    try:
+        access = json.loads((folder / "access.json").read_text(encoding="utf-8"))
+        return ChipSecrets(
+            mrz_information=str(access["mrz_information"]),
+            can=str(access["can"]),
+            aa_private_key=_load_key(folder / "aa.key.pem", (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey)),
+            ca_private_key=_load_ec_key(folder / "ca.key.pem"),
+            ca_key_id=access.get("ca_key_id"),
+        )
+    except (OSError, KeyError, TypeError, json.JSONDecodeError) as exc:
+        raise CardImageError(f"{folder}: chip secrets unreadable ({exc.__class__.__name__})") from None
+
+
+def _load_key(path: Path, kinds: tuple[type, ...]) -> AAPrivateKey | None:
+    if not path.exists():
+        return None
+    try:
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    except ValueError:
+        raise CardImageError(f"{path}: not a PEM private key") from None
+    if not isinstance(key, kinds):
+        raise CardImageError(f"{path}: unsupported key type {type(key).__name__}")
+    assert isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey)
+    return key
+
+
+def _load_ec_key(path: Path) -> ec.EllipticCurvePrivateKey | None:
+    key = _load_key(path, (ec.EllipticCurvePrivateKey,))
+    assert key is None or isinstance(key, ec.EllipticCurvePrivateKey)
+    return key
+
+
+# Names other tools give LDS files: JMRTD's test folders, FID-named dumps (ef0101.bin), DG1.bin.
+_FOREIGN_NAMES = (
+    (re.compile(r"^(?:ef[_.]?)?com(?:\.bin)?$", re.I), "EF.COM"),
+    (re.compile(r"^(?:ef[_.]?)?sod(?:\.bin)?$", re.I), "EF.SOD"),
+    (re.compile(r"^(?:ef[_.]?)?cardaccess(?:\.bin)?$", re.I), "EF.CardAccess"),
+    (re.compile(r"^(?:datagroup|dg)(\d{1,2})(?:\.bin)?$", re.I), "DG{}"),
+)
+
+
+def foreign_file_name(filename: str) -> str | None:
+    """Our name for an LDS file called ``filename`` by another tool, or None when it is not one."""
+    fid_match = re.fullmatch(r"(?:ef)?([0-9a-f]{4})(?:\.bin)?", filename, re.I)
+    if fid_match:
+        spec = lds_files.by_fid(int(fid_match.group(1), 16))
+        return spec.name if spec else None
+    for pattern, name in _FOREIGN_NAMES:
+        match = pattern.fullmatch(filename)
+        if match:
+            return name.format(int(match.group(1))) if match.groups() else name
+    return None
+
+
+def _load_foreign(path: Path) -> CardImage:
+    files: dict[str, bytes] = {}
+    for entry in sorted(path.iterdir()):
+        name = foreign_file_name(entry.name)
+        if name is None or not entry.is_file() or not _is_known(name):
+            continue
+        if name in files:
+            raise CardImageError(f"{path}: two files hold {name}")
+        files[name] = entry.read_bytes()
+    if not files:
+        raise DecodeError("no LDS files found (expected card.json, or files like EF_COM.bin, DG1.bin)",
+                          file=str(path))
+    return CardImage(files, None, path.name)
