@@ -1,0 +1,259 @@
+"""Shared ASN.1 pieces of the LDS codecs: error wrapping, OID registration and SubjectPublicKeyInfo.
+
+asn1crypto does the DER work.  This module adds what eMRTDs need on top of it:
+
+* :func:`decoding` turns any asn1crypto/DER failure into a :class:`DecodeError` naming the file and field;
+* the ICAO eContentTypes (``2.23.136.1.1.1`` ldsSecurityObject and the legacy ``1.3.27.1.1.1``) and the
+  BSI ``id-SecurityObject`` are registered with :mod:`asn1crypto.cms` so CMS objects show their names;
+* SubjectPublicKeyInfo of DG14 (Chip Authentication) and DG15 (Active Authentication) as typed results:
+  RSA, EC with named *or explicit* domain parameters (ICAO 9303-11 §9.2 / TR-03110-3 A.1.2 recommend
+  explicit ones; we map them onto a known named :class:`~cardlib.curves.Curve`), and X9.42 DH.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from asn1crypto import cms, core, keys
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import dh, ec, rsa
+
+from cardlib import curves
+from cardlib.curves import Curve
+from cardlib.errors import DecodeError, EncodeError, PKIError
+from cardlib.lds.tlv import encode_tlv
+
+# eContentTypes of ICAO 9303-10 §4.6.2 (SOD) and BSI TR-03110-3 A.1.2.5 (EF.CardSecurity).
+OID_LDS_SECURITY_OBJECT = "2.23.136.1.1.1"
+OID_LDS_SECURITY_OBJECT_LEGACY = "1.3.27.1.1.1"
+OID_SECURITY_OBJECT = "0.4.0.127.0.7.3.2.1"
+
+_CONTENT_TYPES = {
+    OID_LDS_SECURITY_OBJECT: "ldsSecurityObject",
+    OID_LDS_SECURITY_OBJECT_LEGACY: "ldsSecurityObjectLegacy",
+    OID_SECURITY_OBJECT: "securityObject",
+}
+
+# Exceptions asn1crypto and int/bytes conversions raise on malformed input.
+_PARSE_ERRORS = (ValueError, TypeError, KeyError, IndexError, OverflowError, AttributeError, UnicodeError)
+_MAX_REASON = 160
+
+
+def register_content_types() -> None:
+    """Teach asn1crypto the names of the eMRTD eContentTypes (idempotent)."""
+    content_type = cms.ContentType
+    content_type._map.update(_CONTENT_TYPES)
+    if content_type._reverse_map is not None:
+        content_type._reverse_map.update({name: oid for oid, name in _CONTENT_TYPES.items()})
+
+
+register_content_types()
+
+
+@contextmanager
+def decoding(file: str, field: str | None = None) -> Iterator[None]:
+    """Run a block of parsing; any third-party parse failure leaves it as a DecodeError for ``file``/``field``."""
+    try:
+        yield
+    except DecodeError as exc:
+        raise exc.within(file=file, field=field) from None
+    except PKIError as exc:
+        raise DecodeError(str(exc), file=file, field=field) from None
+    except _PARSE_ERRORS as exc:
+        reason = " ".join(str(exc).split())[:_MAX_REASON] or type(exc).__name__
+        raise DecodeError(f"malformed DER ({reason})", file=file, field=field) from None
+
+
+def load_strict(spec: type[core.Asn1Value], data: bytes, *, file: str, field: str) -> core.Asn1Value:
+    """Load one DER value of ``spec`` that must fill ``data`` exactly, parsed eagerly (``.native``)."""
+    with decoding(file, field):
+        value = spec.load(bytes(data), strict=True)
+        value.native  # noqa: B018 -- asn1crypto parses lazily; force every nested field now
+        return value
+
+
+def oid_der(dotted: str) -> bytes:
+    """The DER of an OBJECT IDENTIFIER."""
+    try:
+        encoded: bytes = core.ObjectIdentifier(dotted).dump()
+    except (ValueError, TypeError) as exc:
+        raise EncodeError(f"not an OID: {dotted!r}") from exc
+    return encoded
+
+
+def algorithm_identifier_der(dotted: str, parameters: bytes | None = None) -> bytes:
+    """AlgorithmIdentifier DER with exactly the parameters given (None = absent, as ICAO wants for digests)."""
+    return encode_tlv(0x30, oid_der(dotted) + (parameters if parameters is not None else b""))
+
+
+@dataclass(frozen=True)
+class RSAPublicKeyInfo:
+    """An RSA SubjectPublicKeyInfo (DG15 Active Authentication keys)."""
+
+    modulus: int
+    public_exponent: int
+    der: bytes = field(repr=False)
+
+    @property
+    def key_size(self) -> int:
+        """Modulus length in bits."""
+        return self.modulus.bit_length()
+
+    def cryptography_key(self) -> rsa.RSAPublicKey:
+        """The key as a :mod:`cryptography` object."""
+        try:
+            return rsa.RSAPublicNumbers(self.public_exponent, self.modulus).public_key()
+        except ValueError as exc:
+            raise PKIError(f"unusable RSA public key: {exc}") from None
+
+
+@dataclass(frozen=True)
+class ECPublicKeyInfo:
+    """An EC SubjectPublicKeyInfo: curve (named or explicit in the encoding) and uncompressed point."""
+
+    curve: Curve
+    point: bytes
+    explicit_parameters: bool
+    der: bytes = field(repr=False)
+
+    @classmethod
+    def build(cls, curve: Curve, point: bytes, *, explicit_parameters: bool = False) -> ECPublicKeyInfo:
+        """Encode ``point`` (uncompressed ``04||X||Y``) on ``curve``, with a named-curve OID or explicit params."""
+        _check_point(curve, point, EncodeError)
+        if explicit_parameters:
+            parameters = keys.ECDomainParameters(name="specified", value=_specified_domain(curve))
+        else:
+            parameters = keys.ECDomainParameters(name="named", value=curve.oid)
+        info = keys.PublicKeyInfo({
+            "algorithm": {"algorithm": "ec", "parameters": parameters},
+            "public_key": point,
+        })
+        return cls(curve, point, explicit_parameters, info.dump())
+
+    @property
+    def x(self) -> int:
+        """Affine x coordinate."""
+        return int.from_bytes(self.point[1 : 1 + self.curve.field_bytes], "big")
+
+    @property
+    def y(self) -> int:
+        """Affine y coordinate."""
+        return int.from_bytes(self.point[1 + self.curve.field_bytes :], "big")
+
+    def cryptography_key(self) -> ec.EllipticCurvePublicKey | None:
+        """The :mod:`cryptography` key, or None when cryptography lacks the curve (brainpoolP224r1)."""
+        crypto_curve = self.curve.crypto_curve
+        if crypto_curve is None:
+            return None
+        return ec.EllipticCurvePublicKey.from_encoded_point(crypto_curve, self.point)
+
+
+@dataclass(frozen=True)
+class DHPublicKeyInfo:
+    """An X9.42 Diffie-Hellman SubjectPublicKeyInfo (Chip Authentication with id-PK-DH)."""
+
+    p: int
+    g: int
+    q: int
+    y: int
+    der: bytes = field(repr=False)
+
+    def cryptography_key(self) -> dh.DHPublicKey:
+        """The key as a :mod:`cryptography` object."""
+        try:
+            return dh.DHPublicNumbers(self.y, dh.DHParameterNumbers(self.p, self.g, self.q)).public_key()
+        except ValueError as exc:
+            raise PKIError(f"unusable DH public key: {exc}") from None
+
+
+PublicKeyInfo = RSAPublicKeyInfo | ECPublicKeyInfo | DHPublicKeyInfo
+
+
+def decode_public_key_info(der: bytes, *, file: str, field: str = "SubjectPublicKeyInfo") -> PublicKeyInfo:
+    """Decode a DER SubjectPublicKeyInfo holding an RSA, EC or X9.42 DH key."""
+    info = load_strict(keys.PublicKeyInfo, der, file=file, field=field)
+    with decoding(file, field):
+        algorithm = info["algorithm"]["algorithm"].native
+        if algorithm == "rsa":
+            parsed = info["public_key"].parsed
+            # Unsigned reading: some issuers (BSI 2008 DG15) omit the leading zero of a modulus with its top bit set.
+            modulus = int.from_bytes(parsed["modulus"].contents, "big")
+            return RSAPublicKeyInfo(modulus, parsed["public_exponent"].native, bytes(der))
+        if algorithm == "ec":
+            return _decode_ec(info, bytes(der))
+        if algorithm == "dh":
+            params = info["algorithm"]["parameters"]
+            y = info["public_key"].parsed.native
+            return DHPublicKeyInfo(params["p"].native, params["g"].native, params["q"].native, y, bytes(der))
+        raise DecodeError(f"unsupported public key algorithm {info['algorithm']['algorithm'].dotted}")
+
+
+def public_key_info_from_cryptography(
+    key: rsa.RSAPublicKey | ec.EllipticCurvePublicKey | dh.DHPublicKey, *, explicit_parameters: bool = False
+) -> PublicKeyInfo:
+    """Wrap a :mod:`cryptography` public key; EC keys may be written with explicit domain parameters."""
+    if isinstance(key, ec.EllipticCurvePublicKey) and explicit_parameters:
+        point = key.public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+        return ECPublicKeyInfo.build(curves.for_cryptography(key.curve), point, explicit_parameters=True)
+    der = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    try:
+        return decode_public_key_info(der, file="public key")
+    except DecodeError as exc:
+        raise EncodeError(f"cannot encode this public key: {exc.reason}") from None
+
+
+def _decode_ec(info: keys.PublicKeyInfo, der: bytes) -> ECPublicKeyInfo:
+    parameters = info["algorithm"]["parameters"]
+    if parameters.name == "named":
+        curve = curves.by_oid(parameters.chosen.dotted)
+    elif parameters.name == "specified":
+        curve = _curve_from_specified(parameters.chosen)
+    else:
+        raise DecodeError("implicitlyCA EC parameters are not supported")
+    point = bytes(info["public_key"].native)
+    _check_point(curve, point, DecodeError)
+    return ECPublicKeyInfo(curve, point, parameters.name == "specified", der)
+
+
+def _curve_from_specified(domain: keys.SpecifiedECDomain) -> Curve:
+    if domain["field_id"]["field_type"].native != "prime_field":
+        raise DecodeError("only prime-field curves are supported")
+    p = domain["field_id"]["parameters"].native
+    base = bytes(domain["base"].native)
+    size = (p.bit_length() + 7) // 8
+    if len(base) != 1 + 2 * size or base[0] != 4:
+        raise DecodeError("explicit EC base point is not an uncompressed point")
+    return curves.from_explicit(
+        p,
+        int.from_bytes(domain["curve"]["a"].native, "big"),
+        int.from_bytes(domain["curve"]["b"].native, "big"),
+        int.from_bytes(base[1 : 1 + size], "big"),
+        int.from_bytes(base[1 + size :], "big"),
+        domain["order"].native,
+    )
+
+
+def _specified_domain(curve: Curve) -> keys.SpecifiedECDomain:
+    size = curve.field_bytes
+    generator = b"\x04" + curve.gx.to_bytes(size, "big") + curve.gy.to_bytes(size, "big")
+    return keys.SpecifiedECDomain({
+        "version": "ecdpVer1",
+        "field_id": {"field_type": "prime_field", "parameters": core.Integer(curve.p)},
+        "curve": {"a": (curve.a % curve.p).to_bytes(size, "big"), "b": curve.b.to_bytes(size, "big")},
+        "base": generator,
+        "order": curve.n,
+        "cofactor": curve.h,
+    })
+
+
+def _check_point(curve: Curve, point: bytes, error: type[DecodeError] | type[EncodeError]) -> None:
+    """Reject anything but an uncompressed point that lies on ``curve`` (invalid-curve attacks)."""
+    size = curve.field_bytes
+    if len(point) != 1 + 2 * size or point[0] != 4:
+        raise error(f"EC point is not an uncompressed {curve.name} point ({len(point)} bytes)")
+    x = int.from_bytes(point[1 : 1 + size], "big")
+    y = int.from_bytes(point[1 + size :], "big")
+    if x >= curve.p or y >= curve.p or (y * y - (x * x * x + curve.a * x + curve.b)) % curve.p:
+        raise error(f"EC point is not on {curve.name}")
