@@ -1,0 +1,182 @@
+"""A resident as the CCCD records them: every field of DG13, validated when the object is made.
+
+Constructing a :class:`Resident` is the only way to get one, and construction checks everything the state's
+own rules let us check offline: the 12-digit ID number (province, century/sex digit, birth year; see
+:mod:`cardlib.model.provinces`), real and ordered dates, and text that is NFC-normalised Unicode of sane
+length.  An invalid resident therefore cannot exist: encoders (DG1, DG13) may trust what they are given.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+from datetime import date
+from enum import Enum
+
+from cardlib.errors import ValidationError
+from cardlib.model.provinces import PROVINCES, century_sex_digit, province_name
+
+ID_LENGTH = 12
+CAN_LENGTH = 6
+MAX_NAME_LENGTH = 100
+MAX_PLACE_LENGTH = 300
+MAX_SERIAL_LENGTH = 32
+NO_EXPIRY_TEXT = "Không thời hạn"
+
+# Punctuation seen in Vietnamese addresses and identification marks ("Tổ 5, P. Láng Hạ, Q. Đống Đa; 12/3A").
+_PLACE_PUNCTUATION = frozenset(" ,.-/()'&:;#\"")
+_NAME_PUNCTUATION = frozenset(" -'")
+
+
+class Sex(Enum):
+    """Sex as DG13 writes it (``Nam``/``Nữ``), with the one-letter MRZ code."""
+
+    MALE = "Nam"
+    FEMALE = "Nữ"
+
+    @property
+    def mrz_code(self) -> str:
+        """``M`` or ``F`` as in ICAO 9303-3 §4.2."""
+        return "M" if self is Sex.MALE else "F"
+
+    @classmethod
+    def parse(cls, text: str, *, field: str = "sex") -> Sex:
+        """The sex written as ``Nam``/``Nữ`` (any case, any Unicode normal form) or the MRZ code ``M``/``F``."""
+        key = unicodedata.normalize("NFC", text.strip()).casefold()
+        for sex in cls:
+            if key in (sex.value.casefold(), sex.mrz_code.casefold()):
+                return sex
+        raise ValidationError(f"expected Nam or Nữ, got {text!r}", field=field)
+
+
+def nfc(text: str) -> str:
+    """``text`` in Unicode Normalization Form C with surrounding whitespace removed: the stored form."""
+    return unicodedata.normalize("NFC", text).strip()
+
+
+def _check_text(value: str, field: str, *, allowed: frozenset[str], max_length: int, required: bool) -> None:
+    """Letters (any script, with marks) plus ``allowed``; digits only where ``allowed`` is place punctuation."""
+    digits_ok = allowed is _PLACE_PUNCTUATION
+    if required and not value:
+        raise ValidationError("must not be empty", field=field)
+    if len(value) > max_length:
+        raise ValidationError(f"{len(value)} characters, at most {max_length} allowed", field=field)
+    for index, char in enumerate(value):
+        category = unicodedata.category(char)
+        if not (category[0] in "LM" or (digits_ok and category == "Nd") or char in allowed):
+            raise ValidationError(f"character {char!r} at position {index} is not allowed", field=field)
+    if "  " in value:
+        raise ValidationError("contains consecutive spaces", field=field)
+
+
+def _check_digits(value: str, field: str, lengths: tuple[int, ...]) -> None:
+    if not (value.isascii() and value.isdigit() and len(value) in lengths):
+        wanted = " or ".join(str(n) for n in lengths)
+        raise ValidationError(f"must be {wanted} digits", field=field)
+
+
+def check_id_number(id_number: str, date_of_birth: date, sex: Sex) -> None:
+    """Check a 12-digit CCCD number against its holder's birth date and sex (Circular 07/2016/TT-BCA).
+
+    Digits 1–3 are a province code, digit 4 the century/sex code, digits 5–6 the last two digits of the
+    birth year; the last six are a random serial.  Raises ValidationError(field="id_number").
+    """
+    _check_digits(id_number, "id_number", (ID_LENGTH,))
+    if province_name(id_number[:3]) is None:
+        raise ValidationError(f"{id_number[:3]} is not a province code of Circular 07/2016/TT-BCA", field="id_number")
+    expected = century_sex_digit(date_of_birth.year, sex is Sex.FEMALE)
+    if expected is None:
+        raise ValidationError(f"birth year {date_of_birth.year} has no century code", field="date_of_birth")
+    if int(id_number[3]) != expected:
+        raise ValidationError(
+            f"century/sex digit {id_number[3]} disagrees with birth year and sex (expected {expected})",
+            field="id_number",
+        )
+    if id_number[4:6] != f"{date_of_birth.year % 100:02d}":
+        raise ValidationError(f"year digits {id_number[4:6]} disagree with the birth year", field="id_number")
+
+
+@dataclass(frozen=True)
+class Resident:
+    """The personal data DG13 carries for one citizen, valid by construction.
+
+    Text fields are stored NFC-normalised; ``date_of_expiry`` None means "Không thời hạn" (no expiry);
+    ``old_id_number`` is the previous 9-digit CMND (or a 12-digit number), empty when none;
+    ``card_serial`` is DG13 field 16, empty when unknown.
+    """
+
+    id_number: str
+    full_name: str
+    date_of_birth: date
+    sex: Sex
+    place_of_origin: str
+    place_of_residence: str
+    date_of_issue: date
+    date_of_expiry: date | None
+    identification_marks: str = ""
+    nationality: str = "Việt Nam"
+    ethnicity: str = "Kinh"
+    religion: str = "Không"
+    father_name: str = ""
+    mother_name: str = ""
+    spouse_name: str = ""
+    old_id_number: str = ""
+    card_serial: str = ""
+
+    def __post_init__(self) -> None:
+        for name in _TEXT_FIELDS:
+            value = getattr(self, name)
+            if not isinstance(value, str):
+                raise ValidationError(f"expected text, got {type(value).__name__}", field=name)
+            object.__setattr__(self, name, nfc(value))
+        self._validate()
+
+    def _validate(self) -> None:
+        self._validate_types()
+        check_id_number(self.id_number, self.date_of_birth, self.sex)
+        self._validate_dates()
+        for name in ("full_name", "father_name", "mother_name", "spouse_name"):
+            _check_text(getattr(self, name), name, allowed=_NAME_PUNCTUATION, max_length=MAX_NAME_LENGTH,
+                        required=name == "full_name")
+        for name in ("nationality", "ethnicity", "religion", "place_of_origin", "place_of_residence"):
+            _check_text(getattr(self, name), name, allowed=_PLACE_PUNCTUATION, max_length=MAX_PLACE_LENGTH,
+                        required=True)
+        _check_text(self.identification_marks, "identification_marks", allowed=_PLACE_PUNCTUATION,
+                    max_length=MAX_PLACE_LENGTH, required=False)
+        if self.old_id_number:
+            _check_digits(self.old_id_number, "old_id_number", (9, ID_LENGTH))
+        if self.card_serial and not (self.card_serial.isascii() and self.card_serial.isalnum()
+                                     and len(self.card_serial) <= MAX_SERIAL_LENGTH):
+            raise ValidationError(f"must be at most {MAX_SERIAL_LENGTH} ASCII letters/digits", field="card_serial")
+
+    def _validate_types(self) -> None:
+        if not isinstance(self.sex, Sex):
+            raise ValidationError("expected Sex.MALE or Sex.FEMALE", field="sex")
+        for name in ("date_of_birth", "date_of_issue", "date_of_expiry"):
+            value = getattr(self, name)
+            if value is None and name == "date_of_expiry":
+                continue
+            if not isinstance(value, date):
+                raise ValidationError(f"expected a date, got {type(value).__name__}", field=name)
+
+    def _validate_dates(self) -> None:
+        if self.date_of_issue < self.date_of_birth:
+            raise ValidationError("issued before the holder was born", field="date_of_issue")
+        if self.date_of_expiry is not None and self.date_of_expiry <= self.date_of_issue:
+            raise ValidationError("expires on or before the date of issue", field="date_of_expiry")
+
+    @property
+    def can(self) -> str:
+        """The Card Access Number for PACE: the last six digits of the ID number (no CAN is printed)."""
+        return self.id_number[-CAN_LENGTH:]
+
+    @property
+    def province(self) -> str:
+        """The province or city where the birth was registered, from the first three ID digits."""
+        return PROVINCES[self.id_number[:3]]
+
+
+_TEXT_FIELDS = (
+    "id_number", "full_name", "nationality", "ethnicity", "religion", "place_of_origin", "place_of_residence",
+    "identification_marks", "father_name", "mother_name", "spouse_name", "old_id_number", "card_serial",
+)
