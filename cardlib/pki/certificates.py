@@ -1,0 +1,264 @@
+"""X.509 certificates and CRLs as eMRTD PKIs issue them, loaded robustly.
+
+Many real CSCA certificates (Vietnam's among them) carry EXPLICIT EC domain parameters, which the
+:mod:`cryptography` backend refuses.  We therefore parse with asn1crypto, recognise explicit
+parameters as a named curve through :func:`cardlib.curves.from_explicit`, and only then build a key.
+Parameters equal to no named curve give a PKIError: such a key is never used to call anything valid.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cached_property
+
+from asn1crypto import algos, keys, pem
+from asn1crypto import crl as asn1_crl
+from asn1crypto import x509 as asn1_x509
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+from cardlib.curves import Curve, by_oid, from_explicit
+from cardlib.errors import PKIError
+from cardlib.pki.signatures import ECPublicPoint, PublicKey, verify_signature
+
+_PARSE_ERRORS = (ValueError, TypeError, KeyError, IndexError, OverflowError)
+
+
+def _readable(name: asn1_x509.Name) -> str:
+    """An RFC 4514-like one-line form ("C=VN, O=…, CN=…"), in the order the certificate lists it."""
+    parts = []
+    for rdn in name.chosen:
+        for attribute in rdn:
+            label = _SHORT_NAMES.get(attribute["type"].native, attribute["type"].native)
+            parts.append(f"{label}={attribute['value'].native}")
+    return ", ".join(parts)
+
+
+_SHORT_NAMES = {
+    "country_name": "C", "organization_name": "O", "organizational_unit_name": "OU", "common_name": "CN",
+    "serial_number": "SERIALNUMBER", "locality_name": "L", "state_or_province_name": "ST",
+}
+
+
+@dataclass(frozen=True)
+class Certificate:
+    """One X.509 certificate with the fields an eMRTD verifier needs, parsed up front.
+
+    Construct with :meth:`from_der`, :meth:`from_cryptography` or :func:`load_certificates`.
+    """
+
+    der: bytes
+    subject: str
+    issuer: str
+    subject_name: asn1_x509.Name
+    issuer_name: asn1_x509.Name
+    serial_number: int
+    not_before: datetime
+    not_after: datetime
+    subject_key_identifier: bytes | None
+    authority_key_identifier: bytes | None
+    key_usage: frozenset[str]
+    is_ca: bool
+    path_length: int | None
+    extended_key_usage: frozenset[str]
+    tbs_bytes: bytes
+    signature_algorithm: algos.SignedDigestAlgorithm
+    signature: bytes
+    _public_key_info: keys.PublicKeyInfo
+
+    @classmethod
+    def from_der(cls, der: bytes) -> Certificate:
+        """Parse DER; PKIError (naming the problem) on anything that is not a well-formed certificate."""
+        try:
+            parsed = asn1_x509.Certificate.load(der, strict=True)
+            return cls._from_parsed(bytes(der), parsed)
+        except _PARSE_ERRORS as error:
+            raise PKIError(f"malformed X.509 certificate: {error}") from error
+
+    @classmethod
+    def _from_parsed(cls, der: bytes, parsed: asn1_x509.Certificate) -> Certificate:
+        tbs = parsed["tbs_certificate"]
+        constraints = parsed.basic_constraints_value
+        usage = parsed.key_usage_value
+        eku = parsed.extended_key_usage_value
+        return cls(
+            der=der, subject=_readable(parsed.subject), issuer=_readable(parsed.issuer),
+            subject_name=parsed.subject, issuer_name=parsed.issuer, serial_number=parsed.serial_number,
+            not_before=tbs["validity"]["not_before"].native, not_after=tbs["validity"]["not_after"].native,
+            subject_key_identifier=parsed.key_identifier,
+            authority_key_identifier=parsed.authority_key_identifier,
+            key_usage=frozenset(usage.native) if usage is not None else frozenset(),
+            is_ca=bool(constraints is not None and constraints["ca"].native),
+            path_length=constraints["path_len_constraint"].native if constraints is not None else None,
+            extended_key_usage=_eku(eku),
+            tbs_bytes=tbs.dump(), signature_algorithm=parsed["signature_algorithm"],
+            signature=parsed["signature_value"].native, _public_key_info=tbs["subject_public_key_info"],
+        )
+
+    @classmethod
+    def from_cryptography(cls, certificate: x509.Certificate) -> Certificate:
+        """Wrap a :mod:`cryptography` certificate (e.g. one the test PKI generated)."""
+        return cls.from_der(certificate.public_bytes(serialization.Encoding.DER))
+
+    def to_cryptography(self) -> x509.Certificate:
+        """The :mod:`cryptography` certificate object (its public_key() may fail on explicit parameters)."""
+        return x509.load_der_x509_certificate(self.der)
+
+    @property
+    def country(self) -> str | None:
+        """The subject's countryName (upper case), or None."""
+        value = self.subject_name.native.get("country_name")
+        return value.upper() if isinstance(value, str) else None
+
+    @property
+    def fingerprint(self) -> str:
+        """SHA-256 of the DER, hex: a stable name for reports."""
+        return hashlib.sha256(self.der).hexdigest()
+
+    @property
+    def is_self_issued(self) -> bool:
+        """Subject equals issuer (a root or a self-issued link certificate)."""
+        return bool(self.subject_name == self.issuer_name)
+
+    @cached_property
+    def curve(self) -> Curve | None:
+        """The named curve of an EC key (recognised from explicit parameters too); None for RSA keys."""
+        algorithm = self._public_key_info["algorithm"]
+        if algorithm["algorithm"].native != "ec":
+            return None
+        return _curve_of(algorithm["parameters"])
+
+    @cached_property
+    def public_key(self) -> PublicKey:
+        """The subject public key, ready for :func:`verify_signature`; PKIError if unusable.
+
+        EC keys become :mod:`cryptography` keys where the backend has the curve, else
+        :class:`ECPublicPoint` (python-ecdsa).  RSA keys are :mod:`cryptography` RSA keys.
+        """
+        try:
+            return self._load_public_key()
+        except _PARSE_ERRORS as error:
+            raise PKIError(f"{self.subject}: unusable public key: {error}") from error
+
+    def _load_public_key(self) -> PublicKey:
+        info = self._public_key_info
+        kind = info["algorithm"]["algorithm"].native
+        if kind == "rsa":
+            parsed = info["public_key"].parsed
+            return rsa.RSAPublicNumbers(parsed["public_exponent"].native, parsed["modulus"].native).public_key()
+        if kind != "ec":
+            raise PKIError(f"{self.subject}: unsupported public key algorithm {kind}")
+        curve = self.curve
+        assert curve is not None
+        x, y = info["public_key"].to_coords()
+        backend_curve = curve.crypto_curve
+        if backend_curve is None:
+            point = ECPublicPoint(curve, x, y)
+            point.verifying_key()
+            return point
+        return ec.EllipticCurvePublicNumbers(x, y, backend_curve).public_key()
+
+    def verify_issued_by(self, issuer: Certificate) -> bool:
+        """Whether ``issuer``'s key verifies this certificate's signature (names are not compared here)."""
+        return verify_signature(issuer.public_key, self.signature, self.tbs_bytes, self.signature_algorithm)
+
+    def valid_at(self, at: datetime) -> bool:
+        """Whether ``at`` lies within notBefore..notAfter."""
+        return self.not_before <= at <= self.not_after
+
+    def __repr__(self) -> str:
+        return f"Certificate(subject={self.subject!r}, serial={self.serial_number:#x})"
+
+
+def _eku(eku: asn1_x509.ExtKeyUsageSyntax | None) -> frozenset[str]:
+    return frozenset() if eku is None else frozenset(purpose.dotted for purpose in eku)
+
+
+def _curve_of(parameters: keys.ECDomainParameters) -> Curve:
+    """The named curve of an ECParameters choice: a named OID, or explicit values matching one."""
+    if parameters.name == "named":
+        return by_oid(parameters.chosen.dotted)
+    if parameters.name != "specified":
+        raise PKIError("EC key with implicitCA domain parameters cannot be checked")
+    specified = parameters.chosen
+    if specified["field_id"]["field_type"].native != "prime_field":
+        raise PKIError("EC key over a characteristic-two field is not supported")
+    prime = specified["field_id"]["parameters"].native
+    gx, gy = keys.ECPointBitString(specified["base"].native).to_coords()
+    a = int.from_bytes(specified["curve"]["a"].native, "big")
+    b = int.from_bytes(specified["curve"]["b"].native, "big")
+    return from_explicit(prime, a, b, gx, gy, specified["order"].native)
+
+
+@dataclass(frozen=True)
+class RevocationList:
+    """A CRL (RFC 5280 CertificateList) as an eMRTD verifier uses it."""
+
+    der: bytes
+    issuer: str
+    issuer_name: asn1_x509.Name
+    authority_key_identifier: bytes | None
+    crl_number: int | None
+    this_update: datetime
+    next_update: datetime | None
+    revoked_serials: frozenset[int]
+    tbs_bytes: bytes
+    signature_algorithm: algos.SignedDigestAlgorithm
+    signature: bytes
+
+    @classmethod
+    def from_der(cls, der: bytes) -> RevocationList:
+        """Parse DER; PKIError on anything that is not a well-formed CRL."""
+        try:
+            parsed = asn1_crl.CertificateList.load(der, strict=True)
+            tbs = parsed["tbs_cert_list"]
+            next_update = tbs["next_update"].native
+            return cls(
+                der=bytes(der), issuer=_readable(parsed.issuer), issuer_name=parsed.issuer,
+                authority_key_identifier=parsed.authority_key_identifier,
+                crl_number=parsed.crl_number_value.native if parsed.crl_number_value is not None else None,
+                this_update=tbs["this_update"].native, next_update=next_update,
+                revoked_serials=frozenset(entry["user_certificate"].native for entry in tbs["revoked_certificates"]),
+                tbs_bytes=tbs.dump(), signature_algorithm=parsed["signature_algorithm"],
+                signature=parsed["signature"].native,
+            )
+        except _PARSE_ERRORS as error:
+            raise PKIError(f"malformed CRL: {error}") from error
+
+    @classmethod
+    def from_cryptography(cls, crl: x509.CertificateRevocationList) -> RevocationList:
+        """Wrap a :mod:`cryptography` CRL (e.g. one the test PKI generated)."""
+        return cls.from_der(crl.public_bytes(serialization.Encoding.DER))
+
+    def verify_issued_by(self, issuer: Certificate) -> bool:
+        """Whether ``issuer``'s key verifies this CRL's signature."""
+        return verify_signature(issuer.public_key, self.signature, self.tbs_bytes, self.signature_algorithm)
+
+    def __repr__(self) -> str:
+        return f"RevocationList(issuer={self.issuer!r}, number={self.crl_number}, revoked={len(self.revoked_serials)})"
+
+
+def pem_blocks(data: bytes) -> Iterator[tuple[str, bytes]]:
+    """Each (type name, DER) PEM block in ``data``; PKIError on a damaged block."""
+    try:
+        yield from ((kind, der) for kind, _headers, der in pem.unarmor(data, multiple=True))
+    except _PARSE_ERRORS as error:
+        raise PKIError(f"malformed PEM: {error}") from error
+
+
+def load_certificates(data: bytes, source: str = "input") -> list[Certificate]:
+    """Every certificate in ``data``: one DER certificate, or PEM with one or more CERTIFICATE blocks.
+
+    Non-certificate PEM blocks (keys, CRLs) are skipped; no certificate at all is a PKIError.
+    """
+    if pem.detect(data):
+        found = [Certificate.from_der(der) for kind, der in pem_blocks(data) if kind == "CERTIFICATE"]
+    else:
+        found = [Certificate.from_der(data)]
+    if not found:
+        raise PKIError(f"{source}: no certificate found")
+    return found

@@ -1,0 +1,342 @@
+"""The one place where cardlib makes and checks digital signatures.
+
+Certificate chains, CRLs, EF.SOD, EF.CardSecurity and CSCA master lists all verify through
+:func:`verify_signature`, and SOD / master-list signing goes through :func:`sign`, so algorithm
+handling (ECDSA in DER or plain r‖s form, RSA PKCS#1 v1.5, RSA-PSS with parameters read from the
+AlgorithmIdentifier) is written once.  Anything not understood raises :class:`PKIError`; a
+signature is only ever reported valid after a real cryptographic check.
+
+Keys on curves that :mod:`cryptography` lacks (brainpoolP224r1 on the BSI 2008 specimen) are
+carried as :class:`ECPublicPoint` and checked with python-ecdsa.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+import ecdsa
+import ecdsa.ellipticcurve
+import ecdsa.keys
+import ecdsa.util
+from asn1crypto import algos, cms, core
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
+from cardlib.curves import Curve, for_cryptography
+from cardlib.errors import PKIError
+
+
+class Scheme(Enum):
+    """A signature scheme independent of its hash."""
+
+    ECDSA = "ecdsa"
+    RSA_PKCS1V15 = "rsa-pkcs1v15"
+    RSA_PSS = "rsa-pss"
+
+
+HASHES: dict[str, type[hashes.HashAlgorithm]] = {
+    "sha1": hashes.SHA1, "sha224": hashes.SHA224, "sha256": hashes.SHA256,
+    "sha384": hashes.SHA384, "sha512": hashes.SHA512,
+}
+
+_ECDSA_DER = {
+    "1.2.840.10045.4.1": "sha1", "1.2.840.10045.4.3.1": "sha224", "1.2.840.10045.4.3.2": "sha256",
+    "1.2.840.10045.4.3.3": "sha384", "1.2.840.10045.4.3.4": "sha512",
+}
+# BSI TR-03111 §5.2.1 ecdsa-plain-signatures: r‖s, each the byte length of the group order.
+_ECDSA_PLAIN = {
+    "0.4.0.127.0.7.1.1.4.1.1": "sha1", "0.4.0.127.0.7.1.1.4.1.2": "sha224", "0.4.0.127.0.7.1.1.4.1.3": "sha256",
+    "0.4.0.127.0.7.1.1.4.1.4": "sha384", "0.4.0.127.0.7.1.1.4.1.5": "sha512",
+}
+_RSA_PKCS1 = {
+    "1.2.840.113549.1.1.5": "sha1", "1.2.840.113549.1.1.14": "sha224", "1.2.840.113549.1.1.11": "sha256",
+    "1.2.840.113549.1.1.12": "sha384", "1.2.840.113549.1.1.13": "sha512",
+}
+# Key-type OIDs that CMS signers put in SignerInfo.signatureAlgorithm; the hash then comes from digestAlgorithm.
+_RSA_KEY_ONLY = "1.2.840.113549.1.1.1"
+_EC_KEY_ONLY = ("1.2.840.10045.2.1", "1.2.840.10045.4")
+_RSA_PSS = "1.2.840.113549.1.1.10"
+
+
+@dataclass(frozen=True)
+class ECPublicPoint:
+    """An EC public key on a named curve that the :mod:`cryptography` backend does not offer."""
+
+    curve: Curve
+    x: int
+    y: int
+
+    def verifying_key(self) -> ecdsa.keys.VerifyingKey:
+        """The python-ecdsa key for this point; PKIError when the point is not on the curve."""
+        try:
+            point = ecdsa.ellipticcurve.Point(self.curve.ecdsa_curve.curve, self.x, self.y, self.curve.n)
+            return ecdsa.keys.VerifyingKey.from_public_point(point, curve=self.curve.ecdsa_curve)
+        except (AssertionError, ValueError, ecdsa.errors.MalformedPointError) as error:
+            raise PKIError(f"EC public key is not a point on {self.curve.name}") from error
+
+
+PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ECPublicPoint
+PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
+
+
+@dataclass(frozen=True)
+class SignatureAlgorithm:
+    """A signature scheme with its hash, able to name itself as an ASN.1 AlgorithmIdentifier."""
+
+    scheme: Scheme
+    hash_name: str
+
+    def __post_init__(self) -> None:
+        _hash(self.hash_name)
+
+    def identifier(self) -> algos.SignedDigestAlgorithm:
+        """The AlgorithmIdentifier for certificates and SignerInfo (RSA ones carry NULL, ICAO 9303-12)."""
+        if self.scheme is Scheme.ECDSA:
+            return algos.SignedDigestAlgorithm({"algorithm": _oid_for(_ECDSA_DER, self.hash_name)})
+        if self.scheme is Scheme.RSA_PKCS1V15:
+            return algos.SignedDigestAlgorithm({"algorithm": _oid_for(_RSA_PKCS1, self.hash_name), "parameters": None})
+        digest = {"algorithm": self.hash_name}
+        params = algos.RSASSAPSSParams({
+            "hash_algorithm": digest,
+            "mask_gen_algorithm": {"algorithm": "mgf1", "parameters": digest},
+            "salt_length": HASHES[self.hash_name].digest_size,
+        })
+        return algos.SignedDigestAlgorithm({"algorithm": _RSA_PSS, "parameters": params})
+
+    def digest_identifier(self) -> algos.DigestAlgorithm:
+        """The DigestAlgorithm identifier, parameters omitted as ICAO 9303-12 asks."""
+        return algos.DigestAlgorithm({"algorithm": self.hash_name})
+
+
+@dataclass(frozen=True)
+class DocumentSigner:
+    """A Document Signer: its certificate and private key, used by personalization to sign EF.SOD.
+
+    ``algorithm`` is the scheme and hash of signatures the DS makes (not the CSCA's signature on its
+    certificate).  The repr hides the private key.
+    """
+
+    certificate: x509.Certificate
+    private_key: PrivateKey
+    algorithm: SignatureAlgorithm
+
+    def sign(self, data: bytes) -> bytes:
+        """Sign ``data`` (for a SOD: the DER SET of signed attributes) with this signer's algorithm."""
+        return sign(self.private_key, data, self.algorithm.scheme, self.algorithm.hash_name)
+
+    def __repr__(self) -> str:
+        return f"DocumentSigner(subject={self.certificate.subject.rfc4514_string()!r}, algorithm={self.algorithm})"
+
+
+def _oid_for(table: dict[str, str], hash_name: str) -> str:
+    for oid, name in table.items():
+        if name == hash_name:
+            return oid
+    raise PKIError(f"no signature algorithm OID for hash {hash_name}")
+
+
+def _hash(name: str) -> hashes.HashAlgorithm:
+    factory = HASHES.get(name)
+    if factory is None:
+        raise PKIError(f"unsupported hash algorithm {name!r}")
+    return factory()
+
+
+def default_algorithm(key: PrivateKey) -> SignatureAlgorithm:
+    """The usual algorithm for a key: ECDSA with the hash matching the curve size, RSA-PSS with SHA-256."""
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        size = key.curve.key_size
+        return SignatureAlgorithm(Scheme.ECDSA, "sha256" if size <= 256 else "sha384" if size <= 384 else "sha512")
+    return SignatureAlgorithm(Scheme.RSA_PSS, "sha256")
+
+
+def sign(private_key: PrivateKey, data: bytes, scheme: Scheme, hash_name: str) -> bytes:
+    """Sign ``data``: ECDSA gives a DER Ecdsa-Sig-Value, RSA-PSS uses MGF1 with the same hash and salt = hash length."""
+    digest = _hash(hash_name)
+    if scheme is Scheme.ECDSA:
+        if not isinstance(private_key, ec.EllipticCurvePrivateKey):
+            raise PKIError("ECDSA needs an EC private key")
+        return private_key.sign(data, ec.ECDSA(digest))
+    if not isinstance(private_key, rsa.RSAPrivateKey):
+        raise PKIError(f"{scheme.value} needs an RSA private key")
+    return private_key.sign(data, _rsa_padding(scheme, digest, digest, digest.digest_size), digest)
+
+
+def _rsa_padding(
+    scheme: Scheme, digest: hashes.HashAlgorithm, mgf_hash: hashes.HashAlgorithm, salt: int
+) -> padding.AsymmetricPadding:
+    if scheme is Scheme.RSA_PSS:
+        return padding.PSS(mgf=padding.MGF1(mgf_hash), salt_length=salt)
+    return padding.PKCS1v15()
+
+
+@dataclass(frozen=True)
+class _Resolved:
+    """What an AlgorithmIdentifier means: scheme, hash, and for PSS the MGF1 hash and salt length."""
+
+    scheme: Scheme
+    hash_name: str
+    plain: bool = False
+    mgf_hash: str = ""
+    salt_length: int = 0
+
+
+def resolve_algorithm(
+    algorithm: algos.SignedDigestAlgorithm | str, parameters: Any = None, digest_algorithm: str | None = None
+) -> tuple[Scheme, str]:
+    """The (scheme, hash name) an AlgorithmIdentifier or OID stands for; PKIError if unsupported."""
+    resolved = _resolve(algorithm, parameters, digest_algorithm)
+    return resolved.scheme, resolved.hash_name
+
+
+def _resolve(algorithm: algos.SignedDigestAlgorithm | str, parameters: Any, digest_algorithm: str | None) -> _Resolved:
+    try:
+        if isinstance(algorithm, algos.SignedDigestAlgorithm):
+            oid = algorithm["algorithm"].dotted
+            parameters = algorithm["parameters"]
+        else:
+            oid = algorithm
+        return _resolve_oid(oid, parameters, digest_algorithm)
+    except (ValueError, TypeError, KeyError) as error:
+        raise PKIError(f"malformed signature AlgorithmIdentifier: {error}") from error
+
+
+def _resolve_oid(oid: str, parameters: Any, digest_algorithm: str | None) -> _Resolved:
+    if oid in _ECDSA_DER:
+        return _Resolved(Scheme.ECDSA, _ECDSA_DER[oid])
+    if oid in _ECDSA_PLAIN:
+        return _Resolved(Scheme.ECDSA, _ECDSA_PLAIN[oid], plain=True)
+    if oid in _RSA_PKCS1:
+        return _Resolved(Scheme.RSA_PKCS1V15, _RSA_PKCS1[oid])
+    if oid == _RSA_PSS:
+        return _resolve_pss(parameters)
+    if digest_algorithm is not None and (oid == _RSA_KEY_ONLY or oid in _EC_KEY_ONLY):
+        scheme = Scheme.RSA_PKCS1V15 if oid == _RSA_KEY_ONLY else Scheme.ECDSA
+        return _Resolved(scheme, digest_algorithm)
+    raise PKIError(f"unsupported signature algorithm {oid}")
+
+
+def _resolve_pss(parameters: Any) -> _Resolved:
+    """Read RSASSA-PSS-params (RFC 4055): absent fields take the SHA-1 / MGF1-SHA-1 / salt 20 defaults."""
+    if isinstance(parameters, core.Void) or parameters is None:
+        params = algos.RSASSAPSSParams({})
+    elif isinstance(parameters, algos.RSASSAPSSParams):
+        params = parameters
+    else:
+        params = algos.RSASSAPSSParams.load(parameters.dump())
+    mgf = params["mask_gen_algorithm"]
+    if mgf["algorithm"].native != "mgf1":
+        raise PKIError(f"unsupported RSA-PSS mask generation function {mgf['algorithm'].dotted}")
+    if params["trailer_field"].native not in (1, "trailer_field_bc"):
+        raise PKIError("unsupported RSA-PSS trailer field")
+    return _Resolved(
+        Scheme.RSA_PSS, params["hash_algorithm"]["algorithm"].native,
+        mgf_hash=mgf["parameters"]["algorithm"].native, salt_length=params["salt_length"].native,
+    )
+
+
+def verify_signature(
+    public_key: PublicKey,
+    signature: bytes,
+    data: bytes,
+    algorithm: algos.SignedDigestAlgorithm | str,
+    parameters: Any = None,
+    *,
+    digest_algorithm: str | None = None,
+) -> bool:
+    """Whether ``signature`` over ``data`` verifies under ``public_key`` with ``algorithm``.
+
+    ``algorithm`` is an asn1crypto SignedDigestAlgorithm or a dotted OID (then ``parameters`` holds its
+    parameters, needed for RSA-PSS).  ``digest_algorithm`` (e.g. ``"sha256"``) supplies the hash when the
+    OID names only the key type, as CMS SignerInfos often do.  False means the signature is wrong; PKIError
+    means the check could not be made (unknown algorithm, key of the wrong type, malformed parameters).
+    """
+    resolved = _resolve(algorithm, parameters, digest_algorithm)
+    digest = _hash(resolved.hash_name)
+    if resolved.scheme is Scheme.ECDSA:
+        return _verify_ecdsa(public_key, signature, data, digest, resolved.plain)
+    if not isinstance(public_key, rsa.RSAPublicKey):
+        raise PKIError(f"{resolved.scheme.value} signature needs an RSA public key")
+    mgf_hash = _hash(resolved.mgf_hash) if resolved.scheme is Scheme.RSA_PSS else digest
+    try:
+        rsa_padding = _rsa_padding(resolved.scheme, digest, mgf_hash, resolved.salt_length)
+        public_key.verify(signature, data, rsa_padding, digest)
+    except InvalidSignature:
+        return False
+    except (ValueError, UnsupportedAlgorithm) as error:
+        raise PKIError(f"RSA signature cannot be checked: {error}") from error
+    return True
+
+
+def _order_bytes(public_key: ec.EllipticCurvePublicKey | ECPublicPoint) -> int:
+    curve = public_key.curve if isinstance(public_key, ECPublicPoint) else for_cryptography(public_key.curve)
+    return (curve.n.bit_length() + 7) // 8
+
+
+def _verify_ecdsa(
+    public_key: PublicKey, signature: bytes, data: bytes, digest: hashes.HashAlgorithm, plain: bool
+) -> bool:
+    if not isinstance(public_key, ec.EllipticCurvePublicKey | ECPublicPoint):
+        raise PKIError("ECDSA signature needs an EC public key")
+    der = _plain_to_der(signature, _order_bytes(public_key)) if plain else signature
+    if der is None:
+        return False
+    if isinstance(public_key, ECPublicPoint):
+        return _verify_ecdsa_point(public_key, der, data, digest.name)
+    try:
+        public_key.verify(der, data, ec.ECDSA(digest))
+    except InvalidSignature:
+        return False
+    return True
+
+
+def _plain_to_der(signature: bytes, size: int) -> bytes | None:
+    """Convert r‖s to a DER Ecdsa-Sig-Value; None when the length is not twice the order size."""
+    if len(signature) != 2 * size:
+        return None
+    return encode_dss_signature(int.from_bytes(signature[:size], "big"), int.from_bytes(signature[size:], "big"))
+
+
+def _verify_ecdsa_point(public_key: ECPublicPoint, der: bytes, data: bytes, hash_name: str) -> bool:
+    hash_function = getattr(hashlib, hash_name)
+    try:
+        key = public_key.verifying_key()
+        return bool(key.verify(der, data, hashfunc=hash_function, sigdecode=ecdsa.util.sigdecode_der))
+    except (ecdsa.BadSignatureError, ecdsa.der.UnexpectedDER, ValueError):
+        return False
+
+
+def signed_attributes_bytes(signer_info: cms.SignerInfo) -> bytes:
+    """The DER of SignerInfo.signedAttrs re-tagged as SET OF (RFC 5652 §5.4): the bytes actually signed."""
+    encoded: bytes = signer_info["signed_attrs"].dump()
+    return b"\x31" + encoded[1:]
+
+
+def verify_signer_info(signer_info: cms.SignerInfo, public_key: PublicKey, content: bytes) -> bool:
+    """Verify one CMS SignerInfo over ``content`` (the eContent octets).
+
+    With signed attributes, the messageDigest attribute must equal the content's hash and the signature
+    covers the attributes; without them the signature covers the content itself.
+    """
+    try:
+        digest_name = signer_info["digest_algorithm"]["algorithm"].native
+        algorithm = signer_info["signature_algorithm"]
+        signature = signer_info["signature"].native
+        attributes = signer_info["signed_attrs"]
+        if isinstance(attributes, core.Void):
+            return verify_signature(public_key, signature, content, algorithm, digest_algorithm=digest_name)
+        digests = [a["values"][0].native for a in attributes if a["type"].native == "message_digest"]
+        signed = signed_attributes_bytes(signer_info)
+    except (ValueError, TypeError, KeyError, IndexError) as error:
+        raise PKIError(f"malformed CMS SignerInfo: {error}") from error
+    hasher = hashes.Hash(_hash(digest_name))
+    hasher.update(content)
+    if digests != [hasher.finalize()]:
+        return False
+    return verify_signature(public_key, signature, signed, algorithm, digest_algorithm=digest_name)
