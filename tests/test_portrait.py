@@ -123,7 +123,7 @@ def test_finished_portrait_passes_through_unchanged() -> None:
     assert normalise_portrait(SAMPLES / "r01.jpg").image == data
     assert normalise_portrait(data, max_bytes=len(data) - 1).image != data  # over budget: re-encoded
     face = normalise_portrait(data)
-    assert DG2.decode(DG2([face]).encode()).faces == [face]
+    assert DG2.decode(DG2([face]).encode()).faces == (face,)
 
 
 def test_synthetic_portraits_are_deterministic_and_varied() -> None:

@@ -26,7 +26,7 @@ from __future__ import annotations
 import io
 import struct
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from enum import Enum, IntEnum
 from typing import TypeVar
@@ -271,9 +271,15 @@ class FaceImage:
 
 @dataclass(frozen=True)
 class DG2:
-    """Data group 2: the holder's face images, one biometric information template each."""
+    """Data group 2: the holder's face images, one biometric information template each.
 
-    faces: list[FaceImage]
+    ``faces`` may be given as any sequence; it is kept as a tuple so that a DG2 is immutable and comparable.
+    """
+
+    faces: Sequence[FaceImage]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "faces", tuple(self.faces))
 
     def encode(self) -> bytes:
         """The whole DG2 file (tag 75); each face becomes a 19794-5 record under its own header."""
