@@ -1,0 +1,324 @@
+"""DG13: the Vietnamese resident data of the CCCD (shared docs cccd-chip.md, "DG13").
+
+Layout, as decoded from real cards by several independent readers::
+
+    6D L
+      30 L
+        02 01 01                      -- version 1
+        06 06 28 D3 16 01 00 08       -- 1.0.10646.1.0.8 (ISO/IEC 10646, UTF-8)
+        31 L                          -- SET of fields
+          30 L { 02 01 n, value }     -- one SEQUENCE per field n (1–16)
+
+Fields 13 (parents) and 14 (spouse) hold a nested SEQUENCE of names.  The encoder writes exactly that
+majority layout, every field 1–16 present, with the string types of the table (PrintableString for 1, 3,
+11, 15, 16; UTF8String for the rest).  The SET is ordered by field number as on the real cards, not by the
+DER rule for SET OF (which would sort by encoded length first): readers in the field index by number, and
+a card-identical order matters more here than canonical DER.
+
+The decoder is tolerant: unknown field numbers, missing fields, empty values, either string type in any
+field and long-form lengths are accepted.  Every field keeps the bytes it arrived in, so a decoded DG13
+re-encodes byte-identically.  Text is decoded as UTF-8 whatever the tag (PrintableString is a subset).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from enum import IntEnum
+
+from asn1crypto import core
+
+from cardlib.errors import DecodeError, EncodeError, ValidationError
+from cardlib.lds.asn1 import load_strict, oid_der
+from cardlib.lds.files import dg_tag
+from cardlib.lds.tlv import TLV, children, encode_tlv, read_single
+from cardlib.model.resident import NO_EXPIRY_TEXT, Resident, Sex, nfc
+
+FILE = "DG13"
+TAG = dg_tag(13)
+VERSION = 1
+OID_UTF8 = "1.0.10646.1.0.8"
+_SEQUENCE, _SET, _INTEGER, _OID = 0x30, 0x31, 0x02, 0x06
+_DATE = re.compile(r"(\d{2})/(\d{2})/(\d{4})")
+_PRINTABLE = re.compile(r"[A-Za-z0-9 '()+,\-./:=?]*")
+
+
+class StringType(IntEnum):
+    """The two string types DG13 uses, by their universal tag."""
+
+    UTF8 = 0x0C
+    PRINTABLE = 0x13
+
+
+class FieldNumber(IntEnum):
+    """DG13 field numbers, as the majority of readers decode real cards (one puts spouse at 15, old ID at 16)."""
+
+    ID_NUMBER = 1
+    FULL_NAME = 2
+    DATE_OF_BIRTH = 3
+    SEX = 4
+    NATIONALITY = 5
+    ETHNICITY = 6
+    RELIGION = 7
+    PLACE_OF_ORIGIN = 8
+    PLACE_OF_RESIDENCE = 9
+    IDENTIFICATION_MARKS = 10
+    DATE_OF_ISSUE = 11
+    DATE_OF_EXPIRY = 12
+    PARENTS = 13
+    SPOUSE = 14
+    OLD_ID_NUMBER = 15
+    CARD_SERIAL = 16
+
+
+_PRINTABLE_FIELDS = frozenset({1, 3, 11, 15, 16})
+_RESIDENT_FIELDS = {
+    1: "id_number", 2: "full_name", 3: "date_of_birth", 4: "sex", 5: "nationality", 6: "ethnicity", 7: "religion",
+    8: "place_of_origin", 9: "place_of_residence", 10: "identification_marks", 11: "date_of_issue",
+    12: "date_of_expiry", 13: "father_name", 14: "spouse_name", 15: "old_id_number", 16: "card_serial",
+}
+_REQUIRED = (1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 12)
+
+
+@dataclass(frozen=True)
+class DG13Text:
+    """One string value and the ASN.1 type it is (or will be) encoded as."""
+
+    text: str
+    string_type: StringType = StringType.UTF8
+
+    def encode(self) -> bytes:
+        """DER of the string; PrintableString refuses characters outside its alphabet."""
+        if self.string_type is StringType.PRINTABLE and not _PRINTABLE.fullmatch(self.text):
+            raise EncodeError(f"{self.text!r} is not a PrintableString")
+        return encode_tlv(self.string_type, self.text.encode("utf-8"))
+
+
+DG13Value = DG13Text | tuple[DG13Text, ...]
+
+
+@dataclass(frozen=True)
+class DG13Field:
+    """Field ``number``: its values (strings, or a nested SEQUENCE of strings for 13 and 14).
+
+    ``encoded`` holds the field's SEQUENCE exactly as it was read (set by :meth:`DG13.decode` only, and not
+    carried over by ``dataclasses.replace``); fields built in code leave it empty and are encoded in DER.
+    """
+
+    number: int
+    values: tuple[DG13Value, ...]
+    encoded: bytes = field(default=b"", init=False, compare=False, repr=False)
+
+    @property
+    def texts(self) -> tuple[str, ...]:
+        """Every string in the field, nested ones flattened, in order."""
+        flat: list[str] = []
+        for value in self.values:
+            flat.extend(item.text for item in (value if isinstance(value, tuple) else (value,)))
+        return tuple(flat)
+
+    @property
+    def text(self) -> str:
+        """The first string of the field ("" when it has none): the value of every non-nested field."""
+        texts = self.texts
+        return texts[0] if texts else ""
+
+    def encode(self) -> bytes:
+        """The field's SEQUENCE: as read when decoded, DER otherwise."""
+        if self.encoded:
+            return self.encoded
+        body = b"".join(_encode_value(value) for value in self.values)
+        return encode_tlv(_SEQUENCE, _encode_integer(self.number) + body)
+
+
+def _encode_value(value: DG13Value) -> bytes:
+    if isinstance(value, tuple):
+        return encode_tlv(_SEQUENCE, b"".join(item.encode() for item in value))
+    return value.encode()
+
+
+def _encode_integer(number: int) -> bytes:
+    if number < 0:
+        raise EncodeError(f"DG13 field number {number} is negative")
+    return encode_tlv(_INTEGER, number.to_bytes(number.bit_length() // 8 + 1, "big"))
+
+
+@dataclass(frozen=True)
+class DG13:
+    """Data group 13 of the CCCD: versioned, OID-tagged SET of numbered fields.
+
+    ``encoded`` is the file exactly as :meth:`decode` read it (a decoded DG13 is immutable, so encoding it
+    gives those bytes back, whatever length forms they used); a DG13 built in code encodes to DER.
+    """
+
+    entries: tuple[DG13Field, ...]
+    version: int = VERSION
+    oid: str = OID_UTF8
+    encoded: bytes = field(default=b"", init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        numbers = [entry.number for entry in self.entries]
+        duplicates = sorted({n for n in numbers if numbers.count(n) > 1})
+        if duplicates:
+            raise ValidationError(f"field numbers appear twice: {duplicates}", field="DG13")
+
+    @property
+    def fields(self) -> dict[int, DG13Field]:
+        """The fields by number."""
+        return {entry.number: entry for entry in self.entries}
+
+    def text(self, number: int) -> str | None:
+        """The string of field ``number``, or None when the field is absent."""
+        entry = self.fields.get(number)
+        return None if entry is None else entry.text
+
+    @property
+    def parents(self) -> tuple[str, str]:
+        """(father's name, mother's name) from field 13; "" for what is missing."""
+        entry = self.fields.get(FieldNumber.PARENTS)
+        texts = entry.texts if entry else ()
+        return (texts[0] if texts else "", texts[1] if len(texts) > 1 else "")
+
+    @property
+    def spouse(self) -> str:
+        """Spouse's name from field 14, "" when single or absent."""
+        return self.text(FieldNumber.SPOUSE) or ""
+
+    # -- encoding -------------------------------------------------------------------------------------
+
+    @classmethod
+    def from_resident(cls, resident: Resident) -> DG13:
+        """The DG13 of ``resident`` in the majority layout: fields 1–16, ordered by number."""
+        expiry = NO_EXPIRY_TEXT if resident.date_of_expiry is None else format_date(resident.date_of_expiry)
+        simple = {
+            1: resident.id_number, 2: resident.full_name, 3: format_date(resident.date_of_birth),
+            4: resident.sex.value, 5: resident.nationality, 6: resident.ethnicity, 7: resident.religion,
+            8: resident.place_of_origin, 9: resident.place_of_residence, 10: resident.identification_marks,
+            11: format_date(resident.date_of_issue), 12: expiry, 15: resident.old_id_number, 16: resident.card_serial,
+        }
+        entries = {n: DG13Field(n, (_typed(n, text),)) for n, text in simple.items()}
+        entries[13] = DG13Field(13, ((DG13Text(resident.father_name), DG13Text(resident.mother_name)),))
+        spouse = (DG13Text(resident.spouse_name),) if resident.spouse_name else ()
+        entries[14] = DG13Field(14, (spouse,))
+        return cls(tuple(entries[n] for n in sorted(entries)))
+
+    def encode(self) -> bytes:
+        """The whole DG13 file, outer tag 6D included."""
+        if self.encoded:
+            return self.encoded
+        body = _encode_integer(self.version) + oid_der(self.oid)
+        body += encode_tlv(_SET, b"".join(entry.encode() for entry in self.entries))
+        return encode_tlv(TAG, encode_tlv(_SEQUENCE, body))
+
+    # -- decoding -------------------------------------------------------------------------------------
+
+    @classmethod
+    def decode(cls, data: bytes) -> DG13:
+        """Parse a DG13 file tolerantly; malformed structure or non-UTF-8 text raise DecodeError with offsets."""
+        outer = read_single(data, TAG, file=FILE)
+        top = children(outer, file=FILE)
+        if len(top) != 1 or top[0].tag != _SEQUENCE:
+            raise DecodeError("expected one SEQUENCE inside tag 6D", file=FILE, offset=outer.header_length)
+        parts = children(top[0], file=FILE)
+        if [part.tag for part in parts] != [_INTEGER, _OID, _SET]:
+            raise DecodeError("expected version INTEGER, OID and SET of fields", file=FILE, offset=top[0].offset)
+        version = _decode_integer(parts[0], "version")
+        oid = _decode_oid(data, parts[1])
+        entries = tuple(_decode_field(data, obj) for obj in children(parts[2], file=FILE))
+        try:
+            decoded = cls(entries, version, oid)
+        except ValidationError as exc:
+            raise DecodeError(exc.reason, file=FILE, offset=parts[2].offset) from None
+        object.__setattr__(decoded, "encoded", bytes(data))
+        return decoded
+
+    def to_resident(self) -> Resident:
+        """The resident this DG13 describes; ValidationError(field=...) when a field is missing or invalid."""
+        for number in _REQUIRED:
+            if number not in self.fields:
+                raise ValidationError(f"DG13 field {number} is missing", field=_RESIDENT_FIELDS[number])
+        father, mother = self.parents
+        expiry_text = self.text(12) or ""
+        return Resident(
+            id_number=self._text(1), full_name=self._text(2), date_of_birth=parse_date(self._text(3), "date_of_birth"),
+            sex=Sex.parse(self._text(4)), nationality=self._text(5), ethnicity=self._text(6), religion=self._text(7),
+            place_of_origin=self._text(8), place_of_residence=self._text(9), identification_marks=self._text(10),
+            date_of_issue=parse_date(self._text(11), "date_of_issue"),
+            date_of_expiry=None if _is_no_expiry(expiry_text) else parse_date(expiry_text, "date_of_expiry"),
+            father_name=father, mother_name=mother, spouse_name=self.spouse, old_id_number=self._text(15),
+            card_serial=self._text(16),
+        )
+
+    def _text(self, number: int) -> str:
+        return self.text(number) or ""
+
+
+def _typed(number: int, text: str) -> DG13Text:
+    return DG13Text(text, StringType.PRINTABLE if number in _PRINTABLE_FIELDS else StringType.UTF8)
+
+
+def _decode_integer(obj: TLV, what: str) -> int:
+    if not obj.value or obj.tag != _INTEGER:
+        raise DecodeError("expected a non-empty INTEGER", file=FILE, field=what, offset=obj.offset)
+    return int.from_bytes(obj.value, "big", signed=True)
+
+
+def _decode_oid(data: bytes, obj: TLV) -> str:
+    if not obj.value or obj.value[-1] & 0x80:
+        raise DecodeError("OBJECT IDENTIFIER is empty or its last arc is unterminated", file=FILE, field="OID",
+                          offset=obj.offset)
+    dotted: str = load_strict(core.ObjectIdentifier, data[obj.offset : obj.end], file=FILE, field="OID").dotted
+    return dotted
+
+
+def _decode_field(data: bytes, obj: TLV) -> DG13Field:
+    if obj.tag != _SEQUENCE:
+        raise DecodeError(f"tag {obj.tag:X} in the SET, expected a field SEQUENCE", file=FILE, offset=obj.offset)
+    items = children(obj, file=FILE)
+    if not items:
+        raise DecodeError("empty field SEQUENCE", file=FILE, offset=obj.offset)
+    number = _decode_integer(items[0], "field number")
+    name = f"field {number}"
+    values: list[DG13Value] = []
+    for item in items[1:]:
+        if item.tag == _SEQUENCE:
+            values.append(tuple(_decode_text(inner, name) for inner in children(item, file=FILE)))
+        else:
+            values.append(_decode_text(item, name))
+    decoded = DG13Field(number, tuple(values))
+    object.__setattr__(decoded, "encoded", bytes(data[obj.offset : obj.end]))
+    return decoded
+
+
+def _decode_text(obj: TLV, name: str) -> DG13Text:
+    if obj.tag not in (StringType.UTF8, StringType.PRINTABLE):
+        raise DecodeError(f"tag {obj.tag:X}, expected UTF8String or PrintableString", file=FILE, field=name,
+                          offset=obj.offset)
+    try:
+        text = obj.value.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        offset = obj.offset + obj.header_length + exc.start
+        raise DecodeError("text is not valid UTF-8", file=FILE, field=name, offset=offset) from None
+    return DG13Text(text, StringType(obj.tag))
+
+
+def format_date(day: date) -> str:
+    """A date as DG13 writes it: dd/mm/yyyy."""
+    return f"{day.day:02d}/{day.month:02d}/{day.year:04d}"
+
+
+def parse_date(text: str, field: str) -> date:
+    """A DG13 dd/mm/yyyy date; ValidationError(field=...) when malformed or impossible."""
+    match = _DATE.fullmatch(text.strip())
+    if not match:
+        raise ValidationError(f"{text!r} is not a dd/mm/yyyy date", field=field)
+    day, month, year = (int(part) for part in match.groups())
+    try:
+        return date(year, month, day)
+    except ValueError:
+        raise ValidationError(f"{text!r} is not a real date", field=field) from None
+
+
+def _is_no_expiry(text: str) -> bool:
+    return nfc(text).casefold() == NO_EXPIRY_TEXT.casefold()

@@ -1,0 +1,223 @@
+"""DG13: the majority layout byte by byte, tolerant decoding, round trips, errors with field and offset."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from datetime import date
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cardlib.errors import CardlibError, DecodeError, EncodeError, ValidationError
+from cardlib.lds.dg13 import DG13, DG13Field, DG13Text, StringType, format_date, parse_date
+from cardlib.lds.tlv import encode_tlv
+from cardlib.model.resident import Resident, Sex
+
+# Header of the majority layout (shared docs cccd-chip.md, "DG13"): version 1, OID 1.0.10646.1.0.8.
+HEADER = bytes.fromhex("020101" "060628D316010008")
+
+
+def resident(**changes: object) -> Resident:
+    base: dict[str, object] = {
+        "id_number": "001044009271", "full_name": "Thân Quang Bảo", "date_of_birth": date(1944, 7, 2),
+        "sex": Sex.MALE, "place_of_origin": "Xã Đông Ngạc, Từ Liêm, Hà Nội",
+        "place_of_residence": "Số 5, Ngõ 12, Phố Huế, Hai Bà Trưng, Hà Nội", "date_of_issue": date(2021, 4, 12),
+        "date_of_expiry": None, "identification_marks": "Sẹo chấm C 2cm trên đuôi mày trái",
+        "father_name": "Thân Văn Lộc", "mother_name": "Đỗ Thị Hoa", "old_id_number": "012345678",
+    }
+    return Resident(**{**base, **changes})  # type: ignore[arg-type]
+
+
+def field(number: int, value: bytes) -> bytes:
+    return encode_tlv(0x30, bytes([0x02, 0x01, number]) + value)
+
+
+def utf8(text: str) -> bytes:
+    return encode_tlv(0x0C, text.encode("utf-8"))
+
+
+def printable(text: str) -> bytes:
+    return encode_tlv(0x13, text.encode("ascii"))
+
+
+def wrap(fields: bytes, header: bytes = HEADER) -> bytes:
+    return encode_tlv(0x6D, encode_tlv(0x30, header + encode_tlv(0x31, fields)))
+
+
+def test_encoder_writes_exactly_the_majority_layout() -> None:
+    r = resident()
+    expected_fields = b"".join([
+        field(1, printable("001044009271")), field(2, utf8("Thân Quang Bảo")), field(3, printable("02/07/1944")),
+        field(4, utf8("Nam")), field(5, utf8("Việt Nam")), field(6, utf8("Kinh")), field(7, utf8("Không")),
+        field(8, utf8(r.place_of_origin)), field(9, utf8(r.place_of_residence)),
+        field(10, utf8(r.identification_marks)),
+        field(11, printable("12/04/2021")), field(12, utf8("Không thời hạn")),
+        field(13, encode_tlv(0x30, utf8("Thân Văn Lộc") + utf8("Đỗ Thị Hoa"))),
+        field(14, bytes.fromhex("3000")), field(15, printable("012345678")), field(16, printable("")),
+    ])
+    encoded = DG13.from_resident(r).encode()
+    assert encoded == wrap(expected_fields)
+    assert encoded[:2] == bytes.fromhex("6D82")  # more than 255 bytes: two length octets
+    assert encoded[4:6] == bytes.fromhex("3082")
+
+
+def test_spouse_and_sex_bytes() -> None:
+    encoded = DG13.from_resident(resident(spouse_name="Lê Thị Mai")).encode()
+    assert bytes.fromhex("3008020104" "0C034E616D") in encoded  # field 4 "Nam"
+    assert field(14, encode_tlv(0x30, utf8("Lê Thị Mai"))) in encoded
+
+
+def test_long_address_uses_long_form_length() -> None:
+    address = "Số 1234, Đường Nguyễn Văn Linh, Khu phố 7, Phường Tân Thuận Tây, Quận 7, Thành phố Hồ Chí Minh, Việt Nam"
+    assert len(address.encode()) > 127
+    dg13 = DG13.from_resident(resident(place_of_residence=address))
+    encoded = dg13.encode()
+    assert bytes([0x0C, 0x81, len(address.encode())]) + address.encode() in encoded
+    assert DG13.decode(encoded).to_resident().place_of_residence == address
+
+
+def test_fields_are_ordered_by_number() -> None:
+    numbers = [entry.number for entry in DG13.from_resident(resident()).entries]
+    assert numbers == list(range(1, 17))
+
+
+def test_round_trip_resident() -> None:
+    r = resident(date_of_expiry=date(2031, 4, 12), spouse_name="Lê Thị Mai", card_serial="AB12CD34EF56GH78")
+    decoded = DG13.decode(DG13.from_resident(r).encode())
+    assert decoded.to_resident() == r
+    assert decoded.text(12) == "12/04/2031"
+    assert decoded.parents == ("Thân Văn Lộc", "Đỗ Thị Hoa")
+    assert decoded.spouse == "Lê Thị Mai"
+    assert decoded.fields[1].values == (DG13Text("001044009271", StringType.PRINTABLE),)
+
+
+def test_tolerant_decode_keeps_unknown_missing_empty_and_long_forms() -> None:
+    fields = b"".join([
+        field(1, utf8("001044009271")),  # UTF8String where Printable is usual
+        bytes.fromhex("3082000E" "020102" "0C8108") + "Bảo Vy".encode(),  # non-minimal long-form lengths
+        field(3, printable("02/07/1944")),
+        field(10, utf8("")),  # empty value
+        field(14, b""),  # no value at all
+        field(17, printable("UNKNOWN")),  # unknown field number
+    ])
+    data = wrap(fields)
+    dg13 = DG13.decode(data)
+    assert dg13.encode() == data
+    assert [entry.number for entry in dg13.entries] == [1, 2, 3, 10, 14, 17]
+    assert dg13.text(2) == "Bảo Vy"
+    assert dg13.text(10) == ""
+    assert dg13.spouse == ""
+    assert dg13.text(17) == "UNKNOWN"
+    assert dg13.text(4) is None
+    rebuilt = DG13(dg13.entries)
+    assert rebuilt.encode() == data  # each field keeps the bytes it arrived in
+
+
+def test_replaced_field_is_reencoded_in_der() -> None:
+    dg13 = DG13.decode(DG13.from_resident(resident()).encode())
+    changed = dataclasses.replace(dg13.fields[4], values=(DG13Text("Nữ"),))
+    assert changed.encode() == bytes.fromhex("3009020104" "0C044EE1BBAF")
+
+
+def test_to_resident_reports_missing_field() -> None:
+    dg13 = DG13.decode(wrap(field(1, printable("001044009271"))))
+    with pytest.raises(ValidationError) as info:
+        dg13.to_resident()
+    assert info.value.field == "full_name"
+
+
+def test_to_resident_rejects_invalid_values() -> None:
+    entries = tuple(e if e.number != 3 else DG13Field(3, (DG13Text("31/02/1944"),))
+                    for e in DG13.from_resident(resident()).entries)
+    with pytest.raises(ValidationError) as info:
+        DG13(entries).to_resident()
+    assert info.value.field == "date_of_birth"
+
+
+def test_non_utf8_names_field_and_offset() -> None:
+    bad = field(2, bytes.fromhex("0C03") + b"A\xff\xfe")
+    data = wrap(field(1, printable("001044009271")) + bad)
+    with pytest.raises(DecodeError) as info:
+        DG13.decode(data)
+    assert info.value.file == "DG13"
+    assert info.value.field == "field 2"
+    assert info.value.offset == data.index(b"\xff")
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        bytes.fromhex("6E00"),
+        bytes.fromhex("6D00"),
+        wrap(b"", header=bytes.fromhex("020101")),  # no OID
+        wrap(b"", header=bytes.fromhex("0201010603FFFFFF")),  # OID whose last arc never ends
+        wrap(bytes.fromhex("0400")),  # not a SEQUENCE in the SET
+        wrap(bytes.fromhex("3000")),  # empty field
+        wrap(bytes.fromhex("30030C0141")),  # no field number
+        wrap(field(2, bytes.fromhex("0401AA"))),  # OCTET STRING value
+        wrap(field(13, encode_tlv(0x30, bytes.fromhex("020100")))),  # INTEGER inside parents
+        wrap(field(1, printable("1")) + field(1, printable("2"))),  # duplicate field number
+        wrap(field(1, printable("1")))[:-1],  # truncated
+    ],
+)
+def test_malformed_raises_decode_error(data: bytes) -> None:
+    with pytest.raises(DecodeError) as info:
+        DG13.decode(data)
+    assert info.value.file == "DG13"
+
+
+def test_printable_field_refuses_vietnamese_text() -> None:
+    with pytest.raises(EncodeError):
+        DG13Text("Đ", StringType.PRINTABLE).encode()
+
+
+def test_dates() -> None:
+    assert format_date(date(2003, 1, 9)) == "09/01/2003"
+    assert parse_date("09/01/2003", "x") == date(2003, 1, 9)
+    for text in ("2003-01-09", "9/1/2003", "30/02/2003"):
+        with pytest.raises(ValidationError):
+            parse_date(text, "x")
+
+
+names = st.lists(st.sampled_from(["Nguyễn", "Đặng", "Thị", "Văn", "Hoàng", "Phương", "Ánh", "Ưng", "Lò"]),
+                 min_size=1, max_size=5).map(" ".join)
+places = st.text(alphabet="abcđêôơưạảấầẩẫậ ,/-0123456789ĐÂ", min_size=1, max_size=200).map(
+    lambda s: " ".join(s.split()) or "Huế")
+
+
+@settings(max_examples=100)
+@given(
+    birth=st.dates(min_value=date(1900, 1, 1), max_value=date(2099, 12, 31)),
+    female=st.booleans(), serial=st.integers(0, 999_999), name=names, father=st.one_of(st.just(""), names),
+    spouse=st.one_of(st.just(""), names), residence=places, no_expiry=st.booleans(),
+    old_id=st.sampled_from(["", "123456789", "001090999999"]),
+)
+def test_resident_dg13_resident(birth: date, female: bool, serial: int, name: str, father: str, spouse: str,
+                                residence: str, no_expiry: bool, old_id: str) -> None:
+    digit = (0 if birth.year < 2000 else 2) + int(female)
+    r = Resident(
+        id_number=f"092{digit}{birth.year % 100:02d}{serial:06d}", full_name=name, date_of_birth=birth,
+        sex=Sex.FEMALE if female else Sex.MALE, place_of_origin="Cần Thơ", place_of_residence=residence,
+        date_of_issue=birth, date_of_expiry=None if no_expiry else date(birth.year + 20, 12, 31),
+        father_name=father, spouse_name=spouse, old_id_number=old_id,
+    )
+    encoded = DG13.from_resident(r).encode()
+    decoded = DG13.decode(encoded)
+    assert decoded.to_resident() == r
+    assert decoded.encode() == encoded
+    assert DG13(decoded.entries).encode() == encoded
+
+
+@settings(max_examples=200)
+@given(st.one_of(st.binary(max_size=200), st.binary(max_size=120).map(lambda b: wrap(b))))
+def test_garbage_into_decode_raises_only_cardlib_errors(data: bytes) -> None:
+    try:
+        dg13 = DG13.decode(data)
+    except CardlibError:
+        return
+    assert dg13.encode() == data
+    with contextlib.suppress(CardlibError):
+        dg13.to_resident()
