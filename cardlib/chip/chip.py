@@ -1,0 +1,336 @@
+"""A virtual CCCD chip: runs a :class:`~cardlib.card.image.CardImage` as an ICAO 9303 eMRTD application.
+
+:class:`VirtualChip` answers ISO/IEC 7816-4 command APDUs the way a real chip does: file selection and
+READ BINARY (short, SFI, odd INS, extended length), BAC, PACE, Active and Chip Authentication, secure
+messaging, access conditions and realistic status words.  It is the chip side of the in-process
+transport and of the vpcd reader (:mod:`cardlib.chip.vpcd`).  Whatever bytes arrive, :meth:`process`
+answers with a response APDU ending in a status word; it never raises.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from cardlib.card.image import CardImage, ChipSecrets
+from cardlib.chip.filesystem import MF_FID, ChipFile, FileSystem, application_fcp
+from cardlib.errors import CardlibError, DecodeError, ProtocolError
+from cardlib.lds import files as lds_files
+from cardlib.lds.tlv import encode_tlv, read_tlv
+from cardlib.protocols.apdu import CommandAPDU, ResponseAPDU
+from cardlib.protocols.bac import BACChip
+from cardlib.protocols.sm import SecureMessaging
+
+SW_OK = 0x9000
+SW_END_OF_FILE = 0x6282
+SW_AUTH_FAILED = 0x6300
+SW_WRONG_LENGTH = 0x6700
+SW_SM_MISSING = 0x6987
+SW_SM_WRONG = 0x6988
+SW_SECURITY_STATUS = 0x6982
+SW_CONDITIONS = 0x6985
+SW_NO_CURRENT_EF = 0x6986
+SW_WRONG_DATA = 0x6A80
+SW_NOT_FOUND = 0x6A82
+SW_WRONG_P1P2 = 0x6A86
+SW_REFERENCE_NOT_FOUND = 0x6A88
+SW_WRONG_OFFSET = 0x6B00
+SW_INS_NOT_SUPPORTED = 0x6D00
+SW_CLA_NOT_SUPPORTED = 0x6E00
+SW_UNKNOWN = 0x6F00
+
+INS_SELECT = 0xA4
+INS_READ_BINARY = 0xB0
+INS_READ_BINARY_ODD = 0xB1
+INS_GET_CHALLENGE = 0x84
+INS_EXTERNAL_AUTHENTICATE = 0x82
+
+TAG_OFFSET = 0x54
+TAG_DISCRETIONARY = 0x53
+CLA_ALLOWED_BITS = 0x1C  # command chaining (10) and secure messaging indication (0C)
+SM_CLA = 0x0C
+CHALLENGE_LENGTH = 8
+BAC_DATA_LENGTH = 40
+MAX_SHORT_OFFSET = 0x7FFF
+
+
+def _atr(historical: bytes) -> bytes:
+    """A PC/SC contactless ATR (PC/SC Part 3 §3.1.3.2.3): 3B 8n 80 01, historical bytes, TCK."""
+    body = bytes([0x80 | len(historical), 0x80, 0x01]) + historical
+    tck = 0
+    for byte in body:
+        tck ^= byte
+    return b"\x3b" + body + bytes([tck])
+
+
+DEFAULT_ATR = _atr(b"\x80\x31\x80\x65\xb0\x85\x04\x01")
+
+
+@dataclass(frozen=True)
+class ChipOptions:
+    """How the virtual chip behaves, so that readers' fallbacks can be exercised.
+
+    ``max_le`` is the largest Ne the chip honours; a bigger Le gets 6700, or, with ``truncate_le``, at
+    most ``max_le`` bytes.  ``extended_length=False`` answers any extended-length APDU with 6700.
+    ``pace=False`` makes a BAC-only chip (no EF.CardAccess); ``bac=False`` a PACE-only chip (6A88).
+    """
+
+    extended_length: bool = True
+    max_le: int = 65536
+    truncate_le: bool = False
+    pace: bool = True
+    bac: bool = True
+    atr: bytes = DEFAULT_ATR
+
+
+class _Status(Exception):
+    """Internal: stop handling the command and answer with this status word."""
+
+    def __init__(self, sw: int) -> None:
+        super().__init__(f"{sw:04X}")
+        self.sw = sw
+
+
+class VirtualChip:
+    """An eMRTD chip holding one card image; feed it command APDUs with :meth:`process`."""
+
+    def __init__(self, image: CardImage, options: ChipOptions | None = None) -> None:
+        if image.secrets is None:
+            raise CardlibError("a virtual chip needs a card image with secrets, not a dump")
+        self.options = options or ChipOptions()
+        files = {name: data for name, data in image.files.items()
+                 if self.options.pace or name != lds_files.EF_CARD_ACCESS.name}
+        self._fs = FileSystem(files)
+        self._secrets: ChipSecrets = image.secrets
+        self._handlers: dict[int, Callable[[CommandAPDU], ResponseAPDU]] = {
+            INS_SELECT: self._select,
+            INS_READ_BINARY: self._read_binary,
+            INS_READ_BINARY_ODD: self._read_binary,
+            INS_GET_CHALLENGE: self._get_challenge,
+            INS_EXTERNAL_AUTHENTICATE: self._external_authenticate,
+        }
+        self._reset_state()
+
+    def __repr__(self) -> str:
+        return f"VirtualChip(files={len(self._fs)}, options={self.options!r})"
+
+    @property
+    def atr(self) -> bytes:
+        """The answer to reset the chip gives when powered on."""
+        return self.options.atr
+
+    @property
+    def secure_messaging_active(self) -> bool:
+        """True while a BAC/PACE session protects the channel."""
+        return self._sm is not None
+
+    def power_on(self) -> bytes:
+        """Power the chip up: sessions and selections are dropped; returns the ATR."""
+        self._reset_state()
+        return self.atr
+
+    def reset(self) -> None:
+        """Warm reset: sessions and selections are dropped."""
+        self._reset_state()
+
+    def _reset_state(self) -> None:
+        self._in_application = False
+        self._current: ChipFile | None = None
+        self._close_session()
+
+    def _close_session(self) -> None:
+        self._sm: SecureMessaging | None = None
+        self._bac: BACChip | None = None
+
+    # -- APDU processing ------------------------------------------------------------------------------
+
+    def process(self, raw: bytes) -> bytes:
+        """Answer one command APDU with response data and a status word; never raises.
+
+        Hostile bytes get a status word: an unparseable APDU 6700, anything unforeseen 6F00 (and the
+        session is closed, as a chip does after an internal error).
+        """
+        try:
+            return self._process(bytes(raw)).encode()
+        except Exception:  # the last line of defence: a reader must always get a status word
+            self._close_session()
+            return SW_UNKNOWN.to_bytes(2, "big")
+
+    def _process(self, raw: bytes) -> ResponseAPDU:
+        try:
+            cmd = CommandAPDU.parse(raw)
+        except CardlibError:
+            return ResponseAPDU(b"", SW_WRONG_LENGTH)
+        if cmd.cla & ~CLA_ALLOWED_BITS & 0xFF:
+            return ResponseAPDU(b"", SW_CLA_NOT_SUPPORTED)
+        if self._sm is not None:
+            return self._process_protected(cmd, self._sm)
+        if cmd.cla & SM_CLA:
+            return ResponseAPDU(b"", SW_SM_WRONG)
+        return self._dispatch(cmd)
+
+    def _process_protected(self, cmd: CommandAPDU, sm: SecureMessaging) -> ResponseAPDU:
+        """Unwrap, execute and wrap one command of an SM session; SM errors end the session in plain."""
+        if cmd.cla & SM_CLA != SM_CLA:
+            self._close_session()
+            return ResponseAPDU(b"", SW_SM_MISSING)
+        try:
+            plain = sm.unprotect_command(cmd)
+        except CardlibError:
+            self._close_session()
+            return ResponseAPDU(b"", SW_SM_WRONG)
+        response = self._dispatch(plain)
+        if not cmd.extended and len(response.data) > sm.max_plain_read:
+            response = ResponseAPDU(b"", SW_WRONG_LENGTH)  # the protected answer would not fit 256 bytes
+        if self._sm is not sm:
+            return response
+        return sm.protect_response(response)
+
+    def _dispatch(self, cmd: CommandAPDU) -> ResponseAPDU:
+        handler = self._handlers.get(cmd.ins)
+        if handler is None:
+            return ResponseAPDU(b"", SW_INS_NOT_SUPPORTED)
+        if cmd.extended and not self.options.extended_length:
+            return ResponseAPDU(b"", SW_WRONG_LENGTH)
+        try:
+            return handler(cmd)
+        except _Status as status:
+            return ResponseAPDU(b"", status.sw)
+
+    # -- SELECT ---------------------------------------------------------------------------------------
+
+    def _select(self, cmd: CommandAPDU) -> ResponseAPDU:
+        """SELECT by DF name (P1 04) or file identifier (P1 00/02); P2 0C: no answer data, 00/04: FCP."""
+        if cmd.p2 not in (0x00, 0x04, 0x0C):
+            raise _Status(SW_WRONG_P1P2)
+        if cmd.p1 == 0x04:
+            return self._select_application(cmd)
+        if cmd.p1 == 0x00 and cmd.data in (b"", MF_FID.to_bytes(2, "big")):
+            self._in_application, self._current = False, None
+            return ResponseAPDU(b"", SW_OK)
+        if cmd.p1 not in (0x00, 0x02):
+            raise _Status(SW_WRONG_P1P2)
+        if len(cmd.data) != 2:
+            raise _Status(SW_WRONG_LENGTH)
+        file = self._fs.by_fid(int.from_bytes(cmd.data, "big"), in_application=self._in_application)
+        if file is None:
+            raise _Status(SW_NOT_FOUND)
+        self._check_access(file)
+        self._current = file
+        return ResponseAPDU(b"" if cmd.p2 == 0x0C else file.fcp(), SW_OK)
+
+    def _select_application(self, cmd: CommandAPDU) -> ResponseAPDU:
+        if cmd.data != lds_files.EMRTD_AID:
+            raise _Status(SW_NOT_FOUND)
+        self._in_application, self._current = True, None
+        return ResponseAPDU(b"" if cmd.p2 == 0x0C else application_fcp(cmd.data), SW_OK)
+
+    def _check_access(self, file: ChipFile) -> None:
+        """Only EF.CardAccess is open before BAC/PACE (ICAO 9303-11 §4.2)."""
+        if not file.in_master_file and self._sm is None:
+            raise _Status(SW_SECURITY_STATUS)
+
+    # -- READ BINARY ----------------------------------------------------------------------------------
+
+    def _read_binary(self, cmd: CommandAPDU) -> ResponseAPDU:
+        """READ BINARY B0 (15-bit offset, or SFI in P1 with 8-bit offset) and B1 (offset in DO54)."""
+        file, offset = self._read_target(cmd) if cmd.ins == INS_READ_BINARY else self._odd_read_target(cmd)
+        self._check_access(file)
+        if file.spec == lds_files.DATA_GROUPS[3]:
+            raise _Status(SW_SECURITY_STATUS)  # DG3 needs Terminal Authentication, which we do not offer
+        wanted = self._expected_length(cmd)
+        if offset >= len(file.content):
+            raise _Status(SW_WRONG_OFFSET)
+        if cmd.ins == INS_READ_BINARY_ODD:
+            return self._odd_read_response(file.content, offset, wanted)
+        chunk = file.content[offset : offset + wanted]
+        return ResponseAPDU(chunk, SW_OK if len(chunk) == wanted else SW_END_OF_FILE)
+
+    def _read_target(self, cmd: CommandAPDU) -> tuple[ChipFile, int]:
+        if cmd.data:
+            raise _Status(SW_WRONG_LENGTH)
+        if not cmd.p1 & 0x80:
+            return self._current_file(), (cmd.p1 << 8) | cmd.p2
+        if cmd.p1 & 0x60:
+            raise _Status(SW_WRONG_P1P2)
+        file = self._fs.by_sfi(cmd.p1 & 0x1F, in_application=self._in_application)
+        if file is None:
+            raise _Status(SW_NOT_FOUND)
+        self._check_access(file)
+        self._current = file
+        return file, cmd.p2
+
+    def _odd_read_target(self, cmd: CommandAPDU) -> tuple[ChipFile, int]:
+        """B1: P1-P2 0000 is the current EF, 00 + SFI a short identifier, else a file identifier."""
+        fid = (cmd.p1 << 8) | cmd.p2
+        if fid == 0:
+            file = self._current_file()
+        else:
+            found = (self._fs.by_sfi(cmd.p2, in_application=self._in_application) if fid <= 0x1E
+                     else self._fs.by_fid(fid, in_application=self._in_application))
+            if found is None:
+                raise _Status(SW_NOT_FOUND)
+            file = found
+        try:
+            obj = read_tlv(cmd.data, file="READ BINARY")
+        except DecodeError:
+            raise _Status(SW_WRONG_DATA) from None
+        if obj.tag != TAG_OFFSET or obj.end != len(cmd.data) or not 1 <= len(obj.value) <= 3:
+            raise _Status(SW_WRONG_DATA)
+        self._current = file
+        return file, int.from_bytes(obj.value, "big")
+
+    def _odd_read_response(self, content: bytes, offset: int, wanted: int) -> ResponseAPDU:
+        """Answer data wrapped in DO53; Ne counts the wrapper, so the data is a few bytes shorter."""
+        header = len(encode_tlv(TAG_DISCRETIONARY, bytes(wanted))) - wanted
+        if wanted <= header:
+            raise _Status(SW_WRONG_LENGTH)
+        room = wanted - header
+        chunk = content[offset : offset + room]
+        return ResponseAPDU(encode_tlv(TAG_DISCRETIONARY, chunk), SW_OK if len(chunk) == room else SW_END_OF_FILE)
+
+    def _current_file(self) -> ChipFile:
+        if self._current is None:
+            raise _Status(SW_NO_CURRENT_EF)
+        return self._current
+
+    def _expected_length(self, cmd: CommandAPDU) -> int:
+        if cmd.le is None:
+            raise _Status(SW_WRONG_LENGTH)
+        if cmd.le <= self.options.max_le:
+            return cmd.le
+        if self.options.truncate_le:
+            return self.options.max_le
+        raise _Status(SW_WRONG_LENGTH)
+
+    # -- BAC ------------------------------------------------------------------------------------------
+
+    def _get_challenge(self, cmd: CommandAPDU) -> ResponseAPDU:
+        """GET CHALLENGE: RND.IC for BAC (outside a session) or a nonce for the terminal."""
+        if cmd.p1 or cmd.p2:
+            raise _Status(SW_WRONG_P1P2)
+        if cmd.le != CHALLENGE_LENGTH or cmd.data:
+            raise _Status(SW_WRONG_LENGTH)
+        if self._sm is not None or not self.options.bac:
+            return ResponseAPDU(os.urandom(CHALLENGE_LENGTH), SW_OK)
+        self._bac = BACChip(self._secrets.mrz_information)
+        return ResponseAPDU(self._bac.challenge(), SW_OK)
+
+    def _external_authenticate(self, cmd: CommandAPDU) -> ResponseAPDU:
+        """EXTERNAL/MUTUAL AUTHENTICATE of BAC (ICAO 9303-11 §4.3): 6300 when the MRZ keys are wrong."""
+        if not self.options.bac:
+            raise _Status(SW_REFERENCE_NOT_FOUND)
+        if cmd.p1 or cmd.p2:
+            raise _Status(SW_WRONG_P1P2)
+        bac, self._bac = self._bac, None
+        if bac is None or self._sm is not None:
+            raise _Status(SW_CONDITIONS)
+        if len(cmd.data) != BAC_DATA_LENGTH:
+            raise _Status(SW_WRONG_LENGTH)
+        try:
+            response, session = bac.mutual_authenticate(cmd.data)
+        except ProtocolError:
+            raise _Status(SW_AUTH_FAILED) from None
+        self._sm = session
+        return ResponseAPDU(response, SW_OK)
