@@ -1,0 +1,78 @@
+"""Elliptic-curve points for PACE and Chip Authentication: uncompressed encoding, validation, ECDH.
+
+Arithmetic on an arbitrary generator (the PACE-mapped G̃) is done by python-ecdsa's ``PointJacobi`` over
+:attr:`cardlib.curves.Curve.ecdsa_curve`.  Every point received from the other side goes through
+:func:`decode_point`, which refuses points off the curve and the point at infinity (invalid-curve attacks).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ecdsa.ellipticcurve import INFINITY, PointJacobi
+
+from cardlib.curves import Curve
+from cardlib.errors import ProtocolError
+
+UNCOMPRESSED = 0x04
+
+
+def generator(curve: Curve) -> PointJacobi:
+    """The curve's standard generator G."""
+    return curve.ecdsa_curve.generator
+
+
+def is_infinity(point: PointJacobi) -> bool:
+    """True for the neutral element."""
+    return bool(point == INFINITY)
+
+
+def encode_point(curve: Curve, point: PointJacobi) -> bytes:
+    """Uncompressed SEC 1 encoding ``04 || X || Y``, coordinates padded to the field length."""
+    if is_infinity(point):
+        raise ProtocolError("the point at infinity has no uncompressed encoding")
+    size = curve.field_bytes
+    return bytes([UNCOMPRESSED]) + int(point.x()).to_bytes(size, "big") + int(point.y()).to_bytes(size, "big")
+
+
+def decode_point(curve: Curve, data: bytes, *, what: str = "public key") -> PointJacobi:
+    """A validated point from ``04 || X || Y``; ProtocolError when malformed, off the curve or at infinity."""
+    size = curve.field_bytes
+    if len(data) != 1 + 2 * size or data[0] != UNCOMPRESSED:
+        raise ProtocolError(f"{what} is not an uncompressed {curve.name} point")
+    x = int.from_bytes(data[1 : 1 + size], "big")
+    y = int.from_bytes(data[1 + size :], "big")
+    if x >= curve.p or y >= curve.p or not curve.ecdsa_curve.curve.contains_point(x, y):
+        raise ProtocolError(f"{what} is not on {curve.name}")
+    return PointJacobi(curve.ecdsa_curve.curve, x, y, 1)
+
+
+def multiply(point: PointJacobi, scalar: int) -> PointJacobi:
+    """``scalar · point``; ProtocolError if the result is the point at infinity."""
+    result = point * scalar
+    if is_infinity(result):
+        raise ProtocolError("scalar multiplication gave the point at infinity")
+    return result
+
+
+def add(left: PointJacobi, right: PointJacobi) -> PointJacobi:
+    """``left + right``; ProtocolError if the sum is the point at infinity."""
+    result = left + right
+    if is_infinity(result):
+        raise ProtocolError("point addition gave the point at infinity")
+    return result
+
+
+def shared_secret(curve: Curve, private_scalar: int, peer: PointJacobi) -> bytes:
+    """ECDH: the x-coordinate of ``private_scalar · peer``, padded to the field length."""
+    return int(multiply(peer, private_scalar).x()).to_bytes(curve.field_bytes, "big")
+
+
+def random_scalar(curve: Curve, rng: Callable[[int], bytes]) -> int:
+    """A private scalar in [1, n-1] drawn from ``rng`` by rejection, so an injected value is used as is."""
+    length = (curve.n.bit_length() + 7) // 8
+    for _ in range(64):
+        candidate = int.from_bytes(rng(length), "big")
+        if 1 <= candidate < curve.n:
+            return candidate
+    raise ProtocolError("random source keeps returning values outside [1, n-1]")
