@@ -44,9 +44,11 @@ _SHORT_NAMES = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Certificate:
     """One X.509 certificate with the fields an eMRTD verifier needs, parsed up front.
+
+    Two certificates are equal when their DER encodings are.
 
     Construct with :meth:`from_der`, :meth:`from_cryptography` or :func:`load_certificates`.
     """
@@ -170,6 +172,12 @@ class Certificate:
         """Whether ``at`` lies within notBefore..notAfter."""
         return self.not_before <= at <= self.not_after
 
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Certificate) and other.der == self.der
+
+    def __hash__(self) -> int:
+        return hash(self.der)
+
     def __repr__(self) -> str:
         return f"Certificate(subject={self.subject!r}, serial={self.serial_number:#x})"
 
@@ -194,7 +202,7 @@ def _curve_of(parameters: keys.ECDomainParameters) -> Curve:
     return from_explicit(prime, a, b, gx, gy, specified["order"].native)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class RevocationList:
     """A CRL (RFC 5280 CertificateList) as an eMRTD verifier uses it."""
 
@@ -237,6 +245,12 @@ class RevocationList:
     def verify_issued_by(self, issuer: Certificate) -> bool:
         """Whether ``issuer``'s key verifies this CRL's signature."""
         return verify_signature(issuer.public_key, self.signature, self.tbs_bytes, self.signature_algorithm)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, RevocationList) and other.der == self.der
+
+    def __hash__(self) -> int:
+        return hash(self.der)
 
     def __repr__(self) -> str:
         return f"RevocationList(issuer={self.issuer!r}, number={self.crl_number}, revoked={len(self.revoked_serials)})"
