@@ -14,6 +14,7 @@ from cardlib.errors import CardlibError
 from cardlib.lds.files import EMRTD_AID
 from cardlib.protocols.apdu import CommandAPDU, ResponseAPDU
 from cardlib.protocols.bac import BACTerminal
+from cardlib.protocols.pace import PACEParameters, PACETerminal, PasswordType
 from cardlib.protocols.sm import SecureMessaging
 
 # ICAO 9303-11 App. D.2 (BAC worked example): the MRZ information of the specimen document.
@@ -295,3 +296,64 @@ def test_random_commands_in_a_session_never_raise(bsi_image: CardImage, ins: int
     response = ResponseAPDU.parse(chip.process(raw))
     if chip.secure_messaging_active:
         sm.unprotect_response(response)
+
+
+# -- PACE -------------------------------------------------------------------------------------------
+
+
+def pace(chip: VirtualChip, password: str = CAN, kind: PasswordType = "CAN"
+         ) -> tuple[SecureMessaging | None, list[int]]:
+    """Run PACE as a terminal would; returns its session (None on failure) and the GA status words."""
+    terminal = PACETerminal(password, kind, PACE_PARAMETERS)
+    assert send(chip, CommandAPDU(0x00, 0x22, 0xC1, 0xA4, terminal.set_at_data())).sw == 0x9000
+    data = terminal.general_authenticate_1()
+    steps = [terminal.general_authenticate_2, terminal.general_authenticate_3, terminal.general_authenticate_4]
+    words: list[int] = []
+    for number in range(4):
+        rsp = send(chip, CommandAPDU(0x10 if number < 3 else 0x00, 0x86, 0x00, 0x00, data, le=256))
+        words.append(rsp.sw)
+        if rsp.sw != 0x9000:
+            return None, words
+        if number == 3:
+            return terminal.complete(rsp.data), words
+        data = steps[number](rsp.data)
+    raise AssertionError("unreachable")
+
+
+PACE_PARAMETERS = PACEParameters("0.4.0.127.0.7.2.2.4.2.2", 13)  # ICAO 9303-11 App. G.1 PACEInfo
+
+
+@pytest.mark.parametrize(("password", "kind"), [(CAN, "CAN"), (MRZ_INFORMATION, "MRZ")])
+def test_pace_opens_an_aes_session(chip: VirtualChip, bsi_image: CardImage, password: str,
+                                   kind: PasswordType) -> None:
+    sm, words = pace(chip, password, kind)
+    assert words == [0x9000] * 4 and sm is not None
+    assert sm.cipher == "AES" and chip.secure_messaging_active
+    assert secure(chip, sm, SELECT_AID).sw == 0x9000
+    assert read_file(chip, sm, 0x0101) == bsi_image.files["DG1"]
+
+
+def test_pace_with_wrong_can_gives_6300(chip: VirtualChip) -> None:
+    sm, words = pace(chip, "654321")
+    assert sm is None
+    assert words == [0x9000, 0x9000, 0x9000, 0x6300]
+    assert not chip.secure_messaging_active
+    assert send(chip, CommandAPDU(0x00, 0x86, 0x00, 0x00, b"\x7c\x00", le=256)).sw == 0x6985
+
+
+def test_mse_set_at_errors(chip: VirtualChip) -> None:
+    terminal = PACETerminal(CAN, "CAN", PACE_PARAMETERS)
+    mse = bytes.fromhex("0022C1A4")
+    assert send(chip, CommandAPDU(0x00, 0x22, 0x41, 0xA4, terminal.set_at_data())).sw == 0x6A86
+    wrong_oid = bytes.fromhex("800A04007F00070202040203830102")
+    assert send(chip, mse + bytes([len(wrong_oid)]) + wrong_oid).sw == 0x6A80
+    pin = bytes.fromhex("800A04007F00070202040202830103")
+    assert send(chip, mse + bytes([len(pin)]) + pin).sw == 0x6A88
+    assert send(chip, mse + b"\x02\x80\x05").sw == 0x6A80
+    assert send(chip, CommandAPDU(0x00, 0x86, 0x00, 0x00, b"\x7c\x00", le=256)).sw == 0x6985
+
+
+def test_pace_refused_on_a_bac_only_chip(bsi_image: CardImage) -> None:
+    chip = VirtualChip(bsi_image, ChipOptions(pace=False))
+    terminal = PACETerminal(CAN, "CAN", PACE_PARAMETERS)
+    assert send(chip, CommandAPDU(0x00, 0x22, 0xC1, 0xA4, terminal.set_at_data())).sw == 0x6A80

@@ -17,9 +17,11 @@ from cardlib.card.image import CardImage, ChipSecrets
 from cardlib.chip.filesystem import MF_FID, ChipFile, FileSystem, application_fcp
 from cardlib.errors import CardlibError, DecodeError, ProtocolError
 from cardlib.lds import files as lds_files
-from cardlib.lds.tlv import encode_tlv, read_tlv
+from cardlib.lds.securityinfo import CardAccess
+from cardlib.lds.tlv import TLV, encode_tlv, find, iter_tlvs, read_tlv
 from cardlib.protocols.apdu import CommandAPDU, ResponseAPDU
 from cardlib.protocols.bac import BACChip
+from cardlib.protocols.pace import PACEChip, PACEParameters
 from cardlib.protocols.sm import SecureMessaging
 
 SW_OK = 0x9000
@@ -45,6 +47,15 @@ INS_READ_BINARY = 0xB0
 INS_READ_BINARY_ODD = 0xB1
 INS_GET_CHALLENGE = 0x84
 INS_EXTERNAL_AUTHENTICATE = 0x82
+INS_MANAGE_SECURITY_ENVIRONMENT = 0x22
+INS_GENERAL_AUTHENTICATE = 0x86
+MSE_SET_AT_PACE = (0xC1, 0xA4)
+PASSWORD_MRZ = b"\x01"
+PASSWORD_CAN = b"\x02"
+TAG_DYNAMIC_AUTHENTICATION = 0x7C
+TAG_MECHANISM = 0x80
+TAG_PASSWORD = 0x83
+TAG_PARAMETER_ID = 0x84
 
 TAG_OFFSET = 0x54
 TAG_DISCRETIONARY = 0x53
@@ -109,7 +120,10 @@ class VirtualChip:
             INS_READ_BINARY_ODD: self._read_binary,
             INS_GET_CHALLENGE: self._get_challenge,
             INS_EXTERNAL_AUTHENTICATE: self._external_authenticate,
+            INS_MANAGE_SECURITY_ENVIRONMENT: self._manage_security_environment,
+            INS_GENERAL_AUTHENTICATE: self._general_authenticate,
         }
+        self._pace_parameters = _pace_parameters(self._fs.content(lds_files.EF_CARD_ACCESS.name))
         self._reset_state()
 
     def __repr__(self) -> str:
@@ -142,6 +156,7 @@ class VirtualChip:
     def _close_session(self) -> None:
         self._sm: SecureMessaging | None = None
         self._bac: BACChip | None = None
+        self._pace: PACEChip | None = None
 
     # -- APDU processing ------------------------------------------------------------------------------
 
@@ -334,3 +349,79 @@ class VirtualChip:
             raise _Status(SW_AUTH_FAILED) from None
         self._sm = session
         return ResponseAPDU(response, SW_OK)
+
+    # -- PACE -----------------------------------------------------------------------------------------
+
+    def _manage_security_environment(self, cmd: CommandAPDU) -> ResponseAPDU:
+        """MSE:Set AT for PACE (P1P2 C1A4); other security environments are not offered."""
+        if (cmd.p1, cmd.p2) != MSE_SET_AT_PACE:
+            raise _Status(SW_WRONG_P1P2)
+        if self._sm is not None:
+            raise _Status(SW_CONDITIONS)
+        self._pace = None
+        try:
+            objects = list(iter_tlvs(cmd.data, file="MSE:Set AT"))
+        except DecodeError:
+            raise _Status(SW_WRONG_DATA) from None
+        password = find(objects, TAG_PASSWORD)
+        if password is None or password.value not in (PASSWORD_MRZ, PASSWORD_CAN):
+            raise _Status(SW_REFERENCE_NOT_FOUND if password is not None else SW_WRONG_DATA)
+        params = self._chosen_pace_parameters(objects)
+        if password.value == PASSWORD_MRZ:
+            chip = PACEChip(self._secrets.mrz_information, "MRZ", params)
+        else:
+            chip = PACEChip(self._secrets.can, "CAN", params)
+        try:
+            chip.set_at(cmd.data)
+        except ProtocolError:
+            raise _Status(SW_WRONG_DATA) from None
+        self._pace = chip
+        return ResponseAPDU(b"", SW_OK)
+
+    def _chosen_pace_parameters(self, objects: list[TLV]) -> PACEParameters:
+        """The PACEInfo of EF.CardAccess named by DO80 (protocol) and, if present, DO84 (parameter ID)."""
+        mechanism = find(objects, TAG_MECHANISM)
+        parameter = find(objects, TAG_PARAMETER_ID)
+        for params in self._pace_parameters:
+            if mechanism is not None and params.oid_bytes == mechanism.value and (
+                    parameter is None or parameter.value == bytes([params.parameter_id])):
+                return params
+        raise _Status(SW_WRONG_DATA)
+
+    def _general_authenticate(self, cmd: CommandAPDU) -> ResponseAPDU:
+        """One step of PACE; a failed step (wrong CAN/MRZ shows at the token check) answers 6300."""
+        if cmd.p1 or cmd.p2:
+            raise _Status(SW_WRONG_P1P2)
+        pace = self._pace
+        if pace is None or self._sm is not None:
+            raise _Status(SW_CONDITIONS)
+        if cmd.data[:1] != bytes([TAG_DYNAMIC_AUTHENTICATION]):
+            self._pace = None
+            raise _Status(SW_WRONG_DATA)
+        try:
+            response = pace.general_authenticate(cmd.data)
+        except CardlibError:
+            self._pace = None
+            raise _Status(SW_AUTH_FAILED) from None
+        if pace.secure_messaging is not None:
+            self._sm, self._pace = pace.secure_messaging, None
+        return ResponseAPDU(response, SW_OK)
+
+
+def _pace_parameters(card_access: bytes | None) -> tuple[PACEParameters, ...]:
+    """The PACE variants EF.CardAccess offers that we implement (ECDH generic mapping); none without it."""
+    if card_access is None:
+        return ()
+    try:
+        infos = CardAccess.decode(card_access).pace_infos
+    except CardlibError:
+        return ()
+    offered = []
+    for info in infos:
+        if info.parameter_id is None:
+            continue
+        try:
+            offered.append(PACEParameters(info.protocol, info.parameter_id))
+        except CardlibError:
+            continue
+    return tuple(offered)
