@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 from asn1crypto import cms, core, keys
 from cryptography.hazmat.primitives import serialization
@@ -29,6 +30,8 @@ from cardlib.lds.tlv import encode_tlv
 OID_LDS_SECURITY_OBJECT = "2.23.136.1.1.1"
 OID_LDS_SECURITY_OBJECT_LEGACY = "1.3.27.1.1.1"
 OID_SECURITY_OBJECT = "0.4.0.127.0.7.3.2.1"
+# AlgorithmIdentifier {id-standardizedDomainParameters, INTEGER id} of TR-03110-3 A.2.1.1 (13 = brainpoolP256r1).
+ID_STANDARDIZED_DOMAIN_PARAMETERS = "0.4.0.127.0.7.1.2"
 
 _CONTENT_TYPES = {
     OID_LDS_SECURITY_OBJECT: "ldsSecurityObject",
@@ -71,7 +74,20 @@ def load_strict(spec: type[core.Asn1Value], data: bytes, *, file: str, field: st
     with decoding(file, field):
         value = spec.load(bytes(data), strict=True)
         value.native  # noqa: B018 -- asn1crypto parses lazily; force every nested field now
-        return value
+    if isinstance(value, core.Sequence) and len(value.children) > len(value._fields):
+        # asn1crypto keeps surplus elements as unnamed extras; we would silently drop them on re-encoding.
+        raise DecodeError(f"{len(value.children) - len(value._fields)} unexpected trailing element(s)",
+                          file=file, field=field)
+    return value
+
+
+def sequence_type(name: str, fields: list[tuple[Any, ...]]) -> Any:
+    """A declarative asn1crypto SEQUENCE type ``name`` with ``fields`` (asn1crypto ``_fields`` syntax).
+
+    Built with ``type()`` because asn1crypto ships no type hints, so a ``class X(core.Sequence)`` statement
+    would subclass ``Any`` under mypy --strict.
+    """
+    return type(name, (core.Sequence,), {"_fields": fields})
 
 
 def oid_der(dotted: str) -> bytes:
@@ -170,9 +186,18 @@ class DHPublicKeyInfo:
 
 PublicKeyInfo = RSAPublicKeyInfo | ECPublicKeyInfo | DHPublicKeyInfo
 
+AlgorithmIdentifier = sequence_type("AlgorithmIdentifier", [
+    ("algorithm", core.ObjectIdentifier), ("parameters", core.Any, {"optional": True})])
+_GenericPublicKeyInfo = sequence_type("SubjectPublicKeyInfo", [
+    ("algorithm", AlgorithmIdentifier), ("public_key", core.BitString)])
+
 
 def decode_public_key_info(der: bytes, *, file: str, field: str = "SubjectPublicKeyInfo") -> PublicKeyInfo:
     """Decode a DER SubjectPublicKeyInfo holding an RSA, EC or X9.42 DH key."""
+    generic = load_strict(_GenericPublicKeyInfo, der, file=file, field=field)
+    if generic["algorithm"]["algorithm"].dotted == ID_STANDARDIZED_DOMAIN_PARAMETERS:
+        with decoding(file, field):
+            return _decode_standardized_ec(generic, bytes(der))
     info = load_strict(keys.PublicKeyInfo, der, file=file, field=field)
     with decoding(file, field):
         algorithm = info["algorithm"]["algorithm"].native
@@ -206,15 +231,29 @@ def public_key_info_from_cryptography(
 
 def _decode_ec(info: keys.PublicKeyInfo, der: bytes) -> ECPublicKeyInfo:
     parameters = info["algorithm"]["parameters"]
-    if parameters.name == "named":
-        curve = curves.by_oid(parameters.chosen.dotted)
-    elif parameters.name == "specified":
-        curve = _curve_from_specified(parameters.chosen)
-    else:
-        raise DecodeError("implicitlyCA EC parameters are not supported")
+    curve = curve_from_ec_parameters(parameters)
     point = bytes(info["public_key"].native)
     _check_point(curve, point, DecodeError)
     return ECPublicKeyInfo(curve, point, parameters.name == "specified", der)
+
+
+def _decode_standardized_ec(info: Any, der: bytes) -> ECPublicKeyInfo:
+    """EC key whose AlgorithmIdentifier is {id-standardizedDomainParameters, id} (TR-03110-3 A.2.1.1)."""
+    curve = curves.by_parameter_id(core.Integer.load(info["algorithm"]["parameters"].dump(), strict=True).native)
+    bits = bytes(info["public_key"].contents)
+    if not bits or bits[0] != 0:
+        raise DecodeError("public key BIT STRING has unused bits")
+    _check_point(curve, bits[1:], DecodeError)
+    return ECPublicKeyInfo(curve, bits[1:], False, der)
+
+
+def curve_from_ec_parameters(parameters: keys.ECDomainParameters) -> Curve:
+    """The named curve of ECParameters: a named-curve OID, or explicit parameters equal to a known curve."""
+    if parameters.name == "named":
+        return curves.by_oid(parameters.chosen.dotted)
+    if parameters.name == "specified":
+        return _curve_from_specified(parameters.chosen)
+    raise DecodeError("implicitlyCA EC parameters are not supported")
 
 
 def _curve_from_specified(domain: keys.SpecifiedECDomain) -> Curve:

@@ -1,0 +1,586 @@
+"""SecurityInfos of EF.CardAccess, DG14 and EF.CardSecurity (ICAO 9303-11 §9.2, BSI TR-03110-3 A.1).
+
+::
+
+    SecurityInfos ::= SET OF SecurityInfo
+    SecurityInfo  ::= SEQUENCE { protocol OBJECT IDENTIFIER, requiredData ANY, optionalData ANY OPTIONAL }
+
+Each SecurityInfo is decoded by its protocol OID into a typed, frozen result (:class:`PACEInfo`,
+:class:`ChipAuthenticationPublicKeyInfo`, ...) whose OID meaning (key agreement, mapping, cipher, MAC) is
+looked up in :data:`PROTOCOLS`.  Infos with an OID we do not know are kept as :class:`UnknownSecurityInfo`
+and written back unchanged.  The SET keeps the order it was read in (real chips, such as the BSI 2008
+specimen, do not sort it), so decoding and re-encoding a file is byte-identical.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Self, TypeVar
+
+from asn1crypto import core, keys
+from cryptography.hazmat.primitives.asymmetric import dh, ec
+
+from cardlib import curves
+from cardlib.curves import Curve
+from cardlib.errors import DecodeError, EncodeError, PKIError
+from cardlib.lds.asn1 import (
+    ID_STANDARDIZED_DOMAIN_PARAMETERS,
+    AlgorithmIdentifier,
+    DHPublicKeyInfo,
+    ECPublicKeyInfo,
+    curve_from_ec_parameters,
+    decode_public_key_info,
+    decoding,
+    load_strict,
+    oid_der,
+    public_key_info_from_cryptography,
+    sequence_type,
+)
+from cardlib.lds.files import DATA_GROUPS, EF_CARD_ACCESS
+from cardlib.lds.tlv import encode_tlv, iter_tlvs, read_single, read_tlv
+
+BSI_DE = "0.4.0.127.0.7"
+ID_PK = BSI_DE + ".2.2.1"
+ID_TA = BSI_DE + ".2.2.2"
+ID_CA = BSI_DE + ".2.2.3"
+ID_PACE = BSI_DE + ".2.2.4"
+ID_AA = "2.23.136.1.1.5"
+ID_ECDSA_PLAIN = BSI_DE + ".1.1.4.1"
+ID_EC_PUBLIC_KEY = "1.2.840.10045.2.1"
+TAG_DG14 = 0x6E
+_SET = 0x31
+
+
+@dataclass(frozen=True)
+class SecurityProtocol:
+    """What a SecurityInfo protocol OID means (TR-03110-3 A.1.1.1–A.1.1.3, ICAO 9303-11 §9.2)."""
+
+    oid: str
+    name: str
+    family: str
+    key_agreement: str | None = None
+    mapping: str | None = None
+    cipher: str | None = None
+    mac: str | None = None
+
+    @property
+    def key_length(self) -> int | None:
+        """Session key length in bytes (16 for 3DES and AES-128), None when no cipher is implied."""
+        return {"3DES": 16, "AES-128": 16, "AES-192": 24, "AES-256": 32}.get(self.cipher or "")
+
+
+# (suffix, cipher name in the OID name, cipher, MAC): TR-03110-3 Table A.1 / ICAO 9303-11 §9.2.
+_CIPHER_SUITES = (
+    (1, "3DES-CBC-CBC", "3DES", "CBC"),
+    (2, "AES-CBC-CMAC-128", "AES-128", "CMAC"),
+    (3, "AES-CBC-CMAC-192", "AES-192", "CMAC"),
+    (4, "AES-CBC-CMAC-256", "AES-256", "CMAC"),
+)
+_PACE_VARIANTS = ((1, "DH", "GM"), (2, "ECDH", "GM"), (3, "DH", "IM"), (4, "ECDH", "IM"), (6, "ECDH", "CAM"))
+_KEY_AGREEMENTS = ((1, "DH"), (2, "ECDH"))
+
+
+def _build_protocols() -> dict[str, SecurityProtocol]:
+    table: list[SecurityProtocol] = []
+    for number, agreement, mapping in _PACE_VARIANTS:
+        base, name = f"{ID_PACE}.{number}", f"id-PACE-{agreement}-{mapping}"
+        table.append(SecurityProtocol(base, name, "PACEDomainParameter", agreement, mapping))
+        table += [SecurityProtocol(f"{base}.{suffix}", f"{name}-{label}", "PACE", agreement, mapping, cipher, mac)
+                  for suffix, label, cipher, mac in _CIPHER_SUITES if not (mapping == "CAM" and cipher == "3DES")]
+    for number, agreement in _KEY_AGREEMENTS:
+        base, name = f"{ID_CA}.{number}", f"id-CA-{agreement}"
+        table.append(SecurityProtocol(base, name, "ChipAuthenticationDomainParameter", agreement))
+        table += [SecurityProtocol(f"{base}.{suffix}", f"{name}-{label}", "ChipAuthentication", agreement,
+                                   cipher=cipher, mac=mac) for suffix, label, cipher, mac in _CIPHER_SUITES]
+        table.append(SecurityProtocol(f"{ID_PK}.{number}", f"id-PK-{agreement}", "ChipAuthenticationPublicKey",
+                                      agreement))
+    table.append(SecurityProtocol(ID_TA, "id-TA", "TerminalAuthentication"))
+    table.append(SecurityProtocol(ID_AA, "id-AA", "ActiveAuthentication"))
+    return {protocol.oid: protocol for protocol in table}
+
+
+PROTOCOLS: dict[str, SecurityProtocol] = _build_protocols()
+PROTOCOL_OIDS: dict[str, str] = {protocol.name: oid for oid, protocol in PROTOCOLS.items()}
+
+# Signature algorithms of ActiveAuthenticationInfo: BSI TR-03111 §5.2.1 (plain) and ANSI X9.62 (DER).
+SIGNATURE_ALGORITHMS: dict[str, str] = {
+    f"{ID_ECDSA_PLAIN}.1": "ecdsa-plain-SHA1", f"{ID_ECDSA_PLAIN}.2": "ecdsa-plain-SHA224",
+    f"{ID_ECDSA_PLAIN}.3": "ecdsa-plain-SHA256", f"{ID_ECDSA_PLAIN}.4": "ecdsa-plain-SHA384",
+    f"{ID_ECDSA_PLAIN}.5": "ecdsa-plain-SHA512", f"{ID_ECDSA_PLAIN}.6": "ecdsa-plain-RIPEMD160",
+    "1.2.840.10045.4.1": "ecdsa-with-SHA1", "1.2.840.10045.4.3.1": "ecdsa-with-SHA224",
+    "1.2.840.10045.4.3.2": "ecdsa-with-SHA256", "1.2.840.10045.4.3.3": "ecdsa-with-SHA384",
+    "1.2.840.10045.4.3.4": "ecdsa-with-SHA512",
+}
+
+
+def protocol_oid(name: str) -> str:
+    """The OID of a protocol by its TR-03110 name (``"id-PACE-ECDH-GM-AES-CBC-CMAC-128"``)."""
+    try:
+        return PROTOCOL_OIDS[name]
+    except KeyError:
+        raise EncodeError(f"unknown security protocol {name!r}") from None
+
+
+def _protocol(oid: str, family: str) -> SecurityProtocol:
+    known = PROTOCOLS.get(oid)
+    if known is None or known.family != family:
+        raise EncodeError(f"{oid} is not a {family} protocol OID")
+    return known
+
+
+# --- declarative ASN.1 (TR-03110-3 A.1.2) ---------------------------------------------------------------
+
+_PACEInfo = sequence_type("PACEInfo", [
+    ("protocol", core.ObjectIdentifier), ("version", core.Integer), ("parameter_id", core.Integer, {"optional": True})])
+_DomainParameterInfo = sequence_type("DomainParameterInfo", [
+    ("protocol", core.ObjectIdentifier), ("domain_parameter", AlgorithmIdentifier),
+    ("id", core.Integer, {"optional": True})])
+_ChipAuthenticationInfo = sequence_type("ChipAuthenticationInfo", [
+    ("protocol", core.ObjectIdentifier), ("version", core.Integer), ("key_id", core.Integer, {"optional": True})])
+_FileID = sequence_type("FileID", [("fid", core.OctetString), ("sfid", core.OctetString, {"optional": True})])
+_TerminalAuthenticationInfo = sequence_type("TerminalAuthenticationInfo", [
+    ("protocol", core.ObjectIdentifier), ("version", core.Integer), ("ef_cvca", _FileID, {"optional": True})])
+_ActiveAuthenticationInfo = sequence_type("ActiveAuthenticationInfo", [
+    ("protocol", core.ObjectIdentifier), ("version", core.Integer), ("signature_algorithm", core.ObjectIdentifier)])
+
+
+def _optional_int(value: core.Asn1Value) -> int | None:
+    return None if isinstance(value, core.Void) else int(value.native)
+
+
+def _dump(value: core.Asn1Value) -> bytes:
+    encoded: bytes = value.dump()
+    return encoded
+
+
+# --- typed results ---------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class DomainParameter:
+    """An AlgorithmIdentifier naming domain parameters: standardized (by ID) or explicit (ECParameters/DH)."""
+
+    algorithm: str
+    parameters: bytes | None = None
+    curve: Curve | None = field(default=None, compare=False)
+
+    @classmethod
+    def standardized(cls, parameter_id: int) -> DomainParameter:
+        """Standardized domain parameters ``parameter_id`` (TR-03110-3 Table A.5: 13 = brainpoolP256r1)."""
+        return cls(ID_STANDARDIZED_DOMAIN_PARAMETERS, _dump(core.Integer(parameter_id)),
+                   _curve_for_parameter_id(parameter_id))
+
+    def encode(self) -> bytes:
+        """The AlgorithmIdentifier DER."""
+        return encode_tlv(0x30, oid_der(self.algorithm) + (self.parameters or b""))
+
+    @classmethod
+    def _from_asn1(cls, value: core.Sequence) -> DomainParameter:
+        algorithm = value["algorithm"].dotted
+        parameters = None if isinstance(value["parameters"], core.Void) else _dump(value["parameters"])
+        return cls(algorithm, parameters, _resolve_curve(algorithm, parameters))
+
+
+def _curve_for_parameter_id(parameter_id: int) -> Curve | None:
+    try:
+        return curves.by_parameter_id(parameter_id)
+    except PKIError:
+        return None
+
+
+def _resolve_curve(algorithm: str, parameters: bytes | None) -> Curve | None:
+    if parameters is None:
+        return None
+    if algorithm == ID_STANDARDIZED_DOMAIN_PARAMETERS:
+        return _curve_for_parameter_id(core.Integer.load(parameters, strict=True).native)
+    if algorithm == ID_EC_PUBLIC_KEY:
+        return curve_from_ec_parameters(keys.ECDomainParameters.load(parameters, strict=True))
+    return None
+
+
+@dataclass(frozen=True)
+class PACEInfo:
+    """A PACE protocol the chip supports, with its version and standardized domain parameter ID."""
+
+    protocol: str
+    version: int
+    parameter_id: int | None = None
+
+    @property
+    def algorithm(self) -> SecurityProtocol:
+        """The meaning of :attr:`protocol` (key agreement, mapping, cipher, MAC)."""
+        return _protocol(self.protocol, "PACE")
+
+    @property
+    def curve(self) -> Curve | None:
+        """The standardized curve for :attr:`parameter_id`, None for DH groups or proprietary IDs."""
+        return None if self.parameter_id is None else _curve_for_parameter_id(self.parameter_id)
+
+    def encode(self) -> bytes:
+        """The SecurityInfo DER."""
+        _protocol(self.protocol, "PACE")
+        value = {"protocol": self.protocol, "version": self.version}
+        return _dump(_PACEInfo({**value, **_present("parameter_id", self.parameter_id)}))
+
+    @classmethod
+    def _decode(cls, der: bytes, file: str) -> PACEInfo:
+        value = load_strict(_PACEInfo, der, file=file, field="PACEInfo")
+        return cls(value["protocol"].dotted, value["version"].native, _optional_int(value["parameter_id"]))
+
+
+@dataclass(frozen=True)
+class PACEDomainParameterInfo:
+    """Explicit or standardized PACE domain parameters, referenced by a PACEInfo's parameter ID."""
+
+    protocol: str
+    domain_parameter: DomainParameter
+    parameter_id: int | None = None
+
+    @property
+    def algorithm(self) -> SecurityProtocol:
+        """The meaning of :attr:`protocol`."""
+        return _protocol(self.protocol, "PACEDomainParameter")
+
+    def encode(self) -> bytes:
+        """The SecurityInfo DER."""
+        _protocol(self.protocol, "PACEDomainParameter")
+        return _encode_domain_parameter_info(self.protocol, self.domain_parameter, self.parameter_id)
+
+    @classmethod
+    def _decode(cls, der: bytes, file: str) -> PACEDomainParameterInfo:
+        value = load_strict(_DomainParameterInfo, der, file=file, field="PACEDomainParameterInfo")
+        with decoding(file, "PACEDomainParameterInfo"):
+            domain = DomainParameter._from_asn1(value["domain_parameter"])
+        return cls(value["protocol"].dotted, domain, _optional_int(value["id"]))
+
+
+@dataclass(frozen=True)
+class ChipAuthenticationInfo:
+    """A Chip Authentication protocol (CA v1/v2/v3) and the ID of the key it uses."""
+
+    protocol: str
+    version: int
+    key_id: int | None = None
+
+    @property
+    def algorithm(self) -> SecurityProtocol:
+        """The meaning of :attr:`protocol`."""
+        return _protocol(self.protocol, "ChipAuthentication")
+
+    def encode(self) -> bytes:
+        """The SecurityInfo DER."""
+        _protocol(self.protocol, "ChipAuthentication")
+        value = {"protocol": self.protocol, "version": self.version}
+        return _dump(_ChipAuthenticationInfo({**value, **_present("key_id", self.key_id)}))
+
+    @classmethod
+    def _decode(cls, der: bytes, file: str) -> ChipAuthenticationInfo:
+        value = load_strict(_ChipAuthenticationInfo, der, file=file, field="ChipAuthenticationInfo")
+        return cls(value["protocol"].dotted, value["version"].native, _optional_int(value["key_id"]))
+
+
+@dataclass(frozen=True)
+class ChipAuthenticationDomainParameterInfo:
+    """Domain parameters for Chip Authentication (EF.CardSecurity, DG14 with several keys)."""
+
+    protocol: str
+    domain_parameter: DomainParameter
+    key_id: int | None = None
+
+    @property
+    def algorithm(self) -> SecurityProtocol:
+        """The meaning of :attr:`protocol`."""
+        return _protocol(self.protocol, "ChipAuthenticationDomainParameter")
+
+    def encode(self) -> bytes:
+        """The SecurityInfo DER."""
+        _protocol(self.protocol, "ChipAuthenticationDomainParameter")
+        return _encode_domain_parameter_info(self.protocol, self.domain_parameter, self.key_id)
+
+    @classmethod
+    def _decode(cls, der: bytes, file: str) -> ChipAuthenticationDomainParameterInfo:
+        value = load_strict(_DomainParameterInfo, der, file=file, field="ChipAuthenticationDomainParameterInfo")
+        with decoding(file, "ChipAuthenticationDomainParameterInfo"):
+            domain = DomainParameter._from_asn1(value["domain_parameter"])
+        return cls(value["protocol"].dotted, domain, _optional_int(value["id"]))
+
+
+@dataclass(frozen=True)
+class ChipAuthenticationPublicKeyInfo:
+    """The chip's static Chip Authentication key: EC (named, explicit or standardized parameters) or DH.
+
+    ``inline_key`` marks the non-standard layout in which the SubjectPublicKeyInfo's two fields follow the
+    protocol OID without their SEQUENCE (seen in JMRTD's EF.CardSecurity sample); it is decoded tolerantly and
+    written back the same way.
+    """
+
+    protocol: str
+    public_key: ECPublicKeyInfo | DHPublicKeyInfo
+    key_id: int | None = None
+    inline_key: bool = False
+
+    @classmethod
+    def for_key(
+        cls, key: ec.EllipticCurvePublicKey | dh.DHPublicKey, *, explicit_parameters: bool = False,
+        key_id: int | None = None,
+    ) -> ChipAuthenticationPublicKeyInfo:
+        """The info for a :mod:`cryptography` EC (id-PK-ECDH) or DH (id-PK-DH) key."""
+        info = public_key_info_from_cryptography(key, explicit_parameters=explicit_parameters)
+        if not isinstance(info, ECPublicKeyInfo | DHPublicKeyInfo):
+            raise EncodeError("Chip Authentication keys are EC or DH")
+        protocol = protocol_oid("id-PK-ECDH" if isinstance(info, ECPublicKeyInfo) else "id-PK-DH")
+        return cls(protocol, info, key_id)
+
+    @property
+    def algorithm(self) -> SecurityProtocol:
+        """The meaning of :attr:`protocol` (id-PK-ECDH or id-PK-DH)."""
+        return _protocol(self.protocol, "ChipAuthenticationPublicKey")
+
+    def encode(self) -> bytes:
+        """The SecurityInfo DER."""
+        _protocol(self.protocol, "ChipAuthenticationPublicKey")
+        key = read_tlv(self.public_key.der).value if self.inline_key else self.public_key.der
+        key_id = b"" if self.key_id is None else _dump(core.Integer(self.key_id))
+        return encode_tlv(0x30, oid_der(self.protocol) + key + key_id)
+
+    @classmethod
+    def _decode(cls, der: bytes, file: str) -> ChipAuthenticationPublicKeyInfo:
+        name = "ChipAuthenticationPublicKeyInfo"
+        parts = list(iter_tlvs(read_tlv(der).value, file=file))
+        if len(parts) < 2:
+            raise DecodeError("public key missing", file=file, field=name)
+        inline = len(parts) >= 3 and parts[1].tag == 0x30 and parts[1].value[:1] == b"\x06"
+        key_parts, rest = (parts[1:3], parts[3:]) if inline else (parts[1:2], parts[2:])
+        spki = encode_tlv(0x30, b"".join(part.encode() for part in key_parts)) if inline else key_parts[0].encode()
+        if len(rest) > 1 or (rest and rest[0].tag != 0x02):
+            raise DecodeError("unexpected data after the public key", file=file, field=name)
+        key = decode_public_key_info(spki, file=file, field=name)
+        if not isinstance(key, ECPublicKeyInfo | DHPublicKeyInfo):
+            raise DecodeError("Chip Authentication key must be EC or DH", file=file, field=name)
+        with decoding(file, name):
+            key_id = core.Integer.load(rest[0].encode(), strict=True).native if rest else None
+        return cls(_oid_of(parts[0].encode(), file), key, key_id, inline)
+
+
+@dataclass(frozen=True)
+class TerminalAuthenticationInfo:
+    """Terminal Authentication support (v1 in DG14/EF.CardAccess, v2 in EF.CardSecurity)."""
+
+    version: int
+    ef_cvca: bytes | None = None
+
+    protocol = ID_TA
+
+    def encode(self) -> bytes:
+        """The SecurityInfo DER; ``ef_cvca`` is the FileID DER, written back unchanged."""
+        value: dict[str, object] = {"protocol": ID_TA, "version": self.version}
+        if self.ef_cvca is not None:
+            value["ef_cvca"] = _FileID.load(self.ef_cvca)
+        return _dump(_TerminalAuthenticationInfo(value))
+
+    @classmethod
+    def _decode(cls, der: bytes, file: str) -> TerminalAuthenticationInfo:
+        value = load_strict(_TerminalAuthenticationInfo, der, file=file, field="TerminalAuthenticationInfo")
+        ef_cvca = None if isinstance(value["ef_cvca"], core.Void) else _dump(value["ef_cvca"])
+        return cls(value["version"].native, ef_cvca)
+
+
+@dataclass(frozen=True)
+class ActiveAuthenticationInfo:
+    """Active Authentication with an ECDSA key: which signature algorithm the chip uses (9303-11 §6.1)."""
+
+    version: int
+    signature_algorithm: str
+
+    protocol = ID_AA
+
+    @property
+    def signature_algorithm_name(self) -> str | None:
+        """``"ecdsa-plain-SHA256"`` and the like; None for an OID outside :data:`SIGNATURE_ALGORITHMS`."""
+        return SIGNATURE_ALGORITHMS.get(self.signature_algorithm)
+
+    def encode(self) -> bytes:
+        """The SecurityInfo DER."""
+        return _dump(_ActiveAuthenticationInfo(
+            {"protocol": ID_AA, "version": self.version, "signature_algorithm": self.signature_algorithm}))
+
+    @classmethod
+    def _decode(cls, der: bytes, file: str) -> ActiveAuthenticationInfo:
+        value = load_strict(_ActiveAuthenticationInfo, der, file=file, field="ActiveAuthenticationInfo")
+        return cls(value["version"].native, value["signature_algorithm"].dotted)
+
+
+@dataclass(frozen=True)
+class UnknownSecurityInfo:
+    """A SecurityInfo whose protocol we do not interpret, kept as its exact DER."""
+
+    protocol: str
+    der: bytes
+
+    def encode(self) -> bytes:
+        """The SecurityInfo DER as it was read."""
+        return self.der
+
+
+SecurityInfo = (
+    PACEInfo | PACEDomainParameterInfo | ChipAuthenticationInfo | ChipAuthenticationDomainParameterInfo
+    | ChipAuthenticationPublicKeyInfo | TerminalAuthenticationInfo | ActiveAuthenticationInfo | UnknownSecurityInfo
+)
+_Info = TypeVar("_Info", bound=SecurityInfo)
+
+_DECODERS: dict[str, Callable[[bytes, str], SecurityInfo]] = {
+    "PACE": PACEInfo._decode,
+    "PACEDomainParameter": PACEDomainParameterInfo._decode,
+    "ChipAuthentication": ChipAuthenticationInfo._decode,
+    "ChipAuthenticationDomainParameter": ChipAuthenticationDomainParameterInfo._decode,
+    "ChipAuthenticationPublicKey": ChipAuthenticationPublicKeyInfo._decode,
+    "TerminalAuthentication": TerminalAuthenticationInfo._decode,
+    "ActiveAuthentication": ActiveAuthenticationInfo._decode,
+}
+
+
+def _present(name: str, value: int | None) -> dict[str, int]:
+    return {} if value is None else {name: value}
+
+
+def _encode_domain_parameter_info(protocol: str, domain: DomainParameter, identifier: int | None) -> bytes:
+    value = {"protocol": protocol, "domain_parameter": AlgorithmIdentifier.load(domain.encode())}
+    return _dump(_DomainParameterInfo({**value, **_present("id", identifier)}))
+
+
+def _oid_of(der: bytes, file: str) -> str:
+    with decoding(file, "protocol"):
+        dotted: str = core.ObjectIdentifier.load(der, strict=True).dotted
+        return dotted
+
+
+def decode_security_info(der: bytes, *, file: str, offset: int = 0) -> SecurityInfo:
+    """Decode one SecurityInfo (a SEQUENCE of the SET) by its protocol OID; ``offset`` locates it in ``file``."""
+    obj = read_tlv(der, file=file)
+    if obj.tag != 0x30 or obj.end != len(der):
+        raise DecodeError(f"SecurityInfo must be one SEQUENCE, found tag {obj.tag:X}", file=file, offset=offset)
+    try:
+        first = read_tlv(obj.value, file=file)
+    except DecodeError as exc:
+        raise exc.within(base=offset + obj.header_length) from None
+    if first.tag != 0x06:
+        raise DecodeError("SecurityInfo must start with its protocol OID", file=file, offset=offset)
+    oid = _oid_of(first.encode(), file)
+    known = PROTOCOLS.get(oid)
+    if known is None:
+        return UnknownSecurityInfo(oid, bytes(der))
+    try:
+        return _DECODERS[known.family](bytes(der), file)
+    except DecodeError as exc:
+        raise DecodeError(exc.reason, file=file, field=exc.field, offset=offset) from None
+
+
+# --- the SET and the two files that hold it ---------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SecurityInfos:
+    """The SET OF SecurityInfo, in file order, with typed views per protocol family."""
+
+    infos: tuple[SecurityInfo, ...]
+
+    _FILE = "SecurityInfos"
+
+    def encode(self) -> bytes:
+        """The SET OF SecurityInfo DER (order kept as given)."""
+        return encode_tlv(_SET, b"".join(info.encode() for info in self.infos))
+
+    @classmethod
+    def decode(cls, data: bytes) -> Self:
+        """Parse a DER SET OF SecurityInfo filling ``data`` exactly."""
+        return cls(_decode_set(bytes(data), cls._FILE, 0))
+
+    def of_type(self, kind: type[_Info]) -> tuple[_Info, ...]:
+        """All infos of one result type, in file order."""
+        return tuple(info for info in self.infos if isinstance(info, kind))
+
+    @property
+    def pace_infos(self) -> tuple[PACEInfo, ...]:
+        """The PACE protocols offered (EF.CardAccess)."""
+        return self.of_type(PACEInfo)
+
+    @property
+    def pace_domain_parameter_infos(self) -> tuple[PACEDomainParameterInfo, ...]:
+        """Explicit PACE domain parameters."""
+        return self.of_type(PACEDomainParameterInfo)
+
+    @property
+    def chip_authentication_infos(self) -> tuple[ChipAuthenticationInfo, ...]:
+        """The Chip Authentication protocols offered."""
+        return self.of_type(ChipAuthenticationInfo)
+
+    @property
+    def chip_authentication_public_key_infos(self) -> tuple[ChipAuthenticationPublicKeyInfo, ...]:
+        """The chip's static CA keys (DG14, EF.CardSecurity)."""
+        return self.of_type(ChipAuthenticationPublicKeyInfo)
+
+    @property
+    def chip_authentication_domain_parameter_infos(self) -> tuple[ChipAuthenticationDomainParameterInfo, ...]:
+        """CA domain parameters."""
+        return self.of_type(ChipAuthenticationDomainParameterInfo)
+
+    @property
+    def terminal_authentication_infos(self) -> tuple[TerminalAuthenticationInfo, ...]:
+        """Terminal Authentication support."""
+        return self.of_type(TerminalAuthenticationInfo)
+
+    @property
+    def active_authentication_infos(self) -> tuple[ActiveAuthenticationInfo, ...]:
+        """ECDSA Active Authentication signature algorithms."""
+        return self.of_type(ActiveAuthenticationInfo)
+
+    @property
+    def unknown_infos(self) -> tuple[UnknownSecurityInfo, ...]:
+        """SecurityInfos kept raw."""
+        return self.of_type(UnknownSecurityInfo)
+
+    def __iter__(self) -> Iterator[SecurityInfo]:
+        return iter(self.infos)
+
+
+class CardAccess(SecurityInfos):
+    """EF.CardAccess (FID 011C in the master file): a bare SecurityInfos SET, no outer tag."""
+
+    _FILE = EF_CARD_ACCESS.name
+
+
+class DG14(SecurityInfos):
+    """DG14: SecurityInfos for Chip/Terminal Authentication wrapped in tag 6E (ICAO 9303-10 §4.7.14)."""
+
+    _FILE = DATA_GROUPS[14].name
+
+    def encode(self) -> bytes:
+        """The whole file, outer tag 6E included."""
+        return encode_tlv(TAG_DG14, super().encode())
+
+    @classmethod
+    def decode(cls, data: bytes) -> Self:
+        """Parse DG14: tag 6E holding exactly one SET OF SecurityInfo."""
+        outer = read_single(bytes(data), TAG_DG14, file=cls._FILE)
+        return cls(_decode_set(outer.value, cls._FILE, outer.header_length))
+
+
+def _decode_set(data: bytes, file: str, base: int) -> tuple[SecurityInfo, ...]:
+    """The SecurityInfos of a SET filling ``data``, which starts at ``base`` in ``file``."""
+    try:
+        outer = read_tlv(data, file=file)
+    except DecodeError as exc:
+        raise exc.within(base=base) from None
+    if outer.tag != _SET:
+        raise DecodeError(f"expected SET OF SecurityInfo (31), found tag {outer.tag:X}", file=file, offset=base)
+    if outer.end != len(data):
+        raise DecodeError(f"{len(data) - outer.end} trailing bytes after the SET", file=file, offset=base + outer.end)
+    infos = []
+    pos = outer.header_length
+    while pos < outer.end:
+        try:
+            obj = read_tlv(data, pos, outer.end, file=file)
+        except DecodeError as exc:
+            raise exc.within(base=base) from None
+        infos.append(decode_security_info(data[pos : obj.end], file=file, offset=base + pos))
+        pos = obj.end
+    return tuple(infos)
