@@ -1,0 +1,181 @@
+"""Personalization input: the shipped samples, both formats, and every kind of bad row rejected with its field."""
+
+from __future__ import annotations
+
+import csv
+import json
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from cardlib.card.inputs import COLUMNS, InputRecord, RejectedRow, parse_input_date, read_records
+from cardlib.errors import InputError, ValidationError
+from cardlib.lds.dg13 import DG13
+from cardlib.model.mrz import MRZ, transliterate
+
+SAMPLES = Path(__file__).resolve().parents[1] / "tools" / "cardtool" / "samples"
+
+GOOD = {
+    "id_number": "001085031742", "full_name": "Nguyễn Văn An", "date_of_birth": "12/04/1985", "sex": "Nam",
+    "nationality": "Việt Nam", "ethnicity": "Kinh", "religion": "Không", "place_of_origin": "Đông Ngạc, Hà Nội",
+    "place_of_residence": "Số 18, Phố Láng Hạ, Hà Nội", "identification_marks": "", "date_of_issue": "2021-03-10",
+    "date_of_expiry": "12/04/2025", "father_name": "", "mother_name": "", "spouse_name": "", "old_id_number": "",
+    "portrait": "r01.jpg",
+}
+
+
+def records(path: Path, **kwargs: bool) -> list[InputRecord | RejectedRow]:
+    return list(read_records(path, **kwargs))
+
+
+def accepted(items: list[InputRecord | RejectedRow]) -> list[InputRecord]:
+    return [item for item in items if isinstance(item, InputRecord)]
+
+
+def write_csv(tmp_path: Path, rows: list[dict[str, str]], columns: tuple[str, ...] = COLUMNS) -> Path:
+    path = tmp_path / "in.csv"
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    (tmp_path / "r01.jpg").write_bytes(b"\xff\xd8\xff")
+    return path
+
+
+@pytest.mark.parametrize("name", ["residents.csv", "residents.jsonl"])
+def test_samples_are_eight_valid_synthetic_residents(name: str) -> None:
+    items = records(SAMPLES / name, check_portraits=False)
+    assert len(items) == 8
+    good = accepted(items)
+    assert len(good) == 8
+    assert [item.portrait for item in good] == [SAMPLES / f"portraits/r0{n}.jpg" for n in range(1, 9)]
+    residents = [item.resident for item in good]
+    assert {r.sex.value for r in residents} == {"Nam", "Nữ"}
+    assert len({r.id_number[:3] for r in residents}) == 8
+    assert any(r.date_of_birth.year < 1960 and r.date_of_expiry is None for r in residents)
+    assert any(len(r.place_of_residence.encode()) > 127 for r in residents)
+    assert any(r.spouse_name for r in residents)
+    assert any(r.old_id_number for r in residents)
+    assert any("Đ" in r.full_name for r in residents)
+    for r in residents:
+        mrz = MRZ.from_resident(r)
+        assert mrz.check_digit_errors() == []
+        assert mrz.name == transliterate(r.full_name)
+        assert DG13.decode(DG13.from_resident(r).encode()).to_resident() == r
+
+
+def test_csv_and_jsonl_samples_agree() -> None:
+    csv_residents = [item.resident for item in accepted(records(SAMPLES / "residents.csv", check_portraits=False))]
+    json_residents = [item.resident for item in accepted(records(SAMPLES / "residents.jsonl", check_portraits=False))]
+    assert csv_residents == json_residents
+
+
+def test_missing_portraits_are_rejected_when_checked(tmp_path: Path) -> None:
+    path = write_csv(tmp_path, [GOOD, {**GOOD, "portrait": "absent.jpg"}])
+    items = records(path)
+    assert isinstance(items[0], InputRecord)
+    assert items[0].portrait == tmp_path / "r01.jpg"
+    assert isinstance(items[1], RejectedRow)
+    assert (items[1].row, items[1].field, items[1].id_number) == (3, "portrait", "001085031742")
+
+
+BAD_ROWS = [
+    ({"id_number": "001185031742"}, "id_number"),  # digit 4 says female
+    ({"id_number": "999085031742"}, "id_number"),  # no such province
+    ({"date_of_birth": "31/02/1985"}, "date_of_birth"),  # impossible date
+    ({"date_of_birth": "1985/04/12"}, "date_of_birth"),
+    ({"date_of_issue": "01/01/1980"}, "date_of_issue"),  # before birth
+    ({"date_of_expiry": "vĩnh viễn"}, "date_of_expiry"),
+    ({"sex": "X"}, "sex"),
+    ({"full_name": ""}, "full_name"),
+    ({"full_name": "山田 太郎"}, "full_name"),  # letters, but none the MRZ can write
+    ({"old_id_number": "12AB"}, "old_id_number"),
+    ({"portrait": ""}, "portrait"),
+]
+
+
+@pytest.mark.parametrize(("change", "field"), BAD_ROWS)
+def test_bad_csv_row_is_rejected_with_its_field(tmp_path: Path, change: dict[str, str], field: str) -> None:
+    items = records(write_csv(tmp_path, [GOOD, {**GOOD, **change}, GOOD]))
+    assert [type(item) for item in items] == [InputRecord, RejectedRow, InputRecord]
+    rejected = items[1]
+    assert isinstance(rejected, RejectedRow)
+    assert (rejected.row, rejected.field) == (3, field)
+
+
+def test_no_expiry_and_both_date_forms(tmp_path: Path) -> None:
+    items = records(write_csv(tmp_path, [{**GOOD, "date_of_birth": "1985-04-12", "date_of_expiry": "không thời hạn"}]))
+    (record,) = accepted(items)
+    assert record.resident.date_of_birth == date(1985, 4, 12)
+    assert record.resident.date_of_expiry is None
+
+
+def test_csv_with_bom_and_wrong_value_count(tmp_path: Path) -> None:
+    path = write_csv(tmp_path, [GOOD])
+    text = path.read_text(encoding="utf-8")
+    path.write_bytes(b"\xef\xbb\xbf" + text.encode() + b"1,2,3\n")
+    items = records(path)
+    assert isinstance(items[0], InputRecord)
+    assert isinstance(items[1], RejectedRow) and items[1].row == 3 and items[1].field is None
+
+
+def test_csv_undecodable_utf8_value(tmp_path: Path) -> None:
+    path = write_csv(tmp_path, [{**GOOD, "full_name": "NAMEPLACEHOLDER"}, GOOD])
+    path.write_bytes(path.read_bytes().replace(b"NAMEPLACEHOLDER", b"Nguy\xe1n"))
+    items = records(path)
+    assert isinstance(items[0], RejectedRow)
+    assert (items[0].field, items[0].reason) == ("full_name", "not UTF-8")
+    assert isinstance(items[1], InputRecord)
+
+
+def test_missing_header_column_is_a_file_error(tmp_path: Path) -> None:
+    path = write_csv(tmp_path, [GOOD], columns=tuple(c for c in COLUMNS if c != "religion"))
+    with pytest.raises(InputError) as info:
+        records(path)
+    assert info.value.field == "religion"
+
+
+@pytest.mark.parametrize("name", ["empty.csv", "data.txt", "absent.jsonl"])
+def test_file_level_errors(tmp_path: Path, name: str) -> None:
+    if name != "absent.jsonl":
+        (tmp_path / name).write_text("")
+    with pytest.raises(InputError):
+        records(tmp_path / name)
+
+
+def test_jsonl_bad_lines_each_rejected(tmp_path: Path) -> None:
+    (tmp_path / "r01.jpg").write_bytes(b"\xff\xd8\xff")
+    lines = [
+        json.dumps(GOOD, ensure_ascii=False).encode(),
+        b"{not json",
+        b"[1, 2]",
+        json.dumps({**GOOD, "full_name": "Nguy\u1ec5n"}).encode().replace(b"\\u1ec5", b"\xe1\xbb"),
+        json.dumps({k: v for k, v in GOOD.items() if k != "mother_name"}).encode(),
+        json.dumps({**GOOD, "old_id_number": 123456789}).encode(),
+        b"",
+        json.dumps({**GOOD, "date_of_expiry": "2025-02-30"}).encode(),
+    ]
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    items = records(path)
+    summary = [(item.row, type(item).__name__, getattr(item, "field", None)) for item in items]
+    assert summary == [
+        (1, "InputRecord", None), (2, "RejectedRow", None), (3, "RejectedRow", None), (4, "RejectedRow", None),
+        (5, "RejectedRow", "mother_name"), (6, "RejectedRow", "old_id_number"), (8, "RejectedRow", "date_of_expiry"),
+    ]
+
+
+def test_streaming_large_file(tmp_path: Path) -> None:
+    rows = [{**GOOD, "id_number": f"001085{n:06d}"} for n in range(2000)]
+    iterator = read_records(write_csv(tmp_path, rows))
+    first = next(iterator)
+    assert isinstance(first, InputRecord) and first.resident.can == "000000"
+    assert sum(1 for _ in iterator) == 1999
+
+
+def test_parse_input_date() -> None:
+    assert parse_input_date("1/2/2003", "x") == date(2003, 2, 1)
+    assert parse_input_date("2003-02-01", "x") == date(2003, 2, 1)
+    with pytest.raises(ValidationError):
+        parse_input_date("2003-2-1", "x")
