@@ -108,18 +108,27 @@ def wait_for_card(reader: str | None = None, *, timeout: float = 0.0) -> str:
 def connect(reader: str | None = None, *, timeout: float = 0.0) -> PCSCTransport:
     """Connect to the card on ``reader`` (default: the first reader holding a card) and return its transport.
 
-    The transport owns the PC/SC context and card handle; close it (or use it as a context manager).
+    Waits up to ``timeout`` seconds for a card that can be powered (one just put on the reader may
+    still be settling).  The transport owns the PC/SC context and card handle; close it (or use it as a
+    context manager).
     """
-    name = wait_for_card(reader, timeout=timeout)
+    deadline = time.monotonic() + timeout
+    while True:
+        name = wait_for_card(reader, timeout=max(0.0, deadline - time.monotonic()))
+        try:
+            return _connect(name)
+        except CardRemovedError as exc:
+            if time.monotonic() >= deadline:
+                raise NoCardError(f"no usable card on {name!r}: {exc.reason}") from None
+        time.sleep(_POLL_SECONDS)
+
+
+def _connect(name: str) -> PCSCTransport:
     context = _establish()
     protocols = scard.SCARD_PROTOCOL_T0 | scard.SCARD_PROTOCOL_T1
     hresult, card, active = scard.SCardConnect(context, name, scard.SCARD_SHARE_SHARED, protocols)
     if hresult != scard.SCARD_S_SUCCESS:
         scard.SCardReleaseContext(context)
-        error = pcsc_error(hresult, name)
-        if isinstance(error, CardRemovedError):
-            raise NoCardError(f"no card on {name!r}: {error.reason}")
-        raise error
+        raise pcsc_error(hresult, name)
     header = scard.SCARD_PCI_T0 if active == scard.SCARD_PROTOCOL_T0 else scard.SCARD_PCI_T1
     return PCSCTransport(context, card, header, name)
-
