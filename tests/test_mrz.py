@@ -202,3 +202,9 @@ def test_garbage_into_parse_raises_only_cardlib_errors(text: str) -> None:
     mrz.check_digit_errors()
     assert len(mrz.mrz_information) >= 24
     assert mrz.name is not None
+
+
+def test_repr_hides_the_key_seed() -> None:
+    mrz = MRZ.from_resident(cccd_resident())
+    assert mrz.document_number not in repr(mrz)
+    assert mrz.date_of_birth not in repr(mrz)

@@ -145,3 +145,9 @@ def test_id_number_built_by_the_rule_is_accepted(province: str, birth: date, fem
     sex = Sex.FEMALE if female else Sex.MALE
     resident = make(id_number=id_number, date_of_birth=birth, sex=sex, date_of_issue=birth, date_of_expiry=None)
     assert resident.can == f"{serial:06d}"
+
+
+def test_repr_hides_the_can() -> None:
+    resident = make()
+    assert resident.can not in repr(resident)
+    assert "Nguyễn Văn Đức" in repr(resident)

@@ -20,7 +20,7 @@ gives 2, and the composite over the standard ranges gives 4 — both as printed.
 from __future__ import annotations
 
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 
 from cardlib.errors import DecodeError, EncodeError
@@ -134,10 +134,13 @@ def _composite_input(fmt: MRZFormat, text: str) -> str:
 
 @dataclass(frozen=True)
 class MRZ:
-    """A TD1, TD2 or TD3 machine readable zone, kept as its exact text."""
+    """A TD1, TD2 or TD3 machine readable zone, kept as its exact text.
+
+    The text is left out of ``repr``: it holds the BAC/PACE key seed (document number, birth, expiry).
+    """
 
     format: MRZFormat
-    text: str
+    text: str = field(repr=False)
 
     def __post_init__(self) -> None:
         expected = self.format.lines * self.format.width

@@ -9,7 +9,7 @@ length.  An invalid resident therefore cannot exist: encoders (DG1, DG13) may tr
 from __future__ import annotations
 
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from enum import Enum
 
@@ -102,10 +102,11 @@ class Resident:
 
     Text fields are stored NFC-normalised; ``date_of_expiry`` None means "Không thời hạn" (no expiry);
     ``old_id_number`` is the previous 9-digit CMND (or a 12-digit number), empty when none;
-    ``card_serial`` is DG13 field 16, empty when unknown.
+    ``card_serial`` is DG13 field 16, empty when unknown.  ``id_number`` is left out of ``repr`` because its
+    last six digits are the CAN, a PACE secret.
     """
 
-    id_number: str
+    id_number: str = field(repr=False)
     full_name: str
     date_of_birth: date
     sex: Sex
