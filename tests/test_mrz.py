@@ -208,3 +208,16 @@ def test_repr_hides_the_key_seed() -> None:
     mrz = MRZ.from_resident(cccd_resident())
     assert mrz.document_number not in repr(mrz)
     assert mrz.date_of_birth not in repr(mrz)
+
+
+def test_matches_name_for_the_dg13_cross_check() -> None:
+    mrz = MRZ.parse("".join(CCCD_LINES))
+    assert mrz.matches_name("Thanh Quang Bảo")
+    assert not mrz.matches_name("Thân Quang Bảo")
+    assert not mrz.matches_name("ー")
+    long_name = "Nguyễn Hoàng Phương Thảo Nguyên Khánh"
+    resident = Resident(
+        id_number="079303000777", full_name=long_name, date_of_birth=date(2003, 1, 2), sex=Sex.FEMALE,
+        place_of_origin="Huế", place_of_residence="Huế", date_of_issue=date(2021, 1, 2), date_of_expiry=None,
+    )
+    assert MRZ.from_resident(resident).matches_name(long_name)

@@ -271,6 +271,18 @@ class MRZ:
         """Surname then given names, space-separated, as :func:`transliterate` would write a full name."""
         return " ".join(part for part in (self.primary_identifier, self.secondary_identifier) if part)
 
+    def matches_name(self, full_name: str) -> bool:
+        """True when the name field is exactly what :meth:`from_resident` writes for ``full_name``.
+
+        The DG1/DG13 cross-check: transliteration and ICAO truncation are applied before comparing, so long
+        names compare correctly.  A name with no MRZ letters never matches.
+        """
+        name = self._layout.name
+        try:
+            return self.text[name] == name_field(full_name, name.stop - name.start)
+        except EncodeError:
+            return False
+
     @property
     def optional_data(self) -> str:
         """Optional data (TD1 line 1, TD2/TD3 line 2), trailing fillers removed; holds the 12-digit ID on CCCDs."""
