@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -12,6 +13,7 @@ from cardlib.card.image import CardImage, ChipSecrets
 from cardlib.chip.chip import ChipOptions, VirtualChip
 from cardlib.errors import CardlibError
 from cardlib.lds.files import EMRTD_AID
+from cardlib.protocols.aa import aa_verify
 from cardlib.protocols.apdu import CommandAPDU, ResponseAPDU
 from cardlib.protocols.bac import BACTerminal
 from cardlib.protocols.pace import PACEParameters, PACETerminal, PasswordType
@@ -357,3 +359,23 @@ def test_pace_refused_on_a_bac_only_chip(bsi_image: CardImage) -> None:
     chip = VirtualChip(bsi_image, ChipOptions(pace=False))
     terminal = PACETerminal(CAN, "CAN", PACE_PARAMETERS)
     assert send(chip, CommandAPDU(0x00, 0x22, 0xC1, 0xA4, terminal.set_at_data())).sw == 0x6A80
+
+
+# -- Active Authentication --------------------------------------------------------------------------
+
+
+def test_internal_authenticate_signs_the_challenge(bsi_image: CardImage) -> None:
+    key = ec.generate_private_key(ec.BrainpoolP256R1())
+    chip = VirtualChip(CardImage(bsi_image.files, ChipSecrets(MRZ_INFORMATION, CAN, key, None)))
+    challenge = bytes.fromhex("0102030405060708")
+    command = CommandAPDU(0x00, 0x88, 0x00, 0x00, challenge, le=256)
+    assert send(chip, command).sw == 0x6982  # not before BAC/PACE
+    sm = bac(chip)
+    rsp = secure(chip, sm, command)
+    assert rsp.sw == 0x9000 and aa_verify(key.public_key(), challenge, rsp.data).ok
+    assert secure(chip, sm, CommandAPDU(0x00, 0x88, 0x00, 0x00, challenge[:4], le=256)).sw == 0x6700
+
+
+def test_internal_authenticate_absent_without_an_aa_key(chip: VirtualChip) -> None:
+    sm = bac(chip)
+    assert secure(chip, sm, CommandAPDU(0x00, 0x88, 0x00, 0x00, bytes(8), le=256)).sw == 0x6D00

@@ -13,12 +13,13 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from cardlib.card.image import CardImage, ChipSecrets
+from cardlib.card.image import AAPrivateKey, CardImage, ChipSecrets
 from cardlib.chip.filesystem import MF_FID, ChipFile, FileSystem, application_fcp
 from cardlib.errors import CardlibError, DecodeError, ProtocolError
 from cardlib.lds import files as lds_files
 from cardlib.lds.securityinfo import CardAccess
 from cardlib.lds.tlv import TLV, encode_tlv, find, iter_tlvs, read_tlv
+from cardlib.protocols.aa import aa_sign
 from cardlib.protocols.apdu import CommandAPDU, ResponseAPDU
 from cardlib.protocols.bac import BACChip
 from cardlib.protocols.pace import PACEChip, PACEParameters
@@ -47,6 +48,7 @@ INS_READ_BINARY = 0xB0
 INS_READ_BINARY_ODD = 0xB1
 INS_GET_CHALLENGE = 0x84
 INS_EXTERNAL_AUTHENTICATE = 0x82
+INS_INTERNAL_AUTHENTICATE = 0x88
 INS_MANAGE_SECURITY_ENVIRONMENT = 0x22
 INS_GENERAL_AUTHENTICATE = 0x86
 MSE_SET_AT_PACE = (0xC1, 0xA4)
@@ -123,6 +125,9 @@ class VirtualChip:
             INS_MANAGE_SECURITY_ENVIRONMENT: self._manage_security_environment,
             INS_GENERAL_AUTHENTICATE: self._general_authenticate,
         }
+        aa_key = self._secrets.aa_private_key
+        if aa_key is not None:
+            self._handlers[INS_INTERNAL_AUTHENTICATE] = lambda cmd: self._internal_authenticate(aa_key, cmd)
         self._pace_parameters = _pace_parameters(self._fs.content(lds_files.EF_CARD_ACCESS.name))
         self._reset_state()
 
@@ -349,6 +354,21 @@ class VirtualChip:
             raise _Status(SW_AUTH_FAILED) from None
         self._sm = session
         return ResponseAPDU(response, SW_OK)
+
+    # -- Active Authentication ----------------------------------------------------------------------
+
+    def _internal_authenticate(self, key: AAPrivateKey, cmd: CommandAPDU) -> ResponseAPDU:
+        """INTERNAL AUTHENTICATE (ICAO 9303-11 §6.1): sign the terminal's 8-byte challenge, after BAC/PACE."""
+        if self._sm is None:
+            raise _Status(SW_SECURITY_STATUS)
+        if cmd.p1 or cmd.p2:
+            raise _Status(SW_WRONG_P1P2)
+        if len(cmd.data) != CHALLENGE_LENGTH or cmd.le is None:
+            raise _Status(SW_WRONG_LENGTH)
+        signature = aa_sign(key, cmd.data)
+        if len(signature) > self._expected_length(cmd):
+            raise _Status(SW_WRONG_LENGTH)
+        return ResponseAPDU(signature, SW_OK)
 
     # -- PACE -----------------------------------------------------------------------------------------
 
