@@ -92,6 +92,8 @@ def test_encode_parse_round_trip(pki: TestPKI, synthetic: bytes) -> None:
     assert master_list.signing_time == SIGNED_AT
     assert master_list.signature_valid and master_list.trusted
     assert master_list.signer == Certificate.from_cryptography(pki.ds_certificate)
+    sha384 = bytes.fromhex("0609608648016503040202")
+    assert b"\x30\x0b" + sha384 in synthetic and sha384 + b"\x05\x00" not in synthetic  # ICAO: digest ids omit NULL
 
 
 def test_signer_not_issued_by_a_listed_csca_is_not_trusted(pki: TestPKI) -> None:

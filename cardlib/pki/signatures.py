@@ -30,6 +30,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from cardlib.curves import Curve, for_cryptography
 from cardlib.errors import PKIError
+from cardlib.lds.tlv import encode_tlv
 
 
 class Scheme(Enum):
@@ -100,7 +101,8 @@ class SignatureAlgorithm:
         if self.scheme is Scheme.ECDSA:
             return algos.SignedDigestAlgorithm({"algorithm": _oid_for(_ECDSA_DER, self.hash_name)})
         if self.scheme is Scheme.RSA_PKCS1V15:
-            return algos.SignedDigestAlgorithm({"algorithm": _oid_for(_RSA_PKCS1, self.hash_name), "parameters": None})
+            oid = _oid_for(_RSA_PKCS1, self.hash_name)
+            return algos.SignedDigestAlgorithm({"algorithm": oid, "parameters": core.Null()})
         digest = {"algorithm": self.hash_name}
         params = algos.RSASSAPSSParams({
             "hash_algorithm": digest,
@@ -110,8 +112,11 @@ class SignatureAlgorithm:
         return algos.SignedDigestAlgorithm({"algorithm": _RSA_PSS, "parameters": params})
 
     def digest_identifier(self) -> algos.DigestAlgorithm:
-        """The DigestAlgorithm identifier, parameters omitted as ICAO 9303-12 asks."""
-        return algos.DigestAlgorithm({"algorithm": self.hash_name})
+        """The DigestAlgorithm identifier, parameters omitted as ICAO 9303-12 asks.
+
+        asn1crypto would add NULL parameters when building one, so the DER is written here and loaded.
+        """
+        return algos.DigestAlgorithm.load(encode_tlv(0x30, algos.DigestAlgorithmId(self.hash_name).dump()))
 
 
 @dataclass(frozen=True)
