@@ -1,0 +1,190 @@
+"""Chip Authentication with ECDH (ICAO 9303-11 §6.2; BSI TR-03110 CA version 1), terminal and chip side.
+
+The terminal sends an ephemeral public key on the curve of the chip's DG14 key; both sides derive
+K = x(SK · PK) and new session keys KSenc/KSmac with SSC 0.  With id-CA-ECDH-3DES-CBC-CBC the key goes in
+MSE:Set KAT (``91``); with the AES protocols in MSE:Set AT (``80`` OID) followed by GENERAL AUTHENTICATE
+(``7C{80 key}``).  The CA commands and their responses still travel under the old secure messaging keys;
+the new session applies from the next command on.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Literal
+
+from asn1crypto.core import ObjectIdentifier
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from cardlib.curves import Curve, for_cryptography
+from cardlib.errors import DecodeError, ProtocolError
+from cardlib.lds.tlv import TLV, encode_tlv, find, iter_tlvs, read_single
+from cardlib.protocols import ecpoint
+from cardlib.protocols.apdu import SHORT_MAX_LE, CommandAPDU, ResponseAPDU
+from cardlib.protocols.kdf import kdf_enc, kdf_mac
+from cardlib.protocols.sm import SecureMessaging
+
+ID_CA_ECDH = "0.4.0.127.0.7.2.2.3.2"
+_SUITES: dict[str, tuple[Literal["3DES", "AES"], int]] = {
+    "1": ("3DES", 112), "2": ("AES", 128), "3": ("AES", 192), "4": ("AES", 256),
+}
+INS_MSE = 0x22
+INS_GENERAL_AUTHENTICATE = 0x86
+P1P2_SET_KAT = 0x41A6
+P1P2_SET_AT = 0x41A4
+TAG_KAT_PUBLIC_KEY = 0x91
+TAG_OID = 0x80
+TAG_KEY_ID = 0x84
+TAG_DYNAMIC_AUTH = 0x7C
+TAG_GA_PUBLIC_KEY = 0x80
+SW_OK = 0x9000
+SW_CONDITIONS_NOT_SATISFIED = 0x6985
+SW_WRONG_DATA = 0x6A80
+SW_REFERENCE_NOT_FOUND = 0x6A88
+SW_WRONG_P1P2 = 0x6A86
+SW_INS_NOT_SUPPORTED = 0x6D00
+ChipPublicKey = ec.EllipticCurvePublicKey | tuple[Curve, bytes]
+
+
+def ca_suite(protocol: str) -> tuple[Literal["3DES", "AES"], int]:
+    """(cipher, key bits) of an id-CA-ECDH-… protocol OID; ProtocolError for DH or unknown protocols."""
+    prefix, _, suite = protocol.rpartition(".")
+    if prefix != ID_CA_ECDH or suite not in _SUITES:
+        raise ProtocolError(f"Chip Authentication protocol {protocol} is not supported (ECDH only)")
+    return _SUITES[suite]
+
+
+def _key_id_bytes(key_id: int) -> bytes:
+    return key_id.to_bytes(max(1, (key_id.bit_length() + 7) // 8), "big")
+
+
+def _session(secret: bytes, protocol: str, ssc: int = 0) -> SecureMessaging:
+    cipher, bits = ca_suite(protocol)
+    return SecureMessaging(kdf_enc(secret, cipher, bits), kdf_mac(secret, cipher, bits), ssc, cipher)
+
+
+class CATerminal:
+    """The terminal's half: an ephemeral key pair, the commands that carry it, the new session."""
+
+    def __init__(self, chip_public_key: ChipPublicKey, protocol: str, key_id: int | None = None, *,
+                 rng: Callable[[int], bytes] = os.urandom) -> None:
+        self.cipher, _ = ca_suite(protocol)
+        self.protocol = protocol
+        self.key_id = key_id
+        if isinstance(chip_public_key, ec.EllipticCurvePublicKey):
+            self.curve = for_cryptography(chip_public_key.curve)
+            point = chip_public_key.public_bytes(serialization.Encoding.X962,
+                                                 serialization.PublicFormat.UncompressedPoint)
+        else:
+            self.curve, point = chip_public_key
+        self._chip_point = ecpoint.decode_point(self.curve, point, what="chip authentication public key")
+        self._private = ecpoint.random_scalar(self.curve, rng)
+        self.ephemeral_public_key = ecpoint.encode_point(
+            self.curve, ecpoint.multiply(ecpoint.generator(self.curve), self._private))
+
+    def __repr__(self) -> str:
+        return f"CATerminal(protocol={self.protocol}, curve={self.curve.name})"
+
+    def commands(self) -> list[CommandAPDU]:
+        """The plain APDUs to send (wrap them in the current secure messaging): MSE:Set KAT for 3DES,
+        MSE:Set AT then GENERAL AUTHENTICATE for AES."""
+        key_id = encode_tlv(TAG_KEY_ID, _key_id_bytes(self.key_id)) if self.key_id is not None else b""
+        if self.cipher == "3DES":
+            data = encode_tlv(TAG_KAT_PUBLIC_KEY, self.ephemeral_public_key) + key_id
+            return [CommandAPDU(0x00, INS_MSE, P1P2_SET_KAT >> 8, P1P2_SET_KAT & 0xFF, data)]
+        oid = bytes(ObjectIdentifier(self.protocol).contents)
+        dynamic = encode_tlv(TAG_DYNAMIC_AUTH, encode_tlv(TAG_GA_PUBLIC_KEY, self.ephemeral_public_key))
+        return [
+            CommandAPDU(0x00, INS_MSE, P1P2_SET_AT >> 8, P1P2_SET_AT & 0xFF, encode_tlv(TAG_OID, oid) + key_id),
+            CommandAPDU(0x00, INS_GENERAL_AUTHENTICATE, 0, 0, dynamic, SHORT_MAX_LE),
+        ]
+
+    def complete(self, *, ssc: int = 0) -> SecureMessaging:
+        """The session keyed from K = x(ephemeral SK · chip PK), starting at SSC ``ssc`` (0 per ICAO)."""
+        return _session(ecpoint.shared_secret(self.curve, self._private, self._chip_point), self.protocol, ssc)
+
+
+class CAChip:
+    """The chip's half: answers MSE:Set KAT, MSE:Set AT and GENERAL AUTHENTICATE with status words.
+
+    :meth:`handle` returns the plain response (to protect with the *old* session) and, once the terminal's
+    key is accepted, the new session to switch to afterwards.  Bad requests get ISO 7816-4 status words.
+    """
+
+    def __init__(self, private_key: ec.EllipticCurvePrivateKey, protocol: str, key_id: int | None = None) -> None:
+        self.cipher, _ = ca_suite(protocol)
+        self.protocol = protocol
+        self.key_id = key_id
+        self.curve = for_cryptography(private_key.curve)
+        self._private = private_key.private_numbers().private_value
+        self._set_at_done = False
+
+    def __repr__(self) -> str:
+        return f"CAChip(protocol={self.protocol}, curve={self.curve.name})"
+
+    def handle(self, cmd: CommandAPDU) -> tuple[ResponseAPDU, SecureMessaging | None]:
+        """Process one (unprotected) CA command."""
+        p1p2 = (cmd.p1 << 8) | cmd.p2
+        if cmd.ins == INS_MSE and p1p2 == P1P2_SET_KAT and self.cipher == "3DES":
+            return self._set_kat(cmd.data)
+        if cmd.ins == INS_MSE and p1p2 == P1P2_SET_AT and self.cipher == "AES":
+            return ResponseAPDU(b"", self._set_at(cmd.data)), None
+        if cmd.ins == INS_GENERAL_AUTHENTICATE and self.cipher == "AES":
+            return self._general_authenticate(cmd.data)
+        return ResponseAPDU(b"", SW_WRONG_P1P2 if cmd.ins in (INS_MSE, INS_GENERAL_AUTHENTICATE)
+                            else SW_INS_NOT_SUPPORTED), None
+
+    def _key_id_ok(self, objects: list[TLV]) -> bool:
+        found = find(objects, TAG_KEY_ID)
+        return found is None or (self.key_id is not None and found.value == _key_id_bytes(self.key_id))
+
+    def _agree(self, point: bytes) -> tuple[ResponseAPDU, SecureMessaging | None]:
+        try:
+            peer = ecpoint.decode_point(self.curve, point, what="terminal ephemeral public key")
+            secret = ecpoint.shared_secret(self.curve, self._private, peer)
+        except ProtocolError:
+            return ResponseAPDU(b"", SW_WRONG_DATA), None
+        return ResponseAPDU(b"", SW_OK), _session(secret, self.protocol)
+
+    def _set_kat(self, data: bytes) -> tuple[ResponseAPDU, SecureMessaging | None]:
+        objects = _objects(data)
+        key = find(objects or [], TAG_KAT_PUBLIC_KEY)
+        if objects is None or key is None:
+            return ResponseAPDU(b"", SW_WRONG_DATA), None
+        if not self._key_id_ok(objects):
+            return ResponseAPDU(b"", SW_REFERENCE_NOT_FOUND), None
+        return self._agree(key.value)
+
+    def _set_at(self, data: bytes) -> int:
+        self._set_at_done = False
+        objects = _objects(data)
+        oid = find(objects or [], TAG_OID)
+        if objects is None or oid is None:
+            return SW_WRONG_DATA
+        if oid.value != bytes(ObjectIdentifier(self.protocol).contents) or not self._key_id_ok(objects):
+            return SW_REFERENCE_NOT_FOUND
+        self._set_at_done = True
+        return SW_OK
+
+    def _general_authenticate(self, data: bytes) -> tuple[ResponseAPDU, SecureMessaging | None]:
+        if not self._set_at_done:
+            return ResponseAPDU(b"", SW_CONDITIONS_NOT_SATISFIED), None
+        self._set_at_done = False
+        try:
+            outer = read_single(data, TAG_DYNAMIC_AUTH, file="GENERAL AUTHENTICATE")
+            key = find(list(iter_tlvs(outer.value, file="GENERAL AUTHENTICATE")), TAG_GA_PUBLIC_KEY)
+        except DecodeError:
+            return ResponseAPDU(b"", SW_WRONG_DATA), None
+        if key is None:
+            return ResponseAPDU(b"", SW_WRONG_DATA), None
+        response, session = self._agree(key.value)
+        return (ResponseAPDU(encode_tlv(TAG_DYNAMIC_AUTH, b""), SW_OK), session) if session else (response, None)
+
+
+def _objects(data: bytes) -> list[TLV] | None:
+    """The data objects of an MSE command, or None when they do not decode."""
+    try:
+        return list(iter_tlvs(data, file="MSE"))
+    except DecodeError:
+        return None
