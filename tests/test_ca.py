@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import cache
 
 import pytest
@@ -11,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cardlib.curves import by_name
+from cardlib.curves import Curve, by_name
 from cardlib.errors import ProtocolError
 from cardlib.protocols import ecpoint
 from cardlib.protocols.apdu import CommandAPDU, ResponseAPDU
@@ -57,6 +58,22 @@ def test_round_trip(protocol: str, curve: str) -> None:
     received = chip_sm.unprotect_command(terminal_sm.protect_command(CommandAPDU(0, 0xB0, 0, 0, le=8)))
     assert received.le == 8
     assert terminal_sm.unprotect_response(chip_sm.protect_response(ResponseAPDU(b"DG1", 0x9000))).data == b"DG1"
+
+
+@dataclass(frozen=True)
+class _KeyInfo:
+    """Shaped like DG14's ECPublicKeyInfo: a curve and an uncompressed point."""
+
+    curve: Curve
+    point: bytes
+
+
+def test_key_given_as_curve_and_point_object() -> None:
+    key = _key()
+    terminal = CATerminal(_KeyInfo(by_name("brainpoolP256r1"), _point(key)), CA_AES_256)
+    terminal_sm, chip_sm = _exchange(terminal, CAChip(key, CA_AES_256))
+    command = CommandAPDU(0, 0xB0, 0, 0, le=3)
+    assert chip_sm.unprotect_command(terminal_sm.protect_command(command)) == command
 
 
 def test_command_layout() -> None:

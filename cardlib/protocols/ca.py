@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import Literal
+from typing import Literal, Protocol
 
 from asn1crypto.core import ObjectIdentifier
 from cryptography.hazmat.primitives import serialization
@@ -44,7 +44,19 @@ SW_WRONG_DATA = 0x6A80
 SW_REFERENCE_NOT_FOUND = 0x6A88
 SW_WRONG_P1P2 = 0x6A86
 SW_INS_NOT_SUPPORTED = 0x6D00
-ChipPublicKey = ec.EllipticCurvePublicKey | tuple[Curve, bytes]
+
+
+class ECPublicPoint(Protocol):
+    """Anything holding a curve and an uncompressed point, such as DG14's decoded ECPublicKeyInfo."""
+
+    @property
+    def curve(self) -> Curve: ...
+
+    @property
+    def point(self) -> bytes: ...
+
+
+ChipPublicKey = ec.EllipticCurvePublicKey | tuple[Curve, bytes] | ECPublicPoint
 
 
 def ca_suite(protocol: str) -> tuple[Literal["3DES", "AES"], int]:
@@ -57,6 +69,15 @@ def ca_suite(protocol: str) -> tuple[Literal["3DES", "AES"], int]:
 
 def _key_id_bytes(key_id: int) -> bytes:
     return key_id.to_bytes(max(1, (key_id.bit_length() + 7) // 8), "big")
+
+
+def _curve_and_point(key: ChipPublicKey) -> tuple[Curve, bytes]:
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        uncompressed = key.public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+        return for_cryptography(key.curve), uncompressed
+    if isinstance(key, tuple):
+        return key
+    return key.curve, key.point
 
 
 def _session(secret: bytes, protocol: str, ssc: int = 0) -> SecureMessaging:
@@ -72,12 +93,7 @@ class CATerminal:
         self.cipher, _ = ca_suite(protocol)
         self.protocol = protocol
         self.key_id = key_id
-        if isinstance(chip_public_key, ec.EllipticCurvePublicKey):
-            self.curve = for_cryptography(chip_public_key.curve)
-            point = chip_public_key.public_bytes(serialization.Encoding.X962,
-                                                 serialization.PublicFormat.UncompressedPoint)
-        else:
-            self.curve, point = chip_public_key
+        self.curve, point = _curve_and_point(chip_public_key)
         self._chip_point = ecpoint.decode_point(self.curve, point, what="chip authentication public key")
         self._private = ecpoint.random_scalar(self.curve, rng)
         self.ephemeral_public_key = ecpoint.encode_point(
