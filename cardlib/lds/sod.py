@@ -1,0 +1,423 @@
+"""EF.SOD, the Document Security Object (ICAO 9303-10 §4.6.2, 9303-12 profile).
+
+::
+
+    77 L  ContentInfo { signedData SignedData {
+            version 3, digestAlgorithms, encapContentInfo { ldsSecurityObject, LDSSecurityObject DER },
+            certificates { Document Signer }, signerInfos { one SignerInfo } } }
+
+    LDSSecurityObject ::= SEQUENCE { version INTEGER, hashAlgorithm AlgorithmIdentifier,
+                                     dataGroupHashValues SEQUENCE OF DataGroupHash,
+                                     ldsVersionInfo LDSVersionInfo OPTIONAL }   -- LDS 1.8: version 1
+
+:meth:`SOD.decode` exposes everything passive authentication needs (the exact signed-attribute bytes the
+signature covers, the signature, the algorithms, the embedded certificates) but verifies nothing: that is
+the job of the PKI/verify layer.  :meth:`SOD.sign` builds a new SOD as the CCCD profile in the shared docs
+describes.  A decoded SOD keeps its bytes, so :meth:`SOD.encode` gives back exactly what was read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from asn1crypto import algos, cms, core, x509
+from cryptography import x509 as crypto_x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+
+from cardlib.errors import DecodeError, EncodeError, ValidationError
+from cardlib.lds.asn1 import (
+    OID_LDS_SECURITY_OBJECT,
+    OID_LDS_SECURITY_OBJECT_LEGACY,
+    AlgorithmIdentifier,
+    algorithm_identifier_der,
+    decoding,
+    load_strict,
+    sequence_type,
+)
+from cardlib.lds.files import EF_SOD
+from cardlib.lds.tlv import encode_tlv, read_single
+
+TAG_SOD = 0x77
+_FILE = EF_SOD.name
+_FIELD_LSO = "LDSSecurityObject"
+
+# Digest OIDs (NIST CSOR, RFC 3279) and their output lengths.
+DIGEST_OIDS: dict[str, str] = {
+    "sha1": "1.3.14.3.2.26", "sha224": "2.16.840.1.101.3.4.2.4", "sha256": "2.16.840.1.101.3.4.2.1",
+    "sha384": "2.16.840.1.101.3.4.2.2", "sha512": "2.16.840.1.101.3.4.2.3",
+}
+_DIGEST_NAMES = {oid: name for name, oid in DIGEST_OIDS.items()}
+_HASHES: dict[str, type[hashes.HashAlgorithm]] = {
+    "sha1": hashes.SHA1, "sha224": hashes.SHA224, "sha256": hashes.SHA256, "sha384": hashes.SHA384,
+    "sha512": hashes.SHA512,
+}
+_PSS_SALT = {"sha1": 20, "sha224": 28, "sha256": 32, "sha384": 48, "sha512": 64}
+
+SignatureScheme = Literal["ecdsa", "rsa-pss", "rsa-pkcs1"]
+SigningKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
+
+_DataGroupHash = sequence_type("DataGroupHash", [
+    ("data_group_number", core.Integer), ("data_group_hash_value", core.OctetString)])
+_LDSVersionInfo = sequence_type("LDSVersionInfo", [
+    ("lds_version", core.PrintableString), ("unicode_version", core.PrintableString)])
+_DataGroupHashValues: Any = type("DataGroupHashValues", (core.SequenceOf,), {"_child_spec": _DataGroupHash})
+_LDSSecurityObject = sequence_type("LDSSecurityObject", [
+    ("version", core.Integer), ("hash_algorithm", AlgorithmIdentifier),
+    ("data_group_hash_values", _DataGroupHashValues), ("lds_version_info", _LDSVersionInfo, {"optional": True})])
+
+
+def digest(algorithm: str, data: bytes) -> bytes:
+    """``algorithm`` (``"sha256"``...) over ``data``; ValidationError for a hash ICAO does not allow."""
+    if algorithm not in DIGEST_OIDS:
+        raise ValidationError(f"unsupported hash algorithm {algorithm!r}", field="hashAlgorithm")
+    return hashlib.new(algorithm, data).digest()
+
+
+@dataclass(frozen=True)
+class LDSSecurityObject:
+    """The signed content of EF.SOD: one hash per data group, all with ``hash_algorithm``.
+
+    ``version`` 1 and the LDS/Unicode versions belong together (LDS 1.8, ICAO 9303-10 §4.6.2.3).
+    """
+
+    hash_algorithm: str
+    dg_hashes: dict[int, bytes]
+    version: int = 0
+    lds_version: str | None = None
+    unicode_version: str | None = None
+
+    def __post_init__(self) -> None:
+        size = len(digest(self.hash_algorithm, b""))
+        for number, value in self.dg_hashes.items():
+            if not 1 <= number <= 16:
+                raise ValidationError(f"no data group {number} (1-16)", field="dataGroupNumber")
+            if len(value) != size:
+                raise ValidationError(f"DG{number} hash has {len(value)} bytes, {self.hash_algorithm} gives {size}",
+                                      field="dataGroupHashValue")
+        if self.version not in (0, 1) or (self.version == 1) != (self.lds_version is not None):
+            raise ValidationError("version must be 1 exactly when LDS version info is present", field="version")
+        if (self.lds_version is None) != (self.unicode_version is None):
+            raise ValidationError("LDS and Unicode versions come together", field="ldsVersionInfo")
+
+    @classmethod
+    def for_files(cls, hash_algorithm: str, files: dict[int, bytes]) -> LDSSecurityObject:
+        """The object for whole data group files (outer tag included), keyed by DG number."""
+        return cls(hash_algorithm, {number: digest(hash_algorithm, data) for number, data in files.items()})
+
+    def encode(self) -> bytes:
+        """The LDSSecurityObject DER (eContent): hashes in DG order, digest AlgorithmIdentifier without NULL."""
+        value: dict[str, Any] = {
+            "version": self.version,
+            "hash_algorithm": AlgorithmIdentifier.load(algorithm_identifier_der(DIGEST_OIDS[self.hash_algorithm])),
+            "data_group_hash_values": [
+                {"data_group_number": number, "data_group_hash_value": self.dg_hashes[number]}
+                for number in sorted(self.dg_hashes)
+            ],
+        }
+        if self.lds_version is not None:
+            value["lds_version_info"] = {"lds_version": self.lds_version, "unicode_version": self.unicode_version}
+        encoded: bytes = _LDSSecurityObject(value).dump()
+        return encoded
+
+    @classmethod
+    def decode(cls, data: bytes) -> LDSSecurityObject:
+        """Parse the eContent of an EF.SOD."""
+        value = load_strict(_LDSSecurityObject, data, file=_FILE, field=_FIELD_LSO)
+        oid = value["hash_algorithm"]["algorithm"].dotted
+        if oid not in _DIGEST_NAMES:
+            raise DecodeError(f"unknown hash algorithm {oid}", file=_FILE, field=_FIELD_LSO)
+        hashes_by_dg: dict[int, bytes] = {}
+        for item in value["data_group_hash_values"]:
+            number = item["data_group_number"].native
+            if number in hashes_by_dg:
+                raise DecodeError(f"DG{number} hashed twice", file=_FILE, field=_FIELD_LSO)
+            hashes_by_dg[number] = item["data_group_hash_value"].native
+        info = value["lds_version_info"]
+        versions = (None, None) if isinstance(info, core.Void) else (info["lds_version"].native,
+                                                                      info["unicode_version"].native)
+        try:
+            return cls(_DIGEST_NAMES[oid], hashes_by_dg, value["version"].native, *versions)
+        except ValidationError as exc:
+            raise DecodeError(exc.reason, file=_FILE, field=exc.field or _FIELD_LSO) from None
+
+
+@dataclass(frozen=True)
+class SignerCertificate:
+    """A certificate embedded in the SOD: always its DER; the :mod:`cryptography` object when it loads."""
+
+    der: bytes = field(repr=False)
+    certificate: crypto_x509.Certificate | None
+
+
+@dataclass(frozen=True)
+class SignerIdentifier:
+    """SignerInfo.sid: issuer and serial number (SignerInfo v1) or subject key identifier (v3)."""
+
+    issuer: bytes | None = None
+    serial_number: int | None = None
+    subject_key_identifier: bytes | None = None
+
+    @property
+    def issuer_text(self) -> str | None:
+        """The issuer name, human readable."""
+        return None if self.issuer is None else str(x509.Name.load(self.issuer).human_friendly)
+
+    def matches(self, certificate: SignerCertificate) -> bool:
+        """Whether ``certificate`` is the one this sid names."""
+        tbs = x509.Certificate.load(certificate.der)
+        if self.subject_key_identifier is not None:
+            return bool(tbs.key_identifier == self.subject_key_identifier)
+        return bool(tbs.issuer.dump() == self.issuer and tbs.serial_number == self.serial_number)
+
+
+@dataclass(frozen=True)
+class SignatureAlgorithm:
+    """SignerInfo.signatureAlgorithm: OID, its name, scheme and hash, with RSASSA-PSS parameters decoded."""
+
+    oid: str
+    name: str
+    scheme: str
+    hash_algorithm: str | None
+    parameters: bytes | None = None
+    mgf_hash_algorithm: str | None = None
+    salt_length: int | None = None
+
+
+@dataclass(frozen=True)
+class SOD:
+    """A decoded EF.SOD. ``signed_attributes`` are the exact bytes the signature covers (SET-tagged)."""
+
+    raw: bytes = field(repr=False)
+    version: int
+    digest_algorithms: tuple[str, ...]
+    econtent_type: str
+    econtent: bytes = field(repr=False)
+    lds_security_object: LDSSecurityObject
+    signer_certificates: tuple[SignerCertificate, ...]
+    crl_count: int
+    signer_version: int
+    sid: SignerIdentifier
+    digest_algorithm: str
+    signature_algorithm: SignatureAlgorithm
+    signed_attributes: bytes | None = field(repr=False)
+    content_type_attribute: str | None
+    message_digest: bytes | None
+    signing_time: datetime | None
+    signature: bytes
+
+    def encode(self) -> bytes:
+        """The file as it was read (a signed object is never re-serialized)."""
+        return self.raw
+
+    @property
+    def uses_legacy_content_type(self) -> bool:
+        """True for the pre-standard eContentType 1.3.27.1.1.1 some early passports carry."""
+        return self.econtent_type == OID_LDS_SECURITY_OBJECT_LEGACY
+
+    @classmethod
+    def decode(cls, data: bytes) -> SOD:
+        """Parse EF.SOD (tag 77); DecodeError names the part that is malformed."""
+        raw = bytes(data)
+        outer = read_single(raw, TAG_SOD, file=_FILE)
+        info = load_strict(cms.ContentInfo, outer.value, file=_FILE, field="ContentInfo")
+        with decoding(_FILE, "ContentInfo"):
+            if info["content_type"].native != "signed_data":
+                raise DecodeError(f"content type {info['content_type'].dotted}, expected signedData")
+            signed = info["content"]
+            econtent_info = signed["encap_content_info"]
+            econtent_type = econtent_info["content_type"].dotted
+            if econtent_type not in (OID_LDS_SECURITY_OBJECT, OID_LDS_SECURITY_OBJECT_LEGACY):
+                raise DecodeError(f"eContentType {econtent_type} is not ldsSecurityObject")
+            econtent = bytes(econtent_info["content"].contents)
+            if len(signed["signer_infos"]) != 1:
+                raise DecodeError(f"{len(signed['signer_infos'])} SignerInfos, EF.SOD has exactly one")
+            crls = signed["crls"]
+            common = {
+                "raw": raw, "version": int(signed["version"].native[1:]), "econtent_type": econtent_type,
+                "econtent": econtent, "digest_algorithms": tuple(_digest_name(a) for a in signed["digest_algorithms"]),
+                "signer_certificates": _certificates(signed["certificates"]),
+                "crl_count": 0 if isinstance(crls, core.Void) else len(crls),
+            }
+        lso = LDSSecurityObject.decode(econtent)
+        with decoding(_FILE, "SignerInfo"):
+            signer = _signer_fields(signed["signer_infos"][0])
+        return cls(lds_security_object=lso, **common, **signer)
+
+    @classmethod
+    def sign(
+        cls,
+        lso: LDSSecurityObject,
+        *,
+        certificate: crypto_x509.Certificate,
+        private_key: SigningKey,
+        digest: str = "sha256",
+        signature_scheme: SignatureScheme | None = None,
+        signing_time: datetime | None = None,
+    ) -> SOD:
+        """Sign ``lso`` with the Document Signer key as CMS SignedData v3 (ICAO 9303-10 §4.6.2).
+
+        Digest AlgorithmIdentifiers carry no NULL, RSA signature ones do; signed attributes are contentType,
+        messageDigest and optionally signingTime (timezone-aware); one SignerInfo v1 with
+        issuerAndSerialNumber; the DS certificate included; no CRLs.  RSA keys default to RSASSA-PSS
+        (MGF1 with the same hash, salt = hash length), EC keys to ECDSA (DER signature).
+        """
+        scheme = signature_scheme or ("ecdsa" if isinstance(private_key, ec.EllipticCurvePrivateKey) else "rsa-pss")
+        _check_key(private_key, scheme, digest)
+        econtent = lso.encode()
+        attributes = _signed_attributes(_digest(digest, econtent), signing_time)
+        signature = _sign(private_key, scheme, digest, attributes.dump())
+        certificate_der = certificate.public_bytes(serialization.Encoding.DER)
+        signer_info = cms.SignerInfo({
+            "version": "v1",
+            "sid": cms.SignerIdentifier(name="issuer_and_serial_number", value={
+                "issuer": x509.Certificate.load(certificate_der).issuer, "serial_number": certificate.serial_number}),
+            "digest_algorithm": _digest_identifier(digest),
+            "signed_attrs": attributes,
+            "signature_algorithm": _signature_identifier(scheme, digest),
+            "signature": signature,
+        })
+        signed = cms.SignedData({
+            "version": "v3",
+            "digest_algorithms": [_digest_identifier(digest)],
+            "encap_content_info": {"content_type": OID_LDS_SECURITY_OBJECT,
+                                   "content": core.ParsableOctetString(econtent)},
+            "certificates": [x509.Certificate.load(certificate_der)],
+            "signer_infos": [signer_info],
+        })
+        content_info = cms.ContentInfo({"content_type": "signed_data", "content": signed})
+        return cls.decode(encode_tlv(TAG_SOD, content_info.dump()))
+
+
+def _digest(algorithm: str, data: bytes) -> bytes:
+    try:
+        return digest(algorithm, data)
+    except ValidationError as exc:
+        raise EncodeError(exc.reason) from None
+
+
+def _digest_name(identifier: algos.DigestAlgorithm) -> str:
+    oid: str = identifier["algorithm"].dotted
+    return _DIGEST_NAMES.get(oid, oid)
+
+
+def _certificates(certificates: Any) -> tuple[SignerCertificate, ...]:
+    if isinstance(certificates, core.Void):
+        return ()
+    found = []
+    for choice in certificates:
+        if choice.name != "certificate":
+            raise DecodeError(f"unexpected {choice.name} in certificates", field="certificates")
+        der = choice.chosen.dump()
+        found.append(SignerCertificate(der, _load_certificate(der)))
+    return tuple(found)
+
+
+def _load_certificate(der: bytes) -> crypto_x509.Certificate | None:
+    try:
+        return crypto_x509.load_der_x509_certificate(der)
+    except ValueError:
+        return None
+
+
+def _signer_fields(signer: cms.SignerInfo) -> dict[str, Any]:
+    attributes = signer["signed_attrs"]
+    present = not isinstance(attributes, core.Void)
+    values = {a["type"].native: a["values"] for a in attributes} if present else {}
+    return {
+        "signer_version": int(signer["version"].native[1:]),
+        "sid": _sid(signer["sid"]),
+        "digest_algorithm": _digest_name(signer["digest_algorithm"]),
+        "signature_algorithm": _signature_algorithm(signer["signature_algorithm"]),
+        "signed_attributes": b"\x31" + attributes.dump()[1:] if present else None,
+        "content_type_attribute": values["content_type"][0].dotted if "content_type" in values else None,
+        "message_digest": values["message_digest"][0].native if "message_digest" in values else None,
+        "signing_time": values["signing_time"][0].native if "signing_time" in values else None,
+        "signature": bytes(signer["signature"].native),
+    }
+
+
+def _sid(sid: cms.SignerIdentifier) -> SignerIdentifier:
+    if sid.name == "subject_key_identifier":
+        return SignerIdentifier(subject_key_identifier=bytes(sid.chosen.native))
+    return SignerIdentifier(issuer=sid.chosen["issuer"].dump(), serial_number=sid.chosen["serial_number"].native)
+
+
+def _signature_algorithm(identifier: algos.SignedDigestAlgorithm) -> SignatureAlgorithm:
+    oid = identifier["algorithm"].dotted
+    parameters = identifier["parameters"]
+    params_der = None if isinstance(parameters, core.Void) else parameters.dump()
+    scheme = _attempt(lambda: identifier.signature_algo) or "unknown"
+    hash_algorithm = _attempt(lambda: identifier.hash_algo)
+    if identifier["algorithm"].native != "rsassa_pss":
+        return SignatureAlgorithm(oid, identifier["algorithm"].native, _SCHEMES.get(scheme, scheme), hash_algorithm,
+                                  params_der)
+    mgf = parameters["mask_gen_algorithm"]["parameters"]["algorithm"].native
+    return SignatureAlgorithm(oid, "rsassa_pss", "rsa-pss", hash_algorithm, params_der, mgf,
+                              parameters["salt_length"].native)
+
+
+_SCHEMES = {"rsassa_pkcs1v15": "rsa-pkcs1", "rsassa_pss": "rsa-pss", "ecdsa": "ecdsa"}
+
+
+def _attempt(read: Any) -> str | None:
+    """asn1crypto's ``signature_algo``/``hash_algo`` raise for OIDs that do not imply them."""
+    try:
+        value: str = read()
+    except ValueError:
+        return None
+    return value
+
+
+def _check_key(private_key: SigningKey, scheme: str, digest_name: str) -> None:
+    if digest_name not in _HASHES:
+        raise EncodeError(f"unsupported digest {digest_name!r}")
+    is_ec = isinstance(private_key, ec.EllipticCurvePrivateKey)
+    if scheme not in ("ecdsa", "rsa-pss", "rsa-pkcs1") or is_ec != (scheme == "ecdsa"):
+        raise EncodeError(f"signature scheme {scheme!r} does not fit a {type(private_key).__name__}")
+
+
+def _signed_attributes(message_digest: bytes, signing_time: datetime | None) -> cms.CMSAttributes:
+    attributes = [
+        cms.CMSAttribute({"type": "content_type", "values": [OID_LDS_SECURITY_OBJECT]}),
+        cms.CMSAttribute({"type": "message_digest", "values": [message_digest]}),
+    ]
+    if signing_time is not None:
+        if signing_time.tzinfo is None:
+            raise EncodeError("signing time must be timezone-aware")
+        form = "utc_time" if signing_time.year < 2050 else "general_time"  # RFC 5652 §11.3
+        time = cms.Time(name=form, value=signing_time)
+        attributes.append(cms.CMSAttribute({"type": "signing_time", "values": [time]}))
+    # DER orders a SET OF by the encodings of its elements.
+    return cms.CMSAttributes(sorted(attributes, key=lambda attribute: attribute.dump()))
+
+
+def _sign(private_key: SigningKey, scheme: str, digest_name: str, attributes_der: bytes) -> bytes:
+    to_sign = b"\x31" + attributes_der[1:]
+    algorithm = _HASHES[digest_name]()
+    if isinstance(private_key, ec.EllipticCurvePrivateKey):
+        return private_key.sign(to_sign, ec.ECDSA(algorithm))
+    if scheme == "rsa-pss":
+        pss = padding.PSS(mgf=padding.MGF1(_HASHES[digest_name]()), salt_length=_PSS_SALT[digest_name])
+        return private_key.sign(to_sign, pss, algorithm)
+    return private_key.sign(to_sign, padding.PKCS1v15(), algorithm)
+
+
+def _digest_identifier(name: str) -> algos.DigestAlgorithm:
+    """A digest AlgorithmIdentifier with absent parameters (asn1crypto would add NULL when building one)."""
+    return algos.DigestAlgorithm.load(algorithm_identifier_der(DIGEST_OIDS[name]))
+
+
+def _signature_identifier(scheme: str, digest_name: str) -> algos.SignedDigestAlgorithm:
+    if scheme == "ecdsa":
+        return algos.SignedDigestAlgorithm({"algorithm": f"{digest_name}_ecdsa"})
+    if scheme == "rsa-pkcs1":
+        return algos.SignedDigestAlgorithm({"algorithm": f"{digest_name}_rsa", "parameters": core.Null()})
+    return algos.SignedDigestAlgorithm({"algorithm": "rsassa_pss", "parameters": {
+        "hash_algorithm": {"algorithm": digest_name},
+        "mask_gen_algorithm": {"algorithm": "mgf1", "parameters": {"algorithm": digest_name}},
+        "salt_length": _PSS_SALT[digest_name],
+    }})
