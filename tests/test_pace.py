@@ -211,6 +211,13 @@ def test_unsupported_parameters(protocol: str, parameter_id: int) -> None:
         PACEParameters(protocol, parameter_id)
 
 
+def test_terminal_steps_out_of_order_rejected() -> None:
+    with pytest.raises(ProtocolError):
+        _terminal().complete(ResponseAPDU.parse(_apdu("ga4_response")).data)
+    with pytest.raises(ProtocolError):
+        _terminal().general_authenticate_4(ResponseAPDU.parse(_apdu("ga3_response")).data)
+
+
 def test_repr_hides_password() -> None:
     assert "T22000129" not in repr(_terminal()) and "T22000129" not in repr(_chip())
 

@@ -176,11 +176,16 @@ class _PACESide:
         self._ks_enc = kdf_enc(secret, self.params.cipher, self.params.key_bits)
         self._ks_mac = kdf_mac(secret, self.params.cipher, self.params.key_bits)
 
+    def _session_mac_key(self) -> bytes:
+        if not self._ks_mac:
+            raise ProtocolError("PACE key agreement has not been performed")
+        return self._ks_mac
+
     def _own_token(self) -> bytes:
-        return authentication_token(self.params, self._ks_mac, self._peer_ephemeral)
+        return authentication_token(self.params, self._session_mac_key(), self._peer_ephemeral)
 
     def _check_peer_token(self, token: bytes) -> None:
-        expected = authentication_token(self.params, self._ks_mac, self._own_ephemeral)
+        expected = authentication_token(self.params, self._session_mac_key(), self._own_ephemeral)
         if not hmac.compare_digest(expected, token):
             raise ProtocolError("PACE authentication token does not verify (wrong password?)")
 
