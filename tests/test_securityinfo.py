@@ -22,6 +22,8 @@ from cardlib.lds.securityinfo import (
     ChipAuthenticationDomainParameterInfo,
     ChipAuthenticationInfo,
     ChipAuthenticationPublicKeyInfo,
+    DomainParameter,
+    PACEDomainParameterInfo,
     PACEInfo,
     SecurityInfo,
     SecurityInfos,
@@ -113,6 +115,18 @@ def test_cccd_dg14_round_trips(explicit: bool) -> None:
     assert isinstance(key, ECPublicKeyInfo)
     assert key.cryptography_key() == CA_KEY
     assert decoded.active_authentication_infos[0].signature_algorithm_name == "ecdsa-plain-SHA256"
+
+
+def test_domain_parameter_infos_round_trip() -> None:
+    infos = SecurityInfos((
+        PACEDomainParameterInfo(protocol_oid("id-PACE-ECDH-GM"), DomainParameter.standardized(13), 7),
+        ChipAuthenticationDomainParameterInfo(protocol_oid("id-CA-ECDH"), DomainParameter.standardized(16)),
+    ))
+    decoded = SecurityInfos.decode(infos.encode())
+    assert decoded == infos
+    assert decoded.pace_domain_parameter_infos[0].domain_parameter.curve == by_name("brainpoolP256r1")
+    assert decoded.chip_authentication_domain_parameter_infos[0].domain_parameter.curve == by_name("brainpoolP384r1")
+    assert DomainParameter.standardized(2).curve is None  # a MODP group, not a curve
 
 
 def test_unknown_security_info_kept_raw() -> None:

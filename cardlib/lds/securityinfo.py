@@ -15,7 +15,7 @@ specimen, do not sort it), so decoding and re-encoding a file is byte-identical.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Self, TypeVar
 
 from asn1crypto import core, keys
@@ -162,13 +162,19 @@ class DomainParameter:
 
     algorithm: str
     parameters: bytes | None = None
-    curve: Curve | None = field(default=None, compare=False)
 
     @classmethod
     def standardized(cls, parameter_id: int) -> DomainParameter:
         """Standardized domain parameters ``parameter_id`` (TR-03110-3 Table A.5: 13 = brainpoolP256r1)."""
-        return cls(ID_STANDARDIZED_DOMAIN_PARAMETERS, _dump(core.Integer(parameter_id)),
-                   _curve_for_parameter_id(parameter_id))
+        return cls(ID_STANDARDIZED_DOMAIN_PARAMETERS, _dump(core.Integer(parameter_id)))
+
+    @property
+    def curve(self) -> Curve | None:
+        """The named curve these parameters denote; None for DH groups, unknown IDs or unknown curves."""
+        try:
+            return _resolve_curve(self.algorithm, self.parameters)
+        except (DecodeError, PKIError, ValueError, TypeError):
+            return None
 
     def encode(self) -> bytes:
         """The AlgorithmIdentifier DER."""
@@ -178,7 +184,8 @@ class DomainParameter:
     def _from_asn1(cls, value: core.Sequence) -> DomainParameter:
         algorithm = value["algorithm"].dotted
         parameters = None if isinstance(value["parameters"], core.Void) else _dump(value["parameters"])
-        return cls(algorithm, parameters, _resolve_curve(algorithm, parameters))
+        _resolve_curve(algorithm, parameters)  # malformed parameters are a decode error, not a silent None
+        return cls(algorithm, parameters)
 
 
 def _curve_for_parameter_id(parameter_id: int) -> Curve | None:
