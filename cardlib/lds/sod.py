@@ -33,9 +33,13 @@ from cardlib.lds.asn1 import (
     OID_LDS_SECURITY_OBJECT,
     OID_LDS_SECURITY_OBJECT_LEGACY,
     AlgorithmIdentifier,
+    ECPublicKeyInfo,
+    RSAPublicKeyInfo,
     algorithm_identifier_der,
+    decode_public_key_info,
     decoding,
     load_strict,
+    public_key_info_from_cryptography,
     sequence_type,
 )
 from cardlib.lds.files import EF_SOD
@@ -267,10 +271,11 @@ class SOD:
         """
         scheme = signature_scheme or ("ecdsa" if isinstance(private_key, ec.EllipticCurvePrivateKey) else "rsa-pss")
         _check_key(private_key, scheme, digest)
+        certificate_der = certificate.public_bytes(serialization.Encoding.DER)
+        _check_certificate_key(certificate_der, private_key)
         econtent = lso.encode()
         attributes = _signed_attributes(_digest(digest, econtent), signing_time)
         signature = _sign(private_key, scheme, digest, attributes.dump())
-        certificate_der = certificate.public_bytes(serialization.Encoding.DER)
         signer_info = cms.SignerInfo({
             "version": "v1",
             "sid": cms.SignerIdentifier(name="issuer_and_serial_number", value={
@@ -378,6 +383,24 @@ def _check_key(private_key: SigningKey, scheme: str, digest_name: str) -> None:
     is_ec = isinstance(private_key, ec.EllipticCurvePrivateKey)
     if scheme not in ("ecdsa", "rsa-pss", "rsa-pkcs1") or is_ec != (scheme == "ecdsa"):
         raise EncodeError(f"signature scheme {scheme!r} does not fit a {type(private_key).__name__}")
+
+
+def _check_certificate_key(certificate_der: bytes, private_key: SigningKey) -> None:
+    """Refuse to sign with a key that is not the certificate's (compared on the SPKI, so explicit curves work)."""
+    try:
+        certified = decode_public_key_info(x509.Certificate.load(certificate_der).public_key.dump(),
+                                           file="DS certificate")
+    except DecodeError as exc:
+        raise EncodeError(f"Document Signer certificate key unreadable: {exc.reason}") from None
+    own = public_key_info_from_cryptography(private_key.public_key())
+    if isinstance(certified, ECPublicKeyInfo) and isinstance(own, ECPublicKeyInfo):
+        same = (certified.curve, certified.point) == (own.curve, own.point)
+    elif isinstance(certified, RSAPublicKeyInfo) and isinstance(own, RSAPublicKeyInfo):
+        same = (certified.modulus, certified.public_exponent) == (own.modulus, own.public_exponent)
+    else:
+        same = False
+    if not same:
+        raise EncodeError("the private key does not belong to the Document Signer certificate")
 
 
 def _signed_attributes(message_digest: bytes, signing_time: datetime | None) -> cms.CMSAttributes:
