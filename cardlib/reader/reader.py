@@ -79,6 +79,7 @@ EXTENDED_READ_SIZE = 0xFF00
 SHORT_READ_SIZE = 256
 MAX_FILE_SIZE = 0xFFFFFF  # odd-INS READ BINARY offsets (DO54) have three bytes at most
 _SMALLER_READS = (192, 160, 128, 112, 96, 80, 64, 48, 32, 16)
+_MIN_READ_SIZE = _SMALLER_READS[-1]
 _MAX_SFI_OFFSET = 0xFF
 _MAX_B0_OFFSET = 0x7FFF
 _TAG_OFFSET_DO = 0x54
@@ -342,7 +343,7 @@ class _FileReader:
             if total is None:
                 total = self._total(name, bytes(data))
                 if total is not None and len(data) < total and len(chunk) < asked:
-                    self.size = len(chunk)
+                    self._shrink_to(name, len(data), len(chunk))
         self.channel.file = None
         return bytes(data[:total])
 
@@ -365,9 +366,16 @@ class _FileReader:
             if response.ok or (response.sw == SW_END_OF_FILE and response.data):
                 data = self._unwrap(name, offset, response.data)
                 if offset <= _MAX_B0_OFFSET and remaining is not None and len(data) < min(le, remaining):
-                    self.size = len(data)
+                    self._shrink_to(name, offset, len(data))
                 return data, le
             le = self._retry_size(name, offset, le, remaining, response.sw)
+
+    def _shrink_to(self, name: str, offset: int, delivered: int) -> None:
+        """The chip silently delivers only ``delivered`` bytes per read: ask for that from now on."""
+        if delivered < _MIN_READ_SIZE:
+            raise ChipRefusedError(f"the chip returns only {delivered} bytes per READ BINARY of {name} at offset "
+                                   f"{offset}: too few to read a file")
+        self.size = delivered
 
     def _ne(self, offset: int, remaining: int | None) -> int:
         if remaining is None:
@@ -544,7 +552,7 @@ def _chip_authentication(channel: _Channel, reader: _FileReader, dg14: bytes | N
     protocol = next((info.protocol for info in infos.chip_authentication_infos
                      if info.key_id in (None, key_info.key_id)), _CA_ECDH_3DES)
     try:
-        terminal = CATerminal((key_info.public_key.curve, key_info.public_key.point), protocol, key_info.key_id)
+        terminal = CATerminal(key_info.public_key, protocol, key_info.key_id)
     except ProtocolError as exc:
         return ChipAuthResult(False, False, f"Chip Authentication not possible: {exc}")
     try:
