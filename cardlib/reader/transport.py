@@ -108,6 +108,8 @@ class PCSCTransport:
         hresult, response = scard.SCardTransmit(self._card, self._protocol, list(command))
         if hresult != scard.SCARD_S_SUCCESS:
             raise pcsc_error(hresult, self.reader)
+        if len(response) < 2:  # a driver whose card vanished mid-exchange may return nothing at all
+            raise CardRemovedError(f"the card in {self.reader!r} stopped answering")
         return bytes(response)
 
     def close(self) -> None:
