@@ -476,18 +476,18 @@ def _pace(channel: _Channel, key: AccessKey, infos: Sequence[PACEInfo]) -> Secur
     channel.require_ok(CommandAPDU(0x00, 0x22, 0xC1, 0xA4, set_at), "PACE (MSE:Set AT)")
     steps: tuple[Callable[[bytes], bytes], ...] = (terminal.general_authenticate_2,
                                                    terminal.general_authenticate_3)
-    response = _general_authenticate(channel, terminal.general_authenticate_1(), chained=True)
+    response = _general_authenticate(channel, terminal.general_authenticate_1())
     for step in steps:
-        response = _general_authenticate(channel, step(response), chained=True)
+        response = _general_authenticate(channel, step(response))
     final = channel.exchange(CommandAPDU(0x00, 0x86, 0x00, 0x00, terminal.general_authenticate_4(response), le=256))
     if not final.ok:
         raise WrongAccessKeyError(f"the {key.kind} does not match this card", sw=final.sw)
     return terminal.complete(final.data)
 
 
-def _general_authenticate(channel: _Channel, data: bytes, *, chained: bool) -> bytes:
-    cla = 0x10 if chained else 0x00
-    return channel.require_ok(CommandAPDU(cla, 0x86, 0x00, 0x00, data, le=256), "PACE (GENERAL AUTHENTICATE)").data
+def _general_authenticate(channel: _Channel, data: bytes) -> bytes:
+    """One chained GENERAL AUTHENTICATE of PACE steps 1-3 (CLA 10: more commands follow)."""
+    return channel.require_ok(CommandAPDU(0x10, 0x86, 0x00, 0x00, data, le=256), "PACE (GENERAL AUTHENTICATE)").data
 
 
 def _bac(channel: _Channel, key: AccessKey) -> SecureMessaging:
