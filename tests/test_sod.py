@@ -20,14 +20,15 @@ from hypothesis import strategies as st
 
 from cardlib.errors import DecodeError, EncodeError, ValidationError
 from cardlib.lds.asn1 import ECPublicKeyInfo, decode_public_key_info
-from cardlib.lds.sod import SOD, LDSSecurityObject, SigningKey
+from cardlib.lds.sod import SOD, LDSSecurityObject
 from cardlib.lds.tlv import encode_tlv, read_tlv
+from cardlib.pki.signatures import DocumentSigner, Scheme, SignatureAlgorithm
 
 EC_KEY = ec.generate_private_key(ec.BrainpoolP256R1())
 RSA_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
-def self_signed(key: SigningKey) -> x509.Certificate:
+def self_signed(key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey) -> x509.Certificate:
     """A throwaway Document Signer certificate (the real test PKI lives in cardlib.pki)."""
     name = x509.Name([x509.NameAttribute(NameOID.COUNTRY_NAME, "VN"), x509.NameAttribute(NameOID.COMMON_NAME, "DS")])
     now = datetime.now(UTC)
@@ -38,8 +39,11 @@ def self_signed(key: SigningKey) -> x509.Certificate:
 
 EC_CERT = self_signed(EC_KEY)
 RSA_CERT = self_signed(RSA_KEY)
+EC_SIGNER = DocumentSigner(EC_CERT, EC_KEY, SignatureAlgorithm(Scheme.ECDSA, "sha256"))
+RSA_PSS_SIGNER = DocumentSigner(RSA_CERT, RSA_KEY, SignatureAlgorithm(Scheme.RSA_PSS, "sha256"))
+RSA_PKCS1_SIGNER = DocumentSigner(RSA_CERT, RSA_KEY, SignatureAlgorithm(Scheme.RSA_PKCS1V15, "sha384"))
 CCCD_HASHES = {n: hashlib.sha256(bytes([n])).digest() for n in (1, 2, 3, 13, 14, 15)}
-SIGNED_SOD = SOD.sign(LDSSecurityObject("sha256", CCCD_HASHES), certificate=EC_CERT, private_key=EC_KEY).encode()
+SIGNED_SOD = SOD.sign(LDSSecurityObject("sha256", CCCD_HASHES), EC_SIGNER).encode()
 
 
 @pytest.mark.parametrize(("path", "algorithm", "files"), [
@@ -103,7 +107,7 @@ def test_loes_signature_covers_signed_attributes(shared_data: Path) -> None:
 def test_sign_ecdsa_follows_icao_profile() -> None:
     when = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
     lso = LDSSecurityObject("sha256", CCCD_HASHES)
-    sod = SOD.sign(lso, certificate=EC_CERT, private_key=EC_KEY, signing_time=when)
+    sod = SOD.sign(lso, EC_SIGNER, signing_time=when)
     assert sod.lds_security_object == lso
     assert (sod.version, sod.signer_version, sod.crl_count, sod.signing_time) == (3, 1, 0, when)
     assert sod.message_digest == hashlib.sha256(sod.econtent).digest()
@@ -121,26 +125,24 @@ def test_sign_ecdsa_follows_icao_profile() -> None:
 
 def test_sign_rsa_pss_and_pkcs1() -> None:
     lso = LDSSecurityObject("sha256", CCCD_HASHES)
-    pss = SOD.sign(lso, certificate=RSA_CERT, private_key=RSA_KEY)
+    pss = SOD.sign(lso, RSA_PSS_SIGNER)
     algorithm = pss.signature_algorithm
     assert (algorithm.scheme, algorithm.hash_algorithm, algorithm.mgf_hash_algorithm, algorithm.salt_length) == (
         "rsa-pss", "sha256", "sha256", 32)
     assert pss.signed_attributes is not None
     RSA_KEY.public_key().verify(pss.signature, pss.signed_attributes,
                                 padding.PSS(padding.MGF1(hashes.SHA256()), 32), hashes.SHA256())
-    pkcs1 = SOD.sign(lso, certificate=RSA_CERT, private_key=RSA_KEY, signature_scheme="rsa-pkcs1", digest="sha384")
+    pkcs1 = SOD.sign(lso, RSA_PKCS1_SIGNER)
     assert pkcs1.signature_algorithm.name == "sha384_rsa"
     assert pkcs1.signature_algorithm.parameters == b"\x05\x00"  # RSA signature AlgorithmIdentifiers keep NULL
     assert pkcs1.signed_attributes is not None
     RSA_KEY.public_key().verify(pkcs1.signature, pkcs1.signed_attributes, padding.PKCS1v15(), hashes.SHA384())
 
 
-def test_sign_rejects_mismatched_scheme_and_naive_time() -> None:
+def test_sign_rejects_naive_signing_time() -> None:
     lso = LDSSecurityObject("sha256", CCCD_HASHES)
     with pytest.raises(EncodeError):
-        SOD.sign(lso, certificate=EC_CERT, private_key=EC_KEY, signature_scheme="rsa-pss")
-    with pytest.raises(EncodeError):
-        SOD.sign(lso, certificate=EC_CERT, private_key=EC_KEY, signing_time=datetime(2026, 1, 1))
+        SOD.sign(lso, EC_SIGNER, signing_time=datetime(2026, 1, 1))
 
 
 def test_lds_security_object_v1_with_version_info() -> None:
@@ -185,7 +187,7 @@ hash_sets = st.dictionaries(st.integers(1, 16), st.binary(min_size=32, max_size=
 @given(hash_sets)
 def test_sign_decode_round_trip(dg_hashes: dict[int, bytes]) -> None:
     lso = LDSSecurityObject("sha256", dg_hashes)
-    sod = SOD.sign(lso, certificate=EC_CERT, private_key=EC_KEY)
+    sod = SOD.sign(lso, EC_SIGNER)
     again = SOD.decode(sod.encode())
     assert again == sod
     assert again.lds_security_object.dg_hashes == dg_hashes

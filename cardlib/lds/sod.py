@@ -21,25 +21,20 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Protocol
 
 from asn1crypto import algos, cms, core, x509
 from cryptography import x509 as crypto_x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives import serialization
 
 from cardlib.errors import DecodeError, EncodeError, ValidationError
 from cardlib.lds.asn1 import (
     OID_LDS_SECURITY_OBJECT,
     OID_LDS_SECURITY_OBJECT_LEGACY,
     AlgorithmIdentifier,
-    ECPublicKeyInfo,
-    RSAPublicKeyInfo,
     algorithm_identifier_der,
-    decode_public_key_info,
     decoding,
     load_strict,
-    public_key_info_from_cryptography,
     sequence_type,
 )
 from cardlib.lds.files import EF_SOD
@@ -55,14 +50,33 @@ DIGEST_OIDS: dict[str, str] = {
     "sha384": "2.16.840.1.101.3.4.2.2", "sha512": "2.16.840.1.101.3.4.2.3",
 }
 _DIGEST_NAMES = {oid: name for name, oid in DIGEST_OIDS.items()}
-_HASHES: dict[str, type[hashes.HashAlgorithm]] = {
-    "sha1": hashes.SHA1, "sha224": hashes.SHA224, "sha256": hashes.SHA256, "sha384": hashes.SHA384,
-    "sha512": hashes.SHA512,
-}
-_PSS_SALT = {"sha1": 20, "sha224": 28, "sha256": 32, "sha384": 48, "sha512": 64}
 
-SignatureScheme = Literal["ecdsa", "rsa-pss", "rsa-pkcs1"]
-SigningKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
+
+class SODSignatureAlgorithm(Protocol):
+    """The signature algorithm of a Document Signer: its hash and its AlgorithmIdentifiers."""
+
+    @property
+    def hash_name(self) -> str: ...
+
+    def identifier(self) -> algos.SignedDigestAlgorithm: ...
+
+    def digest_identifier(self) -> algos.DigestAlgorithm: ...
+
+
+class SODSigner(Protocol):
+    """What :meth:`SOD.sign` needs: the DS certificate, its algorithm, and a signature over given bytes.
+
+    :class:`cardlib.pki.signatures.DocumentSigner` is one; an HSM-backed signer is another.
+    """
+
+    @property
+    def certificate(self) -> crypto_x509.Certificate: ...
+
+    @property
+    def algorithm(self) -> SODSignatureAlgorithm: ...
+
+    def sign(self, data: bytes) -> bytes: ...
+
 
 _DataGroupHash = sequence_type("DataGroupHash", [
     ("data_group_number", core.Integer), ("data_group_hash_value", core.OctetString)])
@@ -252,42 +266,33 @@ class SOD:
         return cls(lds_security_object=lso, **common, **signer)
 
     @classmethod
-    def sign(
-        cls,
-        lso: LDSSecurityObject,
-        *,
-        certificate: crypto_x509.Certificate,
-        private_key: SigningKey,
-        digest: str = "sha256",
-        signature_scheme: SignatureScheme | None = None,
-        signing_time: datetime | None = None,
-    ) -> SOD:
-        """Sign ``lso`` with the Document Signer key as CMS SignedData v3 (ICAO 9303-10 §4.6.2).
+    def sign(cls, lso: LDSSecurityObject, signer: SODSigner, *, signing_time: datetime | None = None) -> SOD:
+        """Sign ``lso`` with a Document Signer as CMS SignedData v3 (ICAO 9303-10 §4.6.2).
 
-        Digest AlgorithmIdentifiers carry no NULL, RSA signature ones do; signed attributes are contentType,
-        messageDigest and optionally signingTime (timezone-aware); one SignerInfo v1 with
-        issuerAndSerialNumber; the DS certificate included; no CRLs.  RSA keys default to RSASSA-PSS
-        (MGF1 with the same hash, salt = hash length), EC keys to ECDSA (DER signature).
+        The codec builds the structure; the signature itself comes from ``signer`` (a key in a file, or one
+        that never leaves an HSM).  Digest AlgorithmIdentifiers carry no NULL; signed attributes are
+        contentType, messageDigest and optionally signingTime (timezone-aware); one SignerInfo v1 with
+        issuerAndSerialNumber; the DS certificate included; no CRLs.
         """
-        scheme = signature_scheme or ("ecdsa" if isinstance(private_key, ec.EllipticCurvePrivateKey) else "rsa-pss")
-        _check_key(private_key, scheme, digest)
-        certificate_der = certificate.public_bytes(serialization.Encoding.DER)
-        _check_certificate_key(certificate_der, private_key)
+        certificate_der = signer.certificate.public_bytes(serialization.Encoding.DER)
+        hash_name = signer.algorithm.hash_name
         econtent = lso.encode()
-        attributes = _signed_attributes(_digest(digest, econtent), signing_time)
-        signature = _sign(private_key, scheme, digest, attributes.dump())
+        attributes = _signed_attributes(_digest(hash_name, econtent), signing_time)
+        signature = signer.sign(b"\x31" + attributes.dump()[1:])
+        digest_identifier = algos.DigestAlgorithm.load(signer.algorithm.digest_identifier().dump())
         signer_info = cms.SignerInfo({
             "version": "v1",
             "sid": cms.SignerIdentifier(name="issuer_and_serial_number", value={
-                "issuer": x509.Certificate.load(certificate_der).issuer, "serial_number": certificate.serial_number}),
-            "digest_algorithm": _digest_identifier(digest),
+                "issuer": x509.Certificate.load(certificate_der).issuer,
+                "serial_number": signer.certificate.serial_number}),
+            "digest_algorithm": digest_identifier,
             "signed_attrs": attributes,
-            "signature_algorithm": _signature_identifier(scheme, digest),
+            "signature_algorithm": signer.algorithm.identifier(),
             "signature": signature,
         })
         signed = cms.SignedData({
             "version": "v3",
-            "digest_algorithms": [_digest_identifier(digest)],
+            "digest_algorithms": [digest_identifier],
             "encap_content_info": {"content_type": OID_LDS_SECURITY_OBJECT,
                                    "content": core.ParsableOctetString(econtent)},
             "certificates": [x509.Certificate.load(certificate_der)],
@@ -377,32 +382,6 @@ def _attempt(read: Any) -> str | None:
     return value
 
 
-def _check_key(private_key: SigningKey, scheme: str, digest_name: str) -> None:
-    if digest_name not in _HASHES:
-        raise EncodeError(f"unsupported digest {digest_name!r}")
-    is_ec = isinstance(private_key, ec.EllipticCurvePrivateKey)
-    if scheme not in ("ecdsa", "rsa-pss", "rsa-pkcs1") or is_ec != (scheme == "ecdsa"):
-        raise EncodeError(f"signature scheme {scheme!r} does not fit a {type(private_key).__name__}")
-
-
-def _check_certificate_key(certificate_der: bytes, private_key: SigningKey) -> None:
-    """Refuse to sign with a key that is not the certificate's (compared on the SPKI, so explicit curves work)."""
-    try:
-        certified = decode_public_key_info(x509.Certificate.load(certificate_der).public_key.dump(),
-                                           file="DS certificate")
-    except DecodeError as exc:
-        raise EncodeError(f"Document Signer certificate key unreadable: {exc.reason}") from None
-    own = public_key_info_from_cryptography(private_key.public_key())
-    if isinstance(certified, ECPublicKeyInfo) and isinstance(own, ECPublicKeyInfo):
-        same = (certified.curve, certified.point) == (own.curve, own.point)
-    elif isinstance(certified, RSAPublicKeyInfo) and isinstance(own, RSAPublicKeyInfo):
-        same = (certified.modulus, certified.public_exponent) == (own.modulus, own.public_exponent)
-    else:
-        same = False
-    if not same:
-        raise EncodeError("the private key does not belong to the Document Signer certificate")
-
-
 def _signed_attributes(message_digest: bytes, signing_time: datetime | None) -> cms.CMSAttributes:
     attributes = [
         cms.CMSAttribute({"type": "content_type", "values": [OID_LDS_SECURITY_OBJECT]}),
@@ -416,31 +395,3 @@ def _signed_attributes(message_digest: bytes, signing_time: datetime | None) -> 
         attributes.append(cms.CMSAttribute({"type": "signing_time", "values": [time]}))
     # DER orders a SET OF by the encodings of its elements.
     return cms.CMSAttributes(sorted(attributes, key=lambda attribute: attribute.dump()))
-
-
-def _sign(private_key: SigningKey, scheme: str, digest_name: str, attributes_der: bytes) -> bytes:
-    to_sign = b"\x31" + attributes_der[1:]
-    algorithm = _HASHES[digest_name]()
-    if isinstance(private_key, ec.EllipticCurvePrivateKey):
-        return private_key.sign(to_sign, ec.ECDSA(algorithm))
-    if scheme == "rsa-pss":
-        pss = padding.PSS(mgf=padding.MGF1(_HASHES[digest_name]()), salt_length=_PSS_SALT[digest_name])
-        return private_key.sign(to_sign, pss, algorithm)
-    return private_key.sign(to_sign, padding.PKCS1v15(), algorithm)
-
-
-def _digest_identifier(name: str) -> algos.DigestAlgorithm:
-    """A digest AlgorithmIdentifier with absent parameters (asn1crypto would add NULL when building one)."""
-    return algos.DigestAlgorithm.load(algorithm_identifier_der(DIGEST_OIDS[name]))
-
-
-def _signature_identifier(scheme: str, digest_name: str) -> algos.SignedDigestAlgorithm:
-    if scheme == "ecdsa":
-        return algos.SignedDigestAlgorithm({"algorithm": f"{digest_name}_ecdsa"})
-    if scheme == "rsa-pkcs1":
-        return algos.SignedDigestAlgorithm({"algorithm": f"{digest_name}_rsa", "parameters": core.Null()})
-    return algos.SignedDigestAlgorithm({"algorithm": "rsassa_pss", "parameters": {
-        "hash_algorithm": {"algorithm": digest_name},
-        "mask_gen_algorithm": {"algorithm": "mgf1", "parameters": {"algorithm": digest_name}},
-        "salt_length": _PSS_SALT[digest_name],
-    }})

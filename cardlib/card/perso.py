@@ -1,0 +1,154 @@
+"""Personalization: a resident and a portrait become the complete, signed file set of a CCCD chip.
+
+The chip profile follows the real card (shared docs, "Files on the chip" and "Access control"):
+EF.COM (LDS 1.7) lists DG1, DG2, DG3, DG13, DG14, DG15; EF.CardAccess offers PACE-ECDH-GM-AES-128 on
+brainpoolP256r1 (parameter ID 13), Chip Authentication ECDH-AES-128 and Terminal Authentication v1;
+DG14 carries the Chip Authentication public key; DG15 the Active Authentication key (EC by default,
+RSA selectable); EF.SOD holds SHA-256 hashes of every data group, signed by the Document Signer.
+DG3 (fingerprints) is present but holds no finger record: it is protected on the chip and cardlib
+does not synthesise biometrics.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Literal
+
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from PIL import Image
+
+from cardlib import curves
+from cardlib.card.image import AAPrivateKey, CardImage, ChipSecrets
+from cardlib.card.portrait import normalise_portrait
+from cardlib.lds.com import EFCOM
+from cardlib.lds.dg1 import DG1
+from cardlib.lds.dg2 import DG2
+from cardlib.lds.dg13 import DG13
+from cardlib.lds.dg15 import DG15
+from cardlib.lds.securityinfo import (
+    DG14,
+    ActiveAuthenticationInfo,
+    CardAccess,
+    ChipAuthenticationInfo,
+    ChipAuthenticationPublicKeyInfo,
+    PACEInfo,
+    SecurityInfo,
+    TerminalAuthenticationInfo,
+    protocol_oid,
+)
+from cardlib.lds.sod import SOD, LDSSecurityObject, SODSigner
+from cardlib.lds.tlv import encode_tlv
+from cardlib.model.mrz import MRZ
+from cardlib.model.resident import Resident
+
+# ecdsa-plain-SHA256, BSI TR-03111 §5.2.1: the AA signature algorithm named in DG14 for EC keys.
+ECDSA_PLAIN_SHA256 = "0.4.0.127.0.7.1.1.4.1.3"
+
+
+@dataclass(frozen=True)
+class ChipProfile:
+    """The choices personalization makes for the chip; defaults are those of the real CCCD."""
+
+    pace_protocol: str = protocol_oid("id-PACE-ECDH-GM-AES-CBC-CMAC-128")
+    pace_parameter_id: int = 13
+    ca_protocol: str = protocol_oid("id-CA-ECDH-AES-CBC-CMAC-128")
+    ca_curve: str = "brainpoolP256r1"
+    aa_key_type: Literal["ec", "rsa"] = "ec"
+    aa_curve: str = "brainpoolP256r1"
+    aa_rsa_bits: int = 2048
+    digest: str = "sha256"
+    portrait_format: Literal["JPEG", "JPEG2000"] = "JPEG"
+
+
+DEFAULT_PROFILE = ChipProfile()
+
+
+@dataclass(frozen=True)
+class ChipKeys:
+    """The private keys a chip is born with."""
+
+    aa: AAPrivateKey
+    ca: ec.EllipticCurvePrivateKey
+
+    @classmethod
+    def generate(cls, profile: ChipProfile = DEFAULT_PROFILE) -> ChipKeys:
+        """Fresh Active and Chip Authentication keys as ``profile`` asks."""
+        aa: AAPrivateKey
+        if profile.aa_key_type == "rsa":
+            aa = rsa.generate_private_key(65537, profile.aa_rsa_bits)
+        else:
+            aa = ec.generate_private_key(curves.by_name(profile.aa_curve).require_crypto_curve())
+        ca = ec.generate_private_key(curves.by_name(profile.ca_curve).require_crypto_curve())
+        return cls(aa, ca)
+
+
+def card_access(profile: ChipProfile = DEFAULT_PROFILE) -> bytes:
+    """EF.CardAccess as on the real card: PACEInfo, ChipAuthenticationInfo, TerminalAuthenticationInfo."""
+    return CardAccess((
+        PACEInfo(profile.pace_protocol, 2, profile.pace_parameter_id),
+        ChipAuthenticationInfo(profile.ca_protocol, 1),
+        TerminalAuthenticationInfo(1),
+    )).encode()
+
+
+def dg14(keys: ChipKeys, profile: ChipProfile = DEFAULT_PROFILE) -> bytes:
+    """DG14: the Chip Authentication public key and protocol, PACE, and (for EC keys) the AA algorithm."""
+    infos: list[SecurityInfo] = [
+        ChipAuthenticationPublicKeyInfo.for_key(keys.ca.public_key(), explicit_parameters=True),
+        ChipAuthenticationInfo(profile.ca_protocol, 1),
+        PACEInfo(profile.pace_protocol, 2, profile.pace_parameter_id),
+    ]
+    if isinstance(keys.aa, ec.EllipticCurvePrivateKey):
+        infos.append(ActiveAuthenticationInfo(1, ECDSA_PLAIN_SHA256))
+    return DG14(tuple(infos)).encode()
+
+
+def empty_dg3() -> bytes:
+    """DG3 as a biometric information group template holding no finger record."""
+    return encode_tlv(0x63, encode_tlv(0x7F61, encode_tlv(0x02, b"\x00")))
+
+
+def personalize(
+    resident: Resident,
+    portrait: Path | bytes | Image.Image,
+    signer: SODSigner,
+    *,
+    profile: ChipProfile = DEFAULT_PROFILE,
+    keys: ChipKeys | None = None,
+    signing_time: datetime | None = None,
+) -> CardImage:
+    """The card image of ``resident``: every file encoded, the SOD signed by ``signer``, the chip's secrets.
+
+    ``keys`` lets a caller supply the chip keys (e.g. generated ahead in bulk); by default fresh ones are made.
+    """
+    keys = keys or ChipKeys.generate(profile)
+    mrz = MRZ.from_resident(resident)
+    face = normalise_portrait(portrait, format=profile.portrait_format)
+    groups: dict[int, bytes] = {
+        1: DG1(mrz).encode(),
+        2: DG2((face,)).encode(),
+        3: empty_dg3(),
+        13: DG13.from_resident(resident).encode(),
+        14: dg14(keys, profile),
+        15: DG15.from_cryptography(keys.aa.public_key()).encode(),
+    }
+    sod = sign_data_groups(groups, signer, digest=profile.digest, signing_time=signing_time)
+    files: Mapping[str, bytes] = {
+        "EF.CardAccess": card_access(profile),
+        "EF.COM": EFCOM(data_groups=tuple(sorted(groups))).encode(),
+        **{f"DG{number}": data for number, data in groups.items()},
+        "EF.SOD": sod,
+    }
+    secrets = ChipSecrets(mrz.mrz_information, resident.can, keys.aa, keys.ca, None)
+    return CardImage(files, secrets, resident.id_number)
+
+
+def sign_data_groups(
+    groups: Mapping[int, bytes], signer: SODSigner, *, digest: str = "sha256", signing_time: datetime | None = None
+) -> bytes:
+    """EF.SOD over ``groups`` (number → whole file bytes, outer tag included) signed by ``signer``."""
+    lso = LDSSecurityObject.for_files(digest, dict(groups))
+    return SOD.sign(lso, signer, signing_time=signing_time).encode()
