@@ -1,0 +1,342 @@
+"""LDS conformance: are the files of a card well-formed, in the spirit of BSI TR-03105 Part 5.1?
+
+One named check per rule that matters, grouped like the TR-03105 test units: ``lds.com`` (LDS_A, EF.COM),
+``lds.dg1`` (LDS_B, the MRZ and each of its check digits), ``lds.dg2`` (LDS_C, the face), ``lds.dg13``
+(the Vietnamese resident data, against the field table of ``cccd-chip.md``), ``lds.dg14`` (LDS_F),
+``lds.dg15`` (LDS_I).  The SOD and Document Signer rules of LDS_H live in :mod:`cardlib.verify.passive`,
+next to the signature they concern.
+
+Each file is decoded once, by its own codec, into :class:`DecodedLDS`; the cross-checks and the holder
+summary reuse that.  A file that does not decode gives a FAIL naming the file, field and offset, and the
+checks that needed its content become NOT_APPLICABLE pointing at that failure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, TypeVar
+
+from cardlib.errors import CardlibError, DecodeError, ValidationError
+from cardlib.lds.asn1 import ECPublicKeyInfo, RSAPublicKeyInfo
+from cardlib.lds.com import EFCOM
+from cardlib.lds.dg1 import DG1
+from cardlib.lds.dg2 import DG2, FaceImage
+from cardlib.lds.dg13 import DG13, OID_UTF8, VERSION, StringType, parse_date
+from cardlib.lds.dg15 import DG15
+from cardlib.lds.securityinfo import DG14
+from cardlib.model.mrz import MRZ, MRZFormat
+from cardlib.model.resident import NO_EXPIRY_TEXT, nfc
+from cardlib.verify.report import CheckResult, Group, Status
+
+LDS_VERSIONS = ("0107", "0108")
+UNICODE_VERSION = "040000"
+MIN_RSA_BITS = 1024
+# A portrait narrower than this cannot hold the 90 pixels between the eyes ICAO 9303-9 asks for; wider than
+# the upper bound is no chip portrait at all (they are a few hundred pixels, a few tens of kilobytes).
+MIN_FACE_PIXELS = 120
+MAX_FACE_PIXELS = 4096
+DG13_FIELDS = range(1, 16)
+# String types of the DG13 field table in cccd-chip.md: PrintableString for 1, 3, 11, 15, 16, else UTF8String.
+DG13_PRINTABLE_FIELDS = frozenset({1, 3, 11, 15, 16})
+_DG13_DATES = {3: "date of birth", 11: "date of issue", 12: "date of expiry"}
+
+# MRZ.check_digit_errors() names → the stable check id of each digit.
+CHECK_DIGIT_IDS = {
+    "document number": "document_number",
+    "date of birth": "date_of_birth",
+    "date of expiry": "date_of_expiry",
+    "optional data": "optional_data",
+    "optional data (line 1 position 30)": "optional_data_line1",
+    "composite": "composite",
+}
+
+_T = TypeVar("_T")
+
+
+def _result(check_id: str, status: Status, reason: str) -> CheckResult:
+    return CheckResult(check_id, Group.CONFORMANCE, status, reason)
+
+
+@dataclass(frozen=True)
+class DecodedLDS:
+    """Every LDS file of a card decoded once by its codec; what did not decode keeps its error."""
+
+    com: EFCOM | None = None
+    dg1: DG1 | None = None
+    dg2: DG2 | None = None
+    dg13: DG13 | None = None
+    dg14: DG14 | None = None
+    dg15: DG15 | None = None
+    errors: Mapping[str, CardlibError] = field(default_factory=dict)
+    present: frozenset[str] = frozenset()
+
+    @classmethod
+    def of(cls, files: Mapping[str, bytes]) -> DecodedLDS:
+        """Decode EF.COM, DG1, DG2, DG13, DG14 and DG15 from ``files`` (file name → bytes)."""
+        errors: dict[str, CardlibError] = {}
+
+        def attempt(name: str, decoder: Callable[[bytes], _T]) -> _T | None:
+            data = files.get(name)
+            if data is None:
+                return None
+            try:
+                return decoder(data)
+            except CardlibError as error:
+                errors[name] = error
+                return None
+
+        return cls(
+            com=attempt("EF.COM", EFCOM.decode), dg1=attempt("DG1", DG1.decode), dg2=attempt("DG2", DG2.decode),
+            dg13=attempt("DG13", DG13.decode), dg14=attempt("DG14", DG14.decode),
+            dg15=attempt("DG15", DG15.decode), errors=errors, present=frozenset(files),
+        )
+
+    def unavailable(self, name: str) -> str:
+        """Why file ``name`` has no decoded content: absent from the card, or failed to decode."""
+        if name in self.errors:
+            return f"{name} does not decode (see lds.{_check_name(name)})"
+        return f"{name} is not in the dump"
+
+
+def _check_name(name: str) -> str:
+    return name.lower().replace("ef.", "")
+
+
+def _decoded(check_id: str, name: str, lds: DecodedLDS, value: Any) -> CheckResult:
+    """The ``lds.x`` check: PASS when the file decoded, FAIL naming where it broke, N/A when absent."""
+    if value is not None:
+        return _result(check_id, Status.PASS, f"{name} decodes")
+    if name in lds.errors:
+        return _result(check_id, Status.FAIL, f"{name} is malformed: {lds.errors[name]}")
+    return _result(check_id, Status.NOT_APPLICABLE, f"{name} is not in the dump")
+
+
+def _skipped(check_ids: Iterable[str], lds: DecodedLDS, name: str) -> list[CheckResult]:
+    return [_result(check_id, Status.NOT_APPLICABLE, lds.unavailable(name)) for check_id in check_ids]
+
+
+# --- EF.COM (TR-03105 LDS_A) ----------------------------------------------------------------------------
+
+
+def com_checks(lds: DecodedLDS) -> list[CheckResult]:
+    """EF.COM decodes (tag list holds data group tags only), LDS version 1.7/1.8, Unicode 4.0.0."""
+    results = [_decoded("lds.com", "EF.COM", lds, lds.com)]
+    com = lds.com
+    if com is None:
+        return results + _skipped(("lds.com.lds_version", "lds.com.unicode_version", "lds.com.tag_list"), lds,
+                                  "EF.COM")
+    version_ok = com.lds_version in LDS_VERSIONS
+    results.append(_result("lds.com.lds_version", Status.PASS if version_ok else Status.FAIL,
+                           f"LDS version {com.lds_version}" + ("" if version_ok else
+                                                               f", expected one of {', '.join(LDS_VERSIONS)}")))
+    unicode_ok = com.unicode_version == UNICODE_VERSION
+    results.append(_result("lds.com.unicode_version", Status.PASS if unicode_ok else Status.FAIL,
+                           f"Unicode version {com.unicode_version}" + ("" if unicode_ok else
+                                                                       f", expected {UNICODE_VERSION}")))
+    duplicates = sorted({n for n in com.data_groups if com.data_groups.count(n) > 1})
+    if duplicates:
+        results.append(_result("lds.com.tag_list", Status.FAIL,
+                               f"tag list names {', '.join(f'DG{n}' for n in duplicates)} more than once"))
+    else:
+        listed = ", ".join(f"DG{n}" for n in com.data_groups) or "no data group"
+        results.append(_result("lds.com.tag_list", Status.PASS, f"tag list: {listed}"))
+    return results
+
+
+# --- DG1 (TR-03105 LDS_B) -------------------------------------------------------------------------------
+
+
+def _applicable_check_digits(mrz: MRZ) -> list[str]:
+    """The check digits an MRZ of this format carries (the same set MRZ.check_digit_errors() examines)."""
+    names = ["document number", "date of birth", "date of expiry"]
+    if mrz.format is MRZFormat.TD3:
+        names.append("optional data")
+    if mrz.format is MRZFormat.TD1 and mrz.issuing_state == "VNM":
+        names.append("optional data (line 1 position 30)")
+    return [*names, "composite"]
+
+
+def dg1_checks(lds: DecodedLDS) -> list[CheckResult]:
+    """DG1 decodes, is a TD1 ID card MRZ (document code I) or a TD3 passport, and every check digit verifies."""
+    results = [_decoded("lds.dg1", "DG1", lds, lds.dg1)]
+    if lds.dg1 is None:
+        return results + _skipped(["lds.dg1.document_type"], lds, "DG1")
+    mrz = lds.dg1.mrz
+    results.append(_document_type(mrz))
+    wrong = set(mrz.check_digit_errors())
+    for name in _applicable_check_digits(mrz):
+        check_id = f"lds.dg1.check_digit.{CHECK_DIGIT_IDS[name]}"
+        if name in wrong:
+            reason = f"the {name} check digit is wrong: the MRZ was mistyped or altered"
+            results.append(_result(check_id, Status.FAIL, reason))
+        else:
+            results.append(_result(check_id, Status.PASS, f"the {name} check digit verifies"))
+    return results
+
+
+def _document_type(mrz: MRZ) -> CheckResult:
+    code, fmt = mrz.document_code, mrz.format.name
+    if code.startswith("I") and mrz.format is MRZFormat.TD1:
+        return _result("lds.dg1.document_type", Status.PASS, f"ID card ({code}) in TD1 format")
+    if code.startswith("P") and mrz.format is MRZFormat.TD3:
+        return _result("lds.dg1.document_type", Status.WARN,
+                       f"a passport ({code}, TD3), not a CCCD: the ID-card rules do not apply")
+    if code[:1] in ("I", "A", "C") and mrz.format is not MRZFormat.TD3:
+        return _result("lds.dg1.document_type", Status.WARN, f"document code {code} in {fmt}: not a CCCD (ID, TD1)")
+    return _result("lds.dg1.document_type", Status.FAIL,
+                   f"document code {code!r} does not fit the {fmt} format (ICAO 9303-4/5/6)")
+
+
+# --- DG2 (TR-03105 LDS_C) -------------------------------------------------------------------------------
+
+
+def dg2_checks(lds: DecodedLDS) -> list[CheckResult]:
+    """DG2 decodes, holds a face, whose image decodes as JPEG or JPEG 2000 at a sane, declared size."""
+    results = [_decoded("lds.dg2", "DG2", lds, lds.dg2)]
+    if lds.dg2 is None:
+        return results + _skipped(("lds.dg2.faces", "lds.dg2.image", "lds.dg2.size"), lds, "DG2")
+    faces = lds.dg2.faces
+    if not faces:
+        return [*results, _result("lds.dg2.faces", Status.FAIL, "DG2 holds no face image"),
+                _result("lds.dg2.image", Status.NOT_APPLICABLE, "no face image to decode"),
+                _result("lds.dg2.size", Status.NOT_APPLICABLE, "no face image to measure")]
+    results.append(_result("lds.dg2.faces", Status.PASS, f"{len(faces)} face image(s)"))
+    results.append(_worst("lds.dg2.image", [_image_check(index, face) for index, face in enumerate(faces, 1)]))
+    results.append(_worst("lds.dg2.size", [_size_check(index, face) for index, face in enumerate(faces, 1)]))
+    return results
+
+
+_SEVERITY = {Status.FAIL: 3, Status.UNKNOWN: 2, Status.WARN: 1, Status.PASS: 0, Status.NOT_APPLICABLE: 0}
+
+
+def _worst(check_id: str, outcomes: list[tuple[Status, str]]) -> CheckResult:
+    """One check over several faces: the worst status, with every face's reason."""
+    status = max((status for status, _ in outcomes), key=_SEVERITY.__getitem__)
+    return _result(check_id, status, "; ".join(reason for _, reason in outcomes))
+
+
+def _image_check(index: int, face: FaceImage) -> tuple[Status, str]:
+    detected = face.detected_format
+    if detected is None:
+        return Status.FAIL, f"face {index}: image is neither JPEG nor JPEG 2000"
+    try:
+        face.to_pil()
+    except DecodeError as error:
+        return Status.FAIL, f"face {index}: {detected.value} image does not decode ({error.reason})"
+    if detected is not face.format:
+        return Status.WARN, f"face {index}: record declares {face.format.value} but the image is {detected.value}"
+    return Status.PASS, f"face {index}: {detected.value} image decodes"
+
+
+def _size_check(index: int, face: FaceImage) -> tuple[Status, str]:
+    try:
+        width, height = face.to_pil().size
+    except DecodeError:
+        return Status.NOT_APPLICABLE, f"face {index}: image does not decode (see lds.dg2.image)"
+    if not (MIN_FACE_PIXELS <= width <= MAX_FACE_PIXELS and MIN_FACE_PIXELS <= height <= MAX_FACE_PIXELS):
+        return Status.FAIL, (f"face {index}: {width}x{height} pixels, outside {MIN_FACE_PIXELS}..{MAX_FACE_PIXELS}"
+                             " per side")
+    if (width, height) != (face.width, face.height):
+        return Status.WARN, f"face {index}: record declares {face.width}x{face.height}, image is {width}x{height}"
+    return Status.PASS, f"face {index}: {width}x{height} pixels as declared"
+
+
+# --- DG13 (CCCD resident data) --------------------------------------------------------------------------
+
+
+def dg13_checks(lds: DecodedLDS) -> list[CheckResult]:
+    """DG13 decodes with version 1 and the UTF-8 OID, fields 1–15 present, string types per table, real dates."""
+    results = [_decoded("lds.dg13", "DG13", lds, lds.dg13)]
+    dg13 = lds.dg13
+    if dg13 is None:
+        return results + _skipped(("lds.dg13.header", "lds.dg13.fields", "lds.dg13.types", "lds.dg13.dates"),
+                                  lds, "DG13")
+    return [*results, _dg13_header(dg13), _dg13_fields(dg13), _dg13_types(dg13), _dg13_dates(dg13)]
+
+
+def _dg13_header(dg13: DG13) -> CheckResult:
+    if dg13.version == VERSION and dg13.oid == OID_UTF8:
+        return _result("lds.dg13.header", Status.PASS, f"version {VERSION}, character set {OID_UTF8}")
+    return _result("lds.dg13.header", Status.WARN,
+                   f"version {dg13.version} and OID {dg13.oid}, real cards carry version {VERSION} and {OID_UTF8}")
+
+
+def _dg13_fields(dg13: DG13) -> CheckResult:
+    missing = [n for n in DG13_FIELDS if n not in dg13.fields]
+    if missing:
+        return _result("lds.dg13.fields", Status.FAIL, f"DG13 lacks field(s) {', '.join(map(str, missing))}")
+    return _result("lds.dg13.fields", Status.PASS, "fields 1–15 present")
+
+
+def _dg13_types(dg13: DG13) -> CheckResult:
+    deviations = []
+    for entry in dg13.entries:
+        if entry.number not in DG13_FIELDS and entry.number != 16:
+            continue
+        wanted = StringType.PRINTABLE if entry.number in DG13_PRINTABLE_FIELDS else StringType.UTF8
+        for value in entry.values:
+            for item in value if isinstance(value, tuple) else (value,):
+                if item.string_type is not wanted:
+                    deviations.append(f"field {entry.number} is {item.string_type.name}, usually {wanted.name}")
+    if deviations:
+        return _result("lds.dg13.types", Status.WARN, "; ".join(deviations))
+    return _result("lds.dg13.types", Status.PASS, "string types as on real cards")
+
+
+def _dg13_dates(dg13: DG13) -> CheckResult:
+    parsed: dict[int, date] = {}
+    problems = []
+    for number, name in _DG13_DATES.items():
+        text = dg13.text(number)
+        if text is None or (number == 12 and nfc(text).casefold() == NO_EXPIRY_TEXT.casefold()):
+            continue
+        try:
+            parsed[number] = parse_date(text, name)
+        except ValidationError as error:
+            problems.append(f"field {number} ({name}): {error.reason}")
+    if problems:
+        return _result("lds.dg13.dates", Status.FAIL, "; ".join(problems))
+    if 3 in parsed and 11 in parsed and parsed[11] < parsed[3]:
+        return _result("lds.dg13.dates", Status.FAIL, "date of issue precedes the date of birth")
+    if 11 in parsed and 12 in parsed and parsed[12] <= parsed[11]:
+        return _result("lds.dg13.dates", Status.FAIL, "date of expiry is not after the date of issue")
+    return _result("lds.dg13.dates", Status.PASS, "dates are real dd/mm/yyyy dates in order")
+
+
+# --- DG14 and DG15 (TR-03105 LDS_F, LDS_I) ----------------------------------------------------------------
+
+
+def dg14_checks(lds: DecodedLDS) -> list[CheckResult]:
+    """DG14 decodes and carries a Chip Authentication public key (EC points are checked on their curve)."""
+    decoded = _decoded("lds.dg14", "DG14", lds, lds.dg14)
+    if lds.dg14 is None:
+        return [decoded, *_skipped(["lds.dg14.ca_key"], lds, "DG14")]
+    keys = [info.public_key for info in lds.dg14.chip_authentication_public_key_infos]
+    if not keys:
+        return [decoded, _result("lds.dg14.ca_key", Status.FAIL, "DG14 has no ChipAuthenticationPublicKeyInfo")]
+    described = [f"EC point on {key.curve.name}" if isinstance(key, ECPublicKeyInfo) else
+                 f"DH key of {key.p.bit_length()} bits" for key in keys]
+    return [decoded, _result("lds.dg14.ca_key", Status.PASS, "Chip Authentication key: " + ", ".join(described))]
+
+
+def dg15_checks(lds: DecodedLDS) -> list[CheckResult]:
+    """DG15 decodes; an RSA Active Authentication key has at least 1024 bits, an EC key a named curve."""
+    decoded = _decoded("lds.dg15", "DG15", lds, lds.dg15)
+    if lds.dg15 is None:
+        return [decoded, *_skipped(["lds.dg15.key"], lds, "DG15")]
+    key = lds.dg15.public_key
+    if not isinstance(key, RSAPublicKeyInfo):
+        return [decoded, _result("lds.dg15.key", Status.PASS, f"EC key on {key.curve.name}")]
+    if key.key_size < MIN_RSA_BITS:
+        reason = f"RSA key of {key.key_size} bits, at least {MIN_RSA_BITS} required"
+        return [decoded, _result("lds.dg15.key", Status.FAIL, reason)]
+    return [decoded, _result("lds.dg15.key", Status.PASS, f"RSA key of {key.key_size} bits")]
+
+
+def conformance_checks(lds: DecodedLDS) -> list[CheckResult]:
+    """Every structural check of the data groups and EF.COM, in TR-03105 order."""
+    return [*com_checks(lds), *dg1_checks(lds), *dg2_checks(lds), *dg13_checks(lds), *dg14_checks(lds),
+            *dg15_checks(lds)]
+

@@ -1,0 +1,420 @@
+"""Passive authentication (ICAO 9303-11 §5.1): is the data on the chip what the issuing state signed?
+
+The steps, each its own named check:
+
+1. ``sod.decode``: EF.SOD decodes; ``sod.content_type``: its eContentType is ldsSecurityObject (the legacy
+   1.3.27.1.1.1 is accepted with a warning) and the contentType signed attribute says the same;
+   ``sod.signer``: the Document Signer certificate is in the SOD and is the one SignerInfo.sid names;
+   ``sod.message_digest``: the messageDigest signed attribute is the hash of the eContent;
+   ``sod.signature``: the signature over the signed attributes verifies with the DS key.
+2. ``chain.*``: the DS certificate chains to a CSCA of the trust store
+   (:meth:`~cardlib.pki.trust.TrustStore.validate_document_signer`), one result per rule.
+3. ``hash.DGn``: each data group hashes to the value the SOD lists; ``com.sod_consistency``: EF.COM and the
+   SOD list the same data groups (TR-03105 LDS_H).
+
+The SOD and Document Signer rules of TR-03105 LDS_H (``lds.sod.*``, ``lds.dsc.*``) are checked here too,
+next to the objects they concern, in the CONFORMANCE group.
+
+Revocation: ICAO 9303-11 asks verifiers to check CRLs, but CRLs travel apart from the document and are often
+not at hand (offline checks, a CSCA whose CRL has not been fetched).  A missing CRL therefore gives WARN, not
+UNKNOWN: "cannot tell" would make every offline verification undecided while revocations of Document Signers
+are rare, and the report still says plainly that revocation was not checked.  A CRL that is present but does
+not verify under its CSCA fails: the trust store holds forged or corrupt revocation data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from asn1crypto import algos, cms, core
+from asn1crypto import x509 as asn1_x509
+
+from cardlib.errors import CardlibError, DecodeError, PKIError, ValidationError
+from cardlib.lds.asn1 import OID_LDS_SECURITY_OBJECT, algorithm_identifier_der, decoding, load_strict
+from cardlib.lds.com import EFCOM
+from cardlib.lds.dg1 import DG1
+from cardlib.lds.sod import SOD, digest
+from cardlib.lds.tlv import children, read_single
+from cardlib.pki import trust as chain
+from cardlib.pki.certificates import Certificate
+from cardlib.pki.signatures import verify_signature
+from cardlib.pki.testpki import DOCUMENT_TYPE_LIST_OID, DocumentTypeListSyntax
+from cardlib.pki.trust import ChainValidation, TrustStore
+from cardlib.verify.report import CheckResult, Group, Status
+
+# What each data group holds, to say what a hash mismatch means.
+DG_CONTENT = {1: "the MRZ", 2: "the portrait", 3: "the fingerprints", 13: "the resident data",
+              14: "the Chip Authentication key", 15: "the Active Authentication key"}
+# Hashes ICAO 9303-12 allows for SODs; SHA-1 appears on early passports and is only warned about.
+ALLOWED_HASHES = ("sha224", "sha256", "sha384", "sha512")
+LEGACY_HASHES = ("sha1",)
+# ICAO 9303-3 codes whose alpha-2 country is not the first two letters, plus the codes of the test data.
+# RFC 5280 §4.2.1.3: without the extension the key is unrestricted; ICAO 9303-12 requires it (early DSCs lack it).
+NO_KEY_USAGE = "no key usage extension: the key is unrestricted, ICAO 9303-12 asks for digitalSignature, critical"
+ISSUING_STATE_COUNTRY = {"VNM": "VN", "D": "DE", "DEU": "DE", "NLD": "NL", "GBR": "GB", "UTO": "UT"}
+
+
+def _result(check_id: str, group: Group, status: Status, reason: str) -> CheckResult:
+    return CheckResult(check_id, group, status, reason)
+
+
+def _passive(check_id: str, status: Status, reason: str) -> CheckResult:
+    return _result(check_id, Group.PASSIVE, status, reason)
+
+
+def _conformance(check_id: str, status: Status, reason: str) -> CheckResult:
+    return _result(check_id, Group.CONFORMANCE, status, reason)
+
+
+@dataclass(frozen=True)
+class PassiveOutcome:
+    """The checks of passive authentication and what later checks need from them.
+
+    ``unsigned_extras`` names data groups in the dump that neither EF.COM nor the SOD lists: they are not
+    part of the document and are left out of every later check and of the holder summary.
+    """
+
+    checks: tuple[CheckResult, ...]
+    sod: SOD | None
+    document_signer: Certificate | None
+    unsigned_extras: frozenset[str]
+
+
+# --- the SOD itself -------------------------------------------------------------------------------------------
+
+
+def _decode_sod(files: Mapping[str, bytes]) -> tuple[SOD | None, CheckResult]:
+    data = files.get("EF.SOD")
+    if data is None:
+        return None, _passive("sod.decode", Status.UNKNOWN, "EF.SOD is not in the dump: nothing proves the data")
+    try:
+        sod = SOD.decode(data)
+    except CardlibError as error:
+        return None, _passive("sod.decode", Status.FAIL, f"EF.SOD is malformed: {error}")
+    return sod, _passive("sod.decode", Status.PASS, "EF.SOD decodes")
+
+
+def _content_type(sod: SOD) -> CheckResult:
+    if sod.content_type_attribute != sod.econtent_type:
+        return _passive("sod.content_type", Status.FAIL,
+                        f"the contentType signed attribute ({sod.content_type_attribute}) is not the eContentType "
+                        f"({sod.econtent_type}): RFC 5652 §11.1")
+    if sod.uses_legacy_content_type:
+        return _passive("sod.content_type", Status.WARN,
+                        f"legacy eContentType {sod.econtent_type}, standard is {OID_LDS_SECURITY_OBJECT}")
+    return _passive("sod.content_type", Status.PASS, f"eContentType ldsSecurityObject {sod.econtent_type}")
+
+
+def _signer(sod: SOD) -> tuple[Certificate | None, CheckResult]:
+    if not sod.signer_certificates:
+        return None, _passive("sod.signer", Status.FAIL, "the SOD carries no Document Signer certificate")
+    try:
+        named = [entry for entry in sod.signer_certificates if sod.sid.matches(entry)]
+        certificate = Certificate.from_der(named[0].der) if named else None
+    except (CardlibError, ValueError) as error:
+        return None, _passive("sod.signer", Status.FAIL, f"the Document Signer certificate is malformed: {error}")
+    if certificate is None:
+        return None, _passive("sod.signer", Status.FAIL,
+                              "no certificate in the SOD is the one SignerInfo.sid names: signer unknown")
+    return certificate, _passive("sod.signer", Status.PASS, f"Document Signer {certificate.subject}")
+
+
+def _message_digest(sod: SOD) -> CheckResult:
+    if sod.signed_attributes is None or sod.message_digest is None:
+        return _passive("sod.message_digest", Status.FAIL, "no signed messageDigest attribute (ICAO 9303-10 §4.6.2)")
+    try:
+        expected = digest(sod.digest_algorithm, sod.econtent)
+    except ValidationError as error:
+        return _passive("sod.message_digest", Status.FAIL, f"digest algorithm not allowed: {error.reason}")
+    if expected != sod.message_digest:
+        return _passive("sod.message_digest", Status.FAIL,
+                        "the messageDigest attribute is not the hash of the LDSSecurityObject: hashes were altered")
+    return _passive("sod.message_digest", Status.PASS, f"messageDigest is the {sod.digest_algorithm} of the eContent")
+
+
+def _signature(sod: SOD, signer: Certificate | None) -> CheckResult:
+    if signer is None:
+        return _passive("sod.signature", Status.UNKNOWN, "no Document Signer certificate to verify (see sod.signer)")
+    if sod.signed_attributes is None:
+        return _passive("sod.signature", Status.FAIL, "no signed attributes: the signature covers nothing we check")
+    algorithm = algos.SignedDigestAlgorithm.load(
+        algorithm_identifier_der(sod.signature_algorithm.oid, sod.signature_algorithm.parameters))
+    try:
+        valid = verify_signature(signer.public_key, sod.signature, sod.signed_attributes, algorithm,
+                                 digest_algorithm=sod.digest_algorithm)
+    except PKIError as error:
+        return _passive("sod.signature", Status.UNKNOWN, f"the signature cannot be checked: {error}")
+    if not valid:
+        return _passive("sod.signature", Status.FAIL,
+                        "the SOD signature does not verify with the Document Signer key: the SOD was altered "
+                        "or signed by another key")
+    return _passive("sod.signature", Status.PASS, f"{sod.signature_algorithm.name} signature verifies")
+
+
+# --- certificate chain ------------------------------------------------------------------------------------------
+
+_CHAIN_IDS = {
+    chain.ISSUER_FOUND: "chain.csca_found", chain.DS_SIGNATURE: "chain.ds_signature",
+    chain.DS_VALIDITY: "chain.ds_validity", chain.DS_KEY_USAGE: "chain.ds_key_usage",
+    chain.CSCA_VALIDITY: "chain.csca_validity", chain.COUNTRY: "chain.country", chain.CSCA_CHAIN: "chain.csca_chain",
+    chain.NOT_REVOKED: "chain.ds_not_revoked",
+}
+CHAIN_CHECK_IDS = (*_CHAIN_IDS.values(), "chain.crl")
+
+
+def _trust(check_id: str, status: Status, reason: str) -> CheckResult:
+    return _result(check_id, Group.TRUST, status, reason)
+
+
+def chain_checks(signer: Certificate | None, trust: TrustStore, at: datetime, signing_time: datetime | None
+                 ) -> list[CheckResult]:
+    """The DS chain as ``chain.*`` results; validity is judged at the signing time when the SOD states one."""
+    if signer is None:
+        return [_trust(check_id, Status.NOT_APPLICABLE, "no Document Signer certificate (see sod.signer)")
+                for check_id in CHAIN_CHECK_IDS]
+    validation = trust.validate_document_signer(signer, at)
+    found = validation.csca is not None
+    results = [_chain_result(_CHAIN_IDS[check.name], check, found, signer) for check in validation.checks
+               if check.name in _CHAIN_IDS]
+    results.append(_crl_result(validation))
+    if signing_time is not None:
+        results = [_at_signing_time(result, validation, signing_time) for result in results]
+    return results
+
+
+_CHAIN_FAILURES = {
+    "chain.ds_signature": "the CSCA's signature on the Document Signer certificate does not verify",
+    "chain.ds_validity": "the Document Signer certificate is not valid at the time of verification",
+    "chain.ds_key_usage": "the Document Signer certificate may not sign documents (no digitalSignature)",
+    "chain.csca_validity": "the CSCA certificate is not valid at the time of verification",
+    "chain.country": "the Document Signer and its CSCA belong to different countries",
+    "chain.csca_chain": "the CSCA does not lead to a self-signed trusted CSCA",
+    "chain.ds_not_revoked": "the Document Signer certificate is revoked by its CSCA",
+}
+
+
+def _chain_result(check_id: str, check: chain.Check, csca_found: bool, signer: Certificate) -> CheckResult:
+    if check_id == "chain.ds_key_usage" and not signer.key_usage:
+        return _trust(check_id, Status.WARN, NO_KEY_USAGE)
+    if check.passed is True:
+        return _trust(check_id, Status.PASS, check.reason)
+    if check.passed is False:
+        return _trust(check_id, Status.FAIL, f"{_CHAIN_FAILURES.get(check_id, check.name)}: {check.reason}")
+    if check_id == "chain.csca_found":
+        return _trust(check_id, Status.UNKNOWN, f"the Document Signer's CSCA is not in the trust store: {check.reason}")
+    if not csca_found:
+        return _trust(check_id, Status.NOT_APPLICABLE, "no CSCA to check against (see chain.csca_found)")
+    if check_id == "chain.ds_not_revoked":
+        return _trust(check_id, Status.WARN, f"revocation not checked: {check.reason}")
+    return _trust(check_id, Status.UNKNOWN, check.reason)
+
+
+def _crl_result(validation: ChainValidation) -> CheckResult:
+    if validation.csca is None:
+        return _trust("chain.crl", Status.NOT_APPLICABLE, "no CSCA, so no CRL to look for (see chain.csca_found)")
+    present = validation.check(chain.CRL_PRESENT)
+    if present.passed is not True:
+        return _trust("chain.crl", Status.WARN,
+                      "no CRL from the CSCA in the trust store: revocation of the Document Signer was not checked")
+    signature = validation.check(chain.CRL_SIGNATURE)
+    if signature.passed is not True:
+        return _trust("chain.crl", Status.FAIL, f"the CRL does not verify under its CSCA: {signature.reason}")
+    current = validation.check(chain.CRL_CURRENT)
+    if current.passed is not True:
+        return _trust("chain.crl", Status.WARN, f"the CRL is not current, revocations may be missing: {current.reason}")
+    return _trust("chain.crl", Status.PASS, f"{present.reason}, verifies, current")
+
+
+def _at_signing_time(result: CheckResult, validation: ChainValidation, signing_time: datetime) -> CheckResult:
+    """Certificate validity re-judged at the SOD's signingTime: a document outlives its signer's certificate."""
+    certificate = {"chain.ds_validity": validation.document_signer,
+                   "chain.csca_validity": validation.csca}.get(result.id)
+    if certificate is None:
+        return result
+    window = f"{certificate.not_before} to {certificate.not_after}, signed {signing_time}"
+    if certificate.valid_at(signing_time):
+        return _trust(result.id, Status.PASS, f"valid at the signing time ({window})")
+    what = "Document Signer" if result.id == "chain.ds_validity" else "CSCA"
+    return _trust(result.id, Status.FAIL, f"the {what} certificate was not valid when the SOD was signed ({window})")
+
+
+# --- data group hashes and EF.COM ---------------------------------------------------------------------------
+
+
+def hash_checks(files: Mapping[str, bytes], sod: SOD | None, com: EFCOM | None, protected: frozenset[str]
+                ) -> tuple[list[CheckResult], frozenset[str]]:
+    """``hash.DGn`` for every data group in the SOD or the dump, and the unlisted extras to ignore."""
+    present = {int(name[2:]) for name in files if name.startswith("DG")}
+    if sod is None:
+        return [_passive(f"hash.DG{n}", Status.UNKNOWN, f"DG{n} cannot be checked: no usable EF.SOD (see sod.decode)")
+                for n in sorted(present)], frozenset()
+    lso = sod.lds_security_object
+    results, extras = [], set()
+    for number in sorted(present | set(lso.dg_hashes)):
+        name = f"DG{number}"
+        if number not in lso.dg_hashes:
+            listed = com is None or number in com.data_groups
+            results.append(_unsigned(name, listed))
+            if not listed:
+                extras.add(name)
+        elif name not in files:
+            results.append(_absent(name, protected))
+        else:
+            results.append(_hash_match(number, files[name], lso.hash_algorithm, lso.dg_hashes[number]))
+    return results, frozenset(extras)
+
+
+def _unsigned(name: str, listed: bool) -> CheckResult:
+    if listed:
+        return _passive(f"hash.{name}", Status.FAIL, f"{name} is on the chip but not in the SOD: unsigned data")
+    return _passive(f"hash.{name}", Status.WARN,
+                    f"{name} is in the dump but listed in neither EF.COM nor the SOD: an extra file, ignored")
+
+
+def _absent(name: str, protected: frozenset[str]) -> CheckResult:
+    if name in protected:
+        return _passive(f"hash.{name}", Status.NOT_APPLICABLE,
+                        f"{name} is protected on the chip (Terminal Authentication needed), so it was not read")
+    return _passive(f"hash.{name}", Status.UNKNOWN, f"{name} listed in SOD but not in the dump")
+
+
+def _hash_match(number: int, data: bytes, algorithm: str, expected: bytes) -> CheckResult:
+    content = DG_CONTENT.get(number, "its content")
+    if digest(algorithm, data) != expected:
+        return _passive(f"hash.DG{number}", Status.FAIL,
+                        f"DG{number} hash does not match the SOD: {content} was altered after signing")
+    return _passive(f"hash.DG{number}", Status.PASS, f"DG{number} {algorithm} hash matches the SOD")
+
+
+def com_consistency(com: EFCOM | None, sod: SOD | None) -> CheckResult:
+    """EF.COM and the SOD list the same data groups (TR-03105 LDS_H)."""
+    if com is None or sod is None:
+        missing = "EF.COM" if com is None else "EF.SOD"
+        return _passive("com.sod_consistency", Status.NOT_APPLICABLE, f"{missing} did not decode or is absent")
+    in_com, in_sod = set(com.data_groups), set(sod.lds_security_object.dg_hashes)
+    if in_com == in_sod:
+        return _passive("com.sod_consistency", Status.PASS, "EF.COM and the SOD list the same data groups")
+    problems = [f"{', '.join(f'DG{n}' for n in sorted(only))} only in {where}"
+                for only, where in ((in_com - in_sod, "EF.COM"), (in_sod - in_com, "the SOD")) if only]
+    return _passive("com.sod_consistency", Status.FAIL, f"EF.COM and the SOD disagree: {'; '.join(problems)}")
+
+
+# --- TR-03105 LDS_H: SOD and Document Signer structure ------------------------------------------------------
+
+
+def sod_conformance(sod: SOD | None) -> list[CheckResult]:
+    """SignedData v3, one SignerInfo, digest AlgorithmIdentifiers without NULL, an allowed hash algorithm."""
+    ids = ("lds.sod.version", "lds.sod.signer_infos", "lds.sod.digest_parameters", "lds.sod.hash_algorithm")
+    if sod is None:
+        return [_conformance(check_id, Status.NOT_APPLICABLE, "no decoded EF.SOD (see sod.decode)") for check_id in ids]
+    version = _conformance("lds.sod.version", Status.PASS if sod.version == 3 else Status.FAIL,
+                           f"SignedData version {sod.version}" + ("" if sod.version == 3 else ", ICAO requires 3"))
+    signers = _conformance("lds.sod.signer_infos", Status.PASS, "exactly one SignerInfo")
+    return [version, signers, _digest_parameters(sod), _hash_algorithm(sod)]
+
+
+def _digest_parameters(sod: SOD) -> CheckResult:
+    try:
+        with_null = _digest_identifiers_with_parameters(sod)
+    except DecodeError as error:
+        return _conformance("lds.sod.digest_parameters", Status.FAIL, str(error))
+    if with_null:
+        return _conformance("lds.sod.digest_parameters", Status.WARN,
+                            f"{', '.join(with_null)} carry parameters (NULL); ICAO 9303-12 says to omit them")
+    return _conformance("lds.sod.digest_parameters", Status.PASS, "digest AlgorithmIdentifiers omit parameters")
+
+
+def _digest_identifiers_with_parameters(sod: SOD) -> list[str]:
+    """Which digest AlgorithmIdentifiers (SignedData, SignerInfo, LDSSecurityObject) carry parameters."""
+    content = read_single(sod.raw, 0x77, file="EF.SOD").value
+    info = load_strict(cms.ContentInfo, content, file="EF.SOD", field="ContentInfo")
+    lso = children(read_single(sod.econtent, 0x30, file="EF.SOD"), file="EF.SOD")
+    with decoding("EF.SOD", "digest AlgorithmIdentifier"):
+        signed = info["content"]
+        identifiers = [("SignedData.digestAlgorithms", item) for item in signed["digest_algorithms"]]
+        identifiers.append(("SignerInfo.digestAlgorithm", signed["signer_infos"][0]["digest_algorithm"]))
+        identifiers.append(("LDSSecurityObject.hashAlgorithm", algos.DigestAlgorithm.load(lso[1].encode())))
+        return [where for where, identifier in identifiers if not isinstance(identifier["parameters"], core.Void)]
+
+
+def _hash_algorithm(sod: SOD) -> CheckResult:
+    names = {sod.lds_security_object.hash_algorithm, sod.digest_algorithm}
+    if names <= set(ALLOWED_HASHES):
+        return _conformance("lds.sod.hash_algorithm", Status.PASS, f"hash algorithm {', '.join(sorted(names))}")
+    if names <= set(ALLOWED_HASHES + LEGACY_HASHES):
+        return _conformance("lds.sod.hash_algorithm", Status.WARN, "SHA-1 is no longer allowed by ICAO 9303-12")
+    return _conformance("lds.sod.hash_algorithm", Status.FAIL, f"hash algorithm(s) {', '.join(sorted(names))} "
+                        f"not among {', '.join(ALLOWED_HASHES)}")
+
+
+def dsc_conformance(signer: Certificate | None, dg1: DG1 | None) -> list[CheckResult]:
+    """The DS certificate per ICAO 9303-12: critical digitalSignature, DocumentTypeList, country of DG1."""
+    ids = ("lds.dsc.key_usage", "lds.dsc.document_types", "lds.dsc.country")
+    if signer is None:
+        return [_conformance(check_id, Status.NOT_APPLICABLE, "no Document Signer certificate (see sod.signer)")
+                for check_id in ids]
+    parsed = asn1_x509.Certificate.load(signer.der)
+    return [_dsc_key_usage(signer, parsed), _dsc_document_types(parsed, dg1), _dsc_country(signer, dg1)]
+
+
+def _dsc_key_usage(signer: Certificate, parsed: asn1_x509.Certificate) -> CheckResult:
+    if not signer.key_usage:
+        return _conformance("lds.dsc.key_usage", Status.WARN, NO_KEY_USAGE)
+    if "digital_signature" not in signer.key_usage:
+        return _conformance("lds.dsc.key_usage", Status.FAIL, "key usage lacks digitalSignature")
+    if "key_usage" not in parsed.critical_extensions:
+        return _conformance("lds.dsc.key_usage", Status.FAIL, "the key usage extension is not marked critical")
+    return _conformance("lds.dsc.key_usage", Status.PASS, "key usage digitalSignature, critical")
+
+
+def _dsc_document_types(parsed: asn1_x509.Certificate, dg1: DG1 | None) -> CheckResult:
+    wanted = dg1.mrz.document_code if dg1 is not None else "ID"
+    extension = next((ext for ext in parsed["tbs_certificate"]["extensions"]
+                      if ext["extn_id"].dotted == DOCUMENT_TYPE_LIST_OID), None)
+    if extension is None:
+        return _conformance("lds.dsc.document_types", Status.WARN, "no DocumentTypeList extension (ICAO 9303-12)")
+    try:
+        types = set(DocumentTypeListSyntax.load(extension["extn_value"].native).native["doc_type_list"])
+    except (ValueError, TypeError, KeyError) as error:
+        return _conformance("lds.dsc.document_types", Status.FAIL, f"DocumentTypeList is malformed: {error}")
+    if wanted not in types:
+        return _conformance("lds.dsc.document_types", Status.WARN,
+                            f"DocumentTypeList {sorted(types)} does not name {wanted!r}, the document's type")
+    return _conformance("lds.dsc.document_types", Status.PASS, f"DocumentTypeList {sorted(types)} names {wanted!r}")
+
+
+def _dsc_country(signer: Certificate, dg1: DG1 | None) -> CheckResult:
+    if dg1 is None:
+        return _conformance("lds.dsc.country", Status.NOT_APPLICABLE, "no decoded DG1 to compare with")
+    state = dg1.mrz.issuing_state
+    country = ISSUING_STATE_COUNTRY.get(state, state[:2] if len(state) == 3 else None)
+    if country is None:
+        return _conformance("lds.dsc.country", Status.WARN, f"issuing state {state!r} has no known country code")
+    if signer.country != country:
+        return _conformance("lds.dsc.country", Status.FAIL,
+                            f"Document Signer country {signer.country} is not DG1's issuing state {state}")
+    return _conformance("lds.dsc.country", Status.PASS, f"Document Signer country {signer.country} issued {state}")
+
+
+# --- all of it --------------------------------------------------------------------------------------------------
+
+
+def passive_checks(files: Mapping[str, bytes], trust: TrustStore, *, at: datetime, com: EFCOM | None,
+                   dg1: DG1 | None, protected: frozenset[str]) -> PassiveOutcome:
+    """Every passive-authentication, chain and SOD/DSC conformance check over the files of one card."""
+    sod, decoded = _decode_sod(files)
+    checks = [decoded]
+    signer = None
+    if sod is None:
+        skipped = "no decoded EF.SOD (see sod.decode)"
+        checks += [_passive(check_id, Status.NOT_APPLICABLE, skipped)
+                   for check_id in ("sod.content_type", "sod.signer", "sod.message_digest", "sod.signature")]
+    else:
+        signer, signer_check = _signer(sod)
+        checks += [_content_type(sod), signer_check, _message_digest(sod), _signature(sod, signer)]
+    checks += chain_checks(signer, trust, at, sod.signing_time if sod else None)
+    hashes, extras = hash_checks(files, sod, com, protected)
+    checks += [*hashes, com_consistency(com, sod), *sod_conformance(sod), *dsc_conformance(signer, dg1)]
+    return PassiveOutcome(tuple(checks), sod, signer, extras)
