@@ -329,7 +329,7 @@ def _certificates(certificates: Any) -> tuple[SignerCertificate, ...]:
 def _load_certificate(der: bytes) -> crypto_x509.Certificate | None:
     try:
         return crypto_x509.load_der_x509_certificate(der)
-    except ValueError:
+    except (ValueError, crypto_x509.InvalidVersion):  # cryptography refuses it; the DER is kept for the PKI layer
         return None
 
 

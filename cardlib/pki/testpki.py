@@ -276,7 +276,8 @@ class TestPKI:
         crl = _read(directory / "crl.pem", x509.load_pem_x509_crl)
         csca_key = _read_key(directory / "csca.key.pem")
         ds_key = _read_key(directory / "ds.key.pem")
-        return cls(config or PKIConfig(), csca, csca_key, ds, ds_key, crl)
+        config = config or PKIConfig(csca_key=_spec_of(csca_key), ds_key=_spec_of(ds_key))
+        return cls(config, csca, csca_key, ds, ds_key, crl)
 
     def __repr__(self) -> str:
         return (f"TestPKI(csca={self.csca_certificate.subject.rfc4514_string()!r}, "
@@ -298,8 +299,16 @@ def _read(path: Path, loader: Callable[[bytes], _T]) -> _T:
         return loader(path.read_bytes())
     except OSError as error:
         raise PKIError(f"{path}: cannot read ({error.strerror})") from error
-    except (ValueError, TypeError) as error:
+    except (ValueError, TypeError, x509.InvalidVersion) as error:
         raise PKIError(f"{path}: not a valid PEM file") from error
+
+
+def _spec_of(key: PrivateKey) -> KeySpec:
+    """The key spec a saved key was made with: ECDSA with the hash matching the curve size, RSA with PSS/SHA-256."""
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        bits = key.curve.key_size
+        return KeySpec.ec(key.curve.name, "sha256" if bits <= 256 else "sha384" if bits <= 384 else "sha512")
+    return KeySpec.rsa(key.key_size, "sha256")
 
 
 def _read_key(path: Path) -> PrivateKey:
