@@ -1,0 +1,43 @@
+"""Ready-made synthetic cards for tests, benchmarks and demos: a test PKI and personalized residents.
+
+Everything here is synthetic: the residents are invented and the portraits drawn by
+:mod:`cardlib.card.synthetic_faces`.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from functools import cache
+
+from cardlib.card.image import CardImage
+from cardlib.card.perso import ChipProfile, personalize
+from cardlib.card.synthetic_faces import synthetic_portrait_jpeg
+from cardlib.model.resident import Resident, Sex
+from cardlib.pki.testpki import TestPKI
+
+
+def sample_resident(index: int = 0) -> Resident:
+    """A valid synthetic resident; ``index`` varies the ID number (born in Hà Nội in 1990)."""
+    serial = f"{index % 1_000_000:06d}"
+    return Resident(
+        id_number=f"001190{serial}", full_name="Nguyễn Thị Thu Hương", date_of_birth=date(1990, 7, 2),
+        sex=Sex.FEMALE, place_of_origin="Xã Đông Hội, Huyện Đông Anh, Hà Nội",
+        place_of_residence="Số 18 Ngõ 42 Phố Trần Quốc Hoàn, Phường Dịch Vọng Hậu, Quận Cầu Giấy, Hà Nội",
+        date_of_issue=date(2021, 4, 10), date_of_expiry=date(2030, 7, 2),
+        identification_marks="Nốt ruồi C:2cm dưới mép trái",
+        father_name="Nguyễn Văn Hải", mother_name="Trần Thị Lan", spouse_name="Lê Minh Quân",
+        old_id_number="012345678",
+    )
+
+
+@cache
+def sample_pki() -> TestPKI:
+    """One test PKI per process (generating brainpoolP512r1 keys is the slow part of a test card)."""
+    return TestPKI.generate()
+
+
+def sample_card_image(index: int = 0, *, profile: ChipProfile | None = None) -> CardImage:
+    """A complete personalized synthetic card, signed by :func:`sample_pki`'s Document Signer."""
+    resident = sample_resident(index)
+    portrait = synthetic_portrait_jpeg(index)
+    return personalize(resident, portrait, sample_pki().document_signer, profile=profile or ChipProfile())
