@@ -1,0 +1,218 @@
+"""Passive authentication checks one by one: SOD, signature, signer, chain mapping, hashes, LDS_H rules."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from asn1crypto import algos, cms, core
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cardlib.card.image import CardImage
+from cardlib.lds.asn1 import OID_LDS_SECURITY_OBJECT_LEGACY
+from cardlib.lds.com import EFCOM
+from cardlib.lds.dg1 import DG1
+from cardlib.lds.sod import SOD, LDSSecurityObject
+from cardlib.lds.tlv import encode_tlv, read_single
+from cardlib.model.mrz import MRZ
+from cardlib.model.resident import Resident, Sex
+from cardlib.pki.certificates import Certificate, RevocationList
+from cardlib.pki.testpki import PKIConfig, TestPKI
+from cardlib.pki.trust import TrustStore
+from cardlib.verify.passive import (
+    CHAIN_CHECK_IDS,
+    chain_checks,
+    com_consistency,
+    dsc_conformance,
+    hash_checks,
+    passive_checks,
+    sod_conformance,
+)
+from cardlib.verify.report import CheckResult, Status
+
+AT = datetime(2008, 6, 1, tzinfo=UTC)  # inside the BSI 2008 and LOES 2006 Document Signers' validity
+GROUPS = {1: b"\x61\x03\x5f\x1f\x00", 2: b"\x75\x00", 13: b"\x6d\x00"}
+
+
+@pytest.fixture(scope="module")
+def pki() -> TestPKI:
+    return TestPKI.generate()
+
+
+def signed_sod(pki: TestPKI, groups: dict[int, bytes] = GROUPS) -> bytes:
+    return SOD.sign(LDSSecurityObject.for_files("sha256", groups), pki.document_signer).encode()
+
+
+def resign(sod: bytes, pki: TestPKI, **changes: Any) -> bytes:
+    """The SOD with SignedData/SignerInfo fields changed and the signed attributes signed again by the DS."""
+    info = cms.ContentInfo.load(read_single(sod, 0x77, file="EF.SOD").value)
+    signed = info["content"]
+    signer = signed["signer_infos"][0]
+    if "econtent_type" in changes:
+        signed["encap_content_info"]["content_type"] = changes["econtent_type"]
+    if "serial" in changes:
+        signer["sid"].chosen["serial_number"] = changes["serial"]
+    if "digest_null" in changes:
+        signer["digest_algorithm"] = algos.DigestAlgorithm({"algorithm": "sha384", "parameters": core.Null()})
+    attributes = [attribute for attribute in signer["signed_attrs"]]
+    for attribute in attributes:
+        name = attribute["type"].native
+        if name == "content_type" and "attribute_content_type" in changes:
+            attribute["values"] = [changes["attribute_content_type"]]
+        if name == "message_digest" and "message_digest" in changes:
+            attribute["values"] = [changes["message_digest"]]
+    signer["signed_attrs"] = cms.CMSAttributes(attributes)
+    signer["signature"] = pki.document_signer.sign(b"\x31" + signer["signed_attrs"].dump(force=True)[1:])
+    return encode_tlv(0x77, info.dump(force=True))
+
+
+def outcome(files: dict[str, bytes]) -> dict[str, CheckResult]:
+    result = passive_checks(files, TrustStore(), at=datetime.now(UTC), com=None, dg1=None,
+                            protected=frozenset({"DG3"}))
+    return {check.id: check for check in result.checks}
+
+
+def test_specimen_sods_pass_every_sod_check(shared_data: Path) -> None:
+    for folder in ("bsi2008", "loes2006"):
+        files = dict(CardImage.load(shared_data / folder).files)
+        result = passive_checks(files, TrustStore(), at=AT, com=EFCOM.decode(files["EF.COM"]), dg1=None,
+                                protected=frozenset())
+        checks = {check.id: check for check in result.checks}
+        for check_id in ("sod.decode", "sod.content_type", "sod.signer", "sod.message_digest", "sod.signature"):
+            assert checks[check_id].status is Status.PASS, (folder, checks[check_id])
+        assert checks["chain.csca_found"].status is Status.UNKNOWN
+
+
+def test_bsi_extras_outside_ef_com_and_sod_are_ignored_with_a_warning(shared_data: Path) -> None:
+    files = dict(CardImage.load(shared_data / "bsi2008").files)
+    result = passive_checks(files, TrustStore(), at=AT, com=EFCOM.decode(files["EF.COM"]), dg1=None,
+                            protected=frozenset())
+    assert result.unsigned_extras == {"DG4", "DG15"}
+    assert {c.id: c.status for c in result.checks}["hash.DG4"] is Status.WARN
+
+
+def test_bsi_sha1_and_null_parameters_are_warnings(shared_data: Path) -> None:
+    sod = SOD.decode((shared_data / "bsi2008" / "EF_SOD.bin").read_bytes())
+    checks = {check.id: check for check in sod_conformance(sod)}
+    assert checks["lds.sod.hash_algorithm"].status is Status.WARN
+    assert checks["lds.sod.version"].status is Status.PASS
+
+
+def test_generated_sod_conforms(pki: TestPKI) -> None:
+    checks = {check.id: check for check in sod_conformance(SOD.decode(signed_sod(pki)))}
+    assert {check.status for check in checks.values()} == {Status.PASS}
+
+
+def test_null_digest_parameters_warn(pki: TestPKI) -> None:
+    checks = {check.id: check for check in sod_conformance(SOD.decode(resign(signed_sod(pki), pki, digest_null=1)))}
+    assert checks["lds.sod.digest_parameters"].status is Status.WARN
+    assert "SignerInfo.digestAlgorithm" in checks["lds.sod.digest_parameters"].reason
+
+
+def test_legacy_content_type_warns_but_verifies(pki: TestPKI) -> None:
+    sod = resign(signed_sod(pki), pki, econtent_type=OID_LDS_SECURITY_OBJECT_LEGACY,
+                 attribute_content_type=OID_LDS_SECURITY_OBJECT_LEGACY)
+    checks = outcome({"EF.SOD": sod})
+    assert checks["sod.content_type"].status is Status.WARN
+    assert checks["sod.signature"].status is Status.PASS
+
+
+def test_content_type_attribute_must_equal_econtent_type(pki: TestPKI) -> None:
+    checks = outcome({"EF.SOD": resign(signed_sod(pki), pki, attribute_content_type=OID_LDS_SECURITY_OBJECT_LEGACY)})
+    assert checks["sod.content_type"].status is Status.FAIL
+
+
+def test_unknown_content_type_fails_decoding(pki: TestPKI) -> None:
+    checks = outcome({"EF.SOD": resign(signed_sod(pki), pki, econtent_type="1.2.3.4")})
+    assert checks["sod.decode"].status is Status.FAIL
+    assert checks["sod.signature"].status is Status.NOT_APPLICABLE
+
+
+def test_wrong_message_digest_fails(pki: TestPKI) -> None:
+    checks = outcome({"EF.SOD": resign(signed_sod(pki), pki, message_digest=b"\x00" * 48)})
+    assert checks["sod.message_digest"].status is Status.FAIL
+    assert checks["sod.signature"].status is Status.PASS
+
+
+def test_altered_signature_fails(pki: TestPKI) -> None:
+    sod = signed_sod(pki)
+    checks = outcome({"EF.SOD": sod[:-1] + bytes([sod[-1] ^ 0x01])})
+    assert checks["sod.signature"].status is Status.FAIL
+    assert "does not verify" in checks["sod.signature"].reason
+
+
+def test_signer_not_named_by_sid_fails(pki: TestPKI) -> None:
+    checks = outcome({"EF.SOD": resign(signed_sod(pki), pki, serial=12345)})
+    assert checks["sod.signer"].status is Status.FAIL
+    assert checks["sod.signature"].status is Status.UNKNOWN
+    assert {checks[check_id].status for check_id in CHAIN_CHECK_IDS} == {Status.NOT_APPLICABLE}
+
+
+def test_missing_sod_cannot_tell() -> None:
+    checks = outcome({"DG1": GROUPS[1]})
+    assert checks["sod.decode"].status is Status.UNKNOWN
+    assert checks["hash.DG1"].status is Status.UNKNOWN
+
+
+def test_hash_checks_distinguish_protected_missing_and_unsigned(pki: TestPKI) -> None:
+    sod = SOD.decode(signed_sod(pki, {**GROUPS, 3: b"\x63\x00", 14: b"\x6e\x00"}))
+    files = {"DG1": GROUPS[1], "DG2": b"\x75\x01", "DG13": GROUPS[13], "DG15": b"\x6f\x00", "DG11": b"\x6b\x00"}
+    com = EFCOM(data_groups=(1, 2, 3, 13, 14, 15))
+    results, extras = hash_checks(files, sod, com, frozenset({"DG3"}))
+    status = {check.id: check.status for check in results}
+    assert status == {"hash.DG1": Status.PASS, "hash.DG2": Status.FAIL, "hash.DG3": Status.NOT_APPLICABLE,
+                      "hash.DG11": Status.WARN, "hash.DG13": Status.PASS, "hash.DG14": Status.UNKNOWN,
+                      "hash.DG15": Status.FAIL}
+    assert extras == {"DG11"}
+
+
+def test_com_consistency(pki: TestPKI) -> None:
+    sod = SOD.decode(signed_sod(pki))
+    assert com_consistency(EFCOM(data_groups=(1, 2, 13)), sod).status is Status.PASS
+    mismatch = com_consistency(EFCOM(data_groups=(1, 2, 14)), sod)
+    assert mismatch.status is Status.FAIL
+    assert mismatch.reason == "EF.COM and the SOD disagree: DG14 only in EF.COM; DG13 only in the SOD"
+    assert com_consistency(None, sod).status is Status.NOT_APPLICABLE
+
+
+def test_chain_maps_every_trust_store_check(pki: TestPKI) -> None:
+    ds = Certificate.from_cryptography(pki.ds_certificate)
+    csca = Certificate.from_cryptography(pki.csca_certificate)
+    trust = TrustStore([csca], [RevocationList.from_cryptography(pki.crl)])
+    results = chain_checks(ds, trust, datetime.now(UTC), None)
+    assert sorted(check.id for check in results) == sorted(CHAIN_CHECK_IDS)
+    assert {check.status for check in results} == {Status.PASS}
+
+
+def _dg1(state: str = "VNM") -> DG1:
+    person = Resident(id_number="079303004821", full_name="Trần Thị Lan Anh", date_of_birth=date(2003, 5, 14),
+                      sex=Sex.FEMALE, place_of_origin="Tiền Giang", place_of_residence="Hồ Chí Minh",
+                      date_of_issue=date(2021, 6, 1), date_of_expiry=date(2028, 5, 14))
+    return DG1(MRZ.from_resident(person, issuing_state=state))
+
+
+def test_dsc_profile_of_the_test_pki_conforms(pki: TestPKI) -> None:
+    checks = dsc_conformance(Certificate.from_cryptography(pki.ds_certificate), _dg1())
+    assert {check.status for check in checks} == {Status.PASS}
+
+
+def test_dsc_for_passports_only_warns_on_an_id_card() -> None:
+    passports = TestPKI.generate(PKIConfig(document_types=("P",)))
+    checks = {c.id: c for c in dsc_conformance(Certificate.from_cryptography(passports.ds_certificate), _dg1())}
+    assert checks["lds.dsc.document_types"].status is Status.WARN
+
+
+def test_dsc_of_another_country_fails(pki: TestPKI) -> None:
+    checks = {c.id: c for c in dsc_conformance(Certificate.from_cryptography(pki.ds_certificate), _dg1("NLD"))}
+    assert checks["lds.dsc.country"].status is Status.FAIL
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=st.binary(max_size=300))
+def test_garbage_sod_gives_results_only(data: bytes) -> None:
+    checks = outcome({"EF.SOD": data, "DG1": GROUPS[1]})
+    assert checks["sod.decode"].status is Status.FAIL
+    assert checks["hash.DG1"].status is Status.UNKNOWN
