@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from cardlib.errors import CardlibError, DecodeError, ValidationError
 from cardlib.lds.asn1 import ECPublicKeyInfo, RSAPublicKeyInfo
@@ -104,7 +104,7 @@ def _check_name(name: str) -> str:
     return name.lower().replace("ef.", "")
 
 
-def _decoded(check_id: str, name: str, lds: DecodedLDS, value: Any) -> CheckResult:
+def _decoded(check_id: str, name: str, lds: DecodedLDS, value: object) -> CheckResult:
     """The ``lds.x`` check: PASS when the file decoded, FAIL naming where it broke, N/A when absent."""
     if value is not None:
         return _result(check_id, Status.PASS, f"{name} decodes")
@@ -203,8 +203,9 @@ def dg2_checks(lds: DecodedLDS) -> list[CheckResult]:
                 _result("lds.dg2.image", Status.NOT_APPLICABLE, "no face image to decode"),
                 _result("lds.dg2.size", Status.NOT_APPLICABLE, "no face image to measure")]
     results.append(_result("lds.dg2.faces", Status.PASS, f"{len(faces)} face image(s)"))
-    results.append(_worst("lds.dg2.image", [_image_check(index, face) for index, face in enumerate(faces, 1)]))
-    results.append(_worst("lds.dg2.size", [_size_check(index, face) for index, face in enumerate(faces, 1)]))
+    opened = [(index, face, _pixel_size(face)) for index, face in enumerate(faces, 1)]
+    results.append(_worst("lds.dg2.image", [_image_check(index, face, size) for index, face, size in opened]))
+    results.append(_worst("lds.dg2.size", [_size_check(index, face, size) for index, face, size in opened]))
     return results
 
 
@@ -217,24 +218,30 @@ def _worst(check_id: str, outcomes: list[tuple[Status, str]]) -> CheckResult:
     return _result(check_id, status, "; ".join(reason for _, reason in outcomes))
 
 
-def _image_check(index: int, face: FaceImage) -> tuple[Status, str]:
+def _pixel_size(face: FaceImage) -> tuple[int, int] | DecodeError:
+    """The decoded image's width and height, or why pillow could not decode it."""
+    try:
+        size: tuple[int, int] = face.to_pil().size
+    except DecodeError as error:
+        return error
+    return size
+
+
+def _image_check(index: int, face: FaceImage, size: tuple[int, int] | DecodeError) -> tuple[Status, str]:
     detected = face.detected_format
     if detected is None:
         return Status.FAIL, f"face {index}: image is neither JPEG nor JPEG 2000"
-    try:
-        face.to_pil()
-    except DecodeError as error:
-        return Status.FAIL, f"face {index}: {detected.value} image does not decode ({error.reason})"
+    if isinstance(size, DecodeError):
+        return Status.FAIL, f"face {index}: {detected.value} image does not decode ({size.reason})"
     if detected is not face.format:
         return Status.WARN, f"face {index}: record declares {face.format.value} but the image is {detected.value}"
     return Status.PASS, f"face {index}: {detected.value} image decodes"
 
 
-def _size_check(index: int, face: FaceImage) -> tuple[Status, str]:
-    try:
-        width, height = face.to_pil().size
-    except DecodeError:
+def _size_check(index: int, face: FaceImage, size: tuple[int, int] | DecodeError) -> tuple[Status, str]:
+    if isinstance(size, DecodeError):
         return Status.NOT_APPLICABLE, f"face {index}: image does not decode (see lds.dg2.image)"
+    width, height = size
     if not (MIN_FACE_PIXELS <= width <= MAX_FACE_PIXELS and MIN_FACE_PIXELS <= height <= MAX_FACE_PIXELS):
         return Status.FAIL, (f"face {index}: {width}x{height} pixels, outside {MIN_FACE_PIXELS}..{MAX_FACE_PIXELS}"
                              " per side")

@@ -1,0 +1,160 @@
+"""LDS conformance checks (TR-03105 LDS_A/B/C/F/I in spirit, DG13 per the field table of cccd-chip.md)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cardlib.card.image import CardImage
+from cardlib.card.synthetic_faces import synthetic_portrait_jpeg
+from cardlib.lds.com import EFCOM
+from cardlib.lds.dg1 import DG1
+from cardlib.lds.dg2 import DG2, FaceImage
+from cardlib.lds.dg13 import DG13, DG13Field, DG13Text, StringType
+from cardlib.lds.dg15 import DG15
+from cardlib.lds.securityinfo import DG14, ChipAuthenticationInfo
+from cardlib.lds.tlv import encode_tlv
+from cardlib.model.mrz import MRZ
+from cardlib.model.resident import Resident, Sex
+from cardlib.verify.conformance import CHECK_DIGIT_IDS, DecodedLDS, conformance_checks
+from cardlib.verify.report import CheckResult, Status
+
+PERSON = Resident(
+    id_number="079303004821", full_name="Trần Thị Lan Anh", date_of_birth=date(2003, 5, 14), sex=Sex.FEMALE,
+    place_of_origin="Tiền Giang", place_of_residence="Quận 1, Hồ Chí Minh", date_of_issue=date(2021, 6, 1),
+    date_of_expiry=date(2028, 5, 14), father_name="Trần Văn Hùng", mother_name="Lê Thị Mai",
+)
+
+
+def checks_of(files: dict[str, bytes]) -> dict[str, CheckResult]:
+    return {check.id: check for check in conformance_checks(DecodedLDS.of(files))}
+
+
+def statuses(files: dict[str, bytes]) -> dict[str, Status]:
+    return {check_id: check.status for check_id, check in checks_of(files).items()}
+
+
+def cccd_files() -> dict[str, bytes]:
+    return {
+        "EF.COM": EFCOM(data_groups=(1, 2, 3, 13, 14, 15)).encode(),
+        "DG1": DG1(MRZ.from_resident(PERSON)).encode(),
+        "DG2": DG2((FaceImage.from_image(synthetic_portrait_jpeg(5)),)).encode(),
+        "DG13": DG13.from_resident(PERSON).encode(),
+    }
+
+
+def test_cccd_files_conform() -> None:
+    result = statuses(cccd_files())
+    failing = {check_id: status for check_id, status in result.items()
+               if status not in (Status.PASS, Status.NOT_APPLICABLE)}
+    assert failing == {}
+    assert result["lds.dg1.check_digit.optional_data_line1"] is Status.PASS
+    assert result["lds.dg14"] is Status.NOT_APPLICABLE
+
+
+@pytest.mark.parametrize("folder", ["bsi2008", "loes2006"])
+def test_specimens_fail_nothing(shared_data: Path, folder: str) -> None:
+    result = checks_of(dict(CardImage.load(shared_data / folder).files))
+    assert [check for check in result.values() if check.status is Status.FAIL] == []
+    assert result["lds.dg1.document_type"].status is Status.WARN  # a passport, not a CCCD
+
+
+def test_bsi_portrait_size_differs_from_its_record(shared_data: Path) -> None:
+    result = checks_of(dict(CardImage.load(shared_data / "bsi2008").files))
+    assert result["lds.dg2.size"].status is Status.WARN
+    assert result["lds.dg2.size"].reason == "face 1: record declares 337x449, image is 413x531"
+    assert result["lds.dg14.ca_key"].reason == "Chip Authentication key: EC point on brainpoolP224r1"
+
+
+def test_truncated_com_fails_with_offset() -> None:
+    com = EFCOM(data_groups=(1, 2)).encode()
+    check = checks_of({"EF.COM": com[:-1]})["lds.com"]
+    assert check.status is Status.FAIL
+    assert "EF.COM" in check.reason and "offset" in check.reason
+    assert checks_of({"EF.COM": com[:-1]})["lds.com.lds_version"].status is Status.NOT_APPLICABLE
+
+
+def test_com_versions_and_duplicates() -> None:
+    result = statuses({"EF.COM": EFCOM("0106", "050000", (1, 1, 2)).encode()})
+    assert (result["lds.com.lds_version"], result["lds.com.unicode_version"], result["lds.com.tag_list"]) == (
+        Status.FAIL, Status.FAIL, Status.FAIL)
+
+
+@pytest.mark.parametrize(("position", "name"), [(14, "document number"), (36, "date of birth"),
+                                                 (44, "date of expiry"), (29, "optional data (line 1 position 30)"),
+                                                 (59, "composite")])
+def test_each_wrong_check_digit_has_its_own_check(position: int, name: str) -> None:
+    text = MRZ.from_resident(PERSON).text
+    wrong = text[:position] + str((int(text[position]) + 1) % 10) + text[position + 1 :]
+    result = statuses({"DG1": encode_tlv(0x61, encode_tlv(0x5F1F, wrong.encode()))})
+    assert result[f"lds.dg1.check_digit.{CHECK_DIGIT_IDS[name]}"] is Status.FAIL
+    assert result["lds.dg1.document_type"] is Status.PASS
+
+
+def test_td1_with_passport_code_fails_document_type() -> None:
+    text = "P" + MRZ.from_resident(PERSON).text[1:]
+    result = statuses({"DG1": encode_tlv(0x61, encode_tlv(0x5F1F, text.encode()))})
+    assert result["lds.dg1.document_type"] is Status.FAIL
+
+
+def test_undecodable_portrait_fails() -> None:
+    face = FaceImage.from_image(synthetic_portrait_jpeg(5))
+    broken = replace(face, image=face.image[:40])
+    result = statuses({"DG2": DG2((broken,)).encode()})
+    assert result["lds.dg2.image"] is Status.FAIL
+    assert result["lds.dg2.size"] is Status.NOT_APPLICABLE
+
+
+def test_dg13_missing_field_wrong_type_and_bad_date() -> None:
+    dg13 = DG13.from_resident(PERSON)
+    entries = [entry for entry in dg13.entries if entry.number != 7]
+    entries = [DG13Field(3, (DG13Text("31/02/2003", StringType.UTF8),)) if e.number == 3 else e for e in entries]
+    result = checks_of({"DG13": DG13(tuple(entries)).encode()})
+    assert result["lds.dg13.fields"].status is Status.FAIL
+    assert result["lds.dg13.fields"].reason == "DG13 lacks field(s) 7"
+    assert result["lds.dg13.types"].status is Status.WARN
+    assert result["lds.dg13.dates"].status is Status.FAIL
+    assert result["lds.dg13.header"].status is Status.PASS
+
+
+def test_dg13_with_other_version_warns() -> None:
+    dg13 = DG13.from_resident(PERSON)
+    assert statuses({"DG13": DG13(dg13.entries, version=2).encode()})["lds.dg13.header"] is Status.WARN
+
+
+def test_dg14_without_ca_key_fails() -> None:
+    dg14 = DG14((ChipAuthenticationInfo("0.4.0.127.0.7.2.2.3.2.2", 1),)).encode()
+    assert statuses({"DG14": dg14})["lds.dg14.ca_key"] is Status.FAIL
+
+
+def test_dg15_rsa_key_size() -> None:
+    small = rsa.generate_private_key(65537, 1024).public_key()
+    assert statuses({"DG15": DG15.from_cryptography(small).encode()})["lds.dg15.key"] is Status.PASS
+    weak = rsa.RSAPublicNumbers(65537, (1 << 767) | 1).public_key()
+    assert statuses({"DG15": DG15.from_cryptography(weak).encode()})["lds.dg15.key"] is Status.FAIL
+
+
+_NAMES = st.sampled_from(("EF.COM", "DG1", "DG2", "DG13", "DG14", "DG15"))
+
+
+@settings(max_examples=150, deadline=None)
+@given(name=_NAMES, data=st.binary(max_size=200))
+def test_garbage_gives_failures_never_exceptions(name: str, data: bytes) -> None:
+    result = checks_of({name: data})
+    decode_id = {"EF.COM": "lds.com"}.get(name, f"lds.{name.lower()}")
+    assert result[decode_id].status in (Status.FAIL, Status.PASS)
+
+
+@settings(max_examples=100, deadline=None)
+@given(name=st.sampled_from(("EF.COM", "DG1", "DG13")), cut=st.integers(1, 400))
+def test_truncated_files_fail_their_decode_check(name: str, cut: int) -> None:
+    files = cccd_files()
+    data = files[name][: -1 - cut % len(files[name])]
+    decode_id = {"EF.COM": "lds.com"}.get(name, f"lds.{name.lower()}")
+    assert checks_of({name: data})[decode_id].status is Status.FAIL
