@@ -216,3 +216,8 @@ def test_garbage_sod_gives_results_only(data: bytes) -> None:
     checks = outcome({"EF.SOD": data, "DG1": GROUPS[1]})
     assert checks["sod.decode"].status is Status.FAIL
     assert checks["hash.DG1"].status is Status.UNKNOWN
+
+
+def test_dsc_country_of_an_unmapped_state_is_left_to_a_person(pki: TestPKI) -> None:
+    checks = {c.id: c for c in dsc_conformance(Certificate.from_cryptography(pki.ds_certificate), _dg1("CHN"))}
+    assert checks["lds.dsc.country"].status is Status.WARN

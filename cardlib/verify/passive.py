@@ -388,14 +388,15 @@ def _dsc_document_types(parsed: asn1_x509.Certificate, dg1: DG1 | None) -> Check
 def _dsc_country(signer: Certificate, dg1: DG1 | None) -> CheckResult:
     if dg1 is None:
         return _conformance("lds.dsc.country", Status.NOT_APPLICABLE, "no decoded DG1 to compare with")
-    state = dg1.mrz.issuing_state
-    country = ISSUING_STATE_COUNTRY.get(state, state[:2] if len(state) == 3 else None)
-    if country is None:
-        return _conformance("lds.dsc.country", Status.WARN, f"issuing state {state!r} has no known country code")
-    if signer.country != country:
-        return _conformance("lds.dsc.country", Status.FAIL,
-                            f"Document Signer country {signer.country} is not DG1's issuing state {state}")
-    return _conformance("lds.dsc.country", Status.PASS, f"Document Signer country {signer.country} issued {state}")
+    state, country = dg1.mrz.issuing_state, signer.country or ""
+    expected = ISSUING_STATE_COUNTRY.get(state)
+    if country and (country == expected or (expected is None and state.startswith(country))):
+        return _conformance("lds.dsc.country", Status.PASS, f"Document Signer country {country} issued {state}")
+    if expected is None:
+        return _conformance("lds.dsc.country", Status.WARN,
+                            f"Document Signer country {country or 'missing'}; issuing state {state} is not one we map")
+    return _conformance("lds.dsc.country", Status.FAIL,
+                        f"Document Signer country {country or 'missing'} is not DG1's issuing state {state}")
 
 
 # --- all of it --------------------------------------------------------------------------------------------------
