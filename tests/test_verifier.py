@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cardlib.card.image import CardImage
+from cardlib.card.perso import personalize
 from cardlib.card.synthetic_faces import synthetic_portrait_jpeg
 from cardlib.lds.asn1 import ECPublicKeyInfo, public_key_info_from_cryptography
 from cardlib.lds.com import EFCOM
@@ -302,3 +303,13 @@ def test_truncated_sod_is_a_failure_not_an_exception(issuer: Issuer, cut: int, e
     damaged = sod[: cut % len(sod)] + extra
     report = verify(CardImage({**image.files, "EF.SOD": damaged}), issuer.trust)
     assert report.verdict is not Verdict.VALID
+
+
+def test_personalized_card_verifies_and_its_tampering_is_caught(issuer: Issuer) -> None:
+    image = personalize(resident(), synthetic_portrait_jpeg(4), issuer.pki.document_signer)
+    report = verify(image.dump(), issuer.trust)
+    assert report.verdict is Verdict.VALID, report.to_text()
+    assert report.check("hash.DG3").status is Status.PASS  # the image holds DG3; a chip would refuse it
+    dg13 = image.files["DG13"]
+    tampered = CardImage({**image.files, "DG13": dg13.replace("Số 18".encode(), "Số 19".encode())})
+    assert failing(verify(tampered, issuer.trust)) == {"hash.DG13"}
