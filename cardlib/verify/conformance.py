@@ -70,7 +70,6 @@ class DecodedLDS:
     dg14: DG14 | None = None
     dg15: DG15 | None = None
     errors: Mapping[str, CardlibError] = field(default_factory=dict)
-    present: frozenset[str] = frozenset()
 
     @classmethod
     def of(cls, files: Mapping[str, bytes]) -> DecodedLDS:
@@ -90,7 +89,7 @@ class DecodedLDS:
         return cls(
             com=attempt("EF.COM", EFCOM.decode), dg1=attempt("DG1", DG1.decode), dg2=attempt("DG2", DG2.decode),
             dg13=attempt("DG13", DG13.decode), dg14=attempt("DG14", DG14.decode),
-            dg15=attempt("DG15", DG15.decode), errors=errors, present=frozenset(files),
+            dg15=attempt("DG15", DG15.decode), errors=errors,
         )
 
     def unavailable(self, name: str) -> str:
