@@ -149,7 +149,7 @@ def _start(port: int, debug: bool) -> _Running:
     (workdir / "vpcd").write_text(reader_conf(port))
     log = (workdir / "pcscd.log").open("wb")
     command = [str(binary), "-f", "-c", str(workdir)] + (["-d"] if debug else [])
-    script = f'mount --bind "{run_dir}" /run/pcscd && exec "$@"'
+    script = f'mkdir -p /run/pcscd && mount --bind "{run_dir}" /run/pcscd && exec "$@"'
     process = subprocess.Popen(
         ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "pcscd", *command],
         stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,

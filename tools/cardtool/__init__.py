@@ -1,0 +1,1 @@
+"""cardtool: the operator's command line over cardlib (personalize, emulate, read, verify, demo)."""

@@ -1,0 +1,67 @@
+"""``cardtool read`` (a live card to a dump) and ``cardtool emulate`` (card images on the virtual reader)."""
+
+from __future__ import annotations
+
+import argparse
+import threading
+from pathlib import Path
+
+from cardlib.card.image import CardImage
+from cardlib.chip.chip import ChipOptions, VirtualChip
+from cardlib.chip.vpcd import DEFAULT_PORT, VirtualChipQueue, serve_vpcd
+from cardlib.errors import CardlibError
+from cardlib.reader.pcsc import connect
+from cardlib.reader.reader import ReadResult, read_card
+from cardtool.access import access_key, add_access_options
+
+
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``read`` and ``emulate`` sub-commands."""
+    read = commands.add_parser("read", help="read a card on a PC/SC reader into a dump folder")
+    add_access_options(read)
+    read.add_argument("--out", type=Path, required=True, help="dump folder to write (must not exist)")
+    read.set_defaults(handler=run_read)
+    emulate = commands.add_parser("emulate", help="present card images on the vpcd virtual reader until stopped")
+    emulate.add_argument("images", type=Path, nargs="+", help="card image folders, inserted one after another")
+    emulate.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"vpcd port (default {DEFAULT_PORT})")
+    emulate.add_argument("--no-pace", action="store_true", help="a BAC-only chip (no EF.CardAccess)")
+    emulate.add_argument("--no-extended-length", action="store_true", help="refuse extended-length APDUs")
+    emulate.add_argument("--max-le", type=int, default=65536, help="largest Le the chip honours")
+    emulate.set_defaults(handler=run_emulate)
+
+
+def run_read(args: argparse.Namespace) -> int:
+    """Read the card and save what was read; nothing is written unless the whole read succeeded."""
+    if args.out.exists():
+        raise CardlibError(f"{args.out} exists: choose a new folder for the dump")
+    key = access_key(args)
+    with connect(args.reader, timeout=args.timeout) as transport:
+        result = read_card(transport, key)
+    result.dump.save(args.out)
+    print(describe_read(result))
+    print(f"dump written to {args.out}")
+    return 0
+
+
+def describe_read(result: ReadResult) -> str:
+    """What the read did, in two lines for the operator."""
+    files = ", ".join(sorted(result.dump.files))
+    protected = f"; refused by the chip: {', '.join(result.protected_files)}" if result.protected_files else ""
+    return (f"{result.access} ({result.cipher}), {result.apdu_count} APDUs, {result.bytes_read} bytes in "
+            f"{result.timings.total * 1000:.0f} ms; files: {files}{protected}\n"
+            f"chip authentication: {result.chip_auth.reason}; active authentication: {result.active_auth.reason}")
+
+
+def run_emulate(args: argparse.Namespace) -> int:
+    """Insert each image into the virtual reader in turn (the next one when the reader powers the card off)."""
+    options = ChipOptions(extended_length=not args.no_extended_length, max_le=args.max_le, pace=not args.no_pace)
+    chips = (VirtualChip(CardImage.load(path), options) for path in args.images)
+    queue = VirtualChipQueue(chips)
+    stop = threading.Event()
+    print(f"presenting {len(args.images)} card(s) on the vpcd reader (port {args.port}); Ctrl-C to stop")
+    try:
+        serve_vpcd(queue, port=args.port, stop_event=stop)
+    finally:
+        stop.set()
+    print(f"{queue.presented} card(s) presented")
+    return 0

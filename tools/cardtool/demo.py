@@ -1,0 +1,124 @@
+"""``cardtool demo``: the whole pipeline on embedded defaults, end to end, with no set-up.
+
+1. a test PKI (CSCA, Document Signer, CRL);
+2. personalization of the sample residents shipped with cardtool (synthetic people and portraits);
+3. each card image becomes a virtual chip inserted into the vpcd reader of a private pcscd, one after
+   another as on a production line; one extra card is a forgery (DG13 altered after signing);
+4. each card is read over PC/SC with PACE (the CAN), with Chip and Active Authentication;
+5. each read is verified against the CSCA and CRL;
+6. a QA report (JSON Lines, CSV, HTML) — and the verdicts on the terminal.
+
+Exit status 0 when every genuine card verified valid and the forgery was caught.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from cardlib.card.image import CardImage
+from cardlib.chip.chip import VirtualChip
+from cardlib.chip.pcscd import private_pcscd
+from cardlib.chip.vpcd import VirtualChipQueue, vpcd_card
+from cardlib.errors import CardlibError
+from cardlib.pki.testpki import TestPKI
+from cardlib.pki.trust import TrustStore
+from cardlib.reader.pcsc import NoCardError, connect
+from cardlib.reader.reader import AccessKey, ReadResult, read_card
+from cardlib.reader.transport import CardRemovedError
+from cardlib.verify.live import verify_read
+from cardtool.perso_command import MANIFEST, personalize_batch
+from cardtool.qa_report import CardOutcome, ReportWriter
+
+SAMPLES = Path(__file__).resolve().parent / "samples" / "residents.csv"
+FORGED_LABEL = "forged-dg13"
+CARD_TIMEOUT = 15.0
+
+
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``demo`` sub-command."""
+    parser = commands.add_parser("demo", help="personalize sample cards, read them over PC/SC, verify, report")
+    parser.add_argument("--out", type=Path, default=Path("demo-out"), help="output folder (replaced)")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the pipeline; 0 when genuine cards pass and the forgery fails."""
+    out: Path = args.out
+    if out.exists():
+        shutil.rmtree(out)
+    pki = TestPKI.generate()
+    pki.save(out / "pki")
+    print(f"1. test PKI in {out / 'pki'}: {pki.csca_certificate.subject.rfc4514_string()}")
+    batch = personalize_batch(SAMPLES, pki.document_signer, out / "perso")
+    print(f"2. personalization of {SAMPLES.name}: {batch.line()}")
+    images = [*_personalized(out / "perso"), _forge(_personalized(out / "perso")[0])]
+    trust = TrustStore.load(out / "pki" / "csca.pem", out / "pki" / "crl.pem")
+    writer = ReportWriter(out / "report")
+    print(f"3-5. {len(images)} chips on the virtual reader, read over PC/SC with PACE-CAN, CA, AA, then verified:")
+    forgery_caught = _read_and_verify_all(images, trust, writer)
+    summary = writer.finish("cardlib demo: QA of sample cards")
+    print(f"6. QA report in {out / 'report'} (results.jsonl, summary.csv, report.html): {summary.line()}")
+    genuine_valid = summary.verdicts["valid"] == len(images) - 1
+    print("demo passed" if genuine_valid and forgery_caught else "demo FAILED")
+    return 0 if genuine_valid and forgery_caught else 1
+
+
+def _personalized(folder: Path) -> list[CardImage]:
+    lines = (folder / MANIFEST).read_text(encoding="utf-8").splitlines()
+    entries = [json.loads(line) for line in lines]
+    return [CardImage.load(folder / entry["card"]) for entry in entries if entry["status"] == "personalized"]
+
+
+def _forge(image: CardImage) -> CardImage:
+    """A clone of ``image`` whose DG13 was edited after signing (a forger changing the holder's address)."""
+    dg13 = bytearray(image.files["DG13"])
+    digit = dg13.rindex(b"/")  # inside the date of expiry (field 12): a forger extending the card's validity
+    dg13[digit - 1] ^= 0x01
+    return replace(image, files={**image.files, "DG13": bytes(dg13)}, label=FORGED_LABEL)
+
+
+def _read_and_verify_all(images: list[CardImage], trust: TrustStore, writer: ReportWriter) -> bool:
+    forgery_caught = False
+    with private_pcscd() as pcscd:
+        queue = VirtualChipQueue(VirtualChip(image) for image in images)
+        with vpcd_card(queue, pcscd.port):
+            for number, image in enumerate(images, start=1):
+                outcome = _one_card(pcscd.reader_name, queue, number, image, trust)
+                writer.add(outcome)
+                print(f"   {outcome.label:>14}  {outcome.verdict.upper():<11} {outcome.access:<9} "
+                      f"{outcome.apdus:>3} APDUs {outcome.read_ms:>6.0f} ms  {outcome.holder.get('full name', '')}")
+                if outcome.verdict != "valid":
+                    print(f"{'':>17}{outcome.summary}")
+                forgery_caught |= image.label == FORGED_LABEL and outcome.verdict == "invalid"
+    return forgery_caught
+
+
+def _one_card(reader: str, queue: VirtualChipQueue, number: int, image: CardImage, trust: TrustStore) -> CardOutcome:
+    deadline = time.monotonic() + CARD_TIMEOUT
+    while queue.presented < number and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert image.secrets is not None  # personalized images carry their CAN
+    try:
+        result = _read(reader, AccessKey.can(image.secrets.can), deadline)
+    except CardlibError as exc:
+        return CardOutcome.error(image.label, str(exc))
+    report = verify_read(result, trust, source=image.label)
+    return CardOutcome.of(image.label, report, access=result.access, apdus=result.apdu_count,
+                          read_ms=result.timings.total * 1000)
+
+
+def _read(reader: str, key: AccessKey, deadline: float) -> ReadResult:
+    """Read the card now on ``reader``; a card still being swapped in is retried until ``deadline``."""
+    while True:
+        try:
+            with connect(reader, timeout=max(0.0, deadline - time.monotonic())) as transport:
+                return read_card(transport, key)
+        except (CardRemovedError, NoCardError):
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.05)

@@ -1,0 +1,63 @@
+"""``cardtool verify``: check a dump, a card image or a live card against a trust store.
+
+Exit status: 0 valid, 1 invalid, 2 cannot tell (or a usage/reader error).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import datetime
+from pathlib import Path
+
+from cardlib.card.image import CardImage
+from cardlib.errors import CardlibError
+from cardlib.pki.trust import TrustStore
+from cardlib.reader.pcsc import connect
+from cardlib.reader.reader import read_card
+from cardlib.verify.live import verify_read
+from cardlib.verify.report import VerificationReport
+from cardlib.verify.verifier import verify
+from cardtool.access import access_key, add_access_options
+
+
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``verify`` sub-command."""
+    parser = commands.add_parser("verify", help="verify a dump, a card image, or a card on a reader")
+    parser.add_argument("path", type=Path, nargs="?", help="dump or card image folder (omit with --reader)")
+    parser.add_argument("--trust", type=Path, nargs="+", required=True,
+                        help="CSCA certificates, CRLs, master lists: files or folders")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument("--at", type=datetime.fromisoformat, help="verify as of this ISO date (default now)")
+    add_access_options(parser)
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Verify, print the report, return the verdict's exit status."""
+    trust = load_trust(args.trust)
+    if args.path is not None:
+        report = verify(CardImage.load(args.path), trust, at=args.at, source=str(args.path))
+    elif args.reader is not None or args.can or args.mrz:
+        report = verify_live(args, trust)
+    else:
+        raise CardlibError("give a dump folder, or --reader with --can/--mrz for a live card")
+    print(report.to_json() if args.json else report.to_text())
+    return report.verdict.exit_code
+
+
+def load_trust(paths: list[Path]) -> TrustStore:
+    """The trust store, with anything that could not be loaded said on stderr."""
+    trust = TrustStore.load(*paths)
+    for issue in trust.load_report:
+        if "PRIVATE KEY" not in issue.reason and "not a trust anchor" not in issue.reason:
+            print(f"trust store: {issue.source}: {issue.reason}", file=sys.stderr)
+    return trust
+
+
+def verify_live(args: argparse.Namespace, trust: TrustStore) -> VerificationReport:
+    """Read the card on the reader and verify it with its live checks."""
+    key = access_key(args)
+    with connect(args.reader, timeout=args.timeout) as transport:
+        result = read_card(transport, key)
+    return verify_read(result, trust, at=args.at, source=f"reader {transport.reader}")
