@@ -327,8 +327,8 @@ class _FileReader:
         return EXTENDED_READ_SIZE if self.extended else self._short_limit()
 
     def session_changed(self) -> None:
-        """Secure messaging started or changed: a short read limit may now differ."""
-        self.size = min(self._largest(), self.size) if self.fallbacks else self._largest()
+        """Secure messaging started or changed: the short read limit may now be lower; what was learnt stays."""
+        self.size = min(self._largest(), self.size)
 
     def read(self, name: str, sfi: int | None = None) -> bytes:
         """The whole file ``name`` (selected already, or by ``sfi`` at the first read)."""
