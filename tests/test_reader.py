@@ -22,7 +22,6 @@ from cardlib.lds.securityinfo import (
     ChipAuthenticationInfo,
     ChipAuthenticationPublicKeyInfo,
     PACEInfo,
-    SecurityInfos,
     TerminalAuthenticationInfo,
 )
 from cardlib.lds.tlv import encode_tlv
@@ -62,10 +61,10 @@ def large_image(shared_data: Path) -> CardImage:
     bsi = shared_data / "bsi2008"
     ca_key = ec.generate_private_key(ec.BrainpoolP256R1())
     aa_key = ec.generate_private_key(ec.BrainpoolP256R1())
-    card_access = CardAccess(SecurityInfos((PACEInfo(PACE_AES_128, 2, 13), ChipAuthenticationInfo(CA_AES_128, 1),
-                                            TerminalAuthenticationInfo(1)))).encode()
-    dg14 = DG14(SecurityInfos((ChipAuthenticationPublicKeyInfo.for_key(ca_key.public_key()),
-                               ChipAuthenticationInfo(CA_AES_128, 1)))).encode()
+    card_access = CardAccess((PACEInfo(PACE_AES_128, 2, 13), ChipAuthenticationInfo(CA_AES_128, 1),
+                              TerminalAuthenticationInfo(1))).encode()
+    dg14 = DG14((ChipAuthenticationPublicKeyInfo.for_key(ca_key.public_key()), ChipAuthenticationInfo(CA_AES_128, 1)))
+    dg14_bytes = dg14.encode()
     files = {
         "EF.CardAccess": card_access,
         "EF.COM": EFCOM(data_groups=(1, 2, 3, 13, 14, 15)).encode(),
@@ -73,7 +72,7 @@ def large_image(shared_data: Path) -> CardImage:
         "DG2": (bsi / "Datagroup2.bin").read_bytes(),
         "DG3": (bsi / "Datagroup3.bin").read_bytes(),
         "DG13": encode_tlv(0x6D, bytes(range(256)) * 32),
-        "DG14": dg14,
+        "DG14": dg14_bytes,
         "DG15": DG15.from_cryptography(aa_key.public_key()).encode(),
         "EF.SOD": (bsi / "EF_SOD.bin").read_bytes(),
     }
