@@ -2,26 +2,30 @@
 
 :class:`VirtualChip` answers ISO/IEC 7816-4 command APDUs the way a real chip does: file selection and
 READ BINARY (short, SFI, odd INS, extended length), BAC, PACE, Active and Chip Authentication, secure
-messaging, access conditions and realistic status words.  It is the chip side of the in-process
-transport and of the vpcd reader (:mod:`cardlib.chip.vpcd`).  Whatever bytes arrive, :meth:`process`
-answers with a response APDU ending in a status word; it never raises.
+messaging, access conditions and realistic status words.  MSE and GENERAL AUTHENTICATE serve two
+protocols: outside a session they run PACE (MSE:Set AT ``C1A4``); inside a BAC/PACE session, Chip
+Authentication (MSE:Set AT ``41A4`` + GENERAL AUTHENTICATE for AES, MSE:Set KAT ``41A6`` for 3DES).
+It is the chip side of the in-process transport and of the vpcd reader (:mod:`cardlib.chip.vpcd`).
+Whatever bytes arrive, :meth:`process` answers with a response APDU ending in a status word; it never raises.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 
 from cardlib.card.image import AAPrivateKey, CardImage, ChipSecrets
 from cardlib.chip.filesystem import MF_FID, ChipFile, FileSystem, application_fcp
 from cardlib.errors import CardlibError, DecodeError, ProtocolError
 from cardlib.lds import files as lds_files
-from cardlib.lds.securityinfo import CardAccess
+from cardlib.lds.securityinfo import DG14, CardAccess, SecurityInfos
 from cardlib.lds.tlv import TLV, encode_tlv, find, iter_tlvs, read_tlv
 from cardlib.protocols.aa import aa_sign
 from cardlib.protocols.apdu import CommandAPDU, ResponseAPDU
 from cardlib.protocols.bac import BACChip
+from cardlib.protocols.ca import CAChip
 from cardlib.protocols.pace import PACEChip, PACEParameters
 from cardlib.protocols.sm import SecureMessaging
 
@@ -52,6 +56,11 @@ INS_INTERNAL_AUTHENTICATE = 0x88
 INS_MANAGE_SECURITY_ENVIRONMENT = 0x22
 INS_GENERAL_AUTHENTICATE = 0x86
 MSE_SET_AT_PACE = (0xC1, 0xA4)
+MSE_SET_AT_CA = (0x41, 0xA4)
+MSE_SET_KAT_CA = (0x41, 0xA6)
+# id-CA-ECDH-3DES-CBC-CBC: the protocol implied when neither DG14 nor EF.CardAccess has a ChipAuthenticationInfo
+# (EAC 1.11 chips); the reader assumes the same.
+CA_ECDH_3DES = "0.4.0.127.0.7.2.2.3.2.1"
 PASSWORD_MRZ = b"\x01"
 PASSWORD_CAN = b"\x02"
 TAG_DYNAMIC_AUTHENTICATION = 0x7C
@@ -129,6 +138,7 @@ class VirtualChip:
         if aa_key is not None:
             self._handlers[INS_INTERNAL_AUTHENTICATE] = lambda cmd: self._internal_authenticate(aa_key, cmd)
         self._pace_parameters = _pace_parameters(self._fs.content(lds_files.EF_CARD_ACCESS.name))
+        self._new_ca_chip = _ca_chip_factory(files, self._secrets)
         self._reset_state()
 
     def __repr__(self) -> str:
@@ -160,8 +170,10 @@ class VirtualChip:
 
     def _close_session(self) -> None:
         self._sm: SecureMessaging | None = None
+        self._next_sm: SecureMessaging | None = None
         self._bac: BACChip | None = None
         self._pace: PACEChip | None = None
+        self._ca: CAChip | None = None
 
     # -- APDU processing ------------------------------------------------------------------------------
 
@@ -191,7 +203,11 @@ class VirtualChip:
         return self._dispatch(cmd)
 
     def _process_protected(self, cmd: CommandAPDU, sm: SecureMessaging) -> ResponseAPDU:
-        """Unwrap, execute and wrap one command of an SM session; SM errors end the session in plain."""
+        """Unwrap, execute and wrap one command of an SM session; SM errors end the session in plain.
+
+        After a successful Chip Authentication the answer is still wrapped with the old keys; the chip
+        switches to the new session (SSC 0) only then, for the next command (ICAO 9303-11 §6.2).
+        """
         if cmd.cla & SM_CLA != SM_CLA:
             self._close_session()
             return ResponseAPDU(b"", SW_SM_MISSING)
@@ -201,11 +217,15 @@ class VirtualChip:
             self._close_session()
             return ResponseAPDU(b"", SW_SM_WRONG)
         response = self._dispatch(plain)
+        next_sm, self._next_sm = self._next_sm, None
         if not cmd.extended and len(response.data) > sm.max_plain_read:
             response = ResponseAPDU(b"", SW_WRONG_LENGTH)  # the protected answer would not fit 256 bytes
         if self._sm is not sm:
             return response
-        return sm.protect_response(response)
+        protected = sm.protect_response(response)
+        if next_sm is not None and response.ok:
+            self._sm = next_sm
+        return protected
 
     def _dispatch(self, cmd: CommandAPDU) -> ResponseAPDU:
         handler = self._handlers.get(cmd.ins)
@@ -373,9 +393,15 @@ class VirtualChip:
     # -- PACE -----------------------------------------------------------------------------------------
 
     def _manage_security_environment(self, cmd: CommandAPDU) -> ResponseAPDU:
-        """MSE:Set AT for PACE (P1P2 C1A4); other security environments are not offered."""
+        """MSE:Set AT for PACE (P1P2 C1A4), or Set AT/Set KAT for Chip Authentication (41A4/41A6)."""
+        if (cmd.p1, cmd.p2) in (MSE_SET_AT_CA, MSE_SET_KAT_CA):
+            return self._chip_authentication(cmd)
         if (cmd.p1, cmd.p2) != MSE_SET_AT_PACE:
             raise _Status(SW_WRONG_P1P2)
+        return self._pace_set_at(cmd)
+
+    def _pace_set_at(self, cmd: CommandAPDU) -> ResponseAPDU:
+        """MSE:Set AT for PACE: choose the password (MRZ or CAN) and the PACEInfo; only outside a session."""
         if self._sm is not None:
             raise _Status(SW_CONDITIONS)
         self._pace = None
@@ -409,11 +435,18 @@ class VirtualChip:
         raise _Status(SW_WRONG_DATA)
 
     def _general_authenticate(self, cmd: CommandAPDU) -> ResponseAPDU:
-        """One step of PACE; a failed step (wrong CAN/MRZ shows at the token check) answers 6300."""
+        """GENERAL AUTHENTICATE: inside a BAC/PACE session the key exchange of Chip Authentication,
+        outside one the next step of PACE."""
         if cmd.p1 or cmd.p2:
             raise _Status(SW_WRONG_P1P2)
+        if self._sm is not None:
+            return self._chip_authentication(cmd)
+        return self._pace_step(cmd)
+
+    def _pace_step(self, cmd: CommandAPDU) -> ResponseAPDU:
+        """One step of PACE; a failed step (wrong CAN/MRZ shows at the token check) answers 6300."""
         pace = self._pace
-        if pace is None or self._sm is not None:
+        if pace is None:
             raise _Status(SW_CONDITIONS)
         if cmd.data[:1] != bytes([TAG_DYNAMIC_AUTHENTICATION]):
             self._pace = None
@@ -426,6 +459,60 @@ class VirtualChip:
         if pace.secure_messaging is not None:
             self._sm, self._pace = pace.secure_messaging, None
         return ResponseAPDU(response, SW_OK)
+
+    # -- Chip Authentication --------------------------------------------------------------------------
+
+    def _chip_authentication(self, cmd: CommandAPDU) -> ResponseAPDU:
+        """MSE:Set KAT, MSE:Set AT or GENERAL AUTHENTICATE of Chip Authentication, inside a BAC/PACE session.
+
+        Before BAC/PACE the chip answers 6982.  A chip without a CA key answers MSE with 6A88 (referenced
+        data not found: the instruction exists, as PACE uses it, but there is no key to reference) and a
+        GENERAL AUTHENTICATE in a session with 6985 (no security environment set).  The new session agreed
+        here is kept aside until the answer has gone out under the current keys.
+        """
+        if self._sm is None:
+            raise _Status(SW_SECURITY_STATUS)
+        if self._ca is None:
+            if self._new_ca_chip is None:
+                raise _Status(SW_CONDITIONS if cmd.ins == INS_GENERAL_AUTHENTICATE else SW_REFERENCE_NOT_FOUND)
+            self._ca = self._new_ca_chip()
+        response, session = self._ca.handle(cmd)
+        self._next_sm = session
+        return response
+
+
+def _ca_chip_factory(files: Mapping[str, bytes], secrets: ChipSecrets) -> Callable[[], CAChip] | None:
+    """What makes each session's Chip Authentication state: the CA key with the protocol the chip announces.
+
+    None when the image has no CA key, or announces a protocol or curve we cannot run (e.g. DH).
+    """
+    key = secrets.ca_private_key
+    if key is None:
+        return None
+    protocol = _ca_protocol(files, secrets.ca_key_id)
+    try:
+        CAChip(key, protocol, secrets.ca_key_id)
+    except CardlibError:
+        return None
+    return partial(CAChip, key, protocol, secrets.ca_key_id)
+
+
+def _ca_protocol(files: Mapping[str, bytes], key_id: int | None) -> str:
+    """The protocol of the ChipAuthenticationInfo for ``key_id`` in DG14, else in EF.CardAccess, else 3DES."""
+    sources: tuple[tuple[str, Callable[[bytes], SecurityInfos]], ...] = (
+        (lds_files.DATA_GROUPS[14].name, DG14.decode), (lds_files.EF_CARD_ACCESS.name, CardAccess.decode))
+    for name, decode in sources:
+        data = files.get(name)
+        if data is None:
+            continue
+        try:
+            infos = decode(data).chip_authentication_infos
+        except CardlibError:
+            continue
+        for info in infos:
+            if info.key_id in (None, key_id):
+                return info.protocol
+    return CA_ECDH_3DES
 
 
 def _pace_parameters(card_access: bytes | None) -> tuple[PACEParameters, ...]:
