@@ -15,7 +15,13 @@ from cardlib.card.testing import sample_card_image
 from cardlib.chip.chip import ChipOptions, VirtualChip
 from cardlib.lds.asn1 import ECPublicKeyInfo
 from cardlib.lds.files import EMRTD_AID
-from cardlib.lds.securityinfo import DG14, CardAccess, protocol_oid
+from cardlib.lds.securityinfo import (
+    DG14,
+    CardAccess,
+    ChipAuthenticationInfo,
+    ChipAuthenticationPublicKeyInfo,
+    protocol_oid,
+)
 from cardlib.lds.tlv import encode_tlv
 from cardlib.protocols.apdu import CommandAPDU, ResponseAPDU
 from cardlib.protocols.bac import BACTerminal
@@ -170,6 +176,50 @@ def test_pace_still_works_after_a_session_with_ca_is_reset() -> None:
     chip.reset()
     fresh = pace(chip, image)
     assert read_dg1(chip, fresh) == image.files["DG1"]
+
+
+def card_with_dg14(image: CardImage, *infos: ChipAuthenticationInfo, key_id: int | None = None) -> CardImage:
+    """``image`` with a DG14 holding its CA public key (under ``key_id``) and just ``infos``, and that key id."""
+    assert image.secrets is not None and image.secrets.ca_private_key is not None
+    key_info = ChipAuthenticationPublicKeyInfo.for_key(image.secrets.ca_private_key.public_key(), key_id=key_id)
+    files = {**image.files, "DG14": DG14((key_info, *infos)).encode()}
+    secrets = ChipSecrets(image.secrets.mrz_information, image.secrets.can, image.secrets.aa_private_key,
+                          image.secrets.ca_private_key, key_id)
+    return CardImage(files, secrets)
+
+
+def test_protocol_falls_back_to_card_access_then_to_3des() -> None:
+    image = card_with_dg14(aes_card())  # DG14 without ChipAuthenticationInfo; EF.CardAccess says AES-128
+    assert image.secrets is not None and image.secrets.ca_private_key is not None
+    public_key = image.secrets.ca_private_key.public_key()
+    chip = VirtualChip(image)
+    terminal = CATerminal(public_key, CA_AES_128)
+    assert run_ca(chip, pace(chip, image), terminal) == [0x9000, 0x9000]
+    assert read_dg1(chip, terminal.complete()) == image.files["DG1"]
+    bac_only = VirtualChip(image, ChipOptions(pace=False))  # no EF.CardAccess either: 3DES is implied
+    terminal = CATerminal(public_key, CA_3DES)
+    assert run_ca(bac_only, bac(bac_only, image), terminal) == [0x9000]
+    assert read_dg1(bac_only, terminal.complete()) == image.files["DG1"]
+
+
+def test_key_id_must_name_the_chips_key() -> None:
+    image = card_with_dg14(aes_card(), ChipAuthenticationInfo(CA_AES_128, 1, 7), key_id=7)
+    assert image.secrets is not None and image.secrets.ca_private_key is not None
+    public_key = image.secrets.ca_private_key.public_key()
+    chip = VirtualChip(image)
+    sm = pace(chip, image)
+    assert run_ca(chip, sm, CATerminal(public_key, CA_AES_128, 8)) == [0x6A88, 0x6985]
+    terminal = CATerminal(public_key, CA_AES_128, 7)
+    assert run_ca(chip, sm, terminal) == [0x9000, 0x9000]
+    assert read_dg1(chip, terminal.complete()) == image.files["DG1"]
+
+
+def test_a_dh_protocol_leaves_the_chip_without_ca() -> None:
+    image = card_with_dg14(aes_card(), ChipAuthenticationInfo(protocol_oid("id-CA-DH-AES-CBC-CMAC-128"), 1))
+    chip = VirtualChip(image)
+    sm = pace(chip, image)
+    assert run_ca(chip, sm, ca_terminal(aes_card())) == [0x6A88, 0x6985]
+    assert read_dg1(chip, sm) == image.files["DG1"]
 
 
 # -- refusals -----------------------------------------------------------------------------------------
