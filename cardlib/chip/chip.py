@@ -151,7 +151,7 @@ class VirtualChip:
 
     @property
     def secure_messaging_active(self) -> bool:
-        """True while a BAC/PACE session protects the channel."""
+        """True while secure messaging protects the channel (keys from BAC or PACE, then Chip Authentication)."""
         return self._sm is not None
 
     def power_on(self) -> bytes:
