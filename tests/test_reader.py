@@ -284,6 +284,28 @@ def test_reader_never_asks_for_more_than_short_reads_when_told(image: CardImage)
     assert max(record.response_length for record in recorder.statistics.records) <= 258
 
 
+def test_chip_refusing_short_file_identifiers_is_read_with_select(image: CardImage) -> None:
+    class _NoSFIBeforeAccess:
+        """Refuses the clear READ BINARY by SFI (6A86), so the reader selects files from then on."""
+
+        def __init__(self, inner: InProcessTransport) -> None:
+            self.inner = inner
+
+        def transmit(self, command: bytes) -> bytes:
+            if command[:2] == b"\x00\xb0" and command[2] & 0x80:
+                return b"\x6a\x86"
+            return self.inner.transmit(command)
+
+    with_sfi = RecordingTransport(InProcessTransport(_chip(image)))
+    without_sfi = RecordingTransport(_NoSFIBeforeAccess(InProcessTransport(_chip(image))))
+    expected = read_card(with_sfi, _key(image, "CAN"))
+    result = read_card(without_sfi, _key(image, "CAN"))
+    assert dict(result.dump.files) == dict(expected.dump.files)
+    selects = [sum(record.ins == 0xA4 for record in recorder.statistics.records)
+               for recorder in (with_sfi, without_sfi)]
+    assert selects[1] == selects[0] + len(result.dump.files) + len(result.protected_files)
+
+
 def test_selected_files_only(image: CardImage) -> None:
     result = read_card(InProcessTransport(_chip(image)), _key(image, "CAN"), files=["DG1"],
                        chip_auth=False, active_auth=False)
@@ -314,28 +336,24 @@ def test_wrong_mrz_on_a_bac_chip(image: CardImage) -> None:
         read_card(InProcessTransport(_chip(image, pace=False)), AccessKey.mrz(ICAO_MRZ_INFORMATION))
 
 
-@pytest.mark.parametrize("limit", [1, 4, 9, 12])
-def test_card_removed_mid_read_names_file_and_offset(image: CardImage, limit: int) -> None:
-    transport = _RemovedAfter(InProcessTransport(_chip(image, extended_length=False)), limit)
-    with pytest.raises(CardRemovedError) as caught:
-        read_card(transport, _key(image, "CAN"))
-    error = caught.value
-    assert isinstance(error, CardError)
-    if error.file is not None:
-        assert error.offset is not None and error.file in str(error) and f"offset {error.offset}" in str(error)
-
-
-def test_card_removed_while_reading_dg2_says_where(image: CardImage) -> None:
+def test_card_removed_at_any_point_is_an_error_naming_file_and_offset(image: CardImage) -> None:
     recorder = RecordingTransport(InProcessTransport(_chip(image, extended_length=False)))
     read_card(recorder, _key(image, "CAN"))
-    selects = [index for index, record in enumerate(recorder.statistics.records) if record.ins == 0xA4]
-    dg2_select = selects[4]  # MF, eMRTD application, EF.COM, DG1, then DG2
-    transport = _RemovedAfter(InProcessTransport(_chip(image, extended_length=False)), dg2_select + 5)
-    with pytest.raises(CardRemovedError) as caught:
-        read_card(transport, _key(image, "CAN"))
-    assert caught.value.file == "DG2"
-    assert caught.value.offset == 4 * 223  # four full secure reads of DG2 succeeded before the card left
-    assert "DG2" in str(caught.value) and "offset 892" in str(caught.value)
+    places: list[tuple[str | None, int | None]] = []
+    for limit in range(recorder.statistics.apdus):
+        transport = _RemovedAfter(InProcessTransport(_chip(image, extended_length=False)), limit)
+        with pytest.raises(CardRemovedError) as caught:
+            read_card(transport, _key(image, "CAN"))
+        error = caught.value
+        assert isinstance(error, CardError)
+        if error.file is not None:
+            assert error.offset is not None and 0 <= error.offset < len(image.files[error.file])
+            assert f"{error.file} at offset {error.offset}" in str(error)
+        places.append((error.file, error.offset))
+    dg2_offsets = [offset for file, offset in places if file == "DG2"]
+    assert dg2_offsets == [223 * index for index in range(len(dg2_offsets))]  # every secure read of DG2
+    assert len(dg2_offsets) == -(-len(image.files["DG2"]) // 223)
+    assert (None, None) in places  # removal during access control or the live checks
 
 
 @pytest.mark.parametrize("noise", [b"", b"\x90", b"\x90\x00", b"\x12\x34\x56\x90\x00", b"\x87\x05\x01\x02\x90\x00"])

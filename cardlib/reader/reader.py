@@ -80,6 +80,7 @@ SHORT_READ_SIZE = 256
 MAX_FILE_SIZE = 0xFFFFFF  # odd-INS READ BINARY offsets (DO54) have three bytes at most
 _SMALLER_READS = (192, 160, 128, 112, 96, 80, 64, 48, 32, 16)
 _MIN_READ_SIZE = _SMALLER_READS[-1]
+_SFI_REFUSALS = (0x6A81, 0x6A86)  # function not supported, incorrect P1-P2
 _MAX_SFI_OFFSET = 0xFF
 _MAX_B0_OFFSET = 0x7FFF
 _TAG_OFFSET_DO = 0x54
@@ -232,6 +233,10 @@ class _FileAbsentError(Exception):
     """Internal signal: the chip has no such file (6A82)."""
 
 
+class _SFIRefusedError(Exception):
+    """Internal signal: the chip does not take READ BINARY with a short file identifier."""
+
+
 class _Channel:
     """APDU exchange with or without secure messaging; turns card removal into an error naming the file."""
 
@@ -318,6 +323,7 @@ class _FileReader:
         self.extended = extended
         self.size = self._largest()
         self.fallbacks = 0
+        self.use_sfi = True
 
     def _short_limit(self) -> int:
         sm = self.channel.sm
@@ -329,6 +335,16 @@ class _FileReader:
     def session_changed(self) -> None:
         """Secure messaging started or changed: the short read limit may now be lower; what was learnt stays."""
         self.size = min(self._largest(), self.size)
+
+    def read_file(self, spec: FileSpec) -> bytes:
+        """Select and read ``spec``: by its SFI in the first READ BINARY (no SELECT) while the chip takes that."""
+        if self.use_sfi:
+            try:
+                return self.read(spec.name, sfi=spec.sfi)
+            except _SFIRefusedError:
+                self.use_sfi = False
+        _select_file(self.channel, spec)
+        return self.read(spec.name)
 
     def read(self, name: str, sfi: int | None = None) -> bytes:
         """The whole file ``name`` (selected already, or by ``sfi`` at the first read)."""
@@ -368,6 +384,8 @@ class _FileReader:
                 if offset <= _MAX_B0_OFFSET and remaining is not None and len(data) < min(le, remaining):
                     self._shrink_to(name, offset, len(data))
                 return data, le
+            if sfi is not None and response.sw in _SFI_REFUSALS:
+                raise _SFIRefusedError(name)
             le = self._retry_size(name, offset, le, remaining, response.sw)
 
     def _shrink_to(self, name: str, offset: int, delivered: int) -> None:
@@ -450,7 +468,7 @@ def _read_card_access(channel: _Channel, reader: _FileReader) -> bytes | None:
     """EF.CardAccess from the master file, in the clear; None when the chip has none (a BAC-only chip)."""
     channel.exchange(CommandAPDU(0x00, 0xA4, 0x00, 0x0C, b"\x3f\x00"))
     try:
-        return reader.read(EF_CARD_ACCESS.name, sfi=EF_CARD_ACCESS.sfi)
+        return reader.read_file(EF_CARD_ACCESS)
     except _FileAbsentError:
         return None
 
@@ -524,14 +542,12 @@ def _read_files(reader: _FileReader, wanted: Sequence[str] | None) -> tuple[dict
     """EF.COM, the data groups it lists (or those ``wanted`` among them), then EF.SOD."""
     files: dict[str, bytes] = {}
     protected: list[str] = []
-    _select_file(reader.channel, EF_COM)
-    files[EF_COM.name] = reader.read(EF_COM.name)
+    files[EF_COM.name] = reader.read_file(EF_COM)
     listed = [DATA_GROUPS[number] for number in EFCOM.decode(files[EF_COM.name]).data_groups]
     chosen = [spec for spec in listed if wanted is None or spec.name in wanted]
     for spec in (*chosen, EF_SOD):
         try:
-            _select_file(reader.channel, spec)
-            files[spec.name] = reader.read(spec.name)
+            files[spec.name] = reader.read_file(spec)
         except _FileProtectedError:
             protected.append(spec.name)
         except _FileAbsentError:
