@@ -306,6 +306,29 @@ def test_chip_refusing_short_file_identifiers_is_read_with_select(image: CardIma
     assert selects[1] == selects[0] + len(result.dump.files) + len(result.protected_files)
 
 
+def test_exact_length_hint_6cxx_is_followed_without_shrinking_reads(image: CardImage) -> None:
+    card_access = image.files["EF.CardAccess"]
+
+    class _ExactLengthOnly:
+        """Answers a clear READ BINARY asking for more than EF.CardAccess holds with 6Cxx (ISO 7816-4 §5.6)."""
+
+        def __init__(self, inner: InProcessTransport) -> None:
+            self.inner = inner
+            self.hints = 0
+
+        def transmit(self, command: bytes) -> bytes:
+            if command[:2] == b"\x00\xb0" and command[4:] != bytes([len(card_access)]):
+                self.hints += 1
+                return bytes([0x6C, len(card_access)])
+            return self.inner.transmit(command)
+
+    transport = _ExactLengthOnly(InProcessTransport(_chip(image)))
+    result = read_card(transport, _key(image, "CAN"))
+    assert transport.hints == 1
+    assert result.dump.files["EF.CardAccess"] == card_access
+    assert result.read_size_fallbacks == 0 and result.read_size == 0xFF00
+
+
 def test_selected_files_only(image: CardImage) -> None:
     result = read_card(InProcessTransport(_chip(image)), _key(image, "CAN"), files=["DG1"],
                        chip_auth=False, active_auth=False)
