@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from cardlib.card.image import CardImage
-from cardlib.errors import CardError, CardlibError, DecodeError, ProtocolError
+from cardlib.errors import CardError, CardlibError, DecodeError, ProtocolError, ValidationError
 from cardlib.lds.asn1 import ECPublicKeyInfo
 from cardlib.lds.com import EFCOM
 from cardlib.lds.dg15 import DG15
@@ -133,9 +133,10 @@ class AccessKey:
 
     def __init__(self, kind: AccessKind, secret: str) -> None:
         if kind == "CAN" and not (len(secret) == 6 and secret.isascii() and secret.isdigit()):
-            raise CardlibError("a CAN is exactly 6 digits")
+            raise ValidationError("a CAN is exactly 6 digits", field="CAN")
         if kind == "MRZ" and len(secret) < 24:
-            raise CardlibError("MRZ information is document number, birth date and expiry, each with check digit")
+            raise ValidationError("document number, birth date and expiry, each with its check digit, expected",
+                                  field="MRZ information")
         self.kind: AccessKind = kind
         self._secret = secret
 
@@ -157,7 +158,8 @@ class AccessKey:
         try:
             return cls("MRZ", "".join(value + check_digit(value) for value in fields))
         except CardlibError:
-            raise CardlibError("document number and dates must use MRZ characters (A-Z, 0-9, <)") from None
+            raise ValidationError("document number and dates must use MRZ characters (A-Z, 0-9, <)",
+                                  field="MRZ information") from None
 
     @property
     def secret(self) -> str:
