@@ -39,7 +39,7 @@ from cardlib.lds.securityinfo import (
     TerminalAuthenticationInfo,
     protocol_oid,
 )
-from cardlib.lds.sod import SOD, LDSSecurityObject, SODSigner
+from cardlib.lds.sod import LDSSecurityObject, SODSigner, encode_signed_data
 from cardlib.lds.tlv import encode_tlv
 from cardlib.model.mrz import MRZ
 from cardlib.model.resident import Resident
@@ -151,4 +151,4 @@ def sign_data_groups(
 ) -> bytes:
     """EF.SOD over ``groups`` (number → whole file bytes, outer tag included) signed by ``signer``."""
     lso = LDSSecurityObject.for_files(digest, dict(groups))
-    return SOD.sign(lso, signer, signing_time=signing_time).encode()
+    return encode_signed_data(lso, signer, signing_time=signing_time)

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 from asn1crypto import cms, core, keys
@@ -25,6 +26,8 @@ from cardlib import curves
 from cardlib.curves import Curve
 from cardlib.errors import DecodeError, EncodeError, PKIError
 from cardlib.lds.tlv import encode_tlv
+
+ID_EC_PUBLIC_KEY = "1.2.840.10045.2.1"  # RFC 5480 id-ecPublicKey
 
 # eContentTypes of ICAO 9303-10 §4.6.2 (SOD) and BSI TR-03110-3 A.1.2.5 (EF.CardSecurity).
 OID_LDS_SECURITY_OBJECT = "2.23.136.1.1.1"
@@ -70,10 +73,17 @@ def decoding(file: str, field: str | None = None) -> Iterator[None]:
 
 
 def load_strict(spec: type[core.Asn1Value], data: bytes, *, file: str, field: str) -> core.Asn1Value:
-    """Load one DER value of ``spec`` that must fill ``data`` exactly, parsed eagerly (``.native``)."""
+    """Load one DER value of ``spec`` that must fill ``data`` exactly, its structure parsed eagerly.
+
+    asn1crypto parses lazily; we force every nested element now so that malformed DER fails here, inside
+    ``decoding``, and not later at first access.  Walking the children is ~5x cheaper than ``.native``.
+    """
     with decoding(file, field):
         value = spec.load(bytes(data), strict=True)
-        value.native  # noqa: B018 -- asn1crypto parses lazily; force every nested field now
+        if isinstance(value, core.Sequence | core.SequenceOf):
+            value._parse_children(recurse=True)
+        else:
+            value.native  # noqa: B018 -- a primitive: decode its contents now
     if isinstance(value, core.Sequence) and len(value.children) > len(value._fields):
         # asn1crypto keeps surplus elements as unnamed extras; we would silently drop them on re-encoding.
         raise DecodeError(f"{len(value.children) - len(value._fields)} unexpected trailing element(s)",
@@ -138,15 +148,8 @@ class ECPublicKeyInfo:
     def build(cls, curve: Curve, point: bytes, *, explicit_parameters: bool = False) -> ECPublicKeyInfo:
         """Encode ``point`` (uncompressed ``04||X||Y``) on ``curve``, with a named-curve OID or explicit params."""
         _check_point(curve, point, EncodeError)
-        if explicit_parameters:
-            parameters = keys.ECDomainParameters(name="specified", value=_specified_domain(curve))
-        else:
-            parameters = keys.ECDomainParameters(name="named", value=curve.oid)
-        info = keys.PublicKeyInfo({
-            "algorithm": {"algorithm": "ec", "parameters": parameters},
-            "public_key": point,
-        })
-        return cls(curve, point, explicit_parameters, info.dump())
+        algorithm = _ec_algorithm_identifier(curve, explicit_parameters)
+        return cls(curve, point, explicit_parameters, encode_tlv(0x30, algorithm + encode_tlv(0x03, b"\x00" + point)))
 
     @property
     def x(self) -> int:
@@ -272,6 +275,16 @@ def _curve_from_specified(domain: keys.SpecifiedECDomain) -> Curve:
         int.from_bytes(base[1 + size :], "big"),
         domain["order"].native,
     )
+
+
+@cache
+def _ec_algorithm_identifier(curve: Curve, explicit: bool) -> bytes:
+    """AlgorithmIdentifier {id-ecPublicKey, ECParameters} for ``curve``, named or explicit (made once per curve)."""
+    if explicit:
+        parameters = keys.ECDomainParameters(name="specified", value=_specified_domain(curve))
+    else:
+        parameters = keys.ECDomainParameters(name="named", value=curve.oid)
+    return algorithm_identifier_der(ID_EC_PUBLIC_KEY, parameters.dump())
 
 
 def _specified_domain(curve: Curve) -> keys.SpecifiedECDomain:

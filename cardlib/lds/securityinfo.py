@@ -25,6 +25,7 @@ from cardlib import curves
 from cardlib.curves import Curve
 from cardlib.errors import DecodeError, EncodeError, PKIError
 from cardlib.lds.asn1 import (
+    ID_EC_PUBLIC_KEY,
     ID_STANDARDIZED_DOMAIN_PARAMETERS,
     AlgorithmIdentifier,
     DHPublicKeyInfo,
@@ -47,7 +48,6 @@ ID_CA = BSI_DE + ".2.2.3"
 ID_PACE = BSI_DE + ".2.2.4"
 ID_AA = "2.23.136.1.1.5"
 ID_ECDSA_PLAIN = BSI_DE + ".1.1.4.1"
-ID_EC_PUBLIC_KEY = "1.2.840.10045.2.1"
 TAG_DG14 = 0x6E
 _SET = 0x31
 

@@ -35,6 +35,7 @@ from cardlib.lds.asn1 import (
     algorithm_identifier_der,
     decoding,
     load_strict,
+    oid_der,
     sequence_type,
 )
 from cardlib.lds.files import EF_SOD
@@ -128,18 +129,15 @@ class LDSSecurityObject:
 
     def encode(self) -> bytes:
         """The LDSSecurityObject DER (eContent): hashes in DG order, digest AlgorithmIdentifier without NULL."""
-        value: dict[str, Any] = {
-            "version": self.version,
-            "hash_algorithm": AlgorithmIdentifier.load(algorithm_identifier_der(DIGEST_OIDS[self.hash_algorithm])),
-            "data_group_hash_values": [
-                {"data_group_number": number, "data_group_hash_value": self.dg_hashes[number]}
-                for number in sorted(self.dg_hashes)
-            ],
-        }
-        if self.lds_version is not None:
-            value["lds_version_info"] = {"lds_version": self.lds_version, "unicode_version": self.unicode_version}
-        encoded: bytes = _LDSSecurityObject(value).dump()
-        return encoded
+        hashes = b"".join(
+            encode_tlv(0x30, encode_tlv(0x02, bytes([number])) + encode_tlv(0x04, self.dg_hashes[number]))
+            for number in sorted(self.dg_hashes))
+        parts = [encode_tlv(0x02, bytes([self.version])), algorithm_identifier_der(DIGEST_OIDS[self.hash_algorithm]),
+                 encode_tlv(0x30, hashes)]
+        if self.lds_version is not None and self.unicode_version is not None:
+            parts.append(encode_tlv(0x30, encode_tlv(0x13, self.lds_version.encode("ascii"))
+                                    + encode_tlv(0x13, self.unicode_version.encode("ascii"))))
+        return encode_tlv(0x30, b"".join(parts))
 
     @classmethod
     def decode(cls, data: bytes) -> LDSSecurityObject:
@@ -274,32 +272,43 @@ class SOD:
         contentType, messageDigest and optionally signingTime (timezone-aware); one SignerInfo v1 with
         issuerAndSerialNumber; the DS certificate included; no CRLs.
         """
-        certificate_der = signer.certificate.public_bytes(serialization.Encoding.DER)
-        hash_name = signer.algorithm.hash_name
-        econtent = lso.encode()
-        attributes = _signed_attributes(_digest(hash_name, econtent), signing_time)
-        signature = signer.sign(b"\x31" + attributes.dump()[1:])
-        digest_identifier = algos.DigestAlgorithm.load(signer.algorithm.digest_identifier().dump())
-        signer_info = cms.SignerInfo({
-            "version": "v1",
-            "sid": cms.SignerIdentifier(name="issuer_and_serial_number", value={
-                "issuer": x509.Certificate.load(certificate_der).issuer,
-                "serial_number": signer.certificate.serial_number}),
-            "digest_algorithm": digest_identifier,
-            "signed_attrs": attributes,
-            "signature_algorithm": signer.algorithm.identifier(),
-            "signature": signature,
-        })
-        signed = cms.SignedData({
-            "version": "v3",
-            "digest_algorithms": [digest_identifier],
-            "encap_content_info": {"content_type": OID_LDS_SECURITY_OBJECT,
-                                   "content": core.ParsableOctetString(econtent)},
-            "certificates": [x509.Certificate.load(certificate_der)],
-            "signer_infos": [signer_info],
-        })
-        content_info = cms.ContentInfo({"content_type": "signed_data", "content": signed})
-        return cls.decode(encode_tlv(TAG_SOD, content_info.dump()))
+        return cls.decode(encode_signed_data(lso, signer, signing_time=signing_time))
+
+
+def encode_signed_data(lso: LDSSecurityObject, signer: SODSigner, *, signing_time: datetime | None = None) -> bytes:
+    """The EF.SOD bytes for ``lso`` signed by ``signer``: the DER written out as the ASN.1 reads.
+
+    ::
+
+        77 { ContentInfo ::= SEQUENCE { contentType signedData, [0] SignedData ::= SEQUENCE {
+               version 3, digestAlgorithms SET { digest }, encapContentInfo { ldsSecurityObject, [0] OCTET STRING },
+               [0] certificates { DS }, signerInfos SET { SignerInfo ::= SEQUENCE {
+                   version 1, sid issuerAndSerialNumber, digestAlgorithm, [0] signedAttrs,
+                   signatureAlgorithm, signature OCTET STRING } } } } }
+    """
+    certificate = signer.certificate
+    econtent = lso.encode()
+    attributes = _signed_attributes(_digest(signer.algorithm.hash_name, econtent), signing_time)
+    signature = signer.sign(encode_tlv(0x31, attributes))
+    digest_identifier = signer.algorithm.digest_identifier().dump()
+    sid = encode_tlv(0x30, certificate.issuer.public_bytes() + core.Integer(certificate.serial_number).dump())
+    signer_info = encode_tlv(0x30, b"".join((
+        _INTEGER_1, sid, digest_identifier, encode_tlv(0xA0, attributes),
+        signer.algorithm.identifier().dump(), encode_tlv(0x04, signature))))
+    encapsulated = encode_tlv(0x30, oid_der(OID_LDS_SECURITY_OBJECT) + encode_tlv(0xA0, encode_tlv(0x04, econtent)))
+    signed_data = encode_tlv(0x30, b"".join((
+        _INTEGER_3, encode_tlv(0x31, digest_identifier), encapsulated,
+        encode_tlv(0xA0, certificate.public_bytes(serialization.Encoding.DER)), encode_tlv(0x31, signer_info))))
+    content_info = encode_tlv(0x30, oid_der(OID_SIGNED_DATA) + encode_tlv(0xA0, signed_data))
+    return encode_tlv(TAG_SOD, content_info)
+
+
+_INTEGER_1 = bytes.fromhex("020101")
+_INTEGER_3 = bytes.fromhex("020103")
+OID_SIGNED_DATA = "1.2.840.113549.1.7.2"
+OID_CONTENT_TYPE = "1.2.840.113549.1.9.3"
+OID_MESSAGE_DIGEST = "1.2.840.113549.1.9.4"
+OID_SIGNING_TIME = "1.2.840.113549.1.9.5"
 
 
 def _digest(algorithm: str, data: bytes) -> bytes:
@@ -382,16 +391,19 @@ def _attempt(read: Any) -> str | None:
     return value
 
 
-def _signed_attributes(message_digest: bytes, signing_time: datetime | None) -> cms.CMSAttributes:
+def _signed_attributes(message_digest: bytes, signing_time: datetime | None) -> bytes:
+    """The content of the signed attributes SET (RFC 5652 §5.3): contentType, messageDigest, signingTime."""
     attributes = [
-        cms.CMSAttribute({"type": "content_type", "values": [OID_LDS_SECURITY_OBJECT]}),
-        cms.CMSAttribute({"type": "message_digest", "values": [message_digest]}),
+        _attribute(OID_CONTENT_TYPE, oid_der(OID_LDS_SECURITY_OBJECT)),
+        _attribute(OID_MESSAGE_DIGEST, encode_tlv(0x04, message_digest)),
     ]
     if signing_time is not None:
         if signing_time.tzinfo is None:
             raise EncodeError("signing time must be timezone-aware")
         form = "utc_time" if signing_time.year < 2050 else "general_time"  # RFC 5652 §11.3
-        time = cms.Time(name=form, value=signing_time)
-        attributes.append(cms.CMSAttribute({"type": "signing_time", "values": [time]}))
-    # DER orders a SET OF by the encodings of its elements.
-    return cms.CMSAttributes(sorted(attributes, key=lambda attribute: attribute.dump()))
+        attributes.append(_attribute(OID_SIGNING_TIME, cms.Time(name=form, value=signing_time).dump()))
+    return b"".join(sorted(attributes))  # DER orders a SET OF by the encodings of its elements
+
+
+def _attribute(oid: str, value: bytes) -> bytes:
+    return encode_tlv(0x30, oid_der(oid) + encode_tlv(0x31, value))

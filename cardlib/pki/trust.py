@@ -71,12 +71,23 @@ class ChainValidation:
         raise PKIError(f"no check named {name!r}")
 
 
+# Outcomes of signature checks, keyed by the exact bytes of signed object and issuer.  A batch verifies
+# thousands of cards under the same Document Signer: its certificate and the CRL are checked once.
+_VERIFIED: dict[tuple[bytes, bytes], bool | None] = {}
+_VERIFIED_LIMIT = 4096
+
+
 def _verifies(certificate: Certificate | RevocationList, issuer: Certificate) -> bool | None:
     """Whether ``issuer`` signed it; None when the signature cannot be checked (unsupported algorithm/key)."""
-    try:
-        return certificate.verify_issued_by(issuer)
-    except PKIError:
-        return None
+    key = (certificate.der, issuer.der)
+    if key not in _VERIFIED:
+        if len(_VERIFIED) >= _VERIFIED_LIMIT:
+            _VERIFIED.clear()
+        try:
+            _VERIFIED[key] = certificate.verify_issued_by(issuer)
+        except PKIError:
+            _VERIFIED[key] = None
+    return _VERIFIED[key]
 
 
 def _is_ca(certificate: Certificate) -> bool:

@@ -22,7 +22,7 @@ from cardlib.errors import CardlibError, DecodeError, ValidationError
 from cardlib.lds.asn1 import ECPublicKeyInfo, RSAPublicKeyInfo
 from cardlib.lds.com import EFCOM
 from cardlib.lds.dg1 import DG1
-from cardlib.lds.dg2 import DG2, FaceImage
+from cardlib.lds.dg2 import DG2, FaceImage, verify_image
 from cardlib.lds.dg13 import DG13, OID_UTF8, VERSION, StringType, parse_date
 from cardlib.lds.dg15 import DG15
 from cardlib.lds.securityinfo import DG14
@@ -220,7 +220,7 @@ def _worst(check_id: str, outcomes: list[tuple[Status, str]]) -> CheckResult:
 def _pixel_size(face: FaceImage) -> tuple[int, int] | DecodeError:
     """The decoded image's width and height, or why pillow could not decode it."""
     try:
-        size: tuple[int, int] = face.to_pil().size
+        size = verify_image(face.image)
     except DecodeError as error:
         return error
     return size
