@@ -11,24 +11,29 @@ usage period ≤ 3 months, DocumentTypeList (2.23.136.1.1.6.2), no EKU; CRL v2 w
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
-from asn1crypto import core
+from asn1crypto import core, keys
+from asn1crypto import crl as asn1_crl
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID, ObjectIdentifier
 
 from cardlib.curves import by_name
 from cardlib.errors import PKIError
-from cardlib.pki.signatures import HASHES, DocumentSigner, PrivateKey, Scheme, SignatureAlgorithm
+from cardlib.lds.tlv import encode_tlv
+from cardlib.pki.signatures import DocumentSigner, PrivateKey, Scheme, SignatureAlgorithm, sign
 
-__all__ = ["DocumentSigner", "KeySpec", "PKIConfig", "TestPKI"]
+__all__ = ["DocumentSigner", "FileKey", "KeySpec", "PKIConfig", "SigningKey", "TestPKI", "issue_crl", "issue_csca",
+           "issue_document_signer", "next_crl"]
+
+CertificatePublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey
 
 _T = TypeVar("_T")
 
@@ -68,6 +73,26 @@ class KeySpec:
             raise PKIError(f"RSA key size {bits} is not one of 2048, 3072, 4096")
         return cls(curve=None, rsa_bits=bits, scheme=Scheme.RSA_PSS if pss else Scheme.RSA_PKCS1V15,
                    hash_name=hash_name)
+
+    @classmethod
+    def parse(cls, text: str) -> KeySpec:
+        """``brainpoolP256r1:sha256``, ``secp384r1:sha384``, ``rsa3072-pss:sha256``, ``rsa2048-pkcs1:sha256``."""
+        algorithm, _, hash_name = text.partition(":")
+        hash_name = hash_name or "sha256"
+        if algorithm.lower().startswith("rsa"):
+            size, _, padding = algorithm[3:].partition("-")
+            if not size.isdigit() or padding not in ("", "pss", "pkcs1"):
+                raise PKIError(f"key spec {text!r}: expected rsaBITS[-pss|-pkcs1]:HASH")
+            return cls.rsa(int(size), hash_name, pss=padding != "pkcs1")
+        return cls.ec(algorithm, hash_name)
+
+    @property
+    def text(self) -> str:
+        """The spec in the form :meth:`parse` reads."""
+        if self.curve is not None:
+            return f"{self.curve}:{self.hash_name}"
+        padding = "pss" if self.scheme is Scheme.RSA_PSS else "pkcs1"
+        return f"rsa{self.rsa_bits}-{padding}:{self.hash_name}"
 
     @property
     def algorithm(self) -> SignatureAlgorithm:
@@ -143,67 +168,144 @@ def _key_usage(*, signature: bool) -> x509.KeyUsage:
     )
 
 
-def _sign_options(spec: KeySpec) -> dict[str, object]:
-    """Arguments for cryptography's builders' ``sign``: the hash and, for RSA, the padding."""
-    digest = HASHES[spec.hash_name]()
-    options: dict[str, object] = {"algorithm": digest}
-    if spec.scheme is Scheme.RSA_PSS:
-        options["rsa_padding"] = padding.PSS(mgf=padding.MGF1(digest), salt_length=digest.digest_size)
-    elif spec.scheme is Scheme.RSA_PKCS1V15:
-        options["rsa_padding"] = padding.PKCS1v15()
-    return options
+class SigningKey(Protocol):
+    """A private key as certificate issuance needs it: its public half and a signing operation.
+
+    The key may live in this process (:class:`FileKey`) or in an HSM (``cardlib.pki.hsm.TokenKey``), so
+    certificates and CRLs are built here once, whichever holds the key.
+    """
+
+    def public_key(self) -> CertificatePublicKey: ...
+
+    def sign(self, data: bytes, algorithm: SignatureAlgorithm) -> bytes: ...
 
 
-def _issue_csca(config: PKIConfig, key: PrivateKey, now: datetime) -> x509.Certificate:
+@dataclass(frozen=True, repr=False)
+class FileKey:
+    """A :class:`SigningKey` over a private key held in memory (development keys read from files)."""
+
+    private_key: PrivateKey
+
+    def public_key(self) -> CertificatePublicKey:
+        """The public half, for the certificate's subjectPublicKeyInfo."""
+        return self.private_key.public_key()
+
+    def sign(self, data: bytes, algorithm: SignatureAlgorithm) -> bytes:
+        """Sign ``data`` through :func:`cardlib.pki.signatures.sign` (ECDSA in DER form)."""
+        return sign(self.private_key, data, algorithm.scheme, algorithm.hash_name)
+
+    def __repr__(self) -> str:
+        return f"FileKey({type(self.private_key).__name__})"
+
+
+def _time(moment: datetime) -> asn1_x509.Time:
+    """UTCTime through 2049, GeneralizedTime from 2050 (RFC 5280 §4.1.2.5)."""
+    return asn1_x509.Time({"utc_time" if moment.year < 2050 else "general_time": moment})
+
+
+def _asn1_name(name: x509.Name) -> asn1_x509.Name:
+    return asn1_x509.Name.load(name.public_bytes())
+
+
+def _extensions(items: list[tuple[x509.ExtensionType, bool]]) -> bytes:
+    """DER Extensions from :mod:`cryptography` extension values and their criticality (FALSE left implicit)."""
+    encoded = b"".join(
+        encode_tlv(0x30, core.ObjectIdentifier(value.oid.dotted_string).dump()
+                   + (core.Boolean(True).dump() if critical else b"") + core.OctetString(value.public_bytes()).dump())
+        for value, critical in items
+    )
+    return encode_tlv(0x30, encoded)
+
+
+def _certificate(
+    subject: x509.Name, issuer: x509.Name, public_key: CertificatePublicKey, validity: tuple[datetime, datetime],
+    extensions: list[tuple[x509.ExtensionType, bool]], issuer_key: SigningKey, algorithm: SignatureAlgorithm,
+) -> x509.Certificate:
+    """Build the TBSCertificate, have ``issuer_key`` sign it with ``algorithm``, and return the certificate."""
+    spki = public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    tbs = asn1_x509.TbsCertificate({
+        "version": "v3", "serial_number": x509.random_serial_number(), "signature": algorithm.identifier(),
+        "issuer": _asn1_name(issuer), "validity": {"not_before": _time(validity[0]), "not_after": _time(validity[1])},
+        "subject": _asn1_name(subject), "subject_public_key_info": keys.PublicKeyInfo.load(spki),
+        "extensions": asn1_x509.Extensions.load(_extensions(extensions)),
+    })
+    signature = issuer_key.sign(tbs.dump(), algorithm)
+    certificate = asn1_x509.Certificate({
+        "tbs_certificate": tbs, "signature_algorithm": algorithm.identifier(), "signature_value": signature})
+    return x509.load_der_x509_certificate(certificate.dump())
+
+
+def issue_csca(config: PKIConfig, key: SigningKey, now: datetime) -> x509.Certificate:
+    """A self-signed CSCA certificate for ``key``, valid and usable from ``now`` per ``config``."""
     name = _name(config, config.csca_common_name)
     public = key.public_key()
-    builder = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(public)
-        .serial_number(x509.random_serial_number()).not_valid_before(now)
-        .not_valid_after(_years(now, config.csca_validity_years))
-        .add_extension(_key_usage(signature=False), critical=True)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
-        .add_extension(_private_key_usage_period(now, _years(now, config.csca_key_usage_years)), critical=False)
-        .add_extension(x509.CRLDistributionPoints([x509.DistributionPoint(
+    extensions: list[tuple[x509.ExtensionType, bool]] = [
+        (_key_usage(signature=False), True),
+        (x509.BasicConstraints(ca=True, path_length=0), True),
+        (x509.SubjectKeyIdentifier.from_public_key(public), False),
+        (_private_key_usage_period(now, _years(now, config.csca_key_usage_years)), False),
+        (x509.CRLDistributionPoints([x509.DistributionPoint(
             full_name=[x509.UniformResourceIdentifier(config.crl_distribution_url)],
-            relative_name=None, reasons=None, crl_issuer=None)]), critical=False)
-    )
-    return builder.sign(key, **_sign_options(config.csca_key))  # type: ignore[arg-type]
+            relative_name=None, reasons=None, crl_issuer=None)]), False),
+    ]
+    validity = (now, _years(now, config.csca_validity_years))
+    return _certificate(name, name, public, validity, extensions, key, config.csca_key.algorithm)
 
 
-def _issue_ds(
-    config: PKIConfig, csca: x509.Certificate, csca_key: PrivateKey, key: PrivateKey, now: datetime, common_name: str
+def issue_document_signer(
+    config: PKIConfig, csca: x509.Certificate, csca_key: SigningKey, public_key: CertificatePublicKey,
+    now: datetime, common_name: str,
 ) -> x509.Certificate:
-    public = key.public_key()
+    """A Document Signer certificate for ``public_key``, signed by the CSCA; its key may sign SODs for
+    ``config.ds_key_usage_days`` from ``now`` (the private key usage period)."""
     csca_ski = csca.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
-    builder = (
-        x509.CertificateBuilder().subject_name(_name(config, common_name)).issuer_name(csca.subject)
-        .public_key(public).serial_number(x509.random_serial_number()).not_valid_before(now)
-        .not_valid_after(_years(now, config.ds_validity_years))
-        .add_extension(_key_usage(signature=True), critical=True)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(csca_ski), critical=False)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
-        .add_extension(_private_key_usage_period(now, now + timedelta(days=config.ds_key_usage_days)), critical=False)
-        .add_extension(_document_type_list(config.document_types), critical=False)
-    )
-    return builder.sign(csca_key, **_sign_options(config.csca_key))  # type: ignore[arg-type]
+    extensions: list[tuple[x509.ExtensionType, bool]] = [
+        (_key_usage(signature=True), True),
+        (x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(csca_ski), False),
+        (x509.SubjectKeyIdentifier.from_public_key(public_key), False),
+        (_private_key_usage_period(now, now + timedelta(days=config.ds_key_usage_days)), False),
+        (_document_type_list(config.document_types), False),
+    ]
+    validity = (now, _years(now, config.ds_validity_years))
+    return _certificate(_name(config, common_name), csca.subject, public_key, validity, extensions, csca_key,
+                        config.csca_key.algorithm)
 
 
-def _issue_crl(
-    config: PKIConfig, csca: x509.Certificate, csca_key: PrivateKey, now: datetime, number: int,
-    revoked: list[x509.RevokedCertificate],
+def issue_crl(
+    config: PKIConfig, csca: x509.Certificate, csca_key: SigningKey, now: datetime, number: int,
+    revoked: Iterable[x509.RevokedCertificate],
 ) -> x509.CertificateRevocationList:
+    """A v2 CRL numbered ``number`` listing ``revoked``, valid ``config.crl_validity_days`` from ``now``."""
     csca_ski = csca.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
-    builder = (
-        x509.CertificateRevocationListBuilder().issuer_name(csca.subject).last_update(now)
-        .next_update(now + timedelta(days=config.crl_validity_days))
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(csca_ski), critical=False)
-        .add_extension(x509.CRLNumber(number), critical=False)
-    )
-    for entry in revoked:
-        builder = builder.add_revoked_certificate(entry)
-    return builder.sign(csca_key, **_sign_options(config.csca_key))  # type: ignore[arg-type]
+    algorithm = config.csca_key.algorithm
+    fields: dict[str, object] = {
+        "version": "v2", "signature": algorithm.identifier(), "issuer": _asn1_name(csca.subject),
+        "this_update": _time(now), "next_update": _time(now + timedelta(days=config.crl_validity_days)),
+        "crl_extensions": asn1_crl.TBSCertListExtensions.load(_extensions([
+            (x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(csca_ski), False),
+            (x509.CRLNumber(number), False)])),
+    }
+    entries = [{"user_certificate": entry.serial_number, "revocation_date": _time(entry.revocation_date_utc)}
+               for entry in revoked]
+    if entries:
+        fields["revoked_certificates"] = entries
+    tbs = asn1_crl.TbsCertList(fields)
+    crl = asn1_crl.CertificateList({
+        "tbs_cert_list": tbs, "signature_algorithm": algorithm.identifier(),
+        "signature": csca_key.sign(tbs.dump(), algorithm)})
+    return x509.load_der_x509_crl(crl.dump())
+
+
+def next_crl(
+    config: PKIConfig, csca: x509.Certificate, csca_key: SigningKey, previous: x509.CertificateRevocationList,
+    revoke: Iterable[int], now: datetime,
+) -> x509.CertificateRevocationList:
+    """The CRL following ``previous``: next CRL number, its entries kept, the serials in ``revoke`` added."""
+    listed = {entry.serial_number for entry in previous}
+    added = [x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(now).build()
+             for serial in dict.fromkeys(revoke) if serial not in listed]
+    number = previous.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number + 1
+    return issue_crl(config, csca, csca_key, now, number, [*previous, *added])
 
 
 def _now(now: datetime | None) -> datetime:
@@ -229,10 +331,10 @@ class TestPKI:
         config = config or PKIConfig()
         start = _now(now)
         csca_key = config.csca_key.generate()
-        csca = _issue_csca(config, csca_key, start)
+        csca = issue_csca(config, FileKey(csca_key), start)
         ds_key = config.ds_key.generate()
-        ds = _issue_ds(config, csca, csca_key, ds_key, start, config.ds_common_name)
-        crl = _issue_crl(config, csca, csca_key, start, 1, [])
+        ds = issue_document_signer(config, csca, FileKey(csca_key), ds_key.public_key(), start, config.ds_common_name)
+        crl = issue_crl(config, csca, FileKey(csca_key), start, 1, [])
         return cls(config, csca, csca_key, ds, ds_key, crl)
 
     @property
@@ -244,15 +346,14 @@ class TestPKI:
         """A copy with a freshly issued DS (new key, new serial) as the current one; the old DS stays valid."""
         key = self.config.ds_key.generate()
         name = common_name or self.config.ds_common_name
-        certificate = _issue_ds(self.config, self.csca_certificate, self.csca_key, key, _now(now), name)
+        certificate = issue_document_signer(self.config, self.csca_certificate, FileKey(self.csca_key),
+                                            key.public_key(), _now(now), name)
         return replace(self, ds_certificate=certificate, ds_key=key)
 
     def revoke(self, certificate: x509.Certificate, *, now: datetime | None = None) -> TestPKI:
         """A copy whose new CRL (next CRL number) adds ``certificate`` to those already revoked."""
-        at = _now(now)
-        entry = x509.RevokedCertificateBuilder().serial_number(certificate.serial_number).revocation_date(at).build()
-        number = self.crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number + 1
-        crl = _issue_crl(self.config, self.csca_certificate, self.csca_key, at, number, [*self.crl, entry])
+        crl = next_crl(self.config, self.csca_certificate, FileKey(self.csca_key), self.crl,
+                       [certificate.serial_number], _now(now))
         return replace(self, crl=crl)
 
     def save(self, directory: Path) -> None:

@@ -26,24 +26,12 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     init.set_defaults(handler=run_init)
 
 
-def parse_key_spec(text: str) -> KeySpec:
-    """``brainpoolP256r1:sha256``, ``secp384r1:sha384``, ``rsa3072-pss:sha256``, ``rsa2048-pkcs1:sha256``."""
-    algorithm, _, hash_name = text.partition(":")
-    hash_name = hash_name or "sha256"
-    if algorithm.lower().startswith("rsa"):
-        size, _, padding = algorithm[3:].partition("-")
-        if not size.isdigit() or padding not in ("", "pss", "pkcs1"):
-            raise PKIError(f"key spec {text!r}: expected rsaBITS[-pss|-pkcs1]:HASH")
-        return KeySpec.rsa(int(size), hash_name, pss=padding != "pkcs1")
-    return KeySpec.ec(algorithm, hash_name)
-
-
 def run_init(args: argparse.Namespace) -> int:
     """Generate and save the PKI, then say what was made."""
     directory: Path = args.directory
     if (directory / "csca.pem").exists():
         raise PKIError(f"{directory} already holds a PKI: refusing to replace its keys")
-    config = PKIConfig(csca_key=parse_key_spec(args.csca_key), ds_key=parse_key_spec(args.ds_key),
+    config = PKIConfig(csca_key=KeySpec.parse(args.csca_key), ds_key=KeySpec.parse(args.ds_key),
                        country=args.country)
     pki = TestPKI.generate(config)
     pki.save(directory)
