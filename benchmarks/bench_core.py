@@ -48,7 +48,8 @@ def rate(action: Callable[[], object], seconds: float) -> float:
 def _verification(seconds: float) -> tuple[float, float]:
     pki = sample_pki()
     dump = personalize(sample_resident(1), synthetic_portrait_jpeg(1), pki.document_signer).dump()
-    trust = TrustStore([Certificate.from_cryptography(pki.csca_certificate)], [RevocationList.from_cryptography(pki.crl)])
+    csca = Certificate.from_cryptography(pki.csca_certificate)
+    trust = TrustStore([csca], [RevocationList.from_cryptography(pki.crl)])
     assert verify(dump, trust).verdict is Verdict.VALID
     sod = SOD.decode(dump.files["EF.SOD"])
     ds_key = pki.ds_certificate.public_key()
