@@ -1,0 +1,272 @@
+// The counter page: follows the session through /api/state (long polling), sends the officer's actions as
+// same-origin JSON POSTs, and shows everything in Vietnamese or English.  Nothing is stored in the
+// browser: the CAN field is emptied the moment it is sent, and the holder disappears with the card.
+"use strict";
+
+const TEXT = {
+  vi: {
+    title: "Kiểm tra thẻ căn cước", lang_button: "English",
+    state_connecting: "Đang kết nối…", state_no_reader: "Chưa có đầu đọc", state_waiting: "Đang chờ thẻ",
+    state_card: "Đã có thẻ", state_reading: "Đang đọc thẻ", state_done: "Đã đọc xong", state_offline: "Mất kết nối",
+    no_reader_title: "Chưa có đầu đọc thẻ",
+    no_reader_help: "Hãy cắm đầu đọc thẻ vào máy tính. Trang này tự cập nhật khi đầu đọc sẵn sàng.",
+    waiting_title: "Đặt thẻ lên đầu đọc",
+    waiting_help: "Đặt thẻ căn cước nằm phẳng trên đầu đọc và giữ yên cho đến khi đọc xong.",
+    card_title: "Nhập số CAN của thẻ", can_label: "Số CAN (6 chữ số)",
+    can_help: "Là 6 chữ số cuối của số định danh cá nhân in trên thẻ. Nhấn Enter để đọc.",
+    mrz_label: "Vùng đọc máy (MRZ)",
+    mrz_help: "Gõ 3 dòng MRZ ở mặt sau thẻ (mỗi dòng 30 ký tự). Nhấn Ctrl+Enter để đọc.",
+    read_button: "Đọc thẻ", use_mrz: "Dùng MRZ thay cho CAN", use_can: "Dùng số CAN",
+    bad_can: "Số CAN phải gồm đúng 6 chữ số.", bad_key: "Khóa truy cập không hợp lệ. Hãy kiểm tra và gõ lại.",
+    busy: "Chưa thể đọc lúc này: hãy chờ thẻ được nhận.",
+    reading_title: "Đang đọc thẻ…", reading_help: "Không nhấc thẻ ra khỏi đầu đọc.",
+    step_opening: "Mở chip bằng số CAN", step_reading: "Đọc dữ liệu", step_chip_check: "Kiểm tra chip gốc",
+    step_verifying: "Kiểm tra chữ ký số", reading_file: "Đang đọc {file} — đã nhận {kb} KB",
+    genuine: "THẺ THẬT", not_genuine: "THẺ KHÔNG HỢP LỆ", cannot_tell: "CHƯA XÁC ĐỊNH ĐƯỢC",
+    genuine_reason: "Chip đã tự xác thực và chữ ký số của cơ quan cấp thẻ hợp lệ.",
+    new_check: "Kiểm tra thẻ khác", save_report: "Lưu báo cáo", saved: "Đã lưu: {file}",
+    save_off: "Chưa bật lưu báo cáo (khởi động với --save-dir).",
+    details: "Chi tiết kỹ thuật", technical: "Chi tiết kỹ thuật",
+    col_status: "Kết quả", col_check: "Bước kiểm tra", col_reason: "Lý do",
+    read_facts: "{access}, {ms} ms; dữ liệu từ {source}",
+    full_name: "Họ và tên", id_number: "Số định danh", date_of_birth: "Ngày sinh", sex: "Giới tính",
+    nationality: "Quốc tịch", ethnicity: "Dân tộc", religion: "Tôn giáo", place_of_origin: "Quê quán",
+    place_of_residence: "Nơi thường trú", date_of_issue: "Ngày cấp", date_of_expiry: "Có giá trị đến",
+    father_name: "Họ tên cha", mother_name: "Họ tên mẹ", portrait_alt: "Ảnh chân dung trong chip",
+    notice_wrong_key: "Số CAN không đúng với thẻ này. Hãy xem lại 6 chữ số cuối của số định danh và gõ lại.",
+    notice_removed: "Thẻ đã bị nhấc ra trước khi đọc xong. Đặt lại thẻ lên đầu đọc, giữ yên, rồi nhập lại số CAN.",
+    notice_unreadable: "Không đọc được thẻ này. Hãy đặt thẻ nằm phẳng ở giữa đầu đọc và thử lại; nếu vẫn lỗi, chip có thể đã hỏng.",
+    notice_unsupported_key: "Không mở được chip này bằng loại khóa vừa nhập. Hãy thử dùng MRZ thay cho số CAN.",
+    notice_reader_gone: "Đầu đọc thẻ đã bị ngắt. Hãy cắm lại đầu đọc và đặt lại thẻ.",
+    offline: "Mất kết nối với chương trình kiểm tra thẻ. Hãy kiểm tra chương trình còn chạy rồi tải lại trang.",
+    shortcuts: "Phím tắt: Enter đọc thẻ · Alt+M dùng MRZ · Alt+N kiểm tra thẻ khác · Alt+S lưu báo cáo · "
+      + "Alt+D chi tiết · Alt+L English",
+    status_pass: "Đạt", status_fail: "KHÔNG ĐẠT", status_warn: "Lưu ý", "status_cannot tell": "Không xác định",
+    "status_n/a": "Không áp dụng",
+  },
+  en: {
+    title: "Identity card check", lang_button: "Tiếng Việt",
+    state_connecting: "Connecting…", state_no_reader: "No reader", state_waiting: "Waiting for a card",
+    state_card: "Card on the reader", state_reading: "Reading", state_done: "Done", state_offline: "Disconnected",
+    no_reader_title: "No card reader",
+    no_reader_help: "Plug the card reader into this computer. This page updates by itself when it is ready.",
+    waiting_title: "Put the card on the reader",
+    waiting_help: "Lay the identity card flat on the reader and keep it still until the check is done.",
+    card_title: "Type the card's CAN", can_label: "CAN (6 digits)",
+    can_help: "The last 6 digits of the personal ID number printed on the card. Press Enter to read.",
+    mrz_label: "Machine-readable zone (MRZ)",
+    mrz_help: "Type the 3 MRZ lines on the back of the card (30 characters each). Press Ctrl+Enter to read.",
+    read_button: "Read the card", use_mrz: "Use the MRZ instead", use_can: "Use the CAN",
+    bad_can: "The CAN is exactly 6 digits.", bad_key: "That access key is not valid. Check it and type it again.",
+    busy: "Cannot read now: wait until the card is detected.",
+    reading_title: "Reading the card…", reading_help: "Do not lift the card off the reader.",
+    step_opening: "Opening the chip with the CAN", step_reading: "Reading the data",
+    step_chip_check: "Checking the chip is the original", step_verifying: "Checking the digital signature",
+    reading_file: "Reading {file} — {kb} KB received",
+    genuine: "GENUINE", not_genuine: "NOT GENUINE", cannot_tell: "CANNOT TELL",
+    genuine_reason: "The chip authenticated itself and the issuing authority's signature is valid.",
+    new_check: "Check another card", save_report: "Save report", saved: "Saved: {file}",
+    save_off: "Saving reports is off (start the counter with --save-dir).",
+    details: "Technical details", technical: "Technical details",
+    col_status: "Result", col_check: "Check", col_reason: "Reason",
+    read_facts: "{access}, {ms} ms; data from {source}",
+    full_name: "Full name", id_number: "ID number", date_of_birth: "Date of birth", sex: "Sex",
+    nationality: "Nationality", ethnicity: "Ethnicity", religion: "Religion", place_of_origin: "Place of origin",
+    place_of_residence: "Place of residence", date_of_issue: "Date of issue", date_of_expiry: "Valid until",
+    father_name: "Father", mother_name: "Mother", portrait_alt: "Portrait stored in the chip",
+    notice_wrong_key: "The CAN does not match this card. Check the last 6 digits of the ID number and type it again.",
+    notice_removed: "The card was lifted before the read finished. Put it back on the reader, keep it still, and type the CAN again.",
+    notice_unreadable: "This card could not be read. Lay it flat in the middle of the reader and try again; if it fails again, the chip may be damaged.",
+    notice_unsupported_key: "This chip cannot be opened with that kind of key. Try the MRZ instead of the CAN.",
+    notice_reader_gone: "The card reader was disconnected. Plug it back in and put the card on it again.",
+    offline: "Lost contact with the card-check program. Check that it is still running, then reload the page.",
+    shortcuts: "Shortcuts: Enter reads the card · Alt+M use the MRZ · Alt+N check another card · Alt+S save report · "
+      + "Alt+D details · Alt+L Tiếng Việt",
+    status_pass: "Pass", status_fail: "FAIL", status_warn: "Warning", "status_cannot tell": "Cannot tell",
+    "status_n/a": "Not applicable",
+  },
+};
+
+// Values the card writes in Vietnamese that have an English form.
+const VALUE_EN = { "Nam": "Male", "Nữ": "Female", "M": "Male", "F": "Female", "Không thời hạn": "No expiry",
+  "Không": "None", "Việt Nam": "Viet Nam" };
+
+// Long fields get a whole row of the holder grid.
+const WIDE_FIELDS = new Set(["full_name", "place_of_origin", "place_of_residence"]);
+
+let lang = "vi";
+let state = null;
+let useMrz = false;
+let offline = false;
+
+const $ = (id) => document.getElementById(id);
+const t = (key, values = {}) => (TEXT[lang][key] || key).replace(/\{(\w+)\}/g, (_, name) => values[name] ?? "");
+
+function render() {
+  document.documentElement.lang = lang;
+  document.title = t("title");
+  for (const node of document.querySelectorAll("[data-i18n]")) node.textContent = t(node.dataset.i18n);
+  $("lang").textContent = t("lang_button");
+  $("use-mrz").textContent = useMrz ? t("use_can") : t("use_mrz");
+  $("can-row").hidden = useMrz;
+  $("mrz-row").hidden = !useMrz;
+  const phase = offline ? "offline" : state ? state.phase : "connecting";
+  $("reader-state").textContent = t("state_" + phase);
+  $("reader-state").dataset.phase = phase;
+  for (const screen of document.querySelectorAll(".screen")) screen.hidden = screen.id !== "screen-" + phase;
+  renderNotice();
+  if (state && state.phase === "reading") renderProgress(state.progress);
+  renderResult(state && state.phase === "done" ? state.result : null);
+}
+
+function renderNotice() {
+  const code = offline ? "offline" : state && state.notice ? "notice_" + state.notice : "";
+  $("notice").hidden = !code;
+  $("notice-text").textContent = code ? t(code) : "";
+  const detail = !offline && state ? state.detail : "";
+  $("notice-details").hidden = !detail;
+  $("notice-detail").textContent = detail || "";
+}
+
+function renderProgress(progress) {
+  const steps = ["opening", "reading", "chip_check", "verifying"];
+  const current = progress ? steps.indexOf(progress.step) : 0;
+  $("progress").value = current + 1;
+  for (const item of document.querySelectorAll("#steps li")) {
+    const index = steps.indexOf(item.dataset.step);
+    item.className = index < current ? "done" : index === current ? "current" : "";
+    if (index === current) item.setAttribute("aria-current", "step"); else item.removeAttribute("aria-current");
+  }
+  $("progress-detail").textContent = progress && progress.step === "reading" && progress.file
+    ? t("reading_file", { file: progress.file, kb: (progress.bytes / 1024).toFixed(1) }) : "";
+}
+
+function renderResult(result) {
+  const fields = $("holder-fields");
+  fields.replaceChildren();
+  $("checks").tBodies[0].replaceChildren();
+  $("verdict-reasons").replaceChildren();
+  const portrait = $("portrait");
+  if (!result) {
+    portrait.removeAttribute("src");
+    $("verdict").className = "verdict";
+    $("verdict-title").textContent = "";
+    $("read-facts").textContent = "";
+    $("saved").textContent = "";
+    return;
+  }
+  const outcome = result.verdict.outcome;
+  $("verdict").className = "verdict " + outcome;
+  $("verdict").dataset.outcome = outcome;
+  $("verdict-title").textContent = t(outcome);
+  const reasons = result.verdict.reasons.length ? result.verdict.reasons.map((reason) => reason[lang])
+    : [t("genuine_reason")];
+  for (const reason of reasons) $("verdict-reasons").append(element("li", reason));
+  for (const [key, value] of Object.entries(result.holder)) {
+    if (!TEXT[lang][key]) continue;
+    const shown = element("dd", lang === "en" ? VALUE_EN[value] ?? value : value);
+    shown.dataset.field = key;
+    if (WIDE_FIELDS.has(key)) shown.className = "wide";
+    fields.append(element("dt", t(key)), shown);
+  }
+  if (result.portrait) {
+    const src = "/api/portrait?v=" + state.version;
+    if (portrait.getAttribute("src") !== src) portrait.src = src;
+    portrait.alt = t("portrait_alt");
+  } else {
+    portrait.removeAttribute("src");
+  }
+  for (const check of result.verdict.checks) {
+    const row = document.createElement("tr");
+    row.className = "status-" + check.status.replace(/\W/g, "");
+    row.append(element("td", t("status_" + check.status)), element("td", check.id), element("td", check.reason));
+    $("checks").tBodies[0].append(row);
+  }
+  $("read-facts").textContent = t("read_facts", { access: result.access, ms: result.read_ms,
+    source: result.holder_source });
+  $("save").disabled = !state.can_save;
+  $("save").title = state.can_save ? "" : t("save_off");
+  $("saved").textContent = state.saved ? t("saved", { file: state.saved }) : "";
+}
+
+function element(tag, text) {
+  const node = document.createElement(tag);
+  node.textContent = text;
+  return node;
+}
+
+function focusFor(previous) {
+  if (!state || previous === state.phase) return;
+  if (state.phase === "card") (useMrz ? $("mrz") : $("can")).focus();
+  else if (state.phase === "done") $("verdict").focus();
+}
+
+async function follow() {
+  for (;;) {
+    try {
+      const since = state ? state.version : "";
+      const response = await fetch("/api/state?since=" + since, { cache: "no-store" });
+      if (!response.ok) throw new Error("state " + response.status);
+      const previous = state ? state.phase : null;
+      const noticeBefore = state ? state.notice : null;
+      state = await response.json();
+      offline = false;
+      render();
+      focusFor(state.notice && state.notice !== noticeBefore ? null : previous);
+    } catch (error) {
+      offline = true;
+      render();
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+  }
+}
+
+async function post(path, body) {
+  const response = await fetch(path, { method: "POST", headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(body), cache: "no-store" });
+  return { ok: response.ok, body: await response.json() };
+}
+
+async function submitKey(event) {
+  event.preventDefault();
+  const can = $("can").value.trim();
+  const mrz = $("mrz").value.trim();
+  $("can").value = "";
+  $("mrz").value = "";
+  $("key-error").textContent = "";
+  if (!useMrz && !/^[0-9]{6}$/.test(can)) {
+    $("key-error").textContent = t("bad_can");
+    $("can").focus();
+    return;
+  }
+  const answer = await post("/api/read", useMrz ? { mrz } : { can });
+  if (!answer.ok) {
+    $("key-error").textContent = t(answer.body.error === "busy" ? "busy" : "bad_key");
+    (useMrz ? $("mrz") : $("can")).focus();
+  }
+}
+
+function toggleMrz() {
+  useMrz = !useMrz;
+  $("key-error").textContent = "";
+  render();
+  (useMrz ? $("mrz") : $("can")).focus();
+}
+
+async function save() {
+  const answer = await post("/api/save", {});
+  if (!answer.ok) $("saved").textContent = answer.body.message || t("save_off");
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  $("key-form").addEventListener("submit", submitKey);
+  $("mrz").addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && event.ctrlKey) submitKey(event);
+  });
+  $("use-mrz").addEventListener("click", toggleMrz);
+  $("lang").addEventListener("click", () => { lang = lang === "vi" ? "en" : "vi"; render(); });
+  $("new-check").addEventListener("click", () => post("/api/clear", {}));
+  $("save").addEventListener("click", save);
+  render();
+  follow();
+});
