@@ -127,6 +127,22 @@ class Certificate:
         return bool(self.subject_name == self.issuer_name)
 
     @cached_property
+    def private_key_usage_period(self) -> tuple[datetime | None, datetime | None] | None:
+        """The PrivateKeyUsagePeriod extension (2.5.29.16) as (notBefore, notAfter), or None when absent.
+
+        ICAO 9303-12 limits how long a CSCA or Document Signer key may sign; after notAfter it must not.
+        """
+        parsed = asn1_x509.Certificate.load(self.der)
+        try:
+            for extension in parsed["tbs_certificate"]["extensions"]:
+                if extension["extn_id"].dotted == "2.5.29.16":
+                    value = extension["extn_value"].parsed
+                    return value["not_before"].native, value["not_after"].native
+        except _PARSE_ERRORS as error:
+            raise PKIError(f"{self.subject}: malformed private key usage period: {error}") from error
+        return None
+
+    @cached_property
     def curve(self) -> Curve | None:
         """The named curve of an EC key (recognised from explicit parameters too); None for RSA keys."""
         algorithm = self._public_key_info["algorithm"]
