@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from cardlib.errors import CardlibError
-from cardtool import chip_commands, demo, perso_command, pki_command, verify_command
+from cardtool import chip_commands, demo, perso_command, pki_command, qa_command, verify_command
 from cardtool.counter import command as counter_command
 
 Handler = Callable[[argparse.Namespace], int]
@@ -21,7 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every sub-command."""
     parser = argparse.ArgumentParser(prog="cardtool", description=__doc__.splitlines()[0] if __doc__ else None)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (pki_command, perso_command, verify_command, chip_commands, demo, counter_command):
+    for module in (pki_command, perso_command, verify_command, qa_command, chip_commands, demo, counter_command):
         module.register(commands)
     return parser
 

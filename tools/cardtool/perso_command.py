@@ -5,30 +5,45 @@ Output folder::
     cards/NNNNN-<id>/   one card image per personalized row (see cardlib.card.image)
     manifest.jsonl      one line per input row: personalized (with its card folder) or rejected (with why)
     rejected.csv        the rejected rows, for the operator to fix and run again
+    report.html         counts and the rejected rows grouped by the field at fault, for a supervisor
 
 Nothing is silently dropped: every input row ends as exactly one manifest line.  The run is resumable:
 started again on the same output folder it skips the rows the manifest already accounts for (card
 folders are written atomically before their manifest line, so a kill at any moment loses nothing).
+Rows are personalized on every core (each worker process loads the Document Signer once); the input is
+streamed and at most a few rows per worker are in flight, so 10,000-row files never sit in memory.
+A progress bar with rate and ETA is drawn on a terminal.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import html
 import json
-import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+from cardlib.batch.engine import IN_FLIGHT_PER_WORKER, default_workers, ordered_map
+from cardlib.batch.journal import drop_torn_tail
+from cardlib.batch.sources import PERSO_MANIFEST
 from cardlib.card.inputs import InputRecord, RejectedRow, read_records
 from cardlib.card.perso import personalize
 from cardlib.errors import CardlibError
 from cardlib.pki.testpki import DocumentSigner, TestPKI
+from cardtool.progress import Progress
+from cardtool.qa_report import STYLE, FailureGroup, bar_chart
 
-MANIFEST = "manifest.jsonl"
+MANIFEST = PERSO_MANIFEST
 REJECTED = "rejected.csv"
+PAGE = "report.html"
+
+Entry = dict[str, Any]
+_worker_signer: DocumentSigner | None = None
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -37,6 +52,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     parser.add_argument("input", type=Path, help="CSV (UTF-8, header row) or JSON Lines of residents")
     parser.add_argument("--pki", type=Path, required=True, help="folder made by 'cardtool pki init'")
     parser.add_argument("--out", type=Path, required=True, help="output folder (created; reused to resume)")
+    parser.add_argument("--workers", type=int, help="worker processes (default: every core)")
     parser.set_defaults(handler=run)
 
 
@@ -56,36 +72,77 @@ class BatchSummary:
 
 def run(args: argparse.Namespace) -> int:
     """Personalize the batch; exit 0 when every row was personalized, 1 when some were rejected."""
-    signer = TestPKI.load(args.pki).document_signer
-    summary = personalize_batch(args.input, signer, args.out)
+    if args.workers is not None and args.workers < 1:
+        raise CardlibError("--workers must be at least 1")
+    TestPKI.load(args.pki)  # a broken PKI folder is reported before any row is touched
+    summary = personalize_batch(args.input, args.pki, args.out, workers=args.workers or default_workers(),
+                                progress=True)
+    report = ManifestReport.of(args.out / MANIFEST)
     print(summary.line())
-    with (args.out / REJECTED).open(encoding="utf-8") as rejected:
-        rejected_rows = sum(1 for _ in rejected) - 1  # the whole batch, earlier runs included
-    if rejected_rows:
-        print(f"{rejected_rows} rejected rows and their reasons: {args.out / REJECTED}")
-    return 1 if rejected_rows else 0
+    print(f"report: {args.out / PAGE}")
+    if report.rejected:
+        print(f"rejected rows and reasons: {args.out / REJECTED}")
+    return 1 if report.rejected else 0
 
 
-def personalize_batch(source: Path, signer: DocumentSigner, out: Path) -> BatchSummary:
-    """Personalize every row of ``source`` into ``out``, resuming a previous run on the same folder."""
+def personalize_batch(source: Path, signer: DocumentSigner | Path, out: Path, *, workers: int = 1,
+                      progress: bool = False) -> BatchSummary:
+    """Personalize every row of ``source`` into ``out``, resuming a previous run on the same folder.
+
+    ``signer`` is a Document Signer, or the folder of a test PKI; only a folder lets ``workers`` processes
+    share the work (each loads the signer once).  ``progress`` draws a progress bar on a terminal.
+    Writes ``manifest.jsonl``, ``rejected.csv`` and ``report.html`` (see the module docstring).
+    """
     out.mkdir(parents=True, exist_ok=True)
     done = _rows_done(out / MANIFEST)
     summary = BatchSummary(already_done=len(done))
+    bar = Progress(len(done) + _rows_left(source, done), unit="rows", done=len(done), enabled=None if progress
+                   else False)
     with (out / MANIFEST).open("a", encoding="utf-8") as manifest:
-        for item in read_records(source):
-            if item.row in done:
-                continue
-            entry = _personalize_one(item, signer, out)
-            summary.personalized += entry["status"] == "personalized"
-            summary.rejected += entry["status"] == "rejected"
-            manifest.write(json.dumps(entry, ensure_ascii=False) + "\n")
-            manifest.flush()
-            _progress(summary)
-    _write_rejected(out)
+        try:
+            for entry in _entries(source, done, signer, out, workers):
+                summary.personalized += entry["status"] == "personalized"
+                summary.rejected += entry["status"] == "rejected"
+                manifest.write(json.dumps(entry, ensure_ascii=False) + "\n")
+                manifest.flush()
+                bar.advance()
+        finally:
+            bar.close()
+    report = ManifestReport.of(out / MANIFEST)
+    report.write_rejected(out / REJECTED)
+    (out / PAGE).write_text(report.html(f"Personalization of {source.name}"), encoding="utf-8")
     return summary
 
 
-def _personalize_one(item: InputRecord | RejectedRow, signer: DocumentSigner, out: Path) -> dict[str, Any]:
+def _rows_left(source: Path, done: set[int]) -> int:
+    return sum(1 for item in read_records(source, check_portraits=False) if item.row not in done)
+
+
+def _entries(source: Path, done: set[int], signer: DocumentSigner | Path, out: Path,
+             workers: int) -> Iterator[Entry]:
+    """One manifest entry per row not done yet, in input order: rejected rows as they are, the others personalized."""
+    items = (item for item in read_records(source) if item.row not in done)
+    if isinstance(signer, Path) and workers > 1:
+        with ProcessPoolExecutor(workers, initializer=_load_worker_signer, initargs=(signer,)) as pool:
+            yield from ordered_map(pool, partial(_personalize_in_worker, out=out), items,
+                                   workers * IN_FLIGHT_PER_WORKER)
+        return
+    loaded = TestPKI.load(signer).document_signer if isinstance(signer, Path) else signer
+    for item in items:
+        yield _personalize_one(item, loaded, out)
+
+
+def _load_worker_signer(pki: Path) -> None:
+    global _worker_signer
+    _worker_signer = TestPKI.load(pki).document_signer
+
+
+def _personalize_in_worker(item: InputRecord | RejectedRow, out: Path) -> Entry:
+    assert _worker_signer is not None, "worker started without its initializer"
+    return _personalize_one(item, _worker_signer, out)
+
+
+def _personalize_one(item: InputRecord | RejectedRow, signer: DocumentSigner, out: Path) -> Entry:
     if isinstance(item, RejectedRow):
         return {"row": item.row, "status": "rejected", "id_number": item.id_number, "field": item.field,
                 "reason": item.reason}
@@ -100,35 +157,65 @@ def _personalize_one(item: InputRecord | RejectedRow, signer: DocumentSigner, ou
 
 
 def _rows_done(manifest: Path) -> set[int]:
-    """Rows the manifest accounts for; a torn last line (killed mid-write) is ignored and redone."""
+    """Rows the manifest accounts for; a torn last line (killed mid-write) is cut off and its row redone."""
+    drop_torn_tail(manifest)
+    return {int(entry["row"]) for entry in _manifest_entries(manifest)}
+
+
+def _manifest_entries(manifest: Path) -> Iterator[Entry]:
     if not manifest.exists():
-        return set()
-    done = set()
-    for line in _complete_lines(manifest):
-        try:
-            done.add(int(json.loads(line)["row"]))
-        except (ValueError, KeyError, TypeError):
-            continue
-    return done
+        return
+    with manifest.open(encoding="utf-8") as handle:
+        for line in handle:
+            try:
+                entry = json.loads(line)
+                int(entry["row"])
+            except (ValueError, KeyError, TypeError):
+                continue
+            yield entry
 
 
-def _complete_lines(path: Path) -> Iterator[str]:
-    text = path.read_text(encoding="utf-8", errors="replace")
-    if text and not text.endswith("\n"):
-        text = text[: text.rfind("\n") + 1]
-        path.write_text(text, encoding="utf-8")
-    yield from text.splitlines()
+@dataclass
+class ManifestReport:
+    """A personalization batch as its manifest records it: counts, and the rejected rows by field."""
 
+    personalized: int = 0
+    rejected: list[Entry] = field(default_factory=list)
+    groups: dict[str, FailureGroup] = field(default_factory=dict)
 
-def _write_rejected(out: Path) -> None:
-    rows = [json.loads(line) for line in _complete_lines(out / MANIFEST)]
-    with (out / REJECTED).open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["row", "id_number", "field", "reason"])
-        for entry in sorted((r for r in rows if r["status"] == "rejected"), key=lambda r: int(r["row"])):
-            writer.writerow([entry["row"], entry.get("id_number") or "", entry.get("field") or "", entry["reason"]])
+    @classmethod
+    def of(cls, manifest: Path) -> ManifestReport:
+        """Read the manifest once (rejected rows are kept: they are what the operator must fix)."""
+        report = cls()
+        for entry in _manifest_entries(manifest):
+            if entry["status"] == "personalized":
+                report.personalized += 1
+                continue
+            report.rejected.append(entry)
+            cause = entry.get("field") or "card data"
+            report.groups.setdefault(cause, FailureGroup(cause)).add(f"row {entry['row']}", entry["reason"])
+        report.rejected.sort(key=lambda entry: int(entry["row"]))
+        return report
 
+    def write_rejected(self, path: Path) -> None:
+        """The rejected rows, in input order, with the field at fault and the reason."""
+        with path.open("w", encoding="utf-8", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["row", "id_number", "field", "reason"])
+            for entry in self.rejected:
+                writer.writerow([entry["row"], entry.get("id_number") or "", entry.get("field") or "",
+                                 entry["reason"]])
 
-def _progress(summary: BatchSummary) -> None:
-    if sys.stderr.isatty():
-        print(f"\r{summary.personalized + summary.rejected} rows", end="", file=sys.stderr, flush=True)
+    def html(self, title: str) -> str:
+        """A self-contained page: counts, a chart of rejections by field, every rejected row."""
+        groups = sorted(self.groups.values(), key=lambda group: (-group.count, group.check))
+        rows = "".join(f"<tr><td>{entry['row']}</td><td>{html.escape(entry.get('id_number') or '')}</td>"
+                       f"<td>{html.escape(entry.get('field') or '')}</td><td>{html.escape(entry['reason'])}</td></tr>"
+                       for entry in self.rejected)
+        table = (f"<table><tr><th>row</th><th>ID number</th><th>field</th><th>reason</th></tr>{rows}</table>"
+                 if rows else "<p>No row was rejected.</p>")
+        return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+                f"<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>"
+                f"<p class='big'>{self.personalized} personalized, {len(self.rejected)} rejected</p>"
+                f"<h2>Rejected rows by field</h2>{bar_chart([(g.check, g.count) for g in groups])}{table}"
+                "</body></html>\n")
