@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from cardtool.main import main
 from cryptography import x509
 
 from cardlib.pki.hsm import init_token, softhsm_environment
 from cardlib.pki.operations import IssuingAuthority
-from cardtool.main import main
 
 FAST_KEYS = ["--csca-key", "secp384r1:sha384", "--ds-key", "brainpoolP256r1:sha256"]
 
