@@ -192,7 +192,10 @@ class CounterHandler(BaseHTTPRequestHandler):
         for name, value in _SECURITY_HEADERS.items():
             self.send_header(name, value)
         self.end_headers()
-        self.wfile.write(body)
+        try:
+            self.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):
+            log.debug("the browser left before the answer to %s", urlsplit(self.path).path)
 
 
 @contextmanager

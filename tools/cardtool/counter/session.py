@@ -281,6 +281,9 @@ class CounterSession:
 
     def _failed(self, generation: int, error: Exception) -> None:
         notice, phase = _classify(error)
+        if notice is Notice.UNREADABLE and self._source.poll() is not CardState.PRESENT:
+            # drivers report a card pulled mid-exchange in several ways (vpcd: "transaction failed")
+            notice, phase = Notice.REMOVED, Phase.WAITING
         if not isinstance(error, CardlibError):
             log.error("card check failed unexpectedly", exc_info=error)
         with self._changed:

@@ -258,7 +258,28 @@ async function save() {
   if (!answer.ok) $("saved").textContent = answer.body.message || t("save_off");
 }
 
+// Alt+letter shortcuts (listed in the footer), by physical key so a Vietnamese input method does not interfere.
+const SHORTCUTS = {
+  KeyL: () => $("lang").click(),
+  KeyM: () => { if (!$("screen-card").hidden) toggleMrz(); },
+  KeyN: () => { if (!$("screen-done").hidden) $("new-check").click(); },
+  KeyS: () => { if (!$("screen-done").hidden && !$("save").disabled) $("save").click(); },
+  KeyD: () => {
+    if ($("screen-done").hidden) return;
+    $("details").open = !$("details").open;
+    $("details").querySelector("summary").focus();
+  },
+};
+
+function shortcut(event) {
+  const action = event.altKey && !event.ctrlKey && !event.metaKey ? SHORTCUTS[event.code] : undefined;
+  if (!action) return;
+  event.preventDefault();
+  action();
+}
+
 document.addEventListener("DOMContentLoaded", () => {
+  document.addEventListener("keydown", shortcut);
   $("key-form").addEventListener("submit", submitKey);
   $("mrz").addEventListener("keydown", (event) => {
     if (event.key === "Enter" && event.ctrlKey) submitKey(event);

@@ -1,0 +1,265 @@
+"""The counter page end to end in a real browser: Debian's headless Chromium (driven by Playwright) on the
+page, the counter reading a virtual chip through a private pcscd and the vpcd virtual reader.
+
+Each state is kept as a 1366x768 screenshot under ``test-artifacts/counter/`` for people to look at.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from cardtool.counter.server import CounterServer, running_counter
+from cardtool.counter.session import CounterSession, PCSCCardSource
+from cardtool.demo import _forge
+from playwright.sync_api import BrowserContext, Page, expect, sync_playwright
+
+from cardlib.card.image import CardImage
+from cardlib.card.testing import sample_card_image, sample_pki
+from cardlib.chip.chip import ChipOptions, VirtualChip
+from cardlib.chip.pcscd import PcscdInstance, private_pcscd
+from cardlib.chip.vpcd import VpcdCard, vpcd_card
+from cardlib.pki.trust import TrustStore
+from cardlib.reader.pcsc import NoCardError, wait_for_card
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "counter"
+SCREEN = {"width": 1366, "height": 768}
+HOLDER = "Nguyễn Thị Thu Hương"
+WAIT_MS = 15_000
+
+
+class SlowCard:
+    """A virtual chip that takes ``delay`` seconds per APDU, so the page's reading state can be seen."""
+
+    def __init__(self, chip: VirtualChip, delay: float) -> None:
+        self.chip, self.delay = chip, delay
+
+    @property
+    def atr(self) -> bytes:
+        return self.chip.atr
+
+    def power_on(self) -> bytes:
+        return self.chip.power_on()
+
+    def reset(self) -> None:
+        self.chip.reset()
+
+    def process(self, raw: bytes) -> bytes:
+        time.sleep(self.delay)
+        return self.chip.process(raw)
+
+
+@pytest.fixture(scope="module")
+def pcscd() -> Iterator[PcscdInstance]:
+    with private_pcscd() as instance:
+        yield instance
+
+
+@pytest.fixture(scope="module")
+def image() -> CardImage:
+    return sample_card_image(3)
+
+
+@pytest.fixture(scope="module")
+def trust(tmp_path_factory: pytest.TempPathFactory) -> TrustStore:
+    folder = tmp_path_factory.mktemp("pki")
+    sample_pki().save(folder)
+    return TrustStore.load(folder / "csca.pem", folder / "crl.pem")
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrowserContext]:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    expect.set_options(timeout=WAIT_MS)
+    with sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            str(tmp_path_factory.mktemp("chromium-profile")), executable_path=CHROMIUM, headless=True,
+            args=CHROMIUM_ARGS, viewport=SCREEN)
+        yield context
+        context.close()
+
+
+@pytest.fixture()
+def page(browser: BrowserContext) -> Iterator[Page]:
+    opened = browser.new_page()
+    opened.set_default_timeout(WAIT_MS)
+    yield opened
+    opened.close()
+
+
+@contextmanager
+def counter(pcscd: PcscdInstance, trust: TrustStore, *, reader: str | None = None,
+            save_dir: Path | None = None) -> Iterator[CounterServer]:
+    source = PCSCCardSource(reader or pcscd.reader_name)
+    with running_counter(CounterSession(source, trust, save_dir=save_dir), source) as server:
+        yield server
+
+
+@contextmanager
+def card_on_reader(pcscd: PcscdInstance, card: VpcdCard) -> Iterator[None]:
+    """``card`` on the virtual reader for the block; afterwards, wait until pcscd has seen it go."""
+    with vpcd_card(card, port=pcscd.port):
+        yield
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            wait_for_card(pcscd.reader_name)
+        except NoCardError:
+            return
+        time.sleep(0.05)
+    raise AssertionError("pcscd still sees the card that was taken off")
+
+
+def _can(image: CardImage) -> str:
+    assert image.secrets is not None
+    return image.secrets.can
+
+
+def _shot(page: Page, name: str) -> None:
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+
+
+def _fits_the_screen(page: Page) -> None:
+    """The main state is usable at 1366x768 without scrolling."""
+    height = page.evaluate("document.documentElement.scrollHeight")
+    assert height <= SCREEN["height"], f"page is {height} px high"
+
+
+def _server_state(server: CounterServer) -> dict[str, object]:
+    request = urllib.request.Request(server.url + "api/state", headers={"Host": f"127.0.0.1:{server.port}"})
+    with urllib.request.urlopen(request, timeout=5) as response:
+        state: dict[str, object] = json.load(response)
+    return state
+
+
+def _read_with_can(page: Page, can: str) -> None:
+    expect(page.locator("#screen-card")).to_be_visible()
+    page.fill("#can", can)
+    page.press("#can", "Enter")
+
+
+def test_no_reader_state(page: Page, pcscd: PcscdInstance, trust: TrustStore) -> None:
+    with counter(pcscd, trust, reader="Reader Not Plugged In") as server:
+        page.goto(server.url)
+        expect(page.locator("#screen-no_reader")).to_be_visible()
+        expect(page.locator("#reader-state")).to_have_text("Chưa có đầu đọc")
+        _shot(page, "00-no-reader")
+
+
+def test_genuine_card_from_waiting_to_verdict_then_removed(page: Page, pcscd: PcscdInstance, image: CardImage,
+                                                          trust: TrustStore) -> None:
+    with counter(pcscd, trust) as server:
+        page.goto(server.url)
+        expect(page.locator("#screen-waiting")).to_be_visible()
+        expect(page.locator("#reader-state")).to_have_text("Đang chờ thẻ")
+        _shot(page, "01-waiting")
+        with card_on_reader(pcscd, SlowCard(VirtualChip(image, ChipOptions(extended_length=False)), 0.03)):
+            expect(page.locator("#screen-card")).to_be_visible()
+            expect(page.locator("#can")).to_be_focused()
+            _shot(page, "02-card-enter-can")
+            _read_with_can(page, _can(image))
+            expect(page.locator("#screen-reading")).to_be_visible()
+            expect(page.locator("#steps li.current")).to_have_text("Đọc dữ liệu")
+            _shot(page, "03-reading")
+            expect(page.locator("#screen-done")).to_be_visible()
+            expect(page.locator("#verdict")).to_have_attribute("data-outcome", "genuine")
+            expect(page.locator("#verdict-title")).to_have_text("THẺ THẬT")
+            expect(page.locator('dd[data-field="full_name"]')).to_have_text(HOLDER)
+            expect(page.locator('dd[data-field="mother_name"]')).to_have_text("Trần Thị Lan")
+            expect(page.locator("#portrait")).to_have_js_property("naturalWidth", 360)
+            assert page.input_value("#can") == "" and _can(image) not in page.url
+            _fits_the_screen(page)
+            _shot(page, "04-genuine")
+        expect(page.locator("#screen-waiting")).to_be_visible()
+        expect(page.locator("#holder-fields dd")).to_have_count(0)
+        assert HOLDER not in page.content() and page.locator("#portrait").get_attribute("src") is None
+        assert _server_state(server)["result"] is None and server.session.portrait() is None
+        _shot(page, "05-card-removed-holder-gone")
+
+
+def test_wrong_can_says_what_to_do(page: Page, pcscd: PcscdInstance, image: CardImage, trust: TrustStore) -> None:
+    with counter(pcscd, trust) as server, card_on_reader(pcscd, VirtualChip(image)):
+        page.goto(server.url)
+        _read_with_can(page, "000000")
+        notice = page.locator("#notice-text")
+        expect(notice).to_contain_text("Số CAN không đúng với thẻ này")
+        expect(page.locator("#screen-card")).to_be_visible()
+        expect(page.locator("#can")).to_be_focused()
+        _shot(page, "06-wrong-can")
+
+
+def test_card_pulled_mid_read(page: Page, pcscd: PcscdInstance, image: CardImage, trust: TrustStore) -> None:
+    with counter(pcscd, trust) as server:
+        page.goto(server.url)
+        with card_on_reader(pcscd, SlowCard(VirtualChip(image, ChipOptions(extended_length=False)), 0.05)):
+            _read_with_can(page, _can(image))
+            expect(page.locator("#steps li.current")).to_have_text("Đọc dữ liệu")
+        expect(page.locator("#notice-text")).to_contain_text("Thẻ đã bị nhấc ra trước khi đọc xong")
+        expect(page.locator("#screen-waiting")).to_be_visible()
+        assert _server_state(server)["result"] is None
+        _shot(page, "07-removed-mid-read")
+
+
+def test_forged_card_is_not_genuine(page: Page, pcscd: PcscdInstance, image: CardImage, trust: TrustStore) -> None:
+    with counter(pcscd, trust) as server, card_on_reader(pcscd, VirtualChip(_forge(image))):
+        page.goto(server.url)
+        _read_with_can(page, _can(image))
+        expect(page.locator("#verdict")).to_have_attribute("data-outcome", "not_genuine")
+        expect(page.locator("#verdict-title")).to_have_text("THẺ KHÔNG HỢP LỆ")
+        expect(page.locator("#verdict-reasons")).to_contain_text(
+            "Phần thông tin công dân trên chip đã bị thay đổi sau khi cấp thẻ.")
+        page.click("#details summary")
+        expect(page.locator("#checks tr.status-fail").first).to_contain_text("hash.DG13")
+        _shot(page, "08-forged-not-genuine")
+
+
+def test_unknown_csca_cannot_tell_in_english(page: Page, pcscd: PcscdInstance, image: CardImage) -> None:
+    with counter(pcscd, TrustStore.load()) as server, card_on_reader(pcscd, VirtualChip(image)):
+        page.goto(server.url)
+        _read_with_can(page, _can(image))
+        expect(page.locator("#verdict")).to_have_attribute("data-outcome", "cannot_tell")
+        expect(page.locator("#verdict-title")).to_have_text("CHƯA XÁC ĐỊNH ĐƯỢC")
+        page.click("#lang")
+        expect(page.locator("#verdict-title")).to_have_text("CANNOT TELL")
+        expect(page.locator("#verdict-reasons")).to_contain_text("root certificate (CSCA) is not in this counter's")
+        expect(page.locator('dd[data-field="sex"]')).to_have_text("Female")
+        expect(page.locator("#holder-fields dt").first).to_have_text("Full name")
+        assert page.evaluate("document.documentElement.lang") == "en"
+        _fits_the_screen(page)
+        _shot(page, "09-cannot-tell-english")
+
+
+def test_keyboard_only_check_and_saved_report(page: Page, pcscd: PcscdInstance, image: CardImage,
+                                              trust: TrustStore, tmp_path: Path) -> None:
+    with counter(pcscd, trust, save_dir=tmp_path) as server, card_on_reader(pcscd, VirtualChip(image)):
+        page.goto(server.url)
+        expect(page.locator("#can")).to_be_focused()
+        page.keyboard.type(_can(image))
+        page.keyboard.press("Enter")
+        expect(page.locator("#verdict")).to_be_focused()
+        expect(page.locator("#verdict")).to_have_attribute("data-outcome", "genuine")
+        page.keyboard.press("Tab")
+        expect(page.locator("#new-check")).to_be_focused()
+        page.keyboard.press("Tab")
+        expect(page.locator("#save")).to_be_focused()
+        assert list(tmp_path.iterdir()) == []  # nothing written until the officer saves
+        page.keyboard.press("Enter")
+        expect(page.locator("#saved")).to_contain_text("card-check-")
+        saved = json.loads(next(tmp_path.iterdir()).read_text(encoding="utf-8"))
+        assert saved["outcome"] == "genuine" and saved["holder"]["full_name"] == HOLDER
+        page.keyboard.press("Alt+l")
+        expect(page.locator("#verdict-title")).to_have_text("GENUINE")
+        _shot(page, "10-keyboard-saved-english")
+        page.keyboard.press("Alt+n")
+        expect(page.locator("#screen-card")).to_be_visible()
+        expect(page.locator("#can")).to_be_focused()
+        assert _server_state(server)["result"] is None
+        expect(page.locator("#shortcuts, footer")).to_contain_text("Alt+N")
