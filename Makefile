@@ -3,14 +3,20 @@
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-APT_PACKAGES := pcscd vsmartcard-vpcd libpcsclite-dev swig python3-venv python3-dev
+APT_PACKAGES := pcscd vsmartcard-vpcd libpcsclite-dev swig softhsm2 chromium fonts-dejavu-core python3-venv python3-dev
+# One file from each package the pipeline and the tests use: when all are there, apt is not run.
+NEEDED_FILES := /usr/sbin/pcscd /usr/lib/pcsc/drivers/serial/libifdvpcd.so /usr/lib/softhsm/libsofthsm2.so \
+	/usr/bin/chromium
 
 .PHONY: setup system venv demo test lint bench clean
 
 system:
-	@if [ ! -e /usr/lib/pcsc/drivers/serial/libifdvpcd.so ] || ! command -v pcscd >/dev/null; then \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_PACKAGES); \
-	fi
+	@for needed in $(NEEDED_FILES); do \
+		if [ ! -e $$needed ]; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_PACKAGES); \
+			break; \
+		fi; \
+	done
 
 venv: $(VENV)/.installed
 
