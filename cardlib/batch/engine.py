@@ -25,6 +25,7 @@ T = TypeVar("T")
 R = TypeVar("R")
 CHUNK = 8
 IN_FLIGHT_PER_WORKER = 3
+CONNECT_TIMEOUT = 30.0
 
 
 class ClusterError(CardlibError):
@@ -92,7 +93,7 @@ def check_on_cluster(address: str, items: Iterable[BatchItem], trust_paths: tupl
     from distributed import Client, as_completed
 
     try:
-        client = Client(address, timeout=30)  # type: ignore[no-untyped-call]
+        client = Client(address, timeout=CONNECT_TIMEOUT)  # type: ignore[no-untyped-call]
     except (OSError, TimeoutError) as exc:
         raise ClusterError(f"no Dask scheduler at {address}: {exc}") from None
     with client:
