@@ -16,11 +16,10 @@ from pathlib import Path
 import pytest
 from cardtool.counter.server import CounterServer, running_counter
 from cardtool.counter.session import CounterSession, PCSCCardSource
-from cardtool.demo import _forge
 from playwright.sync_api import BrowserContext, Page, expect, sync_playwright
 
 from cardlib.card.image import CardImage
-from cardlib.card.testing import sample_card_image, sample_pki
+from cardlib.card.testing import forge_dg13_expiry, sample_card_image, sample_pki
 from cardlib.chip.chip import ChipOptions, VirtualChip
 from cardlib.chip.pcscd import PcscdInstance, private_pcscd
 from cardlib.chip.vpcd import VpcdCard, vpcd_card
@@ -209,7 +208,7 @@ def test_card_pulled_mid_read(page: Page, pcscd: PcscdInstance, image: CardImage
 
 
 def test_forged_card_is_not_genuine(page: Page, pcscd: PcscdInstance, image: CardImage, trust: TrustStore) -> None:
-    with counter(pcscd, trust) as server, card_on_reader(pcscd, VirtualChip(_forge(image))):
+    with counter(pcscd, trust) as server, card_on_reader(pcscd, VirtualChip(forge_dg13_expiry(image))):
         page.goto(server.url)
         _read_with_can(page, _can(image))
         expect(page.locator("#verdict")).to_have_attribute("data-outcome", "not_genuine")

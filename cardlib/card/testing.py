@@ -6,6 +6,7 @@ Everything here is synthetic: the residents are invented and the portraits drawn
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from functools import cache
 
@@ -41,3 +42,14 @@ def sample_card_image(index: int = 0, *, profile: ChipProfile | None = None) -> 
     resident = sample_resident(index)
     portrait = synthetic_portrait_jpeg(index)
     return personalize(resident, portrait, sample_pki().document_signer, profile=profile or ChipProfile())
+
+
+def forge_dg13_expiry(image: CardImage, *, label: str = "forged-dg13") -> CardImage:
+    """A copy of ``image`` whose DG13 date of expiry was edited after signing: a forger extending validity.
+
+    One digit of the expiry date changes; the SOD stays as it was, so passive authentication must catch it.
+    """
+    dg13 = bytearray(image.files["DG13"])
+    digit = dg13.rindex(b"/")  # the last date in DG13 is field 12, the date of expiry
+    dg13[digit - 1] ^= 0x01
+    return replace(image, files={**image.files, "DG13": bytes(dg13)}, label=label)

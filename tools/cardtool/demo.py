@@ -17,10 +17,10 @@ import argparse
 import json
 import shutil
 import time
-from dataclasses import replace
 from pathlib import Path
 
 from cardlib.card.image import CardImage
+from cardlib.card.testing import forge_dg13_expiry
 from cardlib.chip.chip import VirtualChip
 from cardlib.chip.pcscd import private_pcscd
 from cardlib.chip.vpcd import VirtualChipQueue, vpcd_card
@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"1. test PKI in {out / 'pki'}: {pki.csca_certificate.subject.rfc4514_string()}")
     batch = personalize_batch(SAMPLES, pki.document_signer, out / "perso")
     print(f"2. personalization of {SAMPLES.name}: {batch.line()}")
-    images = [*_personalized(out / "perso"), _forge(_personalized(out / "perso")[0])]
+    images = [*_personalized(out / "perso"), forge_dg13_expiry(_personalized(out / "perso")[0], label=FORGED_LABEL)]
     trust = TrustStore.load(out / "pki" / "csca.pem", out / "pki" / "crl.pem")
     writer = ReportWriter(out / "report")
     print(f"3-5. {len(images)} chips on the virtual reader, read over PC/SC with PACE-CAN, CA, AA, then verified:")
@@ -72,14 +72,6 @@ def _personalized(folder: Path) -> list[CardImage]:
     lines = (folder / MANIFEST).read_text(encoding="utf-8").splitlines()
     entries = [json.loads(line) for line in lines]
     return [CardImage.load(folder / entry["card"]) for entry in entries if entry["status"] == "personalized"]
-
-
-def _forge(image: CardImage) -> CardImage:
-    """A clone of ``image`` whose DG13 was edited after signing (a forger changing the holder's address)."""
-    dg13 = bytearray(image.files["DG13"])
-    digit = dg13.rindex(b"/")  # inside the date of expiry (field 12): a forger extending the card's validity
-    dg13[digit - 1] ^= 0x01
-    return replace(image, files={**image.files, "DG13": bytes(dg13)}, label=FORGED_LABEL)
 
 
 def _read_and_verify_all(images: list[CardImage], trust: TrustStore, writer: ReportWriter) -> bool:
