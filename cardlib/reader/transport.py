@@ -49,6 +49,8 @@ def _codes(names: frozenset[str]) -> frozenset[int]:
 
 
 _REMOVED_CODES = _codes(_REMOVED)
+# vpcd (and some contactless drivers) report a card that left mid-exchange as a failed transaction.
+_TRANSACTION_FAILED_CODES = _codes(frozenset({"SCARD_E_NOT_TRANSACTED"}))
 _READER_GONE_CODES = _codes(_READER_GONE)
 
 
@@ -58,6 +60,8 @@ def pcsc_error(hresult: int, reader: str) -> CardError:
     message = scard.SCardGetErrorMessage(hresult)
     if code in _REMOVED_CODES:
         return CardRemovedError(f"the card was removed from {reader!r} ({message})")
+    if code in _TRANSACTION_FAILED_CODES:
+        return CardRemovedError(f"the card in {reader!r} stopped answering ({message}): it was moved or removed")
     if code in _READER_GONE_CODES:
         return ReaderGoneError(f"the reader {reader!r} is no longer available ({message})")
     return CardError(f"PC/SC failure on {reader!r}: {message} (0x{code:08X})")
