@@ -85,6 +85,18 @@ def test_each_wrong_check_digit_is_named(position: int, name: str) -> None:
     assert name in mrz.check_digit_errors()
 
 
+def test_check_digits_lists_every_digit_of_the_format_with_its_outcome() -> None:
+    text = "".join(CCCD_LINES)
+    assert MRZ.parse(text).check_digits() == [
+        ("document number", True), ("date of birth", True), ("date of expiry", True),
+        ("optional data (line 1 position 30)", True), ("composite", True)]
+    broken = MRZ.parse(text[:36] + ("7" if text[36] != "7" else "8") + text[37:])
+    assert dict(broken.check_digits())["date of birth"] is False
+    td3 = MRZ.parse("P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<L898902C36UTO7408122F1204159ZE184226B<<<<<10")
+    assert [name for name, _ in td3.check_digits()] == [
+        "document number", "date of birth", "date of expiry", "optional data", "composite"]
+
+
 def test_parse_concatenated_and_with_blank_lines() -> None:
     assert MRZ.parse("".join(CCCD_LINES)) == MRZ.parse("\r\n" + "\n\n".join(CCCD_LINES) + "\n  ")
 

@@ -314,9 +314,17 @@ class MRZ:
 
     # -- checks ---------------------------------------------------------------------------------------
 
+    def check_digits(self) -> list[tuple[str, bool]]:
+        """Every check digit this MRZ's format carries, in print order, with whether it verifies.
+
+        The names are stable: ``document number``, ``date of birth``, ``date of expiry``, ``optional data``
+        (TD3), ``optional data (line 1 position 30)`` (Vietnamese TD1) and ``composite``.
+        """
+        return [(name, _matches(covered, printed)) for name, covered, printed in self._check_digits()]
+
     def check_digit_errors(self) -> list[str]:
         """The names of the check digits that do not match what they cover; empty when all verify."""
-        return [name for name, covered, printed in self._check_digits() if not _matches(covered, printed)]
+        return [name for name, verifies in self.check_digits() if not verifies]
 
     def _check_digits(self) -> list[tuple[str, str, str]]:
         layout, text = self._layout, self.text

@@ -1,10 +1,10 @@
 """LDS conformance: are the files of a card well-formed, in the spirit of BSI TR-03105 Part 5.1?
 
 One named check per rule that matters, grouped like the TR-03105 test units: ``lds.com`` (LDS_A, EF.COM),
-``lds.dg1`` (LDS_B, the MRZ and each of its check digits), ``lds.dg2`` (LDS_C, the face), ``lds.dg13``
-(the Vietnamese resident data, against the field table of ``cccd-chip.md``), ``lds.dg14`` (LDS_F),
-``lds.dg15`` (LDS_I).  The SOD and Document Signer rules of LDS_H live in :mod:`cardlib.verify.passive`,
-next to the signature they concern.
+``lds.dg1`` (LDS_B, the MRZ and each of its check digits; ``lds.dg1.expiry`` says whether the card has
+expired), ``lds.dg2`` (LDS_C, the face), ``lds.dg13`` (the Vietnamese resident data, against the field table
+of ``cccd-chip.md``), ``lds.dg14`` (LDS_F), ``lds.dg15`` (LDS_I).  The SOD and Document Signer rules of
+LDS_H live in :mod:`cardlib.verify.passive`, next to the signature they concern.
 
 Each file is decoded once, by its own codec, into :class:`DecodedLDS`; the cross-checks and the holder
 summary reuse that.  A file that does not decode gives a FAIL naming the file, field and offset, and the
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import TypeVar
 
 from cardlib.errors import CardlibError, DecodeError, ValidationError
@@ -26,7 +26,7 @@ from cardlib.lds.dg2 import DG2, FaceImage, verify_image
 from cardlib.lds.dg13 import DG13, OID_UTF8, VERSION, StringType, parse_date
 from cardlib.lds.dg15 import DG15
 from cardlib.lds.securityinfo import DG14
-from cardlib.model.mrz import MRZ, MRZFormat
+from cardlib.model.mrz import MRZ, NO_EXPIRY, MRZFormat
 from cardlib.model.resident import NO_EXPIRY_TEXT, nfc
 from cardlib.verify.report import CheckResult, Group, Status
 
@@ -42,7 +42,7 @@ DG13_FIELDS = range(1, 16)
 DG13_PRINTABLE_FIELDS = frozenset({1, 3, 11, 15, 16})
 _DG13_DATES = {3: "date of birth", 11: "date of issue", 12: "date of expiry"}
 
-# MRZ.check_digit_errors() names → the stable check id of each digit.
+# MRZ.check_digits() names → the stable check id of each digit.
 CHECK_DIGIT_IDS = {
     "document number": "document_number",
     "date of birth": "date_of_birth",
@@ -147,16 +147,6 @@ def com_checks(lds: DecodedLDS) -> list[CheckResult]:
 # --- DG1 (TR-03105 LDS_B) -------------------------------------------------------------------------------
 
 
-def _applicable_check_digits(mrz: MRZ) -> list[str]:
-    """The check digits an MRZ of this format carries (the same set MRZ.check_digit_errors() examines)."""
-    names = ["document number", "date of birth", "date of expiry"]
-    if mrz.format is MRZFormat.TD3:
-        names.append("optional data")
-    if mrz.format is MRZFormat.TD1 and mrz.issuing_state == "VNM":
-        names.append("optional data (line 1 position 30)")
-    return [*names, "composite"]
-
-
 def dg1_checks(lds: DecodedLDS) -> list[CheckResult]:
     """DG1 decodes, is a TD1 ID card MRZ (document code I) or a TD3 passport, and every check digit verifies."""
     results = [_decoded("lds.dg1", "DG1", lds, lds.dg1)]
@@ -164,15 +154,48 @@ def dg1_checks(lds: DecodedLDS) -> list[CheckResult]:
         return results + _skipped(["lds.dg1.document_type"], lds, "DG1")
     mrz = lds.dg1.mrz
     results.append(_document_type(mrz))
-    wrong = set(mrz.check_digit_errors())
-    for name in _applicable_check_digits(mrz):
+    for name, verifies in mrz.check_digits():
         check_id = f"lds.dg1.check_digit.{CHECK_DIGIT_IDS[name]}"
-        if name in wrong:
+        if verifies:
+            results.append(_result(check_id, Status.PASS, f"the {name} check digit verifies"))
+        else:
             reason = f"the {name} check digit is wrong: the MRZ was mistyped or altered"
             results.append(_result(check_id, Status.FAIL, reason))
-        else:
-            results.append(_result(check_id, Status.PASS, f"the {name} check digit verifies"))
     return results
+
+
+def document_expiry(lds: DecodedLDS, at: datetime) -> CheckResult:
+    """``lds.dg1.expiry``: WARN when the card has expired at ``at`` (991231 means it never expires).
+
+    An expired card is still a genuine one, so this never fails the verdict for the date itself; an expiry
+    that is not a date at all fails.
+    """
+    if lds.dg1 is None:
+        return _result("lds.dg1.expiry", Status.NOT_APPLICABLE, lds.unavailable("DG1"))
+    printed = lds.dg1.mrz.date_of_expiry
+    if printed == NO_EXPIRY:
+        return _result("lds.dg1.expiry", Status.PASS, f"no expiry date ({NO_EXPIRY}, {NO_EXPIRY_TEXT})")
+    expiry = _expiry_date(printed, at.date())
+    if expiry is None:
+        return _result("lds.dg1.expiry", Status.FAIL, f"date of expiry {printed!r} is not a YYMMDD date")
+    if expiry < at.date():
+        return _result("lds.dg1.expiry", Status.WARN,
+                       f"the card expired on {expiry.isoformat()} (checked at {at.date().isoformat()}); "
+                       "an expired card can still be genuine")
+    return _result("lds.dg1.expiry", Status.PASS, f"valid until {expiry.isoformat()}")
+
+
+def _expiry_date(printed: str, today: date) -> date | None:
+    """YYMMDD as an expiry date: in this century unless that is more than 50 years ahead (ICAO 9303-3)."""
+    if not (printed.isascii() and printed.isdigit()):
+        return None
+    year = 2000 + int(printed[:2])
+    if year > today.year + 50:
+        year -= 100
+    try:
+        return date(year, int(printed[2:4]), int(printed[4:6]))
+    except ValueError:
+        return None
 
 
 def _document_type(mrz: MRZ) -> CheckResult:
@@ -341,8 +364,9 @@ def dg15_checks(lds: DecodedLDS) -> list[CheckResult]:
     return [decoded, _result("lds.dg15.key", Status.PASS, f"RSA key of {key.key_size} bits")]
 
 
-def conformance_checks(lds: DecodedLDS) -> list[CheckResult]:
-    """Every structural check of the data groups and EF.COM, in TR-03105 order."""
-    return [*com_checks(lds), *dg1_checks(lds), *dg2_checks(lds), *dg13_checks(lds), *dg14_checks(lds),
+def conformance_checks(lds: DecodedLDS, *, at: datetime | None = None) -> list[CheckResult]:
+    """Every structural check of the data groups and EF.COM in TR-03105 order, and the expiry at ``at`` (now)."""
+    expiry = document_expiry(lds, at or datetime.now(UTC))
+    return [*com_checks(lds), *dg1_checks(lds), expiry, *dg2_checks(lds), *dg13_checks(lds), *dg14_checks(lds),
             *dg15_checks(lds)]
 

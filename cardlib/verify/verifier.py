@@ -57,7 +57,7 @@ def verify(
     passive = passive_checks(files, trust, at=when, com=decoded.com, dg1=decoded.dg1, protected=protected)
     if passive.unsigned_extras:
         decoded = DecodedLDS.of({name: data for name, data in files.items() if name not in passive.unsigned_extras})
-    checks = [*passive.checks, *conformance_checks(decoded), *cross_checks(decoded), *live_checks(live)]
+    checks = [*passive.checks, *conformance_checks(decoded, at=when), *cross_checks(decoded), *live_checks(live)]
     return VerificationReport.of(source or image.label, checks, holder_summary(decoded.dg1, decoded.dg13))
 
 
