@@ -110,6 +110,9 @@ def test_null_digest_parameters_warn(pki: TestPKI) -> None:
     checks = {check.id: check for check in sod_conformance(SOD.decode(resign(signed_sod(pki), pki, digest_null=1)))}
     assert checks["lds.sod.digest_parameters"].status is Status.WARN
     assert "SignerInfo.digestAlgorithm" in checks["lds.sod.digest_parameters"].reason
+    sod = SOD.decode(resign(signed_sod(pki), pki, digest_null=1))
+    assert sod.digest_identifiers_with_parameters == ("SignerInfo.digestAlgorithm",)
+    assert SOD.decode(signed_sod(pki)).digest_identifiers_with_parameters == ()
 
 
 def test_legacy_content_type_warns_but_verifies(pki: TestPKI) -> None:
@@ -125,10 +128,14 @@ def test_content_type_attribute_must_equal_econtent_type(pki: TestPKI) -> None:
     assert checks["sod.content_type"].status is Status.FAIL
 
 
-def test_unknown_content_type_fails_decoding(pki: TestPKI) -> None:
-    checks = outcome({"EF.SOD": resign(signed_sod(pki), pki, econtent_type="1.2.3.4")})
-    assert checks["sod.decode"].status is Status.FAIL
-    assert checks["sod.signature"].status is Status.NOT_APPLICABLE
+def test_unknown_content_type_fails_the_content_type_check(pki: TestPKI) -> None:
+    sod = resign(signed_sod(pki), pki, econtent_type="1.2.3.4", attribute_content_type="1.2.3.4")
+    assert SOD.decode(sod).econtent_type == "1.2.3.4"
+    checks = outcome({"EF.SOD": sod})
+    assert checks["sod.decode"].status is Status.PASS
+    assert checks["sod.content_type"].status is Status.FAIL
+    assert "eContentType 1.2.3.4 is not ldsSecurityObject" in checks["sod.content_type"].reason
+    assert checks["sod.signature"].status is Status.PASS
 
 
 def test_wrong_message_digest_fails(pki: TestPKI) -> None:

@@ -142,7 +142,13 @@ class LDSSecurityObject:
     @classmethod
     def decode(cls, data: bytes) -> LDSSecurityObject:
         """Parse the eContent of an EF.SOD."""
+        return cls._decode(data)[0]
+
+    @classmethod
+    def _decode(cls, data: bytes) -> tuple[LDSSecurityObject, bool]:
+        """The object, and whether its hashAlgorithm AlgorithmIdentifier carries parameters."""
         value = load_strict(_LDSSecurityObject, data, file=_FILE, field=_FIELD_LSO)
+        with_parameters = not isinstance(value["hash_algorithm"]["parameters"], core.Void)
         oid = value["hash_algorithm"]["algorithm"].dotted
         if oid not in _DIGEST_NAMES:
             raise DecodeError(f"unknown hash algorithm {oid}", file=_FILE, field=_FIELD_LSO)
@@ -156,7 +162,7 @@ class LDSSecurityObject:
         versions = (None, None) if isinstance(info, core.Void) else (info["lds_version"].native,
                                                                       info["unicode_version"].native)
         try:
-            return cls(_DIGEST_NAMES[oid], hashes_by_dg, value["version"].native, *versions)
+            return cls(_DIGEST_NAMES[oid], hashes_by_dg, value["version"].native, *versions), with_parameters
         except ValidationError as exc:
             raise DecodeError(exc.reason, file=_FILE, field=exc.field or _FIELD_LSO) from None
 
@@ -205,7 +211,13 @@ class SignatureAlgorithm:
 
 @dataclass(frozen=True)
 class SOD:
-    """A decoded EF.SOD. ``signed_attributes`` are the exact bytes the signature covers (SET-tagged)."""
+    """A decoded EF.SOD. ``signed_attributes`` are the exact bytes the signature covers (SET-tagged).
+
+    ``econtent_type`` is kept whatever it is, so that a verifier can say precisely that it is not
+    ldsSecurityObject.  ``digest_identifiers_with_parameters`` names the digest AlgorithmIdentifiers
+    (``SignedData.digestAlgorithms``, ``SignerInfo.digestAlgorithm``, ``LDSSecurityObject.hashAlgorithm``)
+    that carry parameters (a NULL, which ICAO 9303-12 says to omit).
+    """
 
     raw: bytes = field(repr=False)
     version: int
@@ -224,6 +236,7 @@ class SOD:
     message_digest: bytes | None
     signing_time: datetime | None
     signature: bytes
+    digest_identifiers_with_parameters: tuple[str, ...] = ()
 
     def encode(self) -> bytes:
         """The file as it was read (a signed object is never re-serialized)."""
@@ -245,23 +258,27 @@ class SOD:
                 raise DecodeError(f"content type {info['content_type'].dotted}, expected signedData")
             signed = info["content"]
             econtent_info = signed["encap_content_info"]
-            econtent_type = econtent_info["content_type"].dotted
-            if econtent_type not in (OID_LDS_SECURITY_OBJECT, OID_LDS_SECURITY_OBJECT_LEGACY):
-                raise DecodeError(f"eContentType {econtent_type} is not ldsSecurityObject")
             econtent = bytes(econtent_info["content"].contents)
             if len(signed["signer_infos"]) != 1:
                 raise DecodeError(f"{len(signed['signer_infos'])} SignerInfos, EF.SOD has exactly one")
             crls = signed["crls"]
             common = {
-                "raw": raw, "version": int(signed["version"].native[1:]), "econtent_type": econtent_type,
-                "econtent": econtent, "digest_algorithms": tuple(_digest_name(a) for a in signed["digest_algorithms"]),
+                "raw": raw, "version": int(signed["version"].native[1:]),
+                "econtent_type": econtent_info["content_type"].dotted, "econtent": econtent,
+                "digest_algorithms": tuple(_digest_name(a) for a in signed["digest_algorithms"]),
                 "signer_certificates": _certificates(signed["certificates"]),
                 "crl_count": 0 if isinstance(crls, core.Void) else len(crls),
             }
-        lso = LDSSecurityObject.decode(econtent)
+        lso, lso_parameters = LDSSecurityObject._decode(econtent)
         with decoding(_FILE, "SignerInfo"):
             signer = _signer_fields(signed["signer_infos"][0])
-        return cls(lds_security_object=lso, **common, **signer)
+            identifiers = {
+                "SignedData.digestAlgorithms": any(_has_parameters(item) for item in signed["digest_algorithms"]),
+                "SignerInfo.digestAlgorithm": _has_parameters(signed["signer_infos"][0]["digest_algorithm"]),
+                "LDSSecurityObject.hashAlgorithm": lso_parameters,
+            }
+        with_parameters = tuple(where for where, present in identifiers.items() if present)
+        return cls(lds_security_object=lso, **common, **signer, digest_identifiers_with_parameters=with_parameters)
 
     @classmethod
     def sign(cls, lso: LDSSecurityObject, signer: SODSigner, *, signing_time: datetime | None = None) -> SOD:
@@ -316,6 +333,10 @@ def _digest(algorithm: str, data: bytes) -> bytes:
         return digest(algorithm, data)
     except ValidationError as exc:
         raise EncodeError(exc.reason) from None
+
+
+def _has_parameters(identifier: algos.DigestAlgorithm) -> bool:
+    return not isinstance(identifier["parameters"], core.Void)
 
 
 def _digest_name(identifier: algos.DigestAlgorithm) -> str:

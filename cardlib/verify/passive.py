@@ -28,15 +28,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from asn1crypto import algos, cms, core
+from asn1crypto import algos
 from asn1crypto import x509 as asn1_x509
 
-from cardlib.errors import CardlibError, DecodeError, PKIError, ValidationError
-from cardlib.lds.asn1 import OID_LDS_SECURITY_OBJECT, algorithm_identifier_der, decoding, load_strict
+from cardlib.errors import CardlibError, PKIError, ValidationError
+from cardlib.lds.asn1 import OID_LDS_SECURITY_OBJECT, OID_LDS_SECURITY_OBJECT_LEGACY, algorithm_identifier_der
 from cardlib.lds.com import EFCOM
 from cardlib.lds.dg1 import DG1
 from cardlib.lds.sod import SOD, digest
-from cardlib.lds.tlv import children, read_single
 from cardlib.pki import trust as chain
 from cardlib.pki.certificates import Certificate
 from cardlib.pki.signatures import verify_signature
@@ -97,6 +96,10 @@ def _decode_sod(files: Mapping[str, bytes]) -> tuple[SOD | None, CheckResult]:
 
 
 def _content_type(sod: SOD) -> CheckResult:
+    if sod.econtent_type not in (OID_LDS_SECURITY_OBJECT, OID_LDS_SECURITY_OBJECT_LEGACY):
+        return _passive("sod.content_type", Status.FAIL,
+                        f"eContentType {sod.econtent_type} is not ldsSecurityObject ({OID_LDS_SECURITY_OBJECT}): "
+                        "the signed content is not a list of data group hashes")
     if sod.content_type_attribute != sod.econtent_type:
         return _passive("sod.content_type", Status.FAIL,
                         f"the contentType signed attribute ({sod.content_type_attribute}) is not the eContentType "
@@ -176,7 +179,7 @@ def chain_checks(signer: Certificate | None, trust: TrustStore, at: datetime, si
                 for check_id in CHAIN_CHECK_IDS]
     validation = trust.validate_document_signer(signer, at)
     found = validation.csca is not None
-    results = [_chain_result(_CHAIN_IDS[check.name], check, found, signer) for check in validation.checks
+    results = [_chain_result(_CHAIN_IDS[check.name], check, found) for check in validation.checks
                if check.name in _CHAIN_IDS]
     results.append(_crl_result(validation))
     if signing_time is not None:
@@ -195,8 +198,8 @@ _CHAIN_FAILURES = {
 }
 
 
-def _chain_result(check_id: str, check: chain.Check, csca_found: bool, signer: Certificate) -> CheckResult:
-    if check_id == "chain.ds_key_usage" and not signer.key_usage:
+def _chain_result(check_id: str, check: chain.Check, csca_found: bool) -> CheckResult:
+    if check_id == "chain.ds_key_usage" and check.passed is None:
         return _trust(check_id, Status.WARN, NO_KEY_USAGE)
     if check.passed is True:
         return _trust(check_id, Status.PASS, check.reason)
@@ -316,27 +319,11 @@ def sod_conformance(sod: SOD | None) -> list[CheckResult]:
 
 
 def _digest_parameters(sod: SOD) -> CheckResult:
-    try:
-        with_null = _digest_identifiers_with_parameters(sod)
-    except DecodeError as error:
-        return _conformance("lds.sod.digest_parameters", Status.FAIL, str(error))
+    with_null = sod.digest_identifiers_with_parameters
     if with_null:
         return _conformance("lds.sod.digest_parameters", Status.WARN,
                             f"{', '.join(with_null)} carry parameters (NULL); ICAO 9303-12 says to omit them")
     return _conformance("lds.sod.digest_parameters", Status.PASS, "digest AlgorithmIdentifiers omit parameters")
-
-
-def _digest_identifiers_with_parameters(sod: SOD) -> list[str]:
-    """Which digest AlgorithmIdentifiers (SignedData, SignerInfo, LDSSecurityObject) carry parameters."""
-    content = read_single(sod.raw, 0x77, file="EF.SOD").value
-    info = load_strict(cms.ContentInfo, content, file="EF.SOD", field="ContentInfo")
-    lso = children(read_single(sod.econtent, 0x30, file="EF.SOD"), file="EF.SOD")
-    with decoding("EF.SOD", "digest AlgorithmIdentifier"):
-        signed = info["content"]
-        identifiers = [("SignedData.digestAlgorithms", item) for item in signed["digest_algorithms"]]
-        identifiers.append(("SignerInfo.digestAlgorithm", signed["signer_infos"][0]["digest_algorithm"]))
-        identifiers.append(("LDSSecurityObject.hashAlgorithm", algos.DigestAlgorithm.load(lso[1].encode())))
-        return [where for where, identifier in identifiers if not isinstance(identifier["parameters"], core.Void)]
 
 
 def _hash_algorithm(sod: SOD) -> CheckResult:
@@ -360,7 +347,7 @@ def dsc_conformance(signer: Certificate | None, dg1: DG1 | None) -> list[CheckRe
 
 
 def _dsc_key_usage(signer: Certificate, parsed: asn1_x509.Certificate) -> CheckResult:
-    if not signer.key_usage:
+    if not chain.has_key_usage_extension(signer):
         return _conformance("lds.dsc.key_usage", Status.WARN, NO_KEY_USAGE)
     if "digital_signature" not in signer.key_usage:
         return _conformance("lds.dsc.key_usage", Status.FAIL, "key usage lacks digitalSignature")
