@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from cardlib.errors import PKIError
 from cardlib.pki import trust
@@ -199,3 +200,28 @@ def test_damaged_master_lists_are_reported_not_trusted(shared_data: Path, tmp_pa
 def test_missing_path_raises(tmp_path: Path) -> None:
     with pytest.raises(PKIError, match="no such file"):
         TrustStore.load(tmp_path / "absent")
+
+
+def _ds_with_key_usage(pki: TestPKI, usage: x509.KeyUsage | None) -> Certificate:
+    """The test DS re-issued by its CSCA with ``usage`` as key usage (None: no extension at all)."""
+    real = pki.ds_certificate
+    builder = x509.CertificateBuilder().subject_name(real.subject).issuer_name(real.issuer)
+    builder = builder.public_key(real.public_key()).serial_number(x509.random_serial_number())
+    builder = builder.not_valid_before(real.not_valid_before_utc).not_valid_after(real.not_valid_after_utc)
+    for extension in real.extensions:
+        if not isinstance(extension.value, x509.KeyUsage):
+            builder = builder.add_extension(extension.value, extension.critical)
+    if usage is not None:
+        builder = builder.add_extension(usage, critical=True)
+    assert isinstance(pki.csca_key, ec.EllipticCurvePrivateKey)
+    return _cert(builder.sign(pki.csca_key, hashes.SHA512()))
+
+
+def test_missing_key_usage_is_told_apart_from_one_without_digital_signature(pki: TestPKI) -> None:
+    signing_only = x509.KeyUsage(False, True, False, False, False, False, False, False, False)  # nonRepudiation
+    missing = _store(pki).validate_document_signer(_ds_with_key_usage(pki, None), SOON).check(trust.DS_KEY_USAGE)
+    wrong = _store(pki).validate_document_signer(_ds_with_key_usage(pki, signing_only), SOON).check(trust.DS_KEY_USAGE)
+    assert missing.passed is None and "no key usage extension" in missing.reason
+    assert wrong.passed is False and "non_repudiation" in wrong.reason
+    assert not trust.has_key_usage_extension(_ds_with_key_usage(pki, None))
+    assert trust.has_key_usage_extension(_ds_with_key_usage(pki, signing_only))

@@ -11,13 +11,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
+
+from asn1crypto import x509 as asn1_x509
 
 from cardlib.errors import PKIError
 from cardlib.pki.certificates import Certificate, RevocationList, pem_blocks
 from cardlib.pki.masterlist import LoadIssue, MasterList
 
-__all__ = ["ChainValidation", "Check", "LoadIssue", "TrustStore"]
+__all__ = ["ChainValidation", "Check", "LoadIssue", "TrustStore", "has_key_usage_extension", "key_usage_check"]
 
 _SIGNED_DATA_OID_DER = bytes.fromhex("06092a864886f70d010702")
 _MASTER_LIST_SUFFIXES = (".ml", ".p7b", ".p7m", ".p7c")
@@ -90,6 +93,30 @@ def _verifies(certificate: Certificate | RevocationList, issuer: Certificate) ->
     return _VERIFIED[key]
 
 
+def has_key_usage_extension(certificate: Certificate) -> bool:
+    """Whether the certificate has a keyUsage extension at all (an empty ``key_usage`` does not tell)."""
+    return _has_key_usage(certificate.der)
+
+
+@lru_cache(maxsize=256)
+def _has_key_usage(der: bytes) -> bool:
+    return asn1_x509.Certificate.load(der).key_usage_value is not None
+
+
+KEY_USAGE_MISSING = "no key usage extension: the key is unrestricted (RFC 5280 §4.2.1.3), ICAO 9303-12 requires one"
+
+
+def key_usage_check(ds: Certificate) -> Check:
+    """DS key usage: passes with digitalSignature, fails without it, cannot tell when the extension is missing.
+
+    RFC 5280 leaves a key without the extension unrestricted, so its absence is no proof of misuse; ICAO
+    9303-12 still requires the extension.  A verifier decides what that is worth (``passed`` None).
+    """
+    if not has_key_usage_extension(ds):
+        return Check(DS_KEY_USAGE, None, KEY_USAGE_MISSING)
+    return Check(DS_KEY_USAGE, "digital_signature" in ds.key_usage, f"key usage {sorted(ds.key_usage)}")
+
+
 def _is_ca(certificate: Certificate) -> bool:
     return certificate.is_ca or "key_cert_sign" in certificate.key_usage
 
@@ -152,7 +179,7 @@ class TrustStore:
         csca, issuer_checks = self._issuer_checks(ds)
         checks = [*issuer_checks,
                   Check(DS_VALIDITY, ds.valid_at(at), f"DS valid {ds.not_before} to {ds.not_after}"),
-                  Check(DS_KEY_USAGE, "digital_signature" in ds.key_usage, f"key usage {sorted(ds.key_usage)}")]
+                  key_usage_check(ds)]
         if csca is None:
             checks += [Check(name, None, "no issuing CSCA") for name in
                        (CSCA_VALIDITY, COUNTRY, CSCA_CHAIN, CRL_PRESENT, CRL_SIGNATURE, CRL_CURRENT, NOT_REVOKED)]
