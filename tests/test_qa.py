@@ -291,7 +291,7 @@ def test_qa_of_a_folder_reports_every_kind_of_finding(batch: tuple[Path, Path], 
     assert {row[4] for row in summary if row[0] == "missing card"} == {cards[6].name, cards[7].name}
     page = (report / "report.html").read_text(encoding="utf-8")
     assert "50.0% valid — batch FAILED" in page and "<svg" in page and "<script" not in page
-    assert page.count("data:image/jpeg;base64,/9j/") == 1  # the altered card's portrait
+    assert page.count("data:image/jpeg;base64,/9j/") == 2  # the altered card and the duplicate
     _assert_no_secrets(perso, report)
 
 

@@ -13,7 +13,7 @@ import hashlib
 import io
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import cache
 from pathlib import Path
@@ -23,6 +23,7 @@ from PIL import Image
 
 from cardlib.batch.outcome import CardOutcome
 from cardlib.batch.sources import BatchItem
+from cardlib.card.image import CardImage
 from cardlib.errors import CardlibError
 from cardlib.lds.dg2 import DG2
 from cardlib.pki.trust import TrustStore
@@ -43,6 +44,23 @@ class CheckedCard:
     outcome: CardOutcome
     file_hashes: Mapping[str, str] = field(default_factory=dict)
     protected: frozenset[str] = PROTECTED_IN_DUMPS
+    dg2: bytes | None = field(default=None, repr=False)
+
+    def portrait_for(self, outcome: CardOutcome) -> CardOutcome:
+        """``outcome`` (this card's, after batch findings) with a thumbnail if it failed and has none yet.
+
+        The portrait comes from :attr:`dg2` when the card was read here, else from the card folder the
+        outcome is keyed by: only failing cards pay for it.
+        """
+        if outcome.passed or outcome.thumbnail:
+            return outcome
+        dg2 = self.dg2
+        if dg2 is None and Path(outcome.key).is_dir():
+            try:
+                dg2 = CardImage.load(Path(outcome.key)).file("DG2")
+            except CardlibError:
+                return outcome
+        return replace(outcome, thumbnail=thumbnail(dg2))
 
 
 def file_hashes(files: Mapping[str, bytes]) -> dict[str, str]:

@@ -200,7 +200,8 @@ class _ReaderWorker:
         outcome = outcome_of(report, result.dump.files, key=key, access=result.access, apdus=result.apdu_count,
                              read_ms=round(result.timings.total * 1000, 1), check_ms=round(elapsed, 2),
                              reader=self.reader)
-        return CheckedCard(outcome, file_hashes(result.dump.files), frozenset(result.protected_files))
+        return CheckedCard(outcome, file_hashes(result.dump.files), frozenset(result.protected_files),
+                           result.dump.file("DG2"))
 
     def _error(self, message: str) -> CheckedCard:
         self.cards += 1

@@ -130,7 +130,7 @@ def _record(results: Iterator[CheckedCard], accounting: BatchAccounting, writer:
     """Settle and journal each result as it arrives; then write the reports from the journal."""
     try:
         for checked in results:
-            outcome = accounting.settle(checked)
+            outcome = checked.portrait_for(accounting.settle(checked))
             if writer.holds(outcome.key):  # the same card presented again on a live line
                 outcome = replace(outcome, key=f"{outcome.key} {outcome.finished:.3f}")
             writer.add(outcome)
