@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from cardtool.main import main
-from cardtool.perso_command import MANIFEST, PAGE, REJECTED, personalize_batch
+from cardtool.perso_command import MANIFEST, PAGE, REJECTED, SignerSource, personalize_batch
 
 from cardlib.card.image import CardImage
 from cardlib.card.testing import sample_pki
@@ -61,8 +61,8 @@ def test_parallel_perso_writes_every_row_in_input_order(pki: Path, tmp_path: Pat
 
 def test_one_worker_and_two_personalize_the_same_rows(pki: Path, tmp_path: Path) -> None:
     source = _input(tmp_path, copies=1)
-    one = personalize_batch(source, pki, tmp_path / "one", workers=1)
-    two = personalize_batch(source, pki, tmp_path / "two", workers=2)
+    one = personalize_batch(source, SignerSource(pki), tmp_path / "one", workers=1)
+    two = personalize_batch(source, SignerSource(pki), tmp_path / "two", workers=2)
     assert (one.personalized, one.rejected) == (two.personalized, two.rejected) == (8, 2)
     assert _manifest(tmp_path / "one") == _manifest(tmp_path / "two")
 
@@ -70,10 +70,10 @@ def test_one_worker_and_two_personalize_the_same_rows(pki: Path, tmp_path: Path)
 def test_a_torn_manifest_line_is_redone_once(pki: Path, tmp_path: Path) -> None:
     source = _input(tmp_path, copies=1)
     out = tmp_path / "out"
-    personalize_batch(source, pki, out, workers=2)
+    personalize_batch(source, SignerSource(pki), out, workers=2)
     lines = (out / MANIFEST).read_text(encoding="utf-8").splitlines(keepends=True)
     (out / MANIFEST).write_text("".join(lines[:6]) + lines[6][:25], encoding="utf-8")
-    summary = personalize_batch(source, pki, out, workers=2)
+    summary = personalize_batch(source, SignerSource(pki), out, workers=2)
     assert (summary.already_done, summary.personalized + summary.rejected) == (6, 4)
     assert sorted(int(str(entry["row"])) for entry in _manifest(out)) == list(range(2, 12))
 

@@ -128,7 +128,13 @@ class IssuingAuthority:
 
     @classmethod
     def open(cls, directory: Path, pin: PinSource | None = None) -> IssuingAuthority:
-        """Open a PKI folder; a token-held PKI needs ``pin`` and opens a token session."""
+        """Open a PKI folder; a token-held PKI needs ``pin`` and opens a token session.
+
+        A folder written by :meth:`TestPKI.save` alone (no settings file) opens as a file-key PKI.
+        """
+        if not (directory / SETTINGS_FILE).exists() and (directory / "csca.pem").exists():
+            pki = TestPKI.load(directory)
+            return cls(directory, pki.config, None, {}, None, pki)
         settings = _read_settings(directory)
         config = PKIConfig(csca_key=KeySpec.parse(settings["csca_key"]), ds_key=KeySpec.parse(settings["ds_key"]),
                            **{key: settings[key] for key in _NAME_FIELDS})

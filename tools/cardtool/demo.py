@@ -1,6 +1,6 @@
 """``cardtool demo``: the whole pipeline on embedded defaults, end to end, with no set-up.
 
-1. a test PKI (CSCA, Document Signer, CRL);
+1. a test PKI (CSCA and CRL in files) with the Document Signer's key in a SoftHSM2 token (PKCS#11);
 2. personalization of the sample residents shipped with cardtool (synthetic people and portraits);
 3. each card image becomes a virtual chip inserted into the vpcd reader of a private pcscd, one after
    another as on a production line; one extra card is a forgery (DG13 altered after signing);
@@ -25,6 +25,7 @@ from cardlib.chip.chip import VirtualChip
 from cardlib.chip.pcscd import private_pcscd
 from cardlib.chip.vpcd import VirtualChipQueue, vpcd_card
 from cardlib.errors import CardlibError
+from cardlib.pki.hsm import softhsm_document_signer
 from cardlib.pki.testpki import TestPKI
 from cardlib.pki.trust import TrustStore
 from cardlib.reader.pcsc import NoCardError, connect
@@ -53,8 +54,13 @@ def run(args: argparse.Namespace) -> int:
         shutil.rmtree(out)
     pki = TestPKI.generate()
     pki.save(out / "pki")
-    print(f"1. test PKI in {out / 'pki'}: {pki.csca_certificate.subject.rfc4514_string()}")
-    batch = personalize_batch(SAMPLES, pki.document_signer, out / "perso")
+    signer = softhsm_document_signer(out / "hsm", pki)
+    print(f"1. test PKI in {out / 'pki'}: {pki.csca_certificate.subject.rfc4514_string()}; "
+          f"Document Signer key in SoftHSM2 token {signer.token.config.label!r} ({out / 'hsm'})")
+    try:
+        batch = personalize_batch(SAMPLES, signer, out / "perso")
+    finally:
+        signer.token.close()
     print(f"2. personalization of {SAMPLES.name}: {batch.line()}")
     images = [*_personalized(out / "perso"), forge_dg13_expiry(_personalized(out / "perso")[0], label=FORGED_LABEL)]
     trust = TrustStore.load(out / "pki" / "csca.pem", out / "pki" / "crl.pem")

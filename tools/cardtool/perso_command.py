@@ -34,7 +34,9 @@ from cardlib.batch.sources import PERSO_MANIFEST
 from cardlib.card.inputs import InputRecord, RejectedRow, read_records
 from cardlib.card.perso import personalize
 from cardlib.errors import CardlibError
-from cardlib.pki.testpki import DocumentSigner, TestPKI
+from cardlib.lds.sod import SODSigner
+from cardlib.pki.hsm import PinSource
+from cardlib.pki.operations import IssuingAuthority
 from cardtool.progress import Progress
 from cardtool.qa_report import STYLE, FailureGroup, bar_chart
 
@@ -43,7 +45,8 @@ REJECTED = "rejected.csv"
 PAGE = "report.html"
 
 Entry = dict[str, Any]
-_worker_signer: DocumentSigner | None = None
+_worker_signer: SODSigner | None = None
+_worker_authority: IssuingAuthority | None = None
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -53,7 +56,25 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     parser.add_argument("--pki", type=Path, required=True, help="folder made by 'cardtool pki init'")
     parser.add_argument("--out", type=Path, required=True, help="output folder (created; reused to resume)")
     parser.add_argument("--workers", type=int, help="worker processes (default: every core)")
+    pin = parser.add_mutually_exclusive_group()
+    pin.add_argument("--pin-env", metavar="VAR", help="environment variable holding the token PIN (token-held keys)")
+    pin.add_argument("--pin-file", type=Path, metavar="PATH", help="file whose first line is the token PIN")
     parser.set_defaults(handler=run)
+
+
+@dataclass(frozen=True)
+class SignerSource:
+    """Where each process gets the Document Signer: a PKI folder (keys in files or in a token) and its PIN source.
+
+    Holds no secret, so it can be handed to worker processes, each opening its own token session.
+    """
+
+    pki: Path
+    pin: PinSource | None = None
+
+    def open(self) -> IssuingAuthority:
+        """The opened PKI (close it when done: it may hold a token session)."""
+        return IssuingAuthority.open(self.pki, self.pin)
 
 
 @dataclass
@@ -74,8 +95,11 @@ def run(args: argparse.Namespace) -> int:
     """Personalize the batch; exit 0 when every row was personalized, 1 when some were rejected."""
     if args.workers is not None and args.workers < 1:
         raise CardlibError("--workers must be at least 1")
-    TestPKI.load(args.pki)  # a broken PKI folder is reported before any row is touched
-    summary = personalize_batch(args.input, args.pki, args.out, workers=args.workers or default_workers(),
+    pin = PinSource(env=args.pin_env) if args.pin_env else PinSource(file=args.pin_file) if args.pin_file else None
+    source = SignerSource(args.pki, pin)
+    with source.open() as authority:  # a broken PKI folder, a wrong PIN or an expired DS: said before any row
+        authority.document_signer()
+    summary = personalize_batch(args.input, source, args.out, workers=args.workers or default_workers(),
                                 progress=True)
     report = ManifestReport.of(args.out / MANIFEST)
     print(summary.line())
@@ -85,12 +109,12 @@ def run(args: argparse.Namespace) -> int:
     return 1 if report.rejected else 0
 
 
-def personalize_batch(source: Path, signer: DocumentSigner | Path, out: Path, *, workers: int = 1,
+def personalize_batch(source: Path, signer: SODSigner | SignerSource, out: Path, *, workers: int = 1,
                       progress: bool = False) -> BatchSummary:
     """Personalize every row of ``source`` into ``out``, resuming a previous run on the same folder.
 
-    ``signer`` is a Document Signer, or the folder of a test PKI; only a folder lets ``workers`` processes
-    share the work (each loads the signer once).  ``progress`` draws a progress bar on a terminal.
+    ``signer`` is a Document Signer, or where to get one; only a :class:`SignerSource` lets ``workers``
+    processes share the work (each opens the PKI once).  ``progress`` draws a progress bar on a terminal.
     Writes ``manifest.jsonl``, ``rejected.csv`` and ``report.html`` (see the module docstring).
     """
     out.mkdir(parents=True, exist_ok=True)
@@ -118,23 +142,27 @@ def _rows_left(source: Path, done: set[int]) -> int:
     return sum(1 for item in read_records(source, check_portraits=False) if item.row not in done)
 
 
-def _entries(source: Path, done: set[int], signer: DocumentSigner | Path, out: Path,
+def _entries(source: Path, done: set[int], signer: SODSigner | SignerSource, out: Path,
              workers: int) -> Iterator[Entry]:
     """One manifest entry per row not done yet, in input order: rejected rows as they are, the others personalized."""
     items = (item for item in read_records(source) if item.row not in done)
-    if isinstance(signer, Path) and workers > 1:
-        with ProcessPoolExecutor(workers, initializer=_load_worker_signer, initargs=(signer,)) as pool:
+    if not isinstance(signer, SignerSource):
+        yield from (_personalize_one(item, signer, out) for item in items)
+    elif workers > 1:
+        with ProcessPoolExecutor(workers, initializer=_open_worker_signer, initargs=(signer,)) as pool:
             yield from ordered_map(pool, partial(_personalize_in_worker, out=out), items,
                                    workers * IN_FLIGHT_PER_WORKER)
-        return
-    loaded = TestPKI.load(signer).document_signer if isinstance(signer, Path) else signer
-    for item in items:
-        yield _personalize_one(item, loaded, out)
+    else:
+        with signer.open() as authority:
+            document_signer = authority.document_signer()
+            yield from (_personalize_one(item, document_signer, out) for item in items)
 
 
-def _load_worker_signer(pki: Path) -> None:
-    global _worker_signer
-    _worker_signer = TestPKI.load(pki).document_signer
+def _open_worker_signer(source: SignerSource) -> None:
+    """Process pool initializer: open the PKI once per worker and keep it open for the worker's life."""
+    global _worker_signer, _worker_authority
+    _worker_authority = source.open()
+    _worker_signer = _worker_authority.document_signer()
 
 
 def _personalize_in_worker(item: InputRecord | RejectedRow, out: Path) -> Entry:
@@ -142,7 +170,7 @@ def _personalize_in_worker(item: InputRecord | RejectedRow, out: Path) -> Entry:
     return _personalize_one(item, _worker_signer, out)
 
 
-def _personalize_one(item: InputRecord | RejectedRow, signer: DocumentSigner, out: Path) -> Entry:
+def _personalize_one(item: InputRecord | RejectedRow, signer: SODSigner, out: Path) -> Entry:
     if isinstance(item, RejectedRow):
         return {"row": item.row, "status": "rejected", "id_number": item.id_number, "field": item.field,
                 "reason": item.reason}
