@@ -13,10 +13,9 @@ import pytest
 from cardtool.counter.progress import Progress, ProgressTransport, Step
 from cardtool.counter.session import CardState, CounterSession, SessionBusyError, form_access_key, watch
 from cardtool.counter.verdict import Outcome, counter_verdict
-from cardtool.demo import _forge
 
 from cardlib.card.image import CardImage
-from cardlib.card.testing import sample_card_image, sample_pki
+from cardlib.card.testing import forge_dg13_expiry, sample_card_image, sample_pki
 from cardlib.chip.chip import ChipOptions, VirtualChip
 from cardlib.errors import ValidationError
 from cardlib.pki.trust import TrustStore
@@ -188,7 +187,7 @@ def test_removal_seen_during_a_read_discards_its_result(image: CardImage, trust:
 def test_forged_card_is_not_genuine_naming_the_altered_data(image: CardImage, trust: TrustStore) -> None:
     reader = VirtualReader()
     session = CounterSession(reader, trust)
-    _insert(session, reader, VirtualChip(_forge(image)))
+    _insert(session, reader, VirtualChip(forge_dg13_expiry(image)))
     session.submit(can=_can(image))
     verdict = _settle(session)["result"]["verdict"]
     assert verdict["outcome"] == "not_genuine"
