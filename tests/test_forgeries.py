@@ -36,7 +36,7 @@ from cardlib.pki.certificates import Certificate, RevocationList
 from cardlib.pki.testpki import PKIConfig, TestPKI
 from cardlib.pki.trust import TrustStore
 from cardlib.reader.reader import AccessKey, read_card
-from cardlib.reader.transport import InProcessTransport
+from cardlib.reader.transport import APDUProcessor, InProcessTransport
 from cardlib.verify.live import verify_read
 from cardlib.verify.report import Status, Verdict, VerificationReport
 from cardlib.verify.verifier import verify
@@ -173,6 +173,22 @@ def swap_lso_hash(name: str, data: bytes, *, fix_message_digest: bool) -> bytes:
     return edit_sod(change)
 
 
+class Withholding:
+    """A chip that refuses one file with "security status not satisfied", in the clear, as if it were DG3.
+
+    The file is recognised by the short file identifier of its READ BINARY (headers are not encrypted);
+    the real chip still sees the command, so the secure messaging counters stay in step.
+    """
+
+    def __init__(self, chip: VirtualChip, sfi: int) -> None:
+        self.chip = chip
+        self.sfi = sfi
+
+    def process(self, raw: bytes) -> bytes:
+        answer = self.chip.process(raw)
+        return b"\x69\x82" if raw[1:3] == bytes([0xB0, 0x80 | self.sfi]) else answer
+
+
 def clone(*, keep_ca_key: bool) -> CardImage:
     """A blank chip loaded with the genuine card's files: the forger knows the access keys but not the AA key
     (and, unless ``keep_ca_key``, not the CA key either)."""
@@ -191,10 +207,10 @@ def clone(*, keep_ca_key: bool) -> CardImage:
 class Forgery:
     """One way to tamper, and what must catch it.
 
-    ``make`` gives the files of the tampered dump (or, when ``live``, the image loaded into a chip that is then
-    read).  ``fails`` is the exact set of checks that must fail; when empty, ``undecided`` is the exact set
-    that must be "cannot tell".  ``reason`` must appear in the first of them.  ``trust`` builds the trust
-    store the verifier uses (default: the genuine CSCA and CRL).
+    ``make`` gives the files of the tampered dump (or, when ``live``, the image loaded into a chip, wrapped by
+    ``chip``, that is then read).  ``fails`` is the exact set of checks that must fail; when empty,
+    ``undecided`` is the exact set that must be "cannot tell".  ``reason`` must appear in the first of them.
+    ``trust`` builds the trust store the verifier uses (default: the genuine CSCA and CRL).
     """
 
     name: str
@@ -204,6 +220,7 @@ class Forgery:
     undecided: frozenset[str] = frozenset()
     trust: Callable[[], TrustStore] = field(default=lambda: trust_of(sample_pki()))
     live: bool = False
+    chip: Callable[[VirtualChip], APDUProcessor] = lambda chip: chip
 
 
 def _f(name: str, make: Callable[[], dict[str, bytes] | CardImage], fails: set[str], reason: str,
@@ -310,6 +327,10 @@ FORGERIES = [
         lambda text: text[:14] + str((int(text[14]) + 1) % 10) + text[15:]),
        {"lds.dg1.check_digit.document_number", "lds.dg1.check_digit.composite"}, "check digit is wrong"),
     # the chip: only a live read can show these
+    _f("chip_withholds_the_portrait", genuine, set(), "the chip refused to give DG2", live=True,
+       undecided=frozenset({"hash.DG2"}), chip=lambda chip: Withholding(chip, sfi=0x02)),
+    _f("chip_withholds_the_resident_data", genuine, set(), "the chip refused to give DG13", live=True,
+       undecided=frozenset({"hash.DG13"}), chip=lambda chip: Withholding(chip, sfi=0x0D)),
     _f("cloned_chip_without_its_keys", lambda: clone(keep_ca_key=False), {"live.chip_authentication"},
        "the chip may be a clone", live=True),
     _f("cloned_chip_with_its_ca_key_but_not_its_aa_key", lambda: clone(keep_ca_key=True),
@@ -321,7 +342,7 @@ def _verify(forgery: Forgery) -> VerificationReport:
     made = forgery.make()
     if forgery.live:
         assert isinstance(made, CardImage) and made.secrets is not None
-        read = read_card(InProcessTransport(VirtualChip(made)), AccessKey.can(made.secrets.can))
+        read = read_card(InProcessTransport(forgery.chip(VirtualChip(made))), AccessKey.can(made.secrets.can))
         return verify_read(read, forgery.trust(), source=forgery.name)
     assert isinstance(made, dict)
     return verify(CardImage(made), forgery.trust(), source=forgery.name)

@@ -46,6 +46,9 @@ from cardlib.verify.report import CheckResult, Group, Status
 # What each data group holds, to say what a hash mismatch means.
 DG_CONTENT = {1: "the MRZ", 2: "the portrait", 3: "the fingerprints", 13: "the resident data",
               14: "the Chip Authentication key", 15: "the Active Authentication key"}
+# The biometrics Extended Access Control protects (ICAO 9303-11 §7.1): the only files a genuine chip refuses
+# after BAC/PACE.  A chip refusing any other signed file is hiding it.
+EAC_PROTECTED = frozenset({"DG3", "DG4"})
 # Hashes ICAO 9303-12 allows for SODs; SHA-1 appears on early passports and is only warned about.
 ALLOWED_HASHES = ("sha224", "sha256", "sha384", "sha512")
 LEGACY_HASHES = ("sha1",)
@@ -277,9 +280,13 @@ def _unsigned(name: str, listed: bool) -> CheckResult:
 
 
 def _absent(name: str, protected: frozenset[str]) -> CheckResult:
-    if name in protected:
+    if name in protected and name in EAC_PROTECTED:
         return _passive(f"hash.{name}", Status.NOT_APPLICABLE,
                         f"{name} is protected on the chip (Terminal Authentication needed), so it was not read")
+    if name in protected:
+        return _passive(f"hash.{name}", Status.UNKNOWN,
+                        f"the chip refused to give {name}, which only Terminal Authentication may protect "
+                        f"({', '.join(sorted(EAC_PROTECTED))}): {name} cannot be verified")
     return _passive(f"hash.{name}", Status.UNKNOWN, f"{name} listed in SOD but not in the dump")
 
 
