@@ -91,19 +91,27 @@ class CardImage:
         return self.files.get(name)
 
     def save(self, path: Path) -> None:
-        """Write the image to directory ``path`` atomically (it must not exist yet, or be a card image)."""
+        """Write the image to directory ``path`` atomically (it must not exist yet, or be a card image).
+
+        A write that fails (a full disk, a read-only folder) raises CardImageError and leaves nothing behind.
+        """
         path = Path(path)
         if path.exists() and not (path / MANIFEST).is_file():
             raise CardImageError(f"{path} exists and is not a card image: refusing to overwrite it")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+        except OSError as exc:
+            raise CardImageError(f"{path}: cannot write the card image ({exc.strerror or exc})") from None
         try:
             self._write_into(staging)
             if path.exists():
                 shutil.rmtree(path)
             staging.rename(path)
-        except BaseException:
+        except BaseException as exc:
             shutil.rmtree(staging, ignore_errors=True)
+            if isinstance(exc, OSError):  # a full disk, a read-only folder: nothing half-written is left
+                raise CardImageError(f"{path}: cannot write the card image ({exc.strerror or exc})") from None
             raise
 
     def _write_into(self, folder: Path) -> None:

@@ -74,9 +74,16 @@ class _Connection:
             return None
         return self._read_exact(int.from_bytes(header, "big"), stopped)
 
-    def send(self, payload: bytes) -> None:
-        """Send one framed message in a single write (one TCP segment, no Nagle wait)."""
-        self.sock.sendall(len(payload).to_bytes(2, "big") + payload)
+    def send(self, payload: bytes) -> bool:
+        """Send one framed message in a single write (one TCP segment, no Nagle wait).
+
+        False when the connection is gone (the card was ejected, or the driver went away meanwhile).
+        """
+        try:
+            self.sock.sendall(len(payload).to_bytes(2, "big") + payload)
+        except OSError:
+            return False
+        return True
 
     def _quick_ack(self) -> None:
         """Acknowledge at once (Linux TCP_QUICKACK, which the kernel clears again after use).
@@ -138,10 +145,12 @@ def serve_card(card: VpcdCard, sock: socket.socket, *, stopped: Callable[[], boo
     try:
         while (message := connection.receive(stopped)) is not None:
             if len(message) != 1:
-                connection.send(card.process(message))
+                if not connection.send(card.process(message)):
+                    return
                 used = True
             elif message[0] == GET_ATR:
-                connection.send(card.atr)
+                if not connection.send(card.atr):
+                    return
             elif message[0] in (POWER_ON, RESET):
                 card.power_on()
             elif message[0] == POWER_OFF:

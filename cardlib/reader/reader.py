@@ -473,6 +473,18 @@ def _read_card_access(channel: _Channel, reader: _FileReader) -> bytes | None:
         return reader.read_file(EF_CARD_ACCESS)
     except _FileAbsentError:
         return None
+    except _FileProtectedError:
+        raise ChipRefusedError("the chip refuses to give EF.CardAccess", sw=SW_SECURITY_STATUS) from None
+
+
+def _read_required(reader: _FileReader, spec: FileSpec) -> bytes:
+    """A file the read cannot do without (EF.COM): its absence or protection is the chip refusing the read."""
+    try:
+        return reader.read_file(spec)
+    except _FileAbsentError:
+        raise ChipRefusedError(f"the chip has no {spec.name}", sw=SW_FILE_NOT_FOUND) from None
+    except _FileProtectedError:
+        raise ChipRefusedError(f"the chip refuses to give {spec.name}", sw=SW_SECURITY_STATUS) from None
 
 
 def _choose_pace(infos: Sequence[PACEInfo]) -> PACEParameters:
@@ -544,7 +556,7 @@ def _read_files(reader: _FileReader, wanted: Sequence[str] | None) -> tuple[dict
     """EF.COM, the data groups it lists (or those ``wanted`` among them), then EF.SOD."""
     files: dict[str, bytes] = {}
     protected: list[str] = []
-    files[EF_COM.name] = reader.read_file(EF_COM)
+    files[EF_COM.name] = _read_required(reader, EF_COM)
     listed = [DATA_GROUPS[number] for number in EFCOM.decode(files[EF_COM.name]).data_groups]
     chosen = [spec for spec in listed if wanted is None or spec.name in wanted]
     for spec in (*chosen, EF_SOD):

@@ -67,6 +67,15 @@ def pcsc_error(hresult: int, reader: str) -> CardError:
     return CardError(f"PC/SC failure on {reader!r}: {message} (0x{code:08X})")
 
 
+def _service_running() -> bool:
+    """Whether a PC/SC service answers now (a dying daemon makes exchanges fail with misleading codes)."""
+    hresult, context = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
+    if hresult != scard.SCARD_S_SUCCESS:
+        return False
+    scard.SCardReleaseContext(context)
+    return True
+
+
 class Transport(Protocol):
     """One APDU exchange with a chip: raw command bytes in, raw response bytes (data + SW) out."""
 
@@ -111,7 +120,11 @@ class PCSCTransport:
         """Send ``command`` with SCardTransmit and return the response bytes."""
         hresult, response = scard.SCardTransmit(self._card, self._protocol, list(command))
         if hresult != scard.SCARD_S_SUCCESS:
-            raise pcsc_error(hresult, self.reader)
+            error = pcsc_error(hresult, self.reader)
+            if type(error) is CardError and not _service_running():
+                raise ReaderGoneError(f"the PC/SC service stopped while reading from {self.reader!r}: start it (pcscd) "
+                                      "and put the card on the reader again") from None
+            raise error
         if len(response) < 2:  # a driver whose card vanished mid-exchange may return nothing at all
             raise CardRemovedError(f"the card in {self.reader!r} stopped answering")
         return bytes(response)
