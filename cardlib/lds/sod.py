@@ -383,7 +383,9 @@ def _signer_fields(signer: cms.SignerInfo) -> dict[str, Any]:
 def _sid(sid: cms.SignerIdentifier) -> SignerIdentifier:
     if sid.name == "subject_key_identifier":
         return SignerIdentifier(subject_key_identifier=bytes(sid.chosen.native))
-    return SignerIdentifier(issuer=sid.chosen["issuer"].dump(), serial_number=sid.chosen["serial_number"].native)
+    issuer = sid.chosen["issuer"]
+    issuer.native  # noqa: B018 -- parse the Name now, so a malformed one is a DecodeError of the SignerInfo
+    return SignerIdentifier(issuer=issuer.dump(), serial_number=sid.chosen["serial_number"].native)
 
 
 def _signature_algorithm(identifier: algos.SignedDigestAlgorithm) -> SignatureAlgorithm:
