@@ -25,7 +25,8 @@ from cardlib.curves import Curve, by_oid, from_explicit
 from cardlib.errors import PKIError
 from cardlib.pki.signatures import ECPublicPoint, PublicKey, verify_signature
 
-_PARSE_ERRORS = (ValueError, TypeError, KeyError, IndexError, OverflowError)
+# What asn1crypto raises on malformed DER, lazily parsed names included (found by fuzzing: tests/fuzz/corpus/crl).
+_PARSE_ERRORS = (ValueError, TypeError, KeyError, IndexError, OverflowError, AttributeError, UnicodeError)
 
 
 def _readable(name: asn1_x509.Name) -> str:
