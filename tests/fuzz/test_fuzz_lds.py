@@ -1,0 +1,22 @@
+"""Fuzzing the LDS codecs (TLV, EF.COM, MRZ, DG1, DG2, DG13, DG14, EF.CardAccess, DG15).
+
+Hostile bytes give a result or a cardlib error, never another exception. A few dozen hypothesis examples per target
+in CI; ``python -m benchmarks.fuzz --target NAME`` runs them long.
+"""
+
+from __future__ import annotations
+
+import pytest
+from fuzz_targets import TARGETS, check, hostile
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+FAMILY = ("tlv", "ef_com", "mrz", "dg1", "dg2", "dg13", "dg14", "card_access", "dg15")
+
+
+@pytest.mark.parametrize("name", FAMILY)
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(data=st.data())
+def test_lds_decoders_raise_only_cardlib_errors(name: str, data: st.DataObject) -> None:
+    target = TARGETS[name]
+    check(target, data.draw(hostile(target), label=name))
