@@ -76,15 +76,17 @@ class _Bugs:
 # -- atheris: one process per target ------------------------------------------------------------------------
 
 
-def _atheris_worker(name: str, seconds: int) -> int:
-    """Body of the per-target process: libFuzzer over the instrumented library until ``seconds`` pass."""
+def _atheris_worker(name: str, seconds: int, seeds: Path) -> int:
+    """Body of the per-target process: libFuzzer over the instrumented library until ``seconds`` pass.
+
+    ``seeds`` (a folder the parent removes) starts with the target's seeds and corpus; libFuzzer adds to it.
+    """
     import atheris
 
     with atheris.instrument_imports():
         module = _targets()
     target = module.TARGETS[name]
     bugs = _Bugs(module, target)
-    seeds = Path(tempfile.mkdtemp(prefix=f"cardlib-fuzz-{name}-"))
     for index, seed in enumerate([*target.seeds(), *_corpus(module, name)]):
         (seeds / f"seed-{index}").write_bytes(seed)
     atheris.Setup([sys.argv[0], f"-max_total_time={seconds}", "-timeout=30", "-rss_limit_mb=4096",
@@ -100,8 +102,10 @@ def _corpus(module: Any, name: str) -> list[bytes]:
 
 def _run_atheris(name: str, seconds: int) -> Outcome:
     start = time.perf_counter()
-    process = subprocess.run([sys.executable, "-m", "benchmarks.fuzz", "--worker", name, "--seconds", str(seconds)],
-                             capture_output=True, text=True, errors="replace", check=False)
+    with tempfile.TemporaryDirectory(prefix=f"cardlib-fuzz-{name}-") as seeds:
+        process = subprocess.run([sys.executable, "-m", "benchmarks.fuzz", "--worker", name, "--seconds",
+                                  str(seconds), "--seeds", seeds],
+                                 capture_output=True, text=True, errors="replace", check=False)
     elapsed = time.perf_counter() - start
     done = _DONE.search(process.stderr)
     bugs = [line[len(_BUG):] for line in process.stdout.splitlines() if line.startswith(_BUG)]
@@ -157,9 +161,10 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--engine", choices=("auto", "atheris", "hypothesis"), default="auto")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--seconds", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--seeds", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
-        return _atheris_worker(args.worker, args.seconds)
+        return _atheris_worker(args.worker, args.seconds, args.seeds)
     names = args.target or list(_targets().TARGETS)
     unknown = [name for name in names if name not in _targets().TARGETS]
     if unknown:
