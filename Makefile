@@ -8,7 +8,7 @@ APT_PACKAGES := pcscd vsmartcard-vpcd libpcsclite-dev swig softhsm2 chromium fon
 NEEDED_FILES := /usr/sbin/pcscd /usr/lib/pcsc/drivers/serial/libifdvpcd.so /usr/lib/softhsm/libsofthsm2.so \
 	/usr/bin/chromium
 
-.PHONY: setup system venv demo test lint bench clean
+.PHONY: setup system venv demo test lint bench fuzz clean
 
 system:
 	@for needed in $(NEEDED_FILES); do \
@@ -42,6 +42,11 @@ lint: venv
 
 bench: setup
 	$(BIN)/python -m benchmarks
+
+## Long fuzzing of every decoder (not part of CI); new crashers are saved to tests/fuzz/corpus/.
+fuzz: setup
+	$(BIN)/pip install -q atheris
+	$(BIN)/python -m benchmarks.fuzz --minutes 8
 
 clean:
 	rm -rf $(VENV) demo-out .pytest_cache .mypy_cache .ruff_cache

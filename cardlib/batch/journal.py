@@ -9,6 +9,7 @@ cards it holds (:meth:`Journal.holds`): only an 8-byte digest per card is kept, 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -50,10 +51,25 @@ class Journal:
         return key_digest(key) in self._keys
 
     def append(self, outcome: CardOutcome) -> None:
-        """Record one card now: written and flushed, so it survives the death of this process."""
-        self._handle.write(outcome.to_json() + "\n")
-        self._handle.flush()
+        """Record one card now: written and flushed, so it survives the death of this process.
+
+        JournalError when the line cannot be written (a full disk): the journal is closed, every result
+        recorded before stays, and the torn line is cut when the run is started again.
+        """
+        try:
+            self._handle.write(outcome.to_json() + "\n")
+            self._handle.flush()
+        except OSError as exc:
+            self._abandon()
+            raise JournalError(
+                f"{self.path}: cannot record the result of {outcome.label} ({exc.strerror}); the "
+                f"{len(self._keys)} results recorded so far are kept: make room and run again to resume") from None
         self._keys.add(key_digest(outcome.key))
+
+    def _abandon(self) -> None:
+        """Close after a failed write, dropping what is left in the buffer."""
+        with contextlib.suppress(OSError):  # the buffer still holds the torn line: let it go
+            self._handle.close()
 
     def close(self) -> None:
         """Close the file (the results stay; safe to call twice)."""

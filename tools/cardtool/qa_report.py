@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cardlib.batch.journal import Journal, read_journal
+from cardlib.batch.journal import Journal, JournalError, read_journal
 from cardlib.batch.outcome import VALID, CardOutcome
 from cardlib.batch.sources import ManifestEntry
 
@@ -77,8 +77,12 @@ class ReportWriter:
         self.journal.close()
         summary = BatchSummary.from_results(self.directory / RESULTS)
         summary.count_missing(missing)
-        summary.write_csv(self.directory / SUMMARY)
-        (self.directory / PAGE).write_text(summary.html(title), encoding="utf-8")
+        try:
+            summary.write_csv(self.directory / SUMMARY)
+            (self.directory / PAGE).write_text(summary.html(title), encoding="utf-8")
+        except OSError as exc:
+            raise JournalError(f"{self.directory}: cannot write the summary and the page ({exc.strerror}); every "
+                               f"result is in {RESULTS}: make room and run again to write them") from None
         return summary
 
 
