@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,25 +10,13 @@ from cardlib.batch.journal import Journal, JournalError, read_journal
 from cardlib.batch.outcome import CardOutcome
 
 
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A 16 KiB tmpfs that fills after a few dozen journal lines."""
-    mount_point = tmp_path / "small"
-    mount_point.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16k", "tmpfs", str(mount_point)], check=True)
-    try:
-        yield mount_point
-    finally:
-        subprocess.run(["umount", str(mount_point)], check=True)
-
-
 def _outcome(number: int) -> CardOutcome:
     return CardOutcome(label=f"card-{number:05d}", verdict="valid", summary="VALID: " + "x" * 300,
                        failed_checks=(), undecided_checks=(), key=f"cards/{number:05d}")
 
 
-def test_full_disk_keeps_every_recorded_result_and_resumes(small_disk: Path) -> None:
-    path = small_disk / "results.jsonl"
+def test_full_disk_keeps_every_recorded_result_and_resumes(full_disk: Path) -> None:
+    path = full_disk / "results.jsonl"
     journal = Journal(path)
     written = 0
     with pytest.raises(JournalError, match="No space left on device") as caught:

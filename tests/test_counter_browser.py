@@ -17,6 +17,7 @@ import pytest
 from cardtool.counter.server import CounterServer, running_counter
 from cardtool.counter.session import CounterSession, PCSCCardSource
 from playwright.sync_api import BrowserContext, Page, expect, sync_playwright
+from vpcd_cards import DelegatingCard
 
 from cardlib.card.image import CardImage
 from cardlib.card.testing import forge_dg13_expiry, sample_card_image, sample_pki
@@ -35,21 +36,12 @@ HOLDER = "Nguyễn Thị Thu Hương"
 WAIT_MS = 15_000
 
 
-class SlowCard:
+class SlowCard(DelegatingCard):
     """A virtual chip that takes ``delay`` seconds per APDU, so the page's reading state can be seen."""
 
     def __init__(self, chip: VirtualChip, delay: float) -> None:
-        self.chip, self.delay = chip, delay
-
-    @property
-    def atr(self) -> bytes:
-        return self.chip.atr
-
-    def power_on(self) -> bytes:
-        return self.chip.power_on()
-
-    def reset(self) -> None:
-        self.chip.reset()
+        super().__init__(chip)
+        self.delay = delay
 
     def process(self, raw: bytes) -> bytes:
         time.sleep(self.delay)

@@ -9,12 +9,12 @@ restarted — are tested with those tools.)
 
 from __future__ import annotations
 
-import subprocess
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from vpcd_cards import DelegatingCard
 
 from cardlib.card.image import CardImage, CardImageError
 from cardlib.card.testing import sample_card_image
@@ -161,23 +161,13 @@ def test_desynchronised_secure_messaging_is_a_clear_error(image: CardImage,
 # -- the reader gone and pcscd restarted, through a private pcscd ------------------------------------------
 
 
-class _StopsPcscdAfter:
+class _StopsPcscdAfter(DelegatingCard):
     """A virtual chip that stops the running private pcscd after ``limit`` APDUs (the PC/SC service restarts)."""
 
     def __init__(self, chip: VirtualChip, limit: int) -> None:
-        self.chip = chip
+        super().__init__(chip)
         self.limit = limit
         self.count = 0
-
-    @property
-    def atr(self) -> bytes:
-        return self.chip.atr
-
-    def power_on(self) -> bytes:
-        return self.chip.power_on()
-
-    def reset(self) -> None:
-        self.chip.reset()
 
     def process(self, raw: bytes) -> bytes:
         self.count += 1
@@ -233,18 +223,6 @@ def test_pcscd_dying_mid_read_is_a_typed_error_and_a_restarted_pcscd_reads_again
 
 
 # -- a card image written to a full disk -----------------------------------------------------------------------
-
-
-@pytest.fixture
-def full_disk(tmp_path: Path) -> Iterator[Path]:
-    """A 16 KiB tmpfs: too small for a card image (about 14 KB of files plus keys and manifest)."""
-    mount_point = tmp_path / "small"
-    mount_point.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16k", "tmpfs", str(mount_point)], check=True)
-    try:
-        yield mount_point
-    finally:
-        subprocess.run(["umount", str(mount_point)], check=True)
 
 
 def test_card_image_on_a_full_disk_is_a_typed_error_leaving_nothing_behind(image: CardImage, full_disk: Path) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from vpcd_cards import DelegatingCard
 
 from cardlib.card.image import CardImage
 from cardlib.card.testing import sample_card_image
@@ -65,24 +66,14 @@ def test_pace_and_bac_reads_through_pcscd_give_identical_files(image: CardImage,
     assert pace.apdu_count == baseline.apdu_count
 
 
-class _EjectingChip:
+class _EjectingChip(DelegatingCard):
     """A virtual chip that pulls itself out of the reader after ``limit`` APDUs."""
 
     def __init__(self, chip: VirtualChip, limit: int) -> None:
-        self.chip = chip
+        super().__init__(chip)
         self.limit = limit
         self.count = 0
         self.queue: VirtualChipQueue | None = None
-
-    @property
-    def atr(self) -> bytes:
-        return self.chip.atr
-
-    def power_on(self) -> bytes:
-        return self.chip.power_on()
-
-    def reset(self) -> None:
-        self.chip.reset()
 
     def process(self, raw: bytes) -> bytes:
         self.count += 1
