@@ -1,0 +1,67 @@
+"""Resource budgets: how much hostile input cardlib accepts before it stops with :class:`LimitExceeded`.
+
+Every byte from a chip, a dump, a master list or a network peer is hostile.  Each budget below is the one
+home of its number; the code that enforces it raises :class:`LimitExceeded` naming the budget, what hit
+it, and the limit, so an operator can tell a bomb from a bug.  The values leave generous room above the
+largest genuine documents seen (ICAO 9303 portraits are tens of kilobytes; the ICAO master list is
+about 1 MB with some 500 certificates).
+"""
+
+from __future__ import annotations
+
+from cardlib.errors import CardlibError
+
+__all__ = [
+    "MAX_CARD_BYTES",
+    "MAX_DECODED_PIXELS",
+    "MAX_DECLARED_PIXELS",
+    "MAX_FACES_PER_DG2",
+    "MAX_FILE_BYTES",
+    "MAX_MASTER_LIST_BYTES",
+    "MAX_MASTER_LIST_CERTIFICATES",
+    "MAX_READ_APDUS",
+    "MAX_TRUST_FILE_BYTES",
+    "READ_DEADLINE_SECONDS",
+    "LimitExceeded",
+]
+
+# --- one LDS file, one card (chips, dumps, card images) ---
+MAX_FILE_BYTES = 1 << 20
+"""Largest LDS file accepted (1 MiB): genuine DG2/DG3 files are tens to a few hundred kilobytes."""
+MAX_CARD_BYTES = 4 << 20
+"""Largest sum of all files of one card (4 MiB)."""
+
+# --- images inside DG2 (and any portrait decoded for display or checks) ---
+MAX_DECLARED_PIXELS = 100_000_000
+"""Largest width × height an image may declare at all; beyond it the image is refused undecoded."""
+MAX_DECODED_PIXELS = 4_000_000
+"""Most pixels ever decoded from one image: larger ones are decoded at a reduced resolution, which
+proves they decode without spending memory on every pixel."""
+MAX_FACES_PER_DG2 = 4
+"""Most face images one DG2 may hold (genuine documents carry one)."""
+
+# --- reading a chip ---
+READ_DEADLINE_SECONDS = 120.0
+"""Longest a whole read of one chip may take (a genuine read takes a few seconds)."""
+MAX_READ_APDUS = 4096
+"""Most command APDUs one read may send (a genuine read sends tens to a few hundred)."""
+
+# --- trust material ---
+MAX_TRUST_FILE_BYTES = 16 << 20
+"""Largest certificate or CRL file loaded into a trust store (16 MiB)."""
+MAX_MASTER_LIST_BYTES = 16 << 20
+"""Largest master list loaded (16 MiB; the ICAO master list is about 1 MB)."""
+MAX_MASTER_LIST_CERTIFICATES = 10_000
+"""Most certificates one master list may carry (the ICAO master list carries about 500)."""
+
+
+class LimitExceeded(CardlibError):
+    """Input went over a resource budget: ``budget`` names the constant, ``what`` the input, ``limit`` its value."""
+
+    def __init__(self, budget: str, what: str, limit: float, found: float | None = None) -> None:
+        self.budget = budget
+        self.what = what
+        self.limit = limit
+        self.found = found
+        seen = f" ({found:,} found)" if found is not None else ""
+        super().__init__(f"{what}: over the {budget} budget of {limit:,}{seen}")
