@@ -96,6 +96,9 @@ class ChipOptions:
     ``max_le`` is the largest Ne the chip honours; a bigger Le gets 6700, or, with ``truncate_le``, at
     most ``max_le`` bytes.  ``extended_length=False`` answers any extended-length APDU with 6700.
     ``pace=False`` makes a BAC-only chip (no EF.CardAccess); ``bac=False`` a PACE-only chip (6A88).
+    ``oversized`` makes a hostile chip: each (file name, length) pair replaces that file by one whose outer
+    TLV header declares a value of ``length`` bytes, the genuine value followed by zero filler (with
+    ``max_le=16, truncate_le=True`` it keeps a reader without budgets busy for hours).
     """
 
     extended_length: bool = True
@@ -104,6 +107,7 @@ class ChipOptions:
     pace: bool = True
     bac: bool = True
     atr: bytes = DEFAULT_ATR
+    oversized: tuple[tuple[str, int], ...] = ()
 
 
 class _Status(Exception):
@@ -123,6 +127,7 @@ class VirtualChip:
         self.options = options or ChipOptions()
         files = {name: data for name, data in image.files.items()
                  if self.options.pace or name != lds_files.EF_CARD_ACCESS.name}
+        files.update({name: _oversized(files[name], length) for name, length in self.options.oversized})
         self._fs = FileSystem(files)
         self._secrets: ChipSecrets = image.secrets
         self._handlers: dict[int, Callable[[CommandAPDU], ResponseAPDU]] = {
@@ -479,6 +484,13 @@ class VirtualChip:
         response, session = self._ca.handle(cmd)
         self._next_sm = session
         return response
+
+
+def _oversized(content: bytes, length: int) -> bytes:
+    """``content`` re-wrapped under its own outer tag with a value of ``length`` bytes: its value, then zeros."""
+    outer = read_tlv(content, file="oversized file")
+    filler = bytes(max(0, length - len(outer.value)))
+    return encode_tlv(outer.tag, outer.value[:length] + filler)
 
 
 def _ca_chip_factory(files: Mapping[str, bytes], secrets: ChipSecrets) -> Callable[[], CAChip] | None:

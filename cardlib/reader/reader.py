@@ -10,6 +10,11 @@
 3. Chip Authentication (DG14) switches the session keys; Active Authentication (DG15) signs a fresh
    challenge.  Both are *live checks*: their outcome is a result object, not an exception.
 
+A chip is hostile input: every read runs under a :class:`ReadBudget` (a deadline and an APDU count for the
+whole read, checked before each command; a byte cap per file, checked on its TLV header before its body is
+read, and per card), so a chip that declares a huge file or dribbles a few bytes per answer is stopped with
+:class:`~cardlib.limits.LimitExceeded` in bounded time.
+
 Everything that stops a read raises a typed :class:`~cardlib.errors.CardlibError` a person can act on;
 a half-read card is never returned as a result.
 """
@@ -31,6 +36,7 @@ from cardlib.lds.dg15 import DG15
 from cardlib.lds.files import DATA_GROUPS, EF_CARD_ACCESS, EF_COM, EF_SOD, EMRTD_AID, FileSpec, by_name
 from cardlib.lds.securityinfo import DG14, CardAccess, PACEInfo
 from cardlib.lds.tlv import encode_length, read_tlv
+from cardlib.limits import MAX_CARD_BYTES, MAX_FILE_BYTES, MAX_READ_APDUS, READ_DEADLINE_SECONDS, LimitExceeded
 from cardlib.model.mrz import check_digit
 from cardlib.protocols.aa import aa_verify
 from cardlib.protocols.apdu import CommandAPDU, ResponseAPDU
@@ -173,6 +179,20 @@ class AccessKey:
 
 
 @dataclass(frozen=True)
+class ReadBudget:
+    """What one read may cost before it stops with LimitExceeded; each default is the :mod:`cardlib.limits` budget.
+
+    An integrator can give a shorter deadline (a counter) or a longer one (a slow reader); tests give small
+    budgets to stop a hostile chip quickly.
+    """
+
+    deadline_seconds: float = READ_DEADLINE_SECONDS
+    max_apdus: int = MAX_READ_APDUS
+    max_file_bytes: int = MAX_FILE_BYTES
+    max_card_bytes: int = MAX_CARD_BYTES
+
+
+@dataclass(frozen=True)
 class ChipAuthResult:
     """Outcome of Chip Authentication: whether it ran, whether the chip proved its DG14 key, and why."""
 
@@ -240,16 +260,22 @@ class _SFIRefusedError(Exception):
 
 
 class _Channel:
-    """APDU exchange with or without secure messaging; turns card removal into an error naming the file."""
+    """APDU exchange with or without secure messaging, under the read's deadline and APDU budget.
 
-    def __init__(self, transport: RecordingTransport) -> None:
+    Turns card removal into an error naming the file; the budget is spent from the moment it is made.
+    """
+
+    def __init__(self, transport: RecordingTransport, budget: ReadBudget) -> None:
         self.transport = transport
+        self.budget = budget
+        self.deadline = time.monotonic() + budget.deadline_seconds
         self.sm: SecureMessaging | None = None
         self.file: str | None = None
         self.offset: int | None = None
 
     def exchange(self, command: CommandAPDU) -> ResponseAPDU:
         """Send ``command`` (protected when a session is open) and return the plain response."""
+        self._check_budget()
         sent = self.sm.protect_command(command) if self.sm is not None else command
         try:
             raw = self.transport.transmit(sent.encode())
@@ -264,6 +290,19 @@ class _Channel:
             return self.sm.unprotect_response(response)
         except ProtocolError as exc:
             raise SecureMessagingError(f"secure messaging broken: {exc}") from None
+
+    def _check_budget(self) -> None:
+        """LimitExceeded when the read is past its deadline or has sent all the APDUs it may."""
+        overdue = time.monotonic() - self.deadline
+        if overdue >= 0:
+            raise LimitExceeded("READ_DEADLINE_SECONDS", self.where(), self.budget.deadline_seconds,
+                                round(self.budget.deadline_seconds + overdue, 1))
+        if self.transport.statistics.apdus >= self.budget.max_apdus:
+            raise LimitExceeded("MAX_READ_APDUS", self.where(), self.budget.max_apdus)
+
+    def where(self) -> str:
+        """The read and, while a file is being read, which file and offset (for errors)."""
+        return "the chip read" if self.file is None else f"the chip read, at {self.file} offset {self.offset}"
 
     def require_ok(self, command: CommandAPDU, what: str) -> ResponseAPDU:
         """Exchange and insist on 9000; ChipRefusedError naming ``what`` otherwise."""
@@ -326,6 +365,7 @@ class _FileReader:
         self.size = self._largest()
         self.fallbacks = 0
         self.use_sfi = True
+        self.card_bytes = 0
 
     def _short_limit(self) -> int:
         sm = self.channel.sm
@@ -363,15 +403,26 @@ class _FileReader:
                 if total is not None and len(data) < total and len(chunk) < asked:
                     self._shrink_to(name, len(data), len(chunk))
         self.channel.file = None
-        return bytes(data[:total])
+        content = bytes(data[:total])
+        self.card_bytes += len(content)
+        return content
 
-    @staticmethod
-    def _total(name: str, head: bytes) -> int | None:
+    def _total(self, name: str, head: bytes) -> int | None:
+        """The file's size from its TLV header, once enough of it is there; refused over the byte budgets."""
         try:
             total = _declared_size(head[:_HEADER_PROBE])
         except DecodeError as exc:
             raise exc.within(file=name) from None
-        if total is not None and total > MAX_FILE_SIZE:
+        if total is None:
+            return None
+        budget = self.channel.budget
+        if total > budget.max_file_bytes:
+            raise LimitExceeded("MAX_FILE_BYTES", f"{name} as declared by the chip",
+                                budget.max_file_bytes, total)
+        if self.card_bytes + total > budget.max_card_bytes:
+            raise LimitExceeded("MAX_CARD_BYTES", f"the files read from the chip up to {name}",
+                                budget.max_card_bytes, self.card_bytes + total)
+        if total > MAX_FILE_SIZE:
             raise DecodeError(f"the file declares {total} bytes, more than READ BINARY can address", file=name,
                               offset=0)
         return total
@@ -622,17 +673,19 @@ def read_card(
     active_auth: bool = True,
     chip_auth: bool = True,
     extended_length: bool = True,
+    budget: ReadBudget | None = None,
 ) -> ReadResult:
     """Open the chip with ``key``, read its files under secure messaging, and run Chip/Active Authentication.
 
     ``files`` limits the data groups read (names such as ``"DG1"``); EF.COM and EF.SOD are always read, and
     DG14/DG15 whenever the check that needs them is requested.  ``extended_length`` False never asks for
-    more than a short response.  Raises WrongAccessKeyError, ChipRefusedError, SecureMessagingError,
-    CardRemovedError and the other CardlibErrors; never returns a partial dump.
+    more than a short response.  ``budget`` bounds the whole read (default: the :mod:`cardlib.limits`
+    budgets).  Raises WrongAccessKeyError, ChipRefusedError, SecureMessagingError, CardRemovedError,
+    LimitExceeded and the other CardlibErrors; never returns a partial dump.
     """
     wanted = _wanted_files(files, chip_auth=chip_auth, active_auth=active_auth)
     recorder = RecordingTransport(transport, keep_records=False)
-    channel = _Channel(recorder)
+    channel = _Channel(recorder, budget or ReadBudget())
     reader = _FileReader(channel, extended=extended_length)
     timings: dict[str, float] = {}
     with _timed(timings, "access"):
