@@ -11,13 +11,14 @@ from __future__ import annotations
 import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
 from datetime import datetime
 from functools import partial
 from itertools import islice
 from typing import Any, TypeVar
 
 from cardlib.batch.checking import CheckedCard, check_chunk, trust_store
+from cardlib.batch.pool import process_pool
 from cardlib.batch.sources import BatchItem
 from cardlib.errors import CardlibError
 
@@ -52,7 +53,7 @@ def check_offline(items: Iterable[BatchItem], trust_paths: tuple[str, ...], at: 
         for part in chunks(items, chunk):
             yield from check_chunk(trust_paths, at, part)
         return
-    with ProcessPoolExecutor(count, initializer=trust_store, initargs=(trust_paths,)) as pool:
+    with process_pool(count, trust_store, (trust_paths,)) as pool:
         task = partial(check_chunk, trust_paths, at)
         for results in bounded_map(pool, task, chunks(items, chunk), count * IN_FLIGHT_PER_WORKER):
             yield from results

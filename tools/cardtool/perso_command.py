@@ -22,7 +22,6 @@ import csv
 import html
 import json
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -30,6 +29,7 @@ from typing import Any
 
 from cardlib.batch.engine import IN_FLIGHT_PER_WORKER, default_workers, ordered_map
 from cardlib.batch.journal import drop_torn_tail
+from cardlib.batch.pool import process_pool
 from cardlib.batch.sources import PERSO_MANIFEST
 from cardlib.card.inputs import InputRecord, RejectedRow, read_records
 from cardlib.card.perso import personalize
@@ -149,7 +149,7 @@ def _entries(source: Path, done: set[int], signer: SODSigner | SignerSource, out
     if not isinstance(signer, SignerSource):
         yield from (_personalize_one(item, signer, out) for item in items)
     elif workers > 1:
-        with ProcessPoolExecutor(workers, initializer=_open_worker_signer, initargs=(signer,)) as pool:
+        with process_pool(workers, _open_worker_signer, (signer,)) as pool:
             yield from ordered_map(pool, partial(_personalize_in_worker, out=out), items,
                                    workers * IN_FLIGHT_PER_WORKER)
     else:
