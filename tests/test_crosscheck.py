@@ -98,3 +98,22 @@ def test_missing_groups_are_not_applicable() -> None:
 def test_any_dg13_value_gives_results_not_exceptions(number: int, text: str) -> None:
     result = statuses(resident(), with_field(resident(), number, text))
     assert set(result) == set(CROSS_CHECK_IDS)
+
+
+def test_birth_registered_abroad_warns_and_fails_nothing() -> None:
+    # Decree 137/2015/NĐ-CP Art. 13: 840 is no province, so it is the (unpublished) code of the country of
+    # registration: the resident is valid and cross.resident says it cannot check the code.
+    abroad = resident(id_number="840303004821", place_of_origin="Hà Nội", place_of_residence="Quận 1, Hồ Chí Minh")
+    checks = {check.id: check for check in cross_checks(DecodedLDS(dg1=DG1(MRZ.from_resident(abroad)),
+                                                                   dg13=DG13.from_resident(abroad)))}
+    assert {check_id for check_id, check in checks.items() if check.status is not Status.PASS} == {"cross.resident"}
+    assert checks["cross.resident"].status is Status.WARN
+    assert "country code 840" in checks["cross.resident"].reason
+
+
+def test_addresses_naming_provinces_merged_in_2025_pass() -> None:
+    # Resolution 202/2025/QH15 merged Hà Giang into Tuyên Quang and Bình Dương into Hồ Chí Minh: cards issued
+    # before keep those names in DG13 and stay valid.
+    old = resident(id_number="002303004821", place_of_origin="Xã Lũng Cú, Huyện Đồng Văn, Hà Giang",
+                   place_of_residence="Phường Phú Cường, Thành phố Thủ Dầu Một, Bình Dương")
+    assert statuses(old, old) == dict.fromkeys(CROSS_CHECK_IDS, Status.PASS)

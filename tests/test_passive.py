@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from asn1crypto import algos, cms, core
+from asn1crypto import x509 as asn1_x509
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cardlib.card.image import CardImage
-from cardlib.lds.asn1 import OID_LDS_SECURITY_OBJECT_LEGACY
+from cardlib.lds.asn1 import OID_ID_DATA, OID_LDS_SECURITY_OBJECT_LEGACY
 from cardlib.lds.com import EFCOM
 from cardlib.lds.dg1 import DG1
 from cardlib.lds.sod import SOD, LDSSecurityObject
@@ -20,12 +25,14 @@ from cardlib.lds.tlv import encode_tlv, read_single
 from cardlib.model.mrz import MRZ
 from cardlib.model.resident import Resident, Sex
 from cardlib.pki.certificates import Certificate, RevocationList
+from cardlib.pki.signatures import DocumentSigner, Scheme, SignatureAlgorithm
 from cardlib.pki.testpki import PKIConfig, TestPKI
 from cardlib.pki.trust import TrustStore
 from cardlib.verify.passive import (
     CHAIN_CHECK_IDS,
     chain_checks,
     com_consistency,
+    document_type_covers,
     dsc_conformance,
     hash_checks,
     passive_checks,
@@ -55,6 +62,9 @@ def resign(sod: bytes, pki: TestPKI, **changes: Any) -> bytes:
         signed["encap_content_info"]["content_type"] = changes["econtent_type"]
     if "serial" in changes:
         signer["sid"].chosen["serial_number"] = changes["serial"]
+    if "sid" in changes:
+        signer["sid"] = changes["sid"]
+        signer["version"] = "v3" if changes["sid"].name == "subject_key_identifier" else "v1"
     if "digest_null" in changes:
         signer["digest_algorithm"] = algos.DigestAlgorithm({"algorithm": "sha384", "parameters": core.Null()})
     attributes = [attribute for attribute in signer["signed_attrs"]]
@@ -65,7 +75,8 @@ def resign(sod: bytes, pki: TestPKI, **changes: Any) -> bytes:
         if name == "message_digest" and "message_digest" in changes:
             attribute["values"] = [changes["message_digest"]]
     signer["signed_attrs"] = cms.CMSAttributes(attributes)
-    signer["signature"] = pki.document_signer.sign(b"\x31" + signer["signed_attrs"].dump(force=True)[1:])
+    ds = changes.get("signer", pki.document_signer)
+    signer["signature"] = ds.sign(b"\x31" + signer["signed_attrs"].dump(force=True)[1:])
     return encode_tlv(0x77, info.dump(force=True))
 
 
@@ -228,3 +239,119 @@ def test_garbage_sod_gives_results_only(data: bytes) -> None:
 def test_dsc_country_of_an_unmapped_state_is_left_to_a_person(pki: TestPKI) -> None:
     checks = {c.id: c for c in dsc_conformance(Certificate.from_cryptography(pki.ds_certificate), _dg1("CHN"))}
     assert checks["lds.dsc.country"].status is Status.WARN
+
+
+# --- issue 12: variants genuine issuers produce ----------------------------------------------------------------
+
+
+def test_id_data_content_type_around_a_valid_lds_security_object_warns(pki: TestPKI) -> None:
+    sod = resign(signed_sod(pki), pki, econtent_type=OID_ID_DATA, attribute_content_type=OID_ID_DATA)
+    assert SOD.decode(sod).lds_security_object == SOD.decode(signed_sod(pki)).lds_security_object
+    checks = outcome({"EF.SOD": sod, **{f"DG{n}": data for n, data in GROUPS.items()}})
+    assert checks["sod.content_type"].status is Status.WARN
+    assert "id-data" in checks["sod.content_type"].reason
+    assert {checks[i].status for i in ("sod.signer", "sod.message_digest", "sod.signature", "hash.DG1")} == {
+        Status.PASS}
+
+
+def test_id_data_content_type_must_still_agree_with_the_attribute(pki: TestPKI) -> None:
+    sod = resign(signed_sod(pki), pki, econtent_type=OID_ID_DATA)  # the attribute still says ldsSecurityObject
+    assert outcome({"EF.SOD": sod})["sod.content_type"].status is Status.FAIL
+
+
+def _issuer_of(pki: TestPKI) -> asn1_x509.Name:
+    return asn1_x509.Certificate.load(pki.ds_certificate.public_bytes(Encoding.DER)).issuer
+
+
+def _sid(issuer: asn1_x509.Name, serial: int) -> cms.SignerIdentifier:
+    return cms.SignerIdentifier(name="issuer_and_serial_number",
+                                value={"issuer": issuer, "serial_number": serial})
+
+
+def _reordered(name: asn1_x509.Name) -> asn1_x509.Name:
+    return asn1_x509.Name(name="", value=asn1_x509.RDNSequence(list(reversed(list(name.chosen)))))
+
+
+def test_sid_naming_the_issuer_in_another_order_finds_the_signer_with_a_warning(pki: TestPKI) -> None:
+    issuer = _issuer_of(pki)
+    sod = resign(signed_sod(pki), pki, sid=_sid(_reordered(issuer), pki.ds_certificate.serial_number))
+    assert SOD.decode(sod).sid.issuer != issuer.dump()
+    trust = TrustStore([Certificate.from_cryptography(pki.csca_certificate)],
+                       [RevocationList.from_cryptography(pki.crl)])
+    result = passive_checks({"EF.SOD": sod}, trust, at=datetime.now(UTC), com=None, dg1=None, protected=frozenset())
+    checks = {check.id: check for check in result.checks}
+    assert checks["sod.signer"].status is Status.WARN
+    assert "not byte for byte" in checks["sod.signer"].reason
+    assert "signer unknown" not in checks["sod.signer"].reason
+    assert checks["sod.signature"].status is Status.PASS
+    assert {checks[check_id].status for check_id in CHAIN_CHECK_IDS} == {Status.PASS}
+
+
+def test_sid_with_other_string_types_case_and_spaces_finds_the_signer(pki: TestPKI) -> None:
+    # RFC 5280 §7.1: UTF8String vs PrintableString, case and insignificant spaces do not make another name.
+    config = PKIConfig()  # the names the fixture's CSCA carries, as UTF8String
+    loose = asn1_x509.Name.build({"country_name": "vn",
+                                  "organization_name": "  " + config.organisation.upper().replace(" ", "  "),
+                                  "common_name": config.csca_common_name.lower()}, use_printable=True)
+    sod = resign(signed_sod(pki), pki, sid=_sid(loose, pki.ds_certificate.serial_number))
+    checks = outcome({"EF.SOD": sod})
+    assert (checks["sod.signer"].status, checks["sod.signature"].status) == (Status.WARN, Status.PASS)
+
+
+def test_equivalent_sid_with_another_serial_or_name_is_still_unknown(pki: TestPKI) -> None:
+    issuer = _issuer_of(pki)
+    for sid in (_sid(_reordered(issuer), pki.ds_certificate.serial_number + 1),
+                _sid(asn1_x509.Name.build({"common_name": "Another CSCA"}), pki.ds_certificate.serial_number)):
+        checks = outcome({"EF.SOD": resign(signed_sod(pki), pki, sid=sid)})
+        assert checks["sod.signer"].status is Status.FAIL
+        assert "signer unknown" in checks["sod.signer"].reason
+
+
+def test_equivalent_sid_does_not_excuse_a_bad_signature(pki: TestPKI) -> None:
+    sod = resign(signed_sod(pki), pki, sid=_sid(_reordered(_issuer_of(pki)), pki.ds_certificate.serial_number))
+    checks = outcome({"EF.SOD": sod[:-1] + bytes([sod[-1] ^ 0x01])})
+    assert checks["sod.signer"].status is Status.WARN
+    assert checks["sod.signature"].status is Status.FAIL
+
+
+def test_sid_as_subject_key_identifier_names_the_signer(pki: TestPKI) -> None:
+    ski = pki.ds_certificate.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
+    sid = cms.SignerIdentifier(name="subject_key_identifier", value=ski)
+    sod = resign(signed_sod(pki), pki, sid=sid)
+    assert SOD.decode(sod).signer_version == 3
+    checks = outcome({"EF.SOD": sod})
+    assert (checks["sod.signer"].status, checks["sod.signature"].status) == (Status.PASS, Status.PASS)
+
+
+def test_sid_key_identifier_of_a_certificate_without_one_is_computed(pki: TestPKI) -> None:
+    # RFC 5280 §4.2.1.2 method (1): SHA-1 of the subjectPublicKey, for a DS certificate lacking the extension.
+    key = ec.generate_private_key(ec.BrainpoolP256R1())
+    now = datetime.now(UTC)
+    certificate = (x509.CertificateBuilder().subject_name(pki.ds_certificate.subject)
+                   .issuer_name(pki.csca_certificate.subject).public_key(key.public_key()).serial_number(77)
+                   .not_valid_before(now).not_valid_after(now + timedelta(days=30)).sign(key, hashes.SHA256()))
+    ds = DocumentSigner(certificate, key, SignatureAlgorithm(Scheme.ECDSA, "sha256"))
+    sod = SOD.sign(LDSSecurityObject.for_files("sha256", GROUPS), ds).encode()
+    computed = x509.SubjectKeyIdentifier.from_public_key(key.public_key()).digest
+    ski_sod = resign(sod, pki, signer=ds, sid=cms.SignerIdentifier(name="subject_key_identifier", value=computed))
+    checks = outcome({"EF.SOD": ski_sod})
+    assert (checks["sod.signer"].status, checks["sod.signature"].status) == (Status.WARN, Status.PASS)
+    wrong = resign(sod, pki, signer=ds, sid=cms.SignerIdentifier(name="subject_key_identifier", value=b"\x01" * 20))
+    assert outcome({"EF.SOD": wrong})["sod.signer"].status is Status.FAIL
+
+
+@pytest.mark.parametrize(("entries", "code", "covered"), [
+    (("ID",), "ID", True), (("I",), "ID", True), (("I",), "IP", True), (("P",), "PP", True), (("P",), "P", True),
+    (("A",), "AC", True), (("C",), "CR", True), (("IP",), "ID", False), (("P",), "ID", False),
+    (("ID",), "I", False),
+])
+def test_document_type_list_entries_cover_mrz_codes_as_icao_9303_12_says(entries: tuple[str, ...], code: str,
+                                                                          covered: bool) -> None:
+    assert any(document_type_covers(entry, code) for entry in entries) is covered
+
+
+def test_dsc_listing_i_covers_an_id_card_without_warning() -> None:
+    pki = TestPKI.generate(PKIConfig(document_types=("I", "P")))
+    checks = {c.id: c for c in dsc_conformance(Certificate.from_cryptography(pki.ds_certificate), _dg1())}
+    assert checks["lds.dsc.document_types"].status is Status.PASS
+    assert "'ID' (by I)" in checks["lds.dsc.document_types"].reason

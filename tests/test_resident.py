@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cardlib.errors import ValidationError
-from cardlib.model.provinces import PROVINCES, century_sex_digit
+from cardlib.model.provinces import PROVINCE_SINCE_2025, PROVINCES, century_sex_digit, province_since_2025
 from cardlib.model.resident import Resident, Sex
 
 # Synthetic resident: Hà Nội (001), born 1990 male -> digit 4 = 0, year digits 90.
@@ -60,8 +60,6 @@ def test_century_sex_digit(year: int, female: bool, digit: int | None) -> None:
 @pytest.mark.parametrize(
     ("changes", "field"),
     [
-        ({"id_number": "003090123456"}, "id_number"),  # 003 is no province
-        ({"id_number": "097090123456"}, "id_number"),  # beyond Cà Mau
         ({"id_number": "001190123456"}, "id_number"),  # digit 4 says female
         ({"id_number": "001290123456"}, "id_number"),  # digit 4 says 2000s
         ({"id_number": "001091123456"}, "id_number"),  # year digits 91
@@ -151,3 +149,33 @@ def test_repr_hides_the_can() -> None:
     resident = make()
     assert resident.can not in repr(resident)
     assert "Nguyễn Văn Đức" in repr(resident)
+
+
+@pytest.mark.parametrize("code", ["003", "097", "840", "999"])
+def test_birth_registered_abroad_opens_with_a_country_code(code: str) -> None:
+    # Decree 137/2015/NĐ-CP Art. 13: the first three digits are a province OR a country code; the country table
+    # is not published, so any code that is no province is accepted as an unverifiable country code.
+    resident = make(id_number=f"{code}090123456")
+    assert resident.province is None
+    assert resident.birth_registration == (f"abroad, country code {code} "
+                                           "(no published table: not verifiable here)")
+    assert make().birth_registration == "Hà Nội"
+
+
+def test_country_code_does_not_relax_the_other_digits() -> None:
+    for id_number in ("840190123456", "840091123456"):  # digit 4 says female; year digits 91
+        with pytest.raises(ValidationError) as info:
+            make(id_number=id_number)
+        assert info.value.field == "id_number"
+
+
+def test_2025_merger_keeps_every_old_province_code() -> None:
+    # Resolution 202/2025/QH15: 63 provinces become 34 on 1 July 2025; ID numbers keep the code of the province
+    # of registration at the time, so all 63 stay valid and map to a current province for display.
+    assert set(PROVINCE_SINCE_2025) == set(PROVINCES)
+    assert len(set(PROVINCE_SINCE_2025.values())) == 34
+    assert province_since_2025("002") == "Tuyên Quang"  # Hà Giang
+    assert province_since_2025("074") == province_since_2025("077") == "Hồ Chí Minh"  # Bình Dương, BR-VT
+    assert province_since_2025("003") is None
+    for code, name in PROVINCES.items():
+        assert make(id_number=f"{code}090123456", place_of_origin=name, place_of_residence=name).province == name

@@ -33,6 +33,8 @@ ID_EC_PUBLIC_KEY = "1.2.840.10045.2.1"  # RFC 5480 id-ecPublicKey
 OID_LDS_SECURITY_OBJECT = "2.23.136.1.1.1"
 OID_LDS_SECURITY_OBJECT_LEGACY = "1.3.27.1.1.1"
 OID_SECURITY_OBJECT = "0.4.0.127.0.7.3.2.1"
+# RFC 5652 §4 id-data: arbitrary octets.  Some states' SODs wrap their LDSSecurityObject in it.
+OID_ID_DATA = "1.2.840.113549.1.7.1"
 # AlgorithmIdentifier {id-standardizedDomainParameters, INTEGER id} of TR-03110-3 A.2.1.1 (13 = brainpoolP256r1).
 ID_STANDARDIZED_DOMAIN_PARAMETERS = "0.4.0.127.0.7.1.2"
 

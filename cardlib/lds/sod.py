@@ -189,11 +189,37 @@ class SignerIdentifier:
         return None if self.issuer is None else str(x509.Name.load(self.issuer).human_friendly)
 
     def matches(self, certificate: SignerCertificate) -> bool:
-        """Whether ``certificate`` is the one this sid names."""
+        """Whether ``certificate`` is the one this sid names, byte for byte (RFC 5652 §5.3)."""
         tbs = x509.Certificate.load(certificate.der)
         if self.subject_key_identifier is not None:
             return bool(tbs.key_identifier == self.subject_key_identifier)
         return bool(tbs.issuer.dump() == self.issuer and tbs.serial_number == self.serial_number)
+
+    def names_equivalently(self, certificate: SignerCertificate) -> bool:
+        """Whether this sid names ``certificate`` once the encodings that peers tolerate are forgiven.
+
+        Issuer and serial: the serial is equal and the issuer holds the same attributes, compared as RFC 5280
+        §7.1 compares names (string type, case and spaces prepared away), in any order: some states write the
+        sid's issuer in another attribute order than the certificate's.  Subject key identifier: the
+        certificate has no such extension and the sid is the key identifier of RFC 5280 §4.2.1.2 method (1),
+        the SHA-1 of its subjectPublicKey.  The caller must still prove it is the signer (the signature).
+        """
+        tbs = x509.Certificate.load(certificate.der)
+        if self.subject_key_identifier is not None:
+            return tbs.key_identifier is None and tbs.public_key.sha1 == self.subject_key_identifier
+        if self.issuer is None or tbs.serial_number != self.serial_number:
+            return False
+        ours, theirs = _name_attributes(x509.Name.load(self.issuer)), _name_attributes(tbs.issuer)
+        return ours is not None and ours == theirs
+
+
+def _name_attributes(name: x509.Name) -> tuple[tuple[str, str], ...] | None:
+    """The (type, prepared value) pairs of ``name``, sorted; None when a value cannot be prepared."""
+    try:
+        pairs = [(pair["type"].dotted, pair.prepped_value) for rdn in name.chosen for pair in rdn]
+    except (ValueError, TypeError, AttributeError):  # a prohibited character (RFC 4518 §2.3) or an odd value type
+        return None
+    return tuple(sorted(pairs))
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """A resident as the CCCD records them: every field of DG13, validated when the object is made.
 
 Constructing a :class:`Resident` is the only way to get one, and construction checks everything the state's
-own rules let us check offline: the 12-digit ID number (province, century/sex digit, birth year; see
+own rules let us check offline: the 12-digit ID number (century/sex digit and birth year; its first three
+digits are a province code, or a country code for a birth registered abroad, see
 :mod:`cardlib.model.provinces`), real and ordered dates, and text that is NFC-normalised Unicode of sane
 length.  An invalid resident therefore cannot exist: encoders (DG1, DG13) may trust what they are given.
 """
@@ -14,7 +15,7 @@ from datetime import date
 from enum import Enum
 
 from cardlib.errors import ValidationError
-from cardlib.model.provinces import PROVINCES, century_sex_digit, province_name
+from cardlib.model.provinces import birth_registration_place, century_sex_digit, province_name
 
 ID_LENGTH = 12
 CAN_LENGTH = 6
@@ -78,12 +79,12 @@ def _check_digits(value: str, field: str, lengths: tuple[int, ...]) -> None:
 def check_id_number(id_number: str, date_of_birth: date, sex: Sex) -> None:
     """Check a 12-digit CCCD number against its holder's birth date and sex (Circular 07/2016/TT-BCA).
 
-    Digits 1–3 are a province code, digit 4 the century/sex code, digits 5–6 the last two digits of the
+    Digits 1–3 are the code of the province or of the country where the birth was registered (Decree
+    137/2015/NĐ-CP Art. 13): any three digits, since the country codes are not published (see
+    :mod:`cardlib.model.provinces`); digit 4 the century/sex code, digits 5–6 the last two digits of the
     birth year; the last six are a random serial.  Raises ValidationError(field="id_number").
     """
     _check_digits(id_number, "id_number", (ID_LENGTH,))
-    if province_name(id_number[:3]) is None:
-        raise ValidationError(f"{id_number[:3]} is not a province code of Circular 07/2016/TT-BCA", field="id_number")
     expected = century_sex_digit(date_of_birth.year, sex is Sex.FEMALE)
     if expected is None:
         raise ValidationError(f"birth year {date_of_birth.year} has no century code", field="date_of_birth")
@@ -172,9 +173,17 @@ class Resident:
         return self.id_number[-CAN_LENGTH:]
 
     @property
-    def province(self) -> str:
-        """The province or city where the birth was registered, from the first three ID digits."""
-        return PROVINCES[self.id_number[:3]]
+    def province(self) -> str | None:
+        """The province or city where the birth was registered, from the first three ID digits.
+
+        None when those digits are not a province code: the birth was registered abroad (a country code).
+        """
+        return province_name(self.id_number[:3])
+
+    @property
+    def birth_registration(self) -> str:
+        """Where the birth was registered, as a person reads it: the province, or the unverifiable country code."""
+        return birth_registration_place(self.id_number[:3])
 
 
 _TEXT_FIELDS = (

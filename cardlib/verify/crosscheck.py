@@ -98,11 +98,19 @@ def check_date_of_expiry(dg1: DG1, dg13: DG13) -> CheckResult:
 
 
 def check_resident(dg13: DG13) -> CheckResult:
-    """DG13 describes a valid resident: the ID number's province, century/sex and year digits fit the data."""
+    """DG13 describes a valid resident: the ID number's century/sex and year digits fit the data.
+
+    A first-three-digit code that is no province is the country of a birth registered abroad: WARN, since no
+    published table lets us check it, never FAIL.
+    """
     try:
         resident = dg13.to_resident()
     except ValidationError as error:
         return _result("cross.resident", Status.FAIL, f"DG13 is not a valid resident record: {error}")
+    if resident.province is None:  # Decree 137/2015/NĐ-CP Art. 13: a country code, whose table is not published
+        return _result("cross.resident", Status.WARN,
+                       f"ID number fits the holder (born {resident.date_of_birth}); birth registered "
+                       f"{resident.birth_registration}")
     reason = f"ID number fits the holder (birth registered in {resident.province}, born {resident.date_of_birth})"
     return _result("cross.resident", Status.PASS, reason)
 

@@ -32,7 +32,12 @@ from asn1crypto import algos
 from asn1crypto import x509 as asn1_x509
 
 from cardlib.errors import CardlibError, PKIError, ValidationError
-from cardlib.lds.asn1 import OID_LDS_SECURITY_OBJECT, OID_LDS_SECURITY_OBJECT_LEGACY, algorithm_identifier_der
+from cardlib.lds.asn1 import (
+    OID_ID_DATA,
+    OID_LDS_SECURITY_OBJECT,
+    OID_LDS_SECURITY_OBJECT_LEGACY,
+    algorithm_identifier_der,
+)
 from cardlib.lds.com import EFCOM
 from cardlib.lds.dg1 import DG1
 from cardlib.lds.sod import SOD, digest
@@ -98,8 +103,16 @@ def _decode_sod(files: Mapping[str, bytes]) -> tuple[SOD | None, CheckResult]:
     return sod, _passive("sod.decode", Status.PASS, "EF.SOD decodes")
 
 
+# eContentTypes other than ldsSecurityObject that genuine issuers use around a valid LDSSecurityObject, and why
+# they are only warned about: peers (JMRTD, pymrtd, gmrtd) accept them; the hashes and signature are what matter.
+TOLERATED_CONTENT_TYPES = {
+    OID_LDS_SECURITY_OBJECT_LEGACY: "legacy eContentType {oid} (pre-standard)",
+    OID_ID_DATA: "eContentType id-data {oid} (RFC 5652 generic data) around a valid LDSSecurityObject",
+}
+
+
 def _content_type(sod: SOD) -> CheckResult:
-    if sod.econtent_type not in (OID_LDS_SECURITY_OBJECT, OID_LDS_SECURITY_OBJECT_LEGACY):
+    if sod.econtent_type != OID_LDS_SECURITY_OBJECT and sod.econtent_type not in TOLERATED_CONTENT_TYPES:
         return _passive("sod.content_type", Status.FAIL,
                         f"eContentType {sod.econtent_type} is not ldsSecurityObject ({OID_LDS_SECURITY_OBJECT}): "
                         "the signed content is not a list of data group hashes")
@@ -107,24 +120,40 @@ def _content_type(sod: SOD) -> CheckResult:
         return _passive("sod.content_type", Status.FAIL,
                         f"the contentType signed attribute ({sod.content_type_attribute}) is not the eContentType "
                         f"({sod.econtent_type}): RFC 5652 §11.1")
-    if sod.uses_legacy_content_type:
-        return _passive("sod.content_type", Status.WARN,
-                        f"legacy eContentType {sod.econtent_type}, standard is {OID_LDS_SECURITY_OBJECT}")
+    if sod.econtent_type in TOLERATED_CONTENT_TYPES:
+        what = TOLERATED_CONTENT_TYPES[sod.econtent_type].format(oid=sod.econtent_type)
+        return _passive("sod.content_type", Status.WARN, f"{what}; ICAO 9303-10 asks for {OID_LDS_SECURITY_OBJECT}")
     return _passive("sod.content_type", Status.PASS, f"eContentType ldsSecurityObject {sod.econtent_type}")
 
 
 def _signer(sod: SOD) -> tuple[Certificate | None, CheckResult]:
+    """The DS certificate SignerInfo.sid names: byte for byte, else equivalently and proven by the signature."""
     if not sod.signer_certificates:
         return None, _passive("sod.signer", Status.FAIL, "the SOD carries no Document Signer certificate")
     try:
         named = [entry for entry in sod.signer_certificates if sod.sid.matches(entry)]
-        certificate = Certificate.from_der(named[0].der) if named else None
+        if named:
+            certificate = Certificate.from_der(named[0].der)
+            return certificate, _passive("sod.signer", Status.PASS, f"Document Signer {certificate.subject}")
+        equivalent = [Certificate.from_der(entry.der) for entry in sod.signer_certificates
+                      if sod.sid.names_equivalently(entry)]
     except (CardlibError, ValueError) as error:
         return None, _passive("sod.signer", Status.FAIL, f"the Document Signer certificate is malformed: {error}")
-    if certificate is None:
+    if not equivalent:
         return None, _passive("sod.signer", Status.FAIL,
                               "no certificate in the SOD is the one SignerInfo.sid names: signer unknown")
-    return certificate, _passive("sod.signer", Status.PASS, f"Document Signer {certificate.subject}")
+    verified = [candidate for candidate in equivalent if _signature(sod, candidate).status is Status.PASS]
+    certificate = (verified or equivalent)[0]
+    proof = "its key verifies the signature" if verified else "see sod.signature"
+    return certificate, _passive("sod.signer", Status.WARN,
+                                 f"Document Signer {certificate.subject}: SignerInfo.sid names it, though not byte "
+                                 f"for byte ({_sid_difference(sod)}); {proof}")
+
+
+def _sid_difference(sod: SOD) -> str:
+    if sod.sid.subject_key_identifier is not None:
+        return "a key identifier computed from its public key, the certificate has none"
+    return "same issuer attributes in another order or encoding, RFC 5280 §7.1"
 
 
 def _message_digest(sod: SOD) -> CheckResult:
@@ -363,6 +392,15 @@ def _dsc_key_usage(signer: Certificate, parsed: asn1_x509.Certificate) -> CheckR
     return _conformance("lds.dsc.key_usage", Status.PASS, "key usage digitalSignature, critical")
 
 
+def document_type_covers(entry: str, document_code: str) -> bool:
+    """Whether a DocumentTypeList entry covers an MRZ document code (ICAO 9303-12 §7.1.1.3).
+
+    An entry is the document code as in the MRZ, one or two characters; a single letter stands for every
+    document type starting with it (``I`` covers ``ID`` and ``IP``, ``P`` covers ``PP``).
+    """
+    return entry == document_code or (len(entry) == 1 and document_code.startswith(entry))
+
+
 def _dsc_document_types(parsed: asn1_x509.Certificate, dg1: DG1 | None) -> CheckResult:
     wanted = dg1.mrz.document_code if dg1 is not None else "ID"
     extension = next((ext for ext in parsed["tbs_certificate"]["extensions"]
@@ -373,10 +411,12 @@ def _dsc_document_types(parsed: asn1_x509.Certificate, dg1: DG1 | None) -> Check
         types = set(DocumentTypeListSyntax.load(extension["extn_value"].native).native["doc_type_list"])
     except (ValueError, TypeError, KeyError) as error:
         return _conformance("lds.dsc.document_types", Status.FAIL, f"DocumentTypeList is malformed: {error}")
-    if wanted not in types:
+    covering = sorted(entry for entry in types if document_type_covers(entry, wanted))
+    if not covering:
         return _conformance("lds.dsc.document_types", Status.WARN,
                             f"DocumentTypeList {sorted(types)} does not name {wanted!r}, the document's type")
-    return _conformance("lds.dsc.document_types", Status.PASS, f"DocumentTypeList {sorted(types)} names {wanted!r}")
+    return _conformance("lds.dsc.document_types", Status.PASS,
+                        f"DocumentTypeList {sorted(types)} covers {wanted!r} (by {', '.join(covering)})")
 
 
 def _dsc_country(signer: Certificate, dg1: DG1 | None) -> CheckResult:
