@@ -18,7 +18,6 @@ from test_qa import card_folders, copy_as_dumps, make_batch, trust_args
 
 from cardlib.batch.pool import ORPHAN_EXIT_STATUS, WATCH_INTERVAL
 
-
 SAMPLES = Path(__file__).resolve().parents[1] / "tools" / "cardtool" / "samples"
 GONE_WITHIN = 5.0
 """Seconds the workers may outlive their killed parent."""
@@ -100,7 +99,7 @@ def test_perso_workers_die_with_a_killed_perso(tmp_path: Path) -> None:
     with (tmp_path / "in.csv").open("w", encoding="utf-8", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()
-        writer.writerows(dict(row, id_number=row["id_number"][:-4] + f"{n:04d}") for n in range(500) for row in rows[:1])
+        writer.writerows(dict(rows[0], id_number=rows[0]["id_number"][:-4] + f"{n:04d}") for n in range(500))
     manifest = tmp_path / "out" / "manifest.jsonl"
     command = [sys.executable, "-m", "cardtool.main", "perso", str(tmp_path / "in.csv"), "--pki", str(pki),
                "--out", str(tmp_path / "out"), "--workers", "2"]
