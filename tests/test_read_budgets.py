@@ -24,11 +24,12 @@ from cardlib.card.testing import sample_card_image, sample_pki
 from cardlib.chip.chip import ChipOptions, VirtualChip
 from cardlib.chip.pcscd import PcscdInstance, private_pcscd
 from cardlib.chip.vpcd import VirtualChipQueue, vpcd_card
+from cardlib.errors import DecodeError
 from cardlib.lds.tlv import read_tlv
 from cardlib.limits import MAX_CARD_BYTES, MAX_FILE_BYTES, LimitExceeded
 from cardlib.pki.trust import TrustStore
 from cardlib.reader.pcsc import connect
-from cardlib.reader.reader import AccessKey, ReadBudget, read_card
+from cardlib.reader.reader import MAX_ADDRESSABLE_FILE_SIZE, AccessKey, ReadBudget, read_card
 from cardlib.reader.transport import InProcessTransport, Transport
 
 DECLARED = 16_000_000
@@ -117,6 +118,14 @@ def test_per_file_cap_given_per_read(image: CardImage) -> None:
     error, _, elapsed = _hostile_read(image, ReadBudget(max_file_bytes=65_536), options)
     assert error.budget == "MAX_FILE_BYTES" and error.limit == 65_536 and "DG13" in error.what
     assert elapsed < SECONDS
+
+
+def test_a_file_beyond_what_read_binary_can_address_is_a_decode_error_whatever_the_budget(image: CardImage) -> None:
+    options = replace(ChipOptions(), oversized=(("DG1", MAX_ADDRESSABLE_FILE_SIZE),))
+    with pytest.raises(DecodeError, match="more than READ BINARY can address") as caught:
+        read_card(InProcessTransport(VirtualChip(image, options)), _can(image),
+                  budget=ReadBudget(max_file_bytes=1 << 30, max_card_bytes=1 << 30))
+    assert caught.value.file == "DG1"
 
 
 def test_real_card_cap_stops_files_each_under_the_file_cap(image: CardImage) -> None:

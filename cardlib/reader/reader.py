@@ -83,7 +83,7 @@ SW_MEANINGS: dict[int, str] = {
 # stays below the 65535-byte messages of PC/SC drivers such as vpcd.
 EXTENDED_READ_SIZE = 0xFF00
 SHORT_READ_SIZE = 256
-MAX_FILE_SIZE = 0xFFFFFF  # odd-INS READ BINARY offsets (DO54) have three bytes at most
+MAX_ADDRESSABLE_FILE_SIZE = 0xFFFFFF  # odd-INS READ BINARY offsets (DO54) have three bytes at most
 _SMALLER_READS = (192, 160, 128, 112, 96, 80, 64, 48, 32, 16)
 _MIN_READ_SIZE = _SMALLER_READS[-1]
 _SFI_REFUSALS = (0x6A81, 0x6A86)  # function not supported, incorrect P1-P2
@@ -422,7 +422,7 @@ class _FileReader:
         if self.card_bytes + total > budget.max_card_bytes:
             raise LimitExceeded("MAX_CARD_BYTES", f"the files read from the chip up to {name}",
                                 budget.max_card_bytes, self.card_bytes + total)
-        if total > MAX_FILE_SIZE:
+        if total > MAX_ADDRESSABLE_FILE_SIZE:
             raise DecodeError(f"the file declares {total} bytes, more than READ BINARY can address", file=name,
                               offset=0)
         return total
