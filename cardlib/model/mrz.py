@@ -25,6 +25,7 @@ from enum import Enum
 
 from cardlib.errors import DecodeError, EncodeError
 from cardlib.model.resident import Resident
+from cardlib.model.vietnamese import LETTERS, base_letter, foreign_characters, foreign_summary
 
 FILLER = "<"
 NO_EXPIRY = "991231"
@@ -52,16 +53,19 @@ def check_digit(text: str) -> str:
 def transliterate(name: str) -> str:
     """A Vietnamese name in MRZ characters: ``Thân Quang Bảo`` → ``THAN QUANG BAO``.
 
-    Đ/đ become D, every diacritic is dropped (NFD then combining marks removed), letters are upper-cased,
-    hyphens become spaces and any other character is omitted (ICAO 9303-3 §4.6: apostrophes and other
-    punctuation are not represented).  Spaces separate name components and are preserved, single.
+    Every Vietnamese letter (NFC or NFD) becomes its base letter, upper case (Đ/đ become D); hyphens become
+    spaces and apostrophes are omitted (ICAO 9303-3 §4.6).  Spaces separate name components and are
+    preserved, single.  Nothing is dropped silently: a character outside the Vietnamese alphabet
+    (:mod:`cardlib.model.vietnamese`) raises EncodeError naming it, since a name that lost it could "match"
+    a different one.
     """
-    text = unicodedata.normalize("NFD", name.replace("Đ", "D").replace("đ", "d"))
+    foreign = foreign_characters(name)
+    if foreign:
+        raise EncodeError(f"not Vietnamese Latin, no MRZ character for: {foreign_summary(foreign)}")
     kept = []
-    for char in text:
-        upper = char.upper()
-        if upper.isascii() and upper.isalpha():
-            kept.append(upper)
+    for char in unicodedata.normalize("NFC", name):
+        if char in LETTERS:
+            kept.append(base_letter(char))
         elif char in " -":
             kept.append(" ")
     return " ".join("".join(kept).split())
@@ -275,7 +279,8 @@ class MRZ:
         """True when the name field is exactly what :meth:`from_resident` writes for ``full_name``.
 
         The DG1/DG13 cross-check: transliteration and ICAO truncation are applied before comparing, so long
-        names compare correctly.  A name with no MRZ letters never matches.
+        names compare correctly.  A name with no MRZ letters, or with a character outside the Vietnamese
+        alphabet, never matches.
         """
         name = self._layout.name
         try:

@@ -16,6 +16,7 @@ from enum import Enum
 
 from cardlib.errors import ValidationError
 from cardlib.model.provinces import birth_registration_place, century_sex_digit, province_name
+from cardlib.model.vietnamese import NAME_PUNCTUATION, foreign_characters, foreign_summary
 
 ID_LENGTH = 12
 CAN_LENGTH = 6
@@ -26,7 +27,6 @@ NO_EXPIRY_TEXT = "Không thời hạn"
 
 # Punctuation seen in Vietnamese addresses and identification marks ("Tổ 5, P. Láng Hạ, Q. Đống Đa; 12/3A").
 _PLACE_PUNCTUATION = frozenset(" ,.-/()'&:;#\"")
-_NAME_PUNCTUATION = frozenset(" -'")
 
 
 class Sex(Enum):
@@ -68,6 +68,13 @@ def _check_text(value: str, field: str, *, allowed: frozenset[str], max_length: 
             raise ValidationError(f"character {char!r} at position {index} is not allowed", field=field)
     if "  " in value:
         raise ValidationError("contains consecutive spaces", field=field)
+
+
+def _check_name_alphabet(value: str, field: str) -> None:
+    """A name is Vietnamese Latin: the MRZ can only carry those letters, and a look-alike is not the same name."""
+    foreign = foreign_characters(value)
+    if foreign:
+        raise ValidationError(f"not Vietnamese Latin: {foreign_summary(foreign)}", field=field)
 
 
 def _check_digits(value: str, field: str, lengths: tuple[int, ...]) -> None:
@@ -138,7 +145,8 @@ class Resident:
         check_id_number(self.id_number, self.date_of_birth, self.sex)
         self._validate_dates()
         for name in ("full_name", "father_name", "mother_name", "spouse_name"):
-            _check_text(getattr(self, name), name, allowed=_NAME_PUNCTUATION, max_length=MAX_NAME_LENGTH,
+            _check_name_alphabet(getattr(self, name), name)
+            _check_text(getattr(self, name), name, allowed=NAME_PUNCTUATION, max_length=MAX_NAME_LENGTH,
                         required=name == "full_name")
         for name in ("nationality", "ethnicity", "religion", "place_of_origin", "place_of_residence"):
             _check_text(getattr(self, name), name, allowed=_PLACE_PUNCTUATION, max_length=MAX_PLACE_LENGTH,
