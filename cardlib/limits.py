@@ -13,10 +13,13 @@ from cardlib.errors import CardlibError
 
 __all__ = [
     "MAX_CARD_BYTES",
-    "MAX_DECODED_PIXELS",
     "MAX_DECLARED_PIXELS",
+    "MAX_DECODED_PIXELS",
     "MAX_FACES_PER_DG2",
+    "MAX_FACE_SIDE",
     "MAX_FILE_BYTES",
+    "MAX_JPEG2000_TILES",
+    "MAX_JPEG_SCANS",
     "MAX_MASTER_LIST_BYTES",
     "MAX_MASTER_LIST_CERTIFICATES",
     "MAX_READ_APDUS",
@@ -39,6 +42,14 @@ MAX_DECODED_PIXELS = 4_000_000
 proves they decode without spending memory on every pixel."""
 MAX_FACES_PER_DG2 = 4
 """Most face images one DG2 may hold (genuine documents carry one)."""
+MAX_FACE_SIDE = 4096
+"""Widest or tallest face image (pixels) that ``lds.dg2.size`` accepts as a chip portrait (a few hundred is usual)."""
+MAX_JPEG2000_TILES = 1024
+"""Most tiles a JPEG 2000 image may declare: openjpeg sets up about 12 KB per tile before decoding any pixel,
+so 8×8-pixel tiles make a small image cost gigabytes (genuine portraits have one tile)."""
+MAX_JPEG_SCANS = 100
+"""Most scans a JPEG may hold: each progressive scan walks the whole image again, so thousands of tiny scans
+make a 40 KB file take minutes (progressive encoders write about ten)."""
 
 # --- reading a chip ---
 READ_DEADLINE_SECONDS = 120.0
