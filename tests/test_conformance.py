@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
@@ -158,3 +159,62 @@ def test_truncated_files_fail_their_decode_check(name: str, cut: int) -> None:
     data = files[name][: -1 - cut % len(files[name])]
     decode_id = {"EF.COM": "lds.com"}.get(name, f"lds.{name.lower()}")
     assert checks_of({name: data})[decode_id].status is Status.FAIL
+
+
+def _with_values(number: int, *values: DG13Text | tuple[DG13Text, ...]) -> bytes:
+    entries = DG13.from_resident(PERSON).entries
+    return DG13(tuple(DG13Field(number, values) if e.number == number else e for e in entries)).encode()
+
+
+def test_missing_ef_com_warns_and_says_why_it_is_no_forgery() -> None:
+    files = cccd_files()
+    del files["EF.COM"]
+    check = checks_of(files)["lds.com"]
+    assert check.status is Status.WARN
+    assert "LDS 1.7" in check.reason and "verified against the SOD" in check.reason
+    assert checks_of(files)["lds.com.lds_version"].status is Status.NOT_APPLICABLE
+    assert checks_of(cccd_files())["lds.com"].status is Status.PASS
+
+
+@pytest.mark.parametrize("number", [1, 2, 4, 12, 16])
+def test_a_layout_field_carrying_two_values_fails(number: int) -> None:
+    dg13 = _with_values(number, DG13Text("001044009271"), DG13Text("079303004821"))
+    check = checks_of({"DG13": dg13})["lds.dg13.repeated"]
+    assert check.status is Status.FAIL
+    assert check.reason.startswith(f"DG13 field {number} holds 2 values")
+
+
+def test_surplus_parent_and_spouse_names_fail_and_unknown_fields_only_warn() -> None:
+    three_parents = _with_values(13, (DG13Text("Trần Văn Hùng"), DG13Text("Lê Thị Mai"), DG13Text("Lê Thị Hà")))
+    assert statuses({"DG13": three_parents})["lds.dg13.repeated"] is Status.FAIL
+    two_spouses = _with_values(14, (DG13Text("Lê Văn An"), DG13Text("Phạm Văn Bé")))
+    assert statuses({"DG13": two_spouses})["lds.dg13.repeated"] is Status.FAIL
+    entries = (*DG13.from_resident(PERSON).entries, DG13Field(20, (DG13Text("A"), DG13Text("B"))))
+    unknown = checks_of({"DG13": DG13(entries).encode()})["lds.dg13.repeated"]
+    assert unknown.status is Status.WARN and "outside the known layout" in unknown.reason
+    assert statuses(cccd_files())["lds.dg13.repeated"] is Status.PASS
+
+
+@pytest.mark.parametrize(("number", "text", "status"), [
+    (2, "Trần Thị Lan Anhы", Status.FAIL),
+    (2, "Trần T\u0336hị Lan Anh", Status.FAIL),
+    (13, ("Trần Văn Hùng", "Lе Thị Mai"), Status.FAIL),  # Cyrillic е in the mother's name
+    (14, ("Иван Петров",), Status.FAIL),
+    (9, "Zürich, Thụy Sĩ", Status.WARN),  # a place abroad may carry a foreign letter
+    (8, "Tiền Giang\u202e", Status.WARN),
+])
+def test_foreign_characters_in_dg13_text_are_named(number: int, text: str | tuple[str, ...], status: Status) -> None:
+    value: DG13Text | tuple[DG13Text, ...] = (tuple(DG13Text(t) for t in text) if isinstance(text, tuple)
+                                              else DG13Text(text))
+    check = checks_of({"DG13": _with_values(number, value)})["lds.dg13.alphabet"]
+    assert check.status is status
+    assert f"field {number}: U+" in check.reason
+
+
+def test_dg13_stored_in_nfd_is_in_the_alphabet() -> None:
+    nfd = DG13(tuple(DG13Field(e.number, tuple(
+        DG13Text(unicodedata.normalize("NFD", v.text), v.string_type) if isinstance(v, DG13Text) else
+        tuple(DG13Text(unicodedata.normalize("NFD", i.text)) for i in v) for v in e.values))
+        for e in DG13.from_resident(PERSON).entries))
+    assert nfd.text(2) != PERSON.full_name
+    assert statuses({"DG13": nfd.encode()})["lds.dg13.alphabet"] is Status.PASS

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import date
 
 import pytest
@@ -117,3 +118,37 @@ def test_addresses_naming_provinces_merged_in_2025_pass() -> None:
     old = resident(id_number="002303004821", place_of_origin="Xã Lũng Cú, Huyện Đồng Văn, Hà Giang",
                    place_of_residence="Phường Phú Cường, Thành phố Thủ Dầu Một, Bình Dương")
     assert statuses(old, old) == dict.fromkeys(CROSS_CHECK_IDS, Status.PASS)
+
+
+@pytest.mark.parametrize(("name", "named"), [
+    ("Trần Thị Lan Anhы", "U+044B CYRILLIC SMALL LETTER YERU"),
+    ("Trần Thị Lan Anh Иван", "U+0418 CYRILLIC CAPITAL LETTER I"),
+    ("Trần Thị L\u0336an Anh", "U+0336 COMBINING LONG STROKE OVERLAY"),
+])
+def test_a_name_with_foreign_characters_no_longer_matches(name: str, named: str) -> None:
+    checks = {check.id: check for check in cross_checks(DecodedLDS(
+        dg1=DG1(MRZ.from_resident(resident())), dg13=with_field(resident(), 2, name)))}
+    assert checks["cross.name"].status is Status.FAIL and named in checks["cross.name"].reason
+    assert checks["cross.resident"].status is Status.FAIL and named in checks["cross.resident"].reason
+
+
+def test_a_name_stored_in_nfd_matches() -> None:
+    nfd = unicodedata.normalize("NFD", resident().full_name)
+    assert statuses(resident(), with_field(resident(), 2, nfd)) == dict.fromkeys(CROSS_CHECK_IDS, Status.PASS)
+
+
+@pytest.mark.parametrize(("number", "check_id", "values"), [
+    (2, "cross.name", ("Trần Thị Lan Anh", "Nguyễn Văn Bình")),
+    (2, "cross.name", ("Trần Thị Lan Anh", "Trần Thị Lan Anh")),  # even the same value twice is ambiguous
+    (12, "cross.date_of_expiry", ("14/05/2028", "Không thời hạn")),
+    (1, "cross.id_number", ("079303004821", "079303004822")),
+])
+def test_a_repeated_field_fails_the_check_comparing_it(number: int, check_id: str, values: tuple[str, ...]) -> None:
+    entries = DG13.from_resident(resident()).entries
+    dg13 = DG13(tuple(DG13Field(number, tuple(DG13Text(v) for v in values)) if e.number == number else e
+                      for e in entries))
+    checks = {check.id: check for check in cross_checks(DecodedLDS(dg1=DG1(MRZ.from_resident(resident())),
+                                                                   dg13=dg13))}
+    assert checks[check_id].status is Status.FAIL
+    assert f"DG13 field {number} holds 2 values" in checks[check_id].reason
+    assert all(repr(value) in checks[check_id].reason for value in values)

@@ -221,3 +221,33 @@ def test_garbage_into_decode_raises_only_cardlib_errors(data: bytes) -> None:
     assert dg13.encode() == data
     with contextlib.suppress(CardlibError):
         dg13.to_resident()
+
+
+def test_repeated_values_are_all_kept_and_shown_as_ambiguous() -> None:
+    data = wrap(b"".join([
+        field(1, printable("001044009271")),
+        field(2, utf8("Thân Quang Bảo") + utf8("Trần Văn Bình")),  # one field, two values
+        field(13, encode_tlv(0x30, utf8("Thân Văn Lộc") + utf8("Đỗ Thị Hoa") + utf8("Lê Thị Hằng"))),  # 3 parents
+        field(14, encode_tlv(0x30, b"")),  # single: no spouse
+        field(20, printable("A") + printable("B")),  # outside the layout
+    ]))
+    dg13 = DG13.decode(data)
+    assert dg13.encode() == data
+    assert dg13.fields[2].texts == ("Thân Quang Bảo", "Trần Văn Bình")
+    assert [entry.number for entry in dg13.repeated] == [2, 13, 20]
+    assert not dg13.fields[1].repeated and not dg13.fields[14].repeated
+    assert dg13.shown(2) == "Thân Quang Bảo | Trần Văn Bình (ambiguous: DG13 field 2 holds 2 values)"
+    assert dg13.shown(1) == "001044009271"
+    assert dg13.shown(4) is None
+
+
+def test_two_spouses_or_two_parent_sequences_are_repeated() -> None:
+    spouses = DG13.decode(wrap(field(14, encode_tlv(0x30, utf8("Lê Văn An") + utf8("Phạm Văn Bé")))))
+    parents = DG13.decode(wrap(field(13, encode_tlv(0x30, utf8("A") + utf8("B")) + encode_tlv(0x30, utf8("C")))))
+    assert spouses.fields[14].repeated and parents.fields[13].repeated
+    assert not DG13.from_resident(resident(spouse_name="Lê Thị Hằng")).repeated
+
+
+def test_a_field_number_appearing_twice_is_refused() -> None:
+    with pytest.raises(DecodeError, match=r"field numbers appear twice: \[2\]"):
+        DG13.decode(wrap(field(2, utf8("Thân Quang Bảo")) + field(2, utf8("Trần Văn Bình"))))

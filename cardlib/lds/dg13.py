@@ -16,7 +16,9 @@ DER rule for SET OF (which would sort by encoded length first): readers in the f
 a card-identical order matters more here than canonical DER.
 
 The decoder is tolerant: unknown field numbers, missing fields, empty values, either string type in any
-field and long-form lengths are accepted.  Every field keeps the bytes it arrived in, so a decoded DG13
+field and long-form lengths are accepted.  A field carrying more values than the layout gives it keeps them
+all (:attr:`DG13Field.repeated`, :meth:`DG13.shown`); a field number appearing twice is refused, since no
+reading of such a SET is the card's.  Every field keeps the bytes it arrived in, so a decoded DG13
 re-encodes byte-identically.  Text is decoded as UTF-8 whatever the tag (PrintableString is a subset).
 """
 
@@ -79,6 +81,9 @@ _RESIDENT_FIELDS = {
     12: "date_of_expiry", 13: "father_name", 14: "spouse_name", 15: "old_id_number", 16: "card_serial",
 }
 _REQUIRED = (1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 12)
+# How many names a nested field holds in the layout: father and mother in 13, one spouse in 14.
+NESTED_NAMES = {13: 2, 14: 1}
+AMBIGUOUS_SEPARATOR = " | "
 
 
 @dataclass(frozen=True)
@@ -123,6 +128,16 @@ class DG13Field:
         """The first string of the field ("" when it has none): the value of every non-nested field."""
         texts = self.texts
         return texts[0] if texts else ""
+
+    @property
+    def repeated(self) -> bool:
+        """More values than the layout gives the field: a repeated element, or surplus names in 13 or 14.
+
+        Every field of the layout carries one value (13 and 14 one nested SEQUENCE); a reader taking the first
+        of several would show one of two contradicting answers, so the decoder keeps them all and says so here.
+        """
+        capacity = NESTED_NAMES.get(self.number)
+        return len(self.values) > 1 or (capacity is not None and len(self.texts) > capacity)
 
     def encode(self) -> bytes:
         """The field's SEQUENCE: as read when decoded, DER otherwise."""
@@ -172,6 +187,25 @@ class DG13:
         """The string of field ``number``, or None when the field is absent."""
         entry = self.fields.get(number)
         return None if entry is None else entry.text
+
+    @property
+    def repeated(self) -> tuple[DG13Field, ...]:
+        """The fields carrying more values than the layout gives them (see :attr:`DG13Field.repeated`)."""
+        return tuple(entry for entry in self.entries if entry.repeated)
+
+    def shown(self, number: int) -> str | None:
+        """Field ``number`` as a person should read it: its value, or, when repeated, every value and a warning.
+
+        ``"A | B (ambiguous: DG13 field 2 holds 2 values)"`` rather than ``"A"``: which one the card means is
+        not for a display to decide.  None when the field is absent.
+        """
+        entry = self.fields.get(number)
+        if entry is None:
+            return None
+        if not entry.repeated:
+            return entry.text
+        texts = entry.texts
+        return f"{AMBIGUOUS_SEPARATOR.join(texts)} (ambiguous: DG13 field {number} holds {len(texts)} values)"
 
     @property
     def parents(self) -> tuple[str, str]:

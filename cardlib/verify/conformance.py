@@ -6,6 +6,11 @@ expired), ``lds.dg2`` (LDS_C, the face), ``lds.dg13`` (the Vietnamese resident d
 of ``cccd-chip.md``), ``lds.dg14`` (LDS_F), ``lds.dg15`` (LDS_I).  The SOD and Document Signer rules of
 LDS_H live in :mod:`cardlib.verify.passive`, next to the signature they concern.
 
+EF.COM missing from a dump is a WARN (``lds.com``), for every LDS version: it is mandatory in LDS 1.7, the
+CCCD's, and LDS 1.8 keeps it beside the SOD's own version info, so a complete dump has it; but a reader that
+could not read it leaves a genuine card's dump without it, and the data groups are still proved by the SOD's
+hashes, so its absence is no evidence of forgery (and FAIL would make a genuine card INVALID).
+
 Each file is decoded once, by its own codec, into :class:`DecodedLDS`; the cross-checks and the holder
 summary reuse that.  A file that does not decode gives a FAIL naming the file, field and offset, and the
 checks that needed its content become NOT_APPLICABLE pointing at that failure.
@@ -23,14 +28,18 @@ from cardlib.lds.asn1 import ECPublicKeyInfo, RSAPublicKeyInfo
 from cardlib.lds.com import EFCOM
 from cardlib.lds.dg1 import DG1
 from cardlib.lds.dg2 import DG2, FaceImage, verify_image
-from cardlib.lds.dg13 import DG13, OID_UTF8, VERSION, StringType, parse_date
+from cardlib.lds.dg13 import DG13, OID_UTF8, VERSION, FieldNumber, StringType, parse_date
 from cardlib.lds.dg15 import DG15
 from cardlib.lds.securityinfo import DG14
 from cardlib.model.mrz import MRZ, NO_EXPIRY, MRZFormat
 from cardlib.model.resident import NO_EXPIRY_TEXT, nfc
+from cardlib.model.vietnamese import foreign_characters, foreign_summary
 from cardlib.verify.report import CheckResult, Group, Status
 
 LDS_VERSIONS = ("0107", "0108")
+EF_COM_MISSING = ("EF.COM is not in the dump, though LDS 1.7 (the CCCD's) makes it mandatory and LDS 1.8 keeps it: "
+                  "the reader may have failed to read it; the data groups are still verified against the SOD, "
+                  "but nothing confirms the SOD's list of data groups (com.sod_consistency)")
 UNICODE_VERSION = "040000"
 MIN_RSA_BITS = 1024
 # A portrait narrower than this cannot hold the 90 pixels between the eyes ICAO 9303-9 asks for; wider than
@@ -38,6 +47,9 @@ MIN_RSA_BITS = 1024
 MIN_FACE_PIXELS = 120
 MAX_FACE_PIXELS = 4096
 DG13_FIELDS = range(1, 16)
+DG13_LAYOUT_FIELDS = range(1, 17)
+# Fields holding names: the holder (2), the parents (13), the spouse (14).
+DG13_NAME_FIELDS = frozenset({FieldNumber.FULL_NAME, FieldNumber.PARENTS, FieldNumber.SPOUSE})
 # String types of the DG13 field table in cccd-chip.md: PrintableString for 1, 3, 11, 15, 16, else UTF8String.
 DG13_PRINTABLE_FIELDS = frozenset({1, 3, 11, 15, 16})
 _DG13_DATES = {3: "date of birth", 11: "date of issue", 12: "date of expiry"}
@@ -120,8 +132,9 @@ def _skipped(check_ids: Iterable[str], lds: DecodedLDS, name: str) -> list[Check
 
 
 def com_checks(lds: DecodedLDS) -> list[CheckResult]:
-    """EF.COM decodes (tag list holds data group tags only), LDS version 1.7/1.8, Unicode 4.0.0."""
-    results = [_decoded("lds.com", "EF.COM", lds, lds.com)]
+    """EF.COM is there and decodes (tag list holds data group tags only), LDS version 1.7/1.8, Unicode 4.0.0."""
+    absent = lds.com is None and "EF.COM" not in lds.errors
+    results = [_com_missing() if absent else _decoded("lds.com", "EF.COM", lds, lds.com)]
     com = lds.com
     if com is None:
         return results + _skipped(("lds.com.lds_version", "lds.com.unicode_version", "lds.com.tag_list"), lds,
@@ -142,6 +155,11 @@ def com_checks(lds: DecodedLDS) -> list[CheckResult]:
         listed = ", ".join(f"DG{n}" for n in com.data_groups) or "no data group"
         results.append(_result("lds.com.tag_list", Status.PASS, f"tag list: {listed}"))
     return results
+
+
+def _com_missing() -> CheckResult:
+    """``lds.com`` for a dump without EF.COM: WARN, whatever the LDS version (see the module docstring)."""
+    return _result("lds.com", Status.WARN, EF_COM_MISSING)
 
 
 # --- DG1 (TR-03105 LDS_B) -------------------------------------------------------------------------------
@@ -276,13 +294,15 @@ def _size_check(index: int, face: FaceImage, size: tuple[int, int] | DecodeError
 
 
 def dg13_checks(lds: DecodedLDS) -> list[CheckResult]:
-    """DG13 decodes with version 1 and the UTF-8 OID, fields 1–15 present, string types per table, real dates."""
+    """DG13 decodes with version 1 and the UTF-8 OID, fields 1–15 present, string types per table, real dates,
+    one value per field, and text in the Vietnamese alphabet."""
     results = [_decoded("lds.dg13", "DG13", lds, lds.dg13)]
     dg13 = lds.dg13
     if dg13 is None:
-        return results + _skipped(("lds.dg13.header", "lds.dg13.fields", "lds.dg13.types", "lds.dg13.dates"),
-                                  lds, "DG13")
-    return [*results, _dg13_header(dg13), _dg13_fields(dg13), _dg13_types(dg13), _dg13_dates(dg13)]
+        return results + _skipped(("lds.dg13.header", "lds.dg13.fields", "lds.dg13.types", "lds.dg13.dates",
+                                   "lds.dg13.repeated", "lds.dg13.alphabet"), lds, "DG13")
+    return [*results, _dg13_header(dg13), _dg13_fields(dg13), _dg13_types(dg13), _dg13_dates(dg13),
+            _dg13_repeated(dg13), _dg13_alphabet(dg13)]
 
 
 def _dg13_header(dg13: DG13) -> CheckResult:
@@ -302,7 +322,7 @@ def _dg13_fields(dg13: DG13) -> CheckResult:
 def _dg13_types(dg13: DG13) -> CheckResult:
     deviations = []
     for entry in dg13.entries:
-        if entry.number not in DG13_FIELDS and entry.number != 16:
+        if entry.number not in DG13_LAYOUT_FIELDS:
             continue
         wanted = StringType.PRINTABLE if entry.number in DG13_PRINTABLE_FIELDS else StringType.UTF8
         for value in entry.values:
@@ -332,6 +352,42 @@ def _dg13_dates(dg13: DG13) -> CheckResult:
     if 11 in parsed and 12 in parsed and parsed[12] <= parsed[11]:
         return _result("lds.dg13.dates", Status.FAIL, "date of expiry is not after the date of issue")
     return _result("lds.dg13.dates", Status.PASS, "dates are real dd/mm/yyyy dates in order")
+
+
+def _dg13_repeated(dg13: DG13) -> CheckResult:
+    """FAIL for a field of the layout carrying several values, WARN for an unknown field doing so."""
+    repeated = dg13.repeated
+    if not repeated:
+        return _result("lds.dg13.repeated", Status.PASS, "every field carries one value")
+    described = [f"DG13 field {entry.number} holds {len(entry.texts)} values" for entry in repeated]
+    if any(entry.number in DG13_LAYOUT_FIELDS for entry in repeated):
+        return _result("lds.dg13.repeated", Status.FAIL,
+                       f"{'; '.join(described)}: the layout gives each one value, so the card says two things "
+                       "(a reader showing the first hides the other)")
+    return _result("lds.dg13.repeated", Status.WARN, f"{'; '.join(described)}, outside the known layout")
+
+
+def _dg13_alphabet(dg13: DG13) -> CheckResult:
+    """Names (2, 13, 14) in the Vietnamese alphabet, FAIL otherwise; other text WARN on foreign letters.
+
+    A place of birth abroad may hold a foreign letter on a genuine card; a name cannot, since the MRZ, written
+    from it, only has Vietnamese letters without their marks.
+    """
+    failures: list[str] = []
+    warnings: list[str] = []
+    for entry in dg13.entries:
+        name = entry.number in DG13_NAME_FIELDS
+        for text in entry.texts:
+            foreign = foreign_characters(text, name=name)
+            if foreign:
+                (failures if name else warnings).append(f"field {entry.number}: {foreign_summary(foreign)}")
+    if failures:
+        return _result("lds.dg13.alphabet", Status.FAIL,
+                       f"a name holds characters outside the Vietnamese alphabet: {'; '.join(failures + warnings)}")
+    if warnings:
+        return _result("lds.dg13.alphabet", Status.WARN, f"letters outside the Vietnamese alphabet: "
+                       f"{'; '.join(warnings)}")
+    return _result("lds.dg13.alphabet", Status.PASS, "all text is in the Vietnamese alphabet")
 
 
 # --- DG14 and DG15 (TR-03105 LDS_F, LDS_I) ----------------------------------------------------------------

@@ -53,7 +53,11 @@ def check_id_number(dg1: DG1, dg13: DG13) -> CheckResult:
 
 
 def check_name(dg1: DG1, dg13: DG13) -> CheckResult:
-    """The MRZ name is DG13's full name transliterated, truncated as ICAO 9303-3 §4.6.4 truncates."""
+    """The MRZ name is DG13's full name transliterated, truncated as ICAO 9303-3 §4.6.4 truncates.
+
+    A DG13 name holding a character outside the Vietnamese alphabet (a Cyrillic look-alike, an extra
+    non-Latin word, an overlay mark) fails, naming the character: transliteration drops nothing silently.
+    """
     full_name = dg13.text(FieldNumber.FULL_NAME) or ""
     mrz = dg1.mrz
     try:
@@ -115,14 +119,26 @@ def check_resident(dg13: DG13) -> CheckResult:
     return _result("cross.resident", Status.PASS, reason)
 
 
-_PAIR_CHECKS: tuple[tuple[str, Callable[[DG1, DG13], CheckResult]], ...] = (
-    ("cross.id_number", check_id_number), ("cross.name", check_name), ("cross.date_of_birth", check_date_of_birth),
-    ("cross.sex", check_sex), ("cross.date_of_expiry", check_date_of_expiry),
+# Each pair check, the DG13 field it reads, and the check itself.
+_PAIR_CHECKS: tuple[tuple[str, FieldNumber, Callable[[DG1, DG13], CheckResult]], ...] = (
+    ("cross.id_number", FieldNumber.ID_NUMBER, check_id_number), ("cross.name", FieldNumber.FULL_NAME, check_name),
+    ("cross.date_of_birth", FieldNumber.DATE_OF_BIRTH, check_date_of_birth),
+    ("cross.sex", FieldNumber.SEX, check_sex),
+    ("cross.date_of_expiry", FieldNumber.DATE_OF_EXPIRY, check_date_of_expiry),
 )
 
 
-def _guarded(check_id: str, check: Callable[[DG1, DG13], CheckResult], dg1: DG1, dg13: DG13) -> CheckResult:
-    """Run one pair check; a DG13 value too malformed to compare fails the check with the reason."""
+def _guarded(check_id: str, number: FieldNumber, check: Callable[[DG1, DG13], CheckResult], dg1: DG1, dg13: DG13
+             ) -> CheckResult:
+    """Run one pair check; a DG13 value too malformed to compare, or repeated, fails the check with the reason.
+
+    A repeated field cannot agree with DG1: whichever value a reader shows, the card also says another.
+    """
+    entry = dg13.fields.get(number)
+    if entry is not None and entry.repeated:
+        return _result(check_id, Status.FAIL, f"DG13 field {number} holds {len(entry.texts)} values "
+                       f"({', '.join(map(repr, entry.texts))}): which one the card means is ambiguous "
+                       "(see lds.dg13.repeated)")
     try:
         return check(dg1, dg13)
     except ValidationError as error:
@@ -137,5 +153,6 @@ def cross_checks(lds: DecodedLDS) -> list[CheckResult]:
     resident = check_resident(lds.dg13)
     if lds.dg1 is None:
         reason = f"{lds.unavailable('DG1')}: nothing to compare DG13 with"
-        return [*(_result(check_id, Status.NOT_APPLICABLE, reason) for check_id, _ in _PAIR_CHECKS), resident]
-    return [*(_guarded(check_id, check, lds.dg1, lds.dg13) for check_id, check in _PAIR_CHECKS), resident]
+        return [*(_result(check_id, Status.NOT_APPLICABLE, reason) for check_id, _, _ in _PAIR_CHECKS), resident]
+    return [*(_guarded(check_id, number, check, lds.dg1, lds.dg13) for check_id, number, check in _PAIR_CHECKS),
+            resident]

@@ -80,12 +80,15 @@ def _live(check_id: str, protocol: str, outcome: tuple[bool | None, str]) -> Che
 
 
 def holder_summary(dg1: DG1 | None, dg13: DG13 | None) -> dict[str, str]:
-    """Who the card says it belongs to: from DG13 when it decodes, else from the MRZ of DG1."""
+    """Who the card says it belongs to: from DG13 when it decodes, else from the MRZ of DG1.
+
+    A DG13 field carrying several values shows them all, marked ambiguous (:meth:`DG13.shown`).
+    """
     if dg13 is not None:
         fields = {"full name": FieldNumber.FULL_NAME, "ID number": FieldNumber.ID_NUMBER,
                   "date of birth": FieldNumber.DATE_OF_BIRTH, "sex": FieldNumber.SEX,
                   "date of expiry": FieldNumber.DATE_OF_EXPIRY}
-        return {label: dg13.text(number) or "" for label, number in fields.items()}
+        return {label: dg13.shown(number) or "" for label, number in fields.items()}
     if dg1 is not None:
         mrz = dg1.mrz
         return {"full name": mrz.name, "ID number": mrz.id_number or mrz.document_number,
