@@ -9,13 +9,19 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from cardlib.card.perso import personalize
+from cardlib.card.synthetic_faces import synthetic_portrait_jpeg
 from cardlib.lds.dg1 import DG1
 from cardlib.lds.dg13 import DG13, DG13Field, DG13Text, StringType
 from cardlib.model.mrz import MRZ
 from cardlib.model.resident import Resident, Sex
+from cardlib.pki.certificates import Certificate, RevocationList
+from cardlib.pki.testpki import TestPKI
+from cardlib.pki.trust import TrustStore
 from cardlib.verify.conformance import DecodedLDS
 from cardlib.verify.crosscheck import CROSS_CHECK_IDS, cross_checks
-from cardlib.verify.report import Status
+from cardlib.verify.report import Status, Verdict
+from cardlib.verify.verifier import verify
 
 
 def resident(**changes: object) -> Resident:
@@ -152,3 +158,15 @@ def test_a_repeated_field_fails_the_check_comparing_it(number: int, check_id: st
     assert checks[check_id].status is Status.FAIL
     assert f"DG13 field {number} holds 2 values" in checks[check_id].reason
     assert all(repr(value) in checks[check_id].reason for value in values)
+
+
+def test_genuine_card_of_a_citizen_born_abroad_is_valid() -> None:
+    # perso accepts the citizen and verify calls the signed card genuine: the country code is only a warning.
+    pki = TestPKI.generate()
+    abroad = resident(id_number="840303004821")
+    card = personalize(abroad, synthetic_portrait_jpeg(1), pki.document_signer)
+    trust = TrustStore([Certificate.from_cryptography(pki.csca_certificate)],
+                       [RevocationList.from_cryptography(pki.crl)])
+    report = verify(card, trust)
+    assert report.verdict is Verdict.VALID, report.to_text()
+    assert report.check("cross.resident").status is Status.WARN
