@@ -30,6 +30,7 @@ from cardlib.pki.testpki import PKIConfig, TestPKI
 from cardlib.pki.trust import TrustStore
 from cardlib.verify.passive import (
     CHAIN_CHECK_IDS,
+    SIGNING_TIME_SKEW,
     chain_checks,
     com_consistency,
     document_type_covers,
@@ -355,3 +356,64 @@ def test_dsc_listing_i_covers_an_id_card_without_warning() -> None:
     checks = {c.id: c for c in dsc_conformance(Certificate.from_cryptography(pki.ds_certificate), _dg1())}
     assert checks["lds.dsc.document_types"].status is Status.PASS
     assert "'ID' (by I)" in checks["lds.dsc.document_types"].reason
+
+
+def _ds_with_basic_constraints(pki: TestPKI, constraints: x509.BasicConstraints) -> Certificate:
+    """The test DS certificate re-issued by its CSCA with a basicConstraints extension added."""
+    real = pki.ds_certificate
+    builder = x509.CertificateBuilder().subject_name(real.subject).issuer_name(real.issuer)
+    builder = builder.public_key(real.public_key()).serial_number(x509.random_serial_number())
+    builder = builder.not_valid_before(real.not_valid_before_utc).not_valid_after(real.not_valid_after_utc)
+    for extension in real.extensions:
+        builder = builder.add_extension(extension.value, extension.critical)
+    builder = builder.add_extension(constraints, critical=True)
+    key = pki.csca_key
+    assert isinstance(key, ec.EllipticCurvePrivateKey)
+    return Certificate.from_cryptography(builder.sign(key, hashes.SHA512()))
+
+
+def test_a_document_signer_that_is_a_ca_fails_the_ds_profile(pki: TestPKI) -> None:
+    plain = {c.id: c for c in dsc_conformance(Certificate.from_cryptography(pki.ds_certificate), _dg1())}
+    assert plain["lds.dsc.basic_constraints"].status is Status.PASS  # no extension at all
+    ca_false = _ds_with_basic_constraints(pki, x509.BasicConstraints(ca=False, path_length=None))
+    assert {c.id: c.status for c in dsc_conformance(ca_false, _dg1())}["lds.dsc.basic_constraints"] is Status.PASS
+    ca_true = _ds_with_basic_constraints(pki, x509.BasicConstraints(ca=True, path_length=0))
+    check = {c.id: c for c in dsc_conformance(ca_true, _dg1())}["lds.dsc.basic_constraints"]
+    assert check.status is Status.FAIL and "cA=TRUE" in check.reason
+    assert {c.id: c.status for c in dsc_conformance(None, None)}["lds.dsc.basic_constraints"] is Status.NOT_APPLICABLE
+
+
+def _signed_at(pki: TestPKI, when: datetime | None) -> dict[str, CheckResult]:
+    sod = SOD.sign(LDSSecurityObject.for_files("sha256", GROUPS), pki.document_signer, signing_time=when).encode()
+    csca, crl = Certificate.from_cryptography(pki.csca_certificate), RevocationList.from_cryptography(pki.crl)
+    trust = TrustStore([csca], [crl])
+    files = {"EF.SOD": sod, **{f"DG{n}": data for n, data in GROUPS.items()}}
+    result = passive_checks(files, trust, at=datetime.now(UTC), com=None, dg1=None, protected=frozenset())
+    return {check.id: check for check in result.checks}
+
+
+def test_signing_time_absent_or_now_passes_and_a_slow_clock_is_tolerated(pki: TestPKI) -> None:
+    assert _signed_at(pki, None)["lds.sod.signing_time"].status is Status.PASS
+    assert _signed_at(pki, datetime.now(UTC))["lds.sod.signing_time"].status is Status.PASS
+    just_ahead = _signed_at(pki, datetime.now(UTC) + SIGNING_TIME_SKEW - timedelta(minutes=5))
+    assert just_ahead["lds.sod.signing_time"].status is Status.PASS
+    assert outcome({"DG1": GROUPS[1]})["lds.sod.signing_time"].status is Status.NOT_APPLICABLE
+
+
+def test_signing_time_in_the_future_fails_and_is_not_trusted_for_the_chain(pki: TestPKI) -> None:
+    ahead = _signed_at(pki, datetime.now(UTC) + SIGNING_TIME_SKEW + timedelta(hours=1))
+    assert ahead["lds.sod.signing_time"].status is Status.FAIL
+    assert "a SOD cannot be signed in the future" in ahead["lds.sod.signing_time"].reason
+    # The DS is valid now: validity is judged at the time of verification, not at the forged date.
+    assert ahead["chain.ds_validity"].status is Status.PASS
+    assert "signed" not in ahead["chain.ds_validity"].reason
+
+
+def test_signing_time_outside_the_document_signer_validity_fails(pki: TestPKI) -> None:
+    before = _signed_at(pki, pki.ds_certificate.not_valid_before_utc - timedelta(days=1))
+    assert before["lds.sod.signing_time"].status is Status.FAIL
+    assert "before the Document Signer certificate was valid" in before["lds.sod.signing_time"].reason
+    assert before["chain.ds_validity"].status is Status.FAIL  # the chain says the same, at the signing time
+    after = _signed_at(pki, pki.ds_certificate.not_valid_after_utc + timedelta(days=1))
+    reason = after["lds.sod.signing_time"].reason
+    assert "after the Document Signer certificate expired" in reason and "in the future" in reason

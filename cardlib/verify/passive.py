@@ -13,7 +13,10 @@ The steps, each its own named check:
    SOD list the same data groups (TR-03105 LDS_H).
 
 The SOD and Document Signer rules of TR-03105 LDS_H (``lds.sod.*``, ``lds.dsc.*``) are checked here too,
-next to the objects they concern, in the CONFORMANCE group.
+next to the objects they concern, in the CONFORMANCE group.  Certificate validity is judged at the SOD's
+signingTime only when that time is credible (not beyond the verifier's clock plus
+:data:`SIGNING_TIME_SKEW`): a signingTime in the future fails ``lds.sod.signing_time`` and the chain is
+judged at the time of verification instead, so a forged date cannot make a certificate look valid.
 
 Revocation: ICAO 9303-11 asks verifiers to check CRLs, but CRLs travel apart from the document and are often
 not at hand (offline checks, a CSCA whose CRL has not been fetched).  A missing CRL therefore gives WARN, not
@@ -26,9 +29,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from asn1crypto import algos, core
+from asn1crypto import algos
 from asn1crypto import x509 as asn1_x509
 
 from cardlib.errors import CardlibError, PKIError, ValidationError
@@ -60,6 +63,8 @@ LEGACY_HASHES = ("sha1",)
 # ICAO 9303-3 codes whose alpha-2 country is not the first two letters, plus the codes of the test data.
 # RFC 5280 §4.2.1.3: without the extension the key is unrestricted; ICAO 9303-12 requires it (early DSCs lack it).
 NO_KEY_USAGE = "no key usage extension: the key is unrestricted, ICAO 9303-12 asks for digitalSignature, critical"
+# How far a SOD's signingTime may lie ahead of the verifier's clock: a slow clock, not a forgery.
+SIGNING_TIME_SKEW = timedelta(days=1)
 ISSUING_STATE_COUNTRY = {"VNM": "VN", "D": "DE", "DEU": "DE", "NLD": "NL", "GBR": "GB", "UTO": "UT"}
 
 
@@ -373,13 +378,14 @@ def _hash_algorithm(sod: SOD) -> CheckResult:
 
 
 def dsc_conformance(signer: Certificate | None, dg1: DG1 | None) -> list[CheckResult]:
-    """The DS certificate per ICAO 9303-12: critical digitalSignature, DocumentTypeList, country of DG1."""
-    ids = ("lds.dsc.key_usage", "lds.dsc.document_types", "lds.dsc.country")
+    """The DS certificate per ICAO 9303-12: critical digitalSignature, DocumentTypeList, country of DG1, no CA."""
+    ids = ("lds.dsc.key_usage", "lds.dsc.document_types", "lds.dsc.country", "lds.dsc.basic_constraints")
     if signer is None:
         return [_conformance(check_id, Status.NOT_APPLICABLE, "no Document Signer certificate (see sod.signer)")
                 for check_id in ids]
     parsed = asn1_x509.Certificate.load(signer.der)
-    return [_dsc_key_usage(signer, parsed), _dsc_document_types(parsed, dg1), _dsc_country(signer, dg1)]
+    return [_dsc_key_usage(signer, parsed), _dsc_document_types(parsed, dg1), _dsc_country(signer, dg1),
+            _dsc_basic_constraints(signer)]
 
 
 def _dsc_key_usage(signer: Certificate, parsed: asn1_x509.Certificate) -> CheckResult:
@@ -408,36 +414,15 @@ def _dsc_document_types(parsed: asn1_x509.Certificate, dg1: DG1 | None) -> Check
     if extension is None:
         return _conformance("lds.dsc.document_types", Status.WARN, "no DocumentTypeList extension (ICAO 9303-12)")
     try:
-        types, deviation = _document_type_list(extension["extn_value"].native)
+        types = set(DocumentTypeListSyntax.load(extension["extn_value"].native).native["doc_type_list"])
     except (ValueError, TypeError, KeyError) as error:
         return _conformance("lds.dsc.document_types", Status.FAIL, f"DocumentTypeList is malformed: {error}")
     covering = sorted(entry for entry in types if document_type_covers(entry, wanted))
-    problems = [] if covering else [f"it does not name {wanted!r}, the document's type"]
-    problems += [deviation] if deviation else []
-    if problems:
+    if not covering:
         return _conformance("lds.dsc.document_types", Status.WARN,
-                            f"DocumentTypeList {sorted(types)}: {'; '.join(problems)}")
+                            f"DocumentTypeList {sorted(types)} does not name {wanted!r}, the document's type")
     return _conformance("lds.dsc.document_types", Status.PASS,
                         f"DocumentTypeList {sorted(types)} covers {wanted!r} (by {', '.join(covering)})")
-
-
-class _VersionlessDocumentTypes(core.SequenceOf):  # type: ignore[misc]
-    """``SEQUENCE OF PrintableString``: the DocumentTypeList of some states' DS certificates (seen: ID, PH)."""
-
-    _child_spec = core.PrintableString
-
-
-def _document_type_list(value: bytes) -> tuple[set[str], str | None]:
-    """The document types of a DocumentTypeList extension value, and how it deviates from ICAO 9303-12, if it does.
-
-    Genuine Document Signers of some states (Indonesia, the Philippines) omit the version and write the list as a
-    SEQUENCE OF: the list is still readable, so it is matched with a warning rather than called malformed.
-    """
-    try:
-        return set(DocumentTypeListSyntax.load(value).native["doc_type_list"]), None
-    except (ValueError, TypeError, KeyError):
-        types = _VersionlessDocumentTypes.load(value).native
-    return set(types), "it has no version and is a SEQUENCE OF (ICAO 9303-12: SEQUENCE { version v0, SET OF })"
 
 
 def _dsc_country(signer: Certificate, dg1: DG1 | None) -> CheckResult:
@@ -452,6 +437,46 @@ def _dsc_country(signer: Certificate, dg1: DG1 | None) -> CheckResult:
                             f"Document Signer country {country or 'missing'}; issuing state {state} is not one we map")
     return _conformance("lds.dsc.country", Status.FAIL,
                         f"Document Signer country {country or 'missing'} is not DG1's issuing state {state}")
+
+
+def _dsc_basic_constraints(signer: Certificate) -> CheckResult:
+    """ICAO 9303-12 DS profile: no basicConstraints, or cA FALSE; a Document Signer is an end entity."""
+    if signer.is_ca:
+        return _conformance("lds.dsc.basic_constraints", Status.FAIL,
+                            "basicConstraints cA=TRUE: a Document Signer certificate must not be a CA (ICAO 9303-12 "
+                            "DS profile), this one could issue certificates under the country's CSCA")
+    return _conformance("lds.dsc.basic_constraints", Status.PASS, "not a CA (no basicConstraints, or cA FALSE)")
+
+
+def signing_time_check(sod: SOD | None, signer: Certificate | None, at: datetime) -> CheckResult:
+    """``lds.sod.signing_time``: the SOD's signingTime, when it has one, is not in the future and falls within
+    the Document Signer's validity.
+
+    ``at`` plus :data:`SIGNING_TIME_SKEW` bounds "the future", so a card made a moment ago and verified on a
+    machine whose clock is slightly behind is not flagged; the certificate window is judged exactly, as
+    ``chain.ds_validity`` judges it at the signing time.
+    """
+    if sod is None:
+        return _conformance("lds.sod.signing_time", Status.NOT_APPLICABLE, "no decoded EF.SOD (see sod.decode)")
+    signed = sod.signing_time
+    if signed is None:
+        return _conformance("lds.sod.signing_time", Status.PASS, "no signingTime attribute (optional, ICAO 9303-10)")
+    problems = []
+    if not signing_time_credible(signed, at):
+        problems.append(f"{(signed - at).days} days after the time of verification ({at}): a SOD cannot be signed "
+                        "in the future")
+    if signer is not None and signed < signer.not_before:
+        problems.append(f"before the Document Signer certificate was valid (notBefore {signer.not_before})")
+    if signer is not None and signed > signer.not_after:
+        problems.append(f"after the Document Signer certificate expired (notAfter {signer.not_after})")
+    if problems:
+        return _conformance("lds.sod.signing_time", Status.FAIL, f"signingTime {signed} is {'; and '.join(problems)}")
+    return _conformance("lds.sod.signing_time", Status.PASS, f"signed {signed}, within the Document Signer's validity")
+
+
+def signing_time_credible(signed: datetime, at: datetime) -> bool:
+    """A signingTime no later than ``at`` plus :data:`SIGNING_TIME_SKEW`: one a verifier may judge validity at."""
+    return signed <= at + SIGNING_TIME_SKEW
 
 
 # --- all of it --------------------------------------------------------------------------------------------------
@@ -470,7 +495,10 @@ def passive_checks(files: Mapping[str, bytes], trust: TrustStore, *, at: datetim
     else:
         signer, signer_check = _signer(sod)
         checks += [_content_type(sod), signer_check, _message_digest(sod), _signature(sod, signer)]
-    checks += chain_checks(signer, trust, at, sod.signing_time if sod else None)
+    signing_time = sod.signing_time if sod else None
+    credible = signing_time if signing_time is not None and signing_time_credible(signing_time, at) else None
+    checks += chain_checks(signer, trust, at, credible)
     hashes, extras = hash_checks(files, sod, com, protected)
-    checks += [*hashes, com_consistency(com, sod), *sod_conformance(sod), *dsc_conformance(signer, dg1)]
+    checks += [*hashes, com_consistency(com, sod), *sod_conformance(sod), signing_time_check(sod, signer, at),
+               *dsc_conformance(signer, dg1)]
     return PassiveOutcome(tuple(checks), sod, signer, extras)
