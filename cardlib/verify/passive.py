@@ -31,7 +31,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from asn1crypto import algos
+from asn1crypto import algos, core
 from asn1crypto import x509 as asn1_x509
 
 from cardlib.errors import CardlibError, PKIError, ValidationError
@@ -414,15 +414,36 @@ def _dsc_document_types(parsed: asn1_x509.Certificate, dg1: DG1 | None) -> Check
     if extension is None:
         return _conformance("lds.dsc.document_types", Status.WARN, "no DocumentTypeList extension (ICAO 9303-12)")
     try:
-        types = set(DocumentTypeListSyntax.load(extension["extn_value"].native).native["doc_type_list"])
+        types, deviation = _document_type_list(extension["extn_value"].native)
     except (ValueError, TypeError, KeyError) as error:
         return _conformance("lds.dsc.document_types", Status.FAIL, f"DocumentTypeList is malformed: {error}")
     covering = sorted(entry for entry in types if document_type_covers(entry, wanted))
-    if not covering:
+    problems = [] if covering else [f"it does not name {wanted!r}, the document's type"]
+    problems += [deviation] if deviation else []
+    if problems:
         return _conformance("lds.dsc.document_types", Status.WARN,
-                            f"DocumentTypeList {sorted(types)} does not name {wanted!r}, the document's type")
+                            f"DocumentTypeList {sorted(types)}: {'; '.join(problems)}")
     return _conformance("lds.dsc.document_types", Status.PASS,
                         f"DocumentTypeList {sorted(types)} covers {wanted!r} (by {', '.join(covering)})")
+
+
+class _VersionlessDocumentTypes(core.SequenceOf):  # type: ignore[misc]
+    """``SEQUENCE OF PrintableString``: the DocumentTypeList of some states' DS certificates (seen: ID, PH)."""
+
+    _child_spec = core.PrintableString
+
+
+def _document_type_list(value: bytes) -> tuple[set[str], str | None]:
+    """The document types of a DocumentTypeList extension value, and how it deviates from ICAO 9303-12, if it does.
+
+    Genuine Document Signers of some states (Indonesia, the Philippines) omit the version and write the list as a
+    SEQUENCE OF: the list is still readable, so it is matched with a warning rather than called malformed.
+    """
+    try:
+        return set(DocumentTypeListSyntax.load(value).native["doc_type_list"]), None
+    except (ValueError, TypeError, KeyError):
+        types = _VersionlessDocumentTypes.load(value).native
+    return set(types), "it has no version and is a SEQUENCE OF (ICAO 9303-12: SEQUENCE { version v0, SET OF })"
 
 
 def _dsc_country(signer: Certificate, dg1: DG1 | None) -> CheckResult:
