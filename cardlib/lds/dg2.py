@@ -18,7 +18,9 @@ A face read from a 39794-5 record therefore re-encodes as a 19794-5 record, not 
 
 Image bytes are not checked while decoding: a record whose structure is sound parses, and a corrupt image
 only fails when it is decoded (:meth:`FaceImage.to_pil` raises :class:`DecodeError`).  A reader can then
-still hash, store and report the file instead of losing it.
+still hash, store and report the file instead of losing it.  A DG2 holding more than MAX_FACES_PER_DG2
+faces is refused (:class:`~cardlib.limits.LimitExceeded`) before any face is decoded, and every image
+decode keeps to the budgets described at :func:`load_image`.
 """
 
 from __future__ import annotations
@@ -26,15 +28,24 @@ from __future__ import annotations
 import io
 import struct
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from enum import Enum, IntEnum
 from typing import TypeVar
 
-from PIL import Image
+from PIL import Image, Jpeg2KImagePlugin
 
-from cardlib.errors import DecodeError, EncodeError
+from cardlib.errors import CardlibError, DecodeError, EncodeError
 from cardlib.lds.tlv import TLV, children, encode_tlv, find, read_single, read_tlv
+from cardlib.limits import (
+    MAX_DECLARED_PIXELS,
+    MAX_DECODED_PIXELS,
+    MAX_FACES_PER_DG2,
+    MAX_JPEG2000_TILES,
+    MAX_JPEG_SCANS,
+    LimitExceeded,
+)
 
 FILE = "DG2"
 
@@ -253,7 +264,11 @@ class FaceImage:
         return (self.detected_format or self.format).mime_type
 
     def to_pil(self) -> Image.Image:
-        """Decode the image with pillow (JPEG, JP2, raw J2K codestream); DecodeError when it cannot."""
+        """Decode the image with pillow (JPEG, JP2, raw J2K codestream) within the decoding budgets.
+
+        A large image comes back at a reduced resolution; DecodeError when it does not decode, LimitExceeded
+        when it is over a budget (see :func:`load_image`).
+        """
         return decode_image(self.image)
 
     @classmethod
@@ -307,7 +322,16 @@ class DG2:
         if count.value[0] != len(templates):
             raise DecodeError(f"count says {count.value[0]} templates, {len(templates)} present", file=FILE,
                               field="count", offset=count.offset)
-        return cls([face for template in templates for face in _decode_template(template)])
+        _check_face_count(len(templates))
+        faces = [face for template in templates for face in _decode_template(template)]
+        _check_face_count(len(faces))
+        return cls(faces)
+
+
+def _check_face_count(found: int) -> None:
+    """LimitExceeded when a DG2 holds more faces than MAX_FACES_PER_DG2: checked before any image is decoded."""
+    if found > MAX_FACES_PER_DG2:
+        raise LimitExceeded("MAX_FACES_PER_DG2", f"{FILE} face images", MAX_FACES_PER_DG2, found)
 
 
 def _single_child(parent: TLV, tag: int, name: str) -> TLV:
@@ -382,6 +406,7 @@ def _decode_19794(record: bytes) -> list[FaceImage]:
     if len(record) < GENERAL_HEADER.size:
         raise DecodeError("truncated general header", field="general header", offset=0)
     _, version, total, count = GENERAL_HEADER.unpack_from(record)
+    _check_face_count(count)
     if version != FAC_VERSION:
         raise DecodeError(f"version {version!r}, expected '010'", field="version", offset=4)
     if total != len(record):
@@ -468,7 +493,9 @@ def _decode_39794(record: bytes) -> list[FaceImage]:
                           offset=outer.end)
     data_block = _only(children(outer), TAG_FACE_IMAGE_DATA_BLOCK, "FaceImageDataBlock", outer.offset)
     representations = _required(children(data_block), 0xA1, "representationBlocks", data_block.offset)
-    faces = [_decode_representation(block) for block in children(representations)]
+    blocks = children(representations)
+    _check_face_count(len(blocks))
+    faces = [_decode_representation(block) for block in blocks]
     if not faces:
         raise DecodeError("no representation block", field="representationBlocks", offset=representations.offset)
     return faces
@@ -580,6 +607,26 @@ def _decode_landmarks(landmarks: TLV | None) -> tuple[FeaturePoint, ...]:
 
 
 # --- images -----------------------------------------------------------------------------------------------
+#
+# A chip chooses its own DG2, and a failing hash does not stop anyone from decoding it, so every decode is
+# budgeted before a pixel is touched (cardlib.limits): the size the headers declare (the JPEG 2000 SIZ
+# marker itself, never only the JP2 box that may disagree with it), the JPEG 2000 tile count and the JPEG scan
+# count; then at most MAX_DECODED_PIXELS are decoded, JPEG 2000 at a reduced resolution level and JPEG at a
+# DCT scale (1/2 to 1/8) when the image is larger, which still proves that it decodes.  A multi-scan
+# (progressive) JPEG keeps every coefficient in memory whatever the scale, so it must fit the budget whole.
+#
+# cardlib never changes PIL.Image.MAX_IMAGE_PIXELS, a process-wide setting that belongs to the application:
+# its own budgets are checked on the declared header instead, and pillow's warning below its limit is
+# silenced inside these decodes (MAX_DECLARED_PIXELS decides); an application that lowers pillow's limit
+# still has it enforced, as LimitExceeded.
+
+FACE_IMAGE_FORMATS = ("JPEG", "JPEG2000")
+"""The pillow formats a face image may be decoded as (anything else in DG2 is not a portrait)."""
+
+_J2K_SIZ = struct.Struct(">HHIIIIIIIIH")  # Lsiz Rsiz Xsiz Ysiz XOsiz YOsiz XTsiz YTsiz XTOsiz YTOsiz Csiz
+_J2K_SOT, _J2K_COD, _J2K_COC = 0xFF90, 0xFF52, 0xFF53
+_JPEG_SOS, _JPEG_EOI = 0xDA, 0xD9
+_JPEG_MAX_HALVINGS = 3  # libjpeg scales by 1/2, 1/4 or 1/8 while decoding
 
 
 def sniff_image_format(image: bytes) -> ImageFormat | None:
@@ -591,55 +638,238 @@ def sniff_image_format(image: bytes) -> ImageFormat | None:
     return None
 
 
-def _open(image: bytes, action: Callable[[Image.Image], T]) -> T:
+@dataclass(frozen=True)
+class DeclaredImage:
+    """What an image's headers declare before any pixel is decoded.
+
+    ``halvings`` is how often the decoder can halve both sides instead of decoding every pixel (JPEG 2000
+    resolution levels, JPEG DCT scaling; 0 when it cannot).
+    """
+
+    width: int
+    height: int
+    halvings: int = 0
+    tiles: int = 1
+    scans: int = 1
+
+    @property
+    def pixels(self) -> int:
+        """Width × height."""
+        return self.width * self.height
+
+    def reduced_pixels(self, halvings: int) -> int:
+        """Pixels decoded when both sides are halved ``halvings`` times (rounded up, as the decoders do)."""
+        step = 1 << halvings
+        return -(-self.width // step) * -(-self.height // step)
+
+
+@contextmanager
+def _pillow_errors(source: str) -> Iterator[None]:
+    """Pillow's failures as DecodeError, its own decompression bomb limit as LimitExceeded."""
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(image)) as opened:
-                return action(opened)
-    except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError,
-            Image.DecompressionBombWarning) as exc:
-        raise DecodeError(f"pillow cannot decode the image ({type(exc).__name__})", field="image") from None
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            yield
+    except Image.DecompressionBombError:
+        raise LimitExceeded("PIL.Image.MAX_IMAGE_PIXELS", f"{source} image", 2 * (Image.MAX_IMAGE_PIXELS or 0)) \
+            from None
+    except (OSError, ValueError, SyntaxError, EOFError) as exc:
+        raise DecodeError(f"pillow cannot decode the image ({type(exc).__name__})", file=source,
+                          field="image") from None
 
 
-def _loaded(opened: Image.Image) -> Image.Image:
-    opened.load()
-    return opened.copy()
+def open_image(image: bytes, *, source: str = FILE,
+               formats: tuple[str, ...] | None = FACE_IMAGE_FORMATS) -> Image.Image:
+    """Open ``image`` with pillow, reading its headers only; DecodeError naming ``source`` when it cannot.
 
-
-def decode_image(image: bytes) -> Image.Image:
-    """Decode JPEG, JP2 or raw J2K bytes fully with pillow; DecodeError when pillow cannot."""
-    return _open(image, _loaded)
-
-
-def _decodes(opened: Image.Image) -> tuple[int, int]:
-    size = opened.size
-    if opened.format == "JPEG":  # decoding at 1/8 scale still walks every entropy-coded block, 5x faster
-        opened.draft(opened.mode, (max(1, size[0] // 8), max(1, size[1] // 8)))
-    opened.load()
-    return size
-
-
-def verify_image(image: bytes) -> tuple[int, int]:
-    """Check that the whole image decodes (a cheap reduced-scale decode for JPEG); its full width and height.
-
-    DecodeError when pillow cannot decode it.  For verification, where the pixels themselves are not needed.
+    ``formats`` limits the pillow formats tried (None: any).  Decode it with :func:`load_image`.
     """
-    return _open(image, _decodes)
+    if image.startswith(JP2_MAGIC):
+        _codestream_start(image, source)  # pillow asserts, instead of raising, on a JP2 without its header box
+    with _pillow_errors(source):
+        return Image.open(io.BytesIO(image), formats=formats)
+
+
+def load_image(opened: Image.Image, image: bytes, *, source: str = FILE,
+               fit: tuple[int, int] | None = None) -> Image.Image:
+    """Decode ``opened`` (from :func:`open_image` of ``image``) within the budgets of :mod:`cardlib.limits`.
+
+    An image above MAX_DECODED_PIXELS comes back at a reduced resolution; one that declares more than
+    MAX_DECLARED_PIXELS, too many tiles or scans, or that cannot be reduced enough raises LimitExceeded
+    before any pixel is decoded.  ``fit``: the smallest size the caller needs, so that a JPEG may be decoded
+    at a DCT scale down to it (a JPEG 2000 image is reduced only as far as the budget requires, because its
+    lower levels skip the finer image data).
+    """
+    what = f"{source} image"
+    with _pillow_errors(source):
+        declared = declared_image(opened, image, source=source)
+        halvings = _halvings_within_budget(declared, what)
+        if isinstance(opened, Jpeg2KImagePlugin.Jpeg2KImageFile):
+            opened.reduce = halvings
+        elif opened.format in ("JPEG", "MPO") and (halvings or fit):
+            opened.draft(opened.mode, _draft_size(opened.size, halvings, fit))
+        opened.load()
+        return opened
+
+
+def declared_image(opened: Image.Image, image: bytes, *, source: str = FILE) -> DeclaredImage:
+    """The declared size, tiles, scans and possible halvings of ``image`` (opened, not yet decoded)."""
+    width, height = opened.size
+    if opened.format == "JPEG2000":
+        declared = _jpeg2000_declared(image, source)
+        if (declared.width, declared.height) != (width, height):
+            raise DecodeError(f"the JP2 header declares {width}x{height}, the codestream "
+                              f"{declared.width}x{declared.height}", file=source, field="image")
+        return declared
+    if opened.format in ("JPEG", "MPO"):
+        scans = _jpeg_scans(image)
+        return DeclaredImage(width, height, _JPEG_MAX_HALVINGS if scans <= 1 else 0, scans=scans)
+    return DeclaredImage(width, height)
+
+
+def _halvings_within_budget(declared: DeclaredImage, what: str) -> int:
+    """The fewest halvings that bring the decode within MAX_DECODED_PIXELS; LimitExceeded over any budget."""
+    for budget, limit, found in (("MAX_DECLARED_PIXELS", MAX_DECLARED_PIXELS, declared.pixels),
+                                 ("MAX_JPEG2000_TILES", MAX_JPEG2000_TILES, declared.tiles),
+                                 ("MAX_JPEG_SCANS", MAX_JPEG_SCANS, declared.scans)):
+        if found > limit:
+            raise LimitExceeded(budget, what, limit, found)
+    for halvings in range(declared.halvings + 1):
+        if declared.reduced_pixels(halvings) <= MAX_DECODED_PIXELS:
+            return halvings
+    raise LimitExceeded("MAX_DECODED_PIXELS", what, MAX_DECODED_PIXELS, declared.reduced_pixels(declared.halvings))
+
+
+def _draft_size(size: tuple[int, int], halvings: int, fit: tuple[int, int] | None) -> tuple[int, int]:
+    """The size to ask pillow's JPEG draft for, so that it scales by at least 2**halvings and down to ``fit``."""
+    width, height = size[0] >> halvings, size[1] >> halvings
+    if fit is not None:
+        width, height = min(width, fit[0]), min(height, fit[1])
+    return max(1, width), max(1, height)
+
+
+def _codestream_start(image: bytes, source: str) -> int:
+    """Offset of the JPEG 2000 codestream: 0 for a raw one, else the content of the JP2 file's ``jp2c`` box."""
+    if image.startswith(J2K_MAGIC):
+        return 0
+    pos, header_seen = 0, False
+    while pos + 8 <= len(image):
+        length, kind = struct.unpack_from(">I4s", image, pos)
+        header = 8
+        if length == 1 and pos + 16 <= len(image):
+            length, header = int.from_bytes(image[pos + 8 : pos + 16], "big"), 16
+        elif length == 0:
+            length = len(image) - pos
+        if kind == b"jp2c" and header_seen:
+            return pos + header
+        if kind == b"jp2c" or length < header:
+            break
+        header_seen |= kind == b"jp2h"
+        pos += length
+    raise DecodeError("JP2 file without a header box (jp2h) followed by a codestream box (jp2c)", file=source,
+                      field="image", offset=pos)
+
+
+def _jpeg2000_declared(image: bytes, source: str) -> DeclaredImage:
+    """Size and tiling from the SIZ marker, the fewest resolution levels from COD/COC (ISO/IEC 15444-1 A.5)."""
+    start = _codestream_start(image, source)
+    if image[start : start + 4] != J2K_MAGIC or len(image) < start + 4 + _J2K_SIZ.size:
+        raise DecodeError("JPEG 2000 codestream without a complete SIZ marker", file=source, field="image",
+                          offset=start)
+    lsiz, _, xsiz, ysiz, xosiz, yosiz, xtsiz, ytsiz, xtosiz, ytosiz, csiz = _J2K_SIZ.unpack_from(image, start + 4)
+    if not (xtosiz <= xosiz < xsiz and ytosiz <= yosiz < ysiz and xtsiz and ytsiz):
+        raise DecodeError("SIZ marker declares an empty image or an impossible tiling", file=source,
+                          field="image", offset=start + 2)
+    tiles = -(-(xsiz - xtosiz) // xtsiz) * -(-(ysiz - ytosiz) // ytsiz)
+    levels = _jpeg2000_levels(image, start + 4 + lsiz, csiz, source)
+    return DeclaredImage(xsiz - xosiz, ysiz - yosiz, levels, tiles=tiles)
+
+
+def _jpeg2000_levels(image: bytes, pos: int, components: int, source: str) -> int:
+    """The fewest wavelet decomposition levels the main header's COD and COC markers give any component."""
+    levels = []
+    while pos + 4 <= len(image):
+        marker, length = struct.unpack_from(">HH", image, pos)
+        if marker == _J2K_SOT:
+            break
+        at = {_J2K_COD: pos + 9, _J2K_COC: pos + 6 + (components > 256)}.get(marker)
+        if at is not None and at < len(image):
+            levels.append(image[at])  # COD: Scod, SGcod (4); COC: Ccoc (1 or 2), Scoc; then the level count
+        pos += 2 + length
+    if not levels:
+        raise DecodeError("JPEG 2000 main header without a COD marker", file=source, field="image")
+    return min(levels)
+
+
+def _jpeg_scans(image: bytes) -> int:
+    """How many scans (SOS markers) the first JPEG image holds, walking its marker segments."""
+    pos, scans = 2, 0
+    while pos + 4 <= len(image):
+        if image[pos] != 0xFF or image[pos + 1] in (0xFF, 0x00):
+            pos += 1  # fill bytes and garbage between segments, which libjpeg skips too
+            continue
+        marker = image[pos + 1]
+        if marker == _JPEG_EOI:
+            break
+        if 0xD0 <= marker <= 0xD7 or marker == 0x01:  # standalone markers: RSTn, TEM
+            pos += 2
+            continue
+        pos += 2 + int.from_bytes(image[pos + 2 : pos + 4], "big")
+        if marker == _JPEG_SOS:
+            scans += 1
+            pos = _entropy_coded_end(image, pos)
+    return scans
+
+
+def _entropy_coded_end(image: bytes, pos: int) -> int:
+    """Where the entropy-coded data from ``pos`` ends: the next marker (FF00 stuffing and RSTn belong to it)."""
+    while True:
+        pos = image.find(b"\xff", pos)
+        if pos < 0 or pos + 1 >= len(image):
+            return len(image)
+        follower = image[pos + 1]
+        if follower != 0x00 and not 0xD0 <= follower <= 0xD7 and follower != 0xFF:
+            return pos
+        pos += 1 if follower == 0xFF else 2
+
+
+def decode_image(image: bytes, *, source: str = FILE) -> Image.Image:
+    """Decode JPEG, JP2 or raw J2K bytes with pillow within the decoding budgets (see :func:`load_image`).
+
+    DecodeError when pillow cannot, LimitExceeded over a budget.
+    """
+    with open_image(image, source=source) as opened:
+        return load_image(opened, image, source=source).copy()
+
+
+def verify_image(image: bytes, *, source: str = FILE) -> tuple[int, int]:
+    """Check that the image decodes within the budgets (a JPEG at 1/8 scale, which still reads every block);
+    its full declared width and height.
+
+    DecodeError when pillow cannot decode it, LimitExceeded over a budget.  For verification, where the
+    pixels themselves are not needed.
+    """
+    with open_image(image, source=source) as opened:
+        size = opened.size
+        load_image(opened, image, source=source, fit=(1, 1))
+        return size
 
 
 def image_size(image: bytes) -> tuple[int, int]:
     """Width and height from the image header alone, or (0, 0) when pillow cannot read the header."""
     try:
-        return _open(image, lambda opened: opened.size)
-    except DecodeError:
+        with open_image(image) as opened:
+            return opened.size
+    except CardlibError:
         return 0, 0
 
 
 __all__ = [
     "DG2",
+    "FACE_IMAGE_FORMATS",
     "BiometricHeader",
     "ColourSpace",
+    "DeclaredImage",
     "EyeColour",
     "FaceImage",
     "FaceImageType",
@@ -649,9 +879,13 @@ __all__ = [
     "ImageFormat",
     "RecordFormat",
     "SourceType",
+    "declared_image",
     "decode_face_record",
     "decode_image",
     "encode_face_record",
     "image_size",
+    "load_image",
+    "open_image",
     "sniff_image_format",
+    "verify_image",
 ]

@@ -31,6 +31,7 @@ from cardlib.lds.dg2 import DG2, FaceImage, verify_image
 from cardlib.lds.dg13 import DG13, OID_UTF8, VERSION, FieldNumber, StringType, parse_date
 from cardlib.lds.dg15 import DG15
 from cardlib.lds.securityinfo import DG14
+from cardlib.limits import MAX_FACE_SIDE, LimitExceeded
 from cardlib.model.mrz import MRZ, NO_EXPIRY, MRZFormat
 from cardlib.model.resident import NO_EXPIRY_TEXT, nfc
 from cardlib.model.vietnamese import foreign_characters, foreign_summary
@@ -43,9 +44,8 @@ EF_COM_MISSING = ("EF.COM is not in the dump, though LDS 1.7 (the CCCD's) makes 
 UNICODE_VERSION = "040000"
 MIN_RSA_BITS = 1024
 # A portrait narrower than this cannot hold the 90 pixels between the eyes ICAO 9303-9 asks for; wider than
-# the upper bound is no chip portrait at all (they are a few hundred pixels, a few tens of kilobytes).
+# cardlib.limits.MAX_FACE_SIDE is no chip portrait at all (they are a few hundred pixels, a few tens of kilobytes).
 MIN_FACE_PIXELS = 120
-MAX_FACE_PIXELS = 4096
 DG13_FIELDS = range(1, 16)
 DG13_LAYOUT_FIELDS = range(1, 17)
 # Fields holding names: the holder (2), the parents (13), the spouse (14).
@@ -258,32 +258,38 @@ def _worst(check_id: str, outcomes: list[tuple[Status, str]]) -> CheckResult:
     return _result(check_id, status, "; ".join(reason for _, reason in outcomes))
 
 
-def _pixel_size(face: FaceImage) -> tuple[int, int] | DecodeError:
-    """The decoded image's width and height, or why pillow could not decode it."""
+def _pixel_size(face: FaceImage) -> tuple[int, int] | DecodeError | LimitExceeded:
+    """The decoded image's width and height, or why it was not decoded (pillow could not, or over a budget)."""
     try:
         size = verify_image(face.image)
-    except DecodeError as error:
+    except (DecodeError, LimitExceeded) as error:
         return error
     return size
 
 
-def _image_check(index: int, face: FaceImage, size: tuple[int, int] | DecodeError) -> tuple[Status, str]:
+def _image_check(index: int, face: FaceImage, size: tuple[int, int] | DecodeError | LimitExceeded,
+                 ) -> tuple[Status, str]:
+    """FAIL when the image does not decode, or is over a decoding budget (no genuine portrait is: like an
+    image that does not decode, it fails, and the verdict cannot be valid)."""
     detected = face.detected_format
     if detected is None:
         return Status.FAIL, f"face {index}: image is neither JPEG nor JPEG 2000"
     if isinstance(size, DecodeError):
         return Status.FAIL, f"face {index}: {detected.value} image does not decode ({size.reason})"
+    if isinstance(size, LimitExceeded):
+        return Status.FAIL, f"face {index}: {detected.value} image refused undecoded ({size})"
     if detected is not face.format:
         return Status.WARN, f"face {index}: record declares {face.format.value} but the image is {detected.value}"
     return Status.PASS, f"face {index}: {detected.value} image decodes"
 
 
-def _size_check(index: int, face: FaceImage, size: tuple[int, int] | DecodeError) -> tuple[Status, str]:
-    if isinstance(size, DecodeError):
-        return Status.NOT_APPLICABLE, f"face {index}: image does not decode (see lds.dg2.image)"
+def _size_check(index: int, face: FaceImage, size: tuple[int, int] | DecodeError | LimitExceeded,
+                ) -> tuple[Status, str]:
+    if not isinstance(size, tuple):
+        return Status.NOT_APPLICABLE, f"face {index}: image not decoded (see lds.dg2.image)"
     width, height = size
-    if not (MIN_FACE_PIXELS <= width <= MAX_FACE_PIXELS and MIN_FACE_PIXELS <= height <= MAX_FACE_PIXELS):
-        return Status.FAIL, (f"face {index}: {width}x{height} pixels, outside {MIN_FACE_PIXELS}..{MAX_FACE_PIXELS}"
+    if not (MIN_FACE_PIXELS <= width <= MAX_FACE_SIDE and MIN_FACE_PIXELS <= height <= MAX_FACE_SIDE):
+        return Status.FAIL, (f"face {index}: {width}x{height} pixels, outside {MIN_FACE_PIXELS}..{MAX_FACE_SIDE}"
                              " per side")
     if (width, height) != (face.width, face.height):
         return Status.WARN, f"face {index}: record declares {face.width}x{face.height}, image is {width}x{height}"
