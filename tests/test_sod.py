@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,7 +21,7 @@ from hypothesis import strategies as st
 
 from cardlib.errors import DecodeError, EncodeError, ValidationError
 from cardlib.lds.asn1 import ECPublicKeyInfo, decode_public_key_info
-from cardlib.lds.sod import SOD, LDSSecurityObject
+from cardlib.lds.sod import SOD, LDSSecurityObject, SignerIdentifier
 from cardlib.lds.tlv import encode_tlv, read_tlv
 from cardlib.pki.signatures import DocumentSigner, Scheme, SignatureAlgorithm
 
@@ -215,3 +216,19 @@ def test_truncated_or_corrupted_sod_raises_only_decode_error(data: st.DataObject
     flipped[cut] ^= data.draw(st.integers(1, 255))
     with contextlib.suppress(DecodeError):
         SOD.decode(bytes(flipped))
+
+
+def test_sid_names_its_certificate_equivalently_across_order_case_and_string_type() -> None:
+    # RFC 5280 §7.1 name matching, in any attribute order: what MY's real SOD needs (testvectors/genuine).
+    sod = SOD.decode(SIGNED_SOD)
+    (certificate,) = sod.signer_certificates
+    issuer = asn1_x509.Name.load(sod.sid.issuer or b"")
+    reordered = asn1_x509.Name.build({"common_name": "ds", "country_name": "vn"}, use_printable=True)
+    assert reordered.dump() != issuer.dump()
+    loose = dataclasses.replace(sod.sid, issuer=reordered.dump())
+    assert not loose.matches(certificate)
+    assert loose.names_equivalently(certificate)
+    assert not dataclasses.replace(loose, serial_number=0x1235).names_equivalently(certificate)
+    other = asn1_x509.Name.build({"common_name": "DS2", "country_name": "VN"}).dump()
+    assert not dataclasses.replace(sod.sid, issuer=other).names_equivalently(certificate)
+    assert not SignerIdentifier(subject_key_identifier=b"\x01" * 20).names_equivalently(certificate)
