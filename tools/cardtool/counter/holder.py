@@ -66,7 +66,7 @@ def _dg13_fields(data: bytes | None) -> tuple[tuple[tuple[str, str], ...], str]:
     except CardlibError:
         return (), ""
     father, mother = dg13.parents
-    fields = [(key, dg13.text(number) or "") for key, number in _DG13_FIELDS]
+    fields = [(key, dg13.shown(number) or "") for key, number in _DG13_FIELDS]
     return (*fields, ("father_name", father), ("mother_name", mother)), "DG13"
 
 
