@@ -17,15 +17,23 @@ The directory is written next to its final place and renamed into it, so an inte
 leaves a directory that looks complete.  Loading checks every file against the manifest's hash.
 :meth:`CardImage.load` also reads plain folders of LDS files as other tools name them (``EF_COM.bin``,
 ``Datagroup1.bin``, ``ef0101.bin``), so dumps made elsewhere verify as they are.
+
+A dump comes from anyone, so every file of a card folder is read by :func:`read_card_file`: regular files
+only (a symbolic link, wherever it points, a FIFO, a device or a socket is refused without reading it, so
+nothing blocks), at most MAX_FILE_BYTES each and MAX_CARD_BYTES for the card (:mod:`cardlib.limits`).
+Refusing every link is the simplest rule that cannot be talked round: a link inside the folder today may
+point outside it tomorrow.  The folder itself may be a link; the operator named it.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
 import re
 import shutil
+import stat
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -37,6 +45,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from cardlib.errors import CardlibError, DecodeError
 from cardlib.lds import files as lds_files
+from cardlib.limits import MAX_CARD_BYTES, MAX_FILE_BYTES, LimitExceeded
 
 FORMAT = "cardlib-card-image/1"
 MANIFEST = "card.json"
@@ -161,20 +170,74 @@ def _write_private(path: Path, data: bytes) -> None:
         handle.write(data)
 
 
+_FILE_KINDS = ((stat.S_ISLNK, "a symbolic link"), (stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"),
+               (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))
+
+
+def _refuse_irregular(path: Path, mode: int) -> None:
+    """CardImageError naming what ``path`` is, unless ``mode`` is a regular file's."""
+    if stat.S_ISREG(mode):
+        return
+    kind = next((name for test, name in _FILE_KINDS if test(mode)), "not a regular file")
+    raise CardImageError(f"{path}: {kind}, refused (a card's files must be regular files)")
+
+
+def read_card_file(path: Path, limit: int = MAX_FILE_BYTES) -> bytes:
+    """The bytes of ``path``, a regular file of at most ``limit`` bytes (MAX_FILE_BYTES unless told).
+
+    Checked with lstat before opening (a device is never opened), opened without following a link and
+    without blocking, checked again on the open descriptor, and read at most ``limit + 1`` bytes.
+    CardImageError for a missing or irregular file, LimitExceeded for a larger one.
+    """
+    try:
+        _refuse_irregular(path, os.lstat(path).st_mode)
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        reason = "a symbolic link, refused" if exc.errno == errno.ELOOP else exc.strerror or str(exc)
+        raise CardImageError(f"{path}: cannot be read ({reason})") from None
+    with os.fdopen(fd, "rb") as handle:
+        _refuse_irregular(path, os.fstat(fd).st_mode)
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise LimitExceeded("MAX_FILE_BYTES", str(path), limit)
+    return data
+
+
+class _CardReader:
+    """Reads the files of one card folder within MAX_FILE_BYTES each and MAX_CARD_BYTES together."""
+
+    def __init__(self) -> None:
+        self.total = 0
+
+    def read(self, path: Path) -> bytes:
+        """The bytes of ``path`` (see :func:`read_card_file`), counted against the card's budget."""
+        remaining = MAX_CARD_BYTES - self.total
+        try:
+            data = read_card_file(path, min(remaining, MAX_FILE_BYTES))
+        except LimitExceeded:
+            if remaining >= MAX_FILE_BYTES:
+                raise
+            raise LimitExceeded("MAX_CARD_BYTES", f"{path.parent} (its files up to {path.name})",
+                                MAX_CARD_BYTES) from None
+        self.total += len(data)
+        return data
+
+
 def _load_ours(path: Path) -> CardImage:
     try:
-        manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        manifest = json.loads(read_card_file(path / MANIFEST).decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise CardImageError(f"{path / MANIFEST}: unreadable manifest ({exc.__class__.__name__})") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise CardImageError(f"{path / MANIFEST}: not a {FORMAT} manifest")
-    files = {}
+    files, reader = {}, _CardReader()
     for name, digest in dict(manifest.get("files", {})).items():
+        if not _is_known(str(name)):
+            raise CardImageError(f"{path / MANIFEST}: lists {name!r}, which is not an LDS file name")
         target = path / f"{name}.bin"
-        try:
-            data = target.read_bytes()
-        except OSError:
-            raise CardImageError(f"{target}: listed in the manifest but missing") from None
+        if not os.path.lexists(target):
+            raise CardImageError(f"{target}: listed in the manifest but missing")
+        data = reader.read(target)
         if hashlib.sha256(data).hexdigest() != digest:
             raise CardImageError(f"{target}: content does not match the manifest's SHA-256 (file altered or torn)")
         files[name] = data
@@ -184,7 +247,7 @@ def _load_ours(path: Path) -> CardImage:
 
 def _load_secrets(folder: Path) -> ChipSecrets:
     try:
-        access = json.loads((folder / "access.json").read_text(encoding="utf-8"))
+        access = json.loads(read_card_file(folder / "access.json"))
         return ChipSecrets(
             mrz_information=str(access["mrz_information"]),
             can=str(access["can"]),
@@ -192,15 +255,15 @@ def _load_secrets(folder: Path) -> ChipSecrets:
             ca_private_key=_load_ec_key(folder / "ca.key.pem"),
             ca_key_id=access.get("ca_key_id"),
         )
-    except (OSError, KeyError, TypeError, json.JSONDecodeError) as exc:
+    except (KeyError, TypeError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise CardImageError(f"{folder}: chip secrets unreadable ({exc.__class__.__name__})") from None
 
 
 def _load_key(path: Path, kinds: tuple[type, ...]) -> AAPrivateKey | None:
-    if not path.exists():
+    if not os.path.lexists(path):
         return None
     try:
-        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        key = serialization.load_pem_private_key(read_card_file(path), password=None)
     except ValueError:
         raise CardImageError(f"{path}: not a PEM private key") from None
     if not isinstance(key, kinds):
@@ -239,13 +302,14 @@ def foreign_file_name(filename: str) -> str | None:
 
 def _load_foreign(path: Path) -> CardImage:
     files: dict[str, bytes] = {}
+    reader = _CardReader()
     for entry in sorted(path.iterdir()):
         name = foreign_file_name(entry.name)
-        if name is None or not entry.is_file() or not _is_known(name):
+        if name is None or not _is_known(name):
             continue
         if name in files:
             raise CardImageError(f"{path}: two files hold {name}")
-        files[name] = entry.read_bytes()
+        files[name] = reader.read(entry)
     if not files:
         raise DecodeError("no LDS files found (expected card.json, or files like EF_COM.bin, DG1.bin)",
                           file=str(path))
