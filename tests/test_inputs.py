@@ -82,7 +82,7 @@ def test_missing_portraits_are_rejected_when_checked(tmp_path: Path) -> None:
 
 BAD_ROWS = [
     ({"id_number": "001185031742"}, "id_number"),  # digit 4 says female
-    ({"id_number": "999085031742"}, "id_number"),  # no such province
+    ({"id_number": "001095031742"}, "id_number"),  # year digits say 1995 (999 would be a country code: valid)
     ({"date_of_birth": "31/02/1985"}, "date_of_birth"),  # impossible date
     ({"date_of_birth": "1985/04/12"}, "date_of_birth"),
     ({"date_of_issue": "01/01/1980"}, "date_of_issue"),  # before birth
