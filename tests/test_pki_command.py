@@ -9,6 +9,7 @@ from cardtool.main import main
 from cryptography import x509
 
 from cardlib.pki.hsm import init_token, softhsm_environment
+from cardlib.pki.masterlist import MasterList
 from cardlib.pki.operations import IssuingAuthority
 
 FAST_KEYS = ["--csca-key", "secp384r1:sha384", "--ds-key", "brainpoolP256r1:sha256"]
@@ -76,14 +77,24 @@ def test_lint_reports_deviations_with_exit_1(tmp_path: Path, shared_data: Path,
     assert "CSCA ePassport Vietnam: conforms" in capsys.readouterr().out
 
 
-def test_trust_reports_counts_and_findings(shared_data: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_trust_reports_counts_and_findings(shared_data: Path, tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """The NL list beside the Vietnam CSCA is unanchored; with the NL CSCA given as a file it is anchored."""
     masterlists = shared_data / "masterlists"
     assert main(["pki", "trust", str(masterlists / "NL_ML_2026-07-22.ml"), str(shared_data / "csca")]) == 0
     out = capsys.readouterr().out
-    assert "NL_ML_2026-07-22.ml: 411 certificates" in out and ": trusted" in out
-    assert "CSCA certificates from" in out
+    assert "NL_ML_2026-07-22.ml: 411 certificates" in out and ": UNANCHORED, NOT trusted" in out
+    assert "anchored, its CSCAs trusted" not in out
+    assert "1 anchor certificates given; 1 CSCA certificates trusted from 1 countries" in out
+    signer_csca = MasterList.parse((masterlists / "NL_ML_2026-07-22.ml").read_bytes()).signer_issuer
+    assert signer_csca is not None
+    (tmp_path / "csca-nl.cer").write_bytes(signer_csca.der)
+    assert main(["pki", "trust", str(masterlists / "NL_ML_2026-07-22.ml"), str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert ": anchored, its CSCAs trusted (signer chains to an anchor: " in out
+    assert "1 anchor certificates given; 411 CSCA certificates trusted" in out
     summary = [line for line in out.splitlines() if line.startswith("profile: ")]
-    assert len(summary) == 1 and " of " in summary[0] and "deviate" in summary[0]
+    assert len(summary) == 1 and " of 411 CSCA certificates deviate" in summary[0]
     assert "DEVIATES" in out
 
 

@@ -14,7 +14,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cardlib.errors import PKIError
 from cardlib.pki import trust
 from cardlib.pki.certificates import Certificate, RevocationList
-from cardlib.pki.testpki import TestPKI
+from cardlib.pki.masterlist import MasterList, encode_master_list
+from cardlib.pki.testpki import PKIConfig, TestPKI
 from cardlib.pki.trust import TrustStore
 
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
@@ -56,11 +57,44 @@ def test_test_pki_chain_passes(pki: TestPKI) -> None:
     }
 
 
-def test_impostor_csca_with_same_name_fails_signature(pki: TestPKI, other: TestPKI) -> None:
+def test_same_name_csca_with_another_key_is_not_the_issuer(pki: TestPKI, other: TestPKI) -> None:
+    """Issue 12: a store holding only the CSCA's other key (a rollover) cannot tell; it does not fail."""
     result = _store(other).validate_document_signer(_cert(pki.ds_certificate), SOON)
-    assert not result.valid
-    assert result.check(trust.ISSUER_FOUND).passed is True  # found by issuer name, AKI differs
-    assert result.check(trust.DS_SIGNATURE).passed is False
+    assert not result.valid and not result.failures and result.csca is None
+    found = result.check(trust.ISSUER_FOUND)
+    assert found.passed is None and "with other keys" in found.reason and "rollover" in found.reason
+    assert result.check(trust.DS_SIGNATURE).passed is None
+
+
+def test_rollover_store_with_both_keys_picks_the_named_one(pki: TestPKI, other: TestPKI) -> None:
+    for store in (_store(other, pki), _store(pki, other)):
+        assert store.validate_document_signer(_cert(pki.ds_certificate), SOON).valid
+        assert store.validate_document_signer(_cert(other.ds_certificate), SOON).valid
+
+
+def _reissued(pki: TestPKI, signer: TestPKI, *, with_aki: bool) -> Certificate:
+    """The DS of ``pki`` (its issuer name, and its AKI unless ``with_aki`` is False) signed by ``signer``'s CSCA key."""
+    real = pki.ds_certificate
+    builder = x509.CertificateBuilder().subject_name(real.subject).issuer_name(real.issuer)
+    builder = builder.public_key(real.public_key()).serial_number(x509.random_serial_number())
+    builder = builder.not_valid_before(real.not_valid_before_utc).not_valid_after(real.not_valid_after_utc)
+    for extension in real.extensions:
+        if with_aki or not isinstance(extension.value, x509.AuthorityKeyIdentifier):
+            builder = builder.add_extension(extension.value, extension.critical)
+    assert isinstance(signer.csca_key, ec.EllipticCurvePrivateKey)
+    return _cert(builder.sign(signer.csca_key, hashes.SHA512()))
+
+
+def test_named_key_in_store_that_does_not_verify_fails(pki: TestPKI, other: TestPKI) -> None:
+    """INVALID only when the key the DS names is trusted and its signature fails: by AKI, or by name without AKI."""
+    by_aki = _store(pki).validate_document_signer(_reissued(pki, other, with_aki=True), SOON)
+    assert by_aki.failures == (by_aki.check(trust.DS_SIGNATURE),)
+    assert "AKI names" in by_aki.check(trust.DS_SIGNATURE).reason
+    by_name = _store(pki).validate_document_signer(_reissued(pki, other, with_aki=False), SOON)
+    assert by_name.failures == (by_name.check(trust.DS_SIGNATURE),)
+    assert "issuer name names" in by_name.check(trust.DS_SIGNATURE).reason
+    genuine_without_aki = _store(other, pki).validate_document_signer(_reissued(pki, pki, with_aki=False), SOON)
+    assert genuine_without_aki.valid, genuine_without_aki.failures
 
 
 def test_unknown_issuer_cannot_tell(pki: TestPKI, shared_data: Path) -> None:
@@ -77,7 +111,7 @@ def test_expired_document_signer_fails_later(pki: TestPKI) -> None:
     result = _store(pki).validate_document_signer(_cert(pki.ds_certificate), later)
     assert result.check(trust.DS_VALIDITY).passed is False
     assert result.check(trust.CSCA_VALIDITY).passed is True
-    assert result.check(trust.CRL_CURRENT).passed is False
+    assert result.check(trust.CRL_CURRENT).passed is None  # an expired CRL cannot tell; it proves nothing wrong
     assert not result.valid
 
 
@@ -112,9 +146,41 @@ def test_crl_forged_by_impostor_is_not_believed(pki: TestPKI, other: TestPKI) ->
         replace(other, csca_certificate=pki.csca_certificate).revoke(pki.ds_certificate, now=SOON).crl)
     store = TrustStore([_cert(pki.csca_certificate)], [forged])
     result = store.validate_document_signer(_cert(pki.ds_certificate), SOON + timedelta(hours=1))
-    assert result.check(trust.CRL_SIGNATURE).passed is False
+    assert result.check(trust.CRL_SIGNATURE).passed is None
     assert result.check(trust.NOT_REVOKED).passed is None
-    assert not result.valid
+    assert not result.valid and not result.failures
+    assert [issue.reason for issue in store.load_report] == ["signature does not verify under the CSCA it names: ignored"]
+
+
+def test_forged_newer_crl_does_not_supersede_a_verifying_one(pki: TestPKI, other: TestPKI) -> None:
+    genuine = RevocationList.from_cryptography(pki.crl)
+    forged = RevocationList.from_cryptography(
+        replace(other, csca_certificate=pki.csca_certificate).revoke(pki.ds_certificate, now=SOON).crl)
+    assert forged.this_update > genuine.this_update
+    store = TrustStore([_cert(pki.csca_certificate)], [forged, genuine])
+    result = store.validate_document_signer(_cert(pki.ds_certificate), SOON + timedelta(hours=1))
+    assert result.valid, result.failures
+    assert "1 CRL(s) naming this CSCA do not verify under its key, ignored" in result.check(trust.CRL_PRESENT).reason
+
+
+def test_newest_verifying_crl_wins(pki: TestPKI) -> None:
+    first = RevocationList.from_cryptography(pki.crl)
+    revoking = RevocationList.from_cryptography(pki.revoke(pki.ds_certificate, now=SOON).crl)
+    store = TrustStore([_cert(pki.csca_certificate)], [first, revoking])
+    result = store.validate_document_signer(_cert(pki.ds_certificate), SOON + timedelta(hours=1))
+    assert result.failures == (result.check(trust.NOT_REVOKED),)
+    assert "CRL number 2" in result.check(trust.NOT_REVOKED).reason
+    before = store.validate_document_signer(_cert(pki.ds_certificate), NOW + timedelta(hours=1))
+    assert before.valid, before.failures  # judged as of before the revoking CRL was issued
+
+
+def test_expired_crl_cannot_tell_but_a_listed_revocation_stays_proven(pki: TestPKI) -> None:
+    late = NOW + timedelta(days=200)  # the CRLs are valid 90 days
+    expired = _store(pki).validate_document_signer(_cert(pki.ds_certificate), late)
+    assert expired.check(trust.CRL_CURRENT).passed is None and "not current" in expired.check(trust.CRL_CURRENT).reason
+    assert expired.check(trust.NOT_REVOKED).passed is None and not expired.failures
+    revoked = _store(pki.revoke(pki.ds_certificate, now=SOON)).validate_document_signer(_cert(pki.ds_certificate), late)
+    assert revoked.check(trust.NOT_REVOKED).passed is False
 
 
 def _link_certificate(old: TestPKI, new: TestPKI) -> x509.Certificate:
@@ -142,11 +208,13 @@ def test_link_certificate_is_followed_to_the_old_csca(pki: TestPKI, other: TestP
     assert result.check(trust.CSCA_CHAIN).reason.count("<-") == 1
 
 
-def test_link_certificate_without_its_issuer_fails_chain(pki: TestPKI, other: TestPKI) -> None:
+def test_link_certificate_without_its_issuer_cannot_tell(pki: TestPKI, other: TestPKI) -> None:
     store = TrustStore([_cert(_link_certificate(pki, other))], [RevocationList.from_cryptography(other.crl)])
     result = store.validate_document_signer(_cert(other.ds_certificate), SOON)
     assert result.check(trust.DS_SIGNATURE).passed is True
-    assert result.check(trust.CSCA_CHAIN).passed is False
+    chain = result.check(trust.CSCA_CHAIN)
+    assert chain.passed is None and "chains to no self-signed trusted CSCA" in chain.reason
+    assert not result.valid and not result.failures
 
 
 def test_naive_time_is_refused(pki: TestPKI) -> None:
@@ -173,15 +241,52 @@ def test_load_der_files(pki: TestPKI, tmp_path: Path) -> None:
     assert [issue.source for issue in store.load_report] == [str(tmp_path / "notes.txt")]
 
 
-def test_load_real_master_lists_and_vietnam_csca(shared_data: Path) -> None:
+def test_real_master_lists_load_unanchored_without_their_csca(shared_data: Path) -> None:
+    """Each real list is intact, but its signer chains only to a CSCA inside it: nothing from it is trusted
+    until the operator gives that CSCA (the Vietnam CSCA in the ICAO list is trusted only as its own file)."""
     store = TrustStore.load(shared_data / "masterlists", shared_data / "csca" / "VN_CSCA_ePassport.cer")
     counts = sorted(len(master_list.certificates) for master_list in store.master_lists)
     assert counts == [411, 520, 588]  # shared/data/README.md
-    assert all(master_list.trusted for master_list in store.master_lists)
-    assert store.load_report == ()
+    assert all(master_list.intact for master_list in store.master_lists)
+    assert {status.trust for status in store.master_list_statuses} == {trust.ListTrust.UNANCHORED}
+    assert sorted(issue.reason for issue in store.load_report) == sorted(
+        f"master list signer chains to no CSCA given as an anchor (only to a CSCA inside the list itself): "
+        f"loaded unanchored, its {count} CSCAs are not trusted" for count in counts)
     vietnam = Certificate.from_der((shared_data / "csca" / "VN_CSCA_ePassport.cer").read_bytes())
-    assert vietnam in store.cscas
-    assert len(store.cscas) == len({c.der for ml in store.master_lists for c in ml.certificates} | {vietnam.der})
+    assert store.cscas == (vietnam,)
+
+
+def test_real_master_lists_are_anchored_by_their_signers_csca(shared_data: Path, tmp_path: Path) -> None:
+    lists = sorted((shared_data / "masterlists").glob("*.ml"))
+    for master_list in (MasterList.parse(path.read_bytes()) for path in lists):
+        assert master_list.signer_issuer is not None
+        (tmp_path / f"{master_list.signer_issuer.fingerprint}.cer").write_bytes(master_list.signer_issuer.der)
+    store = TrustStore.load(shared_data / "masterlists", tmp_path)
+    assert {status.trust for status in store.master_list_statuses} == {trust.ListTrust.ANCHORED}
+    assert store.load_report == ()
+    assert len(store.cscas) == len({c.der for ml in store.master_lists for c in ml.certificates})
+
+
+def _signed_list(certificates: list[x509.Certificate], signer: TestPKI, crls: tuple[RevocationList, ...] = ()
+                 ) -> MasterList:
+    """A master list of ``certificates`` signed by ``signer``'s Document Signer (standing in for its ML signer)."""
+    data = encode_master_list([_cert(c) for c in certificates], _cert(signer.ds_certificate), signer.ds_key,
+                              signer.config.ds_key.algorithm, NOW, crls)
+    return MasterList.parse(data, f"list signed under {signer.config.csca_common_name}")
+
+
+def test_list_anchored_through_another_anchored_list(pki: TestPKI, other: TestPKI) -> None:
+    """Fixed point: B's signer chains to a CSCA of A, A's signer to the anchor; the order of lists is irrelevant."""
+    third = TestPKI.generate(PKIConfig(country="NL", csca_common_name="CSCA NL"), now=NOW)
+    list_a = _signed_list([other.csca_certificate], pki)
+    list_b = _signed_list([third.csca_certificate], other)
+    store = TrustStore([_cert(pki.csca_certificate)], master_lists=[list_b, list_a])
+    assert [store.status_of(ml).trust for ml in (list_a, list_b)] == [trust.ListTrust.ANCHORED] * 2
+    assert set(store.cscas) == {_cert(c.csca_certificate) for c in (pki, other, third)}
+    assert store.validate_document_signer(_cert(third.ds_certificate), SOON).check(trust.ISSUER_FOUND).passed
+    alone = TrustStore(master_lists=[list_b, list_a])
+    assert {status.trust for status in alone.master_list_statuses} == {trust.ListTrust.UNANCHORED}
+    assert alone.cscas == ()
 
 
 def test_damaged_master_lists_are_reported_not_trusted(shared_data: Path, tmp_path: Path) -> None:

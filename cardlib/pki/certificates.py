@@ -9,10 +9,10 @@ Parameters equal to no named curve give a PKIError: such a key is never used to 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 from asn1crypto import algos, keys, pem
 from asn1crypto import crl as asn1_crl
@@ -31,6 +31,14 @@ _PARSE_ERRORS = (ValueError, TypeError, KeyError, IndexError, OverflowError, Att
 
 def _readable(name: asn1_x509.Name) -> str:
     """An RFC 4514-like one-line form ("C=VN, O=…, CN=…"), in the order the certificate lists it."""
+    return _readable_der(name.dump())
+
+
+@lru_cache(maxsize=1024)
+def _readable_der(der: bytes) -> str:
+    """:func:`_readable` of a DER Name, cached: a self-signed CSCA's subject is its issuer, and thousands of
+    Document Signer certificates name the same few CSCAs."""
+    name = asn1_x509.Name.load(der)
     parts = []
     for rdn in name.chosen:
         for attribute in rdn:
@@ -293,3 +301,53 @@ def load_certificates(data: bytes, source: str = "input") -> list[Certificate]:
     if not found:
         raise PKIError(f"{source}: no certificate found")
     return found
+
+
+class IssuerIndex:
+    """Certificates indexed to find the possible issuers of a certificate or CRL without comparing every name.
+
+    RFC 5280 §4.2.1.1: the authority key identifier names the issuer's key (its subject key identifier).
+    When the issued object has one, a certificate with another key identifier is not its issuer, whatever
+    its name: that is how a CSCA key rollover (same name, new key) is told apart.  Without an authority key
+    identifier only the name (RFC 5280 §7.1 comparison) can tell.
+    """
+
+    def __init__(self, certificates: Iterable[Certificate] = ()) -> None:
+        self.certificates: tuple[Certificate, ...] = tuple(dict.fromkeys(certificates))
+        self._by_key: dict[bytes, list[Certificate]] = {}
+        self._without_key: list[Certificate] = []
+        for certificate in self.certificates:
+            if certificate.subject_key_identifier is None:
+                self._without_key.append(certificate)
+            else:
+                self._by_key.setdefault(certificate.subject_key_identifier, []).append(certificate)
+        self._members = frozenset(self.certificates)
+
+    def __contains__(self, certificate: object) -> bool:
+        return certificate in self._members
+
+    def __len__(self) -> int:
+        return len(self.certificates)
+
+    def issuers(
+        self, key_identifier: bytes | None, name: asn1_x509.Name
+    ) -> tuple[list[Certificate], list[Certificate]]:
+        """``(named, possible)`` issuers of an object with authority key identifier ``key_identifier``
+        and issuer ``name``, self-issued certificates first.
+
+        ``named`` hold the key the object names: the key identifier matches, or, when the object has no
+        authority key identifier, the name does.  ``possible`` are certificates with the right name but no
+        subject key identifier, which the authority key identifier therefore cannot rule out.
+        """
+        if key_identifier is None:
+            return _self_issued_first(self.named(name)), []
+        named = _self_issued_first(self._by_key.get(key_identifier, []))
+        return named, [c for c in self._without_key if c.subject_name == name]
+
+    def named(self, name: asn1_x509.Name) -> list[Certificate]:
+        """Every certificate whose subject is ``name`` (RFC 5280 §7.1 comparison), whatever its key."""
+        return [certificate for certificate in self.certificates if certificate.subject_name == name]
+
+
+def _self_issued_first(certificates: list[Certificate]) -> list[Certificate]:
+    return sorted(certificates, key=lambda certificate: not certificate.is_self_issued)

@@ -2,8 +2,15 @@
 
 ``CscaMasterList ::= SEQUENCE { version INTEGER (v0), certList SET OF Certificate }`` with eContentType
 id-icao-cscaMasterList 2.23.136.1.1.2.  Parsing checks the CMS signature with the embedded signer
-certificate and whether that signer was issued by a CSCA in the list.  Certificates that do not parse
-or whose key cardlib cannot use are reported as :class:`LoadIssue`, neither dropped silently nor fatal.
+certificate and whether that signer was issued by a CSCA in the list.  Neither makes the list trusted: a
+list whose signer chains only to a CSCA inside it vouches for itself, so only
+:class:`~cardlib.pki.trust.TrustStore` decides, from anchors chosen outside the list.  CRLs the SignedData
+carries are kept for revocation checks.  Certificates and CRLs that do not parse are reported as
+:class:`LoadIssue`, neither dropped silently nor fatal.
+
+A master list is hostile input: its size and certificate count are checked against
+:data:`~cardlib.limits.MAX_MASTER_LIST_BYTES` and :data:`~cardlib.limits.MAX_MASTER_LIST_CERTIFICATES`
+before any certificate is parsed, and the keys of the listed CSCAs are built only when used.
 """
 
 from __future__ import annotations
@@ -14,10 +21,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from asn1crypto import cms, core
+from asn1crypto import crl as asn1_crl
 from asn1crypto import x509 as asn1_x509
 
 from cardlib.errors import PKIError
-from cardlib.pki.certificates import Certificate
+from cardlib.limits import MAX_MASTER_LIST_BYTES, MAX_MASTER_LIST_CERTIFICATES, LimitExceeded
+from cardlib.pki.certificates import Certificate, IssuerIndex, RevocationList
 from cardlib.pki.signatures import PrivateKey, SignatureAlgorithm, sign, signed_attributes_bytes, verify_signer_info
 
 CSCA_MASTER_LIST_OID = "2.23.136.1.1.2"
@@ -60,6 +69,7 @@ class MasterList:
     signature_valid: bool
     signer_issuer: Certificate | None
     issues: tuple[LoadIssue, ...]
+    crls: tuple[RevocationList, ...] = ()
 
     @property
     def signer_chains_to_list(self) -> bool:
@@ -72,13 +82,20 @@ class MasterList:
         return self.signer is not None and MASTER_LIST_SIGNER_EKU in self.signer.extended_key_usage
 
     @property
-    def trusted(self) -> bool:
-        """Whether the list's certificates may be used: the CMS signature verifies and the signer chains."""
+    def intact(self) -> bool:
+        """The CMS signature verifies and the signer chains to a CSCA in the list: the list is as its signer
+        made it.  Not trust: anyone can make an intact list (see :class:`~cardlib.pki.trust.TrustStore`)."""
         return self.signature_valid and self.signer_chains_to_list
 
     @classmethod
     def parse(cls, data: bytes, source: str = "master list") -> MasterList:
-        """Parse and check a master list; PKIError when the CMS / CscaMasterList structure is malformed."""
+        """Parse and check a master list.
+
+        PKIError when the CMS / CscaMasterList structure is malformed; LimitExceeded when the list is larger
+        than MAX_MASTER_LIST_BYTES or carries more than MAX_MASTER_LIST_CERTIFICATES certificates.
+        """
+        if len(data) > MAX_MASTER_LIST_BYTES:
+            raise LimitExceeded("MAX_MASTER_LIST_BYTES", source, MAX_MASTER_LIST_BYTES, len(data))
         try:
             return cls._parse(data, source)
         except (ValueError, TypeError, KeyError, IndexError, AttributeError) as error:
@@ -88,16 +105,21 @@ class MasterList:
     def _parse(cls, data: bytes, source: str) -> MasterList:
         signed_data, content = _signed_content(data, source)
         body = CscaMasterList.load(content, strict=True)
-        certificates, issues = _load_all([element.dump() for element in body["cert_list"]], source)
+        listed = [element.dump() for element in body["cert_list"]]
+        embedded = [c.chosen.dump() for c in signed_data["certificates"] if c.name == "certificate"]
+        if len(listed) + len(embedded) > MAX_MASTER_LIST_CERTIFICATES:
+            raise LimitExceeded("MAX_MASTER_LIST_CERTIFICATES", source, MAX_MASTER_LIST_CERTIFICATES,
+                                len(listed) + len(embedded))
+        certificates, issues = _load_all(listed, source)
         signer_infos = list(signed_data["signer_infos"])
         if len(signer_infos) != 1:
             raise PKIError(f"{source}: expected one SignerInfo, found {len(signer_infos)}")
-        embedded = [c.chosen.dump() for c in signed_data["certificates"] if c.name == "certificate"]
         signer, signer_issues = _signer(signer_infos[0], embedded, source)
         valid = signer is not None and _verify(signer_infos[0], signer, content, source)
         issuer = _issuer_in(signer, certificates) if signer is not None else None
+        crls, crl_issues = _crls(signed_data, source)
         return cls(source, body["version"].native, tuple(certificates), signer, _signing_time(signer_infos[0]),
-                   valid, issuer, tuple(issues + signer_issues))
+                   valid, issuer, tuple(issues + signer_issues + crl_issues), crls)
 
 
 def _signed_content(data: bytes, source: str) -> tuple[cms.SignedData, bytes]:
@@ -115,22 +137,34 @@ def _signed_content(data: bytes, source: str) -> tuple[cms.SignedData, bytes]:
 
 
 def _load_all(raw: list[bytes], source: str) -> tuple[list[Certificate], list[LoadIssue]]:
-    """Parse each certificate and its key; failures become issues."""
+    """Parse each certificate; failures become issues.
+
+    Keys are not built here: most CSCAs of a list never verify anything in a given run, and a key cardlib
+    cannot use makes the checks that need it "cannot tell" when it is needed.
+    """
     loaded: list[Certificate] = []
     issues: list[LoadIssue] = []
     for index, der in enumerate(raw):
         try:
-            certificate = Certificate.from_der(der)
+            loaded.append(Certificate.from_der(der))
         except PKIError as error:
             issues.append(LoadIssue(source, f"certificate #{index} does not parse: {error}"))
+    return loaded, issues
+
+
+def _crls(signed_data: cms.SignedData, source: str) -> tuple[tuple[RevocationList, ...], list[LoadIssue]]:
+    """The CRLs in SignedData.crls (RFC 5652 RevocationInfoChoices); other revocation formats are reported."""
+    crls: list[RevocationList] = []
+    issues: list[LoadIssue] = []
+    for index, choice in enumerate(signed_data["crls"]):
+        if choice.name != "crl":
+            issues.append(LoadIssue(source, f"revocation info #{index} is not an X.509 CRL, ignored"))
             continue
         try:
-            certificate.public_key  # noqa: B018 - building the key is the check
+            crls.append(RevocationList.from_der(choice.chosen.dump()))
         except PKIError as error:
-            issues.append(LoadIssue(source, f"unusable key, not trusted: {error}", certificate.subject))
-            continue
-        loaded.append(certificate)
-    return loaded, issues
+            issues.append(LoadIssue(source, f"CRL #{index} does not parse: {error}"))
+    return tuple(crls), issues
 
 
 def _signer(
@@ -158,13 +192,9 @@ def _verify(signer_info: cms.SignerInfo, signer: Certificate, content: bytes, so
 
 
 def _issuer_in(signer: Certificate, certificates: list[Certificate]) -> Certificate | None:
-    """The CSCA in the list that issued ``signer`` (matching AKI or issuer name, and verifying)."""
-    for candidate in certificates:
-        named = (signer.authority_key_identifier is not None
-                 and signer.authority_key_identifier == candidate.subject_key_identifier)
-        if (named or candidate.subject_name == signer.issuer_name) and _issued_by(signer, candidate):
-            return candidate
-    return None
+    """The CSCA in the list that issued ``signer`` (named by its AKI or issuer name, and verifying)."""
+    named, possible = IssuerIndex(certificates).issuers(signer.authority_key_identifier, signer.issuer_name)
+    return next((candidate for candidate in [*named, *possible] if _issued_by(signer, candidate)), None)
 
 
 def _issued_by(certificate: Certificate, issuer: Certificate) -> bool:
@@ -191,11 +221,13 @@ def encode_master_list(
     signer_key: PrivateKey,
     algorithm: SignatureAlgorithm,
     signing_time: datetime,
+    crls: Sequence[RevocationList] = (),
 ) -> bytes:
     """A DER master list (CMS SignedData v3) of ``certificates``, signed by ``signer`` with ``algorithm``.
 
     Signed attributes are contentType, signingTime (mandatory for master lists) and messageDigest; the
-    signer is identified by issuer and serial number and its certificate is embedded.
+    signer is identified by issuer and serial number and its certificate is embedded, and ``crls`` go into
+    SignedData.crls.
     """
     content = CscaMasterList({
         "version": 0, "cert_list": [core.Any.load(certificate.der) for certificate in certificates],
@@ -220,6 +252,8 @@ def encode_master_list(
         "encap_content_info": {"content_type": CSCA_MASTER_LIST_OID, "content": content},
         "certificates": [asn1_x509.Certificate.load(signer.der)], "signer_infos": [signer_info],
     })
+    if crls:
+        signed_data["crls"] = [asn1_crl.CertificateList.load(crl.der) for crl in crls]
     encoded: bytes = cms.ContentInfo({"content_type": "signed_data", "content": signed_data}).dump()
     return encoded
 

@@ -18,11 +18,24 @@ signingTime only when that time is credible (not beyond the verifier's clock plu
 :data:`SIGNING_TIME_SKEW`): a signingTime in the future fails ``lds.sod.signing_time`` and the chain is
 judged at the time of verification instead, so a forged date cannot make a certificate look valid.
 
-Revocation: ICAO 9303-11 asks verifiers to check CRLs, but CRLs travel apart from the document and are often
-not at hand (offline checks, a CSCA whose CRL has not been fetched).  A missing CRL therefore gives WARN, not
-UNKNOWN: "cannot tell" would make every offline verification undecided while revocations of Document Signers
-are rare, and the report still says plainly that revocation was not checked.  A CRL that is present but does
-not verify under its CSCA fails: the trust store holds forged or corrupt revocation data.
+Trust: only CSCAs the trust store trusts count — anchors given as files, and the CSCAs of master lists
+anchored to them (see :mod:`cardlib.pki.trust`).  A Document Signer whose CSCA is only in an unanchored list,
+or whose named CSCA key is absent (a same-named CSCA with another key is not its issuer), is "cannot tell".
+
+Revocation (``chain.crl``, ``chain.ds_not_revoked``): ICAO 9303-11 asks verifiers to check CRLs, but CRLs
+travel apart from the document and are often not at hand (offline checks, a CSCA whose CRL has not been
+fetched).  So, with CRLs from files and from master lists all counting, and each one only once its signature
+verifies under the CSCA it names:
+
+* no CRL names the CSCA: WARN — "cannot tell" would make every offline verification undecided while
+  revocations of Document Signers are rare, and the report still says plainly that revocation was not checked;
+* CRLs name the CSCA but none verifies (forged or corrupt): UNKNOWN — they are ignored, never believed, so a
+  forged CRL can neither revoke a genuine Document Signer nor vouch for a revoked one;
+* the newest verifying CRL (thisUpdate, then CRL number) lists the Document Signer: FAIL, revoked — a
+  revocation signed by the CSCA stays proven after the CRL's nextUpdate;
+* it does not list it but its nextUpdate has passed at the validation time: UNKNOWN — revocations since
+  then are unknown;
+* it does not list it and is current: PASS.
 """
 
 from __future__ import annotations
@@ -215,8 +228,7 @@ def chain_checks(signer: Certificate | None, trust: TrustStore, at: datetime, si
         return [_trust(check_id, Status.NOT_APPLICABLE, "no Document Signer certificate (see sod.signer)")
                 for check_id in CHAIN_CHECK_IDS]
     validation = trust.validate_document_signer(signer, at)
-    found = validation.csca is not None
-    results = [_chain_result(_CHAIN_IDS[check.name], check, found) for check in validation.checks
+    results = [_chain_result(_CHAIN_IDS[check.name], check, validation) for check in validation.checks
                if check.name in _CHAIN_IDS]
     results.append(_crl_result(validation))
     if signing_time is not None:
@@ -235,7 +247,7 @@ _CHAIN_FAILURES = {
 }
 
 
-def _chain_result(check_id: str, check: chain.Check, csca_found: bool) -> CheckResult:
+def _chain_result(check_id: str, check: chain.Check, validation: ChainValidation) -> CheckResult:
     if check_id == "chain.ds_key_usage" and check.passed is None:
         return _trust(check_id, Status.WARN, NO_KEY_USAGE)
     if check.passed is True:
@@ -243,15 +255,17 @@ def _chain_result(check_id: str, check: chain.Check, csca_found: bool) -> CheckR
     if check.passed is False:
         return _trust(check_id, Status.FAIL, f"{_CHAIN_FAILURES.get(check_id, check.name)}: {check.reason}")
     if check_id == "chain.csca_found":
-        return _trust(check_id, Status.UNKNOWN, f"the Document Signer's CSCA is not in the trust store: {check.reason}")
-    if not csca_found:
+        return _trust(check_id, Status.UNKNOWN,
+                      f"the Document Signer's CSCA is not in the trust store as a trusted CSCA: {check.reason}")
+    if validation.csca is None:
         return _trust(check_id, Status.NOT_APPLICABLE, "no CSCA to check against (see chain.csca_found)")
-    if check_id == "chain.ds_not_revoked":
+    if check_id == "chain.ds_not_revoked" and validation.check(chain.CRL_PRESENT).passed is None:
         return _trust(check_id, Status.WARN, f"revocation not checked: {check.reason}")
     return _trust(check_id, Status.UNKNOWN, check.reason)
 
 
 def _crl_result(validation: ChainValidation) -> CheckResult:
+    """The CSCA's CRLs as evidence (module docstring, Revocation): absent WARN, unusable UNKNOWN, else PASS."""
     if validation.csca is None:
         return _trust("chain.crl", Status.NOT_APPLICABLE, "no CSCA, so no CRL to look for (see chain.csca_found)")
     present = validation.check(chain.CRL_PRESENT)
@@ -260,11 +274,12 @@ def _crl_result(validation: ChainValidation) -> CheckResult:
                       "no CRL from the CSCA in the trust store: revocation of the Document Signer was not checked")
     signature = validation.check(chain.CRL_SIGNATURE)
     if signature.passed is not True:
-        return _trust("chain.crl", Status.FAIL, f"the CRL does not verify under its CSCA: {signature.reason}")
+        return _trust("chain.crl", Status.UNKNOWN, f"{present.reason}: {signature.reason}")
     current = validation.check(chain.CRL_CURRENT)
     if current.passed is not True:
-        return _trust("chain.crl", Status.WARN, f"the CRL is not current, revocations may be missing: {current.reason}")
-    return _trust("chain.crl", Status.PASS, f"{present.reason}, verifies, current")
+        return _trust("chain.crl", Status.UNKNOWN,
+                      f"the newest verifying CRL is not current, revocations since are unknown: {current.reason}")
+    return _trust("chain.crl", Status.PASS, f"{signature.reason}, current; {present.reason}")
 
 
 def _at_signing_time(result: CheckResult, validation: ChainValidation, signing_time: datetime) -> CheckResult:

@@ -160,7 +160,7 @@ def _pem_seeds() -> list[bytes]:
 
 
 def _master_list(data: bytes) -> object:
-    return MasterList.parse(data, "fuzz").trusted
+    return MasterList.parse(data, "fuzz").intact
 
 
 def _master_list_seeds() -> list[bytes]:

@@ -5,7 +5,9 @@
 * ``pki ds rotate DIR`` — a new Document Signer key and certificate; the old key is destroyed.
 * ``pki crl issue DIR [--revoke SERIAL ...]`` — the next CRL.
 * ``pki lint CERT...`` — ICAO 9303-12 profile findings for certificates and CRLs (exit 1 if any deviates).
-* ``pki trust PATH...`` — what a trust store loads from folders, master lists and CRLs, with profile findings.
+* ``pki trust PATH...`` — what a trust store loads from folders, master lists and CRLs: which lists are anchored
+  (their signer chains to a CSCA given as a file), which are not and therefore trusted for nothing, and the
+  profile findings of the trusted CSCAs.
 
 Token PINs come from ``--pin-env VAR`` or ``--pin-file PATH``, never from the command line.
 """
@@ -22,7 +24,7 @@ from cardlib.pki.hsm import SOFTHSM_MODULE, PinSource, TokenConfig
 from cardlib.pki.lint import LintReport, lint_certificate, lint_crl
 from cardlib.pki.operations import IssuingAuthority
 from cardlib.pki.testpki import KeySpec, PKIConfig
-from cardlib.pki.trust import TrustStore
+from cardlib.pki.trust import ListTrust, TrustStore
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -175,16 +177,21 @@ def run_lint(args: argparse.Namespace) -> int:
     return 1 if deviating else 0
 
 
+_LIST_STATE = {ListTrust.ANCHORED: "anchored, its CSCAs trusted", ListTrust.UNANCHORED: "UNANCHORED, NOT trusted",
+               ListTrust.REJECTED: "NOT trusted"}
+
+
 def run_trust(args: argparse.Namespace) -> int:
     """Load the trust store and report what it holds, what it refused, and how the CSCAs meet the profile."""
     store = TrustStore.load(*args.paths)
-    for master_list in store.master_lists:
-        state = "trusted" if master_list.trusted else "NOT trusted"
+    for status in store.master_list_statuses:
+        master_list = status.master_list
         signer = master_list.signer.subject if master_list.signer else "signer not found"
         print(f"master list {master_list.source}: {len(master_list.certificates)} certificates, "
-              f"{len({c.country for c in master_list.certificates})} countries, signed by {signer}: {state}")
-    print(f"{len(store.cscas)} CSCA certificates from {len({c.country for c in store.cscas})} countries, "
-          f"{len(store.crls)} CRLs")
+              f"{len({c.country for c in master_list.certificates})} countries, {len(master_list.crls)} CRLs, "
+              f"signed by {signer}: {_LIST_STATE[status.trust]} ({status.reason})")
+    print(f"{len(store.anchors)} anchor certificates given; {len(store.cscas)} CSCA certificates trusted from "
+          f"{len({c.country for c in store.cscas})} countries, {len(store.crls)} CRLs")
     for issue in store.load_report:
         print(f"not loaded: {issue}")
     reports = [lint_certificate(certificate) for certificate in store.cscas]
