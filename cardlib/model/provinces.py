@@ -42,7 +42,10 @@ PROVINCES: dict[str, str] = {
 # of the National Assembly (12 June 2025), Art. 1.  Read in reports of the adopted text: nld.com.vn
 # "Chi tiết diện tích, dân số 23 tỉnh thành sau sắp xếp" and vnexpress.net/quoc-hoi-chot-ca-nuoc-con-34-tinh-
 # thanh-pho-4897740.html (12 June 2025), sotuphap.kontum.gov.vn (Kon Tum + Quảng Ngãi), nghean24h.vn (the
-# adopted plan, items 1–10).  Provinces the resolution leaves alone map to themselves (Huế is the city that
+# adopted plan, items 1–10), ai24hexpress.com citing VnExpress (the six Mekong mergers), daidoanket.vn (Hồ Chí
+# Minh + Bình Dương + Bà Rịa - Vũng Tàu).  Not quoted in the excerpts read, to check against the gazetted text:
+# Đà Nẵng + Quảng Nam, Gia Lai + Bình Định, Khánh Hòa + Ninh Thuận, Lâm Đồng + Đắk Nông + Bình Thuận, Đắk Lắk +
+# Phú Yên, Đồng Nai + Bình Phước.  Provinces the resolution leaves alone map to themselves (Huế is the city that
 # Thừa Thiên Huế became on 1 January 2025).  Display data only: nothing is validated against it.
 PROVINCE_SINCE_2025: dict[str, str] = {
     "001": "Hà Nội", "002": "Tuyên Quang", "004": "Cao Bằng", "006": "Thái Nguyên", "008": "Tuyên Quang",
