@@ -35,7 +35,7 @@ from cardlib.lds.sod import SOD, digest
 from cardlib.lds.tlv import encode_tlv, read_single
 from cardlib.model.mrz import MRZ
 from cardlib.pki.certificates import Certificate, RevocationList
-from cardlib.pki.testpki import PKIConfig, TestPKI
+from cardlib.pki.testpki import FileKey, PKIConfig, TestPKI, next_crl
 from cardlib.pki.trust import TrustStore
 from cardlib.reader.reader import AccessKey, read_card
 from cardlib.reader.transport import APDUProcessor, InProcessTransport
@@ -459,10 +459,17 @@ def test_genuine_card_of_every_profile_is_never_flagged(profile: str) -> None:
     assert verify(image.dump(), trust_of(sample_pki())).verdict is Verdict.VALID
 
 
+def with_crl_issued_at(when: datetime) -> TestPKI:
+    """The genuine PKI with a new CRL (nothing more revoked) issued at ``when``: current then."""
+    pki = sample_pki()
+    return replace(pki, crl=next_crl(pki.config, pki.csca_certificate, FileKey(pki.csca_key), pki.crl, [], when))
+
+
 def test_an_expired_genuine_card_is_still_genuine_with_a_warning() -> None:
     expiry = sample_resident(0).date_of_expiry
     assert expiry is not None
-    report = verify(genuine().dump(), trust_of(sample_pki()), at=datetime(expiry.year + 1, 1, 1, tzinfo=UTC))
+    later = datetime(expiry.year + 1, 1, 1, tzinfo=UTC)
+    report = verify(genuine().dump(), trust_of(with_crl_issued_at(later)), at=later)
     assert report.verdict is Verdict.VALID, report.to_text()
     check = report.check("lds.dg1.expiry")
     assert check.status is Status.WARN and expiry.isoformat() in check.reason
