@@ -9,19 +9,23 @@ and scaled uniformly: never stretched.
 A source that already is a JPEG (or JPEG 2000, when that is the target) of exactly this geometry, within the
 budget and without EXIF metadata, is passed through untouched: personalization speed is benchmarked and the
 sample portraits are made that way.
+
+Sources are decoded within the image budgets of :mod:`cardlib.limits` (:func:`cardlib.lds.dg2.load_image`):
+a JPEG or JPEG 2000 photo larger than MAX_DECODED_PIXELS is decoded at a reduced resolution, which is
+plenty for 360×480; a photo in another format above it, or any declaring more than MAX_DECLARED_PIXELS,
+is refused with LimitExceeded naming it.
 """
 
 from __future__ import annotations
 
 import io
-import warnings
 from pathlib import Path
 from typing import Any, Literal
 
 from PIL import Image, ImageOps
 
 from cardlib.errors import DecodeError, EncodeError
-from cardlib.lds.dg2 import ColourSpace, FaceImage, ImageFormat, SourceType
+from cardlib.lds.dg2 import ColourSpace, FaceImage, ImageFormat, SourceType, load_image, open_image
 
 PORTRAIT_WIDTH = 360
 PORTRAIT_HEIGHT = 480
@@ -41,16 +45,17 @@ def normalise_portrait(
 ) -> FaceImage:
     """Normalise ``source`` to a 360×480 RGB portrait encoded in ``format`` within ``max_bytes``.
 
-    Raises :class:`DecodeError` (naming the path) when the source is not an image pillow can read, and
-    :class:`EncodeError` when even the lowest quality does not fit ``max_bytes``.
+    Raises :class:`DecodeError` (naming the path) when the source is not an image pillow can read,
+    :class:`~cardlib.limits.LimitExceeded` when it is over a decoding budget, and :class:`EncodeError` when
+    even the lowest quality does not fit ``max_bytes``.
     """
     if format not in _PILLOW_FORMATS:
         raise EncodeError(f"portrait format must be JPEG or JPEG2000, not {format!r}")
     name = str(source) if isinstance(source, Path) else "portrait"
     data = _read(source, name)
-    image = source if isinstance(source, Image.Image) else _open(data, name)
+    image = source if isinstance(source, Image.Image) else open_image(data or b"", source=name, formats=None)
     passthrough = _passthrough(data, image, format, max_bytes)
-    encoded = passthrough if passthrough is not None else _encode(_normalised(image, name), format, max_bytes)
+    encoded = passthrough if passthrough is not None else _encode(_normalised(image, data, name), format, max_bytes)
     return FaceImage(
         image=encoded,
         format=_PILLOW_FORMATS[format],
@@ -73,15 +78,6 @@ def _read(source: Source, name: str) -> bytes | None:
         raise DecodeError(f"cannot read the file ({type(exc).__name__})", file=name) from None
 
 
-def _open(data: bytes | None, name: str) -> Image.Image:
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            return Image.open(io.BytesIO(data or b""))
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise DecodeError(f"not an image pillow can read ({type(exc).__name__})", file=name) from None
-
-
 def _passthrough(data: bytes | None, image: Image.Image, format: PortraitFormat, max_bytes: int) -> bytes | None:
     """The source bytes themselves when they already are a finished portrait, else None."""
     if data is None or len(data) > max_bytes:
@@ -91,11 +87,11 @@ def _passthrough(data: bytes | None, image: Image.Image, format: PortraitFormat,
     return None if "exif" in image.info or "icc_profile" in image.info else data
 
 
-def _normalised(image: Image.Image, name: str) -> Image.Image:
-    """Upright, flattened RGB, centre-cropped to 3:4 and scaled to 360×480."""
+def _normalised(image: Image.Image, data: bytes | None, name: str) -> Image.Image:
+    """Upright, flattened RGB, centre-cropped to 3:4 and scaled to 360×480 (``data``: the encoded source)."""
+    if data is not None:
+        image = load_image(image, data, source=name, fit=(PORTRAIT_WIDTH, PORTRAIT_HEIGHT))
     try:
-        if image.format == "JPEG":
-            image.draft("RGB", (PORTRAIT_WIDTH, PORTRAIT_HEIGHT))
         image = ImageOps.exif_transpose(image)
         rgb = _flatten(image)
     except (OSError, ValueError, SyntaxError, EOFError) as exc:
