@@ -14,9 +14,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from cardtool.counter.server import CounterServer, running_counter
+from cardtool.counter.server import TOKEN_HEADER, CounterServer, running_counter
 from cardtool.counter.session import CounterSession, PCSCCardSource
-from playwright.sync_api import BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import BrowserContext, Page, ViewportSize, expect, sync_playwright
 from vpcd_cards import DelegatingCard
 
 from cardlib.card.image import CardImage
@@ -31,7 +31,7 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "counter"
-SCREEN = {"width": 1366, "height": 768}
+SCREEN: ViewportSize = {"width": 1366, "height": 768}
 HOLDER = "Nguyễn Thị Thu Hương"
 WAIT_MS = 15_000
 
@@ -125,7 +125,8 @@ def _fits_the_screen(page: Page) -> None:
 
 
 def _server_state(server: CounterServer) -> dict[str, object]:
-    request = urllib.request.Request(server.url + "api/state", headers={"Host": f"127.0.0.1:{server.port}"})
+    request = urllib.request.Request(server.origin + "/api/state", headers={"Host": f"127.0.0.1:{server.port}",
+                                                                          TOKEN_HEADER: server.token})
     with urllib.request.urlopen(request, timeout=5) as response:
         state: dict[str, object] = json.load(response)
     return state
@@ -254,3 +255,15 @@ def test_keyboard_only_check_and_saved_report(page: Page, pcscd: PcscdInstance, 
         expect(page.locator("#can")).to_be_focused()
         assert _server_state(server)["result"] is None
         expect(page.locator("#shortcuts, footer")).to_contain_text("Alt+N")
+
+
+def test_page_opened_without_its_token_says_how_to_open_it(page: Page, pcscd: PcscdInstance, image: CardImage,
+                                                          trust: TrustStore) -> None:
+    with counter(pcscd, trust) as server, card_on_reader(pcscd, VirtualChip(image)):
+        page.goto(server.origin + "/")
+        expect(page.locator("#notice-text")).to_contain_text("cardtool counter")
+        expect(page.locator("#reader-state")).to_have_text("Mất kết nối")
+        expect(page.locator("#screen-card")).to_be_hidden()
+        page.click("#lang")
+        expect(page.locator("#notice-text")).to_contain_text("Open the full address printed by cardtool counter")
+        _shot(page, "11-opened-without-token")

@@ -1,4 +1,8 @@
-"""``cardtool counter``: start the officer's card-check page on this computer and keep it running."""
+"""``cardtool counter``: start the officer's card-check page on this computer and keep it running.
+
+The address it prints carries this start's token (after ``#token=``): open exactly that address; other
+programs on the computer, which do not see it, are refused (see :mod:`cardtool.counter.server`).
+"""
 
 from __future__ import annotations
 
@@ -33,6 +37,7 @@ def run(args: argparse.Namespace) -> int:
     source = PCSCCardSource(args.reader)
     session = CounterSession(source, trust, save_dir=args.save_dir)
     with running_counter(session, source, host=args.host, port=args.port) as server:
-        print(f"counter page: {server.url}  (this computer only; Ctrl-C to stop)", flush=True)
+        print(f"counter page: {server.url}\n(open this exact address, on this computer only; Ctrl-C to stop)",
+              flush=True)
         threading.Event().wait()
     return 0

@@ -1,7 +1,11 @@
 // The counter page: follows the session through /api/state (long polling), sends the officer's actions as
 // same-origin JSON POSTs, and shows everything in Vietnamese or English.  Nothing is stored in the
 // browser: the CAN field is emptied the moment it is sent, and the holder disappears with the card.
+// Every /api request carries the counter's per-start token, which `cardtool counter` puts in the page's
+// address after "#token=" (a browser never sends that fragment to a server); without it the API answers 403.
 "use strict";
+
+const TOKEN = new URLSearchParams(location.hash.slice(1)).get("token") || "";
 
 const TEXT = {
   vi: {
@@ -39,6 +43,8 @@ const TEXT = {
     notice_unsupported_key: "Không mở được chip này bằng loại khóa vừa nhập. Hãy thử dùng MRZ thay cho số CAN.",
     notice_reader_gone: "Đầu đọc thẻ đã bị ngắt. Hãy cắm lại đầu đọc và đặt lại thẻ.",
     offline: "Mất kết nối với chương trình kiểm tra thẻ. Hãy kiểm tra chương trình còn chạy rồi tải lại trang.",
+    locked: "Trang chưa được mở bằng đúng địa chỉ. Hãy mở địa chỉ đầy đủ mà lệnh cardtool counter in ra (có phần "
+      + "#token=…); mỗi lần chương trình khởi động lại, địa chỉ đó thay đổi.",
     shortcuts: "Phím tắt: Enter đọc thẻ · Alt+M dùng MRZ · Alt+N kiểm tra thẻ khác · Alt+S lưu báo cáo · "
       + "Alt+D chi tiết · Alt+L English",
     status_pass: "Đạt", status_fail: "KHÔNG ĐẠT", status_warn: "Lưu ý", "status_cannot tell": "Không xác định",
@@ -80,6 +86,8 @@ const TEXT = {
     notice_unsupported_key: "This chip cannot be opened with that kind of key. Try the MRZ instead of the CAN.",
     notice_reader_gone: "The card reader was disconnected. Plug it back in and put the card on it again.",
     offline: "Lost contact with the card-check program. Check that it is still running, then reload the page.",
+    locked: "This page was not opened at its exact address. Open the full address printed by cardtool counter "
+      + "(with its #token=… part); it changes each time the program starts.",
     shortcuts: "Shortcuts: Enter reads the card · Alt+M use the MRZ · Alt+N check another card · Alt+S save report · "
       + "Alt+D details · Alt+L Tiếng Việt",
     status_pass: "Pass", status_fail: "FAIL", status_warn: "Warning", "status_cannot tell": "Cannot tell",
@@ -98,6 +106,8 @@ let lang = "vi";
 let state = null;
 let useMrz = false;
 let offline = false;
+let locked = false;
+let portraitVersion = null;
 
 const $ = (id) => document.getElementById(id);
 const t = (key, values = {}) => (TEXT[lang][key] || key).replace(/\{(\w+)\}/g, (_, name) => values[name] ?? "");
@@ -110,7 +120,7 @@ function render() {
   $("use-mrz").textContent = useMrz ? t("use_can") : t("use_mrz");
   $("can-row").hidden = useMrz;
   $("mrz-row").hidden = !useMrz;
-  const phase = offline ? "offline" : state ? state.phase : "connecting";
+  const phase = offline || locked ? "offline" : state ? state.phase : "connecting";
   $("reader-state").textContent = t("state_" + phase);
   $("reader-state").dataset.phase = phase;
   for (const screen of document.querySelectorAll(".screen")) screen.hidden = screen.id !== "screen-" + phase;
@@ -120,10 +130,10 @@ function render() {
 }
 
 function renderNotice() {
-  const code = offline ? "offline" : state && state.notice ? "notice_" + state.notice : "";
+  const code = locked ? "locked" : offline ? "offline" : state && state.notice ? "notice_" + state.notice : "";
   $("notice").hidden = !code;
   $("notice-text").textContent = code ? t(code) : "";
-  const detail = !offline && state ? state.detail : "";
+  const detail = !offline && !locked && state ? state.detail : "";
   $("notice-details").hidden = !detail;
   $("notice-detail").textContent = detail || "";
 }
@@ -146,9 +156,8 @@ function renderResult(result) {
   fields.replaceChildren();
   $("checks").tBodies[0].replaceChildren();
   $("verdict-reasons").replaceChildren();
-  const portrait = $("portrait");
   if (!result) {
-    portrait.removeAttribute("src");
+    showPortrait(null);
     $("verdict").className = "verdict";
     $("verdict-title").textContent = "";
     $("read-facts").textContent = "";
@@ -169,13 +178,8 @@ function renderResult(result) {
     if (WIDE_FIELDS.has(key)) shown.className = "wide";
     fields.append(element("dt", t(key)), shown);
   }
-  if (result.portrait) {
-    const src = "/api/portrait?v=" + state.version;
-    if (portrait.getAttribute("src") !== src) portrait.src = src;
-    portrait.alt = t("portrait_alt");
-  } else {
-    portrait.removeAttribute("src");
-  }
+  showPortrait(result.portrait ? state.version : null);
+  $("portrait").alt = result.portrait ? t("portrait_alt") : "";
   for (const check of result.verdict.checks) {
     const row = document.createElement("tr");
     row.className = "status-" + check.status.replace(/\W/g, "");
@@ -187,6 +191,26 @@ function renderResult(result) {
   $("save").disabled = !state.can_save;
   $("save").title = state.can_save ? "" : t("save_off");
   $("saved").textContent = state.saved ? t("saved", { file: state.saved }) : "";
+}
+
+// The portrait of the state ``version`` (null: none), fetched with the token and shown from a blob: URL.
+async function showPortrait(version) {
+  if (portraitVersion === version) return;
+  portraitVersion = version;
+  if (version === null) {
+    setPortrait(null);
+    return;
+  }
+  const response = await api("/api/portrait").catch(() => null);
+  const blob = response && response.ok ? await response.blob() : null;
+  if (portraitVersion === version && blob) setPortrait(URL.createObjectURL(blob));
+}
+
+function setPortrait(src) {
+  const portrait = $("portrait");
+  const shown = portrait.getAttribute("src");
+  if (shown) URL.revokeObjectURL(shown);
+  if (src) portrait.src = src; else portrait.removeAttribute("src");
 }
 
 function element(tag, text) {
@@ -201,11 +225,27 @@ function focusFor(previous) {
   else if (state.phase === "done") $("verdict").focus();
 }
 
+// Every API call: the token in its header, nothing cached.
+function api(path, options = {}) {
+  return fetch(path, { ...options, cache: "no-store", headers: { ...options.headers, "X-Counter-Token": TOKEN } })
+    .then((response) => {
+      if (response.status === 403) lock();
+      return response;
+    });
+}
+
+// Refused by the server (no token, or one from before a restart): say how to open the page, stop asking.
+function lock() {
+  locked = true;
+  render();
+}
+
 async function follow() {
-  for (;;) {
+  while (!locked) {
     try {
       const since = state ? state.version : "";
-      const response = await fetch("/api/state?since=" + since, { cache: "no-store" });
+      const response = await api("/api/state?since=" + since);
+      if (locked) return;
       if (!response.ok) throw new Error("state " + response.status);
       const previous = state ? state.phase : null;
       const noticeBefore = state ? state.notice : null;
@@ -222,8 +262,8 @@ async function follow() {
 }
 
 async function post(path, body) {
-  const response = await fetch(path, { method: "POST", headers: { "Content-Type": "application/json" },
-    body: JSON.stringify(body), cache: "no-store" });
+  const response = await api(path, { method: "POST", headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(body) });
   return { ok: response.ok, body: await response.json() };
 }
 
