@@ -12,6 +12,9 @@ from __future__ import annotations
 from cardlib.errors import CardlibError
 
 __all__ = [
+    "COUNTER_MAX_BODY_BYTES",
+    "COUNTER_MAX_CONNECTIONS",
+    "COUNTER_REQUEST_SECONDS",
     "MAX_CARD_BYTES",
     "MAX_DECLARED_PIXELS",
     "MAX_DECODED_PIXELS",
@@ -64,6 +67,14 @@ MAX_MASTER_LIST_BYTES = 16 << 20
 """Largest master list loaded (16 MiB; the ICAO master list is about 1 MB)."""
 MAX_MASTER_LIST_CERTIFICATES = 10_000
 """Most certificates one master list may carry (the ICAO master list carries about 500)."""
+
+# --- the counter's local web server (cardtool counter): any local program may connect ---
+COUNTER_MAX_BODY_BYTES = 4096
+"""Largest request body the counter reads (the biggest genuine one, an MRZ key, is under 200 bytes)."""
+COUNTER_REQUEST_SECONDS = 5.0
+"""Longest a client may take to send one whole request to the counter (line, headers and body)."""
+COUNTER_MAX_CONNECTIONS = 32
+"""Most connections the counter serves at once (its page uses two or three)."""
 
 
 class LimitExceeded(CardlibError):

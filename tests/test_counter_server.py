@@ -13,11 +13,12 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 
 import pytest
-from cardtool.counter.server import MAX_CONNECTIONS, TOKEN_HEADER, CounterServer, running_counter
+from cardtool.counter.server import TOKEN_HEADER, CounterServer, running_counter
 from cardtool.counter.session import CardState, CounterSession
 from cardtool.main import build_parser
 
 from cardlib.errors import CardlibError
+from cardlib.limits import COUNTER_MAX_BODY_BYTES, COUNTER_MAX_CONNECTIONS
 from cardlib.pki.trust import TrustStore
 from cardlib.reader.pcsc import NoCardError
 from cardlib.reader.transport import Transport
@@ -158,7 +159,7 @@ def _status_and_error(answer: bytes) -> tuple[int, str]:
 @pytest.mark.parametrize(("length", "status", "error"), [
     ("abc", 400, "bad_length"), ("-1", 400, "bad_length"), ("+2", 400, "bad_length"), (" 2 ,2", 400, "bad_length"),
     ("0x10", 400, "bad_length"), ("1e3", 400, "bad_length"), ("٣", 400, "bad_length"),
-    ("4097", 413, "too_large"), ("209715200", 413, "too_large"), ("9" * 40, 413, "too_large"),
+    (str(COUNTER_MAX_BODY_BYTES + 1), 413, "too_large"), ("209715200", 413, "too_large"), ("9" * 40, 413, "too_large"),
     (None, 411, "length_required")])
 def test_content_length_is_parsed_strictly_without_reading_the_body(server: CounterServer, length: str | None,
                                                                     status: int, error: str) -> None:
@@ -221,7 +222,8 @@ def test_the_long_poll_outlives_the_request_timeout(server: CounterServer, monke
 
 
 def test_connections_are_bounded(server: CounterServer) -> None:
-    held = [socket.create_connection(("127.0.0.1", server.port), timeout=5) for _ in range(MAX_CONNECTIONS)]
+    held = [socket.create_connection(("127.0.0.1", server.port), timeout=5)
+            for _ in range(COUNTER_MAX_CONNECTIONS)]
     try:
         for connection in held:
             connection.sendall(b"GET / HTTP/1.1\r\n")  # each one takes a slot until its request is read

@@ -22,11 +22,12 @@ handed to the officer only in the address ``cardtool counter`` prints, in its ``
 browser never sends to a server; the page (which holds no secret and is served to anyone) reads it from
 its own address.  The token is never logged.
 
-Hostile clients are bounded: a request (line, headers and body) must arrive within
-:data:`REQUEST_SECONDS` in total, then the connection is closed (a long-polled answer is held after the
-request was read, so it is not cut); ``Content-Length`` must be plain digits (400 ``bad_length``), at most
-:data:`MAX_BODY` (413 ``too_large``, the body left unread) and present on a POST (411); at most
-:data:`MAX_CONNECTIONS` connections are served at once, more are answered 503 and closed at once.
+Hostile clients are bounded by the budgets of :mod:`cardlib.limits`: a request (line, headers and body)
+must arrive within ``COUNTER_REQUEST_SECONDS`` in total, else the connection is closed (a long-polled answer
+is held after the request was read, so it is not cut); ``Content-Length`` must be plain digits (400
+``bad_length``), at most ``COUNTER_MAX_BODY_BYTES`` (413 ``too_large``, the body left unread) and present on
+a POST (411); at most ``COUNTER_MAX_CONNECTIONS`` connections are served at once, more are answered 503 and
+closed at once.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from cardlib.errors import CardlibError, ValidationError
+from cardlib.limits import COUNTER_MAX_BODY_BYTES, COUNTER_MAX_CONNECTIONS, COUNTER_REQUEST_SECONDS
 from cardtool.counter.session import CardSource, CounterSession, SessionBusyError, watch
 
 log = logging.getLogger(__name__)
@@ -57,12 +59,6 @@ BIND_ADDRESS = "127.0.0.1"
 LOCAL_NAMES = frozenset({"127.0.0.1", "localhost"})
 LONG_POLL_SECONDS = 15.0
 """Longest the state feed holds an answer waiting for a change."""
-MAX_BODY = 4096
-"""Largest POST body accepted (the biggest, an MRZ key, is under 200 bytes)."""
-REQUEST_SECONDS = 5.0
-"""Longest a client may take to send one whole request (line, headers, body); also the socket timeout."""
-MAX_CONNECTIONS = 32
-"""Most connections served at once (the page uses two or three)."""
 TOKEN_HEADER = "X-Counter-Token"
 """The request header carrying the per-start token."""
 _TOKEN_BYTES = 32
@@ -94,12 +90,12 @@ class _Refused(Exception):
 class CounterServer(ThreadingHTTPServer):
     """An HTTP server for one :class:`CounterSession`, on 127.0.0.1 only (``port`` 0: any free port).
 
-    ``request_seconds`` and ``long_poll_seconds`` start as :data:`REQUEST_SECONDS` and
+    ``request_seconds`` and ``long_poll_seconds`` start as ``COUNTER_REQUEST_SECONDS`` and
     :data:`LONG_POLL_SECONDS`; ``token`` is this start's random token.
     """
 
     daemon_threads = True
-    request_queue_size = MAX_CONNECTIONS  # the listen backlog: connections waiting to be accepted
+    request_queue_size = COUNTER_MAX_CONNECTIONS  # the listen backlog: connections waiting to be accepted
 
     def __init__(self, session: CounterSession, host: str = BIND_ADDRESS, port: int = 0) -> None:
         if host not in LOCAL_NAMES:
@@ -107,9 +103,9 @@ class CounterServer(ThreadingHTTPServer):
                                f"(use {BIND_ADDRESS})")
         self.session = session
         self.token = secrets.token_urlsafe(_TOKEN_BYTES)
-        self.request_seconds = REQUEST_SECONDS
+        self.request_seconds = COUNTER_REQUEST_SECONDS
         self.long_poll_seconds = LONG_POLL_SECONDS
-        self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+        self._slots = threading.BoundedSemaphore(COUNTER_MAX_CONNECTIONS)
         super().__init__((BIND_ADDRESS, port), CounterHandler)
 
     @property
@@ -138,7 +134,7 @@ class CounterServer(ThreadingHTTPServer):
     def process_request(self, request: Any, client_address: Any) -> None:
         """Serve the connection in a thread if a slot is free; else answer 503 and close it at once."""
         if not self._slots.acquire(blocking=False):
-            log.debug("connection refused: %d connections already open", MAX_CONNECTIONS)
+            log.debug("connection refused: %d connections already open", COUNTER_MAX_CONNECTIONS)
             try:
                 request.setblocking(False)
                 request.send(_BUSY_ANSWER)
@@ -300,14 +296,15 @@ class CounterHandler(BaseHTTPRequestHandler):
         return False
 
     def _body(self) -> dict[str, Any]:
-        """The POST's JSON object, read only when its declared length is plain digits within MAX_BODY."""
+        """The POST's JSON object, read only if its declared length is plain digits within the body budget."""
         declared = self.headers.get_all("Content-Length")
         if declared is None or "Transfer-Encoding" in self.headers:
             raise _Refused(HTTPStatus.LENGTH_REQUIRED, "length_required", "the request body needs a Content-Length")
         if len(declared) != 1 or not _DIGITS.fullmatch(declared[0]):
             raise _Refused(HTTPStatus.BAD_REQUEST, "bad_length", "Content-Length is not a number of bytes")
-        if len(declared[0]) > len(str(MAX_BODY)) or int(declared[0]) > MAX_BODY:
-            raise _Refused(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "too_large", f"request body over {MAX_BODY} bytes")
+        if len(declared[0]) > len(str(COUNTER_MAX_BODY_BYTES)) or int(declared[0]) > COUNTER_MAX_BODY_BYTES:
+            raise _Refused(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "too_large",
+                           f"request body over the COUNTER_MAX_BODY_BYTES budget of {COUNTER_MAX_BODY_BYTES} bytes")
         length = int(declared[0])
         try:
             data = self.rfile.read(length)
