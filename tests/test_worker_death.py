@@ -17,6 +17,7 @@ import pytest
 from test_qa import card_folders, copy_as_dumps, make_batch, trust_args
 
 from cardlib.batch.pool import ORPHAN_EXIT_STATUS, WATCH_INTERVAL
+from cardlib.card.testing import sample_pki
 
 SAMPLES = Path(__file__).resolve().parents[1] / "tools" / "cardtool" / "samples"
 GONE_WITHIN = 5.0
@@ -92,8 +93,7 @@ def test_qa_workers_die_with_a_killed_qa(tmp_path: Path) -> None:
 
 def test_perso_workers_die_with_a_killed_perso(tmp_path: Path) -> None:
     pki = tmp_path / "pki"
-    make_batch(tmp_path / "batch")
-    shutil.copytree(tmp_path / "batch" / "pki", pki)
+    sample_pki().save(pki)
     shutil.copytree(SAMPLES / "portraits", tmp_path / "portraits")
     rows = list(csv.DictReader((SAMPLES / "residents.csv").open(encoding="utf-8")))
     with (tmp_path / "in.csv").open("w", encoding="utf-8", newline="") as handle:
