@@ -120,16 +120,16 @@ def test_list_over_the_byte_budget_is_refused_unparsed() -> None:
 
 
 def test_list_over_the_certificate_budget_is_refused_before_parsing_them(pki: TestPKI) -> None:
-    """MAX_MASTER_LIST_CERTIFICATES + 1 certificates (the listed ones plus the embedded signer): refused
-    after counting, before a single certificate is parsed."""
+    """MAX_MASTER_LIST_CERTIFICATES + 1 listed certificates: refused after counting, before any is parsed."""
     signer = pki.document_signer
     csca = Certificate.from_cryptography(pki.csca_certificate)
-    data = encode_master_list([csca] * MAX_MASTER_LIST_CERTIFICATES, Certificate.from_cryptography(signer.certificate),
-                              signer.private_key, signer.algorithm, SIGNED_AT)
+    data = encode_master_list([csca] * (MAX_MASTER_LIST_CERTIFICATES + 1),
+                              Certificate.from_cryptography(signer.certificate), signer.private_key, signer.algorithm,
+                              SIGNED_AT)
     started = time.perf_counter()
     with pytest.raises(LimitExceeded, match="MAX_MASTER_LIST_CERTIFICATES") as refused:
         MasterList.parse(data, "crowded.ml")
-    assert refused.value.found == MAX_MASTER_LIST_CERTIFICATES + 1
+    assert refused.value.found == MAX_MASTER_LIST_CERTIFICATES + 1 and refused.value.what == "crowded.ml certList"
     assert time.perf_counter() - started < 3.0
 
 

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property, lru_cache
+from typing import Any
 
 from asn1crypto import algos, keys, pem
 from asn1crypto import crl as asn1_crl
@@ -93,15 +94,18 @@ class Certificate:
     @classmethod
     def _from_parsed(cls, der: bytes, parsed: asn1_x509.Certificate) -> Certificate:
         tbs = parsed["tbs_certificate"]
-        constraints = parsed.basic_constraints_value
-        usage = parsed.key_usage_value
-        eku = parsed.extended_key_usage_value
+        extensions = _extensions(tbs)
+        constraints = extensions.get(_BASIC_CONSTRAINTS)
+        usage = extensions.get(_KEY_USAGE)
+        eku = extensions.get(_EXTENDED_KEY_USAGE)
+        ski = extensions.get(_SUBJECT_KEY_IDENTIFIER)
+        aki = extensions.get(_AUTHORITY_KEY_IDENTIFIER)
         return cls(
             der=der, subject=_readable(parsed.subject), issuer=_readable(parsed.issuer),
             subject_name=parsed.subject, issuer_name=parsed.issuer, serial_number=parsed.serial_number,
             not_before=tbs["validity"]["not_before"].native, not_after=tbs["validity"]["not_after"].native,
-            subject_key_identifier=parsed.key_identifier,
-            authority_key_identifier=parsed.authority_key_identifier,
+            subject_key_identifier=ski.native if ski is not None else None,
+            authority_key_identifier=aki["key_identifier"].native if aki is not None else None,
             key_usage=frozenset(usage.native) if usage is not None else frozenset(),
             is_ca=bool(constraints is not None and constraints["ca"].native),
             path_length=constraints["path_len_constraint"].native if constraints is not None else None,
@@ -205,6 +209,33 @@ class Certificate:
 
     def __repr__(self) -> str:
         return f"Certificate(subject={self.subject!r}, serial={self.serial_number:#x})"
+
+
+_SUBJECT_KEY_IDENTIFIER = "2.5.29.14"
+_KEY_USAGE = "2.5.29.15"
+_BASIC_CONSTRAINTS = "2.5.29.19"
+_AUTHORITY_KEY_IDENTIFIER = "2.5.29.35"
+_EXTENDED_KEY_USAGE = "2.5.29.37"
+_USED_EXTENSIONS = frozenset({_SUBJECT_KEY_IDENTIFIER, _KEY_USAGE, _BASIC_CONSTRAINTS, _AUTHORITY_KEY_IDENTIFIER,
+                              _EXTENDED_KEY_USAGE})
+
+
+def _extensions(tbs: asn1_x509.TbsCertificate) -> dict[str, Any]:
+    """The parsed values of the extensions a :class:`Certificate` keeps, by OID; ValueError on a repeated one.
+
+    Only these are parsed (asn1crypto's own accessors parse every extension, which dominated loading a big
+    master list); RFC 5280 §4.2 forbids an extension twice, as asn1crypto does.
+    """
+    values: dict[str, Any] = {}
+    seen: set[str] = set()
+    for extension in tbs["extensions"]:
+        oid = extension["extn_id"].dotted
+        if oid in seen:
+            raise ValueError(f"extension {oid} included multiple times")
+        seen.add(oid)
+        if oid in _USED_EXTENSIONS:
+            values[oid] = extension["extn_value"].parsed
+    return values
 
 
 def _eku(eku: asn1_x509.ExtKeyUsageSyntax | None) -> frozenset[str]:

@@ -107,9 +107,10 @@ class MasterList:
         body = CscaMasterList.load(content, strict=True)
         listed = [element.dump() for element in body["cert_list"]]
         embedded = [c.chosen.dump() for c in signed_data["certificates"] if c.name == "certificate"]
-        if len(listed) + len(embedded) > MAX_MASTER_LIST_CERTIFICATES:
-            raise LimitExceeded("MAX_MASTER_LIST_CERTIFICATES", source, MAX_MASTER_LIST_CERTIFICATES,
-                                len(listed) + len(embedded))
+        for where, items in (("certList", listed), ("SignedData.certificates", embedded)):
+            if len(items) > MAX_MASTER_LIST_CERTIFICATES:
+                raise LimitExceeded("MAX_MASTER_LIST_CERTIFICATES", f"{source} {where}", MAX_MASTER_LIST_CERTIFICATES,
+                                    len(items))
         certificates, issues = _load_all(listed, source)
         signer_infos = list(signed_data["signer_infos"])
         if len(signer_infos) != 1:
