@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import struct
 from dataclasses import replace
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from cardlib.errors import CardlibError, DecodeError, EncodeError
 from cardlib.lds.dg2 import (
     DG2,
     FORMAT_TYPE_39794_5,
+    GENERAL_HEADER,
     ColourSpace,
     EyeColour,
     FaceImage,
@@ -29,6 +31,7 @@ from cardlib.lds.dg2 import (
     encode_face_record,
     sniff_image_format,
 )
+from cardlib.limits import MAX_FACES_PER_DG2, LimitExceeded
 
 
 def _jpeg(size: tuple[int, int] = (36, 48)) -> bytes:
@@ -204,3 +207,23 @@ def test_codec_round_trip(
     )
     assert DG2.decode(DG2([face]).encode()) == DG2((face,))
     assert decode_face_record(encode_face_record(face)) == [face]
+
+
+def test_one_record_with_too_many_faces_is_refused_before_decoding_them() -> None:
+    face = FaceImage.from_image(_jpeg())
+    record = bytearray(encode_face_record(face))
+    block = record[GENERAL_HEADER.size :]
+    count = MAX_FACES_PER_DG2 + 1
+    record = record[: GENERAL_HEADER.size] + block * count
+    struct.pack_into(">IH", record, 8, len(record), count)  # record length, number of images
+    with pytest.raises(LimitExceeded) as caught:
+        decode_face_record(bytes(record))
+    assert (caught.value.budget, caught.value.found) == ("MAX_FACES_PER_DG2", count)
+    assert "DG2" in str(caught.value)
+
+
+def test_image_that_is_neither_jpeg_nor_jpeg2000_is_not_decoded_as_a_face() -> None:
+    out = io.BytesIO()
+    Image.new("RGB", (40, 40)).save(out, "PNG")
+    with pytest.raises(DecodeError, match="DG2, image: pillow cannot decode"):
+        FaceImage(image=out.getvalue(), format=ImageFormat.JPEG, width=40, height=40).to_pil()

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
+import socket
 import stat
 from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from cardlib.card.image import CardImage, CardImageError, ChipSecrets, foreign_file_name
+from cardlib.card.image import CardImage, CardImageError, ChipSecrets, foreign_file_name, read_card_file
 from cardlib.errors import DecodeError
+from cardlib.limits import MAX_CARD_BYTES, MAX_FILE_BYTES, LimitExceeded
 
 
 def _image() -> CardImage:
@@ -98,3 +100,60 @@ def test_loads_public_test_dumps(shared_data: Path) -> None:
 def test_empty_folder_is_a_typed_error(tmp_path: Path) -> None:
     with pytest.raises(DecodeError, match="no LDS files"):
         CardImage.load(tmp_path)
+
+
+def _sparse(path: Path, size: int) -> None:
+    with path.open("wb") as handle:
+        handle.truncate(size)  # no disk blocks: the reader must stop at the budget, not at the end
+
+
+def test_file_over_the_file_budget_is_refused_naming_it(tmp_path: Path) -> None:
+    _image().dump().save(tmp_path / "card")
+    _sparse(tmp_path / "card" / "DG1.bin", MAX_FILE_BYTES + 1)
+    with pytest.raises(LimitExceeded) as caught:
+        CardImage.load(tmp_path / "card")
+    assert caught.value.budget == "MAX_FILE_BYTES" and caught.value.what == str(tmp_path / "card" / "DG1.bin")
+
+
+def test_card_over_the_card_budget_is_refused(tmp_path: Path) -> None:
+    count = MAX_CARD_BYTES // MAX_FILE_BYTES + 1
+    for number in range(1, count + 1):
+        _sparse(tmp_path / f"DG{number}.bin", MAX_FILE_BYTES)
+    with pytest.raises(LimitExceeded, match="MAX_CARD_BYTES") as caught:
+        CardImage.load(tmp_path)
+    assert str(tmp_path) in caught.value.what
+
+
+def test_manifest_naming_a_path_outside_the_folder_is_refused(tmp_path: Path) -> None:
+    _image().dump().save(tmp_path / "card")
+    manifest = json.loads((tmp_path / "card" / "card.json").read_text())
+    manifest["files"]["../../outside"] = "00"
+    (tmp_path / "card" / "card.json").write_text(json.dumps(manifest))
+    with pytest.raises(CardImageError, match="not an LDS file name"):
+        CardImage.load(tmp_path / "card")
+
+
+@pytest.mark.parametrize("kind", ["directory", "link inside", "socket"])
+def test_only_regular_files_are_read(tmp_path: Path, kind: str) -> None:
+    _image().dump().save(tmp_path / "card")
+    target = tmp_path / "card" / "DG1.bin"
+    target.unlink()
+    if kind == "directory":
+        target.mkdir()
+    elif kind == "link inside":  # refused too: every link is, wherever it points
+        target.symlink_to(tmp_path / "card" / "EF.COM.bin")
+    else:
+        with socket.socket(socket.AF_UNIX) as server:
+            server.bind(str(target))
+    expected = {"directory": "a directory", "link inside": "a symbolic link", "socket": "a socket"}[kind]
+    with pytest.raises(CardImageError, match=f"DG1.bin: {expected}, refused"):
+        CardImage.load(tmp_path / "card")
+
+
+def test_read_card_file_reads_a_regular_file_up_to_its_limit(tmp_path: Path) -> None:
+    (tmp_path / "f").write_bytes(b"12345")
+    assert read_card_file(tmp_path / "f", 5) == b"12345"
+    with pytest.raises(LimitExceeded):
+        read_card_file(tmp_path / "f", 4)
+    with pytest.raises(CardImageError, match="cannot be read"):
+        read_card_file(tmp_path / "missing")

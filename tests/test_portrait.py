@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import random
+import struct
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from cardlib.card.portrait import DEFAULT_MAX_BYTES, PORTRAIT_HEIGHT, PORTRAIT_W
 from cardlib.card.synthetic_faces import synthetic_portrait, synthetic_portrait_jpeg, write_samples
 from cardlib.errors import DecodeError, EncodeError
 from cardlib.lds.dg2 import DG2, ImageFormat
+from cardlib.limits import LimitExceeded
 
 SAMPLES = Path(__file__).resolve().parents[1] / "tools" / "cardtool" / "samples" / "portraits"
 SIZE = (PORTRAIT_WIDTH, PORTRAIT_HEIGHT)
@@ -147,3 +149,21 @@ def test_committed_samples(tmp_path: Path) -> None:
 def test_garbage_raises_only_decode_error(tail: bytes, prefix: bytes) -> None:
     with contextlib.suppress(DecodeError):
         normalise_portrait(prefix + tail)
+
+
+def test_jpeg2000_bomb_source_is_normalised_from_a_reduced_decode() -> None:
+    small = _encoded(Image.new("RGB", (64, 64), (120, 130, 140)), "JPEG2000", irreversible=True,
+                     quality_mode="rates", quality_layers=[100.0])
+    bomb = bytearray(small)
+    struct.pack_into(">II", bomb, bomb.index(b"ihdr") + 4, 9400, 9400)
+    struct.pack_into(">IIIIII", bomb, bomb.index(b"\xff\x4f\xff\x51") + 8, 9400, 9400, 0, 0, 9400, 9400)
+    face = normalise_portrait(bytes(bomb))
+    assert face.to_pil().size == SIZE
+
+
+def test_source_over_the_decoding_budget_in_another_format_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "huge.png"
+    Image.new("L", (2100, 2000)).save(path)  # 4.2 million pixels: PNG cannot be decoded at a reduced size
+    with pytest.raises(LimitExceeded) as caught:
+        normalise_portrait(path)
+    assert caught.value.budget == "MAX_DECODED_PIXELS" and str(path) in caught.value.what
