@@ -671,8 +671,10 @@ def _pillow_errors(source: str) -> Iterator[None]:
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             yield
     except Image.DecompressionBombError:
-        raise LimitExceeded("PIL.Image.MAX_IMAGE_PIXELS", f"{source} image", 2 * (Image.MAX_IMAGE_PIXELS or 0)) \
-            from None
+        pillow_limit = 2 * (Image.MAX_IMAGE_PIXELS or 0)  # pillow raises above twice its limit
+        if pillow_limit >= MAX_DECLARED_PIXELS:  # then the image is over our own budget as well
+            raise LimitExceeded("MAX_DECLARED_PIXELS", f"{source} image", MAX_DECLARED_PIXELS) from None
+        raise LimitExceeded("PIL.Image.MAX_IMAGE_PIXELS", f"{source} image", pillow_limit) from None
     except (OSError, ValueError, SyntaxError, EOFError) as exc:
         raise DecodeError(f"pillow cannot decode the image ({type(exc).__name__})", file=source,
                           field="image") from None
