@@ -32,6 +32,7 @@ closed at once.
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import io
 import json
@@ -62,6 +63,7 @@ LONG_POLL_SECONDS = 15.0
 TOKEN_HEADER = "X-Counter-Token"
 """The request header carrying the per-start token."""
 _TOKEN_BYTES = 32
+_DISCARD_BYTES = 65536
 _DIGITS = re.compile(r"[0-9]+")
 _BUSY_ANSWER = (b"HTTP/1.0 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: 17\r\n"
                 b"Connection: close\r\n\r\n{\"error\": \"busy\"}")
@@ -135,11 +137,10 @@ class CounterServer(ThreadingHTTPServer):
         """Serve the connection in a thread if a slot is free; else answer 503 and close it at once."""
         if not self._slots.acquire(blocking=False):
             log.debug("connection refused: %d connections already open", COUNTER_MAX_CONNECTIONS)
-            try:
+            with contextlib.suppress(OSError):
                 request.setblocking(False)
                 request.send(_BUSY_ANSWER)
-            except OSError:
-                pass
+                request.recv(_DISCARD_BYTES)  # what already came, so closing does not reset the answer away
             self.shutdown_request(request)
             return
         try:
