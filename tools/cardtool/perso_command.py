@@ -4,7 +4,8 @@ Output folder::
 
     cards/NNNNN-<id>/   one card image per personalized row (see cardlib.card.image)
     manifest.jsonl      one line per input row: personalized (with its card folder) or rejected (with why)
-    rejected.csv        the rejected rows, for the operator to fix and run again
+    rejected.csv        the rejected rows, for the operator to fix and run again (a cell starting with
+                        = + - @ gets a leading ' so no spreadsheet runs it: drop it when fixing the row)
     report.html         counts and the rejected rows grouped by the field at fault, for a supervisor
 
 Nothing is silently dropped: every input row ends as exactly one manifest line.  The run is resumable:
