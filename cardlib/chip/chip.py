@@ -7,14 +7,27 @@ protocols: outside a session they run PACE (MSE:Set AT ``C1A4``); inside a BAC/P
 Authentication (MSE:Set AT ``41A4`` + GENERAL AUTHENTICATE for AES, MSE:Set KAT ``41A6`` for 3DES).
 It is the chip side of the in-process transport and of the vpcd reader (:mod:`cardlib.chip.vpcd`).
 Whatever bytes arrive, :meth:`process` answers with a response APDU ending in a status word; it never raises.
+
+:class:`ChipOptions` switches on the behaviours of chips met in the field (the catalogue of
+``tests/test_field_chips.py``), each independent of the others so that they combine: an unreachable
+EF.CardAccess, no short file identifiers, SELECT without P2=0C, extended length refused by the runtime in
+plain, response caps, odd end-of-file answers, T=0-style 61xx/6Cxx, slow answers, plain error status words
+inside a session, Active Authentication variants, MSE:Set AT with or without DO84, internal errors.
+Runtime behaviours (61xx, 6Cxx, extended length refused in plain, latency) sit in :meth:`VirtualChip.process`,
+outside secure messaging, as on a Java Card whose runtime answers before the applet sees the command.
 """
 
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
+from typing import Literal
+
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from cardlib.card.image import AAPrivateKey, CardImage, ChipSecrets
 from cardlib.chip.filesystem import MF_FID, ChipFile, FileSystem, application_fcp
@@ -55,6 +68,9 @@ INS_EXTERNAL_AUTHENTICATE = 0x82
 INS_INTERNAL_AUTHENTICATE = 0x88
 INS_MANAGE_SECURITY_ENVIRONMENT = 0x22
 INS_GENERAL_AUTHENTICATE = 0x86
+INS_GET_RESPONSE = 0xC0
+SW1_MORE_DATA = 0x61
+SW1_EXACT_LENGTH = 0x6C
 MSE_SET_AT_PACE = (0xC1, 0xA4)
 MSE_SET_AT_CA = (0x41, 0xA4)
 MSE_SET_KAT_CA = (0x41, 0xA6)
@@ -89,25 +105,61 @@ def _atr(historical: bytes) -> bytes:
 DEFAULT_ATR = _atr(b"\x80\x31\x80\x65\xb0\x85\x04\x01")
 
 
+PastEnd = Literal["6282", "9000", "6B00", "6700", "6Cxx"]
+DO84Rule = Literal["optional", "required", "refused"]
+
+
 @dataclass(frozen=True)
 class ChipOptions:
-    """How the virtual chip behaves, so that readers' fallbacks can be exercised.
+    """How the virtual chip behaves, so that readers' fallbacks can be exercised; every switch combines.
 
     ``max_le`` is the largest Ne the chip honours; a bigger Le gets 6700, or, with ``truncate_le``, at
-    most ``max_le`` bytes.  ``extended_length=False`` answers any extended-length APDU with 6700.
+    most ``max_le`` bytes.  ``extended_length=False`` answers any extended-length APDU with ``extended_sw``:
+    from the applet (``extended_refusal="applet"``, protected inside a session) or from the runtime
+    (``"runtime"``: in plain, before secure messaging, which then counts nothing).
     ``pace=False`` makes a BAC-only chip (no EF.CardAccess); ``bac=False`` a PACE-only chip (6A88).
     ``oversized`` makes a hostile chip: each (file name, length) pair replaces that file by one whose outer
     TLV header declares a value of ``length`` bytes, the genuine value followed by zero filler (with
     ``max_le=16, truncate_le=True`` it keeps a reader without budgets busy for hours).
+
+    Field behaviours: ``card_access_sw`` answers SELECT and READ BINARY of EF.CardAccess (an applet-only
+    chip); ``select_mf_sw`` SELECT MF; ``sfi_sw`` every READ BINARY by short file identifier;
+    ``select_p2_0c_sw`` every SELECT asking for no answer data (P2 0C; 00 and 04 still work).
+    ``past_end`` is the answer to a READ BINARY whose Le reaches past the end of the file: the data and
+    6282 (ISO 7816-4), the data and 9000 (fewer bytes, no warning), or no data and 6B00, 6700, 6Cxx.
+    ``chaining`` cuts answers longer than that many bytes into 61xx pieces fetched with GET RESPONSE;
+    ``exact_le`` answers a short Le larger than the answer with 6Cxx and gives it on the resend (T=0).
+    ``latency`` seconds pass before each answer.  ``plain_errors`` answers error status words inside a
+    session in plain, keeping the session, the SSC advanced by that many steps (1: the command counted,
+    2: the unsent response too).  ``aa_short_le_only`` refuses INTERNAL AUTHENTICATE with an Le above 256
+    (6700); ``aa_hash`` is the Active Authentication hash, ``aa_ecdsa_der`` sends ECDSA signatures in DER.
+    ``mse_do84`` says whether MSE:Set AT of PACE may, must or must not carry the parameter ID (DO84).
+    ``internal_errors`` pairs an INS with the status word (6Fxx, 6Axx) every such command gets.
     """
 
     extended_length: bool = True
+    extended_refusal: Literal["applet", "runtime"] = "applet"
+    extended_sw: int = SW_WRONG_LENGTH
     max_le: int = 65536
     truncate_le: bool = False
     pace: bool = True
     bac: bool = True
     atr: bytes = DEFAULT_ATR
     oversized: tuple[tuple[str, int], ...] = ()
+    card_access_sw: int | None = None
+    select_mf_sw: int | None = None
+    sfi_sw: int | None = None
+    select_p2_0c_sw: int | None = None
+    past_end: PastEnd = "6282"
+    chaining: int | None = None
+    exact_le: bool = False
+    latency: float = 0.0
+    plain_errors: int | None = None
+    aa_short_le_only: bool = False
+    aa_hash: str = "sha256"
+    aa_ecdsa_der: bool = False
+    mse_do84: DO84Rule = "optional"
+    internal_errors: tuple[tuple[int, int], ...] = ()
 
 
 class _Status(Exception):
@@ -171,6 +223,8 @@ class VirtualChip:
     def _reset_state(self) -> None:
         self._in_application = False
         self._current: ChipFile | None = None
+        self._held: tuple[CommandAPDU, ResponseAPDU] | None = None
+        self._pending = b""
         self._close_session()
 
     def _close_session(self) -> None:
@@ -188,11 +242,42 @@ class VirtualChip:
         Hostile bytes get a status word: an unparseable APDU 6700, anything unforeseen 6F00 (and the
         session is closed, as a chip does after an internal error).
         """
+        if self.options.latency:
+            time.sleep(self.options.latency)
         try:
-            return self._process(bytes(raw)).encode()
+            return self._runtime(bytes(raw)).encode()
         except Exception:  # the last line of defence: a reader must always get a status word
             self._close_session()
             return SW_UNKNOWN.to_bytes(2, "big")
+
+    def _runtime(self, raw: bytes) -> ResponseAPDU:
+        """What the card's runtime does around the applet: GET RESPONSE, 6Cxx resends, plain refusals."""
+        held, self._held = self._held, None
+        pending, self._pending = self._pending, b""
+        try:
+            cmd = CommandAPDU.parse(raw)
+        except CardlibError:
+            return ResponseAPDU(b"", SW_WRONG_LENGTH)
+        if cmd.ins == INS_GET_RESPONSE and pending:
+            return self._chained(pending, cmd.le or 256)
+        if held is not None and (cmd.header, cmd.data, cmd.le) == (held[0].header, held[0].data, len(held[1].data)):
+            return self._chained(held[1].encode(), cmd.le)
+        if cmd.extended and not self.options.extended_length and self.options.extended_refusal == "runtime":
+            return ResponseAPDU(b"", self.options.extended_sw)
+        response = self._process(raw)
+        if self.options.exact_le and not cmd.extended and response.data and cmd.le is not None \
+                and len(response.data) < cmd.le:
+            self._held = (cmd, response)
+            return ResponseAPDU(b"", (SW1_EXACT_LENGTH << 8) | len(response.data))
+        return self._chained(response.encode(), None)
+
+    def _chained(self, answer: bytes, le: int | None) -> ResponseAPDU:
+        """``answer`` (data + SW), cut into 61xx pieces when longer than ``chaining`` (or than ``le``)."""
+        piece = min(self.options.chaining or len(answer), le or len(answer))
+        if len(answer) - 2 <= piece:
+            return ResponseAPDU.parse(answer)
+        self._pending = answer[piece:]
+        return ResponseAPDU(answer[:piece], (SW1_MORE_DATA << 8) | min(len(self._pending) - 2, 256) % 256)
 
     def _process(self, raw: bytes) -> ResponseAPDU:
         try:
@@ -223,9 +308,12 @@ class VirtualChip:
             return ResponseAPDU(b"", SW_SM_WRONG)
         response = self._dispatch(plain)
         next_sm, self._next_sm = self._next_sm, None
-        if not cmd.extended and len(response.data) > sm.max_plain_read:
+        if not cmd.extended and len(response.data) > sm.max_plain_read and self.options.chaining is None:
             response = ResponseAPDU(b"", SW_WRONG_LENGTH)  # the protected answer would not fit 256 bytes
         if self._sm is not sm:
+            return response
+        if self.options.plain_errors is not None and _is_error(response):
+            sm.advance(self.options.plain_errors - 1)
             return response
         protected = sm.protect_response(response)
         if next_sm is not None and response.ok:
@@ -237,7 +325,10 @@ class VirtualChip:
         if handler is None:
             return ResponseAPDU(b"", SW_INS_NOT_SUPPORTED)
         if cmd.extended and not self.options.extended_length:
-            return ResponseAPDU(b"", SW_WRONG_LENGTH)
+            return ResponseAPDU(b"", self.options.extended_sw)
+        internal_error = dict(self.options.internal_errors).get(cmd.ins)
+        if internal_error is not None:
+            return ResponseAPDU(b"", internal_error)
         try:
             return handler(cmd)
         except _Status as status:
@@ -249,16 +340,22 @@ class VirtualChip:
         """SELECT by DF name (P1 04) or file identifier (P1 00/02); P2 0C: no answer data, 00/04: FCP."""
         if cmd.p2 not in (0x00, 0x04, 0x0C):
             raise _Status(SW_WRONG_P1P2)
+        if cmd.p2 == 0x0C and self.options.select_p2_0c_sw is not None:
+            raise _Status(self.options.select_p2_0c_sw)
         if cmd.p1 == 0x04:
             return self._select_application(cmd)
         if cmd.p1 == 0x00 and cmd.data in (b"", MF_FID.to_bytes(2, "big")):
+            if self.options.select_mf_sw is not None:
+                raise _Status(self.options.select_mf_sw)
             self._in_application, self._current = False, None
             return ResponseAPDU(b"", SW_OK)
         if cmd.p1 not in (0x00, 0x02):
             raise _Status(SW_WRONG_P1P2)
         if len(cmd.data) != 2:
             raise _Status(SW_WRONG_LENGTH)
-        file = self._fs.by_fid(int.from_bytes(cmd.data, "big"), in_application=self._in_application)
+        fid = int.from_bytes(cmd.data, "big")
+        self._check_card_access(fid == lds_files.EF_CARD_ACCESS.fid)
+        file = self._fs.by_fid(fid, in_application=self._in_application)
         if file is None:
             raise _Status(SW_NOT_FOUND)
         self._check_access(file)
@@ -270,6 +367,15 @@ class VirtualChip:
             raise _Status(SW_NOT_FOUND)
         self._in_application, self._current = True, None
         return ResponseAPDU(b"" if cmd.p2 == 0x0C else application_fcp(cmd.data), SW_OK)
+
+    def _check_card_access(self, card_access: bool) -> None:
+        """An applet-only chip answers ``card_access_sw`` to anything naming EF.CardAccess."""
+        if card_access and self.options.card_access_sw is not None:
+            raise _Status(self.options.card_access_sw)
+
+    def _check_sfi(self) -> None:
+        if self.options.sfi_sw is not None:
+            raise _Status(self.options.sfi_sw)
 
     def _check_access(self, file: ChipFile) -> None:
         """Only EF.CardAccess is open before BAC/PACE (ICAO 9303-11 §4.2)."""
@@ -290,7 +396,18 @@ class VirtualChip:
         if cmd.ins == INS_READ_BINARY_ODD:
             return self._odd_read_response(file.content, offset, wanted)
         chunk = file.content[offset : offset + wanted]
-        return ResponseAPDU(chunk, SW_OK if len(chunk) == wanted else SW_END_OF_FILE)
+        if len(chunk) == wanted:
+            return ResponseAPDU(chunk, SW_OK)
+        return self._past_end(chunk)
+
+    def _past_end(self, chunk: bytes) -> ResponseAPDU:
+        """The answer to a READ BINARY reaching past the end of the file, as ``past_end`` says."""
+        rule = self.options.past_end
+        if rule == "6Cxx":
+            return ResponseAPDU(b"", (SW1_EXACT_LENGTH << 8) | len(chunk) % 256)
+        if rule in ("6B00", "6700"):
+            return ResponseAPDU(b"", int(rule, 16))
+        return ResponseAPDU(chunk, int(rule, 16))
 
     def _read_target(self, cmd: CommandAPDU) -> tuple[ChipFile, int]:
         if cmd.data:
@@ -299,6 +416,8 @@ class VirtualChip:
             return self._current_file(), (cmd.p1 << 8) | cmd.p2
         if cmd.p1 & 0x60:
             raise _Status(SW_WRONG_P1P2)
+        self._check_card_access(cmd.p1 & 0x1F == lds_files.EF_CARD_ACCESS.sfi)
+        self._check_sfi()
         file = self._fs.by_sfi(cmd.p1 & 0x1F, in_application=self._in_application)
         if file is None:
             raise _Status(SW_NOT_FOUND)
@@ -312,6 +431,9 @@ class VirtualChip:
         if fid == 0:
             file = self._current_file()
         else:
+            self._check_card_access(fid in (lds_files.EF_CARD_ACCESS.fid, lds_files.EF_CARD_ACCESS.sfi))
+            if fid <= 0x1E:
+                self._check_sfi()
             found = (self._fs.by_sfi(cmd.p2, in_application=self._in_application) if fid <= 0x1E
                      else self._fs.by_fid(fid, in_application=self._in_application))
             if found is None:
@@ -390,7 +512,13 @@ class VirtualChip:
             raise _Status(SW_WRONG_P1P2)
         if len(cmd.data) != CHALLENGE_LENGTH or cmd.le is None:
             raise _Status(SW_WRONG_LENGTH)
-        signature = aa_sign(key, cmd.data)
+        if self.options.aa_short_le_only and cmd.le > 256:
+            raise _Status(SW_WRONG_LENGTH)
+        signature = aa_sign(key, cmd.data, hash_name=self.options.aa_hash)
+        if self.options.aa_ecdsa_der and isinstance(key, ec.EllipticCurvePrivateKey):
+            half = len(signature) // 2
+            signature = encode_dss_signature(int.from_bytes(signature[:half], "big"),
+                                             int.from_bytes(signature[half:], "big"))
         if len(signature) > self._expected_length(cmd):
             raise _Status(SW_WRONG_LENGTH)
         return ResponseAPDU(signature, SW_OK)
@@ -433,6 +561,9 @@ class VirtualChip:
         """The PACEInfo of EF.CardAccess named by DO80 (protocol) and, if present, DO84 (parameter ID)."""
         mechanism = find(objects, TAG_MECHANISM)
         parameter = find(objects, TAG_PARAMETER_ID)
+        rule = self.options.mse_do84
+        if (parameter is None and rule == "required") or (parameter is not None and rule == "refused"):
+            raise _Status(SW_WRONG_DATA)
         for params in self._pace_parameters:
             if mechanism is not None and params.oid_bytes == mechanism.value and (
                     parameter is None or parameter.value == bytes([params.parameter_id])):
@@ -484,6 +615,11 @@ class VirtualChip:
         response, session = self._ca.handle(cmd)
         self._next_sm = session
         return response
+
+
+def _is_error(response: ResponseAPDU) -> bool:
+    """An error status word (ISO 7816-4 §5.6: SW1 64-6F) with no data, which a chip may answer in plain."""
+    return not response.data and 0x64 <= response.sw1 <= 0x6F
 
 
 def _oversized(content: bytes, length: int) -> bytes:

@@ -135,6 +135,14 @@ class SecureMessaging:
             size -= 1
         return size
 
+    def advance(self, steps: int) -> None:
+        """Move the send sequence counter by ``steps`` (negative: back), for exchanges one end did not count.
+
+        A plain answer inside a session is the case (ICAO 9303-11 §9.8 ties the increments to protected
+        APDUs): the terminal goes back to where the chip stands, a chip that counted more goes forward.
+        """
+        self.ssc = (self.ssc + steps) % (1 << (8 * self._block))
+
     # -- shared pieces ---------------------------------------------------------------------------------
 
     def _next_ssc(self) -> bytes:

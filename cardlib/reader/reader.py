@@ -15,8 +15,27 @@ whole read, checked before each command; a byte cap per file, checked on its TLV
 read, and per card), so a chip that declares a huge file or dribbles a few bytes per answer is stopped with
 :class:`~cardlib.limits.LimitExceeded` in bounded time.
 
-Everything that stops a read raises a typed :class:`~cardlib.errors.CardlibError` a person can act on;
-a half-read card is never returned as a result.
+Everything that stops a read raises a typed :class:`~cardlib.errors.CardlibError` a person can act on:
+it names the step (EF.CardAccess, BAC, PACE step n, SELECT, READ BINARY of a file at an offset, CA, AA),
+the command (INS, P1-P2), the status word in hex, and what to try next.  A half-read card is never
+returned as a result.
+
+Chips in the field differ (the catalogue of ``tests/test_field_chips.py``); the reader adapts without
+being told: an EF.CardAccess that cannot be read means BAC (noted in :attr:`ReadResult.notes`; when PACE
+was offered and failed for any reason but "not supported" the read stops rather than downgrade); READ
+BINARY by short file identifier refused with any of :data:`_SFI_REFUSALS` means SELECT by file identifier;
+SELECT with P2=0C refused means P2=04; extended length refused (6700, 6D00, 6F00, or the reader's own
+SCardTransmit failure) means short reads; 61xx and a plain 6Cxx are followed in :class:`_Channel`
+(GET RESPONSE, resend with the exact Le), each counted and under the budget.
+
+Keeping the send sequence counter in step (ICAO 9303-11 §9.8): a response that is only a status word
+inside a session carries no MAC, and peers differ on whether they counted it.  cardlib's rule: a plain
+answer means the chip did not count the exchange at all (its runtime refused the command before secure
+messaging saw it, as a Java Card runtime does for an extended APDU the applet does not take), so the
+terminal goes back to the SSC it had before the command.  A chip that did count (it unwrapped the command,
+and maybe its unsent response, then answered an error in plain) is found out at the next protected
+exchange, which it rejects; the reader then opens the session again (BAC/PACE) and from then on counts
+one step more for each plain answer of that chip (at most twice), and says so in the notes.
 """
 
 from __future__ import annotations
@@ -26,7 +45,10 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from typing import Literal
+
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from cardlib.card.image import CardImage
 from cardlib.errors import CardError, CardlibError, DecodeError, ProtocolError, ValidationError
@@ -38,13 +60,13 @@ from cardlib.lds.securityinfo import DG14, CardAccess, PACEInfo
 from cardlib.lds.tlv import encode_length, read_tlv
 from cardlib.limits import MAX_CARD_BYTES, MAX_FILE_BYTES, MAX_READ_APDUS, READ_DEADLINE_SECONDS, LimitExceeded
 from cardlib.model.mrz import check_digit
-from cardlib.protocols.aa import aa_verify
+from cardlib.protocols.aa import PublicKey, aa_verify
 from cardlib.protocols.apdu import CommandAPDU, ResponseAPDU
 from cardlib.protocols.bac import BACTerminal
 from cardlib.protocols.ca import CATerminal
 from cardlib.protocols.pace import PACEParameters, PACETerminal
 from cardlib.protocols.sm import SecureMessaging
-from cardlib.reader.transport import CardRemovedError, RecordingTransport, Transport
+from cardlib.reader.transport import CardRemovedError, ReaderGoneError, RecordingTransport, Transport
 
 AccessKind = Literal["CAN", "MRZ"]
 AccessMethod = Literal["PACE-CAN", "PACE-MRZ", "BAC"]
@@ -57,6 +79,8 @@ SW_FILE_NOT_FOUND = 0x6A82
 SW_WRONG_OFFSET = 0x6B00
 SW_SM_MISSING = 0x6987
 SW_SM_INCORRECT = 0x6988
+SW_VERIFICATION_FAILED = 0x6300
+INS_GET_RESPONSE = 0xC0
 
 # ISO/IEC 7816-4 §5.6 status words a reader meets, in words a person can act on.
 SW_MEANINGS: dict[int, str] = {
@@ -86,12 +110,34 @@ SHORT_READ_SIZE = 256
 MAX_ADDRESSABLE_FILE_SIZE = 0xFFFFFF  # odd-INS READ BINARY offsets (DO54) have three bytes at most
 _SMALLER_READS = (192, 160, 128, 112, 96, 80, 64, 48, 32, 16)
 _MIN_READ_SIZE = _SMALLER_READS[-1]
-_SFI_REFUSALS = (0x6A81, 0x6A86)  # function not supported, incorrect P1-P2
+# How chips that do not take READ BINARY by short file identifier answer it (seen in the field).
+_SFI_REFUSALS = (0x6985, 0x6986, 0x6A81, 0x6A86, 0x6B00, 0x6D00, 0x6E00, 0x6F00)
+# How a card's runtime (or applet) refuses an extended-length APDU it does not take.
+_EXTENDED_REFUSALS = (0x6700, 0x6D00, 0x6F00)
+# How a chip that wants SELECT to return file control information refuses P2=0C.
+_SELECT_P2_REFUSALS = (0x6700, 0x6A81, 0x6A86, 0x6A87, 0x6B00)
+# MSE:Set AT refused this way means the chip does not do PACE at all (BAC follows, with a note).
+_PACE_UNSUPPORTED = (0x6D00, 0x6A81)
+# MSE:Set AT refused this way may be about DO84 (parameter ID): the other form is tried once.
+_SET_AT_DATA_REFUSALS = (0x6A80, 0x6A88)
+# The answers to the final access-control step that mean the key itself is wrong.
+_WRONG_KEY_SWS = (SW_VERIFICATION_FAILED,)
+_BAC_WRONG_KEY_SWS = (SW_VERIFICATION_FAILED, SW_SECURITY_STATUS)
+_MAX_PLAIN_SSC_STEPS = 2  # a chip counts a plain answer 0, 1 (the command) or 2 (and its response) times
+_COMMAND_NAMES = {0xA4: "SELECT", 0xB0: "READ BINARY", 0xB1: "READ BINARY", 0x84: "GET CHALLENGE",
+                  0x82: "MUTUAL AUTHENTICATE", 0x88: "INTERNAL AUTHENTICATE", 0x22: "MSE",
+                  0x86: "GENERAL AUTHENTICATE", INS_GET_RESPONSE: "GET RESPONSE"}
+_HINT_CHIP_ERROR = ("the chip reported an internal error: lift the card off the reader, put it back and read "
+                    "again; if it repeats, try another reader, then report the chip as faulty")
+_HINT_READ = ("read again with --no-extended-length or a smaller --max-read (e.g. 223); if it repeats, the "
+              "file cannot be read by this reader")
 _MAX_SFI_OFFSET = 0xFF
 _MAX_B0_OFFSET = 0x7FFF
+_MF_FID = b"\x3f\x00"
 _TAG_OFFSET_DO = 0x54
 _TAG_DISCRETIONARY_DO = 0x53
 _CHALLENGE_LENGTH = 8
+_DER_SIGNATURE_OVERHEAD = 8  # SEQUENCE and two INTEGER headers, each with a possible leading zero
 _HEADER_PROBE = 8
 
 # PACE protocols in order of preference (BSI TR-03110-3 A.1.1): ECDH generic mapping with AES first.
@@ -109,7 +155,28 @@ class WrongAccessKeyError(CardError):
 
 
 class ChipRefusedError(CardError):
-    """The chip answered a command with an error status word (the message gives SW and its meaning)."""
+    """The chip answered a command with an error status word.
+
+    The message names the step and the command, gives the SW and its meaning, then ``hint``: what to try.
+    """
+
+    def __init__(self, reason: str, *, sw: int | None = None, hint: str = "") -> None:
+        super().__init__(reason, sw=sw)
+        self.hint = hint
+        if hint:
+            self.args = (f"{self.args[0]}: {hint}",)
+
+
+def describe_command(command: CommandAPDU) -> str:
+    """The command as a person reads it in an error: its name, INS and P1-P2 in hex."""
+    name = _COMMAND_NAMES.get(command.ins, "command")
+    return f"{name} (INS {command.ins:02X}, P1P2 {command.p1:02X}{command.p2:02X})"
+
+
+def refused(step: str, command: CommandAPDU, sw: int, hint: str) -> ChipRefusedError:
+    """The error for ``step`` stopped by status word ``sw`` to ``command``, with what to try next."""
+    return ChipRefusedError(f"{step}: the chip refused {describe_command(command)}: {sw_meaning(sw)}", sw=sw,
+                            hint=hint)
 
 
 class SecureMessagingError(ProtocolError):
@@ -240,6 +307,7 @@ class ReadResult:
     bytes_read: int
     read_size: int
     read_size_fallbacks: int
+    notes: tuple[str, ...] = ()
 
     @property
     def bytes_per_apdu(self) -> float:
@@ -259,10 +327,17 @@ class _SFIRefusedError(Exception):
     """Internal signal: the chip does not take READ BINARY with a short file identifier."""
 
 
+class _ExtendedUnsupportedError(Exception):
+    """Internal signal: the reader (PC/SC driver) failed to carry an extended-length APDU."""
+
+
 class _Channel:
     """APDU exchange with or without secure messaging, under the read's deadline and APDU budget.
 
-    Turns card removal into an error naming the file; the budget is spent from the moment it is made.
+    Every APDU of the read goes through :meth:`exchange` (GET RESPONSE and resends included), so each is
+    counted.  Turns card removal into an error naming the file; the budget is spent from the moment it is
+    made.  Keeps the SSC in step on plain answers (module docstring) and re-opens the session with
+    ``reopen`` when a chip counted them differently.
     """
 
     def __init__(self, transport: RecordingTransport, budget: ReadBudget) -> None:
@@ -272,24 +347,76 @@ class _Channel:
         self.sm: SecureMessaging | None = None
         self.file: str | None = None
         self.offset: int | None = None
+        self.select_p2 = 0x0C
+        self.plain_ssc_steps = 0
+        self.after_plain = False
+        self.reopen: Callable[[], SecureMessaging] | None = None
+        self.notes: list[str] = []
 
     def exchange(self, command: CommandAPDU) -> ResponseAPDU:
         """Send ``command`` (protected when a session is open) and return the plain response."""
-        self._check_budget()
         sent = self.sm.protect_command(command) if self.sm is not None else command
-        try:
-            raw = self.transport.transmit(sent.encode())
-        except CardRemovedError as exc:
-            raise CardRemovedError(exc.reason, file=self.file, offset=self.offset) from None
-        response = ResponseAPDU.parse(raw)
+        response = self._transmit(sent)
         if self.sm is None:
             return response
         if response.sw in (SW_SM_MISSING, SW_SM_INCORRECT):
             raise SecureMessagingError(f"the chip reports broken secure messaging: {sw_meaning(response.sw)}")
+        if not response.data and not response.ok:
+            self.sm.advance(self.plain_ssc_steps - 1)  # protect_command counted one step already
+            self.after_plain = True
+            return response
         try:
-            return self.sm.unprotect_response(response)
+            plain = self.sm.unprotect_response(response)
         except ProtocolError as exc:
             raise SecureMessagingError(f"secure messaging broken: {exc}") from None
+        self.after_plain = False
+        return plain
+
+    def _transmit(self, command: CommandAPDU) -> ResponseAPDU:
+        """One command and what its transport-level answers ask for: 61xx GET RESPONSE, a plain 6Cxx resend."""
+        response = self._send(command)
+        if response.sw1 == 0x6C and not response.data and command.le is not None:
+            command = CommandAPDU(command.cla, command.ins, command.p1, command.p2, command.data,
+                                  response.sw2 or 256)
+            response = self._send(command)
+        data = bytearray()
+        while response.sw1 == 0x61:
+            data += response.data
+            response = self._send(CommandAPDU(command.cla & 0x03, INS_GET_RESPONSE, 0, 0, le=response.sw2 or 256))
+        return ResponseAPDU(bytes(data) + response.data, response.sw) if data else response
+
+    def _send(self, command: CommandAPDU) -> ResponseAPDU:
+        self._check_budget()
+        try:
+            raw = self.transport.transmit(command.encode())
+        except CardRemovedError as exc:
+            raise CardRemovedError(exc.reason, file=self.file, offset=self.offset) from None
+        except ReaderGoneError:
+            raise
+        except CardError:
+            if command.is_extended:  # the card is still there (PCSCTransport checks): the reader failed
+                raise self._extended_failed() from None
+            raise
+        return ResponseAPDU.parse(raw)
+
+    def _extended_failed(self) -> _ExtendedUnsupportedError:
+        """The reader could not carry an extended APDU: the chip never saw it, so the SSC goes back."""
+        if self.sm is not None:
+            self.sm.advance(-1)
+        return _ExtendedUnsupportedError()
+
+    def resync(self) -> bool:
+        """After a plain answer the chip broke the session: it counts plain answers one step more than
+        assumed.  Re-open the session with that count; False when there is nothing left to try."""
+        if not self.after_plain or self.reopen is None or self.plain_ssc_steps >= _MAX_PLAIN_SSC_STEPS:
+            return False
+        self.plain_ssc_steps += 1
+        self.after_plain = False
+        self.notes.append(f"the chip counts a plain answer inside secure messaging as {self.plain_ssc_steps} "
+                          "step(s) of the send sequence counter: the session was opened again")
+        self.sm = None
+        self.sm = self.reopen()
+        return True
 
     def _check_budget(self) -> None:
         """LimitExceeded when the read is past its deadline or has sent all the APDUs it may."""
@@ -304,11 +431,11 @@ class _Channel:
         """The read and, while a file is being read, which file and offset (for errors)."""
         return "the chip read" if self.file is None else f"the chip read, at {self.file} offset {self.offset}"
 
-    def require_ok(self, command: CommandAPDU, what: str) -> ResponseAPDU:
-        """Exchange and insist on 9000; ChipRefusedError naming ``what`` otherwise."""
+    def require_ok(self, command: CommandAPDU, step: str, hint: str = _HINT_CHIP_ERROR) -> ResponseAPDU:
+        """Exchange and insist on 9000; ChipRefusedError naming ``step``, the command and the SW otherwise."""
         response = self.exchange(command)
         if not response.ok:
-            raise ChipRefusedError(f"the chip refused {what}: {sw_meaning(response.sw)}", sw=response.sw)
+            raise refused(step, command, response.sw, hint)
         return response
 
 
@@ -355,13 +482,18 @@ class _FileReader:
     """Reads whole files with as few READ BINARY commands as the chip allows, and remembers what works.
 
     Starts with extended length (one APDU per file) when ``extended`` is allowed, else with the largest
-    short read (256 in the clear, 223/231 under secure messaging).  Falls back on 6700, 6B00 and an empty
-    6282 to a smaller size, follows 6Cxx to the exact length, and shrinks to what a chip silently delivers.
+    short read (256 in the clear, 223/231 under secure messaging), never above ``max_read``.  Stops using
+    extended length when it is refused (6700/6D00/6F00) or the reader cannot carry it; when the first read
+    of a file is refused (6700, 6B00, an empty 6282: maybe only because it reaches past the end) reads the
+    8-byte header to learn the size;
+    falls back on 6700, 6B00 and an empty 6282 to a smaller size, follows 6Cxx to the exact length, and
+    shrinks to what a chip silently delivers.
     """
 
-    def __init__(self, channel: _Channel, *, extended: bool) -> None:
+    def __init__(self, channel: _Channel, *, extended: bool, max_read: int | None = None) -> None:
         self.channel = channel
         self.extended = extended
+        self.max_read = max_read
         self.size = self._largest()
         self.fallbacks = 0
         self.use_sfi = True
@@ -369,22 +501,36 @@ class _FileReader:
 
     def _short_limit(self) -> int:
         sm = self.channel.sm
-        return sm.max_plain_read if sm is not None else SHORT_READ_SIZE
+        limit = sm.max_plain_read if sm is not None else SHORT_READ_SIZE
+        return min(limit, self.max_read or limit)
 
     def _largest(self) -> int:
-        return EXTENDED_READ_SIZE if self.extended else self._short_limit()
+        return min(EXTENDED_READ_SIZE, self.max_read or EXTENDED_READ_SIZE) if self.extended else self._short_limit()
 
     def session_changed(self) -> None:
         """Secure messaging started or changed: the short read limit may now be lower; what was learnt stays."""
         self.size = min(self._largest(), self.size)
 
-    def read_file(self, spec: FileSpec) -> bytes:
-        """Select and read ``spec``: by its SFI in the first READ BINARY (no SELECT) while the chip takes that."""
+    def read_file(self, spec: FileSpec, *, learn_sfi: bool = True) -> bytes:
+        """Select and read ``spec``: by its SFI in the first READ BINARY (no SELECT) while the chip takes that.
+
+        A refused SFI read is followed by SELECT; with ``learn_sfi`` the reader stops trying SFIs.  When the
+        chip broke the session after a plain answer, the session is opened again and the file read anew.
+        """
+        while True:
+            try:
+                return self._read_file(spec, learn_sfi)
+            except SecureMessagingError:
+                if not self.channel.resync():
+                    raise
+                self.session_changed()
+
+    def _read_file(self, spec: FileSpec, learn_sfi: bool) -> bytes:
         if self.use_sfi:
             try:
                 return self.read(spec.name, sfi=spec.sfi)
             except _SFIRefusedError:
-                self.use_sfi = False
+                self.use_sfi = not learn_sfi
         _select_file(self.channel, spec)
         return self.read(spec.name)
 
@@ -431,21 +577,45 @@ class _FileReader:
         le = self._ne(offset, remaining)
         self.channel.file, self.channel.offset = name, offset
         while True:
-            response = self.channel.exchange(_read_binary(offset, le, sfi if offset <= _MAX_SFI_OFFSET else None))
+            command = _read_binary(offset, le, sfi if offset <= _MAX_SFI_OFFSET else None)
+            try:
+                response = self.channel.exchange(command)
+            except _ExtendedUnsupportedError:
+                self._no_extended("the reader cannot carry extended-length APDUs")
+                le = min(le, self.size)
+                continue
             if response.ok or (response.sw == SW_END_OF_FILE and response.data):
                 data = self._unwrap(name, offset, response.data)
                 if offset <= _MAX_B0_OFFSET and remaining is not None and len(data) < min(le, remaining):
                     self._shrink_to(name, offset, len(data))
                 return data, le
-            if sfi is not None and response.sw in _SFI_REFUSALS:
-                raise _SFIRefusedError(name)
-            le = self._retry_size(name, offset, le, remaining, response.sw)
+            le = self._next_le(name, command, remaining, response.sw)
+
+    def _next_le(self, name: str, command: CommandAPDU, remaining: int | None, sw: int) -> int:
+        """The Ne to ask for after ``command`` was refused with ``sw``; raises when nothing is left to try."""
+        offset, le = self.channel.offset or 0, command.le or 0
+        if le > SHORT_READ_SIZE and sw in _EXTENDED_REFUSALS:
+            self._no_extended(f"the chip refuses extended length ({sw_meaning(sw)}, SW {sw:04X})")
+            return min(le, self.size)
+        if remaining is None and offset == 0 and le > _HEADER_PROBE and sw in (
+                SW_WRONG_LENGTH, SW_WRONG_OFFSET, SW_END_OF_FILE):
+            self.fallbacks += 1
+            return _HEADER_PROBE  # maybe only a read past the end is refused: learn the size first
+        if command.p1 & 0x80 and command.ins == 0xB0 and sw in _SFI_REFUSALS:
+            raise _SFIRefusedError(name)
+        return self._retry_size(name, command, remaining, sw)
+
+    def _no_extended(self, why: str) -> None:
+        if self.extended:
+            self.channel.notes.append(f"{why}: short reads from then on")
+        self.extended = False
+        self.size, self.fallbacks = min(self.size, self._short_limit()), self.fallbacks + 1
 
     def _shrink_to(self, name: str, offset: int, delivered: int) -> None:
         """The chip silently delivers only ``delivered`` bytes per read: ask for that from now on."""
         if delivered < _MIN_READ_SIZE:
-            raise ChipRefusedError(f"the chip returns only {delivered} bytes per READ BINARY of {name} at offset "
-                                   f"{offset}: too few to read a file")
+            raise ChipRefusedError(f"READ BINARY of {name} at offset {offset}: the chip returns only {delivered} "
+                                   "bytes per command, too few to read a file", hint=_HINT_READ)
         self.size = delivered
 
     def _ne(self, offset: int, remaining: int | None) -> int:
@@ -467,7 +637,8 @@ class _FileReader:
             raise DecodeError(f"odd-INS READ BINARY answer has tag {obj.tag:X}, not 53", file=name, offset=offset)
         return obj.value
 
-    def _retry_size(self, name: str, offset: int, le: int, remaining: int | None, sw: int) -> int:
+    def _retry_size(self, name: str, command: CommandAPDU, remaining: int | None, sw: int) -> int:
+        offset, le = self.channel.offset or 0, command.le or 0
         if sw == SW_SECURITY_STATUS:
             raise _FileProtectedError(name)
         if sw == SW_FILE_NOT_FOUND and offset == 0:
@@ -482,7 +653,7 @@ class _FileReader:
             if smaller is not None:
                 self.size, self.fallbacks = smaller, self.fallbacks + 1
                 return smaller
-        raise ChipRefusedError(f"the chip refused to read {name} at offset {offset}: {sw_meaning(sw)}", sw=sw)
+        raise refused(f"READ BINARY of {name} at offset {offset}", command, sw, _HINT_READ)
 
     def _smaller(self, le: int) -> int | None:
         ladder = (self._short_limit(), *_SMALLER_READS)
@@ -500,32 +671,59 @@ def _timed(timings: dict[str, float], phase: str) -> Iterator[None]:
         timings[phase] = timings.get(phase, 0.0) + time.perf_counter() - start
 
 
+def _select_command(p1: int, data: bytes, p2: int) -> CommandAPDU:
+    return CommandAPDU(0x00, 0xA4, p1, p2, data, le=None if p2 == 0x0C else SHORT_READ_SIZE)
+
+
+def _select(channel: _Channel, p1: int, data: bytes) -> tuple[CommandAPDU, ResponseAPDU]:
+    """SELECT asking for no answer data (P2 0C); when the chip refuses that but takes P2 04 (FCP, ignored),
+    P2 04 from then on."""
+    command = _select_command(p1, data, channel.select_p2)
+    response = channel.exchange(command)
+    if channel.select_p2 == 0x0C and response.sw in _SELECT_P2_REFUSALS:
+        retry = _select_command(p1, data, 0x04)
+        second = channel.exchange(retry)
+        if second.ok:
+            channel.select_p2 = 0x04
+            return retry, second
+    return command, response
+
+
 def _select_file(channel: _Channel, spec: FileSpec) -> None:
     channel.file, channel.offset = spec.name, 0
-    response = channel.exchange(CommandAPDU(0x00, 0xA4, 0x02, 0x0C, spec.fid_bytes))
+    command, response = _select(channel, 0x02, spec.fid_bytes)
     if response.sw == SW_FILE_NOT_FOUND:
         raise _FileAbsentError(spec.name)
     if response.sw == SW_SECURITY_STATUS:
         raise _FileProtectedError(spec.name)
     if not response.ok:
-        raise ChipRefusedError(f"the chip refused to select {spec.name}: {sw_meaning(response.sw)}", sw=response.sw)
+        raise refused(f"SELECT of {spec.name}", command, response.sw, _HINT_CHIP_ERROR)
 
 
 def _select_application(channel: _Channel) -> None:
-    response = channel.exchange(CommandAPDU(0x00, 0xA4, 0x04, 0x0C, EMRTD_AID))
+    command, response = _select(channel, 0x04, EMRTD_AID)
     if not response.ok:
-        raise ChipRefusedError(f"no eMRTD application on this chip: {sw_meaning(response.sw)}", sw=response.sw)
+        raise refused("SELECT of the eMRTD application", command, response.sw,
+                      "this chip holds no ICAO eMRTD application (is it an ID card or passport?), or it was "
+                      "moved: put it back and read again")
 
 
 def _read_card_access(channel: _Channel, reader: _FileReader) -> bytes | None:
-    """EF.CardAccess from the master file, in the clear; None when the chip has none (a BAC-only chip)."""
-    channel.exchange(CommandAPDU(0x00, 0xA4, 0x00, 0x0C, b"\x3f\x00"))
+    """EF.CardAccess from the master file, in the clear; None when the chip has none or will not give it
+    (no master file, an applet-only chip): BAC follows, and unless the file is simply absent a note says why.
+    """
+    _select(channel, 0x00, _MF_FID)  # chips without a master file refuse this; EF.CardAccess tells
     try:
-        return reader.read_file(EF_CARD_ACCESS)
+        return reader.read_file(EF_CARD_ACCESS, learn_sfi=False)
     except _FileAbsentError:
         return None
     except _FileProtectedError:
-        raise ChipRefusedError("the chip refuses to give EF.CardAccess", sw=SW_SECURITY_STATUS) from None
+        sw = SW_SECURITY_STATUS
+    except ChipRefusedError as exc:
+        sw = exc.sw if exc.sw is not None else 0
+    channel.notes.append(f"EF.CardAccess could not be read ({sw_meaning(sw)}, SW {sw:04X}): the chip was "
+                         "opened with BAC")
+    return None
 
 
 def _read_required(reader: _FileReader, spec: FileSpec) -> bytes:
@@ -553,54 +751,97 @@ def _choose_pace(infos: Sequence[PACEInfo]) -> PACEParameters:
     raise UnsupportedAccessError(f"EF.CardAccess lists no PACE protocol cardlib supports: {listed}")
 
 
-def _pace(channel: _Channel, key: AccessKey, infos: Sequence[PACEInfo]) -> SecureMessaging:
+def _pace(channel: _Channel, key: AccessKey, infos: Sequence[PACEInfo]) -> SecureMessaging | None:
+    """PACE with the preferred PACEInfo; None (and a note) when MSE:Set AT shows the chip does not do PACE.
+
+    MSE:Set AT carries the parameter ID (DO84) when EF.CardAccess lists several PACEInfos; a chip refusing
+    that form's data gets the other form once.
+    """
     terminal = PACETerminal(key.secret, key.kind, _choose_pace(infos))
-    set_at = terminal.set_at_data(include_parameter_id=len(infos) > 1)
-    channel.require_ok(CommandAPDU(0x00, 0x22, 0xC1, 0xA4, set_at), "PACE (MSE:Set AT)")
+    several = len(infos) > 1
+    command = CommandAPDU(0x00, 0x22, 0xC1, 0xA4, terminal.set_at_data(include_parameter_id=several))
+    response = channel.exchange(command)
+    if response.sw in _SET_AT_DATA_REFUSALS:
+        command = CommandAPDU(0x00, 0x22, 0xC1, 0xA4, terminal.set_at_data(include_parameter_id=not several))
+        response = channel.exchange(command)
+    if response.sw in _PACE_UNSUPPORTED:
+        channel.notes.append(f"EF.CardAccess offers PACE but the chip refused {describe_command(command)} "
+                             f"({sw_meaning(response.sw)}, SW {response.sw:04X}): the chip was opened with BAC")
+        return None
+    if not response.ok:
+        raise refused("PACE step 0 (MSE:Set AT)", command, response.sw, _HINT_CHIP_ERROR)
     steps: tuple[Callable[[bytes], bytes], ...] = (terminal.general_authenticate_2,
                                                    terminal.general_authenticate_3)
-    response = _general_authenticate(channel, terminal.general_authenticate_1())
-    for step in steps:
-        response = _general_authenticate(channel, step(response))
-    final = channel.exchange(CommandAPDU(0x00, 0x86, 0x00, 0x00, terminal.general_authenticate_4(response), le=256))
-    if not final.ok:
+    data = _general_authenticate(channel, 1, terminal.general_authenticate_1())
+    for number, step in enumerate(steps, start=2):
+        data = _general_authenticate(channel, number, step(data))
+    command = CommandAPDU(0x00, 0x86, 0x00, 0x00, terminal.general_authenticate_4(data), le=256)
+    final = channel.exchange(command)
+    if final.sw in _WRONG_KEY_SWS or final.sw >> 4 == 0x63C:
         raise WrongAccessKeyError(f"the {key.kind} does not match this card", sw=final.sw)
+    if not final.ok:
+        raise refused("PACE step 4 (mutual authentication)", command, final.sw, _HINT_CHIP_ERROR)
     return terminal.complete(final.data)
 
 
-def _general_authenticate(channel: _Channel, data: bytes) -> bytes:
+def _general_authenticate(channel: _Channel, number: int, data: bytes) -> bytes:
     """One chained GENERAL AUTHENTICATE of PACE steps 1-3 (CLA 10: more commands follow)."""
-    return channel.require_ok(CommandAPDU(0x10, 0x86, 0x00, 0x00, data, le=256), "PACE (GENERAL AUTHENTICATE)").data
+    return channel.require_ok(CommandAPDU(0x10, 0x86, 0x00, 0x00, data, le=256), f"PACE step {number}").data
 
 
 def _bac(channel: _Channel, key: AccessKey) -> SecureMessaging:
     if key.kind != "MRZ":
-        raise UnsupportedAccessError("this chip offers only BAC, which needs the MRZ: a CAN cannot open it")
+        why = f" ({'; '.join(channel.notes)})" if channel.notes else ""
+        raise UnsupportedAccessError(f"this chip offers only BAC, which needs the MRZ: a CAN cannot open it{why}")
     terminal = BACTerminal(key.secret)
-    challenge = channel.require_ok(CommandAPDU(0x00, 0x84, 0x00, 0x00, le=8), "BAC (GET CHALLENGE)").data
-    response = channel.exchange(CommandAPDU(0x00, 0x82, 0x00, 0x00, terminal.mutual_authenticate_data(challenge),
-                                            le=40))
-    if not response.ok:
+    challenge = channel.require_ok(CommandAPDU(0x00, 0x84, 0x00, 0x00, le=8), "BAC step 1").data
+    command = CommandAPDU(0x00, 0x82, 0x00, 0x00, terminal.mutual_authenticate_data(challenge), le=40)
+    response = channel.exchange(command)
+    if response.sw in _BAC_WRONG_KEY_SWS:
         raise WrongAccessKeyError("the MRZ does not match this card", sw=response.sw)
+    if not response.ok:
+        raise refused("BAC step 2", command, response.sw, _HINT_CHIP_ERROR)
     return terminal.complete(response.data)
+
+
+def _open_pace(channel: _Channel, key: AccessKey, infos: Sequence[PACEInfo]) -> SecureMessaging | None:
+    """A PACE session with the eMRTD application selected; None when the chip does not do PACE."""
+    channel.sm = _pace(channel, key, infos)
+    if channel.sm is not None:
+        _select_application(channel)
+    return channel.sm
+
+
+def _reopen_pace(channel: _Channel, key: AccessKey, infos: Sequence[PACEInfo]) -> SecureMessaging:
+    session = _open_pace(channel, key, infos)
+    if session is None:
+        raise UnsupportedAccessError("the chip refused PACE when the session had to be opened again")
+    return session
+
+
+def _open_bac(channel: _Channel, key: AccessKey) -> SecureMessaging:
+    """A BAC session, opened in the eMRTD application."""
+    _select_application(channel)
+    channel.sm = _bac(channel, key)
+    return channel.sm
 
 
 def _open(channel: _Channel, reader: _FileReader, key: AccessKey) -> tuple[AccessMethod, bytes | None]:
     """Access control: PACE when EF.CardAccess offers it, else BAC; leaves the eMRTD application selected.
 
-    Returns the method used and EF.CardAccess (None when the chip has none).
+    Returns the method used and EF.CardAccess (None when the chip has none or will not give it).
     """
     card_access = _read_card_access(channel, reader)
     pace_infos = CardAccess.decode(card_access).pace_infos if card_access is not None else ()
-    if pace_infos:
-        channel.sm = _pace(channel, key, pace_infos)
-        reader.session_changed()
-        _select_application(channel)
-        return ("PACE-CAN" if key.kind == "CAN" else "PACE-MRZ"), card_access
-    _select_application(channel)
-    channel.sm = _bac(channel, key)
+    method: AccessMethod = "BAC"
+    if pace_infos and _open_pace(channel, key, pace_infos) is not None:
+        method = "PACE-CAN" if key.kind == "CAN" else "PACE-MRZ"
+        channel.reopen = partial(_reopen_pace, channel, key, pace_infos)
+    else:
+        _open_bac(channel, key)
+        channel.reopen = partial(_open_bac, channel, key)
     reader.session_changed()
-    return "BAC", card_access
+    return method, card_access
 
 
 def _read_files(reader: _FileReader, wanted: Sequence[str] | None) -> tuple[dict[str, bytes], list[str]]:
@@ -638,8 +879,10 @@ def _chip_authentication(channel: _Channel, reader: _FileReader, dg14: bytes | N
         return ChipAuthResult(False, False, f"Chip Authentication not possible: {exc}")
     try:
         for command in terminal.commands():
-            channel.require_ok(command, "Chip Authentication")
+            channel.require_ok(command, "Chip Authentication", "the read is complete; this chip failed Chip "
+                               "Authentication")
         channel.sm = terminal.complete()
+        channel.reopen = None  # a session opened again would not be the chip-authenticated one
         reader.session_changed()
         _select_application(channel)
     except ChipRefusedError as exc:
@@ -657,12 +900,27 @@ def _active_authentication(channel: _Channel, reader: _FileReader, dg15: bytes |
     if public_key is None:
         return ActiveAuthResult(False, False, "the DG15 key's curve is not supported for signature checks")
     challenge = os.urandom(_CHALLENGE_LENGTH)
-    le = EXTENDED_READ_SIZE if reader.extended else SHORT_READ_SIZE
-    response = channel.exchange(CommandAPDU(0x00, 0x88, 0x00, 0x00, challenge, le=le))
+    command = CommandAPDU(0x00, 0x88, 0x00, 0x00, challenge, le=EXTENDED_READ_SIZE if reader.extended else 256)
+    try:
+        response = channel.exchange(command)
+    except _ExtendedUnsupportedError:
+        response = ResponseAPDU(b"", SW_WRONG_LENGTH)
+    if response.sw in _EXTENDED_REFUSALS and command.le != _signature_length(public_key):
+        command = CommandAPDU(0x00, 0x88, 0x00, 0x00, challenge, le=_signature_length(public_key))
+        response = channel.exchange(command)
     if not response.ok:
-        return ActiveAuthResult(True, False, f"the chip refused INTERNAL AUTHENTICATE: {sw_meaning(response.sw)}")
+        error = refused("Active Authentication", command, response.sw, "the read is complete; this chip failed "
+                        "Active Authentication")
+        return ActiveAuthResult(True, False, str(error))
     verdict = aa_verify(public_key, challenge, response.data)
     return ActiveAuthResult(True, verdict.ok, verdict.reason)
+
+
+def _signature_length(public_key: PublicKey) -> int:
+    """The longest Active Authentication signature ``public_key`` verifies: the modulus, or DER ``r, s``."""
+    if isinstance(public_key, rsa.RSAPublicKey):
+        return (public_key.key_size + 7) // 8
+    return 2 * ((public_key.curve.key_size + 7) // 8) + _DER_SIGNATURE_OVERHEAD
 
 
 def read_card(
@@ -673,20 +931,25 @@ def read_card(
     active_auth: bool = True,
     chip_auth: bool = True,
     extended_length: bool = True,
+    max_read: int | None = None,
     budget: ReadBudget | None = None,
 ) -> ReadResult:
     """Open the chip with ``key``, read its files under secure messaging, and run Chip/Active Authentication.
 
     ``files`` limits the data groups read (names such as ``"DG1"``); EF.COM and EF.SOD are always read, and
     DG14/DG15 whenever the check that needs them is requested.  ``extended_length`` False never asks for
-    more than a short response.  ``budget`` bounds the whole read (default: the :mod:`cardlib.limits`
-    budgets).  Raises WrongAccessKeyError, ChipRefusedError, SecureMessagingError, CardRemovedError,
+    more than a short response; ``max_read`` caps the bytes asked per READ BINARY.  ``budget`` bounds the
+    whole read (default: the :mod:`cardlib.limits` budgets).  What the reader had to work around is in
+    :attr:`ReadResult.notes`.  Raises WrongAccessKeyError, ChipRefusedError, SecureMessagingError, CardRemovedError,
     LimitExceeded and the other CardlibErrors; never returns a partial dump.
     """
     wanted = _wanted_files(files, chip_auth=chip_auth, active_auth=active_auth)
     recorder = RecordingTransport(transport, keep_records=False)
     channel = _Channel(recorder, budget or ReadBudget())
-    reader = _FileReader(channel, extended=extended_length)
+    if max_read is not None and not _MIN_READ_SIZE <= max_read <= EXTENDED_READ_SIZE:
+        raise ValidationError(f"between {_MIN_READ_SIZE} and {EXTENDED_READ_SIZE} bytes per READ BINARY",
+                              field="max_read")
+    reader = _FileReader(channel, extended=extended_length, max_read=max_read)
     timings: dict[str, float] = {}
     with _timed(timings, "access"):
         access, card_access = _open(channel, reader, key)
@@ -717,6 +980,7 @@ def read_card(
         bytes_read=sum(len(data) for data in contents.values()),
         read_size=reader.size,
         read_size_fallbacks=reader.fallbacks,
+        notes=tuple(channel.notes),
     )
 
 

@@ -52,6 +52,7 @@ _REMOVED_CODES = _codes(_REMOVED)
 # vpcd (and some contactless drivers) report a card that left mid-exchange as a failed transaction.
 _TRANSACTION_FAILED_CODES = _codes(frozenset({"SCARD_E_NOT_TRANSACTED"}))
 _READER_GONE_CODES = _codes(_READER_GONE)
+_SCARD_PRESENT = 0x0004  # SCardStatus state bit (pcsc-lite; pyscard does not export the name)
 
 
 def pcsc_error(hresult: int, reader: str) -> CardError:
@@ -103,6 +104,11 @@ class InProcessTransport:
         return self._chip.process(bytes(command))
 
 
+def _extended(command: bytes) -> bool:
+    """Whether ``command`` uses extended length fields (ISO 7816-3: a zero byte after the header, then more)."""
+    return len(command) >= 7 and command[4] == 0
+
+
 class PCSCTransport:
     """A transport over a connected PC/SC card handle (pyscard's ``smartcard.scard`` layer).
 
@@ -121,6 +127,9 @@ class PCSCTransport:
         hresult, response = scard.SCardTransmit(self._card, self._protocol, list(command))
         if hresult != scard.SCARD_S_SUCCESS:
             error = pcsc_error(hresult, self.reader)
+            if isinstance(error, CardRemovedError) and _extended(command) and self._card_present():
+                raise CardError(f"the reader {self.reader!r} could not carry an extended-length APDU "
+                                f"({scard.SCardGetErrorMessage(hresult)})") from None
             if type(error) is CardError and not _service_running():
                 raise ReaderGoneError(f"the PC/SC service stopped while reading from {self.reader!r}: start it (pcscd) "
                                       "and put the card on the reader again") from None
@@ -128,6 +137,11 @@ class PCSCTransport:
         if len(response) < 2:  # a driver whose card vanished mid-exchange may return nothing at all
             raise CardRemovedError(f"the card in {self.reader!r} stopped answering")
         return bytes(response)
+
+    def _card_present(self) -> bool:
+        """Whether the card is still powered in the reader (a failed exchange may be the reader's doing)."""
+        hresult, _reader, state, _protocol, _atr = scard.SCardStatus(self._card)
+        return bool(hresult == scard.SCARD_S_SUCCESS and state & _SCARD_PRESENT)
 
     def close(self) -> None:
         """Power the card down and release the PC/SC context (safe to call twice)."""
