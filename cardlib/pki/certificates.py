@@ -30,22 +30,36 @@ from cardlib.pki.signatures import ECPublicPoint, PublicKey, verify_signature
 _PARSE_ERRORS = (ValueError, TypeError, KeyError, IndexError, OverflowError, AttributeError, UnicodeError)
 
 
+NameKey = tuple[tuple[tuple[str, str], ...], ...]
+"""A name reduced for lookup: per RDN, its (attribute type, case-folded value with spaces collapsed) pairs sorted."""
+
+
 def _readable(name: asn1_x509.Name) -> str:
     """An RFC 4514-like one-line form ("C=VN, O=…, CN=…"), in the order the certificate lists it."""
-    return _readable_der(name.dump())
+    return _name_forms(name.dump())[0]
+
+
+def name_key(name: asn1_x509.Name) -> NameKey:
+    """The lookup key of ``name``: names equal under RFC 5280 §7.1 have equal keys in all but exotic cases
+    (characters string preparation maps away), so a key finds the candidates and ``==`` confirms them."""
+    return _name_forms(name.dump())[1]
 
 
 @lru_cache(maxsize=1024)
-def _readable_der(der: bytes) -> str:
-    """:func:`_readable` of a DER Name, cached: a self-signed CSCA's subject is its issuer, and thousands of
-    Document Signer certificates name the same few CSCAs."""
+def _name_forms(der: bytes) -> tuple[str, NameKey]:
+    """:func:`_readable` and :func:`name_key` of a DER Name, from one parse and cached: a self-signed CSCA's
+    subject is its issuer, and thousands of Document Signer certificates name the same few CSCAs."""
     name = asn1_x509.Name.load(der)
     parts = []
+    key = []
     for rdn in name.chosen:
+        pairs = []
         for attribute in rdn:
-            label = _SHORT_NAMES.get(attribute["type"].native, attribute["type"].native)
-            parts.append(f"{label}={attribute['value'].native}")
-    return ", ".join(parts)
+            kind, value = attribute["type"].native, attribute["value"].native
+            parts.append(f"{_SHORT_NAMES.get(kind, kind)}={value}")
+            pairs.append((attribute["type"].dotted, " ".join(str(value).casefold().split())))
+        key.append(tuple(sorted(pairs)))
+    return ", ".join(parts), tuple(key)
 
 
 _SHORT_NAMES = {
@@ -66,6 +80,7 @@ class Certificate:
     der: bytes
     subject: str
     issuer: str
+    subject_key: NameKey
     subject_name: asn1_x509.Name
     issuer_name: asn1_x509.Name
     serial_number: int
@@ -102,6 +117,7 @@ class Certificate:
         aki = extensions.get(_AUTHORITY_KEY_IDENTIFIER)
         return cls(
             der=der, subject=_readable(parsed.subject), issuer=_readable(parsed.issuer),
+            subject_key=name_key(parsed.subject),
             subject_name=parsed.subject, issuer_name=parsed.issuer, serial_number=parsed.serial_number,
             not_before=tbs["validity"]["not_before"].native, not_after=tbs["validity"]["not_after"].native,
             subject_key_identifier=ski.native if ski is not None else None,
@@ -346,11 +362,10 @@ class IssuerIndex:
     def __init__(self, certificates: Iterable[Certificate] = ()) -> None:
         self.certificates: tuple[Certificate, ...] = tuple(dict.fromkeys(certificates))
         self._by_key: dict[bytes, list[Certificate]] = {}
-        self._without_key: list[Certificate] = []
+        self._by_name: dict[NameKey, list[Certificate]] = {}
         for certificate in self.certificates:
-            if certificate.subject_key_identifier is None:
-                self._without_key.append(certificate)
-            else:
+            self._by_name.setdefault(certificate.subject_key, []).append(certificate)
+            if certificate.subject_key_identifier is not None:
                 self._by_key.setdefault(certificate.subject_key_identifier, []).append(certificate)
         self._members = frozenset(self.certificates)
 
@@ -373,11 +388,14 @@ class IssuerIndex:
         if key_identifier is None:
             return _self_issued_first(self.named(name)), []
         named = _self_issued_first(self._by_key.get(key_identifier, []))
-        return named, [c for c in self._without_key if c.subject_name == name]
+        return named, [c for c in self.named(name) if c.subject_key_identifier is None]
 
     def named(self, name: asn1_x509.Name) -> list[Certificate]:
-        """Every certificate whose subject is ``name`` (RFC 5280 §7.1 comparison), whatever its key."""
-        return [certificate for certificate in self.certificates if certificate.subject_name == name]
+        """Every certificate whose subject is ``name`` (RFC 5280 §7.1 comparison), whatever its key.
+
+        Looked up by :func:`name_key`, then confirmed with asn1crypto's RFC 5280 comparison.
+        """
+        return [c for c in self._by_name.get(name_key(name), []) if c.subject_name == name]
 
 
 def _self_issued_first(certificates: list[Certificate]) -> list[Certificate]:
