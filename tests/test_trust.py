@@ -149,7 +149,8 @@ def test_crl_forged_by_impostor_is_not_believed(pki: TestPKI, other: TestPKI) ->
     assert result.check(trust.CRL_SIGNATURE).passed is None
     assert result.check(trust.NOT_REVOKED).passed is None
     assert not result.valid and not result.failures
-    assert [issue.reason for issue in store.load_report] == ["signature does not verify under the CSCA it names: ignored"]
+    reasons = [issue.reason for issue in store.load_report]
+    assert reasons == ["signature does not verify under the CSCA it names: ignored"]
 
 
 def test_forged_newer_crl_does_not_supersede_a_verifying_one(pki: TestPKI, other: TestPKI) -> None:
