@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import csv
 import json
+import unicodedata
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
 import pytest
 
-from cardlib.card.inputs import COLUMNS, InputRecord, RejectedRow, parse_input_date, read_records
+from cardlib.card.inputs import (
+    COLUMNS,
+    InputRecord,
+    RejectedRow,
+    csv_layout,
+    is_correction_file,
+    parse_input_date,
+    read_records,
+)
 from cardlib.errors import InputError, ValidationError
 from cardlib.lds.dg13 import DG13
 from cardlib.model.mrz import MRZ, transliterate
@@ -125,7 +135,9 @@ def test_csv_undecodable_utf8_value(tmp_path: Path) -> None:
     path.write_bytes(path.read_bytes().replace(b"NAMEPLACEHOLDER", b"Nguy\xe1n"))
     items = records(path)
     assert isinstance(items[0], RejectedRow)
-    assert (items[0].field, items[0].reason) == ("full_name", "not UTF-8")
+    assert items[0].field is None, "a line that is not UTF-8 is a row error, not a full_name error"
+    assert "not UTF-8 (byte 0xE1 in column full_name)" in items[0].reason and "CSV UTF-8" in items[0].reason
+    assert items[0].values["full_name"] == "Nguy\ufffdn" and items[0].id_number == GOOD["id_number"]
     assert isinstance(items[1], InputRecord)
 
 
@@ -179,3 +191,111 @@ def test_parse_input_date() -> None:
     assert parse_input_date("2003-02-01", "x") == date(2003, 2, 1)
     with pytest.raises(ValidationError):
         parse_input_date("2003-2-1", "x")
+
+
+def _cp1258(text: str) -> bytes:
+    """``text`` as Windows-1258 writes it: base letters precomposed where the code page has them, tone marks
+    as combining characters."""
+    return b"".join(_cp1258_char(char) for char in text)
+
+
+def _cp1258_char(char: str) -> bytes:
+    try:
+        return char.encode("cp1258")
+    except UnicodeEncodeError:
+        base, marks = unicodedata.normalize("NFD", char)[0], unicodedata.normalize("NFD", char)[1:]
+        for index, tone in enumerate(marks):
+            letter = unicodedata.normalize("NFC", base + marks[:index] + marks[index + 1:])
+            try:
+                return letter.encode("cp1258") + tone.encode("cp1258")
+            except UnicodeEncodeError:
+                continue
+        raise
+
+
+def _excel_text(rows: list[dict[str, str]], separator: str) -> str:
+    lines = [separator.join(COLUMNS)] + [separator.join(row[name] for name in COLUMNS) for row in rows]
+    return "\r\n".join(lines) + "\r\n"
+
+
+SECOND = {**GOOD, "id_number": "079185000123", "full_name": "Trần Thị Ngọc Hường", "sex": "Nữ",
+          "place_of_residence": "Phường Bến Nghé; Quận 1, TP. Hồ Chí Minh"}
+
+
+@pytest.mark.parametrize(("encoded", "separator", "description"), [
+    (lambda text: _cp1258(text), ";", "Windows-1258"),
+    (lambda text: text.encode("utf-16"), "\t", "UTF-16 (little-endian"),
+    (lambda text: text.encode("utf-16-be").join([b"\xfe\xff", b""]), ";", "UTF-16 (big-endian"),
+    (lambda text: text.encode("utf-8-sig"), ";", "UTF-8 with a byte order mark"),
+    (lambda text: text.encode("utf-8"), "\t", "UTF-8"),
+])
+def test_excel_exports_of_a_vietnamese_pc_are_read(tmp_path: Path, encoded: Callable[[str], bytes], separator: str,
+                                                   description: str) -> None:
+    (tmp_path / "r01.jpg").write_bytes(b"\xff\xd8\xff")
+    rows = [GOOD, SECOND] if separator == "\t" else [GOOD, {**SECOND, "place_of_residence": "Quận 1, TP. HCM"}]
+    path = tmp_path / "excel.csv"
+    path.write_bytes(encoded(_excel_text(rows, separator)))
+    layout = csv_layout(path)
+    assert layout.separator == separator and layout.description.startswith(description)
+    items = records(path)
+    assert all(isinstance(item, InputRecord) for item in items), items
+    names = [item.resident.full_name for item in accepted(items)]
+    assert names == [GOOD["full_name"], SECOND["full_name"]]
+    assert all(unicodedata.is_normalized("NFC", name) for name in names)
+
+
+def test_cp1258_file_has_combining_tone_marks_normalised(tmp_path: Path) -> None:
+    raw = _cp1258("Hường")
+    assert len(raw) == 6 and raw[-2:] == "ng".encode(), "Windows-1258 writes the tone mark as a separate byte"
+    path = tmp_path / "in.csv"
+    (tmp_path / "r01.jpg").write_bytes(b"\xff\xd8\xff")
+    path.write_bytes(_cp1258(_excel_text([{**SECOND, "place_of_residence": "Quận 1"}], ";")))
+    (item,) = accepted(records(path))
+    assert item.resident.full_name == "Trần Thị Ngọc Hường"
+    assert item.resident.full_name.encode("utf-8") == "Trần Thị Ngọc Hường".encode()
+
+
+def test_a_latin_file_that_is_not_vietnamese_is_not_guessed(tmp_path: Path) -> None:
+    plain = {name: "".join(char for char in unicodedata.normalize("NFD", value) if char.isascii())
+             for name, value in GOOD.items()}
+    path = tmp_path / "in.csv"
+    path.write_bytes(_excel_text([{**plain, "full_name": "José Nguyen"}, plain], ",").encode("cp1252"))
+    assert csv_layout(path).description == "UTF-8"
+    first, second = records(path, check_portraits=False)
+    assert isinstance(first, RejectedRow) and first.field is None and "byte 0xE9" in first.reason
+    assert isinstance(second, InputRecord)
+
+
+def test_utf16_without_bom_and_a_one_column_header_say_what_the_file_looks_like(tmp_path: Path) -> None:
+    path = tmp_path / "in.csv"
+    path.write_bytes(_excel_text([GOOD], ",").encode("utf-16-le"))
+    with pytest.raises(InputError, match="UTF-16 without a byte order mark.*CSV UTF-8"):
+        records(path)
+    path.write_text(_excel_text([GOOD], "|"), encoding="utf-8")
+    with pytest.raises(InputError, match="read as UTF-8, comma-separated, it reads 'id_number|full_name"):
+        records(path)
+
+
+def test_a_correction_file_keeps_batch_rows_and_fingerprints(tmp_path: Path) -> None:
+    path = write_csv(tmp_path, [GOOD, {**GOOD, "id_number": "001085031743", "sex": "X"}])
+    original = records(path)
+    assert not is_correction_file(path)
+    fixed = tmp_path / "fixed.csv"
+    columns = ("row", *COLUMNS, "field", "reason")
+    with fixed.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns)
+        writer.writeheader()
+        writer.writerow({**GOOD, "row": "2", "field": "", "reason": "whatever"})
+        writer.writerow({**GOOD, "id_number": "001085031743", "row": "3", "field": "sex", "reason": "bad sex"})
+    corrected = records(fixed)
+    assert is_correction_file(fixed)
+    assert [item.row for item in corrected] == [2, 3]
+    assert corrected[0].fingerprint == original[0].fingerprint, "extra columns do not change a row's fingerprint"
+    assert corrected[1].fingerprint != original[1].fingerprint
+    assert isinstance(original[1], RejectedRow) and original[1].values["sex"] == "X"
+
+
+def test_the_cell_hook_sees_every_value(tmp_path: Path) -> None:
+    path = write_csv(tmp_path, [{**GOOD, "identification_marks": "'-Sẹo chấm"}])
+    (item,) = records(path, cell=lambda value: value.removeprefix("'"))
+    assert isinstance(item, InputRecord) and item.resident.identification_marks == "-Sẹo chấm"

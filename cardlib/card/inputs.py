@@ -1,26 +1,47 @@
 """Personalization input: residents to put on cards, read from CSV or JSON Lines, one record at a time.
 
-Both formats carry the same fields (:data:`COLUMNS`): CSV as a UTF-8 header row (a byte order mark is
-tolerated) and JSON Lines as one object of strings per line.  Dates are ``dd/mm/yyyy`` or ``yyyy-mm-dd``;
-``date_of_expiry`` may be ``Không thời hạn``; ``sex`` is ``Nam``/``Nữ``; ``portrait`` is an image path
-relative to the input file.  Optional fields (identification marks, parents, spouse, old ID) are ``""``.
+Both formats carry the same fields (:data:`COLUMNS`; other columns are ignored).  Dates are ``dd/mm/yyyy``
+or ``yyyy-mm-dd``; ``date_of_expiry`` may be ``Không thời hạn``; ``sex`` is ``Nam``/``Nữ``; ``portrait``
+is an image path relative to the input file.  Optional fields (identification marks, parents, spouse,
+old ID) are ``""``.  JSON Lines is UTF-8, one object of strings per line.
+
+CSV comes as Excel saves it on the operator's PC, so its layout is detected (:func:`csv_layout`):
+
+* encoding: a byte order mark says UTF-8 or UTF-16 (Excel's "Unicode Text" and "CSV UTF-8"); without
+  one the file is UTF-8 when it decodes so.  A file with no valid UTF-8 letter but whose bytes decode
+  in Windows-1258 to Vietnamese letters (đ, ă, ơ, ư or a combining tone mark) is Windows-1258, the ANSI
+  code page Excel's plain "CSV" uses on a Vietnamese-locale PC: there are no other Vietnamese legacy
+  encodings Excel writes, and such text cannot be UTF-8.  Any other line that is not UTF-8 is a row
+  error saying how to save the file as "CSV UTF-8".  Windows-1258 writes tone marks as combining
+  characters: every value is normalised to NFC, as DG13 and the MRZ expect.
+* separator: ``,``, ``;`` (Excel where the decimal mark is a comma, as in Vietnam) or tab, whichever the
+  header row holds most of.  The header names are known and contain none of them, so this is exact
+  where :class:`csv.Sniffer` guesses from the data (addresses are full of commas).
+
+A CSV carrying ``row``, ``field`` and ``reason`` columns is a correction file (the ``rejected.csv`` of
+``cardtool perso``, fixed and fed back): its records keep the batch row numbers of its ``row`` column.
 
 :func:`read_records` streams: 10,000-row files never sit in memory.  Every record yields exactly one
 :class:`InputRecord` or one :class:`RejectedRow` naming the field at fault; only problems with the file as a
 whole (unreadable, unknown format, a header column missing) raise :class:`InputError`.  ``row`` is the
-1-based line number in the file where the record ends (the CSV header is line 1).
+1-based line number in the file where the record ends (the CSV header is line 1).  Each record carries a
+:func:`fingerprint` of its values, so a resumed batch can tell a changed row from the one it already did.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
+import hashlib
 import json
 import re
 import unicodedata
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from datetime import date
 from pathlib import Path
+from typing import TextIO
 
 from cardlib.errors import EncodeError, InputError, ValidationError
 from cardlib.model.mrz import MRZ
@@ -38,6 +59,15 @@ _TEXT_COLUMNS = (
 _DMY = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})")
 _ISO = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 _JSON_SUFFIXES = frozenset({".jsonl", ".ndjson"})
+CORRECTION_COLUMNS = ("row", "field", "reason")
+"""The columns ``rejected.csv`` adds to the input's: a CSV with all three is a correction file."""
+SEPARATORS = (",", ";", "\t")
+_BOMS = ((codecs.BOM_UTF8, "utf-8-sig", "UTF-8 with a byte order mark"),
+         (codecs.BOM_UTF16_LE, "utf-16", "UTF-16 (little-endian, with a byte order mark)"),
+         (codecs.BOM_UTF16_BE, "utf-16", "UTF-16 (big-endian, with a byte order mark)"))
+_VIETNAMESE_1258 = frozenset("đĐăĂơƠưƯ\u0300\u0301\u0303\u0309\u0323")
+"""Characters only Vietnamese text decodes to in Windows-1258 (the letters and tone marks cp1252 lacks)."""
+SAVE_AS_UTF8 = 'save it as "CSV UTF-8" (Excel: File > Save As > CSV UTF-8 (Comma delimited) (*.csv))'
 
 
 @dataclass(frozen=True)
@@ -47,33 +77,72 @@ class InputRecord:
     row: int
     resident: Resident
     portrait: Path
+    fingerprint: str = ""
 
 
 @dataclass(frozen=True)
 class RejectedRow:
-    """A record that cannot be personalized, with the reason, the field at fault (if one) and its ID number."""
+    """A record that cannot be personalized, with the reason, the field at fault (if one) and its ID number.
+
+    ``values`` are the record's cells as read (every column, for the operator to fix and feed back).
+    """
 
     row: int
     reason: str
     field: str | None
     id_number: str | None
+    values: Mapping[str, str] = dataclass_field(default_factory=dict)
+    fingerprint: str = ""
 
 
-def read_records(path: Path | str, *, check_portraits: bool = True) -> Iterator[InputRecord | RejectedRow]:
+@dataclass(frozen=True)
+class CSVLayout:
+    """How a CSV file is written: its Python codec, that encoding in words, and its separator."""
+
+    encoding: str
+    description: str
+    separator: str
+
+    def describe(self) -> str:
+        """The layout in words, for messages about the file."""
+        names = {",": "comma", ";": "semicolon", "\t": "tab"}
+        return f"read as {self.description}, {names[self.separator]}-separated"
+
+
+def fingerprint(values: Mapping[str, object]) -> str:
+    """A SHA-256 over a record's :data:`COLUMNS` values (other columns, e.g. a correction file's, do not count)."""
+    canonical = json.dumps([values.get(name) for name in COLUMNS], ensure_ascii=False, default=str)
+    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def read_records(path: Path | str, *, check_portraits: bool = True,
+                 cell: Callable[[str], str] | None = None) -> Iterator[InputRecord | RejectedRow]:
     """Stream the records of a ``.csv`` or ``.jsonl``/``.ndjson`` file.
 
     ``check_portraits=False`` skips the check that each portrait file exists (for validating data before
-    the images are ready).
+    the images are ready).  ``cell``, when given, is applied to every CSV cell first (e.g. to drop the quote
+    a spreadsheet-safe CSV writer put before formula-like text).
     """
     source = Path(path)
     if source.suffix.lower() == ".csv":
-        rows = _csv_rows(source)
+        rows = _csv_rows(source, cell)
     elif source.suffix.lower() in _JSON_SUFFIXES:
         rows = _jsonl_rows(source)
     else:
         raise InputError("unknown input format: expected .csv, .jsonl or .ndjson", source=str(source))
     for row, values in rows:
         yield values if isinstance(values, RejectedRow) else _record(row, values, source.parent, check_portraits)
+
+
+def is_correction_file(path: Path | str) -> bool:
+    """True when ``path`` is a CSV whose header has the :data:`CORRECTION_COLUMNS` (a fixed ``rejected.csv``)."""
+    source = Path(path)
+    if source.suffix.lower() != ".csv":
+        return False
+    layout = csv_layout(source)
+    with _open_text(source, layout) as handle:
+        header = next(csv.reader(handle, delimiter=layout.separator), [])
+    return set(CORRECTION_COLUMNS) <= {name.strip() for name in header}
 
 
 _Row = tuple[int, "Mapping[str, object] | RejectedRow"]
@@ -83,44 +152,128 @@ def _open_error(source: Path, exc: OSError) -> InputError:
     return InputError(f"cannot read the file ({exc.strerror or type(exc).__name__})", source=str(source))
 
 
-def _csv_rows(source: Path) -> Iterator[_Row]:
+def csv_layout(path: Path | str) -> CSVLayout:
+    """The encoding and separator of a CSV file (see the module docstring); InputError when unreadable."""
+    source = Path(path)
     try:
-        handle = source.open(encoding="utf-8-sig", errors="surrogateescape", newline="")
+        with source.open("rb") as handle:
+            start = handle.read(4)
+            marked = [(encoding, description) for bom, encoding, description in _BOMS if start.startswith(bom)]
+            handle.seek(0)
+            encoding, description = marked[0] if marked else _guess_encoding(handle, source)
     except OSError as exc:
         raise _open_error(source, exc) from None
-    with handle:
-        reader = csv.reader(handle)
-        header = _csv_header(reader, source)
+    layout = CSVLayout(encoding, description, ",")
+    with _open_text(source, layout) as handle:
+        header = handle.readline()
+    separator = max(SEPARATORS, key=header.count)
+    return CSVLayout(encoding, description, separator if header.count(separator) else ",")
+
+
+def _guess_encoding(handle: Iterator[bytes], source: Path) -> tuple[str, str]:
+    """UTF-8, or Windows-1258 when the file clearly is that (no UTF-8 letter, Vietnamese in Windows-1258)."""
+    utf8_letters = vietnamese_1258 = False
+    all_1258 = True
+    for number, line in enumerate(handle, start=1):
+        if b"\0" in line:
+            raise InputError(f"line {number} holds NUL bytes: the file looks like UTF-16 without a byte order "
+                             f"mark; {SAVE_AS_UTF8}", source=str(source), row=number)
+        try:
+            utf8_letters |= not line.decode("utf-8").isascii()
+        except UnicodeDecodeError:
+            try:
+                vietnamese_1258 |= not _VIETNAMESE_1258.isdisjoint(line.decode("cp1258"))
+            except UnicodeDecodeError:
+                all_1258 = False
+    if vietnamese_1258 and all_1258 and not utf8_letters:
+        return "cp1258", "Windows-1258 (Excel's Vietnamese \"CSV\")"
+    return "utf-8", "UTF-8"
+
+
+def _open_text(source: Path, layout: CSVLayout) -> TextIO:
+    try:
+        return source.open(encoding=layout.encoding, errors="surrogateescape", newline="")
+    except OSError as exc:
+        raise _open_error(source, exc) from None
+
+
+def _csv_rows(source: Path, cell: Callable[[str], str] | None) -> Iterator[_Row]:
+    layout = csv_layout(source)
+    with _open_text(source, layout) as handle:
+        reader = csv.reader(handle, delimiter=layout.separator)
+        header = _csv_header(reader, source, layout)
+        correction = set(CORRECTION_COLUMNS) <= set(header)
         while True:
             try:
-                values = next(reader)
+                raw = next(reader)
             except StopIteration:
                 return
             except csv.Error as exc:
                 yield reader.line_num, RejectedRow(reader.line_num, f"malformed CSV ({exc})", None, None)
                 continue
-            if not any(value.strip() for value in values):
+            except UnicodeDecodeError as exc:  # only in UTF-16, where a torn byte pair cannot be escaped
+                raise InputError(f"not {layout.description} ({exc.reason}); {SAVE_AS_UTF8}", source=str(source),
+                                 row=reader.line_num + 1) from None
+            if not any(value.strip() for value in raw):
                 continue
-            if len(values) != len(header):
-                yield reader.line_num, RejectedRow(
-                    reader.line_num, f"{len(values)} values but the header has {len(header)} columns", None, None
-                )
-                continue
-            yield reader.line_num, dict(zip(header, values, strict=True))
+            yield _csv_row(reader.line_num, header, [_cell(value, cell) for value in raw], correction)
 
 
-def _csv_header(reader: Iterator[list[str]], source: Path) -> list[str]:
+def _cell(value: str, cell: Callable[[str], str] | None) -> str:
+    value = unicodedata.normalize("NFC", value)
+    return cell(value) if cell is not None else value
+
+
+def _csv_row(line: int, header: list[str], raw: list[str], correction: bool) -> _Row:
+    """One CSV record as a mapping, or a row error (wrong value count, bytes that are not UTF-8)."""
+    values = dict(zip(header, raw, strict=False))
+    row = _batch_row(values.get("row", "")) if correction else None
+    row = row if row is not None else line
+    for name, value in values.items():
+        bad = next((char for char in value if "\udc80" <= char <= "\udcff"), None)
+        if bad is not None:
+            return row, _row_error(row, f"the line is not UTF-8 (byte 0x{ord(bad) - 0xDC00:02X} in column {name}): "
+                                        f"{SAVE_AS_UTF8}", values)
+    if len(raw) != len(header):
+        return row, _row_error(row, f"{len(raw)} values but the header has {len(header)} columns", values)
+    return row, values
+
+
+def _batch_row(text: str) -> int | None:
+    """The batch row number a correction file's ``row`` cell gives, if it is one."""
+    return int(text) if text.strip().isdigit() else None
+
+
+def _row_error(row: int, reason: str, values: Mapping[str, str]) -> RejectedRow:
+    shown = {name: value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+             for name, value in values.items()}
+    raw_id = shown.get("id_number", "").strip()
+    return RejectedRow(row, reason, None, raw_id if raw_id.isprintable() and raw_id else None, shown,
+                       fingerprint(values))
+
+
+def _csv_header(reader: Iterator[list[str]], source: Path, layout: CSVLayout) -> list[str]:
     try:
-        header = [name.strip() for name in next(reader)]
+        header = [unicodedata.normalize("NFC", name).strip() for name in next(reader)]
     except StopIteration:
         raise InputError("empty file: a header row is expected", source=str(source), row=1) from None
     except csv.Error as exc:
         raise InputError(f"malformed header ({exc})", source=str(source), row=1) from None
     missing = [name for name in COLUMNS if name not in header]
+    if len(missing) == len(COLUMNS):
+        raise InputError(f"the first line is not the header row ({layout.describe()}, it reads "
+                         f"{_preview(header)}): expected the columns {', '.join(COLUMNS)}, separated by "
+                         "commas, semicolons or tabs", source=str(source), row=1, field=missing[0])
     if missing:
-        raise InputError(f"header lacks column(s) {', '.join(missing)}", source=str(source), row=1,
-                         field=missing[0])
+        raise InputError(f"header lacks column(s) {', '.join(missing)} ({layout.describe()})", source=str(source),
+                         row=1, field=missing[0])
     return header
+
+
+def _preview(header: list[str]) -> str:
+    """The header cells joined by ``|``, cut to 60 characters, for a message."""
+    text = "|".join(header)
+    return repr(text if len(text) <= 60 else text[:57] + "...")
 
 
 def _jsonl_rows(source: Path) -> Iterator[_Row]:
@@ -154,14 +307,16 @@ def _json_object(row: int, raw: bytes) -> Mapping[str, object] | RejectedRow:
 def _record(row: int, values: Mapping[str, object], folder: Path, check_portraits: bool) -> InputRecord | RejectedRow:
     raw_id = values.get("id_number")
     id_number = raw_id.strip() if isinstance(raw_id, str) and raw_id.isprintable() else None
+    digest = fingerprint(values)
     try:
         text = {name: _text(values, name) for name in COLUMNS}
         resident = _resident(text)
         _check_mrz_name(resident)
         portrait = _portrait(text["portrait"], folder, check_portraits)
     except ValidationError as exc:
-        return RejectedRow(row, exc.reason, exc.field, id_number)
-    return InputRecord(row, resident, portrait)
+        shown = {name: value if isinstance(value, str) else json.dumps(value) for name, value in values.items()}
+        return RejectedRow(row, exc.reason, exc.field, id_number, shown, digest)
+    return InputRecord(row, resident, portrait, digest)
 
 
 def _check_mrz_name(resident: Resident) -> None:
@@ -178,8 +333,6 @@ def _text(values: Mapping[str, object], name: str) -> str:
     value = values[name]
     if not isinstance(value, str):
         raise ValidationError(f"expected a string, got {type(value).__name__}", field=name)
-    if any("\udc80" <= char <= "\udcff" for char in value):
-        raise ValidationError("not UTF-8", field=name)
     return unicodedata.normalize("NFC", value).strip()
 
 
