@@ -134,7 +134,8 @@ class ChipOptions:
     2: the unsent response too).  ``aa_short_le_only`` refuses INTERNAL AUTHENTICATE with an Le above 256
     (6700); ``aa_hash`` is the Active Authentication hash, ``aa_ecdsa_der`` sends ECDSA signatures in DER.
     ``mse_do84`` says whether MSE:Set AT of PACE may, must or must not carry the parameter ID (DO84).
-    ``internal_errors`` pairs an INS with the status word (6Fxx, 6Axx) every such command gets.
+    ``internal_errors`` pairs an INS with the status word (6Fxx, 6Axx) every such command outside a session
+    (access control: BAC, PACE) gets.
     """
 
     extended_length: bool = True
@@ -327,7 +328,7 @@ class VirtualChip:
         if cmd.extended and not self.options.extended_length:
             return ResponseAPDU(b"", self.options.extended_sw)
         internal_error = dict(self.options.internal_errors).get(cmd.ins)
-        if internal_error is not None:
+        if internal_error is not None and self._sm is None:
             return ResponseAPDU(b"", internal_error)
         try:
             return handler(cmd)

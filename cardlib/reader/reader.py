@@ -497,7 +497,9 @@ class _FileReader:
         self.size = self._largest()
         self.fallbacks = 0
         self.use_sfi = True
+        self.sfi_refusal: int | None = None
         self.card_bytes = 0
+        self.ceiling: int | None = None
 
     def _short_limit(self) -> int:
         sm = self.channel.sm
@@ -511,19 +513,24 @@ class _FileReader:
         """Secure messaging started or changed: the short read limit may now be lower; what was learnt stays."""
         self.size = min(self._largest(), self.size)
 
-    def read_file(self, spec: FileSpec, *, learn_sfi: bool = True) -> bytes:
+    def read_file(self, spec: FileSpec, *, learn_sfi: bool = True, short: bool = False) -> bytes:
         """Select and read ``spec``: by its SFI in the first READ BINARY (no SELECT) while the chip takes that.
 
-        A refused SFI read is followed by SELECT; with ``learn_sfi`` the reader stops trying SFIs.  When the
-        chip broke the session after a plain answer, the session is opened again and the file read anew.
+        A refused SFI read is followed by SELECT; with ``learn_sfi`` the reader stops trying SFIs.  ``short``
+        reads with short APDUs only.  When the chip broke the session after a plain answer, the session is
+        opened again and the file read anew.
         """
-        while True:
-            try:
-                return self._read_file(spec, learn_sfi)
-            except SecureMessagingError:
-                if not self.channel.resync():
-                    raise
-                self.session_changed()
+        self.ceiling = self._short_limit() if short else None
+        try:
+            while True:
+                try:
+                    return self._read_file(spec, learn_sfi)
+                except SecureMessagingError:
+                    if not self.channel.resync():
+                        raise
+                    self.session_changed()
+        finally:
+            self.ceiling = None
 
     def _read_file(self, spec: FileSpec, learn_sfi: bool) -> bytes:
         if self.use_sfi:
@@ -581,8 +588,7 @@ class _FileReader:
             try:
                 response = self.channel.exchange(command)
             except _ExtendedUnsupportedError:
-                self._no_extended("the reader cannot carry extended-length APDUs")
-                le = min(le, self.size)
+                le = self._no_extended(le, None)
                 continue
             if response.ok or (response.sw == SW_END_OF_FILE and response.data):
                 data = self._unwrap(name, offset, response.data)
@@ -594,22 +600,32 @@ class _FileReader:
     def _next_le(self, name: str, command: CommandAPDU, remaining: int | None, sw: int) -> int:
         """The Ne to ask for after ``command`` was refused with ``sw``; raises when nothing is left to try."""
         offset, le = self.channel.offset or 0, command.le or 0
-        if le > SHORT_READ_SIZE and sw in _EXTENDED_REFUSALS:
-            self._no_extended(f"the chip refuses extended length ({sw_meaning(sw)}, SW {sw:04X})")
-            return min(le, self.size)
+        extended = le > SHORT_READ_SIZE
+        if extended and sw == SW_WRONG_LENGTH:
+            return self._no_extended(le, sw)
         if remaining is None and offset == 0 and le > _HEADER_PROBE and sw in (
                 SW_WRONG_LENGTH, SW_WRONG_OFFSET, SW_END_OF_FILE):
             self.fallbacks += 1
             return _HEADER_PROBE  # maybe only a read past the end is refused: learn the size first
         if command.p1 & 0x80 and command.ins == 0xB0 and sw in _SFI_REFUSALS:
+            self.sfi_refusal = sw
             raise _SFIRefusedError(name)
+        if extended and sw in _EXTENDED_REFUSALS:
+            return self._no_extended(le, sw)
         return self._retry_size(name, command, remaining, sw)
 
-    def _no_extended(self, why: str) -> None:
+    def _no_extended(self, le: int, sw: int | None) -> int:
+        """Short reads from now on; the Ne to retry with.  An SFI refusal with the same status word was
+        the extended length being refused: SFIs are used again."""
         if self.extended:
+            why = ("the reader cannot carry extended-length APDUs" if sw is None
+                   else f"the chip refuses extended length ({sw_meaning(sw)}, SW {sw:04X})")
             self.channel.notes.append(f"{why}: short reads from then on")
+        if sw is not None and sw == self.sfi_refusal:
+            self.use_sfi, self.sfi_refusal = True, None
         self.extended = False
         self.size, self.fallbacks = min(self.size, self._short_limit()), self.fallbacks + 1
+        return min(le, self.size)
 
     def _shrink_to(self, name: str, offset: int, delivered: int) -> None:
         """The chip silently delivers only ``delivered`` bytes per read: ask for that from now on."""
@@ -619,11 +635,12 @@ class _FileReader:
         self.size = delivered
 
     def _ne(self, offset: int, remaining: int | None) -> int:
+        size = min(self.size, self.ceiling or self.size)
         if remaining is None:
-            return self.size
+            return size
         if offset <= _MAX_B0_OFFSET:
-            return min(self.size, remaining)
-        return min(self.size, remaining + _wrapper_length(remaining))
+            return min(size, remaining)
+        return min(size, remaining + _wrapper_length(remaining))
 
     @staticmethod
     def _unwrap(name: str, offset: int, data: bytes) -> bytes:
@@ -709,12 +726,13 @@ def _select_application(channel: _Channel) -> None:
 
 
 def _read_card_access(channel: _Channel, reader: _FileReader) -> bytes | None:
-    """EF.CardAccess from the master file, in the clear; None when the chip has none or will not give it
-    (no master file, an applet-only chip): BAC follows, and unless the file is simply absent a note says why.
+    """EF.CardAccess from the master file, in the clear, with short APDUs; None when the chip has none or
+    will not give it (no master file, an applet-only chip): BAC follows, and unless the file is simply
+    absent a note says why.
     """
     _select(channel, 0x00, _MF_FID)  # chips without a master file refuse this; EF.CardAccess tells
-    try:
-        return reader.read_file(EF_CARD_ACCESS, learn_sfi=False)
+    try:  # short reads: the file is small, and the session is where extended length matters
+        return reader.read_file(EF_CARD_ACCESS, learn_sfi=False, short=True)
     except _FileAbsentError:
         return None
     except _FileProtectedError:

@@ -1,0 +1,194 @@
+"""The catalogue of field behaviours (issue 11): chips and readers that differ from cardlib's own chip.
+
+Each :data:`CATALOGUE` row is a chip profile, a combination of :class:`ChipOptions` switches, read once in
+process (fast, with the APDU count it may cost) and once through a private pcscd + vpcd (one daemon for the
+module, every chip inserted in turn), and each read must give every file of the card and a VALID dump.
+The rows start with the three behaviours that stopped a read of the JMRTD applet.  Below the table:
+failures that must stay failures (chip errors during BAC/PACE are chip errors, never "the key does not
+match"; PACE that fails is never silently replaced by BAC), the SSC kept in step both ways, a reader that
+cannot carry extended length, slow chips under the counter, and the errors a person can act on.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from functools import cache
+
+import pytest
+from cardtool.counter.session import CounterSession, PCSCCardSource, Phase, watch
+
+from cardlib.card.image import CardImage
+from cardlib.card.perso import ChipProfile
+from cardlib.card.testing import sample_card_image, sample_pki
+from cardlib.chip.chip import ChipOptions, VirtualChip
+from cardlib.chip.pcscd import PcscdInstance, private_pcscd
+from cardlib.chip.vpcd import vpcd_card
+from cardlib.errors import CardError
+from cardlib.lds.securityinfo import CardAccess, PACEInfo
+from cardlib.pki.certificates import Certificate, RevocationList
+from cardlib.pki.trust import TrustStore
+from cardlib.reader.pcsc import connect
+from cardlib.reader.reader import (
+    AccessKey,
+    ChipRefusedError,
+    ReadResult,
+    UnsupportedAccessError,
+    WrongAccessKeyError,
+    read_card,
+)
+from cardlib.reader.transport import InProcessTransport, RecordingTransport, Transport
+from cardlib.verify.live import verify_read
+from cardlib.verify.report import Verdict
+
+# id-PACE-ECDH-GM-AES-CBC-CMAC-128 with brainpoolP256r1 (13, the CCCD's) and NIST P-256 (12)
+PACE_AES128 = "0.4.0.127.0.7.2.2.4.2.2"
+
+
+@dataclass(frozen=True)
+class FieldChip:
+    """One row of the catalogue: a chip as met in the field, and what a read of it must show."""
+
+    name: str
+    options: ChipOptions = field(default_factory=ChipOptions)
+    key: str = "CAN"
+    access: str = "PACE-CAN"
+    image: str = "default"
+    max_apdus: int = 40
+    note: str = ""
+
+    def __str__(self) -> str:
+        return self.name
+
+
+JMRTD = ChipOptions(card_access_sw=0x6986, sfi_sw=0x6985, extended_length=False, extended_refusal="runtime",
+                    pace=False)
+
+CATALOGUE = [
+    # the three behaviours that stopped the JMRTD applet, alone and together
+    FieldChip("card-access-6986", ChipOptions(card_access_sw=0x6986, pace=False), "MRZ", "BAC",
+              note="EF.CardAccess could not be read (command not allowed, SW 6986)"),
+    FieldChip("sfi-6985", ChipOptions(sfi_sw=0x6985), max_apdus=45),
+    FieldChip("extended-runtime-6700-under-sm", ChipOptions(extended_length=False, extended_refusal="runtime"),
+              max_apdus=100, note="the chip refuses extended length (wrong length, SW 6700)"),
+    FieldChip("jmrtd-applet", JMRTD, "MRZ", "BAC", max_apdus=110),
+    # EF.CardAccess absent or unreachable (no master file, applet-only chips), SELECT MF refused
+    *(FieldChip(f"card-access-{sw:04X}", ChipOptions(card_access_sw=sw, pace=False), "MRZ", "BAC")
+      for sw in (0x6A82, 0x6985, 0x6D00, 0x6E00, 0x6A86, 0x6700, 0x6F00)),
+    FieldChip("select-mf-6A82", ChipOptions(select_mf_sw=0x6A82)),
+    FieldChip("no-mf-no-card-access", ChipOptions(select_mf_sw=0x6A82, card_access_sw=0x6A82, pace=False),
+              "MRZ", "BAC"),
+    # READ BINARY by short file identifier unsupported → SELECT by file identifier
+    *(FieldChip(f"sfi-{sw:04X}", ChipOptions(sfi_sw=sw), max_apdus=45)
+      for sw in (0x6986, 0x6A81, 0x6A86, 0x6B00, 0x6D00, 0x6E00, 0x6F00)),
+    FieldChip("select-p2-0c-refused", ChipOptions(select_p2_0c_sw=0x6A86, sfi_sw=0x6A86), max_apdus=50),
+    # extended length refused (plain, under SM, with 6D00/6F00) or truncated silently
+    *(FieldChip(f"extended-{where}-{sw:04X}", ChipOptions(extended_length=False, extended_refusal=where,
+                                                          extended_sw=sw), max_apdus=100)
+      for where in ("runtime", "applet") for sw in (0x6700, 0x6D00, 0x6F00)),
+    FieldChip("extended-truncated-1000", ChipOptions(max_le=1000, truncate_le=True), max_apdus=45),
+    # response size caps under SM
+    *(FieldChip(f"sm-cap-{cap}", ChipOptions(max_le=cap), max_apdus=100) for cap in (223, 224, 231, 239, 255, 256)),
+    *(FieldChip(f"sm-cap-{cap}-bac", ChipOptions(max_le=cap, pace=False), "MRZ", "BAC", max_apdus=100)
+      for cap in (231, 239)),
+    # end of file: 6282, 6B00 or 6700 past the end, 6Cxx with the exact length, fewer bytes without a warning
+    *(FieldChip(f"past-end-{rule}", ChipOptions(past_end=rule), max_apdus=90 if rule == "6700" else 40)  # type: ignore[arg-type]
+      for rule in ("6282", "9000", "6B00", "6700", "6Cxx")),
+    FieldChip("past-end-6B00-short", ChipOptions(past_end="6B00", extended_length=False), max_apdus=110),
+    # T=0-style transport answers: 61xx GET RESPONSE chains and 6Cxx resends
+    FieldChip("get-response-chains", ChipOptions(chaining=64, extended_length=False), max_apdus=400),
+    FieldChip("exact-le-6cxx", ChipOptions(exact_le=True, extended_length=False), max_apdus=220),
+    # a slow chip
+    FieldChip("slow-50ms", ChipOptions(latency=0.05)),
+    # plain error status words under SM, the chip counting them 0, 1 or 2 times (DG3 answers 6982)
+    *(FieldChip(f"plain-errors-ssc+{steps}", ChipOptions(plain_errors=steps), max_apdus=60)
+      for steps in (0, 1, 2)),
+    FieldChip("plain-errors-ssc+1-bac", ChipOptions(plain_errors=1, pace=False), "MRZ", "BAC", max_apdus=60),
+    # Active Authentication: short Le only; RSA 1024/1536/2048 with SHA-1/SHA-2 trailers; ECDSA plain and DER
+    FieldChip("aa-short-le", ChipOptions(aa_short_le_only=True)),
+    *(FieldChip(f"aa-rsa{bits}-{digest}", ChipOptions(aa_hash=digest), image=f"rsa{bits}")
+      for bits in (1024, 1536, 2048) for digest in ("sha1", "sha256")),
+    FieldChip("aa-rsa2048-short-le-chained", ChipOptions(aa_short_le_only=True, chaining=128), image="rsa2048",
+              max_apdus=200),
+    FieldChip("aa-ecdsa-der", ChipOptions(aa_ecdsa_der=True)),
+    FieldChip("aa-ecdsa-sha1", ChipOptions(aa_hash="sha1")),
+    # MSE:Set AT with or without DO84, one or several PACEInfos
+    FieldChip("mse-do84-required", ChipOptions(mse_do84="required")),
+    FieldChip("mse-do84-refused-two-paceinfos", ChipOptions(mse_do84="refused"), image="two-paceinfos"),
+    FieldChip("two-paceinfos", image="two-paceinfos"),
+    FieldChip("two-paceinfos-mrz", key="MRZ", access="PACE-MRZ", image="two-paceinfos"),
+    # PACE offered but MSE:Set AT "not supported": BAC, with a note (never silent)
+    FieldChip("pace-offered-mse-6D00", ChipOptions(internal_errors=((0x22, 0x6D00),)), "MRZ", "BAC",
+              note="EF.CardAccess offers PACE but the chip refused MSE"),
+]
+
+
+@cache
+def card(kind: str) -> CardImage:
+    """The card image a row names: the default CCCD, RSA Active Authentication keys, or two PACEInfos."""
+    if kind.startswith("rsa"):
+        return sample_card_image(profile=ChipProfile(aa_key_type="rsa", aa_rsa_bits=int(kind[3:])))
+    image = sample_card_image()
+    if kind == "two-paceinfos":
+        infos = CardAccess.decode(image.files["EF.CardAccess"]).infos
+        two = CardAccess((PACEInfo(PACE_AES128, 2, 12), *infos)).encode()  # not signed: EF.CardAccess is not in the SOD
+        return replace(image, files={**image.files, "EF.CardAccess": two})
+    return image
+
+
+@cache
+def trust() -> TrustStore:
+    pki = sample_pki()
+    return TrustStore([Certificate.from_cryptography(pki.csca_certificate)],
+                      [RevocationList.from_cryptography(pki.crl)])
+
+
+def key_for(image: CardImage, kind: str) -> AccessKey:
+    assert image.secrets is not None
+    return AccessKey.can(image.secrets.can) if kind == "CAN" else AccessKey.mrz(image.secrets.mrz_information)
+
+
+def check_read(row: FieldChip, image: CardImage, result: ReadResult) -> None:
+    """Every file of the card (DG3 refused, EF.CardAccess when the chip gave it), both live checks, VALID."""
+    expected = {name: data for name, data in image.files.items() if name != "DG3"}
+    if "EF.CardAccess" not in result.dump.files:
+        assert row.access == "BAC"
+        del expected["EF.CardAccess"]
+    assert dict(result.dump.files) == expected
+    assert result.access == row.access
+    assert result.chip_auth.passed, result.chip_auth.reason
+    assert result.active_auth.passed, result.active_auth.reason
+    assert row.note in " / ".join(result.notes)
+    report = verify_read(result, trust(), source=row.name)
+    assert report.verdict is Verdict.VALID, report.to_text()
+
+
+@pytest.mark.parametrize("row", CATALOGUE, ids=str)
+def test_field_chip_reads_in_process(row: FieldChip) -> None:
+    image = card(row.image)
+    recorder = RecordingTransport(InProcessTransport(VirtualChip(image, row.options)))
+    result = read_card(recorder, key_for(image, row.key))
+    check_read(row, image, result)
+    assert result.apdu_count == recorder.statistics.apdus <= row.max_apdus
+
+
+# -- the same chips through pcscd + vpcd -----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def pcscd() -> Iterator[PcscdInstance]:
+    with private_pcscd() as instance:
+        yield instance
+
+
+def read_through_pcscd(pcscd: PcscdInstance, chip: VirtualChip, key: AccessKey, **options: object) -> ReadResult:
+    with vpcd_card(chip, port=pcscd.port), connect(pcscd.reader_name, timeout=5) as transport:
+        return read_card(transport, key, **options)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("row", CATALOGUE, ids=str)
+def test_field_chip_reads_through_pcscd(pcscd: PcscdInstance, row: FieldChip) -> None:
+    image = card(row.image)
+    check_read(row, image, read_through_pcscd(pcscd, VirtualChip(image, row.options), key_for(image, row.key)))
