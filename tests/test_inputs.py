@@ -259,7 +259,7 @@ def test_a_latin_file_that_is_not_vietnamese_is_not_guessed(tmp_path: Path) -> N
     plain = {name: "".join(char for char in unicodedata.normalize("NFD", value) if char.isascii())
              for name, value in GOOD.items()}
     path = tmp_path / "in.csv"
-    path.write_bytes(_excel_text([{**plain, "full_name": "José Nguyen"}, plain], ",").encode("cp1252"))
+    path.write_bytes(_excel_text([{**plain, "full_name": "José Nguyen"}, plain], ";").encode("cp1252"))
     assert csv_layout(path).description == "UTF-8"
     first, second = records(path, check_portraits=False)
     assert isinstance(first, RejectedRow) and first.field is None and "byte 0xE9" in first.reason
