@@ -508,5 +508,5 @@ def test_a_genuine_card_storing_dg13_in_nfd_is_not_flagged() -> None:
 def test_the_holder_of_a_field_carrying_two_values_is_shown_as_ambiguous() -> None:
     files = with_dg13_values(2, "Nguyễn Thị Thu Hương", "Trần Văn Bình")
     shown = "Nguyễn Thị Thu Hương | Trần Văn Bình (ambiguous: DG13 field 2 holds 2 values)"
-    assert verify(CardImage(files), trust_of(sample_pki())).holder["full name"] == shown
+    assert verify(CardImage(files), trust_of(sample_pki())).holder.display()["full name"] == shown
     assert holder_view(files).to_dict()["full_name"] == shown  # the counter page, too

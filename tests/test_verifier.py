@@ -120,8 +120,13 @@ def test_genuine_card_is_valid_and_fails_nothing(issuer: Issuer) -> None:
     assert report.check("hash.DG3").status is Status.NOT_APPLICABLE
     assert report.check("chain.crl").status is Status.PASS
     assert report.check("live.chip_authentication").status is Status.NOT_APPLICABLE
-    assert report.holder == {"full name": "Trần Thị Lan Anh", "ID number": "079303004821",
-                             "date of birth": "14/05/2003", "sex": "Nữ", "date of expiry": "14/05/2028"}
+    holder = report.holder
+    assert (holder.source, holder.full_name, holder.id_number, holder.sex) == ("DG13", "Trần Thị Lan Anh",
+                                                                               "079303004821", Sex.FEMALE)
+    assert (holder.date_of_birth, holder.date_of_expiry) == (date(2003, 5, 14), date(2028, 5, 14))
+    assert holder.document_number == "303004821" and holder.issuing_state == "VNM" and not holder.unparsed
+    assert holder.display() == {"full name": "Trần Thị Lan Anh", "ID number": "079303004821",
+                                "date of birth": "14/05/2003", "sex": "Nữ", "date of expiry": "14/05/2028"}
 
 
 def _flip(data: bytes, offset: int) -> bytes:

@@ -196,7 +196,7 @@ class _ReaderWorker:
         started = time.perf_counter()
         report = verify_read(result, self.trust, at=self.at, source=entry.card.name)
         elapsed = (time.perf_counter() - started) * 1000
-        key = report.holder.get("ID number") or entry.id_number
+        key = report.holder.text("id_number") or entry.id_number
         outcome = outcome_of(report, result.dump.files, key=key, access=result.access, apdus=result.apdu_count,
                              read_ms=round(result.timings.total * 1000, 1), check_ms=round(elapsed, 2),
                              reader=self.reader)

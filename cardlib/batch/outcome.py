@@ -60,7 +60,7 @@ class CardOutcome:
         undecided = report.undecided()
         reasons = {check.id: check.reason for check in [*report.failures(), *undecided]}
         return cls(label, report.verdict.value, report.summary(), tuple(c.id for c in report.failures()),
-                   tuple(c.id for c in undecided), dict(report.holder), access, apdus, round(read_ms, 1),
+                   tuple(c.id for c in undecided), report.holder.display(), access, apdus, round(read_ms, 1),
                    reasons=reasons, **extra)
 
     @classmethod

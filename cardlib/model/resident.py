@@ -10,7 +10,8 @@ length.  An invalid resident therefore cannot exist: encoders (DG1, DG13) may tr
 from __future__ import annotations
 
 import unicodedata
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import MISSING, dataclass, field, fields
 from datetime import date
 from enum import Enum
 
@@ -40,12 +41,17 @@ class Sex(Enum):
         """``M`` or ``F`` as in ICAO 9303-3 §4.2."""
         return "M" if self is Sex.MALE else "F"
 
+    @property
+    def word(self) -> str:
+        """``male`` or ``female``: the form plain data (JSON) carries."""
+        return self.name.lower()
+
     @classmethod
     def parse(cls, text: str, *, field: str = "sex") -> Sex:
-        """The sex written as ``Nam``/``Nữ`` (any case, any Unicode normal form) or the MRZ code ``M``/``F``."""
+        """The sex written as ``Nam``/``Nữ`` (any case, any Unicode normal form), ``M``/``F`` or ``male``/``female``."""
         key = unicodedata.normalize("NFC", text.strip()).casefold()
         for sex in cls:
-            if key in (sex.value.casefold(), sex.mrz_code.casefold()):
+            if key in (sex.value.casefold(), sex.mrz_code.casefold(), sex.word):
                 return sex
         raise ValidationError(f"expected Nam or Nữ, got {text!r}", field=field)
 
@@ -175,6 +181,40 @@ class Resident:
         if self.date_of_expiry is not None and self.date_of_expiry <= self.date_of_issue:
             raise ValidationError("expires on or before the date of issue", field="date_of_expiry")
 
+    def to_dict(self) -> dict[str, str | None]:
+        """Plain data for JSON: every field by name, dates ISO 8601, sex ``male``/``female``.
+
+        ``date_of_expiry`` is None for a card without expiry.  :meth:`from_dict` reads it back.  The ID number
+        is in it, and its last six digits are the CAN: treat the dict as personal data.
+        """
+        return {item.name: _plain(getattr(self, item.name)) for item in fields(self)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, object]) -> Resident:
+        """The resident :meth:`to_dict` gave (dates ISO 8601, sex as a word, ``Nam``/``Nữ`` or ``M``/``F``).
+
+        ValidationError(field=...) for a missing or unknown field, a value of the wrong type, or invalid data.
+        """
+        if not isinstance(data, Mapping):
+            raise ValidationError(f"expected a mapping of field names, got {type(data).__name__}", field="resident")
+        names = {item.name for item in fields(cls)}
+        unknown = sorted(str(key) for key in data if key not in names)
+        if unknown:
+            raise ValidationError(f"unknown fields {unknown}", field=unknown[0])
+        values = dict(data)
+        for name in _DATE_FIELDS:
+            if name in values:
+                values[name] = _iso_date(values[name], name)
+        if "sex" in values:
+            sex = values["sex"]
+            if not isinstance(sex, str | Sex):
+                raise ValidationError(f"expected text, got {type(sex).__name__}", field="sex")
+            values["sex"] = sex if isinstance(sex, Sex) else Sex.parse(sex)
+        missing = [item.name for item in fields(cls) if item.name not in values and item.default is MISSING]
+        if missing:
+            raise ValidationError("missing", field=missing[0])
+        return cls(**values)  # type: ignore[arg-type]
+
     @property
     def can(self) -> str:
         """The Card Access Number for PACE: the last six digits of the ID number (no CAN is printed)."""
@@ -194,6 +234,27 @@ class Resident:
         return birth_registration_place(self.id_number[:3])
 
 
+def _plain(value: str | date | Sex | None) -> str | None:
+    if isinstance(value, date):
+        return value.isoformat()
+    return value.word if isinstance(value, Sex) else value
+
+
+def _iso_date(value: object, field: str) -> date | None:
+    """An ISO 8601 date (text or a date) for ``field``; None only for ``date_of_expiry`` (no expiry)."""
+    if value is None and field == "date_of_expiry":
+        return None
+    if isinstance(value, date):
+        return value
+    if not isinstance(value, str):
+        raise ValidationError(f"expected an ISO date, got {type(value).__name__}", field=field)
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ValidationError(f"{value!r} is not an ISO date (yyyy-mm-dd)", field=field) from None
+
+
+_DATE_FIELDS = ("date_of_birth", "date_of_issue", "date_of_expiry")
 _TEXT_FIELDS = (
     "id_number", "full_name", "nationality", "ethnicity", "religion", "place_of_origin", "place_of_residence",
     "identification_marks", "father_name", "mother_name", "spouse_name", "old_id_number", "card_serial",

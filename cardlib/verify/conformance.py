@@ -35,6 +35,7 @@ from cardlib.limits import MAX_FACE_SIDE, LimitExceeded
 from cardlib.model.mrz import MRZ, NO_EXPIRY, MRZFormat
 from cardlib.model.resident import NO_EXPIRY_TEXT, nfc
 from cardlib.model.vietnamese import foreign_characters, foreign_summary
+from cardlib.verify.holder import mrz_date
 from cardlib.verify.report import CheckResult, Group, Status
 
 LDS_VERSIONS = ("0107", "0108")
@@ -193,7 +194,7 @@ def document_expiry(lds: DecodedLDS, at: datetime) -> CheckResult:
     printed = lds.dg1.mrz.date_of_expiry
     if printed == NO_EXPIRY:
         return _result("lds.dg1.expiry", Status.PASS, f"no expiry date ({NO_EXPIRY}, {NO_EXPIRY_TEXT})")
-    expiry = _expiry_date(printed, at.date())
+    expiry = mrz_date(printed, at.date(), future_years=50)
     if expiry is None:
         return _result("lds.dg1.expiry", Status.FAIL, f"date of expiry {printed!r} is not a YYMMDD date")
     if expiry < at.date():
@@ -201,19 +202,6 @@ def document_expiry(lds: DecodedLDS, at: datetime) -> CheckResult:
                        f"the card expired on {expiry.isoformat()} (checked at {at.date().isoformat()}); "
                        "an expired card can still be genuine")
     return _result("lds.dg1.expiry", Status.PASS, f"valid until {expiry.isoformat()}")
-
-
-def _expiry_date(printed: str, today: date) -> date | None:
-    """YYMMDD as an expiry date: in this century unless that is more than 50 years ahead (ICAO 9303-3)."""
-    if not (printed.isascii() and printed.isdigit()):
-        return None
-    year = 2000 + int(printed[:2])
-    if year > today.year + 50:
-        year -= 100
-    try:
-        return date(year, int(printed[2:4]), int(printed[4:6]))
-    except ValueError:
-        return None
 
 
 def _document_type(mrz: MRZ) -> CheckResult:

@@ -10,15 +10,33 @@ The verdict is:
 * ``cannot tell`` when none failed but a check that decides authenticity could not be done
   (e.g. the CSCA is not in the trust store, or a file was missing);
 * ``valid`` otherwise.  Warnings never change the verdict.
+
+:meth:`VerificationReport.to_json` follows the versioned JSON schema shipped with the package
+(``cardlib/schemas/report.schema.json``, :data:`SCHEMA_VERSION`, :func:`report_schema`): a consumer reads
+``schema_version`` first.  The version changes when a field is removed or changes meaning; new optional
+fields keep it.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import Enum
+from importlib import resources
 from typing import Any
+
+from cardlib.verify.holder import Holder
+
+SCHEMA_VERSION = 1
+SCHEMA_RESOURCE = "schemas/report.schema.json"
+
+
+def report_schema() -> dict[str, Any]:
+    """The JSON schema (draft 2020-12) that every :meth:`VerificationReport.to_json` document satisfies."""
+    text = resources.files("cardlib").joinpath(SCHEMA_RESOURCE).read_text(encoding="utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema
 
 
 class Status(Enum):
@@ -70,18 +88,22 @@ class CheckResult:
 
 @dataclass(frozen=True)
 class VerificationReport:
-    """Every check run over one card, the verdict they add up to, and who the card says it belongs to."""
+    """Every check run over one card, the verdict they add up to, and who the card says it belongs to.
+
+    ``holder`` is plain typed data (:class:`~cardlib.verify.holder.Holder`): ISO-able dates, the portrait's
+    bytes; it is falsy when neither DG13 nor DG1 could be read.
+    """
 
     source: str
     checks: tuple[CheckResult, ...]
-    holder: Mapping[str, str] = field(default_factory=dict)
+    holder: Holder = field(default_factory=Holder)
 
     @classmethod
-    def of(
-        cls, source: str, checks: Iterable[CheckResult], holder: Mapping[str, str] | None = None
-    ) -> VerificationReport:
+    def of(cls, source: str, checks: Iterable[CheckResult], holder: Holder | None = None) -> VerificationReport:
         """Build a report from any iterable of check results."""
-        return cls(source, tuple(checks), dict(holder or {}))
+        if holder is not None and not isinstance(holder, Holder):
+            raise TypeError(f"the holder must be a cardlib.verify.holder.Holder, got {type(holder).__name__}")
+        return cls(source, tuple(checks), holder or Holder())
 
     @property
     def verdict(self) -> Verdict:
@@ -117,24 +139,28 @@ class VerificationReport:
             return f"CANNOT TELL: {'; '.join(reasons)}"
         return f"VALID: {sum(check.status is Status.PASS for check in self.checks)} checks passed"
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form with a top-level ``verdict``."""
+    def to_dict(self, *, include_portrait: bool = False) -> dict[str, Any]:
+        """JSON-ready form with ``schema_version`` and a top-level ``verdict`` (see :func:`report_schema`).
+
+        The portrait is described by type and size; ``include_portrait`` adds its bytes in base64.
+        """
         return {
+            "schema_version": SCHEMA_VERSION,
             "verdict": self.verdict.value,
             "summary": self.summary(),
             "source": self.source,
-            "holder": dict(self.holder),
+            "holder": self.holder.to_dict(include_portrait=include_portrait) if self.holder else None,
             "checks": [check.to_dict() for check in self.checks],
         }
 
-    def to_json(self) -> str:
-        """The report as a JSON document (UTF-8 text, Vietnamese kept readable)."""
-        return json.dumps(self.to_dict(), ensure_ascii=False, indent=2)
+    def to_json(self, *, include_portrait: bool = False) -> str:
+        """The report as a JSON document (UTF-8 text, Vietnamese kept readable), per :func:`report_schema`."""
+        return json.dumps(self.to_dict(include_portrait=include_portrait), ensure_ascii=False, indent=2)
 
     def to_text(self) -> str:
         """The report for a person: verdict first, then the holder, then every check grouped."""
         lines = [self.summary(), f"source: {self.source}"]
-        lines += [f"  {key}: {value}" for key, value in self.holder.items()]
+        lines += [f"  {key}: {value}" for key, value in self.holder.display().items()]
         for group in Group:
             members = [check for check in self.checks if check.group is group]
             if members:

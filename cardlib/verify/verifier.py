@@ -3,26 +3,46 @@
 :func:`verify` never raises for bad card data: every file that does not decode becomes a FAIL naming the
 file and offset, and every check that could not run is reported UNKNOWN or NOT_APPLICABLE with its reason.
 What a dump cannot show (that the chip is genuine rather than a clone) is taken from :class:`LiveResults`
-when the caller read the card live.
+when the caller read the card live; :class:`LivenessPolicy` says whether "valid" needs that proof.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import Enum
+from pathlib import Path
 
 from cardlib.card.image import CardImage
-from cardlib.lds.dg1 import DG1
-from cardlib.lds.dg13 import DG13, FieldNumber
 from cardlib.pki.trust import TrustStore
+from cardlib.reader.reader import ActiveAuthResult, ChipAuthResult, ReadResult
 from cardlib.verify.conformance import DecodedLDS, conformance_checks
 from cardlib.verify.crosscheck import cross_checks
+from cardlib.verify.holder import holder_of
 from cardlib.verify.passive import passive_checks
 from cardlib.verify.report import CheckResult, Group, Status, VerificationReport
 
 # CCCD chips refuse DG3 (fingerprints) without Terminal Authentication, so a dump never has it.
 PROTECTED_IN_DUMPS = frozenset({"DG3"})
 DUMP_CANNOT_PROVE = "a dump cannot prove the chip genuine (clone detection needs a live read)"
+LIVE_CHECKS = ("live.chip_authentication", "live.active_authentication")
+CHIP_PROVEN = "live.chip_proven"
+CardSource = str | os.PathLike[str] | CardImage | ReadResult
+
+
+class LivenessPolicy(Enum):
+    """Whether "valid" needs the chip to have proved itself live: a passed Chip or Active Authentication.
+
+    A copied chip carries a perfectly valid signature, so a live read that proved nothing about the chip is
+    "cannot tell" by default.  ``LIVE_READS`` (the default) asks it of live reads and judges a dump on its
+    data (its report says a dump cannot prove the chip); ``ALWAYS`` asks it of everything, so a dump is
+    "cannot tell" (a server receiving dumps); ``NEVER`` judges the data alone.
+    """
+
+    LIVE_READS = "live reads"
+    ALWAYS = "always"
+    NEVER = "never"
 
 
 @dataclass(frozen=True)
@@ -39,15 +59,40 @@ class LiveResults:
     protected_files: frozenset[str] = frozenset()
 
 
+def live_results(read: ReadResult) -> LiveResults:
+    """The live checks a read established: Chip and Active Authentication, and the files the chip refused."""
+    return LiveResults(
+        chip_authentication=_outcome(read.chip_auth),
+        active_authentication=_outcome(read.active_auth),
+        protected_files=frozenset(read.protected_files),
+    )
+
+
+def _outcome(result: ChipAuthResult | ActiveAuthResult) -> tuple[bool | None, str]:
+    return (result.passed if result.performed else None), result.reason
+
+
 def verify(
-    image: CardImage,
+    card: CardSource,
     trust: TrustStore,
     *,
     at: datetime | None = None,
     live: LiveResults | None = None,
     source: str = "",
+    policy: LivenessPolicy = LivenessPolicy.LIVE_READS,
 ) -> VerificationReport:
-    """Every check over ``image`` against ``trust`` at time ``at`` (default now, UTC), as one report."""
+    """Every check over ``card`` against ``trust`` at time ``at`` (default now, UTC), as one report.
+
+    ``card`` is a path to a dump or card image folder (str or path), a :class:`CardImage`, or the
+    :class:`ReadResult` of a live read (whose Chip and Active Authentication become ``live``).  ``policy``
+    decides whether "valid" needs the chip to have proved itself (:class:`LivenessPolicy`).  A wrong
+    argument type raises TypeError naming it; an unreadable folder CardImageError.
+    """
+    image, live, source = _card_of(card, live, source)
+    if not isinstance(trust, TrustStore):
+        raise TypeError(f"verify(): trust must be a TrustStore (TrustStore.load(...)), got {type(trust).__name__}")
+    if not isinstance(policy, LivenessPolicy):
+        raise TypeError(f"verify(): policy must be a LivenessPolicy, got {type(policy).__name__}")
     when = at or datetime.now(UTC)
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
@@ -57,15 +102,47 @@ def verify(
     passive = passive_checks(files, trust, at=when, com=decoded.com, dg1=decoded.dg1, protected=protected)
     if passive.unsigned_extras:
         decoded = DecodedLDS.of({name: data for name, data in files.items() if name not in passive.unsigned_extras})
-    checks = [*passive.checks, *conformance_checks(decoded, at=when), *cross_checks(decoded), *live_checks(live)]
-    return VerificationReport.of(source or image.label, checks, holder_summary(decoded.dg1, decoded.dg13))
+    checks = [*passive.checks, *conformance_checks(decoded, at=when), *cross_checks(decoded), *live_checks(live),
+              chip_proven(live, policy)]
+    holder = holder_of(decoded.dg1, decoded.dg13, decoded.dg2, today=when.date())
+    return VerificationReport.of(source or image.label, checks, holder)
+
+
+def _card_of(card: CardSource, live: LiveResults | None, source: str) -> tuple[CardImage, LiveResults | None, str]:
+    """The files to check, the live results and the report's source for any accepted form of ``card``."""
+    if isinstance(card, ReadResult):
+        if live is not None:
+            raise TypeError("verify(): a ReadResult carries its own live results; do not pass live= as well")
+        return card.dump, live_results(card), source
+    if isinstance(card, CardImage):
+        return card, live, source
+    if isinstance(card, str | os.PathLike):
+        return CardImage.load(Path(card)), live, source or os.fspath(card)
+    raise TypeError(f"verify(): card must be a path to a dump or card image folder, a CardImage or a ReadResult, "
+                    f"got {type(card).__name__}")
+
+
+def chip_proven(live: LiveResults | None, policy: LivenessPolicy) -> CheckResult:
+    """Whether the chip proved itself live as ``policy`` asks: UNKNOWN (cannot tell) when asked and not proven."""
+    outcomes = {} if live is None else {"Chip Authentication": live.chip_authentication[0],
+                                        "Active Authentication": live.active_authentication[0]}
+    passed = [protocol for protocol, outcome in outcomes.items() if outcome is True]
+    if passed:
+        return CheckResult(CHIP_PROVEN, Group.LIVE, Status.PASS, f"the chip proved itself live ({', '.join(passed)})")
+    asked = policy is LivenessPolicy.ALWAYS or (policy is LivenessPolicy.LIVE_READS and live is not None)
+    if asked:
+        return CheckResult(CHIP_PROVEN, Group.LIVE, Status.UNKNOWN,
+                           "the chip did not prove itself (no Chip or Active Authentication passed), "
+                           f"so a copied chip cannot be ruled out (liveness policy: {policy.value})")
+    why = DUMP_CANNOT_PROVE if live is None else "not proven"
+    return CheckResult(CHIP_PROVEN, Group.LIVE, Status.NOT_APPLICABLE,
+                       f"{why}; not asked by the liveness policy ({policy.value})")
 
 
 def live_checks(live: LiveResults | None) -> list[CheckResult]:
     """Chip and Active Authentication from a live read; NOT_APPLICABLE for a dump."""
     if live is None:
-        return [CheckResult(check_id, Group.LIVE, Status.NOT_APPLICABLE, DUMP_CANNOT_PROVE)
-                for check_id in ("live.chip_authentication", "live.active_authentication")]
+        return [CheckResult(check_id, Group.LIVE, Status.NOT_APPLICABLE, DUMP_CANNOT_PROVE) for check_id in LIVE_CHECKS]
     return [_live("live.chip_authentication", "Chip Authentication", live.chip_authentication),
             _live("live.active_authentication", "Active Authentication", live.active_authentication)]
 
@@ -77,20 +154,3 @@ def _live(check_id: str, protocol: str, outcome: tuple[bool | None, str]) -> Che
     if passed is False:
         return CheckResult(check_id, Group.LIVE, Status.FAIL, f"{protocol} failed, the chip may be a clone: {reason}")
     return CheckResult(check_id, Group.LIVE, Status.NOT_APPLICABLE, f"{protocol} not performed: {reason}")
-
-
-def holder_summary(dg1: DG1 | None, dg13: DG13 | None) -> dict[str, str]:
-    """Who the card says it belongs to: from DG13 when it decodes, else from the MRZ of DG1.
-
-    A DG13 field carrying several values shows them all, marked ambiguous (:meth:`DG13.shown`).
-    """
-    if dg13 is not None:
-        fields = {"full name": FieldNumber.FULL_NAME, "ID number": FieldNumber.ID_NUMBER,
-                  "date of birth": FieldNumber.DATE_OF_BIRTH, "sex": FieldNumber.SEX,
-                  "date of expiry": FieldNumber.DATE_OF_EXPIRY}
-        return {label: dg13.shown(number) or "" for label, number in fields.items()}
-    if dg1 is not None:
-        mrz = dg1.mrz
-        return {"full name": mrz.name, "ID number": mrz.id_number or mrz.document_number,
-                "date of birth": mrz.date_of_birth, "sex": mrz.sex, "date of expiry": mrz.date_of_expiry}
-    return {}

@@ -1,8 +1,9 @@
-"""Who the card in the reader belongs to, as the counter page shows it: DG13 text fields and the DG2 portrait.
+"""Who the card in the reader belongs to, as the counter page shows it: the library's Holder, as text and portrait.
 
-The view is built from the files just read and lives only as long as the session keeps it; its ``repr``
-shows nothing personal (the ID number ends with the CAN).  DG13 is the source when it decodes; otherwise
-the MRZ of DG1 gives what it can (name in capitals without diacritics, dates as YYMMDD).
+The view is built from the files just read (:func:`cardlib.verify.holder.read_holder`) and lives only as
+long as the session keeps it; its ``repr`` shows nothing personal (the ID number ends with the CAN).  DG13
+is the source when it decodes; otherwise the MRZ of DG1 gives what it can (name in capitals without
+diacritics).  The page translates the field names itself; this module only orders them.
 """
 
 from __future__ import annotations
@@ -12,19 +13,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from cardlib.errors import CardlibError
-from cardlib.lds.dg1 import DG1
-from cardlib.lds.dg2 import DG2, FaceImage
-from cardlib.lds.dg13 import DG13, FieldNumber
+from cardlib.verify.holder import Holder, Portrait, read_holder
 
-# DG13 fields the officer sees, in page order (the parents come from field 13).
-_DG13_FIELDS = (
-    ("full_name", FieldNumber.FULL_NAME), ("id_number", FieldNumber.ID_NUMBER),
-    ("date_of_birth", FieldNumber.DATE_OF_BIRTH), ("sex", FieldNumber.SEX),
-    ("nationality", FieldNumber.NATIONALITY), ("ethnicity", FieldNumber.ETHNICITY),
-    ("religion", FieldNumber.RELIGION), ("place_of_origin", FieldNumber.PLACE_OF_ORIGIN),
-    ("place_of_residence", FieldNumber.PLACE_OF_RESIDENCE), ("date_of_issue", FieldNumber.DATE_OF_ISSUE),
-    ("date_of_expiry", FieldNumber.DATE_OF_EXPIRY),
-)
+# The fields the officer sees, in page order.
+PAGE_FIELDS = ("full_name", "id_number", "date_of_birth", "sex", "nationality", "ethnicity", "religion",
+               "place_of_origin", "place_of_residence", "date_of_issue", "date_of_expiry", "father_name",
+               "mother_name")
 _BROWSER_IMAGES = ("image/jpeg", "image/png")
 
 
@@ -50,52 +44,25 @@ class HolderView:
 
 
 def holder_view(files: Mapping[str, bytes]) -> HolderView:
-    """The holder shown for the files read from a chip; empty fields when neither DG13 nor DG1 decodes."""
-    portrait, portrait_type = _portrait(files.get("DG2"))
-    fields, source = _dg13_fields(files.get("DG13"))
-    if not fields:
-        fields, source = _dg1_fields(files.get("DG1"))
-    return HolderView(fields, source, portrait, portrait_type)
+    """The holder shown for the files read from a chip; no fields when neither DG13 nor DG1 decodes."""
+    return view_of(read_holder(files))
 
 
-def _dg13_fields(data: bytes | None) -> tuple[tuple[tuple[str, str], ...], str]:
-    if data is None:
-        return (), ""
-    try:
-        dg13 = DG13.decode(data)
-    except CardlibError:
-        return (), ""
-    father, mother = dg13.parents
-    fields = [(key, dg13.shown(number) or "") for key, number in _DG13_FIELDS]
-    return (*fields, ("father_name", father), ("mother_name", mother)), "DG13"
+def view_of(holder: Holder) -> HolderView:
+    """The page's view of ``holder``: its texts in page order and a portrait a browser can show."""
+    texts = holder.texts()
+    fields = tuple((name, texts[name]) for name in PAGE_FIELDS if name in texts)
+    portrait, portrait_type = _browser_image(holder.portrait) if holder.portrait else (None, "")
+    return HolderView(fields, holder.source, portrait, portrait_type)
 
 
-def _dg1_fields(data: bytes | None) -> tuple[tuple[tuple[str, str], ...], str]:
-    if data is None:
-        return (), ""
-    try:
-        mrz = DG1.decode(data).mrz
-    except CardlibError:
-        return (), ""
-    return (("full_name", mrz.name), ("id_number", mrz.id_number or mrz.document_number),
-            ("date_of_birth", mrz.date_of_birth), ("sex", mrz.sex), ("nationality", mrz.nationality),
-            ("date_of_expiry", mrz.date_of_expiry)), "DG1"
-
-
-def _portrait(data: bytes | None) -> tuple[bytes | None, str]:
-    if data is None:
-        return None, ""
-    try:
-        faces = DG2.decode(data).faces
-        return _browser_image(faces[0]) if faces else (None, "")
-    except CardlibError:
-        return None, ""
-
-
-def _browser_image(face: FaceImage) -> tuple[bytes, str]:
-    """The face as bytes a browser can show: JPEG or PNG as stored, anything else converted to PNG."""
-    if face.mime_type in _BROWSER_IMAGES:
-        return face.image, face.mime_type
+def _browser_image(portrait: Portrait) -> tuple[bytes | None, str]:
+    """The portrait as bytes a browser can show: JPEG as stored, anything else converted to PNG."""
+    if portrait.mime_type in _BROWSER_IMAGES:
+        return portrait.data, portrait.mime_type
     buffer = io.BytesIO()
-    face.to_pil().save(buffer, format="PNG")
+    try:
+        portrait.to_pil().save(buffer, format="PNG")
+    except CardlibError:
+        return None, ""
     return buffer.getvalue(), "image/png"

@@ -2,8 +2,10 @@
 
 Officers act on one sentence, not on check identifiers: each failed or undecided check of a
 :class:`~cardlib.verify.report.VerificationReport` becomes a sentence in Vietnamese and English saying what
-it means for the card.  "Genuine" asks more than the report's VALID: the chip must also have proved itself
-live (Chip or Active Authentication), since a copied chip carries a perfectly valid signature.
+it means for the card.  The outcome is the report's verdict: "genuine" needs the chip to have proved itself
+live (Chip or Active Authentication) because :func:`~cardlib.verify.live.verify_read` asks it by default
+(:class:`~cardlib.verify.verifier.LivenessPolicy`), so the counter, ``cardtool verify`` and the library give
+the same answer for the same read.
 """
 
 from __future__ import annotations
@@ -13,8 +15,7 @@ from enum import Enum
 from typing import Any
 
 from cardlib.verify.report import CheckResult, Status, Verdict, VerificationReport
-
-LIVE_CHECKS = ("live.chip_authentication", "live.active_authentication")
+from cardlib.verify.verifier import CHIP_PROVEN
 
 
 class Outcome(Enum):
@@ -76,12 +77,11 @@ _UNDECIDED: dict[str, tuple[str, str]] = {
                       "The issuing authority's digital signature could not be checked."),
     "sod.decode": ("Chip không có phần bảo mật dữ liệu (EF.SOD), nên không gì chứng minh dữ liệu là thật.",
                    "The chip has no security data (EF.SOD), so nothing proves the data is genuine."),
+    CHIP_PROVEN: ("Chip không tự xác thực (không có xác thực chip hay xác thực chủ động), nên không loại trừ được "
+                  "chip sao chép.",
+                  "The chip did not authenticate itself (no chip or active authentication), so a copied chip "
+                  "cannot be ruled out."),
 }
-
-_NOT_AUTHENTICATED = Sentence(
-    "live.chip_authentication",
-    "Chip không tự xác thực (không có xác thực chip hay xác thực chủ động), nên không loại trừ được chip sao chép.",
-    "The chip did not authenticate itself (no chip or active authentication), so a copied chip cannot be ruled out.")
 
 
 def _lookup(table: dict[str, tuple[str, str]], check_id: str) -> tuple[str, str] | None:
@@ -130,9 +130,6 @@ def counter_verdict(report: VerificationReport) -> CounterVerdict:
         return CounterVerdict(Outcome.NOT_GENUINE, _distinct(report.failures()), report.checks)
     if verdict is Verdict.CANNOT_TELL:
         return CounterVerdict(Outcome.CANNOT_TELL, _distinct(report.undecided()), report.checks)
-    live = [check for check in report.checks if check.id in LIVE_CHECKS]
-    if not any(check.status is Status.PASS for check in live):
-        return CounterVerdict(Outcome.CANNOT_TELL, (_NOT_AUTHENTICATED,), report.checks)
     return CounterVerdict(Outcome.GENUINE, (), report.checks)
 
 
