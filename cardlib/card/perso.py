@@ -124,6 +124,9 @@ def personalize(
 
     ``keys`` lets a caller supply the chip keys (e.g. generated ahead in bulk); by default fresh ones are made.
     """
+    if not isinstance(resident, Resident):
+        raise TypeError(f"personalize(): resident must be a Resident (Resident(...), Resident.from_dict(...)), "
+                        f"got {type(resident).__name__}")
     keys = keys or ChipKeys.generate(profile)
     mrz = MRZ.from_resident(resident)
     face = normalise_portrait(portrait, format=profile.portrait_format)

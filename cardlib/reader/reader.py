@@ -961,6 +961,11 @@ def read_card(
     :attr:`ReadResult.notes`.  Raises WrongAccessKeyError, ChipRefusedError, SecureMessagingError, CardRemovedError,
     LimitExceeded and the other CardlibErrors; never returns a partial dump.
     """
+    if not callable(getattr(transport, "transmit", None)):
+        raise TypeError(f"read_card(): transport must have transmit(bytes) -> bytes (e.g. connect(...)), "
+                        f"got {type(transport).__name__}")
+    if not isinstance(key, AccessKey):
+        raise TypeError(f"read_card(): key must be an AccessKey (AccessKey.can(...)), got {type(key).__name__}")
     wanted = _wanted_files(files, chip_auth=chip_auth, active_auth=active_auth)
     recorder = RecordingTransport(transport, keep_records=False)
     channel = _Channel(recorder, budget or ReadBudget())

@@ -10,14 +10,13 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from cardlib.card.image import CardImage
 from cardlib.errors import CardlibError
 from cardlib.pki.trust import TrustStore
 from cardlib.reader.pcsc import connect
 from cardlib.reader.reader import read_card
 from cardlib.verify.live import verify_read
 from cardlib.verify.report import VerificationReport
-from cardlib.verify.verifier import verify
+from cardlib.verify.verifier import LivenessPolicy, verify
 from cardtool.access import access_key, add_access_options
 
 
@@ -27,7 +26,11 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     parser.add_argument("path", type=Path, nargs="?", help="dump or card image folder (omit with --reader)")
     parser.add_argument("--trust", type=Path, nargs="+", required=True,
                         help="CSCA certificates, CRLs, master lists: files or folders")
-    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument("--json", action="store_true",
+                        help="print the report as JSON (schema: cardlib/schemas/report.schema.json)")
+    parser.add_argument("--liveness", choices=[policy.value for policy in LivenessPolicy],
+                        default=LivenessPolicy.LIVE_READS.value,
+                        help="when 'valid' needs a passed Chip or Active Authentication (default: for live reads)")
     parser.add_argument("--at", type=datetime.fromisoformat, help="verify as of this ISO date (default now)")
     add_access_options(parser)
     parser.set_defaults(handler=run)
@@ -36,10 +39,11 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 def run(args: argparse.Namespace) -> int:
     """Verify, print the report, return the verdict's exit status."""
     trust = load_trust(args.trust)
+    policy = LivenessPolicy(args.liveness)
     if args.path is not None:
-        report = verify(CardImage.load(args.path), trust, at=args.at, source=str(args.path))
+        report = verify(args.path, trust, at=args.at, policy=policy)
     elif args.reader is not None or args.can or args.mrz:
-        report = verify_live(args, trust)
+        report = verify_live(args, trust, policy)
     else:
         raise CardlibError("give a dump folder, or --reader with --can/--mrz for a live card")
     print(report.to_json() if args.json else report.to_text())
@@ -55,9 +59,9 @@ def load_trust(paths: list[Path]) -> TrustStore:
     return trust
 
 
-def verify_live(args: argparse.Namespace, trust: TrustStore) -> VerificationReport:
-    """Read the card on the reader and verify it with its live checks."""
+def verify_live(args: argparse.Namespace, trust: TrustStore, policy: LivenessPolicy) -> VerificationReport:
+    """Read the card on the reader and verify it with its live checks under ``policy``."""
     key = access_key(args)
     with connect(args.reader, timeout=args.timeout) as transport:
         result = read_card(transport, key)
-    return verify_read(result, trust, at=args.at, source=f"reader {transport.reader}")
+    return verify_read(result, trust, at=args.at, source=f"reader {transport.reader}", policy=policy)
