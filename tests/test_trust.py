@@ -218,6 +218,23 @@ def test_link_certificate_without_its_issuer_cannot_tell(pki: TestPKI, other: Te
     assert not result.valid and not result.failures
 
 
+def test_link_certificate_in_an_unanchored_list_counts_when_it_chains_to_an_anchor(pki: TestPKI,
+                                                                                    other: TestPKI) -> None:
+    """The new CSCA key travels as a link certificate in a list nobody anchored: the old key's signature vouches
+    for it, and for the new key's own self-signed certificate; the list's other CSCAs stay untrusted.  (Had the
+    list's signer chained through the link to the anchor, the whole list would be anchored.)"""
+    link = _link_certificate(pki, other)
+    stranger = TestPKI.generate(PKIConfig(country="NL", csca_common_name="Carrier CSCA"), now=NOW)
+    carrier = _signed_list([link, other.csca_certificate, stranger.csca_certificate], stranger)
+    store = TrustStore([_cert(pki.csca_certificate)], [RevocationList.from_cryptography(other.crl)], [carrier])
+    assert store.status_of(carrier).trust is trust.ListTrust.UNANCHORED
+    assert "its 3 CSCAs are not trusted (but 2 of them chain to an anchor" in store.status_of(carrier).reason
+    assert set(store.cscas) == {_cert(pki.csca_certificate), _cert(link), _cert(other.csca_certificate)}
+    result = store.validate_document_signer(_cert(other.ds_certificate), SOON)
+    assert result.valid, result.failures
+    assert not store.validate_document_signer(_cert(stranger.ds_certificate), SOON).check(trust.ISSUER_FOUND).passed
+
+
 def test_naive_time_is_refused(pki: TestPKI) -> None:
     with pytest.raises(PKIError):
         _store(pki).validate_document_signer(_cert(pki.ds_certificate), datetime(2026, 3, 2))

@@ -81,6 +81,7 @@ class Certificate:
     subject: str
     issuer: str
     subject_key: NameKey
+    issuer_key: NameKey
     subject_name: asn1_x509.Name
     issuer_name: asn1_x509.Name
     serial_number: int
@@ -117,7 +118,7 @@ class Certificate:
         aki = extensions.get(_AUTHORITY_KEY_IDENTIFIER)
         return cls(
             der=der, subject=_readable(parsed.subject), issuer=_readable(parsed.issuer),
-            subject_key=name_key(parsed.subject),
+            subject_key=name_key(parsed.subject), issuer_key=name_key(parsed.issuer),
             subject_name=parsed.subject, issuer_name=parsed.issuer, serial_number=parsed.serial_number,
             not_before=tbs["validity"]["not_before"].native, not_after=tbs["validity"]["not_after"].native,
             subject_key_identifier=ski.native if ski is not None else None,
@@ -280,6 +281,7 @@ class RevocationList:
 
     der: bytes
     issuer: str
+    issuer_key: NameKey
     issuer_name: asn1_x509.Name
     authority_key_identifier: bytes | None
     crl_number: int | None
@@ -298,7 +300,8 @@ class RevocationList:
             tbs = parsed["tbs_cert_list"]
             next_update = tbs["next_update"].native
             return cls(
-                der=bytes(der), issuer=_readable(parsed.issuer), issuer_name=parsed.issuer,
+                der=bytes(der), issuer=_readable(parsed.issuer), issuer_key=name_key(parsed.issuer),
+                issuer_name=parsed.issuer,
                 authority_key_identifier=parsed.authority_key_identifier,
                 crl_number=parsed.crl_number_value.native if parsed.crl_number_value is not None else None,
                 this_update=tbs["this_update"].native, next_update=next_update,
@@ -375,27 +378,26 @@ class IssuerIndex:
     def __len__(self) -> int:
         return len(self.certificates)
 
-    def issuers(
-        self, key_identifier: bytes | None, name: asn1_x509.Name
-    ) -> tuple[list[Certificate], list[Certificate]]:
-        """``(named, possible)`` issuers of an object with authority key identifier ``key_identifier``
-        and issuer ``name``, self-issued certificates first.
+    def issuers(self, issued: Certificate | RevocationList) -> tuple[list[Certificate], list[Certificate]]:
+        """``(named, possible)`` issuers of a certificate or CRL, self-issued certificates first.
 
-        ``named`` hold the key the object names: the key identifier matches, or, when the object has no
-        authority key identifier, the name does.  ``possible`` are certificates with the right name but no
-        subject key identifier, which the authority key identifier therefore cannot rule out.
+        ``named`` hold the key it names: its authority key identifier matches, or, when it has none, its
+        issuer name does.  ``possible`` are certificates with the right name but no subject key identifier,
+        which the authority key identifier therefore cannot rule out.
         """
-        if key_identifier is None:
-            return _self_issued_first(self.named(name)), []
-        named = _self_issued_first(self._by_key.get(key_identifier, []))
-        return named, [c for c in self.named(name) if c.subject_key_identifier is None]
+        same_name = self.named(issued.issuer_name, issued.issuer_key)
+        if issued.authority_key_identifier is None:
+            return _self_issued_first(same_name), []
+        named = _self_issued_first(self._by_key.get(issued.authority_key_identifier, []))
+        return named, [c for c in same_name if c.subject_key_identifier is None]
 
-    def named(self, name: asn1_x509.Name) -> list[Certificate]:
+    def named(self, name: asn1_x509.Name, key: NameKey | None = None) -> list[Certificate]:
         """Every certificate whose subject is ``name`` (RFC 5280 §7.1 comparison), whatever its key.
 
-        Looked up by :func:`name_key`, then confirmed with asn1crypto's RFC 5280 comparison.
+        Looked up by ``key`` (:func:`name_key` of ``name`` unless given), confirmed by asn1crypto's comparison.
         """
-        return [c for c in self._by_name.get(name_key(name), []) if c.subject_name == name]
+        candidates = self._by_name.get(key if key is not None else name_key(name), [])
+        return [c for c in candidates if c.subject_name == name]
 
 
 def _self_issued_first(certificates: list[Certificate]) -> list[Certificate]:

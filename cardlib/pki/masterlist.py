@@ -194,7 +194,7 @@ def _verify(signer_info: cms.SignerInfo, signer: Certificate, content: bytes, so
 
 def _issuer_in(signer: Certificate, certificates: list[Certificate]) -> Certificate | None:
     """The CSCA in the list that issued ``signer`` (named by its AKI or issuer name, and verifying)."""
-    named, possible = IssuerIndex(certificates).issuers(signer.authority_key_identifier, signer.issuer_name)
+    named, possible = IssuerIndex(certificates).issuers(signer)
     return next((candidate for candidate in [*named, *possible] if _issued_by(signer, candidate)), None)
 
 

@@ -214,7 +214,7 @@ class TrustStore:
     def issuers_of(self, certificate: Certificate) -> list[Certificate]:
         """Trusted CSCAs that may have issued ``certificate``: the key its AKI names (or, without AKI, its
         issuer name), then same-named CSCAs without a key identifier; self-signed first."""
-        named, possible = self._trusted.issuers(certificate.authority_key_identifier, certificate.issuer_name)
+        named, possible = self._trusted.issuers(certificate)
         return [*named, *possible]
 
     def crls_of(self, csca: Certificate) -> list[RevocationList]:
@@ -248,7 +248,7 @@ class TrustStore:
 
     def _issuer_checks(self, ds: Certificate) -> tuple[Certificate | None, list[Check]]:
         """The CSCA whose key signed ``ds``: FAIL only when the key the DS names is trusted and does not verify."""
-        named, possible = self._trusted.issuers(ds.authority_key_identifier, ds.issuer_name)
+        named, possible = self._trusted.issuers(ds)
         outcomes = [(candidate, _verifies(ds, candidate)) for candidate in [*named, *possible]]
         signed = next((candidate for candidate, verified in outcomes if verified), None)
         if signed is not None:
@@ -267,12 +267,12 @@ class TrustStore:
 
     def _no_issuer_reason(self, ds: Certificate) -> str:
         """Why no trusted CSCA holds the DS's key: it is only in an unanchored list, or only other keys of the name."""
-        named, possible = self._unanchored.issuers(ds.authority_key_identifier, ds.issuer_name)
+        named, possible = self._unanchored.issuers(ds)
         untrusted = next((c for c in [*named, *possible] if _verifies(ds, c)), None)
         if untrusted is not None:
             return (f"issued by {untrusted.subject} of master list {self._unanchored_source[untrusted]}, which is "
                     "not anchored (its signer chains to no CSCA given as an anchor): cannot tell")
-        same_name = self._trusted.named(ds.issuer_name) if ds.authority_key_identifier is not None else []
+        same_name = self._trusted.named(ds.issuer_name, ds.issuer_key) if ds.authority_key_identifier else []
         if same_name:
             key_ids = ", ".join((c.subject_key_identifier or b"").hex() or "none" for c in same_name)
             return (f"the trust store holds {len(same_name)} CSCA(s) named {ds.issuer} with other keys (key "
@@ -322,7 +322,7 @@ class TrustStore:
         """CRLs whose signature fails under every trusted CSCA they name: forged or corrupt, never believed."""
         issues = []
         for crl in self.crls:
-            named, possible = self._trusted.issuers(crl.authority_key_identifier, crl.issuer_name)
+            named, possible = self._trusted.issuers(crl)
             if named and not any(_verifies(crl, csca) for csca in [*named, *possible]):
                 issues.append(LoadIssue(f"CRL {crl.issuer} number {crl.crl_number}",
                                         "signature does not verify under the CSCA it names: ignored"))
@@ -348,7 +348,7 @@ def _path_to_anchor(certificate: Certificate, trusted: IssuerIndex) -> list[Cert
     for _ in range(_MAX_LINKS + 1):
         if current in trusted and current.is_self_issued and _verifies(current, current):
             return path
-        named, possible = trusted.issuers(current.authority_key_identifier, current.issuer_name)
+        named, possible = trusted.issuers(current)
         parent = next((c for c in [*named, *possible] if c != current and c not in path and _verifies(current, c)),
                       None)
         if parent is None:
@@ -362,9 +362,14 @@ def _anchor_lists(
     anchors: tuple[Certificate, ...], master_lists: tuple[MasterList, ...]
 ) -> tuple[tuple[MasterListStatus, ...], IssuerIndex]:
     """Each list's status and the trusted CSCAs: anchors, then lists whose signer chains to a trusted CSCA,
-    repeated until no list is added (a list anchored through another anchored list counts)."""
+    repeated until nothing is added (a list anchored through another anchored list counts).
+
+    A link certificate in a list that is not anchored is trusted on its own when it chains to a trusted CSCA:
+    its issuer's signature vouches for it, whoever carried it (a CSCA's new key often travels that way).
+    """
     trusted = IssuerIndex(anchors)
     statuses: dict[int, MasterListStatus] = {}
+    links: set[Certificate] = set()
     for number, master_list in enumerate(master_lists):
         if master_list.signer is None or not master_list.signature_valid:
             why = "signer not found" if master_list.signer is None else "master list signature does not verify"
@@ -382,14 +387,30 @@ def _anchor_lists(
                                                     f"signer chains to an anchor: {chain}")
                 trusted = IssuerIndex([*trusted.certificates, *master_list.certificates])
                 added = True
+        chained = _chained_links(master_lists, statuses, trusted)
+        if chained:
+            links.update(chained)
+            trusted = IssuerIndex([*trusted.certificates, *chained])
+            added = True
     for number, master_list in enumerate(master_lists):
         if number not in statuses:
             inside = " (only to a CSCA inside the list itself)" if master_list.signer_chains_to_list else ""
+            linked = len(links.intersection(master_list.certificates))
+            but = f" (but {linked} of them chain to an anchor, as link certificates do, and are)" if linked else ""
             statuses[number] = MasterListStatus(
                 master_list, ListTrust.UNANCHORED,
                 f"master list signer chains to no CSCA given as an anchor{inside}: loaded unanchored, "
-                f"its {len(master_list.certificates)} CSCAs are not trusted")
+                f"its {len(master_list.certificates)} CSCAs are not trusted{but}")
     return tuple(statuses[number] for number in range(len(master_lists))), trusted
+
+
+def _chained_links(master_lists: tuple[MasterList, ...], anchored: dict[int, MasterListStatus],
+                   trusted: IssuerIndex) -> list[Certificate]:
+    """Certificates of lists not (yet) anchored that are not trusted but chain to a trusted self-signed CSCA."""
+    return [certificate for number, master_list in enumerate(master_lists)
+            if number not in anchored or anchored[number].trust is not ListTrust.ANCHORED
+            for certificate in master_list.certificates
+            if certificate not in trusted and _path_to_anchor(certificate, trusted) is not None]
 
 
 def _list_issues(statuses: Iterable[MasterListStatus]) -> list[LoadIssue]:
