@@ -192,3 +192,179 @@ def read_through_pcscd(pcscd: PcscdInstance, chip: VirtualChip, key: AccessKey, 
 def test_field_chip_reads_through_pcscd(pcscd: PcscdInstance, row: FieldChip) -> None:
     image = card(row.image)
     check_read(row, image, read_through_pcscd(pcscd, VirtualChip(image, row.options), key_for(image, row.key)))
+
+
+# -- chip errors during access control are chip errors; PACE that failed is never replaced by BAC ----------
+
+ACCESS_ERRORS = [
+    # (chip, key, INS answered with SW, the step the error names)
+    (ChipOptions(pace=False), "MRZ", 0x84, 0x6F00, "BAC step 1"),
+    (ChipOptions(pace=False), "MRZ", 0x82, 0x6A80, "BAC step 2"),
+    (ChipOptions(pace=False), "MRZ", 0x82, 0x6F00, "BAC step 2"),
+    (ChipOptions(), "CAN", 0x22, 0x6F00, "PACE step 0"),
+    (ChipOptions(), "CAN", 0x86, 0x6A80, "PACE step 1"),
+    (ChipOptions(), "MRZ", 0x86, 0x6F00, "PACE step 1"),
+]
+
+
+@pytest.mark.parametrize(("options", "kind", "ins", "sw", "step"), ACCESS_ERRORS,
+                         ids=[f"{step}-{sw:04X}" for *_, sw, step in ACCESS_ERRORS])
+def test_chip_errors_during_access_control_are_chip_errors(options: ChipOptions, kind: str, ins: int, sw: int,
+                                                           step: str) -> None:
+    image = card("default")
+    chip = VirtualChip(image, replace(options, internal_errors=((ins, sw),)))
+    recorder = RecordingTransport(InProcessTransport(chip))
+    with pytest.raises(ChipRefusedError) as caught:
+        read_card(recorder, key_for(image, kind))
+    error = caught.value
+    assert not isinstance(error, WrongAccessKeyError)
+    assert error.sw == sw
+    message = str(error)
+    assert message.startswith(f"{step}: the chip refused ")
+    assert f"INS {ins:02X}" in message and f"SW {sw:04X}" in message and "does not match" not in message
+    assert "put it back and read again" in message  # what to try next
+    if step.startswith("PACE"):
+        assert not any(record.ins in (0x84, 0x82) for record in recorder.statistics.records)  # no BAC after PACE
+
+
+@pytest.mark.parametrize(("sw", "error"), [(0x6300, WrongAccessKeyError), (0x63C2, WrongAccessKeyError),
+                                           (0x6A80, ChipRefusedError), (0x6F00, ChipRefusedError)])
+def test_only_a_failed_verification_at_pace_step_4_is_a_wrong_key(sw: int, error: type[Exception]) -> None:
+    class _Step4Answers:
+        """The last GENERAL AUTHENTICATE (CLA 00, not chained) answered ``sw``."""
+
+        def __init__(self, inner: Transport) -> None:
+            self.inner = inner
+
+        def transmit(self, command: bytes) -> bytes:
+            answer = self.inner.transmit(command)
+            return sw.to_bytes(2, "big") if command[:2] == b"\x00\x86" else answer
+
+    image = card("default")
+    with pytest.raises(error) as caught:
+        read_card(_Step4Answers(InProcessTransport(VirtualChip(image))), key_for(image, "CAN"))
+    message = str(caught.value)
+    assert ("the CAN does not match this card" in message) == (error is WrongAccessKeyError)
+    assert f"SW {sw:04X}" in message
+
+
+def test_pace_not_supported_with_a_can_is_unsupported_access_naming_why() -> None:
+    image = card("default")
+    chip = VirtualChip(image, ChipOptions(internal_errors=((0x22, 0x6D00),)))
+    with pytest.raises(UnsupportedAccessError, match=r"only BAC.*offers PACE but the chip refused MSE .*SW 6D00"):
+        read_card(InProcessTransport(chip), key_for(image, "CAN"))
+
+
+def test_wrong_mrz_on_a_chip_answering_6982_is_a_wrong_key() -> None:
+    image = card("default")
+    chip = VirtualChip(image, ChipOptions(pace=False))
+    wrong = AccessKey.from_document("B12345678", "900702", "300702")
+    with pytest.raises(WrongAccessKeyError, match="MRZ does not match"):
+        read_card(InProcessTransport(chip), wrong)
+
+
+# -- the send sequence counter after plain answers, both ways ----------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["CAN", "MRZ"])
+@pytest.mark.parametrize("steps", [0, 1, 2])
+@pytest.mark.parametrize("past_end", ["6282", "6B00"])
+def test_plain_answers_keep_the_ssc_in_step_or_the_session_is_opened_again(steps: int, kind: str,
+                                                                           past_end: str) -> None:
+    """A chip counting a plain answer 0 times reads straight on; one counting it 1 or 2 times breaks the
+    session at the next command, and the reader opens it again (noted), counting one step more each time.
+    Only DG3's 6982 is plain with ``past_end`` 6282; with 6B00 every file's first read is plain too."""
+    image = card("default")
+    chip = VirtualChip(image, ChipOptions(plain_errors=steps, pace=kind == "CAN", past_end=past_end))  # type: ignore[arg-type]
+    recorder = RecordingTransport(InProcessTransport(chip))
+    result = read_card(recorder, key_for(image, kind))
+    check_read(FieldChip("plain", access="BAC" if kind == "MRZ" else "PACE-CAN"), image, result)
+    reopened = [note for note in result.notes if "opened again" in note]
+    assert len(reopened) == (steps if past_end == "6B00" else min(steps, 1))
+    authentications = sum(record.ins in (0x82, 0x22) and record.sw == 0x9000 for record in recorder.statistics.records)
+    assert authentications == 2 + len(reopened)  # BAC or PACE, each opening again, and Chip Authentication
+
+
+def test_runtime_6700_under_sm_does_not_advance_the_ssc() -> None:
+    """The JMRTD case: the extended READ BINARY answered plain 6700 by the runtime, the shorter retry verifies."""
+    image = card("default")
+    recorder = RecordingTransport(InProcessTransport(VirtualChip(image, JMRTD)))
+    result = read_card(recorder, key_for(image, "MRZ"))
+    plain_6700 = [index for index, record in enumerate(recorder.statistics.records)
+                  if record.sw == 0x6700 and record.response_length == 2]
+    assert plain_6700, "the runtime answered an extended READ BINARY inside the session"
+    after = recorder.statistics.records[plain_6700[0] + 1]
+    assert after.ins == 0xB0 and after.response_length > 2  # the next command was protected and verified
+    assert not any("opened again" in note for note in result.notes)
+
+
+# -- a reader that cannot carry extended-length APDUs -------------------------------------------------------
+
+
+class _ShortAPDUReader:
+    """A reader (driver) that fails every extended-length APDU as SCardTransmit does, the card still there."""
+
+    def __init__(self, inner: Transport) -> None:
+        self.inner = inner
+        self.failures = 0
+
+    def transmit(self, command: bytes) -> bytes:
+        if len(command) >= 7 and command[4] == 0:
+            self.failures += 1
+            raise CardError("PC/SC failure on 'reader': Transaction failed. (0x80100016)")
+        return self.inner.transmit(command)
+
+
+def test_reader_without_extended_length_in_process() -> None:
+    image = card("default")
+    reader = _ShortAPDUReader(InProcessTransport(VirtualChip(image)))
+    result = read_card(reader, key_for(image, "CAN"))
+    check_read(FieldChip("reader-short-apdus", note="the reader cannot carry extended-length APDUs"), image, result)
+    assert reader.failures == 1
+
+
+def test_reader_without_extended_length_through_pcscd(pcscd: PcscdInstance) -> None:
+    image = card("default")
+    with vpcd_card(VirtualChip(image), port=pcscd.port), connect(pcscd.reader_name, timeout=5) as transport:
+        reader = _ShortAPDUReader(transport)
+        result = read_card(reader, key_for(image, "CAN"))
+    check_read(FieldChip("reader-short-apdus", note="the reader cannot carry extended-length APDUs"), image, result)
+    assert reader.failures == 1
+
+
+# -- slow chips: the reader and the counter wait for them --------------------------------------------------
+
+
+def test_slow_chip_300ms_per_apdu_through_pcscd(pcscd: PcscdInstance) -> None:
+    image = card("default")
+    start = time.monotonic()
+    result = read_through_pcscd(pcscd, VirtualChip(image, ChipOptions(latency=0.3)), key_for(image, "CAN"))
+    assert time.monotonic() - start >= 0.3 * result.apdu_count >= 5.0  # a whole read of several seconds
+    check_read(FieldChip("slow-300ms"), image, result)
+
+
+def test_counter_does_not_call_a_slow_card_removed(pcscd: PcscdInstance) -> None:
+    image = card("default")
+    assert image.secrets is not None
+    source = PCSCCardSource(pcscd.reader_name)
+    session = CounterSession(source, trust())
+    stop = threading.Event()
+    with vpcd_card(VirtualChip(image, ChipOptions(latency=0.2)), port=pcscd.port):
+        watcher = threading.Thread(target=watch, args=(session, source, stop), kwargs={"interval": 0.05},
+                                   daemon=True)
+        watcher.start()
+        try:
+            deadline = time.monotonic() + 10
+            while session.snapshot()["phase"] != Phase.CARD.value and time.monotonic() < deadline:
+                time.sleep(0.05)
+            session.submit(can=image.secrets.can)
+            deadline = time.monotonic() + 60
+            while session.snapshot()["phase"] == Phase.READING.value and time.monotonic() < deadline:
+                time.sleep(0.1)
+            snapshot = session.snapshot()
+        finally:
+            stop.set()
+            watcher.join(timeout=5)
+    assert snapshot["notice"] is None, snapshot["detail"]
+    assert snapshot["phase"] == Phase.DONE.value
+    assert snapshot["result"] is not None

@@ -787,7 +787,7 @@ def _pace(channel: _Channel, key: AccessKey, infos: Sequence[PACEInfo]) -> Secur
                              f"({sw_meaning(response.sw)}, SW {response.sw:04X}): the chip was opened with BAC")
         return None
     if not response.ok:
-        raise refused("PACE step 0 (MSE:Set AT)", command, response.sw, _HINT_CHIP_ERROR)
+        raise refused("PACE step 0", command, response.sw, _HINT_CHIP_ERROR)
     steps: tuple[Callable[[bytes], bytes], ...] = (terminal.general_authenticate_2,
                                                    terminal.general_authenticate_3)
     data = _general_authenticate(channel, 1, terminal.general_authenticate_1())
@@ -798,7 +798,7 @@ def _pace(channel: _Channel, key: AccessKey, infos: Sequence[PACEInfo]) -> Secur
     if final.sw in _WRONG_KEY_SWS or final.sw >> 4 == 0x63C:
         raise WrongAccessKeyError(f"the {key.kind} does not match this card", sw=final.sw)
     if not final.ok:
-        raise refused("PACE step 4 (mutual authentication)", command, final.sw, _HINT_CHIP_ERROR)
+        raise refused("PACE step 4", command, final.sw, _HINT_CHIP_ERROR)
     return terminal.complete(final.data)
 
 
