@@ -11,7 +11,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cardlib.errors import CardlibError, DecodeError, EncodeError, ValidationError
-from cardlib.lds.dg13 import DG13, DG13Field, DG13Text, StringType, format_date, parse_date
+from cardlib.lds.dg13 import (
+    DG13,
+    FIELD_TABLES,
+    CardKind,
+    DG13Field,
+    DG13Text,
+    StringType,
+    card_kind,
+    field_table,
+    format_date,
+    parse_date,
+)
 from cardlib.lds.tlv import encode_tlv
 from cardlib.model.resident import Resident, Sex
 
@@ -251,3 +262,62 @@ def test_two_spouses_or_two_parent_sequences_are_repeated() -> None:
 def test_a_field_number_appearing_twice_is_refused() -> None:
     with pytest.raises(DecodeError, match=r"field numbers appear twice: \[2\]"):
         DG13.decode(wrap(field(2, utf8("Thân Quang Bảo")) + field(2, utf8("Trần Văn Bình"))))
+
+
+# -- card kinds: the 2021 CCCD and the 2024 Căn cước (Circular 16/2024/TT-BCA) --------------------------------
+
+
+@pytest.mark.parametrize(("issued", "born", "kind"), [
+    (date(2024, 6, 30), date(1990, 1, 1), CardKind.CCCD_2021),
+    (date(2024, 7, 1), date(1990, 1, 1), CardKind.CAN_CUOC_2024),
+    (date(2025, 7, 1), date(2019, 7, 2), CardKind.CAN_CUOC_2024_UNDER_6),  # one day short of 6
+    (date(2025, 7, 1), date(2019, 7, 1), CardKind.CAN_CUOC_2024),  # 6 that day
+    (date(2026, 2, 28), date(2020, 2, 29), CardKind.CAN_CUOC_2024_UNDER_6),  # a 29 February birthday: 1 March
+    (date(2026, 3, 1), date(2020, 2, 29), CardKind.CAN_CUOC_2024),
+])
+def test_the_card_kind_follows_the_date_of_issue_and_the_age_on_that_day(issued: date, born: date,
+                                                                          kind: CardKind) -> None:
+    assert card_kind(issued, born) is kind
+
+
+def _resident_2024(**changes: object) -> Resident:
+    return resident(date_of_issue=date(2024, 9, 2), date_of_expiry=date(2029, 7, 2), identification_marks="",
+                    place_of_origin="Phường Hàng Bạc, Quận Hoàn Kiếm, Hà Nội", **changes)
+
+
+def test_a_2024_card_keeps_the_2021_layout_with_its_own_field_names() -> None:
+    old, new = resident(), _resident_2024()
+    dg13 = DG13.decode(DG13.from_resident(new).encode())
+    assert dg13.kind is CardKind.CAN_CUOC_2024 and DG13.from_resident(old).kind is CardKind.CCCD_2021
+    assert [entry.number for entry in dg13.entries] == list(range(1, 17))
+    assert dg13.text(8) == "Phường Hàng Bạc, Quận Hoàn Kiếm, Hà Nội" and dg13.text(10) == ""
+    assert dg13.to_resident() == new
+    names_2021, names_2024 = field_table(CardKind.CCCD_2021), field_table(CardKind.CAN_CUOC_2024)
+    assert (names_2021[8].name, names_2024[8].name) == ("place_of_origin", "place_of_birth_registration")
+    assert names_2024[8].attributes == ("place_of_origin",)
+    # every placement the 2024 table makes on its own says so; the 2021 table assumes nothing
+    assumed = {spec.number for spec in FIELD_TABLES[CardKind.CAN_CUOC_2024] if spec.assumption}
+    assert assumed == {8, 9, 10} and not any(spec.assumption for spec in FIELD_TABLES[CardKind.CCCD_2021])
+    assert FIELD_TABLES[CardKind.CAN_CUOC_2024_UNDER_6] == FIELD_TABLES[CardKind.CAN_CUOC_2024]
+
+
+def test_changing_the_2024_layout_is_a_table_edit(monkeypatch: pytest.MonkeyPatch) -> None:
+    moved = tuple(dataclasses.replace(spec, number=17) if spec.number == 8 else spec
+                  for spec in FIELD_TABLES[CardKind.CAN_CUOC_2024])
+    monkeypatch.setitem(FIELD_TABLES, CardKind.CAN_CUOC_2024, moved)  # type: ignore[arg-type]
+    dg13 = DG13.from_resident(_resident_2024())
+    assert 8 not in dg13.fields and dg13.text(17) == "Phường Hàng Bạc, Quận Hoàn Kiếm, Hà Nội"
+    assert DG13.from_resident(resident()).text(8) == "Xã Đông Ngạc, Từ Liêm, Hà Nội"  # the 2021 card unchanged
+
+
+def test_a_missing_required_field_is_named_as_the_card_kind_names_it() -> None:
+    encoded = DG13.from_resident(_resident_2024())
+    without_8 = DG13(tuple(entry for entry in encoded.entries if entry.number != 8))
+    with pytest.raises(ValidationError) as caught:
+        without_8.to_resident()
+    assert caught.value.field == "place_of_birth_registration"
+
+
+def test_a_dg13_whose_dates_do_not_parse_is_read_with_the_2021_table() -> None:
+    broken = DG13((DG13Field(11, (DG13Text("2024-09-02"),)), DG13Field(3, (DG13Text("02/07/1944"),))))
+    assert broken.kind is CardKind.CCCD_2021

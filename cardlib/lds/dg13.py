@@ -20,14 +20,29 @@ field and long-form lengths are accepted.  A field carrying more values than the
 all (:attr:`DG13Field.repeated`, :meth:`DG13.shown`); a field number appearing twice is refused, since no
 reading of such a SET is the card's.  Every field keeps the bytes it arrived in, so a decoded DG13
 re-encodes byte-identically.  Text is decoded as UTF-8 whatever the tag (PrintableString is a subset).
+
+Card kinds.  Two kinds of card are in circulation: the *Căn cước công dân* (CCCD, Circular 06/2021/TT-BCA),
+issued until 30 June 2024, and the *Căn cước* (Law on Identification 2023, Circular 16/2024/TT-BCA), issued
+from 1 July 2024 (:data:`CAN_CUOC_SINCE`), with a variant for children under 6 (no face printed).  The
+2024 face prints "Nơi đăng ký khai sinh" (place of birth registration) and "Nơi cư trú" (place of residence)
+instead of "Quê quán" and "Nơi thường trú", no identification marks, and "Bộ Công an" as issuer.  Which
+kind a card is follows from its date of issue (and, for the variant, the holder's age on that day), so
+:func:`card_kind` needs nothing the 2021 layout lacks.
+
+The chip layout of the 2024 card is not public.  We do not invent one: :data:`FIELD_TABLES` gives each kind
+its own declarative table over the 2021 numbering, and the 2024 table is an *assumption*, each assumed
+placement saying so in :attr:`FieldSpec.assumption`: the place of birth registration in field 8 (the slot of
+"Quê quán"), the place of residence in field 9, field 10 (identification marks) present and empty.
+When the real layout is published, changing it is an edit of that table.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from enum import IntEnum
+from enum import Enum, IntEnum
 
 from asn1crypto import core
 
@@ -74,13 +89,90 @@ class FieldNumber(IntEnum):
     CARD_SERIAL = 16
 
 
-_PRINTABLE_FIELDS = frozenset({1, 3, 11, 15, 16})
-_RESIDENT_FIELDS = {
-    1: "id_number", 2: "full_name", 3: "date_of_birth", 4: "sex", 5: "nationality", 6: "ethnicity", 7: "religion",
-    8: "place_of_origin", 9: "place_of_residence", 10: "identification_marks", 11: "date_of_issue",
-    12: "date_of_expiry", 13: "father_name", 14: "spouse_name", 15: "old_id_number", 16: "card_serial",
+CAN_CUOC_SINCE = date(2024, 7, 1)
+"""The Law on Identification 2023 takes effect: cards issued from this day are Căn cước cards."""
+UNDER_6_YEARS = 6
+"""Holders younger than this on the day of issue get the Căn cước variant without a printed face."""
+
+
+class CardKind(Enum):
+    """The kind of card a DG13 belongs to; the value is the name input files and the counter page use."""
+
+    CCCD_2021 = "cccd_2021"
+    CAN_CUOC_2024 = "can_cuoc_2024"
+    CAN_CUOC_2024_UNDER_6 = "can_cuoc_2024_under_6"
+
+
+def card_kind(date_of_issue: date, date_of_birth: date) -> CardKind:
+    """The kind of a card issued on ``date_of_issue`` to a holder born on ``date_of_birth``."""
+    if date_of_issue < CAN_CUOC_SINCE:
+        return CardKind.CCCD_2021
+    sixth = _birthday(date_of_birth, date_of_birth.year + UNDER_6_YEARS)
+    return CardKind.CAN_CUOC_2024_UNDER_6 if date_of_issue < sixth else CardKind.CAN_CUOC_2024
+
+
+def _birthday(born: date, year: int) -> date:
+    """The birthday in ``year`` (29 February counts from 1 March in other years)."""
+    try:
+        return born.replace(year=year)
+    except ValueError:
+        return date(year, 3, 1)
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One DG13 field of a card kind's layout.
+
+    ``name`` is what the kind calls the field (input files, the counter page); ``attributes`` the
+    :class:`~cardlib.model.resident.Resident` attributes it carries (two for the nested parents);
+    ``assumption`` is non-empty where the placement is ours, not published.
+    """
+
+    number: int
+    name: str
+    attributes: tuple[str, ...]
+    string_type: StringType = StringType.UTF8
+    required: bool = True
+    assumption: str = ""
+
+
+def _spec(number: int, name: str, *, attribute: str = "", printable: bool = False, required: bool = True,
+          assumption: str = "") -> FieldSpec:
+    string_type = StringType.PRINTABLE if printable else StringType.UTF8
+    return FieldSpec(number, name, (attribute or name,), string_type, required, assumption)
+
+
+_CCCD_2021 = (
+    _spec(1, "id_number", printable=True), _spec(2, "full_name"), _spec(3, "date_of_birth", printable=True),
+    _spec(4, "sex"), _spec(5, "nationality"), _spec(6, "ethnicity"), _spec(7, "religion"),
+    _spec(8, "place_of_origin"), _spec(9, "place_of_residence"), _spec(10, "identification_marks", required=False),
+    _spec(11, "date_of_issue", printable=True), _spec(12, "date_of_expiry"),
+    FieldSpec(13, "parents", ("father_name", "mother_name"), required=False),
+    _spec(14, "spouse_name", required=False), _spec(15, "old_id_number", printable=True, required=False),
+    _spec(16, "card_serial", printable=True, required=False),
+)
+_ASSUMED = "2024 chip layout not public: kept in the 2021 slot"
+_CAN_CUOC_2024 = tuple(
+    {8: _spec(8, "place_of_birth_registration", attribute="place_of_origin",
+              assumption=f"{_ASSUMED} of Quê quán (place of origin)"),
+     9: _spec(9, "place_of_residence", assumption=f"{_ASSUMED} of Nơi thường trú (permanent residence)"),
+     10: _spec(10, "identification_marks", required=False,
+               assumption=f"{_ASSUMED}, present and empty: the 2024 card has no identification marks"),
+     }.get(spec.number, spec)
+    for spec in _CCCD_2021
+)
+FIELD_TABLES: Mapping[CardKind, tuple[FieldSpec, ...]] = {
+    CardKind.CCCD_2021: _CCCD_2021, CardKind.CAN_CUOC_2024: _CAN_CUOC_2024,
+    CardKind.CAN_CUOC_2024_UNDER_6: _CAN_CUOC_2024,
 }
-_REQUIRED = (1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 12)
+"""Each card kind's DG13 layout, by field number order: the one place that says which field holds what."""
+
+
+def field_table(kind: CardKind) -> Mapping[int, FieldSpec]:
+    """The layout of ``kind`` by field number."""
+    return {spec.number: spec for spec in FIELD_TABLES[kind]}
+
+
 # How many names a nested field holds in the layout: father and mother in 13, one spouse in 14.
 NESTED_NAMES = {13: 2, 14: 1}
 AMBIGUOUS_SEPARATOR = " | "
@@ -223,19 +315,19 @@ class DG13:
 
     @classmethod
     def from_resident(cls, resident: Resident) -> DG13:
-        """The DG13 of ``resident`` in the majority layout: fields 1–16, ordered by number."""
-        expiry = NO_EXPIRY_TEXT if resident.date_of_expiry is None else format_date(resident.date_of_expiry)
-        simple = {
-            1: resident.id_number, 2: resident.full_name, 3: format_date(resident.date_of_birth),
-            4: resident.sex.value, 5: resident.nationality, 6: resident.ethnicity, 7: resident.religion,
-            8: resident.place_of_origin, 9: resident.place_of_residence, 10: resident.identification_marks,
-            11: format_date(resident.date_of_issue), 12: expiry, 15: resident.old_id_number, 16: resident.card_serial,
-        }
-        entries = {n: DG13Field(n, (_typed(n, text),)) for n, text in simple.items()}
-        entries[13] = DG13Field(13, ((DG13Text(resident.father_name), DG13Text(resident.mother_name)),))
-        spouse = (DG13Text(resident.spouse_name),) if resident.spouse_name else ()
-        entries[14] = DG13Field(14, (spouse,))
-        return cls(tuple(entries[n] for n in sorted(entries)))
+        """The DG13 of ``resident`` in the layout of its card kind (:func:`card_kind`): every field, by number."""
+        layout = FIELD_TABLES[card_kind(resident.date_of_issue, resident.date_of_birth)]
+        return cls(tuple(_resident_field(spec, resident) for spec in layout))
+
+    @property
+    def kind(self) -> CardKind:
+        """The card kind by the date of issue and of birth; the 2021 kind when either is not a date."""
+        try:
+            issued = parse_date(self.text(FieldNumber.DATE_OF_ISSUE) or "", "date_of_issue")
+            born = parse_date(self.text(FieldNumber.DATE_OF_BIRTH) or "", "date_of_birth")
+        except ValidationError:
+            return CardKind.CCCD_2021
+        return card_kind(issued, born)
 
     def encode(self) -> bytes:
         """The whole DG13 file, outer tag 6D included."""
@@ -269,9 +361,9 @@ class DG13:
 
     def to_resident(self) -> Resident:
         """The resident this DG13 describes; ValidationError(field=...) when a field is missing or invalid."""
-        for number in _REQUIRED:
-            if number not in self.fields:
-                raise ValidationError(f"DG13 field {number} is missing", field=_RESIDENT_FIELDS[number])
+        for spec in FIELD_TABLES[self.kind]:
+            if spec.required and spec.number not in self.fields:
+                raise ValidationError(f"DG13 field {spec.number} is missing", field=spec.name)
         father, mother = self.parents
         expiry_text = self.text(12) or ""
         return Resident(
@@ -288,8 +380,24 @@ class DG13:
         return self.text(number) or ""
 
 
-def _typed(number: int, text: str) -> DG13Text:
-    return DG13Text(text, StringType.PRINTABLE if number in _PRINTABLE_FIELDS else StringType.UTF8)
+def _resident_field(spec: FieldSpec, resident: Resident) -> DG13Field:
+    """Field ``spec`` filled from ``resident``: one string, or the nested names of the parents or spouse."""
+    texts = [_resident_text(resident, attribute) for attribute in spec.attributes]
+    if spec.number in NESTED_NAMES:
+        if texts == [""]:
+            texts = []  # no spouse: an empty SEQUENCE, as on the cards; parents keep both places
+        return DG13Field(spec.number, (tuple(DG13Text(text, spec.string_type) for text in texts),))
+    return DG13Field(spec.number, (DG13Text(texts[0], spec.string_type),))
+
+
+def _resident_text(resident: Resident, attribute: str) -> str:
+    """An attribute of ``resident`` as DG13 writes it: dates dd/mm/yyyy, no expiry as its text, sex as Nam/Nữ."""
+    value = getattr(resident, attribute)
+    if isinstance(value, date):
+        return format_date(value)
+    if value is None:
+        return NO_EXPIRY_TEXT
+    return value.value if isinstance(value, Sex) else str(value)
 
 
 def _decode_integer(obj: TLV, what: str) -> int:
