@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 from cardtool.main import main
@@ -82,11 +83,18 @@ def _groups(files: dict[str, bytes]) -> dict[int, bytes]:
     return {int(name[2:]): data for name, data in files.items() if name.startswith("DG")}
 
 
-def _verify(capsys: pytest.CaptureFixture[str], dump: Path, trust: Path) -> tuple[int, dict[str, dict[str, str]]]:
-    """``cardtool verify DUMP --trust TRUST --json``: exit status and the checks by id."""
+class Verified(NamedTuple):
+    """What ``cardtool verify DUMP --trust TRUST --json`` said: exit status, checks by id, stderr."""
+
+    code: int
+    checks: dict[str, dict[str, str]]
+    err: str
+
+
+def _verify(capsys: pytest.CaptureFixture[str], dump: Path, trust: Path) -> Verified:
     code = main(["verify", str(dump), "--trust", str(trust), "--json"])
-    report = json.loads(capsys.readouterr().out)
-    return code, {check["id"]: check for check in report["checks"]}
+    captured = capsys.readouterr()
+    return Verified(code, {check["id"]: check for check in json.loads(captured.out)["checks"]}, captured.err)
 
 
 def _timed(action: Callable[[], object]) -> tuple[object, float]:
@@ -115,14 +123,15 @@ def test_self_made_master_list_cannot_make_a_forged_card_valid(tmp_path: Path,
     assert "anchored, its CSCAs trusted" not in out
     assert "1 anchor certificates given; 1 CSCA certificates trusted" in out
 
-    code, checks = _verify(capsys, forged, trust)
+    code, checks, err = _verify(capsys, forged, trust)
     assert code == 2  # cannot tell, never valid
     assert checks["chain.csca_found"]["status"] == "cannot tell"
     assert "evil.ml" in checks["chain.csca_found"]["reason"] and "not anchored" in checks["chain.csca_found"]["reason"]
     assert checks["sod.signature"]["status"] == "pass" and checks["hash.DG1"]["status"] == "pass"
+    assert "evil.ml: master list signer chains to no CSCA given as an anchor" in err  # said on stderr too
 
     genuine = _dump(sample_card_image(1), tmp_path / "genuine")
-    code, checks = _verify(capsys, genuine, trust)
+    code, checks, _err = _verify(capsys, genuine, trust)
     assert code == 0, checks  # the impostor list beside it does not harm the genuine card
 
 
@@ -142,12 +151,12 @@ def test_same_named_csca_with_a_new_key_never_makes_a_genuine_card_invalid(tmp_p
     genuine = _dump(sample_card_image(0), tmp_path / "genuine")
     new_key = attacker().csca_certificate.public_bytes(PEM)  # same name, another key: what a rollover looks like
     both = _trust_folder(tmp_path / "both", csca_2_pem=new_key)
-    code, checks = _verify(capsys, genuine, both)
+    code, checks, _err = _verify(capsys, genuine, both)
     assert code == 0 and checks["chain.ds_signature"]["status"] == "pass"
     only_new = tmp_path / "only-new"
     only_new.mkdir()
     (only_new / "csca-2.pem").write_bytes(new_key)
-    code, checks = _verify(capsys, genuine, only_new)
+    code, checks, _err = _verify(capsys, genuine, only_new)
     assert code == 2, checks
     assert checks["chain.csca_found"]["status"] == "cannot tell" and "rollover" in checks["chain.csca_found"]["reason"]
     assert checks["chain.ds_signature"]["status"] == "n/a"
@@ -164,7 +173,7 @@ def test_document_signer_revoked_by_a_crl_inside_a_master_list(tmp_path: Path,
     trust.mkdir()
     (trust / "csca.pem").write_bytes(sample_pki().csca_certificate.public_bytes(PEM))
     (trust / "country.ml").write_bytes(_master_list(sample_pki(), (revoked,)))
-    code, checks = _verify(capsys, _dump(sample_card_image(0), tmp_path / "card"), trust)
+    code, checks, _err = _verify(capsys, _dump(sample_card_image(0), tmp_path / "card"), trust)
     assert code == 1
     assert checks["chain.ds_not_revoked"]["status"] == "fail" and "revoked" in checks["chain.ds_not_revoked"]["reason"]
     assert checks["chain.crl"]["status"] == "pass"
@@ -193,12 +202,13 @@ def _forged_crl() -> bytes:
 def test_forged_crl_never_turns_a_genuine_card_invalid(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Before: INVALID.  Now: beside the genuine CRL it is ignored (VALID); alone it leaves revocation unknown."""
     card = _dump(sample_card_image(0), tmp_path / "card")
-    code, checks = _verify(capsys, card, _trust_folder(tmp_path / "with-genuine", forged_crl_pem=_forged_crl()))
+    code, checks, err = _verify(capsys, card, _trust_folder(tmp_path / "with-genuine", forged_crl_pem=_forged_crl()))
     assert code == 0, checks
     assert "do not verify under its key, ignored" in checks["chain.crl"]["reason"]
-    code, checks = _verify(capsys, card, _trust_folder(tmp_path / "forged-only", crl=_forged_crl()))
+    code, checks, err = _verify(capsys, card, _trust_folder(tmp_path / "forged-only", crl=_forged_crl()))
     assert code == 2
     assert checks["chain.crl"]["status"] == "cannot tell" and "forged or corrupt" in checks["chain.crl"]["reason"]
+    assert "signature does not verify under the CSCA it names: ignored" in err
     assert checks["chain.ds_not_revoked"]["status"] == "cannot tell"
     main(["pki", "trust", str(tmp_path / "forged-only")])
     assert "signature does not verify under the CSCA it names: ignored" in capsys.readouterr().out
@@ -209,7 +219,7 @@ def test_expired_crl_makes_revocation_cannot_tell(tmp_path: Path, capsys: pytest
     pki = sample_pki()
     issued = datetime.now(UTC) - timedelta(days=110)
     stale = issue_crl(pki.config, pki.csca_certificate, FileKey(pki.csca_key), issued, 7, []).public_bytes(PEM)
-    code, checks = _verify(capsys, _dump(sample_card_image(0), tmp_path / "card"),
+    code, checks, _err = _verify(capsys, _dump(sample_card_image(0), tmp_path / "card"),
                            _trust_folder(tmp_path / "trust", crl=stale))
     assert code == 2
     assert checks["chain.crl"]["status"] == "cannot tell" and "not current" in checks["chain.crl"]["reason"]
@@ -220,7 +230,7 @@ def test_no_crl_at_all_keeps_the_documented_warning(tmp_path: Path, capsys: pyte
     trust = tmp_path / "trust"
     trust.mkdir()
     (trust / "csca.pem").write_bytes(sample_pki().csca_certificate.public_bytes(PEM))
-    code, checks = _verify(capsys, _dump(sample_card_image(0), tmp_path / "card"), trust)
+    code, checks, _err = _verify(capsys, _dump(sample_card_image(0), tmp_path / "card"), trust)
     assert code == 0
     assert checks["chain.crl"]["status"] == "warn" and checks["chain.ds_not_revoked"]["status"] == "warn"
 
