@@ -72,12 +72,16 @@ SAVE_AS_UTF8 = 'save it as "CSV UTF-8" (Excel: File > Save As > CSV UTF-8 (Comma
 
 @dataclass(frozen=True)
 class InputRecord:
-    """A valid input record: the resident to personalize and the path of their portrait image."""
+    """A valid input record: the resident to personalize and the path of their portrait image.
+
+    ``values`` are the record's cells as read (should the card step still reject it).
+    """
 
     row: int
     resident: Resident
     portrait: Path
     fingerprint: str = ""
+    values: Mapping[str, str] = dataclass_field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -246,7 +250,7 @@ def _batch_row(text: str) -> int | None:
 
 def _row_error(row: int, reason: str, values: Mapping[str, str]) -> RejectedRow:
     shown = {name: value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-             for name, value in values.items()}
+             for name, value in values.items() if name not in CORRECTION_COLUMNS}
     raw_id = shown.get("id_number", "").strip()
     return RejectedRow(row, reason, None, raw_id if raw_id.isprintable() and raw_id else None, shown,
                        fingerprint(values))
@@ -308,15 +312,16 @@ def _record(row: int, values: Mapping[str, object], folder: Path, check_portrait
     raw_id = values.get("id_number")
     id_number = raw_id.strip() if isinstance(raw_id, str) and raw_id.isprintable() else None
     digest = fingerprint(values)
+    shown = {name: value if isinstance(value, str) else json.dumps(value) for name, value in values.items()
+             if name not in CORRECTION_COLUMNS}
     try:
         text = {name: _text(values, name) for name in COLUMNS}
         resident = _resident(text)
         _check_mrz_name(resident)
         portrait = _portrait(text["portrait"], folder, check_portraits)
     except ValidationError as exc:
-        shown = {name: value if isinstance(value, str) else json.dumps(value) for name, value in values.items()}
         return RejectedRow(row, exc.reason, exc.field, id_number, shown, digest)
-    return InputRecord(row, resident, portrait, digest)
+    return InputRecord(row, resident, portrait, digest, shown)
 
 
 def _check_mrz_name(resident: Resident) -> None:

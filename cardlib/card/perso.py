@@ -7,6 +7,11 @@ DG14 carries the Chip Authentication public key; DG15 the Active Authentication 
 RSA selectable); EF.SOD holds SHA-256 hashes of every data group, signed by the Document Signer.
 DG3 (fingerprints) is present but holds no finger record: it is protected on the chip and cardlib
 does not synthesise biometrics.
+
+:func:`prepare_portrait` turns a portrait file into the DG2 face image and says what it did to it
+(used as it is, or resized and re-encoded), with a warning when the file is far larger than a card
+portrait needs (:data:`PORTRAIT_WARN_BYTES`, :data:`PORTRAIT_WARN_PIXELS`): a 30 MB, 4200×5600
+photo is usually the wrong file (a camera original, a scan of a whole form) and costs time on every row.
 """
 
 from __future__ import annotations
@@ -22,10 +27,11 @@ from PIL import Image
 
 from cardlib import curves
 from cardlib.card.image import AAPrivateKey, CardImage, ChipSecrets
-from cardlib.card.portrait import normalise_portrait
+from cardlib.card.portrait import PORTRAIT_HEIGHT, PORTRAIT_WIDTH, normalise_portrait
+from cardlib.errors import CardlibError, ValidationError
 from cardlib.lds.com import EFCOM
 from cardlib.lds.dg1 import DG1
-from cardlib.lds.dg2 import DG2
+from cardlib.lds.dg2 import DG2, FaceImage
 from cardlib.lds.dg13 import DG13
 from cardlib.lds.dg15 import DG15
 from cardlib.lds.securityinfo import (
@@ -46,6 +52,11 @@ from cardlib.model.resident import Resident
 
 # ecdsa-plain-SHA256, BSI TR-03111 §5.2.1: the AA signature algorithm named in DG14 for EC keys.
 ECDSA_PLAIN_SHA256 = "0.4.0.127.0.7.1.1.4.1.3"
+
+PORTRAIT_WARN_BYTES = 5_000_000
+"""Portrait files above this size get a warning: a prepared ID photo is tens to hundreds of kilobytes."""
+PORTRAIT_WARN_PIXELS = 12_000_000
+"""Portraits above this many pixels (e.g. 3000×4000) get a warning: the card stores 360×480."""
 
 
 @dataclass(frozen=True)
@@ -111,9 +122,65 @@ def empty_dg3() -> bytes:
     return encode_tlv(0x63, encode_tlv(0x7F61, encode_tlv(0x02, b"\x00")))
 
 
+@dataclass(frozen=True)
+class PreparedPortrait:
+    """A portrait file made ready for DG2: the face image, what was done to the file, and any warning."""
+
+    face: FaceImage
+    done: str
+    warning: str | None = None
+
+
+def prepare_portrait(path: Path, profile: ChipProfile = DEFAULT_PROFILE) -> PreparedPortrait:
+    """Normalise the portrait at ``path`` (see :mod:`cardlib.card.portrait`) and say what was done to it.
+
+    Raises :class:`ValidationError` with ``field="portrait"`` when the file cannot be read, is not an
+    image, is over a decoding budget, or cannot be encoded within the DG2 size.
+    """
+    try:
+        size = path.stat().st_size
+        face = normalise_portrait(path, format=profile.portrait_format)
+    except OSError as exc:
+        raise ValidationError(f"cannot read {path.name} ({exc.strerror or type(exc).__name__})",
+                              field="portrait") from None
+    except CardlibError as exc:
+        raise ValidationError(str(exc), field="portrait") from None
+    source = _image_size(path)
+    return PreparedPortrait(face, _portrait_done(path, size, source, face), _portrait_warning(path, size, source))
+
+
+def _image_size(path: Path) -> tuple[int, int] | None:
+    """Width and height from the image's header (the pixels are not decoded), None if unreadable."""
+    try:
+        with Image.open(path) as image:
+            return image.size
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return None
+
+
+def _portrait_done(path: Path, size: int, source: tuple[int, int] | None, face: FaceImage) -> str:
+    result = f"{PORTRAIT_WIDTH}×{PORTRAIT_HEIGHT} {face.format.name} of {len(face.image):,} bytes"
+    if size == len(face.image) and path.read_bytes() == face.image:
+        return f"used as it is ({result})"
+    shape = f"{source[0]}×{source[1]}" if source else "unknown size"
+    if source == (PORTRAIT_WIDTH, PORTRAIT_HEIGHT):
+        return f"re-encoded from {size:,} bytes to a {result}"
+    return f"resized from {shape} ({size:,} bytes) and re-encoded as a {result}"
+
+
+def _portrait_warning(path: Path, size: int, source: tuple[int, int] | None) -> str | None:
+    pixels = source[0] * source[1] if source else 0
+    if size <= PORTRAIT_WARN_BYTES and pixels <= PORTRAIT_WARN_PIXELS:
+        return None
+    shape = f"{source[0]}×{source[1]} pixels, " if source else ""
+    return (f"portrait {path.name} is {shape}{size / 1e6:.1f} MB, far more than the card's "
+            f"{PORTRAIT_WIDTH}×{PORTRAIT_HEIGHT} needs (warned above {PORTRAIT_WARN_BYTES / 1e6:.0f} MB or "
+            f"{PORTRAIT_WARN_PIXELS / 1e6:.0f} megapixels): check it is the right photo")
+
+
 def personalize(
     resident: Resident,
-    portrait: Path | bytes | Image.Image,
+    portrait: Path | bytes | Image.Image | FaceImage,
     signer: SODSigner,
     *,
     profile: ChipProfile = DEFAULT_PROFILE,
@@ -122,6 +189,7 @@ def personalize(
 ) -> CardImage:
     """The card image of ``resident``: every file encoded, the SOD signed by ``signer``, the chip's secrets.
 
+    ``portrait`` is a source image, normalised here, or a face image already made (:func:`prepare_portrait`).
     ``keys`` lets a caller supply the chip keys (e.g. generated ahead in bulk); by default fresh ones are made.
     """
     if not isinstance(resident, Resident):
@@ -129,7 +197,8 @@ def personalize(
                         f"got {type(resident).__name__}")
     keys = keys or ChipKeys.generate(profile)
     mrz = MRZ.from_resident(resident)
-    face = normalise_portrait(portrait, format=profile.portrait_format)
+    face = portrait if isinstance(portrait, FaceImage) else normalise_portrait(portrait,
+                                                                               format=profile.portrait_format)
     groups: dict[int, bytes] = {
         1: DG1(mrz).encode(),
         2: DG2((face,)).encode(),

@@ -3,14 +3,30 @@
 Output folder::
 
     cards/NNNNN-<id>/   one card image per personalized row (see cardlib.card.image)
-    manifest.jsonl      one line per input row: personalized (with its card folder) or rejected (with why)
-    rejected.csv        the rejected rows, for the operator to fix and run again (a cell starting with
-                        = + - @ gets a leading ' so no spreadsheet runs it: drop it when fixing the row)
-    report.html         counts and the rejected rows grouped by the field at fault, for a supervisor
+    batch.json          the batch: its title, the input file it was started on and that file's SHA-256
+    manifest.jsonl      one line per input row done: personalized (with its card folder and what was done to
+                        the portrait) or rejected (with why and the row's cells); each with the row's fingerprint
+    rejected.csv        the rejected rows, every original column plus ``row``, ``field`` and ``reason``: fix
+                        them and feed the file back (``cardtool perso OUT/rejected.csv --out OUT``)
+    report.html         counts, portrait warnings and the rejected rows grouped by the field at fault
 
-Nothing is silently dropped: every input row ends as exactly one manifest line.  The run is resumable:
-started again on the same output folder it skips the rows the manifest already accounts for (card
-folders are written atomically before their manifest line, so a kill at any moment loses nothing).
+Nothing is silently dropped: every input row ends as exactly one manifest line (the last line of a row is
+its current state).  The run is resumable: started again on the same output folder it skips the rows the
+manifest already accounts for (card folders are written atomically before their manifest line, so a kill
+at any moment loses nothing), matching rows by number and by fingerprint (:func:`cardlib.card.inputs.fingerprint`):
+
+* a rejected row that was corrected (in the input file, or in ``rejected.csv`` fed back) is done again;
+  ``--only-rejected`` does every rejected row again (e.g. once the missing portraits are there) and nothing else;
+* a personalized row that changed since is not done again (its card exists): it is named, and the run exits 1;
+* another input file on the same folder is refused (a folder is one batch) unless ``--new-input`` says it
+  replaces the batch's input; the report keeps the batch's title.
+
+The same ID number on two rows of a batch (in this run or an earlier one) is refused on the second row,
+naming the first: a person gets one card.  CSV cells that ``rejected.csv`` protected with a leading ``'``
+(see :mod:`cardtool.spreadsheet`) are read back without it.  Portraits far larger than a card needs are
+personalized with a warning (:data:`cardlib.card.perso.PORTRAIT_WARN_BYTES`), and what was done to each is
+in the manifest.
+
 Rows are personalized on every core (each worker process loads the Document Signer once); the input is
 streamed and at most a few rows per worker are in flight, so 10,000-row files never sit in memory.
 A progress bar with rate and ETA is drawn on a terminal.
@@ -19,10 +35,12 @@ A progress bar with rate and ETA is drawn on a terminal.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import html
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -31,19 +49,22 @@ from cardlib.batch.engine import IN_FLIGHT_PER_WORKER, default_workers, ordered_
 from cardlib.batch.journal import drop_torn_tail
 from cardlib.batch.pool import process_pool
 from cardlib.batch.sources import PERSO_MANIFEST
-from cardlib.card.inputs import InputRecord, RejectedRow, read_records
-from cardlib.card.perso import personalize
-from cardlib.errors import CardlibError
+from cardlib.card.inputs import COLUMNS, InputRecord, RejectedRow, is_correction_file, read_records
+from cardlib.card.perso import personalize, prepare_portrait
+from cardlib.errors import CardlibError, InputError, ValidationError
 from cardlib.lds.sod import SODSigner
 from cardlib.pki.hsm import PinSource
 from cardlib.pki.operations import IssuingAuthority
 from cardtool.progress import Progress
 from cardtool.qa_report import STYLE, FailureGroup, bar_chart
-from cardtool.spreadsheet import write_csv
+from cardtool.spreadsheet import FORMULA_STARTS, write_csv
 
 MANIFEST = PERSO_MANIFEST
 REJECTED = "rejected.csv"
 PAGE = "report.html"
+BATCH = "batch.json"
+SHOWN_CHANGES = 10
+"""Changed rows named one by one on the terminal; the rest are counted."""
 
 Entry = dict[str, Any]
 _worker_signer: SODSigner | None = None
@@ -52,11 +73,18 @@ _worker_authority: IssuingAuthority | None = None
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``perso`` sub-command."""
-    parser = commands.add_parser("perso", help="personalize card images from a CSV or JSON Lines resident file")
-    parser.add_argument("input", type=Path, help="CSV (UTF-8, header row) or JSON Lines of residents")
+    parser = commands.add_parser("perso", help="personalize card images from a CSV or JSON Lines resident file",
+                                 description="Personalize every valid row of a resident file into card images; "
+                                             "started again on the same --out, resume the batch.")
+    parser.add_argument("input", type=Path, help="CSV (UTF-8, UTF-16 or Windows-1258; comma, semicolon or tab) "
+                                                 "or JSON Lines of residents; or a fixed rejected.csv")
     parser.add_argument("--pki", type=Path, required=True, help="folder made by 'cardtool pki init'")
     parser.add_argument("--out", type=Path, required=True, help="output folder (created; reused to resume)")
     parser.add_argument("--workers", type=int, help="worker processes (default: every core)")
+    parser.add_argument("--only-rejected", action="store_true",
+                        help="do the rows rejected in an earlier run again, and nothing else")
+    parser.add_argument("--new-input", action="store_true",
+                        help="INPUT replaces the file this --out was started on (rows matched by number)")
     pin = parser.add_mutually_exclusive_group()
     pin.add_argument("--pin-env", metavar="VAR", help="environment variable holding the token PIN (token-held keys)")
     pin.add_argument("--pin-file", type=Path, metavar="PATH", help="file whose first line is the token PIN")
@@ -85,68 +113,189 @@ class BatchSummary:
     personalized: int = 0
     rejected: int = 0
     already_done: int = 0
+    not_tried: int = 0
+    changed: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     def line(self) -> str:
         """One line for the operator."""
+        extra = f", {self.not_tried} never tried (run without --only-rejected)" if self.not_tried else ""
+        extra += f", {len(self.changed)} changed since personalized (not done again)" if self.changed else ""
+        extra += f", {len(self.warnings)} portrait warning(s)" if self.warnings else ""
         return (f"{self.personalized} personalized, {self.rejected} rejected, "
-                f"{self.already_done} already done in an earlier run")
+                f"{self.already_done} already done in an earlier run{extra}")
 
 
 def run(args: argparse.Namespace) -> int:
-    """Personalize the batch; exit 0 when every row was personalized, 1 when some were rejected."""
+    """Personalize the batch; exit 0 when every row was personalized, 1 when some were rejected or changed."""
     if args.workers is not None and args.workers < 1:
         raise CardlibError("--workers must be at least 1")
+    check_output_folder(args.out, "--out")
     pin = PinSource(env=args.pin_env) if args.pin_env else PinSource(file=args.pin_file) if args.pin_file else None
     source = SignerSource(args.pki, pin)
     with source.open() as authority:  # a broken PKI folder, a wrong PIN or an expired DS: said before any row
         authority.document_signer()
     summary = personalize_batch(args.input, source, args.out, workers=args.workers or default_workers(),
-                                progress=True)
+                                progress=True, new_input=args.new_input, only_rejected=args.only_rejected)
     report = ManifestReport.of(args.out / MANIFEST)
+    for message in [*summary.warnings[:SHOWN_CHANGES], *summary.changed[:SHOWN_CHANGES]]:
+        print(message)
     print(summary.line())
     print(f"report: {args.out / PAGE}")
     if report.rejected:
-        print(f"rejected rows and reasons: {args.out / REJECTED}")
-    return 1 if report.rejected else 0
+        print(f"rejected rows and reasons: {args.out / REJECTED} (fix them there and give that file as INPUT)")
+    return 1 if report.rejected or summary.changed else 0
+
+
+def check_output_folder(folder: Path, option: str) -> None:
+    """CardlibError when ``folder`` exists and is not a folder (a batch's output is a folder, never a file)."""
+    if folder.exists() and not folder.is_dir():
+        raise CardlibError(f"{option} {folder} is a file: give a folder (it is created, or reused to resume)")
+
+
+def make_folder(folder: Path) -> None:
+    """Create ``folder`` (and its parents); CardlibError saying why when the system refuses."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CardlibError(f"cannot make the folder {folder}: {exc.strerror or type(exc).__name__}") from None
 
 
 def personalize_batch(source: Path, signer: SODSigner | SignerSource, out: Path, *, workers: int = 1,
-                      progress: bool = False) -> BatchSummary:
+                      progress: bool = False, new_input: bool = False, only_rejected: bool = False) -> BatchSummary:
     """Personalize every row of ``source`` into ``out``, resuming a previous run on the same folder.
 
     ``signer`` is a Document Signer, or where to get one; only a :class:`SignerSource` lets ``workers``
     processes share the work (each opens the PKI once).  ``progress`` draws a progress bar on a terminal.
-    Writes ``manifest.jsonl``, ``rejected.csv`` and ``report.html`` (see the module docstring).
+    ``new_input`` lets ``source`` replace the file the batch was started on; ``only_rejected`` does the
+    rejected rows again and nothing else.  Writes the files of the module docstring.
     """
-    out.mkdir(parents=True, exist_ok=True)
-    done = _rows_done(out / MANIFEST)
-    summary = BatchSummary(already_done=len(done))
-    bar = Progress(len(done) + _rows_left(source, done), unit="rows", done=len(done), enabled=None if progress
-                   else False)
+    check_output_folder(out, "output folder")
+    make_folder(out)
+    record = _batch_record(out, source, new_input)
+    plan = _Plan(_latest_entries(out / MANIFEST), only_rejected, is_correction_file(source))
+    todo_count = sum(1 for _ in plan.copy().rows(source, check_portraits=False))
+    bar = Progress(todo_count, unit="rows", enabled=None if progress else False)
+    summary = BatchSummary()
     with (out / MANIFEST).open("a", encoding="utf-8") as manifest:
         try:
-            for entry in _entries(source, done, signer, out, workers):
+            for entry in _entries(plan.rows(source), signer, out, workers):
                 summary.personalized += entry["status"] == "personalized"
                 summary.rejected += entry["status"] == "rejected"
+                if entry.get("portrait", {}).get("warning"):
+                    summary.warnings.append(f"row {entry['row']}: {entry['portrait']['warning']}")
                 manifest.write(json.dumps(entry, ensure_ascii=False) + "\n")
                 manifest.flush()
                 bar.advance()
         finally:
             bar.close()
+    summary.already_done, summary.not_tried, summary.changed = plan.already_done, plan.not_tried, plan.changed
     report = ManifestReport.of(out / MANIFEST)
     report.write_rejected(out / REJECTED)
-    (out / PAGE).write_text(report.html(f"Personalization of {source.name}"), encoding="utf-8")
+    (out / PAGE).write_text(report.html(str(record["title"])), encoding="utf-8")
     return summary
 
 
-def _rows_left(source: Path, done: set[int]) -> int:
-    return sum(1 for item in read_records(source, check_portraits=False) if item.row not in done)
+def _sha256(source: Path) -> str:
+    digest = hashlib.sha256()
+    try:
+        with source.open("rb") as handle:
+            while chunk := handle.read(1 << 20):
+                digest.update(chunk)
+    except OSError as exc:
+        raise InputError(f"cannot read the file ({exc.strerror or type(exc).__name__})", source=str(source)) from None
+    return digest.hexdigest()
 
 
-def _entries(source: Path, done: set[int], signer: SODSigner | SignerSource, out: Path,
+def _batch_record(out: Path, source: Path, new_input: bool) -> Entry:
+    """The batch's record (title and input), created on the first run; a different input file is refused
+    unless ``new_input`` (a correction file, the same path edited, or the same content moved are the batch's)."""
+    path = out / BATCH
+    here = {"input": str(source.resolve()), "input_sha256": _sha256(source)}
+    if not path.exists():
+        record: Entry = {"title": f"Personalization of {source.name}", **here,
+                         "started": datetime.now(UTC).isoformat(timespec="seconds")}
+    else:
+        record = json.loads(path.read_text(encoding="utf-8"))
+        same = record["input"] == here["input"] or record["input_sha256"] == here["input_sha256"]
+        if is_correction_file(source):
+            return record
+        if not same and not new_input:
+            raise CardlibError(f"{out} is the batch of {record['input']}; {source} is another file: give a new "
+                               "--out for a new batch, or --new-input if this file replaces that one "
+                               "(its rows are matched by number)")
+        record.update(here)
+    path.write_text(json.dumps(record, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    return record
+
+
+def _plain_cell(value: str) -> str:
+    """A cell without the ``'`` the spreadsheet-safe writer put before formula-like text."""
+    return value[1:] if value.startswith("'") and value[1:].startswith(FORMULA_STARTS) else value
+
+
+@dataclass
+class _Plan:
+    """Which input rows this run does, given the manifest's latest entry per row (see the module docstring)."""
+
+    done: Mapping[int, Entry]
+    only_rejected: bool
+    correction: bool
+    already_done: int = 0
+    not_tried: int = 0
+    changed: list[str] = field(default_factory=list)
+    holders: dict[str, int] = field(init=False)
+    """ID number → the row that holds it (personalized, or valid and in this run)."""
+
+    def __post_init__(self) -> None:
+        self.holders = {str(entry["id_number"]): row for row, entry in self.done.items()
+                        if entry["status"] == "personalized"}
+
+    def copy(self) -> _Plan:
+        """A fresh plan over the same manifest (for counting the rows before doing them)."""
+        return _Plan(self.done, self.only_rejected, self.correction)
+
+    def rows(self, source: Path, *, check_portraits: bool = True) -> Iterator[InputRecord | RejectedRow]:
+        """The rows of ``source`` to do, in input order; a second row with an ID number already held is refused."""
+        for item in read_records(source, check_portraits=check_portraits, cell=_plain_cell):
+            if self._wanted(item):
+                yield self._unique(item)
+
+    def _wanted(self, item: InputRecord | RejectedRow) -> bool:
+        entry = self.done.get(item.row)
+        if entry is None and self.correction:
+            self.changed.append(f"row {item.row}: not a row of this batch (not done)")
+            return False
+        if entry is None:
+            self.not_tried += self.only_rejected
+            return not self.only_rejected
+        unchanged = entry.get("fingerprint", item.fingerprint) == item.fingerprint
+        if entry["status"] == "personalized":
+            self.already_done += 1
+            if not unchanged:
+                self.changed.append(f"row {item.row}: changed since it was personalized into {entry['card']} "
+                                    "(not done again: that card exists; make a corrected card in a new batch)")
+            return False
+        if unchanged and not self.only_rejected:
+            self.already_done += 1
+            return False
+        return True
+
+    def _unique(self, item: InputRecord | RejectedRow) -> InputRecord | RejectedRow:
+        if isinstance(item, RejectedRow):
+            return item
+        id_number = item.resident.id_number
+        first = self.holders.setdefault(id_number, item.row)
+        if first == item.row:
+            return item
+        return RejectedRow(item.row, f"ID number {id_number} is already on row {first} of this batch: one card "
+                           "per person (correct the ID number, or remove one of the rows)", "id_number", id_number,
+                           item.values, item.fingerprint)
+
+
+def _entries(items: Iterator[InputRecord | RejectedRow], signer: SODSigner | SignerSource, out: Path,
              workers: int) -> Iterator[Entry]:
-    """One manifest entry per row not done yet, in input order: rejected rows as they are, the others personalized."""
-    items = (item for item in read_records(source) if item.row not in done)
+    """One manifest entry per row to do, in input order: rejected rows as they are, the others personalized."""
     if not isinstance(signer, SignerSource):
         yield from (_personalize_one(item, signer, out) for item in items)
     elif workers > 1:
@@ -173,22 +322,31 @@ def _personalize_in_worker(item: InputRecord | RejectedRow, out: Path) -> Entry:
 
 def _personalize_one(item: InputRecord | RejectedRow, signer: SODSigner, out: Path) -> Entry:
     if isinstance(item, RejectedRow):
-        return {"row": item.row, "status": "rejected", "id_number": item.id_number, "field": item.field,
-                "reason": item.reason}
+        return _rejected(item, item.field, item.reason)
     folder = Path("cards") / f"{item.row:05d}-{item.resident.id_number}"
     try:
-        image = personalize(item.resident, item.portrait, signer)
+        portrait = prepare_portrait(item.portrait)
+    except ValidationError as exc:
+        return _rejected(item, exc.field, exc.reason)
+    try:
+        image = personalize(item.resident, portrait.face, signer)
         image.save(out / folder)
     except CardlibError as exc:
-        return {"row": item.row, "status": "rejected", "id_number": item.resident.id_number, "field": None,
-                "reason": str(exc)}
-    return {"row": item.row, "status": "personalized", "id_number": item.resident.id_number, "card": str(folder)}
+        return _rejected(item, None, str(exc))
+    return {"row": item.row, "status": "personalized", "id_number": item.resident.id_number, "card": str(folder),
+            "fingerprint": item.fingerprint, "portrait": {"done": portrait.done, "warning": portrait.warning}}
 
 
-def _rows_done(manifest: Path) -> set[int]:
-    """Rows the manifest accounts for; a torn last line (killed mid-write) is cut off and its row redone."""
+def _rejected(item: InputRecord | RejectedRow, field: str | None, reason: str) -> Entry:
+    id_number = item.id_number if isinstance(item, RejectedRow) else item.resident.id_number
+    return {"row": item.row, "status": "rejected", "id_number": id_number, "field": field, "reason": reason,
+            "fingerprint": item.fingerprint, "values": dict(item.values)}
+
+
+def _latest_entries(manifest: Path) -> dict[int, Entry]:
+    """Each row's latest manifest entry; a torn last line (killed mid-write) is cut off and its row redone."""
     drop_torn_tail(manifest)
-    return {int(entry["row"]) for entry in _manifest_entries(manifest)}
+    return {int(entry["row"]): entry for entry in _manifest_entries(manifest)}
 
 
 def _manifest_entries(manifest: Path) -> Iterator[Entry]:
@@ -211,33 +369,37 @@ class ManifestReport:
     personalized: int = 0
     rejected: list[Entry] = field(default_factory=list)
     groups: dict[str, FailureGroup] = field(default_factory=dict)
+    warnings: list[Entry] = field(default_factory=list)
 
     @classmethod
     def of(cls, manifest: Path) -> ManifestReport:
-        """Read the manifest once (rejected rows are kept: they are what the operator must fix)."""
+        """Read the manifest once, each row as its latest entry (rejected rows are what the operator must fix)."""
         report = cls()
-        for entry in _manifest_entries(manifest):
+        for _, entry in sorted(_latest_entries(manifest).items()):
             if entry["status"] == "personalized":
                 report.personalized += 1
+                report.warnings += [entry] if entry.get("portrait", {}).get("warning") else []
                 continue
             report.rejected.append(entry)
             cause = entry.get("field") or "card data"
             report.groups.setdefault(cause, FailureGroup(cause)).add(f"row {entry['row']}", entry["reason"])
-        report.rejected.sort(key=lambda entry: int(entry["row"]))
         return report
 
     def write_rejected(self, path: Path) -> None:
-        """The rejected rows, in input order, with the field at fault and the reason.
+        """The rejected rows, in input order: ``row``, every original column, the field at fault and the reason.
 
         Cells starting like a spreadsheet formula (``=``, ``+``, ``-``, ``@``...) carry a leading ``'``
-        (see :mod:`cardtool.spreadsheet`): remove it when fixing a row by hand to feed it back in.
+        (see :mod:`cardtool.spreadsheet`); ``cardtool perso`` drops it when the file is fed back.
         """
-        write_csv(path, ["row", "id_number", "field", "reason"],
-                  ([entry["row"], entry.get("id_number") or "", entry.get("field") or "", entry["reason"]]
+        extra = dict.fromkeys(name for entry in self.rejected for name in entry.get("values", {})
+                              if name not in COLUMNS)
+        columns = [*COLUMNS, *extra]
+        write_csv(path, ["row", *columns, "field", "reason"],
+                  ([entry["row"], *_cells(entry, columns), entry.get("field") or "", entry["reason"]]
                    for entry in self.rejected))
 
     def html(self, title: str) -> str:
-        """A self-contained page: counts, a chart of rejections by field, every rejected row."""
+        """A self-contained page: counts, a chart of rejections by field, every rejected row, portrait warnings."""
         groups = sorted(self.groups.values(), key=lambda group: (-group.count, group.check))
         rows = "".join(f"<tr><td>{entry['row']}</td><td>{html.escape(entry.get('id_number') or '')}</td>"
                        f"<td>{html.escape(entry.get('field') or '')}</td><td>{html.escape(entry['reason'])}</td></tr>"
@@ -248,4 +410,19 @@ class ManifestReport:
                 f"<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>"
                 f"<p class='big'>{self.personalized} personalized, {len(self.rejected)} rejected</p>"
                 f"<h2>Rejected rows by field</h2>{bar_chart([(g.check, g.count) for g in groups])}{table}"
-                "</body></html>\n")
+                f"{self._warnings_html()}</body></html>\n")
+
+    def _warnings_html(self) -> str:
+        if not self.warnings:
+            return ""
+        rows = "".join(f"<tr><td>{entry['row']}</td><td>{html.escape(str(entry['id_number']))}</td>"
+                       f"<td>{html.escape(entry['portrait']['warning'])}</td>"
+                       f"<td>{html.escape(entry['portrait']['done'])}</td></tr>" for entry in self.warnings)
+        return (f"<h2>Portrait warnings</h2><table><tr><th>row</th><th>ID number</th><th>warning</th>"
+                f"<th>what was done</th></tr>{rows}</table>")
+
+
+def _cells(entry: Entry, columns: list[str]) -> list[str]:
+    """The row's cells in ``columns`` order; an entry from before cells were kept has only its ID number."""
+    values: Mapping[str, str] = entry.get("values") or {"id_number": entry.get("id_number") or ""}
+    return [values.get(name, "") for name in columns]
