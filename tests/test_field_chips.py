@@ -26,7 +26,7 @@ from cardlib.card.testing import sample_card_image, sample_pki
 from cardlib.chip.chip import ChipOptions, VirtualChip
 from cardlib.chip.pcscd import PcscdInstance, private_pcscd
 from cardlib.chip.vpcd import vpcd_card
-from cardlib.errors import CardError
+from cardlib.errors import CardError, CardlibError
 from cardlib.lds.securityinfo import CardAccess, PACEInfo
 from cardlib.pki.certificates import Certificate, RevocationList
 from cardlib.pki.trust import TrustStore
@@ -368,3 +368,46 @@ def test_counter_does_not_call_a_slow_card_removed(pcscd: PcscdInstance) -> None
     assert snapshot["notice"] is None, snapshot["detail"]
     assert snapshot["phase"] == Phase.DONE.value
     assert snapshot["result"] is not None
+
+
+# -- errors a person can act on: step, command, status word, what to try --------------------------------------
+
+
+class _AnswersWith:
+    """Answers the ``nth`` command with INS ``ins`` (counting from 1) with ``sw`` alone, in plain."""
+
+    def __init__(self, inner: Transport, ins: int, nth: int, sw: int) -> None:
+        self.inner, self.ins, self.nth, self.sw = inner, ins, nth, sw
+        self.seen = 0
+
+    def transmit(self, command: bytes) -> bytes:
+        if command[1] == self.ins:
+            self.seen += 1
+            if self.seen == self.nth:
+                return self.sw.to_bytes(2, "big")
+        return self.inner.transmit(command)
+
+
+ERRORS = [
+    # (INS, nth, SW, what the message must say, in order)
+    (0xA4, 2, 0x6A82, ("SELECT of the eMRTD application", "SELECT (INS A4, P1P2 040C)", "SW 6A82",
+                       "no ICAO eMRTD application")),
+    (0xB0, 2, 0x6A80, ("READ BINARY of EF.COM at offset 0", "READ BINARY (INS B0, P1P2 9E00)", "SW 6A80",
+                       "--no-extended-length")),
+    (0xB0, 3, 0x6988, ("at DG1 offset 0", "READ BINARY (INS B0, P1P2 8100)", "SW 6988",
+                       "put the card back on the reader")),
+    (0x86, 2, 0x6A80, ("PACE step 2", "GENERAL AUTHENTICATE (INS 86, P1P2 0000)", "SW 6A80", "put it back")),
+]
+
+
+@pytest.mark.parametrize(("ins", "nth", "sw", "says"), ERRORS, ids=[says[0] for *_, says in ERRORS])
+def test_reader_errors_name_step_command_status_and_what_to_try(ins: int, nth: int, sw: int,
+                                                                says: tuple[str, ...]) -> None:
+    image = card("default")
+    transport = _AnswersWith(InProcessTransport(VirtualChip(image)), ins, nth, sw)
+    with pytest.raises(CardlibError) as caught:
+        read_card(transport, key_for(image, "CAN"))
+    message = str(caught.value)
+    positions = [message.find(part) for part in says]
+    assert -1 not in positions and positions == sorted(positions), message
+    assert image.secrets is not None and image.secrets.can not in message

@@ -129,6 +129,8 @@ _COMMAND_NAMES = {0xA4: "SELECT", 0xB0: "READ BINARY", 0xB1: "READ BINARY", 0x84
                   0x86: "GENERAL AUTHENTICATE", INS_GET_RESPONSE: "GET RESPONSE"}
 _HINT_CHIP_ERROR = ("the chip reported an internal error: lift the card off the reader, put it back and read "
                     "again; if it repeats, try another reader, then report the chip as faulty")
+_HINT_SM = ("the session is lost: put the card back on the reader and read again; if it repeats, another "
+            "reader or --no-extended-length may help")
 _HINT_READ = ("read again with --no-extended-length or a smaller --max-read (e.g. 223); if it repeats, the "
               "file cannot be read by this reader")
 _MAX_SFI_OFFSET = 0xFF
@@ -360,7 +362,8 @@ class _Channel:
         if self.sm is None:
             return response
         if response.sw in (SW_SM_MISSING, SW_SM_INCORRECT):
-            raise SecureMessagingError(f"the chip reports broken secure messaging: {sw_meaning(response.sw)}")
+            raise SecureMessagingError(f"{self.where()}: the chip answered {describe_command(command)} with "
+                                       f"{sw_meaning(response.sw)} (SW {response.sw:04X}): {_HINT_SM}")
         if not response.data and not response.ok:
             self.sm.advance(self.plain_ssc_steps - 1)  # protect_command counted one step already
             self.after_plain = True
@@ -368,7 +371,8 @@ class _Channel:
         try:
             plain = self.sm.unprotect_response(response)
         except ProtocolError as exc:
-            raise SecureMessagingError(f"secure messaging broken: {exc}") from None
+            raise SecureMessagingError(f"{self.where()}: the answer to {describe_command(command)} breaks secure "
+                                       f"messaging ({exc}, SW {response.sw:04X}): {_HINT_SM}") from None
         self.after_plain = False
         return plain
 
@@ -749,9 +753,11 @@ def _read_required(reader: _FileReader, spec: FileSpec) -> bytes:
     try:
         return reader.read_file(spec)
     except _FileAbsentError:
-        raise ChipRefusedError(f"the chip has no {spec.name}", sw=SW_FILE_NOT_FOUND) from None
+        raise ChipRefusedError(f"READ BINARY of {spec.name}: the chip has no such file", sw=SW_FILE_NOT_FOUND,
+                               hint="this chip is not a complete eMRTD (ICAO 9303-10 requires the file)") from None
     except _FileProtectedError:
-        raise ChipRefusedError(f"the chip refuses to give {spec.name}", sw=SW_SECURITY_STATUS) from None
+        raise ChipRefusedError(f"READ BINARY of {spec.name}: the chip refuses to give the file",
+                               sw=SW_SECURITY_STATUS, hint=_HINT_CHIP_ERROR) from None
 
 
 def _choose_pace(infos: Sequence[PACEInfo]) -> PACEParameters:
@@ -875,7 +881,8 @@ def _read_files(reader: _FileReader, wanted: Sequence[str] | None) -> tuple[dict
         except _FileProtectedError:
             protected.append(spec.name)
         except _FileAbsentError:
-            raise ChipRefusedError(f"{spec.name} is listed but the chip has no such file",
+            raise ChipRefusedError(f"READ BINARY of {spec.name}: EF.COM lists it but the chip has no such file",
+                                   hint="the chip's EF.COM and files disagree: report the card as faulty",
                                    sw=SW_FILE_NOT_FOUND) from None
     return files, protected
 
