@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from PIL import Image
 from cardtool.main import main
 from cardtool.perso_command import MANIFEST, PAGE, REJECTED, SignerSource, personalize_batch
 
@@ -99,3 +100,156 @@ def test_rejected_csv_neutralises_spreadsheet_formulas(pki: Path, tmp_path: Path
     assert [row["id_number"] for row in rejected] == ["'" + value for value in hostile]
     cells = [cell for row in rejected for cell in row.values()]
     assert not any(cell.startswith(("=", "+", "-", "@", "\t", "\r")) for cell in cells)
+
+
+# -- batches that notice changes (issue 16)
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    return list(csv.DictReader(path.open(encoding="utf-8")))
+
+
+def _write(path: Path, rows: list[dict[str, str]]) -> Path:
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def _perso(source: Path, pki: Path, out: Path, *options: str) -> int:
+    return main(["perso", str(source), "--pki", str(pki), "--out", str(out), "--workers", "1", *options])
+
+
+def test_a_corrected_rejected_row_is_redone_and_nothing_else(pki: Path, tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    source = _input(tmp_path, copies=1)
+    out = tmp_path / "out"
+    assert _perso(source, pki, out) == 1
+    rows = _rows(source)
+    rows[3]["date_of_birth"] = "28/02/1992"  # the operator's correction (the ID number says born in 1992)
+    _write(source, rows)
+    capsys.readouterr()
+    assert _perso(source, pki, out) == 1  # row 9's portrait is still missing
+    assert "1 personalized, 0 rejected, 9 already done" in capsys.readouterr().out
+    latest = {int(str(entry["row"])): entry for entry in _manifest(out)}
+    assert latest[5]["status"] == "personalized" and latest[9]["status"] == "rejected"
+    assert [row["row"] for row in _rows(out / REJECTED)] == ["9"]
+    assert "9 personalized, 1 rejected" in (out / PAGE).read_text(encoding="utf-8")
+
+
+def test_a_changed_personalized_row_is_named_not_redone(pki: Path, tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    source = _input(tmp_path, copies=1)
+    out = tmp_path / "out"
+    _perso(source, pki, out)
+    lines = len(_manifest(out))
+    rows = _rows(source)
+    rows[0]["full_name"] = "Nguyễn Văn Anh"
+    _write(source, rows)
+    capsys.readouterr()
+    assert _perso(source, pki, out) == 1
+    printed = capsys.readouterr().out
+    assert "row 2: changed since it was personalized into cards/00002-" in printed
+    assert "1 changed since personalized (not done again)" in printed
+    assert len(_manifest(out)) == lines
+
+
+def test_another_input_file_is_refused_unless_asked_and_the_title_stays(pki: Path, tmp_path: Path,
+                                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    source = _input(tmp_path, copies=1)
+    out = tmp_path / "out"
+    _perso(source, pki, out)
+    other = _write(tmp_path / "tomorrow.csv", _rows(source)[:2])
+    capsys.readouterr()
+    assert _perso(other, pki, out) == 2
+    error = capsys.readouterr().err
+    assert "is another file" in error and "--new-input" in error and "Traceback" not in error
+    assert _perso(other, pki, out, "--new-input") == 1
+    assert "0 personalized, 0 rejected, 2 already done" in capsys.readouterr().out
+    assert "<title>Personalization of in.csv</title>" in (out / PAGE).read_text(encoding="utf-8")
+    assert json.loads((out / "batch.json").read_text(encoding="utf-8"))["input"] == str(other.resolve())
+
+
+def test_only_rejected_redoes_the_rejected_rows(pki: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source = _input(tmp_path, copies=1)
+    out = tmp_path / "out"
+    _perso(source, pki, out)
+    shutil.copy(SAMPLES / "portraits" / "r03.jpg", tmp_path / "portraits" / "nobody.jpg")  # the missing photo
+    capsys.readouterr()
+    assert _perso(source, pki, out, "--only-rejected") == 1  # row 5's date is still impossible
+    assert "1 personalized, 1 rejected, 8 already done" in capsys.readouterr().out
+    assert [row["row"] for row in _rows(out / REJECTED)] == ["5"]
+
+
+def test_rejected_csv_keeps_every_column_and_can_be_fed_back(pki: Path, tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    source = _input(tmp_path, copies=1)
+    out = tmp_path / "out"
+    _perso(source, pki, out)
+    rejected = _rows(out / REJECTED)
+    assert list(rejected[0]) == ["row", *_rows(source)[0], "field", "reason"]
+    assert rejected[0]["full_name"] == _rows(source)[3]["full_name"] and rejected[0]["field"] == "date_of_birth"
+    rejected[0]["date_of_birth"] = "28/02/1992"
+    rejected[0]["identification_marks"] = "'-" + "Sẹo chấm"  # as rejected.csv protects text starting with '-'
+    fixed = _write(tmp_path / "fixed.csv", rejected)
+    capsys.readouterr()
+    assert _perso(fixed, pki, out) == 1
+    assert "1 personalized, 0 rejected, 1 already done" in capsys.readouterr().out
+    latest = {int(str(entry["row"])): entry for entry in _manifest(out)}
+    assert latest[5]["status"] == "personalized"
+    card = CardImage.load(out / str(latest[5]["card"]))
+    assert "-Sẹo chấm".encode() in card.files["DG13"] and b"'-" not in card.files["DG13"]
+
+
+def test_the_same_id_number_twice_is_refused_naming_both_rows(pki: Path, tmp_path: Path) -> None:
+    source = _input(tmp_path, copies=1)
+    rows = _rows(source)
+    _write(source, [*rows, dict(rows[0], portrait="portraits/r05.jpg")])
+    out = tmp_path / "out"
+    _perso(source, pki, out)
+    latest = {int(str(entry["row"])): entry for entry in _manifest(out)}
+    assert latest[12]["status"] == "rejected" and latest[12]["field"] == "id_number"
+    assert f"ID number {rows[0]['id_number']} is already on row 2" in str(latest[12]["reason"])
+    _write(source, [*rows, dict(rows[0], portrait="portraits/r05.jpg"), dict(rows[1], portrait="portraits/r06.jpg")])
+    _perso(source, pki, out)  # a row added later with an ID personalized in the first run
+    latest = {int(str(entry["row"])): entry for entry in _manifest(out)}
+    assert latest[13]["status"] == "rejected" and "is already on row 3" in str(latest[13]["reason"])
+    assert sum(entry["status"] == "personalized" and entry["id_number"] == rows[0]["id_number"]
+               for entry in latest.values()) == 1
+
+
+def test_portraits_that_are_not_images_are_filed_under_portrait_and_huge_ones_warned(
+        pki: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source = _input(tmp_path, copies=1)
+    rows = _rows(source)[:3]
+    (tmp_path / "portraits" / "notes.jpg").write_text("not an image at all", encoding="utf-8")
+    Image.linear_gradient("L").resize((4200, 5600)).convert("RGB").save(tmp_path / "portraits" / "huge.jpg")
+    _write(source, [dict(rows[0], portrait="portraits/notes.jpg"), dict(rows[1], portrait="portraits/huge.jpg"),
+                    rows[2]])
+    out = tmp_path / "out"
+    capsys.readouterr()
+    assert _perso(source, pki, out) == 1
+    printed = capsys.readouterr().out
+    first, huge, plain = _manifest(out)
+    assert first["status"] == "rejected" and first["field"] == "portrait"
+    assert huge["status"] == "personalized"
+    assert str(huge["portrait"]["warning"]).startswith("portrait huge.jpg is 4200×5600 pixels")  # type: ignore[index]
+    assert str(huge["portrait"]["done"]).startswith("resized from 4200×5600")  # type: ignore[index]
+    assert "re-encoded as a 360×480 JPEG" in str(huge["portrait"]["done"])  # type: ignore[index]
+    size = (SAMPLES / "portraits" / "r03.jpg").stat().st_size
+    assert plain["portrait"] == {"done": f"used as it is (360×480 JPEG of {size:,} bytes)", "warning": None}
+    assert "row 3: portrait huge.jpg is 4200×5600" in printed and "1 portrait warning(s)" in printed
+    page = (out / PAGE).read_text(encoding="utf-8")
+    assert "Portrait warnings" in page and "resized from 4200×5600" in page
+
+
+def test_an_output_that_is_a_file_or_cannot_be_made_is_one_plain_line(pki: Path, tmp_path: Path,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    source = _input(tmp_path, copies=1)
+    (tmp_path / "a-file").write_text("x", encoding="utf-8")
+    assert _perso(source, pki, tmp_path / "a-file") == 2
+    assert "is a file: give a folder" in capsys.readouterr().err
+    assert _perso(source, pki, tmp_path / "a-file" / "out") == 2
+    error = capsys.readouterr().err
+    assert error.startswith("cardtool perso: cannot make the folder") and "Traceback" not in error
