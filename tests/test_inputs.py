@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import unicodedata
 from collections.abc import Callable
 from datetime import date
@@ -246,7 +247,7 @@ def test_excel_exports_of_a_vietnamese_pc_are_read(tmp_path: Path, encoded: Call
 
 def test_cp1258_file_has_combining_tone_marks_normalised(tmp_path: Path) -> None:
     raw = _cp1258("Hường")
-    assert len(raw) == 6 and raw[-2:] == "ng".encode(), "Windows-1258 writes the tone mark as a separate byte"
+    assert raw == b"H\xfd\xf5\xccng", "Windows-1258 writes the tone mark (0xCC, a combining grave) apart"
     path = tmp_path / "in.csv"
     (tmp_path / "r01.jpg").write_bytes(b"\xff\xd8\xff")
     path.write_bytes(_cp1258(_excel_text([{**SECOND, "place_of_residence": "Quận 1"}], ";")))
@@ -269,10 +270,10 @@ def test_a_latin_file_that_is_not_vietnamese_is_not_guessed(tmp_path: Path) -> N
 def test_utf16_without_bom_and_a_one_column_header_say_what_the_file_looks_like(tmp_path: Path) -> None:
     path = tmp_path / "in.csv"
     path.write_bytes(_excel_text([GOOD], ",").encode("utf-16-le"))
-    with pytest.raises(InputError, match="UTF-16 without a byte order mark.*CSV UTF-8"):
+    with pytest.raises(InputError, match=r"UTF-16 without a byte order mark.*CSV UTF-8"):
         records(path)
     path.write_text(_excel_text([GOOD], "|"), encoding="utf-8")
-    with pytest.raises(InputError, match="read as UTF-8, comma-separated, it reads 'id_number|full_name"):
+    with pytest.raises(InputError, match=re.escape("read as UTF-8, comma-separated, it reads 'id_number|full_name")):
         records(path)
 
 

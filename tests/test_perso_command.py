@@ -8,9 +8,9 @@ import shutil
 from pathlib import Path
 
 import pytest
-from PIL import Image
 from cardtool.main import main
 from cardtool.perso_command import MANIFEST, PAGE, REJECTED, SignerSource, personalize_batch
+from PIL import Image
 
 from cardlib.card.image import CardImage
 from cardlib.card.testing import sample_pki
