@@ -36,8 +36,9 @@ GOOD = {
 }
 
 
-def records(path: Path, **kwargs: bool) -> list[InputRecord | RejectedRow]:
-    return list(read_records(path, **kwargs))
+def records(path: Path, *, check_portraits: bool = True,
+            cell: Callable[[str], str] | None = None) -> list[InputRecord | RejectedRow]:
+    return list(read_records(path, check_portraits=check_portraits, cell=cell))
 
 
 def accepted(items: list[InputRecord | RejectedRow]) -> list[InputRecord]:
