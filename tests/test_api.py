@@ -265,6 +265,7 @@ def _representative_reports(image: CardImage, trust: TrustStore, shared_data: Pa
         "live": verify_read(_read(image), trust),
         "live unproven": verify_read(_read(image, proofs=False), trust),
         "mrz only": verify(CardImage({n: d for n, d in image.files.items() if n != "DG13"}), trust),
+        "portrait only": verify(CardImage({"DG2": image.files["DG2"]}), trust),
         "nothing": verify(CardImage({}), trust),
     }
 
@@ -285,6 +286,8 @@ def test_every_representative_report_satisfies_the_shipped_schema(
             assert not errors, (name, errors)
             assert document["schema_version"] == SCHEMA_VERSION
     assert json.loads(reports["nothing"].to_json())["holder"] is None
+    portrait_only = json.loads(reports["portrait only"].to_json())["holder"]
+    assert portrait_only["source"] == "" and portrait_only["portrait"]["mime_type"] == "image/jpeg"
 
 
 def test_the_schema_refuses_what_the_report_never_writes(image: CardImage, trust: TrustStore) -> None:

@@ -14,6 +14,7 @@ the card carries it, in :attr:`Holder.unparsed`: nothing is silently chosen or l
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import date
@@ -74,8 +75,6 @@ class Portrait:
         """JSON-ready form: media type and size, and the bytes in base64 when ``include_data``."""
         shown: dict[str, Any] = {"mime_type": self.mime_type, "size": len(self.data)}
         if include_data:
-            import base64
-
             shown["base64"] = base64.b64encode(self.data).decode("ascii")
         return shown
 
@@ -87,10 +86,11 @@ class Portrait:
 class Holder:
     """The holder's data as one typed, immutable record (empty when neither DG13 nor DG1 decodes).
 
-    ``source`` is ``"DG13"``, ``"DG1"`` or ``""``.  Dates are :class:`datetime.date`; ``date_of_expiry``
-    None with ``never_expires`` True is a card "Không thời hạn".  ``sex`` None is unspecified or unreadable.
-    ``unparsed`` maps a field name to the card's text for it when that text is not one well-formed value
-    (see the module docstring).  Its ``repr`` shows nothing personal (the ID number ends with the CAN).
+    ``source`` is ``"DG13"``, ``"DG1"`` or ``""`` (nothing but perhaps a portrait).  Dates are
+    :class:`datetime.date`; ``date_of_expiry`` None with ``never_expires`` True is a card "Không thời hạn".
+    ``sex`` None is unspecified or unreadable.  ``unparsed`` maps a field name to the card's text for it when
+    that text is not one well-formed value (see the module docstring).  Its ``repr`` shows nothing personal
+    (the ID number ends with the CAN).
     """
 
     source: str = ""
@@ -121,7 +121,8 @@ class Holder:
         object.__setattr__(self, "unparsed", MappingProxyType(dict(self.unparsed)))
 
     def __bool__(self) -> bool:
-        return bool(self.source)
+        """True when anything of the holder was read: DG13 or DG1, or only a portrait."""
+        return bool(self.source or self.portrait)
 
     def __repr__(self) -> str:
         return f"Holder(from {self.source or 'nothing'})"
@@ -149,7 +150,7 @@ class Holder:
 
     def display(self, names: tuple[str, ...] = SUMMARY_FIELDS) -> dict[str, str]:
         """The fields ``names`` (default: the summary) under their :data:`LABELS`, as a person reads them."""
-        if not self:
+        if not self.source:
             return {}
         return {LABELS[name]: self.text(name) for name in names}
 

@@ -91,7 +91,7 @@ class VerificationReport:
     """Every check run over one card, the verdict they add up to, and who the card says it belongs to.
 
     ``holder`` is plain typed data (:class:`~cardlib.verify.holder.Holder`): ISO-able dates, the portrait's
-    bytes; it is falsy when neither DG13 nor DG1 could be read.
+    bytes; it is falsy when nothing of it (DG13, DG1, a DG2 portrait) could be read.
     """
 
     source: str
