@@ -3,26 +3,38 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cardtool.counter.command import SERVICE_FIX, start_warnings
 from cardtool.counter.progress import Progress, ProgressTransport, Step
 from cardtool.counter.session import CardState, CounterSession, SessionBusyError, form_access_key, watch
 from cardtool.counter.verdict import Outcome, counter_verdict
 
 from cardlib.card.image import CardImage
-from cardlib.card.testing import forge_dg13_expiry, sample_card_image, sample_pki
+from cardlib.card.perso import personalize
+from cardlib.card.synthetic_faces import synthetic_portrait_jpeg
+from cardlib.card.testing import forge_dg13_expiry, sample_card_image, sample_pki, sample_resident
 from cardlib.chip.chip import ChipOptions, VirtualChip
 from cardlib.errors import ValidationError
+from cardlib.limits import LimitExceeded
+from cardlib.model.resident import Resident
 from cardlib.pki.trust import TrustStore
 from cardlib.reader.pcsc import NoCardError
 from cardlib.reader.transport import CardRemovedError, InProcessTransport
 from cardlib.verify.report import Verdict
 from cardlib.verify.verifier import LivenessPolicy, verify
+
+TOOLS = Path(__file__).resolve().parents[1] / "tools"
 
 
 class VirtualReader:
@@ -306,3 +318,130 @@ def test_watch_reports_insertion_and_removal(image: CardImage, trust: TrustStore
         stop.set()
         thread.join(2)
     assert not thread.is_alive()
+
+
+# -- issue 12 / issue 16: expired cards, card kinds, marked fields, trust and service warnings, slow cards -----
+
+
+def _card_of(resident: Resident, index: int) -> CardImage:
+    return personalize(resident, synthetic_portrait_jpeg(index), sample_pki().document_signer)
+
+
+def _checked(card: CardImage, trust: TrustStore, tmp_path: Path | None = None) -> tuple[CounterSession, dict[str, Any]]:
+    """The session and its settled state after reading ``card`` with its CAN."""
+    reader = VirtualReader()
+    session = CounterSession(reader, trust, save_dir=tmp_path)
+    _insert(session, reader, VirtualChip(card))
+    session.submit(can=_can(card))
+    return session, _settle(session)
+
+
+def test_an_expired_genuine_card_says_so_on_the_verdict_line_and_at_the_top_of_the_saved_report(
+        trust: TrustStore, tmp_path: Path) -> None:
+    expired = _card_of(replace(sample_resident(0), date_of_expiry=date(2025, 7, 2)), 0)
+    session, state = _checked(expired, trust, tmp_path)
+    verdict = state["result"]["verdict"]
+    assert verdict["outcome"] == "genuine" and verdict["expired_on"] == "2025-07-02"
+    assert state["result"]["marks"] == {"date_of_expiry": "warn"}
+    saved = json.loads(session.save_report().read_text(encoding="utf-8"))
+    assert list(saved)[:3] == ["saved_at", "outcome", "expired_on"] and saved["expired_on"] == "2025-07-02"
+    current = _card_of(sample_resident(0), 0)  # valid until 2030: nothing said about expiry
+    assert _checked(current, trust)[1]["result"]["verdict"]["expired_on"] is None
+
+
+def test_a_2024_can_cuoc_card_is_shown_under_its_own_field_names(trust: TrustStore) -> None:
+    can_cuoc = replace(sample_resident(0), date_of_issue=date(2024, 9, 2), identification_marks="",
+                       place_of_origin="Phường Hàng Bạc, Quận Hoàn Kiếm, Hà Nội")
+    result = _checked(_card_of(can_cuoc, 0), trust)[1]["result"]
+    assert result["card_kind"] == "can_cuoc_2024" and result["verdict"]["outcome"] == "genuine"
+    assert result["holder"]["place_of_birth_registration"] == "Phường Hàng Bạc, Quận Hoàn Kiếm, Hà Nội"
+    assert "place_of_origin" not in result["holder"]
+    child = replace(sample_resident(0), id_number="001321000000", date_of_birth=date(2021, 3, 1),
+                    date_of_issue=date(2025, 1, 6), date_of_expiry=date(2035, 3, 1), identification_marks="",
+                    spouse_name="", old_id_number="")
+    assert _checked(_card_of(child, 0), trust)[1]["result"]["card_kind"] == "can_cuoc_2024_under_6"
+    assert _checked(_card_of(sample_resident(0), 0), trust)[1]["result"]["card_kind"] == "cccd_2021"
+
+
+def test_a_forged_expiry_is_marked_on_its_field_and_failed_checks_come_first_in_both_languages(
+        image: CardImage, trust: TrustStore) -> None:
+    reader = VirtualReader()
+    session = CounterSession(reader, trust)
+    _insert(session, reader, VirtualChip(forge_dg13_expiry(image)))
+    session.submit(can=_can(image))
+    result = _settle(session)["result"]
+    assert result["marks"]["date_of_expiry"] == "fail" and result["altered"] is True
+    rows = result["details"]
+    statuses = [row["status"] for row in rows]
+    assert statuses == sorted(statuses, key=["fail", "cannot tell", "warn", "pass", "n/a"].index)
+    assert {row["id"] for row in rows if row["status"] == "fail"} >= {"hash.DG13", "cross.date_of_expiry"}
+    expiry = next(row for row in rows if row["id"] == "cross.date_of_expiry")
+    assert expiry["title"]["vi"].startswith("Ngày hết hạn khớp") and expiry["title"]["en"].startswith("Expiry")
+    assert "không khớp" in expiry["reason"]["vi"] and "DG1 says" in expiry["technical"]
+    assert all(row["reason"] is None for row in rows if row["status"] == "pass")
+
+
+def test_a_counter_without_trust_says_every_verdict_will_be_cannot_tell(trust: TrustStore, tmp_path: Path) -> None:
+    reader = VirtualReader()
+    session = CounterSession(reader, TrustStore.load())
+    assert session.snapshot()["no_trust"] is True
+    warnings = start_warnings(session, reader, given_trust=False)
+    assert len(warnings) == 1 and "every verdict will be 'cannot tell'" in warnings[0] and "--trust" in warnings[0]
+    sample_pki().save(tmp_path)
+    crl_only = CounterSession(reader, TrustStore.load(tmp_path / "crl.pem"))  # --trust given, but no CSCA in it
+    assert start_warnings(crl_only, reader, given_trust=True)[0].startswith("the --trust files give no trusted CSCA")
+    assert CounterSession(reader, trust).snapshot()["no_trust"] is False
+
+
+class NoService(VirtualReader):
+    """A computer where the PC/SC service does not run."""
+
+    def poll(self) -> CardState:
+        return CardState.NO_SERVICE
+
+
+def test_no_pcsc_service_is_its_own_phase_and_start_warning(trust: TrustStore) -> None:
+    source = NoService()
+    session = CounterSession(source, trust)
+    session.observe(source.poll())
+    assert session.snapshot()["phase"] == "no_service"
+    warnings = start_warnings(session, source, given_trust=True)
+    assert warnings == [f"the card reader service is not running. {SERVICE_FIX}"]
+    assert "systemctl start pcscd" in SERVICE_FIX
+
+
+def test_the_pcsc_source_tells_a_stopped_service_from_a_missing_reader(tmp_path: Path) -> None:
+    code = ("from cardtool.counter.session import PCSCCardSource; "
+            "print(PCSCCardSource('Any Reader').poll().value)")
+    env = {**os.environ, "PCSCLITE_CSOCK_NAME": str(tmp_path / "no-pcscd.comm"),
+           "PYTHONPATH": os.pathsep.join([str(TOOLS), os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60,
+                          check=True)
+    assert done.stdout.strip() == "no_service"
+
+
+class StopsAnswering:
+    """A slow card that is still on the reader but whose exchange the driver gave up on after ``limit`` APDUs."""
+
+    def __init__(self, chip: VirtualChip, limit: int, error: Exception) -> None:
+        self.chip, self.limit, self.error, self.count = chip, limit, error, 0
+
+    def process(self, raw: bytes) -> bytes:
+        self.count += 1
+        if self.count > self.limit:
+            raise self.error
+        return self.chip.process(raw)
+
+
+@pytest.mark.parametrize("error", [
+    CardRemovedError("the card in 'Reader 0' stopped answering (Transaction failed.): it was moved or removed"),
+    LimitExceeded("READ_DEADLINE_SECONDS", "reading DG2", 120.0),
+])
+def test_a_slow_card_still_on_the_reader_is_not_called_removed(image: CardImage, trust: TrustStore,
+                                                               error: Exception) -> None:
+    reader = VirtualReader()
+    session = CounterSession(reader, trust)
+    _insert(session, reader, StopsAnswering(VirtualChip(image, ChipOptions(extended_length=False)), 15, error))
+    session.submit(can=_can(image))
+    state = _settle(session)
+    assert state["notice"] == "not_answering" and state["phase"] == "card" and state["result"] is None

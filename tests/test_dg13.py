@@ -304,7 +304,7 @@ def test_a_2024_card_keeps_the_2021_layout_with_its_own_field_names() -> None:
 def test_changing_the_2024_layout_is_a_table_edit(monkeypatch: pytest.MonkeyPatch) -> None:
     moved = tuple(dataclasses.replace(spec, number=17) if spec.number == 8 else spec
                   for spec in FIELD_TABLES[CardKind.CAN_CUOC_2024])
-    monkeypatch.setitem(FIELD_TABLES, CardKind.CAN_CUOC_2024, moved)  # type: ignore[arg-type]
+    monkeypatch.setitem(FIELD_TABLES, CardKind.CAN_CUOC_2024, moved)
     dg13 = DG13.from_resident(_resident_2024())
     assert 8 not in dg13.fields and dg13.text(17) == "Phường Hàng Bạc, Quận Hoàn Kiếm, Hà Nội"
     assert DG13.from_resident(resident()).text(8) == "Xã Đông Ngạc, Từ Liêm, Hà Nội"  # the 2021 card unchanged

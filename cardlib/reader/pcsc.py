@@ -31,6 +31,10 @@ class NoReaderError(CardError):
     """No PC/SC reader is attached (or no PC/SC service runs), or the named reader does not exist."""
 
 
+class NoServiceError(NoReaderError):
+    """The PC/SC service (pcscd) is not running, so no reader can be seen at all."""
+
+
 class NoCardError(CardError):
     """The reader is there but no card is on it (within the time allowed)."""
 
@@ -38,7 +42,7 @@ class NoCardError(CardError):
 def _establish() -> Any:
     hresult, context = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
     if hresult != scard.SCARD_S_SUCCESS:
-        raise NoReaderError(f"no PC/SC service: {scard.SCardGetErrorMessage(hresult)}")
+        raise NoServiceError(f"no PC/SC service: {scard.SCardGetErrorMessage(hresult)}")
     return context
 
 
@@ -48,7 +52,7 @@ def _readers(context: Any) -> list[str]:
     if code == _NO_READERS or (hresult == scard.SCARD_S_SUCCESS and not readers):
         return []
     if code in _NO_SERVICE:
-        raise NoReaderError(f"no PC/SC service: {scard.SCardGetErrorMessage(hresult)}")
+        raise NoServiceError(f"no PC/SC service: {scard.SCardGetErrorMessage(hresult)}")
     if hresult != scard.SCARD_S_SUCCESS:
         raise NoReaderError(f"cannot list readers: {scard.SCardGetErrorMessage(hresult)}")
     return [str(name) for name in readers]

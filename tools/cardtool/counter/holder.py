@@ -3,7 +3,9 @@
 The view is built from the files just read (:func:`cardlib.verify.holder.read_holder`) and lives only as
 long as the session keeps it; its ``repr`` shows nothing personal (the ID number ends with the CAN).  DG13
 is the source when it decodes; otherwise the MRZ of DG1 gives what it can (name in capitals without
-diacritics).  The page translates the field names itself; this module only orders them.
+diacritics).  The page translates the field names itself; this module only orders them, under the names
+the card's kind gives them (:data:`cardlib.lds.dg13.FIELD_TABLES`: a 2024 Căn cước shows field 8 as
+``place_of_birth_registration``), and says which kind the card is.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from cardlib.errors import CardlibError
+from cardlib.lds.dg13 import FIELD_TABLES, CardKind, card_kind
 from cardlib.verify.holder import Holder, Portrait, read_holder
 
 # The fields the officer sees, in page order.
@@ -27,13 +30,15 @@ class HolderView:
     """The holder's fields (key → text, in display order), where they came from, and the portrait.
 
     ``source`` is ``"DG13"`` or ``"DG1"``; ``portrait`` is JPEG or PNG bytes a browser shows (JPEG 2000
-    portraits are converted), None when DG2 is missing or does not decode.
+    portraits are converted), None when DG2 is missing or does not decode; ``kind`` the card kind
+    (a :class:`~cardlib.lds.dg13.CardKind` value), "" when the data does not say (no dates, DG1 only).
     """
 
     fields: tuple[tuple[str, str], ...]
     source: str
     portrait: bytes | None = field(default=None)
     portrait_type: str = ""
+    kind: str = ""
 
     def to_dict(self) -> dict[str, str]:
         """The text fields as a mapping (no portrait)."""
@@ -51,9 +56,26 @@ def holder_view(files: Mapping[str, bytes]) -> HolderView:
 def view_of(holder: Holder) -> HolderView:
     """The page's view of ``holder``: its texts in page order and a portrait a browser can show."""
     texts = holder.texts()
-    fields = tuple((name, texts[name]) for name in PAGE_FIELDS if name in texts)
+    kind = _kind(holder)
+    names = _names(kind)
+    fields = tuple((names.get(name, name), texts[name]) for name in PAGE_FIELDS if name in texts)
     portrait, portrait_type = _browser_image(holder.portrait) if holder.portrait else (None, "")
-    return HolderView(fields, holder.source, portrait, portrait_type)
+    return HolderView(fields, holder.source, portrait, portrait_type, kind.value if kind else "")
+
+
+def _kind(holder: Holder) -> CardKind | None:
+    """The card kind by the DG13 dates of issue and birth; None when the holder did not come with both."""
+    if holder.source != "DG13" or holder.date_of_issue is None or holder.date_of_birth is None:
+        return None
+    return card_kind(holder.date_of_issue, holder.date_of_birth)
+
+
+def _names(kind: CardKind | None) -> dict[str, str]:
+    """Holder field → the name ``kind`` gives it, where the two differ (the 2021 names otherwise)."""
+    if kind is None:
+        return {}
+    return {spec.attributes[0]: spec.name for spec in FIELD_TABLES[kind]
+            if len(spec.attributes) == 1 and spec.name != spec.attributes[0]}
 
 
 def _browser_image(portrait: Portrait) -> tuple[bytes | None, str]:

@@ -6,12 +6,14 @@
   no reader, an empty reader, a card;
 * what the officer does: submit the CAN or MRZ (the read runs in a worker thread), clear, save a report.
 
-Phases: ``no_reader`` → ``waiting`` (no card) → ``card`` (card on, key wanted) → ``reading`` → ``done``.
+Phases: ``no_reader`` → ``waiting`` (no card) → ``card`` (card on, key wanted) → ``reading`` → ``done``;
+``no_service`` while the PC/SC service itself is not running (no reader can be seen at all).
 A :class:`Notice` tells the officer what went wrong and what to do (wrong CAN, card pulled mid-read,
-unreadable card, reader unplugged).  The holder's data exists only in ``done`` for the card that is on the
-reader: it is dropped when the card leaves, when a new read starts, or when the officer clears the page;
-a read that finishes after its card was removed is thrown away.  The access key lives only in the worker
-thread for the length of the read.
+unreadable card, reader unplugged).  A card that stops answering but is still on the reader (a slow card,
+a driver's timeout, a read over its deadline) is ``not_answering``, never "removed".  The holder's data
+exists only in ``done`` for the card that is on the reader: it is dropped when the card leaves, when a new
+read starts, or when the officer clears the page; a read that finishes after its card was removed is
+thrown away.  The access key lives only in the worker thread for the length of the read.
 """
 
 from __future__ import annotations
@@ -28,13 +30,15 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from cardlib.errors import CardError, CardlibError, ValidationError
+from cardlib.limits import LimitExceeded
 from cardlib.pki.trust import TrustStore
-from cardlib.reader.pcsc import NoCardError, NoReaderError, connect, wait_for_card
+from cardlib.reader.pcsc import NoCardError, NoReaderError, NoServiceError, connect, wait_for_card
 from cardlib.reader.reader import AccessKey, UnsupportedAccessError, WrongAccessKeyError, read_card
 from cardlib.reader.transport import CardRemovedError, ReaderGoneError, Transport
 from cardlib.verify.live import verify_read
 from cardlib.verify.report import VerificationReport
 from cardtool.access import access_key
+from cardtool.counter.details import altered, detail_rows, field_marks
 from cardtool.counter.holder import HolderView, holder_view
 from cardtool.counter.progress import Progress, ProgressTransport, Step
 from cardtool.counter.verdict import CounterVerdict, counter_verdict
@@ -48,6 +52,7 @@ CONNECT_TIMEOUT = 2.0
 class Phase(Enum):
     """Where the check is; the page shows one screen per phase."""
 
+    NO_SERVICE = "no_service"
     NO_READER = "no_reader"
     WAITING = "waiting"
     CARD = "card"
@@ -63,11 +68,13 @@ class Notice(Enum):
     UNREADABLE = "unreadable"
     UNSUPPORTED_KEY = "unsupported_key"
     READER_GONE = "reader_gone"
+    NOT_ANSWERING = "not_answering"
 
 
 class CardState(Enum):
-    """What a reader shows when polled."""
+    """What a reader shows when polled (``no_service``: the PC/SC service itself does not answer)."""
 
+    NO_SERVICE = "no_service"
     NO_READER = "no_reader"
     EMPTY = "empty"
     PRESENT = "present"
@@ -96,11 +103,13 @@ class PCSCCardSource:
         self.reader = reader
 
     def poll(self) -> CardState:
-        """A card on the reader, an empty reader, or no reader at all."""
+        """A card on the reader, an empty reader, no reader at all, or no PC/SC service to ask."""
         try:
             wait_for_card(self.reader, timeout=0.0)
         except NoCardError:
             return CardState.EMPTY
+        except NoServiceError:
+            return CardState.NO_SERVICE
         except CardError:
             return CardState.NO_READER
         return CardState.PRESENT
@@ -130,6 +139,8 @@ class CounterSession:
     def __init__(self, source: CardSource, trust: TrustStore, *, save_dir: Path | None = None) -> None:
         self._source = source
         self._trust = trust
+        self.trusts_nothing = not trust.cscas
+        """No trusted CSCA: every verdict will be "cannot tell" (the page and the command say so)."""
         self._save_dir = save_dir
         self._changed = threading.Condition()
         self._phase = Phase.NO_READER
@@ -150,7 +161,7 @@ class CounterSession:
                 if self._phase in (Phase.NO_READER, Phase.WAITING):
                     self._set(Phase.CARD)
                 return
-            target = Phase.NO_READER if state is CardState.NO_READER else Phase.WAITING
+            target = _ABSENT_PHASES.get(state, Phase.WAITING)
             if self._phase is target:
                 return
             if self._phase is Phase.READING:
@@ -212,7 +223,7 @@ class CounterSession:
                 "notice": self._notice.value if self._notice else None, "detail": self._detail,
                 "progress": self._progress.to_dict() if self._progress else None,
                 "result": _result_dict(check) if check else None,
-                "can_save": self._save_dir is not None, "saved": self._saved,
+                "can_save": self._save_dir is not None, "saved": self._saved, "no_trust": self.trusts_nothing,
             }
 
     def portrait(self) -> tuple[bytes, str] | None:
@@ -281,9 +292,14 @@ class CounterSession:
 
     def _failed(self, generation: int, error: Exception) -> None:
         notice, phase = _classify(error)
-        if notice is Notice.UNREADABLE and self._source.poll() is not CardState.PRESENT:
-            # drivers report a card pulled mid-exchange in several ways (vpcd: "transaction failed")
-            notice, phase = Notice.REMOVED, Phase.WAITING
+        if notice in (Notice.UNREADABLE, Notice.REMOVED, Notice.NOT_ANSWERING):
+            # drivers report a card pulled mid-exchange in several ways (vpcd: "transaction failed"), and a
+            # slow card's timeout in the same words: whether it left is what the reader shows now
+            present = self._source.poll() is CardState.PRESENT
+            if not present:
+                notice, phase = Notice.REMOVED, Phase.WAITING
+            elif notice is Notice.REMOVED:
+                notice, phase = Notice.NOT_ANSWERING, Phase.CARD
         if not isinstance(error, CardlibError):
             log.error("card check failed unexpectedly", exc_info=error)
         with self._changed:
@@ -303,9 +319,16 @@ def _classify(error: Exception) -> tuple[Notice, Phase]:
         return Notice.UNSUPPORTED_KEY, Phase.CARD
     if isinstance(error, CardRemovedError | NoCardError):
         return Notice.REMOVED, Phase.WAITING
+    if isinstance(error, LimitExceeded) and error.budget == "READ_DEADLINE_SECONDS":
+        return Notice.NOT_ANSWERING, Phase.CARD
+    if isinstance(error, NoServiceError):
+        return Notice.READER_GONE, Phase.NO_SERVICE
     if isinstance(error, ReaderGoneError | NoReaderError):
         return Notice.READER_GONE, Phase.NO_READER
     return Notice.UNREADABLE, Phase.CARD
+
+
+_ABSENT_PHASES = {CardState.NO_SERVICE: Phase.NO_SERVICE, CardState.NO_READER: Phase.NO_READER}
 
 
 def form_access_key(can: str, mrz: str) -> AccessKey:
@@ -320,17 +343,24 @@ def form_access_key(can: str, mrz: str) -> AccessKey:
 
 
 def _result_dict(check: CardCheck) -> dict[str, Any]:
+    """The page's result: the verdict, the holder under its card kind's names, the checks in both languages
+    (failed first) and the holder fields a failed or warning check is about."""
+    checks = check.verdict.checks
     return {"verdict": check.verdict.to_dict(), "holder": check.holder.to_dict(), "holder_source": check.holder.source,
-            "portrait": check.holder.portrait is not None, "access": check.access, "read_ms": round(check.read_ms)}
+            "card_kind": check.holder.kind, "portrait": check.holder.portrait is not None, "access": check.access,
+            "read_ms": round(check.read_ms), "details": detail_rows(checks), "marks": field_marks(checks),
+            "altered": altered(checks, check.holder.source)}
 
 
 def _write_report(folder: Path, check: CardCheck) -> Path:
     """``card-check-<UTC time>.json`` in ``folder``, never overwriting an earlier report."""
     folder.mkdir(parents=True, exist_ok=True)
     now = datetime.now(UTC)
-    document = {"saved_at": now.isoformat(timespec="seconds"), "outcome": check.verdict.outcome.value,
-                "reasons": [reason.to_dict() for reason in check.verdict.reasons], "access": check.access,
-                "holder": check.holder.to_dict(), "report": check.report.to_dict()}
+    verdict = check.verdict
+    document = {"saved_at": now.isoformat(timespec="seconds"), "outcome": verdict.outcome.value,
+                "expired_on": verdict.expired_on.isoformat() if verdict.expired_on else None,
+                "card_kind": check.holder.kind, "reasons": [reason.to_dict() for reason in verdict.reasons],
+                "access": check.access, "holder": check.holder.to_dict(), "report": check.report.to_dict()}
     stem = f"card-check-{now:%Y%m%d-%H%M%S}"
     for suffix in ("", *(f"-{n}" for n in range(2, 1000))):
         path = folder / f"{stem}{suffix}.json"

@@ -11,11 +11,15 @@ the same answer for the same read.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from enum import Enum
 from typing import Any
 
 from cardlib.verify.report import CheckResult, Status, Verdict, VerificationReport
 from cardlib.verify.verifier import CHIP_PROVEN
+
+EXPIRY_CHECK = "lds.dg1.expiry"
+"""The report's check that warns when the card has expired (an expired card can still be genuine)."""
 
 
 class Outcome(Enum):
@@ -111,15 +115,22 @@ def plain_reason(check: CheckResult) -> Sentence:
 
 @dataclass(frozen=True)
 class CounterVerdict:
-    """The outcome, the plain reasons behind it (empty when genuine) and every check for the folded details."""
+    """The outcome, the plain reasons behind it (empty when genuine) and every check for the folded details.
+
+    ``expired_on`` is the card's date of expiry when it has passed and the card is not called a forgery: the
+    page's verdict line itself then says "genuine — expired on dd/mm/yyyy" (an expired card is still genuine).
+    """
 
     outcome: Outcome
     reasons: tuple[Sentence, ...]
     checks: tuple[CheckResult, ...]
+    expired_on: date | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form for the page."""
-        return {"outcome": self.outcome.value, "reasons": [reason.to_dict() for reason in self.reasons],
+        """JSON-ready form for the page (``expired_on`` as yyyy-mm-dd, or None)."""
+        return {"outcome": self.outcome.value,
+                "expired_on": self.expired_on.isoformat() if self.expired_on else None,
+                "reasons": [reason.to_dict() for reason in self.reasons],
                 "checks": [check.to_dict() for check in self.checks]}
 
 
@@ -128,9 +139,16 @@ def counter_verdict(report: VerificationReport) -> CounterVerdict:
     verdict = report.verdict
     if verdict is Verdict.INVALID:
         return CounterVerdict(Outcome.NOT_GENUINE, _distinct(report.failures()), report.checks)
+    expired_on = expired(report)
     if verdict is Verdict.CANNOT_TELL:
-        return CounterVerdict(Outcome.CANNOT_TELL, _distinct(report.undecided()), report.checks)
-    return CounterVerdict(Outcome.GENUINE, (), report.checks)
+        return CounterVerdict(Outcome.CANNOT_TELL, _distinct(report.undecided()), report.checks, expired_on)
+    return CounterVerdict(Outcome.GENUINE, (), report.checks, expired_on)
+
+
+def expired(report: VerificationReport) -> date | None:
+    """The holder's date of expiry when the report's ``lds.dg1.expiry`` check says the card has expired."""
+    warned = any(check.id == EXPIRY_CHECK and check.status is Status.WARN for check in report.checks)
+    return report.holder.date_of_expiry if warned else None
 
 
 def _distinct(checks: list[CheckResult]) -> tuple[Sentence, ...]:
