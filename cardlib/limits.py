@@ -16,6 +16,7 @@ __all__ = [
     "COUNTER_MAX_CONNECTIONS",
     "COUNTER_REQUEST_SECONDS",
     "MAX_CARD_BYTES",
+    "MAX_CHIP_MODELS",
     "MAX_DECLARED_PIXELS",
     "MAX_DECODED_PIXELS",
     "MAX_FACES_PER_DG2",
@@ -59,6 +60,9 @@ READ_DEADLINE_SECONDS = 120.0
 """Longest a whole read of one chip may take (a genuine read takes a few seconds)."""
 MAX_READ_APDUS = 4096
 """Most command APDUs one read may send (a genuine read sends tens to a few hundred)."""
+MAX_CHIP_MODELS = 256
+"""Most chip models the reader's cache remembers (``cardlib.reader.models``); the oldest are forgotten first,
+and a cache file larger than this many entries can fill is ignored."""
 
 # --- trust material ---
 MAX_TRUST_FILE_BYTES = 16 << 20

@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from functools import cache
+from pathlib import Path
 
 import pytest
 from cardtool.counter.session import CounterSession, PCSCCardSource, Phase, watch
@@ -28,8 +29,10 @@ from cardlib.chip.pcscd import PcscdInstance, private_pcscd
 from cardlib.chip.vpcd import vpcd_card
 from cardlib.errors import CardError, CardlibError
 from cardlib.lds.securityinfo import CardAccess, PACEInfo
+from cardlib.limits import MAX_CHIP_MODELS
 from cardlib.pki.certificates import Certificate, RevocationList
 from cardlib.pki.trust import TrustStore
+from cardlib.reader.models import ChipModels, ReadPath
 from cardlib.reader.pcsc import connect
 from cardlib.reader.reader import (
     AccessKey,
@@ -411,3 +414,53 @@ def test_reader_errors_name_step_command_status_and_what_to_try(ins: int, nth: i
     positions = [message.find(part) for part in says]
     assert -1 not in positions and positions == sorted(positions), message
     assert image.secrets is not None and image.secrets.can not in message
+
+
+# -- remembered per chip model ---------------------------------------------------------------------------------
+
+REMEMBERED = [
+    FieldChip("jmrtd-applet", JMRTD, "MRZ", "BAC"),
+    FieldChip("sm-cap-128-p2-04", ChipOptions(max_le=128, select_p2_0c_sw=0x6A86, sfi_sw=0x6A81)),
+    FieldChip("plain-errors-ssc+2", ChipOptions(plain_errors=2, past_end="6B00")),
+]
+
+
+@pytest.mark.parametrize("row", REMEMBERED, ids=str)
+def test_the_next_card_of_a_known_model_takes_the_working_path_first(row: FieldChip, tmp_path: Path) -> None:
+    image = card(row.image)
+    models = ChipModels(tmp_path / "chip-models.json")
+    reads = []
+    for _ in range(2):
+        recorder = RecordingTransport(InProcessTransport(VirtualChip(image, row.options)))
+        result = read_card(recorder, key_for(image, row.key), models=models)
+        check_read(row, image, result)
+        reads.append((result, [record.sw for record in recorder.statistics.records]))
+    (first, first_sws), (second, second_sws) = reads
+    assert first.chip_model == second.chip_model and models.recall(first.chip_model) is not None
+    assert second.apdu_count < first.apdu_count
+    refusals = {0x6700, 0x6985, 0x6986, 0x6A81, 0x6A86, 0x6988}
+    assert sum(sw in refusals for sw in second_sws) < sum(sw in refusals for sw in first_sws)
+    assert not any("opened again" in note for note in second.notes)
+    assert any("is known" in note for note in second.notes)
+    other = read_card(InProcessTransport(VirtualChip(card("default"))), key_for(image, "CAN"), models=models)
+    assert other.chip_model != first.chip_model and other.apdu_count <= 25  # another model keeps its own path
+
+
+@pytest.mark.parametrize("content", [b"", b"{not json", b'{"version": 1, "models": {"x": {"read_size": 1}}}',
+                                     b'{"version": 1, "models": []}', b"[" * 100_000])
+def test_a_damaged_model_memory_is_ignored_and_replaced(content: bytes, tmp_path: Path) -> None:
+    path = tmp_path / "chip-models.json"
+    path.write_bytes(content)
+    image = card("default")
+    result = read_card(InProcessTransport(VirtualChip(image)), key_for(image, "CAN"), models=ChipModels(path))
+    assert ChipModels(path).recall(result.chip_model) is not None
+    assert ChipModels(path).recall("x") is None
+
+
+def test_model_memory_keeps_the_most_recent_models(tmp_path: Path) -> None:
+    models = ChipModels(tmp_path / "chip-models.json")
+    path = ReadPath(False, 223, True, 0x0C, 0)
+    for number in range(MAX_CHIP_MODELS + 3):
+        models.remember(f"model-{number}", path)
+    assert models.recall("model-0") is None and models.recall("model-2") is None
+    assert models.recall("model-3") == path and models.recall(f"model-{MAX_CHIP_MODELS + 2}") == path

@@ -66,7 +66,8 @@ from cardlib.protocols.bac import BACTerminal
 from cardlib.protocols.ca import CATerminal
 from cardlib.protocols.pace import PACEParameters, PACETerminal
 from cardlib.protocols.sm import SecureMessaging
-from cardlib.reader.transport import CardRemovedError, ReaderGoneError, RecordingTransport, Transport
+from cardlib.reader.models import ChipModels, ReadPath, model_id
+from cardlib.reader.transport import CardRemovedError, ReaderGoneError, RecordingTransport, Transport, transport_atr
 
 AccessKind = Literal["CAN", "MRZ"]
 AccessMethod = Literal["PACE-CAN", "PACE-MRZ", "BAC"]
@@ -310,6 +311,7 @@ class ReadResult:
     read_size: int
     read_size_fallbacks: int
     notes: tuple[str, ...] = ()
+    chip_model: str = ""
 
     @property
     def bytes_per_apdu(self) -> float:
@@ -498,6 +500,7 @@ class _FileReader:
         self.channel = channel
         self.extended = extended
         self.max_read = max_read
+        self.cap: int | None = None  # the largest Ne this chip answers, once learnt
         self.size = self._largest()
         self.fallbacks = 0
         self.use_sfi = True
@@ -505,13 +508,29 @@ class _FileReader:
         self.card_bytes = 0
         self.ceiling: int | None = None
 
+    def _limit(self, size: int) -> int:
+        return min(size, self.max_read or size, self.cap or size)
+
     def _short_limit(self) -> int:
         sm = self.channel.sm
-        limit = sm.max_plain_read if sm is not None else SHORT_READ_SIZE
-        return min(limit, self.max_read or limit)
+        return self._limit(sm.max_plain_read if sm is not None else SHORT_READ_SIZE)
 
     def _largest(self) -> int:
-        return min(EXTENDED_READ_SIZE, self.max_read or EXTENDED_READ_SIZE) if self.extended else self._short_limit()
+        return self._limit(EXTENDED_READ_SIZE) if self.extended else self._short_limit()
+
+    def adopt(self, path: ReadPath) -> None:
+        """Start from the read path a chip model is known to take (never beyond what the caller allows)."""
+        self.extended = self.extended and path.extended
+        self.cap = path.read_size if path.read_size < EXTENDED_READ_SIZE else None
+        self.size = self._largest()
+        self.use_sfi = path.sfi
+        self.channel.select_p2 = path.select_p2
+        self.channel.plain_ssc_steps = path.plain_ssc_steps
+
+    def path(self) -> ReadPath:
+        """The read path that worked, to remember for the chip model."""
+        return ReadPath(self.extended, self.cap or EXTENDED_READ_SIZE, self.use_sfi, self.channel.select_p2,
+                        self.channel.plain_ssc_steps)
 
     def session_changed(self) -> None:
         """Secure messaging started or changed: the short read limit may now be lower; what was learnt stays."""
@@ -636,7 +655,7 @@ class _FileReader:
         if delivered < _MIN_READ_SIZE:
             raise ChipRefusedError(f"READ BINARY of {name} at offset {offset}: the chip returns only {delivered} "
                                    "bytes per command, too few to read a file", hint=_HINT_READ)
-        self.size = delivered
+        self.size = self.cap = delivered
 
     def _ne(self, offset: int, remaining: int | None) -> int:
         size = min(self.size, self.ceiling or self.size)
@@ -667,12 +686,14 @@ class _FileReader:
         if sw >> 8 == 0x6C and 0 < (sw & 0xFF or 256) < le:
             exact = sw & 0xFF or 256
             if remaining is not None and exact < remaining:
-                self.size, self.fallbacks = exact, self.fallbacks + 1
+                self.size = self.cap = exact
+                self.fallbacks += 1
             return exact
         if sw in (SW_WRONG_LENGTH, SW_WRONG_OFFSET, SW_END_OF_FILE):
             smaller = self._smaller(le)
             if smaller is not None:
-                self.size, self.fallbacks = smaller, self.fallbacks + 1
+                self.size = self.cap = smaller
+                self.fallbacks += 1
                 return smaller
         raise refused(f"READ BINARY of {name} at offset {offset}", command, sw, _HINT_READ)
 
@@ -729,23 +750,23 @@ def _select_application(channel: _Channel) -> None:
                       "moved: put it back and read again")
 
 
-def _read_card_access(channel: _Channel, reader: _FileReader) -> bytes | None:
+def _read_card_access(channel: _Channel, reader: _FileReader) -> tuple[bytes | None, int | None]:
     """EF.CardAccess from the master file, in the clear, with short APDUs; None when the chip has none or
     will not give it (no master file, an applet-only chip): BAC follows, and unless the file is simply
     absent a note says why.
     """
     _select(channel, 0x00, _MF_FID)  # chips without a master file refuse this; EF.CardAccess tells
     try:  # short reads: the file is small, and the session is where extended length matters
-        return reader.read_file(EF_CARD_ACCESS, learn_sfi=False, short=True)
+        return reader.read_file(EF_CARD_ACCESS, learn_sfi=False, short=True), None
     except _FileAbsentError:
-        return None
+        return None, SW_FILE_NOT_FOUND
     except _FileProtectedError:
         sw = SW_SECURITY_STATUS
     except ChipRefusedError as exc:
         sw = exc.sw if exc.sw is not None else 0
     channel.notes.append(f"EF.CardAccess could not be read ({sw_meaning(sw)}, SW {sw:04X}): the chip was "
                          "opened with BAC")
-    return None
+    return None, sw
 
 
 def _read_required(reader: _FileReader, spec: FileSpec) -> bytes:
@@ -850,12 +871,15 @@ def _open_bac(channel: _Channel, key: AccessKey) -> SecureMessaging:
     return channel.sm
 
 
-def _open(channel: _Channel, reader: _FileReader, key: AccessKey) -> tuple[AccessMethod, bytes | None]:
+def _open(channel: _Channel, reader: _FileReader, key: AccessKey,
+          model: _Model) -> tuple[AccessMethod, bytes | None]:
     """Access control: PACE when EF.CardAccess offers it, else BAC; leaves the eMRTD application selected.
 
-    Returns the method used and EF.CardAccess (None when the chip has none or will not give it).
+    Once EF.CardAccess tells the chip model, a read path remembered for it is adopted.  Returns the method
+    used and EF.CardAccess (None when the chip has none or will not give it).
     """
-    card_access = _read_card_access(channel, reader)
+    card_access, refusal = _read_card_access(channel, reader)
+    model.recognise(card_access, refusal, reader)
     pace_infos = CardAccess.decode(card_access).pace_infos if card_access is not None else ()
     method: AccessMethod = "BAC"
     if pace_infos and _open_pace(channel, key, pace_infos) is not None:
@@ -866,6 +890,26 @@ def _open(channel: _Channel, reader: _FileReader, key: AccessKey) -> tuple[Acces
         channel.reopen = partial(_open_bac, channel, key)
     reader.session_changed()
     return method, card_access
+
+
+class _Model:
+    """The chip model of this read (ATR + EF.CardAccess) and the memory of read paths, when one is kept."""
+
+    def __init__(self, models: ChipModels | None, atr: bytes) -> None:
+        self.models = models
+        self.atr = atr
+        self.id = ""
+
+    def recognise(self, card_access: bytes | None, refusal: int | None, reader: _FileReader) -> None:
+        self.id = model_id(self.atr, card_access, refusal)
+        known = self.models.recall(self.id) if self.models is not None else None
+        if known is not None:
+            reader.adopt(known)
+            reader.channel.notes.append(f"chip model {self.id[:8]} is known: its read path was taken first")
+
+    def learnt(self, reader: _FileReader) -> None:
+        if self.models is not None and self.id:
+            self.models.remember(self.id, reader.path())
 
 
 def _read_files(reader: _FileReader, wanted: Sequence[str] | None) -> tuple[dict[str, bytes], list[str]]:
@@ -958,6 +1002,7 @@ def read_card(
     extended_length: bool = True,
     max_read: int | None = None,
     budget: ReadBudget | None = None,
+    models: ChipModels | None = None,
 ) -> ReadResult:
     """Open the chip with ``key``, read its files under secure messaging, and run Chip/Active Authentication.
 
@@ -965,7 +1010,8 @@ def read_card(
     DG14/DG15 whenever the check that needs them is requested.  ``extended_length`` False never asks for
     more than a short response; ``max_read`` caps the bytes asked per READ BINARY.  ``budget`` bounds the
     whole read (default: the :mod:`cardlib.limits` budgets).  What the reader had to work around is in
-    :attr:`ReadResult.notes`.  Raises WrongAccessKeyError, ChipRefusedError, SecureMessagingError, CardRemovedError,
+    :attr:`ReadResult.notes`.  ``models`` remembers per chip model what worked (:mod:`cardlib.reader.models`)
+    and starts each read from it.  Raises WrongAccessKeyError, ChipRefusedError, SecureMessagingError, CardRemovedError,
     LimitExceeded and the other CardlibErrors; never returns a partial dump.
     """
     if not callable(getattr(transport, "transmit", None)):
@@ -981,8 +1027,9 @@ def read_card(
                               field="max_read")
     reader = _FileReader(channel, extended=extended_length, max_read=max_read)
     timings: dict[str, float] = {}
+    model = _Model(models, transport_atr(transport))
     with _timed(timings, "access"):
-        access, card_access = _open(channel, reader, key)
+        access, card_access = _open(channel, reader, key, model)
     with _timed(timings, "read"):
         contents, protected = _read_files(reader, wanted)
     if card_access is not None:
@@ -998,6 +1045,7 @@ def read_card(
             aa_result = _active_authentication(channel, reader, contents.get("DG15"))
     elif active_auth:
         aa_result = ActiveAuthResult(False, False, "skipped: secure messaging was lost when Chip Authentication failed")
+    model.learnt(reader)
     return ReadResult(
         dump=CardImage(contents),
         access=access,
@@ -1011,6 +1059,7 @@ def read_card(
         read_size=reader.size,
         read_size_fallbacks=reader.fallbacks,
         notes=tuple(channel.notes),
+        chip_model=model.id,
     )
 
 

@@ -93,11 +93,22 @@ class APDUProcessor(Protocol):
         ...
 
 
+def transport_atr(transport: object) -> bytes:
+    """The ATR of the card behind ``transport`` when the transport tells it (PC/SC, a virtual chip), else empty."""
+    atr = getattr(transport, "atr", b"")
+    return atr if isinstance(atr, bytes) else b""
+
+
 class InProcessTransport:
     """A transport that hands each APDU straight to a virtual chip in this process (no PC/SC stack)."""
 
     def __init__(self, chip: APDUProcessor) -> None:
         self._chip = chip
+
+    @property
+    def atr(self) -> bytes:
+        """The virtual chip's ATR (empty for a processor that has none)."""
+        return transport_atr(self._chip)
 
     def transmit(self, command: bytes) -> bytes:
         """Let the virtual chip answer ``command``."""
@@ -137,6 +148,12 @@ class PCSCTransport:
         if len(response) < 2:  # a driver whose card vanished mid-exchange may return nothing at all
             raise CardRemovedError(f"the card in {self.reader!r} stopped answering")
         return bytes(response)
+
+    @property
+    def atr(self) -> bytes:
+        """The card's answer to reset, as the reader reports it (empty when it cannot tell)."""
+        hresult, _reader, _state, _protocol, atr = scard.SCardStatus(self._card)
+        return bytes(atr) if hresult == scard.SCARD_S_SUCCESS else b""
 
     def _card_present(self) -> bool:
         """Whether the card is still powered in the reader (a failed exchange may be the reader's doing)."""
