@@ -4,6 +4,8 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 APT_PACKAGES := pcscd vsmartcard-vpcd libpcsclite-dev swig softhsm2 chromium fonts-dejavu-core python3-venv python3-dev
+# apt and pip write their output here; the terminal gets one line per step (and the log's tail on failure).
+SETUP_LOG := setup.log
 # One file from each package the pipeline and the tests use: when all are there, apt is not run.
 NEEDED_FILES := /usr/sbin/pcscd /usr/lib/pcsc/drivers/serial/libifdvpcd.so /usr/lib/softhsm/libsofthsm2.so \
 	/usr/bin/chromium
@@ -13,7 +15,9 @@ NEEDED_FILES := /usr/sbin/pcscd /usr/lib/pcsc/drivers/serial/libifdvpcd.so /usr/
 system:
 	@for needed in $(NEEDED_FILES); do \
 		if [ ! -e $$needed ]; then \
-			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_PACKAGES); \
+			echo "setup: installing system packages: $(APT_PACKAGES) (apt output in $(SETUP_LOG))"; \
+			{ apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+				$(APT_PACKAGES); } >>$(SETUP_LOG) 2>&1 || { tail -n 20 $(SETUP_LOG); echo "setup: apt failed"; exit 1; }; \
 			break; \
 		fi; \
 	done
@@ -21,10 +25,10 @@ system:
 venv: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
-	$(PY) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
-	touch $@
+	@echo "setup: virtualenv in $(VENV), cardlib and its tools installed into it (pip output in $(SETUP_LOG))"
+	@{ $(PY) -m venv $(VENV) && $(BIN)/pip install --upgrade pip && $(BIN)/pip install -e '.[dev]'; } \
+		>>$(SETUP_LOG) 2>&1 || { tail -n 20 $(SETUP_LOG); echo "setup: pip failed"; exit 1; }
+	@touch $@
 
 setup: system venv
 
@@ -49,4 +53,4 @@ fuzz: setup
 	$(BIN)/python -m benchmarks.fuzz --minutes 8
 
 clean:
-	rm -rf $(VENV) demo-out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) demo-out .pytest_cache .mypy_cache .ruff_cache $(SETUP_LOG)

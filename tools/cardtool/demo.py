@@ -9,6 +9,9 @@
 6. a QA report (JSON Lines, CSV, HTML) — and the verdicts on the terminal.
 
 Exit status 0 when every genuine card verified valid and the forgery was caught.
+
+The output folder is replaced on every run, but only a folder the demo made (it holds the marker file
+:data:`MARKER`): an existing non-empty folder without it is refused, never deleted.
 """
 
 from __future__ import annotations
@@ -32,10 +35,13 @@ from cardlib.reader.pcsc import NoCardError, connect
 from cardlib.reader.reader import AccessKey, ReadResult, read_card
 from cardlib.reader.transport import CardRemovedError
 from cardlib.verify.live import verify_read
+from cardtool.folders import make_folder
 from cardtool.perso_command import MANIFEST, personalize_batch
 from cardtool.qa_report import CardOutcome, ReportWriter
 
 SAMPLES = Path(__file__).resolve().parent / "samples" / "residents.csv"
+MARKER = ".cardtool-demo"
+"""File the demo writes first into its output folder: only a folder holding it is ever deleted."""
 FORGED_LABEL = "forged-dg13"
 CARD_TIMEOUT = 15.0
 
@@ -43,15 +49,15 @@ CARD_TIMEOUT = 15.0
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``demo`` sub-command."""
     parser = commands.add_parser("demo", help="personalize sample cards, read them over PC/SC, verify, report")
-    parser.add_argument("--out", type=Path, default=Path("demo-out"), help="output folder (replaced)")
+    parser.add_argument("--out", type=Path, default=Path("demo-out"),
+                        help="output folder: new, empty, or made by an earlier demo (then replaced)")
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the pipeline; 0 when genuine cards pass and the forgery fails."""
     out: Path = args.out
-    if out.exists():
-        shutil.rmtree(out)
+    fresh_output_folder(out)
     pki = TestPKI.generate()
     pki.save(out / "pki")
     signer = softhsm_document_signer(out / "hsm", pki)
@@ -72,6 +78,23 @@ def run(args: argparse.Namespace) -> int:
     genuine_valid = summary.verdicts["valid"] == len(images) - 1
     print("demo passed" if genuine_valid and forgery_caught else "demo FAILED")
     return 0 if genuine_valid and forgery_caught else 1
+
+
+def fresh_output_folder(out: Path) -> None:
+    """Make ``out`` an empty folder holding :data:`MARKER`, deleting it first only if an earlier demo made it.
+
+    CardlibError, with nothing deleted, when ``out`` is a file or a non-empty folder the demo did not make.
+    """
+    if out.exists() and not out.is_dir():
+        raise CardlibError(f"--out {out} is a file: give a folder for the demo's output")
+    if out.is_dir() and any(out.iterdir()):
+        if not (out / MARKER).is_file():
+            raise CardlibError(f"--out {out} is a folder the demo did not make and it is not empty: nothing was "
+                               "deleted; give a new or empty folder")
+        shutil.rmtree(out)
+    make_folder(out)
+    (out / MARKER).write_text("made by 'cardtool demo': the next demo run on this folder replaces it\n",
+                              encoding="utf-8")
 
 
 def _personalized(folder: Path) -> list[CardImage]:

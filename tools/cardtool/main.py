@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from cardlib.errors import CardlibError
+from cardtool.helptext import end_with_example
 
 Handler = Callable[[argparse.Namespace], int]
 BROKEN_PIPE_STATUS = 141
@@ -71,7 +72,8 @@ class _Version(argparse.Action):
 def build_parser(load: Iterable[str] | None = None) -> argparse.ArgumentParser:
     """The argument parser with every command; only the modules of the commands in ``load`` (default: all)
     are imported, the others are listed by name and help alone."""
-    parser = argparse.ArgumentParser(prog="cardtool", description=__doc__.splitlines()[0] if __doc__ else None)
+    summary = __doc__.splitlines()[0].replace("``", "") if __doc__ else None
+    parser = argparse.ArgumentParser(prog="cardtool", description=summary)
     parser.add_argument("--version", action=_Version, nargs=0, help="print the version and exit")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     names = COMMANDS if load is None else [name for name in load if name in COMMANDS]
@@ -80,14 +82,8 @@ def build_parser(load: Iterable[str] | None = None) -> argparse.ArgumentParser:
     for name, entry in COMMANDS.items():
         if name not in commands.choices:
             commands.add_parser(name, help=entry.help, add_help=False)
-        _end_with_example(commands.choices[name], entry.example)
+        end_with_example(commands.choices[name], entry.example)
     return parser
-
-
-def _end_with_example(parser: argparse.ArgumentParser, example: str) -> None:
-    parser.epilog = f"{parser.epilog}\n\n" if parser.epilog else ""
-    parser.epilog += f"example:\n  {example}"
-    parser.formatter_class = argparse.RawDescriptionHelpFormatter
 
 
 def _command_named(argv: Sequence[str]) -> list[str]:

@@ -55,6 +55,7 @@ from cardlib.errors import CardlibError, InputError, ValidationError
 from cardlib.lds.sod import SODSigner
 from cardlib.pki.hsm import PinSource
 from cardlib.pki.operations import IssuingAuthority
+from cardtool.folders import check_output_folder, make_folder
 from cardtool.progress import Progress
 from cardtool.qa_report import STYLE, FailureGroup, bar_chart
 from cardtool.spreadsheet import FORMULA_STARTS, write_csv
@@ -145,20 +146,6 @@ def run(args: argparse.Namespace) -> int:
     if report.rejected:
         print(f"rejected rows and reasons: {args.out / REJECTED} (fix them there and give that file as INPUT)")
     return 1 if report.rejected or summary.changed else 0
-
-
-def check_output_folder(folder: Path, option: str) -> None:
-    """CardlibError when ``folder`` exists and is not a folder (a batch's output is a folder, never a file)."""
-    if folder.exists() and not folder.is_dir():
-        raise CardlibError(f"{option} {folder} is a file: give a folder (it is created, or reused to resume)")
-
-
-def make_folder(folder: Path) -> None:
-    """Create ``folder`` (and its parents); CardlibError saying why when the system refuses."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise CardlibError(f"cannot make the folder {folder}: {exc.strerror or type(exc).__name__}") from None
 
 
 def personalize_batch(source: Path, signer: SODSigner | SignerSource, out: Path, *, workers: int = 1,

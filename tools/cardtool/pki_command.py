@@ -1,7 +1,9 @@
 """``cardtool pki``: the country signing PKI an operator runs, and the checks a verifier runs on trust material.
 
 * ``pki init DIR`` — CSCA, first Document Signer and CRL; keys in files (development, unencrypted, 0600)
-  or with ``--token LABEL`` generated inside a PKCS#11 token (SoftHSM2 unless ``--module``).
+  or with ``--token LABEL`` generated inside a PKCS#11 token (SoftHSM2 unless ``--module``).  The names
+  (``--org``, ``--csca-name``, ``--ds-name``, ``--country``) and the CRL address written into every
+  certificate (``--crl-url``) are the deployment's own; the defaults are those of a test PKI.
 * ``pki ds rotate DIR`` — a new Document Signer key and certificate; the old key is destroyed.
 * ``pki crl issue DIR [--revoke SERIAL ...]`` — the next CRL.
 * ``pki lint CERT...`` — ICAO 9303-12 profile findings for certificates and CRLs (exit 1 if any deviates).
@@ -17,6 +19,7 @@ from __future__ import annotations
 import argparse
 from collections import Counter
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from cardlib.errors import PKIError
 from cardlib.pki.certificates import Certificate, RevocationList, pem_blocks
@@ -25,6 +28,10 @@ from cardlib.pki.lint import LintReport, lint_certificate, lint_crl
 from cardlib.pki.operations import IssuingAuthority
 from cardlib.pki.testpki import KeySpec, PKIConfig
 from cardlib.pki.trust import ListTrust, TrustStore
+from cardtool.folders import check_output_folder, make_folder
+from cardtool.helptext import end_with_example
+
+_DEFAULTS = PKIConfig()
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -35,33 +42,49 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     ds = operations.add_parser("ds", help="Document Signer operations").add_subparsers(
         dest="ds_operation", required=True, metavar="ACTION")
     rotate = ds.add_parser("rotate", help="issue a new Document Signer and destroy the old key")
+    end_with_example(rotate, "cardtool pki ds rotate pki --pin-file /etc/cardlib/token.pin")
     rotate.add_argument("directory", type=Path)
     _pin_arguments(rotate)
     rotate.set_defaults(handler=run_rotate)
     crl = operations.add_parser("crl", help="CRL operations").add_subparsers(
         dest="crl_operation", required=True, metavar="ACTION")
     issue = crl.add_parser("issue", help="issue the next CRL")
+    end_with_example(issue, "cardtool pki crl issue pki --revoke 0x5b3a973a")
     issue.add_argument("directory", type=Path)
     issue.add_argument("--revoke", action="append", default=[], metavar="SERIAL",
                        help="serial (hex with 0x, or decimal) of an issued certificate to revoke; repeatable")
     _pin_arguments(issue)
     issue.set_defaults(handler=run_crl_issue)
     lint = operations.add_parser("lint", help="check certificates and CRLs against the ICAO 9303-12 profiles")
+    end_with_example(lint, "cardtool pki lint pki/csca.pem pki/ds.pem pki/crl.pem")
     lint.add_argument("files", type=Path, nargs="+", metavar="CERT")
     lint.set_defaults(handler=run_lint)
     trust = operations.add_parser("trust", help="load a trust store and report counts and profile findings")
+    end_with_example(trust, "cardtool pki trust pki/csca.pem ICAO_ml.ml")
     trust.add_argument("paths", type=Path, nargs="+", metavar="PATH")
     trust.set_defaults(handler=run_trust)
 
 
 def _register_init(operations: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     init = operations.add_parser("init", help="create a CSCA, Document Signer and CRL in DIR")
+    end_with_example(init, "cardtool pki init pki --org 'Bộ Công an' --csca-name 'CSCA Vietnam' --ds-name "
+                           "'Document Signer CCCD 01' --crl-url http://pki.example.vn/csca.crl --token cardlib-ds "
+                           "--pin-file /etc/cardlib/token.pin")
     init.add_argument("directory", type=Path)
     init.add_argument("--csca-key", default="brainpoolP512r1:sha512",
                       help="CURVE:HASH or rsaBITS[-pss|-pkcs1]:HASH (default brainpoolP512r1:sha512, like the VN CSCA)")
     init.add_argument("--ds-key", default="brainpoolP384r1:sha384",
                       help="key of the Document Signer, same syntax (default brainpoolP384r1:sha384)")
-    init.add_argument("--country", default="VN", help="two-letter country code (default VN)")
+    init.add_argument("--country", default=_DEFAULTS.country, help="two-letter country code (default %(default)s)")
+    init.add_argument("--org", default=_DEFAULTS.organisation,
+                      help="organisation (O) of both certificates' names (default %(default)r)")
+    init.add_argument("--csca-name", default=_DEFAULTS.csca_common_name,
+                      help="common name (CN) of the CSCA (default %(default)r)")
+    init.add_argument("--ds-name", default=_DEFAULTS.ds_common_name,
+                      help="common name (CN) of the Document Signer (default %(default)r)")
+    init.add_argument("--crl-url", type=_crl_url, default=_DEFAULTS.crl_distribution_url,
+                      help="where verifiers fetch the CRL (http, https or ldap URL written in every certificate; "
+                           "default %(default)s)")
     init.add_argument("--token", metavar="LABEL", help="generate the keys in this PKCS#11 token instead of files")
     init.add_argument("--module", default=SOFTHSM_MODULE, help=f"PKCS#11 module (default {SOFTHSM_MODULE})")
     _pin_arguments(init)
@@ -80,10 +103,21 @@ def _pin(args: argparse.Namespace) -> PinSource | None:
     return PinSource(env=args.pin_env, file=args.pin_file)
 
 
+def _crl_url(text: str) -> str:
+    """``--crl-url``: an absolute http, https or ldap URL with a host."""
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https", "ldap") or not parts.netloc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an http://, https:// or ldap:// address")
+    return text
+
+
 def run_init(args: argparse.Namespace) -> int:
     """Create the PKI in files or in a token, then say what was made and where."""
     config = PKIConfig(csca_key=KeySpec.parse(args.csca_key), ds_key=KeySpec.parse(args.ds_key),
-                       country=args.country)
+                       country=args.country, organisation=args.org, csca_common_name=args.csca_name,
+                       ds_common_name=args.ds_name, crl_distribution_url=args.crl_url)
+    check_output_folder(args.directory, "DIR")
+    make_folder(args.directory)
     token = None
     if args.token is not None:
         pin = _pin(args)

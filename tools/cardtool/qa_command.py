@@ -35,6 +35,7 @@ from cardlib.batch.live import LiveOptions, PendingCards, check_readers
 from cardlib.batch.sources import BatchItem, ExpectedCards, count_items, iter_items, manifest_path
 from cardlib.errors import CardlibError
 from cardlib.reader.pcsc import list_readers
+from cardtool.folders import check_output_folder, make_folder
 from cardtool.progress import Progress
 from cardtool.qa_report import PAGE, RESULTS, BatchSummary, ReportWriter
 from cardtool.verify_command import load_trust
@@ -69,6 +70,7 @@ def run(args: argparse.Namespace) -> int:
     """Run (or resume) the QA of the batch; return the batch's exit status."""
     if args.workers is not None and args.workers < 1:
         raise CardlibError("--workers must be at least 1")
+    check_output_folder(args.report, "--report")
     trust_paths = tuple(str(path.resolve()) for path in args.trust)
     trust = load_trust(args.trust)
     at = _run_time(args.report, args.at)
@@ -100,7 +102,7 @@ def _run_time(report: Path, given: datetime | None) -> datetime:
     stored = json.loads(record.read_text(encoding="utf-8"))["at"] if record.exists() else None
     at = given or (datetime.fromisoformat(stored) if stored else datetime.now(UTC))
     at = at if at.tzinfo else at.replace(tzinfo=UTC)
-    report.mkdir(parents=True, exist_ok=True)
+    make_folder(report)
     record.write_text(json.dumps({"at": at.isoformat()}) + "\n", encoding="utf-8")
     return at
 
