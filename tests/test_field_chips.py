@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 from cardtool.counter.session import CounterSession, PCSCCardSource, Phase, watch
+from cardtool.main import main
+from vpcd_cards import DelegatingCard
 
 from cardlib.card.image import CardImage
 from cardlib.card.perso import ChipProfile
@@ -464,3 +466,36 @@ def test_model_memory_keeps_the_most_recent_models(tmp_path: Path) -> None:
         models.remember(f"model-{number}", path)
     assert models.recall("model-0") is None and models.recall("model-2") is None
     assert models.recall("model-3") == path and models.recall(f"model-{MAX_CHIP_MODELS + 2}") == path
+
+
+class _Watched(DelegatingCard):
+    """Records the longest answer and whether an extended-length command came."""
+
+    longest = 0
+    extended = False
+
+    def process(self, raw: bytes) -> bytes:
+        answer = self.chip.process(raw)
+        self.longest = max(self.longest, len(answer))
+        self.extended = self.extended or (len(raw) >= 7 and raw[4] == 0)
+        return answer
+
+
+def test_cardtool_read_options_through_pcscd(pcscd: PcscdInstance, tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    image = card("default")
+    assert image.secrets is not None
+    options = ["--reader", pcscd.reader_name, "--mrz", image.secrets.mrz_information, "--max-read", "128",
+               "--no-extended-length", "--chip-models", str(tmp_path / "chip-models.json")]
+    for number in range(2):
+        watched = _Watched(VirtualChip(image, JMRTD))
+        with vpcd_card(watched, port=pcscd.port):
+            assert main(["read", *options, "--out", str(tmp_path / f"dump{number}")]) == 0
+        assert not watched.extended and 0 < watched.longest <= 128 + 40  # 128 bytes and the SM wrapping
+    out = capsys.readouterr().out
+    assert "note: EF.CardAccess could not be read (command not allowed, SW 6986)" in out
+    assert "is known: its read path was taken first" in out
+    assert image.secrets.mrz_information not in out
+    dump = CardImage.load(tmp_path / "dump1")
+    assert dict(dump.files) == {name: data for name, data in image.files.items()
+                                if name not in ("DG3", "EF.CardAccess")}

@@ -1,19 +1,23 @@
-"""Command-line options shared by commands that open a live chip: the reader and the access key."""
+"""Command-line options shared by commands that open a live chip: the reader, the access key, how to read."""
 
 from __future__ import annotations
 
 import argparse
 import os
+from pathlib import Path
 
 from cardlib.errors import CardlibError
 from cardlib.model.mrz import MRZ
-from cardlib.reader.reader import AccessKey
+from cardlib.reader.models import ChipModels
+from cardlib.reader.reader import AccessKey, ReadResult, read_card
+from cardlib.reader.transport import Transport
 
 CAN_VARIABLE = "CARDTOOL_CAN"
 
 
 def add_access_options(parser: argparse.ArgumentParser, *, reader_required: bool = False) -> None:
-    """``--reader``, ``--can`` / ``--mrz``."""
+    """``--reader``, ``--can`` / ``--mrz``, ``--timeout``, and how to read: ``--max-read``,
+    ``--no-extended-length``, ``--chip-models``."""
     parser.add_argument("--reader", required=reader_required,
                         help="PC/SC reader name or its beginning (default: the first reader holding a card)")
     key = parser.add_mutually_exclusive_group()
@@ -22,6 +26,21 @@ def add_access_options(parser: argparse.ArgumentParser, *, reader_required: bool
     key.add_argument("--mrz", help="the card's MRZ (3 lines of 30, newlines optional) or the MRZ information "
                                    "(document number, birth date, expiry, each with its check digit)")
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for a card (default 10)")
+    parser.add_argument("--max-read", type=int, metavar="N",
+                        help="ask for at most N bytes per READ BINARY (16 to 65280), for readers or chips that "
+                             "fail on large answers")
+    parser.add_argument("--no-extended-length", action="store_true",
+                        help="never send extended-length APDUs (for readers that cannot carry them)")
+    parser.add_argument("--chip-models", type=Path, metavar="FILE",
+                        help="remember in FILE, per chip model, what worked, and start the next card of a known "
+                             "model from it (delete the file to forget)")
+
+
+def read_with_options(transport: Transport, key: AccessKey, args: argparse.Namespace) -> ReadResult:
+    """Read the card on ``transport`` as the options say (see :func:`add_access_options`)."""
+    models = ChipModels(args.chip_models) if args.chip_models is not None else None
+    return read_card(transport, key, extended_length=not args.no_extended_length, max_read=args.max_read,
+                     models=models)
 
 
 def access_key(args: argparse.Namespace) -> AccessKey:

@@ -11,8 +11,8 @@ from cardlib.chip.chip import ChipOptions, VirtualChip
 from cardlib.chip.vpcd import DEFAULT_PORT, VirtualChipQueue, serve_vpcd
 from cardlib.errors import CardlibError
 from cardlib.reader.pcsc import connect
-from cardlib.reader.reader import ReadResult, read_card
-from cardtool.access import access_key, add_access_options
+from cardlib.reader.reader import ReadResult
+from cardtool.access import access_key, add_access_options, read_with_options
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -36,7 +36,7 @@ def run_read(args: argparse.Namespace) -> int:
         raise CardlibError(f"{args.out} exists: choose a new folder for the dump")
     key = access_key(args)
     with connect(args.reader, timeout=args.timeout) as transport:
-        result = read_card(transport, key)
+        result = read_with_options(transport, key, args)
     result.dump.save(args.out)
     print(describe_read(result))
     print(f"dump written to {args.out}")
@@ -44,12 +44,14 @@ def run_read(args: argparse.Namespace) -> int:
 
 
 def describe_read(result: ReadResult) -> str:
-    """What the read did, in two lines for the operator."""
+    """What the read did, in two lines for the operator, then what the reader had to work around."""
     files = ", ".join(sorted(result.dump.files))
     protected = f"; refused by the chip: {', '.join(result.protected_files)}" if result.protected_files else ""
+    notes = "".join(f"\nnote: {note}" for note in result.notes)
     return (f"{result.access} ({result.cipher}), {result.apdu_count} APDUs, {result.bytes_read} bytes in "
             f"{result.timings.total * 1000:.0f} ms; files: {files}{protected}\n"
-            f"chip authentication: {result.chip_auth.reason}; active authentication: {result.active_auth.reason}")
+            f"chip authentication: {result.chip_auth.reason}; active authentication: {result.active_auth.reason}"
+            f"{notes}")
 
 
 def run_emulate(args: argparse.Namespace) -> int:

@@ -13,11 +13,10 @@ from pathlib import Path
 from cardlib.errors import CardlibError
 from cardlib.pki.trust import TrustStore
 from cardlib.reader.pcsc import connect
-from cardlib.reader.reader import read_card
 from cardlib.verify.live import verify_read
 from cardlib.verify.report import VerificationReport
 from cardlib.verify.verifier import LivenessPolicy, verify
-from cardtool.access import access_key, add_access_options
+from cardtool.access import access_key, add_access_options, read_with_options
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -63,5 +62,5 @@ def verify_live(args: argparse.Namespace, trust: TrustStore, policy: LivenessPol
     """Read the card on the reader and verify it with its live checks under ``policy``."""
     key = access_key(args)
     with connect(args.reader, timeout=args.timeout) as transport:
-        result = read_card(transport, key)
+        result = read_with_options(transport, key, args)
     return verify_read(result, trust, at=args.at, source=f"reader {transport.reader}", policy=policy)
