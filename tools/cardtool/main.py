@@ -66,7 +66,8 @@ class _Version(argparse.Action):
             found = version("cardlib")
         except PackageNotFoundError:
             found = "unknown (not installed)"
-        parser.exit(message=f"cardtool (cardlib) {found}\n")
+        print(f"cardtool (cardlib) {found}")
+        parser.exit()
 
 
 def build_parser(load: Iterable[str] | None = None) -> argparse.ArgumentParser:
@@ -94,15 +95,22 @@ def _command_named(argv: Sequence[str]) -> list[str]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; return the process exit status."""
     words = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser(_command_named(words))
-    args = parser.parse_args(words)
+    try:
+        args = build_parser(_command_named(words)).parse_args(words)
+        return _run(args)
+    except BrokenPipeError:
+        return _reader_gone()
+
+
+def _run(args: argparse.Namespace) -> int:
+    """The command's handler, its foreseen failures turned into one line on stderr."""
     handler: Handler = args.handler
     try:
         return handler(args)
     except CardlibError as exc:
         return _fail(args.command, str(exc))
     except BrokenPipeError:
-        return _reader_gone()
+        raise
     except OSError as exc:
         return _fail(args.command, _os_error(exc))
     except KeyboardInterrupt:
