@@ -28,6 +28,7 @@ from cardlib.batch.sources import ExpectedCards, ManifestEntry
 from cardlib.card.image import CardImage
 from cardlib.errors import CardlibError
 from cardlib.pki.trust import TrustStore
+from cardlib.reader.models import ChipModels
 from cardlib.reader.pcsc import NoCardError, connect
 from cardlib.reader.reader import AccessKey, ReadResult, WrongAccessKeyError, read_card
 from cardlib.reader.transport import CardRemovedError, PCSCTransport, ReaderGoneError
@@ -40,13 +41,17 @@ _DONE = object()
 class LiveOptions:
     """How a reader worker waits and guesses: ``poll`` seconds per wait for a card, ``settle`` seconds
     between reads of a card left on the reader, ``window`` CANs tried, ``idle_timeout`` seconds without
-    a new card before the reader stops.
+    a new card before the reader stops; ``extended_length``, ``max_read`` and ``models`` go to
+    :func:`~cardlib.reader.reader.read_card`.
     """
 
     poll: float = 0.5
     settle: float = 0.2
     window: int = 8
     idle_timeout: float = 30.0
+    extended_length: bool = True
+    max_read: int | None = None
+    models: ChipModels | None = None
 
 
 class PendingCards:
@@ -187,7 +192,8 @@ class _ReaderWorker:
             if can is None:
                 continue
             try:
-                return entry, read_card(transport, AccessKey.can(can))
+                return entry, read_card(transport, AccessKey.can(can), extended_length=self.options.extended_length,
+                                        max_read=self.options.max_read, models=self.options.models)
             except WrongAccessKeyError:
                 continue
         return None

@@ -16,8 +16,7 @@ CAN_VARIABLE = "CARDTOOL_CAN"
 
 
 def add_access_options(parser: argparse.ArgumentParser, *, reader_required: bool = False) -> None:
-    """``--reader``, ``--can`` / ``--mrz``, ``--timeout``, and how to read: ``--max-read``,
-    ``--no-extended-length``, ``--chip-models``."""
+    """``--reader``, ``--can`` / ``--mrz``, ``--timeout``, and how to read (:func:`add_read_options`)."""
     parser.add_argument("--reader", required=reader_required,
                         help="PC/SC reader name or its beginning (default: the first reader holding a card)")
     key = parser.add_mutually_exclusive_group()
@@ -26,6 +25,11 @@ def add_access_options(parser: argparse.ArgumentParser, *, reader_required: bool
     key.add_argument("--mrz", help="the card's MRZ (3 lines of 30, newlines optional) or the MRZ information "
                                    "(document number, birth date, expiry, each with its check digit)")
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for a card (default 10)")
+    add_read_options(parser)
+
+
+def add_read_options(parser: argparse.ArgumentParser) -> None:
+    """``--max-read``, ``--no-extended-length``, ``--chip-models``: how a live card is read."""
     parser.add_argument("--max-read", type=int, metavar="N",
                         help="ask for at most N bytes per READ BINARY (16 to 65280), for readers or chips that "
                              "fail on large answers")
@@ -36,11 +40,15 @@ def add_access_options(parser: argparse.ArgumentParser, *, reader_required: bool
                              "model from it (delete the file to forget)")
 
 
+def chip_models(args: argparse.Namespace) -> ChipModels | None:
+    """The memory of chip models ``--chip-models`` names, if any."""
+    return ChipModels(args.chip_models) if args.chip_models is not None else None
+
+
 def read_with_options(transport: Transport, key: AccessKey, args: argparse.Namespace) -> ReadResult:
-    """Read the card on ``transport`` as the options say (see :func:`add_access_options`)."""
-    models = ChipModels(args.chip_models) if args.chip_models is not None else None
+    """Read the card on ``transport`` as the options say (see :func:`add_read_options`)."""
     return read_card(transport, key, extended_length=not args.no_extended_length, max_read=args.max_read,
-                     models=models)
+                     models=chip_models(args))
 
 
 def access_key(args: argparse.Namespace) -> AccessKey:

@@ -35,6 +35,7 @@ from cardlib.batch.live import LiveOptions, PendingCards, check_readers
 from cardlib.batch.sources import BatchItem, ExpectedCards, count_items, iter_items, manifest_path
 from cardlib.errors import CardlibError
 from cardlib.reader.pcsc import list_readers
+from cardtool.access import add_read_options, chip_models
 from cardtool.folders import check_output_folder, make_folder
 from cardtool.progress import Progress
 from cardtool.qa_report import PAGE, RESULTS, BatchSummary, ReportWriter
@@ -63,6 +64,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
                         help="live: seconds without a new card before a reader stops (default 30)")
     parser.add_argument("--window", type=int, default=LiveOptions.window,
                         help="live: CANs of the next N expected cards tried on each card (default %(default)s)")
+    add_read_options(parser)
     parser.set_defaults(handler=run)
 
 
@@ -85,7 +87,9 @@ def run(args: argparse.Namespace) -> int:
         readers = list_readers() if args.readers == ["all"] else list(args.readers)
         pending = PendingCards(expected, accounting.has_seen)
         progress = Progress(writer.resumed + len(pending), done=writer.resumed)
-        options = LiveOptions(idle_timeout=args.idle_timeout, window=args.window)
+        options = LiveOptions(idle_timeout=args.idle_timeout, window=args.window,
+                              extended_length=not args.no_extended_length, max_read=args.max_read,
+                              models=chip_models(args))
         results = check_readers(readers, pending, trust, at, options=options)
     else:
         progress = Progress(sum(count_items(source) for source in args.sources), done=writer.resumed)
