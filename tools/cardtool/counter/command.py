@@ -9,9 +9,11 @@ from __future__ import annotations
 import argparse
 import sys
 import threading
+from functools import partial
 from pathlib import Path
 
 from cardlib.pki.trust import TrustStore
+from cardtool.access import add_read_options, read_with_options
 from cardtool.counter.server import BIND_ADDRESS, running_counter
 from cardtool.counter.session import CardSource, CardState, CounterSession, PCSCCardSource
 
@@ -33,6 +35,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
                         help="folder for the reports the officer saves (none: saving is off)")
     parser.add_argument("--host", default=BIND_ADDRESS, help="bind address: 127.0.0.1 or localhost only")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"TCP port (default {DEFAULT_PORT})")
+    add_read_options(parser)
     parser.set_defaults(handler=run)
 
 
@@ -40,7 +43,8 @@ def run(args: argparse.Namespace) -> int:
     """Serve the page until interrupted (Ctrl-C); first say what will keep it from giving real verdicts."""
     trust = TrustStore.load(*args.trust)
     source = PCSCCardSource(args.reader)
-    session = CounterSession(source, trust, save_dir=args.save_dir)
+    session = CounterSession(source, trust, save_dir=args.save_dir,
+                             read=partial(read_with_options, args=args))
     for warning in start_warnings(session, source, given_trust=bool(args.trust)):
         print(f"warning: {warning}", file=sys.stderr, flush=True)
     with running_counter(session, source, host=args.host, port=args.port) as server:

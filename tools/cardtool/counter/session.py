@@ -22,6 +22,7 @@ import argparse
 import json
 import logging
 import threading
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -33,7 +34,7 @@ from cardlib.errors import CardError, CardlibError, ValidationError
 from cardlib.limits import LimitExceeded
 from cardlib.pki.trust import TrustStore
 from cardlib.reader.pcsc import NoCardError, NoReaderError, NoServiceError, connect, wait_for_card
-from cardlib.reader.reader import AccessKey, UnsupportedAccessError, WrongAccessKeyError, read_card
+from cardlib.reader.reader import AccessKey, ReadResult, UnsupportedAccessError, WrongAccessKeyError, read_card
 from cardlib.reader.transport import CardRemovedError, ReaderGoneError, Transport
 from cardlib.verify.live import verify_read
 from cardlib.verify.report import VerificationReport
@@ -136,8 +137,11 @@ class CardCheck:
 class CounterSession:
     """The state of the counter page; thread-safe, every change bumps ``version`` and wakes :meth:`wait`."""
 
-    def __init__(self, source: CardSource, trust: TrustStore, *, save_dir: Path | None = None) -> None:
+    def __init__(self, source: CardSource, trust: TrustStore, *, save_dir: Path | None = None,
+                 read: Callable[[Transport, AccessKey], ReadResult] = read_card) -> None:
+        """``read`` reads a card (default :func:`read_card`; the command passes its read options)."""
         self._source = source
+        self._read_card = read
         self._trust = trust
         self.trusts_nothing = not trust.cscas
         """No trusted CSCA: every verdict will be "cannot tell" (the page and the command say so)."""
@@ -276,7 +280,7 @@ class CounterSession:
             self._on_progress(generation, progress)
 
         with self._source.open() as transport:
-            read = read_card(ProgressTransport(transport, report), key)
+            read = self._read_card(ProgressTransport(transport, report), key)
         report(Progress(Step.VERIFYING, "", read.bytes_read))
         verification = verify_read(read, self._trust, source="counter")
         return CardCheck(counter_verdict(verification), holder_view(read.dump.files), verification,
