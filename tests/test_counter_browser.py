@@ -10,22 +10,28 @@ import json
 import time
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import replace
+from datetime import date
 from pathlib import Path
 
 import pytest
 from cardtool.counter.server import TOKEN_HEADER, CounterServer, running_counter
-from cardtool.counter.session import CounterSession, PCSCCardSource
+from cardtool.counter.session import CardState, CounterSession, PCSCCardSource
 from playwright.sync_api import BrowserContext, Page, ViewportSize, expect, sync_playwright
 from vpcd_cards import DelegatingCard
 
 from cardlib.card.image import CardImage
-from cardlib.card.testing import forge_dg13_expiry, sample_card_image, sample_pki
+from cardlib.card.perso import personalize
+from cardlib.card.synthetic_faces import synthetic_portrait_jpeg
+from cardlib.card.testing import forge_dg13_expiry, sample_card_image, sample_pki, sample_resident
 from cardlib.chip.chip import ChipOptions, VirtualChip
 from cardlib.chip.pcscd import PcscdInstance, private_pcscd
 from cardlib.chip.vpcd import VpcdCard, vpcd_card
+from cardlib.model.resident import Resident
 from cardlib.pki.trust import TrustStore
-from cardlib.reader.pcsc import NoCardError, wait_for_card
+from cardlib.reader.pcsc import NoCardError, NoServiceError, wait_for_card
+from cardlib.reader.transport import Transport
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -124,6 +130,13 @@ def _fits_the_screen(page: Page) -> None:
     assert height <= SCREEN["height"], f"page is {height} px high"
 
 
+def _pill_follows_the_verdict(page: Page) -> None:
+    """The status pill is painted in the verdict's colours (a forgery's pill is not green)."""
+    colours = page.evaluate("""() => [document.getElementById('reader-state'), document.getElementById('verdict')]
+        .map(node => [getComputedStyle(node).backgroundColor, getComputedStyle(node).color])""")
+    assert colours[0] == colours[1], colours
+
+
 def _server_state(server: CounterServer) -> dict[str, object]:
     request = urllib.request.Request(server.origin + "/api/state", headers={"Host": f"127.0.0.1:{server.port}",
                                                                           TOKEN_HEADER: server.token})
@@ -168,6 +181,9 @@ def test_genuine_card_from_waiting_to_verdict_then_removed(page: Page, pcscd: Pc
             expect(page.locator('dd[data-field="mother_name"]')).to_have_text("Trần Thị Lan")
             expect(page.locator("#portrait")).to_have_js_property("naturalWidth", 360)
             assert page.input_value("#can") == "" and _can(image) not in page.url
+            box = page.locator("#portrait").bounding_box()
+            assert box is not None and box["width"] >= 300 and box["height"] >= 400  # 2x the old 150x200
+            _pill_follows_the_verdict(page)
             _fits_the_screen(page)
             _shot(page, "04-genuine")
         expect(page.locator("#screen-waiting")).to_be_visible()
@@ -208,20 +224,42 @@ def test_forged_card_is_not_genuine(page: Page, pcscd: PcscdInstance, image: Car
         expect(page.locator("#verdict-title")).to_have_text("THẺ KHÔNG HỢP LỆ")
         expect(page.locator("#verdict-reasons")).to_contain_text(
             "Phần thông tin công dân trên chip đã bị thay đổi sau khi cấp thẻ.")
+        expiry = page.locator('dd[data-field="date_of_expiry"]')
+        expect(expiry).to_have_attribute("data-mark", "fail")
+        expect(expiry).to_contain_text("không đạt kiểm tra")
+        expect(page.locator("#altered")).to_contain_text("đã bị sửa sau khi cấp thẻ")
+        _pill_follows_the_verdict(page)
         page.click("#details summary")
-        expect(page.locator("#checks tr.status-fail").first).to_contain_text("hash.DG13")
+        rows = page.locator("#checks tbody tr")
+        expect(rows.first).to_have_class("status-fail")
+        statuses = rows.evaluate_all("rows => rows.map(row => row.className)")
+        first_other = next(index for index, status in enumerate(statuses) if status != "status-fail")
+        assert "status-fail" not in statuses[first_other:], statuses  # every failed check before the rest
+        cross = page.locator('#checks tr[data-check="cross.date_of_expiry"]')
+        expect(cross).to_contain_text("Ngày hết hạn khớp giữa vùng đọc máy và thông tin công dân")
+        expect(cross).to_contain_text("KHÔNG ĐẠT")
+        assert "DG1 says" not in page.locator("#checks").inner_text()  # no English on the Vietnamese page
+        _fits_the_screen(page)
         _shot(page, "08-forged-not-genuine")
+        page.click("#lang")
+        expect(cross).to_contain_text("Expiry agrees between the MRZ and the personal data")
+        expect(cross.locator("small")).to_contain_text("DG1 says")
+        _shot(page, "08b-forged-details-english")
 
 
 def test_unknown_csca_cannot_tell_in_english(page: Page, pcscd: PcscdInstance, image: CardImage) -> None:
     with counter(pcscd, TrustStore.load()) as server, card_on_reader(pcscd, VirtualChip(image)):
         page.goto(server.url)
+        expect(page.locator("#trust-warning")).to_contain_text("mọi kết quả sẽ là “CHƯA XÁC ĐỊNH ĐƯỢC”")
+        expect(page.locator("#trust-warning")).to_contain_text("--trust")
         _read_with_can(page, _can(image))
         expect(page.locator("#verdict")).to_have_attribute("data-outcome", "cannot_tell")
         expect(page.locator("#verdict-title")).to_have_text("CHƯA XÁC ĐỊNH ĐƯỢC")
         page.click("#lang")
         expect(page.locator("#verdict-title")).to_have_text("CANNOT TELL")
         expect(page.locator("#verdict-reasons")).to_contain_text("root certificate (CSCA) is not in this counter's")
+        expect(page.locator("#trust-warning")).to_contain_text("every verdict will be “CANNOT TELL”")
+        _pill_follows_the_verdict(page)
         expect(page.locator('dd[data-field="sex"]')).to_have_text("Female")
         expect(page.locator("#holder-fields dt").first).to_have_text("Full name")
         assert page.evaluate("document.documentElement.lang") == "en"
@@ -267,3 +305,88 @@ def test_page_opened_without_its_token_says_how_to_open_it(page: Page, pcscd: Pc
         page.click("#lang")
         expect(page.locator("#notice-text")).to_contain_text("Open the full address printed by cardtool counter")
         _shot(page, "11-opened-without-token")
+
+
+def _personalized(resident: Resident, index: int) -> CardImage:
+    return personalize(resident, synthetic_portrait_jpeg(index), sample_pki().document_signer)
+
+
+def test_an_expired_genuine_card_says_so_on_the_verdict_line(page: Page, pcscd: PcscdInstance,
+                                                            trust: TrustStore) -> None:
+    expired = _personalized(replace(sample_resident(4), date_of_expiry=date(2025, 7, 2)), 4)
+    with counter(pcscd, trust) as server, card_on_reader(pcscd, VirtualChip(expired)):
+        page.goto(server.url)
+        _read_with_can(page, _can(expired))
+        expect(page.locator("#verdict-title")).to_have_text("THẺ THẬT — đã hết hạn ngày 02/07/2025")
+        expect(page.locator("#verdict")).to_have_attribute("data-outcome", "genuine")
+        expect(page.locator('dd[data-field="date_of_expiry"]')).to_have_attribute("data-mark", "warn")
+        expect(page.locator("#verdict-reasons li").first).to_have_text(
+            "Thẻ là thật nhưng đã hết hạn ngày 02/07/2025: công dân cần làm thủ tục cấp đổi thẻ.")
+        _pill_follows_the_verdict(page)
+        _fits_the_screen(page)
+        _shot(page, "12-expired-genuine")
+        page.click("#lang")
+        expect(page.locator("#verdict-title")).to_have_text("GENUINE — expired on 02/07/2025")
+        page.click("#details summary")
+        expect(page.locator('#checks tr[data-check="lds.dg1.expiry"]')).to_contain_text("The card has expired")
+
+
+def test_details_fold_again_for_the_next_card(page: Page, pcscd: PcscdInstance, image: CardImage,
+                                              trust: TrustStore) -> None:
+    with counter(pcscd, trust) as server:
+        page.goto(server.url)
+        with card_on_reader(pcscd, VirtualChip(forge_dg13_expiry(image))):
+            _read_with_can(page, _can(image))
+            expect(page.locator("#verdict")).to_have_attribute("data-outcome", "not_genuine")
+            page.click("#details summary")
+            expect(page.locator("#checks")).to_be_visible()
+        expect(page.locator("#screen-waiting")).to_be_visible()
+        with card_on_reader(pcscd, VirtualChip(image)):
+            _read_with_can(page, _can(image))
+            expect(page.locator("#verdict")).to_have_attribute("data-outcome", "genuine")
+            expect(page.locator("#details")).not_to_have_attribute("open", "")
+            expect(page.locator("#checks")).to_be_hidden()
+
+
+def test_a_2024_can_cuoc_card_is_labelled_as_its_face_prints(page: Page, pcscd: PcscdInstance,
+                                                             trust: TrustStore) -> None:
+    can_cuoc = _personalized(replace(sample_resident(5), date_of_issue=date(2024, 9, 2), identification_marks="",
+                                     place_of_origin="Phường Hàng Bạc, Quận Hoàn Kiếm, Hà Nội"), 5)
+    with counter(pcscd, trust) as server, card_on_reader(pcscd, VirtualChip(can_cuoc)):
+        page.goto(server.url)
+        _read_with_can(page, _can(can_cuoc))
+        expect(page.locator("#card-kind")).to_contain_text("Bộ Công an")
+        labels = page.locator("#holder-fields dt")
+        expect(labels).to_contain_text(["Họ, chữ đệm và tên khai sinh", "Số định danh cá nhân"])
+        expect(page.locator("#holder-fields")).to_contain_text("Nơi đăng ký khai sinh")
+        expect(page.locator("#holder-fields")).to_contain_text("Nơi cư trú")
+        assert "Quê quán" not in page.locator("#holder-fields").inner_text()
+        expect(page.locator('dd[data-field="place_of_birth_registration"]')).to_have_text(
+            "Phường Hàng Bạc, Quận Hoàn Kiếm, Hà Nội")
+        _fits_the_screen(page)
+        _shot(page, "13-can-cuoc-2024")
+        page.click("#lang")
+        expect(page.locator("#card-kind")).to_contain_text("Ministry of Public Security")
+        expect(page.locator("#holder-fields")).to_contain_text("Place of birth")
+
+
+class NoPcscService:
+    """A computer whose PC/SC service is stopped."""
+
+    def poll(self) -> CardState:
+        return CardState.NO_SERVICE
+
+    def open(self) -> AbstractContextManager[Transport]:
+        raise NoServiceError("no PC/SC service: Service not available.")
+
+
+def test_no_pcsc_service_says_how_to_start_it(page: Page, trust: TrustStore) -> None:
+    source = NoPcscService()
+    with running_counter(CounterSession(source, trust), source) as server:
+        page.goto(server.url)
+        expect(page.locator("#screen-no_service")).to_be_visible()
+        expect(page.locator("#screen-no_service h2")).to_have_text("Dịch vụ đầu đọc thẻ chưa chạy")
+        expect(page.locator("#screen-no_service")).to_contain_text("sudo systemctl start pcscd")
+        _shot(page, "14-no-pcsc-service")
+        page.click("#lang")
+        expect(page.locator("#screen-no_service h2")).to_have_text("The card reader service is not running")

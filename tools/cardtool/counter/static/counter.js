@@ -10,8 +10,14 @@ const TOKEN = new URLSearchParams(location.hash.slice(1)).get("token") || "";
 const TEXT = {
   vi: {
     title: "Kiểm tra thẻ căn cước", lang_button: "English",
-    state_connecting: "Đang kết nối…", state_no_reader: "Chưa có đầu đọc", state_waiting: "Đang chờ thẻ",
+    state_connecting: "Đang kết nối…", state_no_service: "Dịch vụ đầu đọc chưa chạy", state_no_reader: "Chưa có đầu đọc", state_waiting: "Đang chờ thẻ",
     state_card: "Đã có thẻ", state_reading: "Đang đọc thẻ", state_done: "Đã đọc xong", state_offline: "Mất kết nối",
+    no_service_title: "Dịch vụ đầu đọc thẻ chưa chạy",
+    no_service_help: "Máy tính này không có dịch vụ đầu đọc thẻ (pcscd) đang chạy, nên không thấy được đầu đọc nào. "
+      + "Hãy khởi động dịch vụ: mở cửa sổ dòng lệnh và gõ sudo systemctl start pcscd (nếu chưa cài: "
+      + "sudo apt install pcscd). Trang này tự cập nhật khi dịch vụ chạy.",
+    no_trust: "Máy này chưa có chứng thư gốc (CSCA) tin cậy nào, nên mọi kết quả sẽ là “CHƯA XÁC ĐỊNH ĐƯỢC”. "
+      + "Cách khắc phục: khởi động lại với cardtool counter --trust <tệp CSCA> <tệp CRL>.",
     no_reader_title: "Chưa có đầu đọc thẻ",
     no_reader_help: "Hãy cắm đầu đọc thẻ vào máy tính. Trang này tự cập nhật khi đầu đọc sẵn sàng.",
     waiting_title: "Đặt thẻ lên đầu đọc",
@@ -27,6 +33,13 @@ const TEXT = {
     step_opening: "Mở chip bằng số CAN", step_reading: "Đọc dữ liệu", step_chip_check: "Kiểm tra chip gốc",
     step_verifying: "Kiểm tra chữ ký số", reading_file: "Đang đọc {file} — đã nhận {kb} KB",
     genuine: "THẺ THẬT", not_genuine: "THẺ KHÔNG HỢP LỆ", cannot_tell: "CHƯA XÁC ĐỊNH ĐƯỢC",
+    expired_on: "đã hết hạn ngày {date}",
+    expired_reason: "Thẻ là thật nhưng đã hết hạn ngày {date}: công dân cần làm thủ tục cấp đổi thẻ.",
+    altered: "Thông tin dưới đây đã bị sửa sau khi cấp thẻ: không dùng để đối chiếu.",
+    mark_fail: "không đạt kiểm tra", mark_warn: "lưu ý",
+    kind_cccd_2021: "Thẻ Căn cước công dân (mẫu 2021) · Cơ quan cấp: Cục Cảnh sát quản lý hành chính về trật tự xã hội",
+    kind_can_cuoc_2024: "Thẻ Căn cước (cấp từ 01/07/2024) · Cơ quan cấp: Bộ Công an",
+    kind_can_cuoc_2024_under_6: "Thẻ Căn cước cho công dân dưới 6 tuổi (mặt thẻ không in ảnh) · Cơ quan cấp: Bộ Công an",
     genuine_reason: "Chip đã tự xác thực và chữ ký số của cơ quan cấp thẻ hợp lệ.",
     new_check: "Kiểm tra thẻ khác", save_report: "Lưu báo cáo", saved: "Đã lưu: {file}",
     save_off: "Chưa bật lưu báo cáo (khởi động với --save-dir).",
@@ -36,12 +49,18 @@ const TEXT = {
     full_name: "Họ và tên", id_number: "Số định danh", date_of_birth: "Ngày sinh", sex: "Giới tính",
     nationality: "Quốc tịch", ethnicity: "Dân tộc", religion: "Tôn giáo", place_of_origin: "Quê quán",
     place_of_residence: "Nơi thường trú", date_of_issue: "Ngày cấp", date_of_expiry: "Có giá trị đến",
+    "2024.full_name": "Họ, chữ đệm và tên khai sinh", "2024.id_number": "Số định danh cá nhân",
+    "2024.date_of_birth": "Ngày, tháng, năm sinh", place_of_birth_registration: "Nơi đăng ký khai sinh",
+    "2024.place_of_residence": "Nơi cư trú", "2024.date_of_issue": "Ngày, tháng, năm cấp",
+    "2024.date_of_expiry": "Ngày, tháng, năm hết hạn",
     father_name: "Họ tên cha", mother_name: "Họ tên mẹ", portrait_alt: "Ảnh chân dung trong chip",
     notice_wrong_key: "Số CAN không đúng với thẻ này. Hãy xem lại 6 chữ số cuối của số định danh và gõ lại.",
     notice_removed: "Thẻ đã bị nhấc ra trước khi đọc xong. Đặt lại thẻ lên đầu đọc, giữ yên, rồi nhập lại số CAN.",
     notice_unreadable: "Không đọc được thẻ này. Hãy đặt thẻ nằm phẳng ở giữa đầu đọc và thử lại; nếu vẫn lỗi, chip có thể đã hỏng.",
     notice_unsupported_key: "Không mở được chip này bằng loại khóa vừa nhập. Hãy thử dùng MRZ thay cho số CAN.",
     notice_reader_gone: "Đầu đọc thẻ đã bị ngắt. Hãy cắm lại đầu đọc và đặt lại thẻ.",
+    notice_not_answering: "Thẻ ngừng trả lời giữa chừng (thẻ chậm hoặc đặt lệch) nhưng vẫn còn trên đầu đọc. "
+      + "Hãy giữ yên thẻ ở giữa đầu đọc rồi nhập lại số CAN.",
     offline: "Mất kết nối với chương trình kiểm tra thẻ. Hãy kiểm tra chương trình còn chạy rồi tải lại trang.",
     locked: "Trang chưa được mở bằng đúng địa chỉ. Hãy mở địa chỉ đầy đủ mà lệnh cardtool counter in ra (có phần "
       + "#token=…); mỗi lần chương trình khởi động lại, địa chỉ đó thay đổi.",
@@ -52,8 +71,14 @@ const TEXT = {
   },
   en: {
     title: "Identity card check", lang_button: "Tiếng Việt",
-    state_connecting: "Connecting…", state_no_reader: "No reader", state_waiting: "Waiting for a card",
+    state_connecting: "Connecting…", state_no_service: "Reader service stopped", state_no_reader: "No reader", state_waiting: "Waiting for a card",
     state_card: "Card on the reader", state_reading: "Reading", state_done: "Done", state_offline: "Disconnected",
+    no_service_title: "The card reader service is not running",
+    no_service_help: "This computer's card reader service (pcscd) is not running, so no reader can be seen. "
+      + "Start it: open a terminal and type sudo systemctl start pcscd (install it first with "
+      + "sudo apt install pcscd). This page updates by itself once it runs.",
+    no_trust: "This counter trusts no root certificate (CSCA), so every verdict will be “CANNOT TELL”. "
+      + "To fix it, restart with cardtool counter --trust <CSCA file> <CRL file>.",
     no_reader_title: "No card reader",
     no_reader_help: "Plug the card reader into this computer. This page updates by itself when it is ready.",
     waiting_title: "Put the card on the reader",
@@ -70,6 +95,15 @@ const TEXT = {
     step_chip_check: "Checking the chip is the original", step_verifying: "Checking the digital signature",
     reading_file: "Reading {file} — {kb} KB received",
     genuine: "GENUINE", not_genuine: "NOT GENUINE", cannot_tell: "CANNOT TELL",
+    expired_on: "expired on {date}",
+    expired_reason: "The card is genuine but expired on {date}: the citizen needs to have it renewed.",
+    altered: "The data below was changed after the card was issued: do not rely on it.",
+    mark_fail: "failed a check", mark_warn: "note",
+    kind_cccd_2021: "Citizen identity card (2021 model) · Issued by the Police Department for Administrative "
+      + "Management of Social Order",
+    kind_can_cuoc_2024: "Identity card (issued from 01/07/2024) · Issued by the Ministry of Public Security",
+    kind_can_cuoc_2024_under_6: "Identity card for a citizen under 6 (no face printed) · Issued by the Ministry of "
+      + "Public Security",
     genuine_reason: "The chip authenticated itself and the issuing authority's signature is valid.",
     new_check: "Check another card", save_report: "Save report", saved: "Saved: {file}",
     save_off: "Saving reports is off (start the counter with --save-dir).",
@@ -79,12 +113,16 @@ const TEXT = {
     full_name: "Full name", id_number: "ID number", date_of_birth: "Date of birth", sex: "Sex",
     nationality: "Nationality", ethnicity: "Ethnicity", religion: "Religion", place_of_origin: "Place of origin",
     place_of_residence: "Place of residence", date_of_issue: "Date of issue", date_of_expiry: "Valid until",
+    "2024.id_number": "Personal identification number", place_of_birth_registration: "Place of birth",
+    "2024.date_of_expiry": "Date of expiry",
     father_name: "Father", mother_name: "Mother", portrait_alt: "Portrait stored in the chip",
     notice_wrong_key: "The CAN does not match this card. Check the last 6 digits of the ID number and type it again.",
     notice_removed: "The card was lifted before the read finished. Put it back on the reader, keep it still, and type the CAN again.",
     notice_unreadable: "This card could not be read. Lay it flat in the middle of the reader and try again; if it fails again, the chip may be damaged.",
     notice_unsupported_key: "This chip cannot be opened with that kind of key. Try the MRZ instead of the CAN.",
     notice_reader_gone: "The card reader was disconnected. Plug it back in and put the card on it again.",
+    notice_not_answering: "The card stopped answering (a slow card, or not lying flat) but is still on the reader. "
+      + "Keep it still in the middle of the reader and type the CAN again.",
     offline: "Lost contact with the card-check program. Check that it is still running, then reload the page.",
     locked: "This page was not opened at its exact address. Open the full address printed by cardtool counter "
       + "(with its #token=… part); it changes each time the program starts.",
@@ -100,7 +138,13 @@ const VALUE_EN = { "Nam": "Male", "Nữ": "Female", "M": "Male", "F": "Female", 
   "Không": "None", "Việt Nam": "Viet Nam" };
 
 // Long fields get a whole row of the holder grid.
-const WIDE_FIELDS = new Set(["full_name", "place_of_origin", "place_of_residence"]);
+const WIDE_FIELDS = new Set(["full_name", "place_of_origin", "place_of_birth_registration", "place_of_residence"]);
+
+// Label of a holder field on a card of ``kind``: the 2024 Căn cước prints some under other names.
+const label = (key, kind) => (kind.startsWith("can_cuoc_2024") && TEXT[lang]["2024." + key]) || t(key);
+
+// An ISO date (yyyy-mm-dd) as the card prints it: dd/mm/yyyy.
+const printed = (iso) => iso.split("-").reverse().join("/");
 
 let lang = "vi";
 let state = null;
@@ -123,6 +167,10 @@ function render() {
   const phase = offline || locked ? "offline" : state ? state.phase : "connecting";
   $("reader-state").textContent = t("state_" + phase);
   $("reader-state").dataset.phase = phase;
+  const outcome = phase === "done" && state.result ? state.result.verdict.outcome : "";
+  if (outcome) $("reader-state").dataset.outcome = outcome; else delete $("reader-state").dataset.outcome;
+  $("trust-warning").hidden = !(state && state.no_trust) || offline || locked;
+  $("trust-warning-text").textContent = t("no_trust");
   for (const screen of document.querySelectorAll(".screen")) screen.hidden = screen.id !== "screen-" + phase;
   renderNotice();
   if (state && state.phase === "reading") renderProgress(state.progress);
@@ -162,35 +210,65 @@ function renderResult(result) {
     $("verdict-title").textContent = "";
     $("read-facts").textContent = "";
     $("saved").textContent = "";
+    $("card-kind").textContent = "";
+    $("altered").hidden = true;
+    $("details").open = false;  // the next card's details start folded
     return;
   }
-  const outcome = result.verdict.outcome;
-  $("verdict").className = "verdict " + outcome;
-  $("verdict").dataset.outcome = outcome;
-  $("verdict-title").textContent = t(outcome);
-  const reasons = result.verdict.reasons.length ? result.verdict.reasons.map((reason) => reason[lang])
-    : [t("genuine_reason")];
+  const verdict = result.verdict;
+  $("verdict").className = "verdict " + verdict.outcome + (verdict.expired_on ? " expired" : "");
+  $("verdict").dataset.outcome = verdict.outcome;
+  $("verdict-title").textContent = t(verdict.outcome)
+    + (verdict.expired_on ? " — " + t("expired_on", { date: printed(verdict.expired_on) }) : "");
+  const reasons = verdict.reasons.length ? verdict.reasons.map((reason) => reason[lang]) : [t("genuine_reason")];
+  if (verdict.expired_on) reasons.unshift(t("expired_reason", { date: printed(verdict.expired_on) }));
   for (const reason of reasons) $("verdict-reasons").append(element("li", reason));
-  for (const [key, value] of Object.entries(result.holder)) {
-    if (!TEXT[lang][key]) continue;
-    const shown = element("dd", lang === "en" ? VALUE_EN[value] ?? value : value);
-    shown.dataset.field = key;
-    if (WIDE_FIELDS.has(key)) shown.className = "wide";
-    fields.append(element("dt", t(key)), shown);
-  }
-  showPortrait(result.portrait ? state.version : null);
-  $("portrait").alt = result.portrait ? t("portrait_alt") : "";
-  for (const check of result.verdict.checks) {
-    const row = document.createElement("tr");
-    row.className = "status-" + check.status.replace(/\W/g, "");
-    row.append(element("td", t("status_" + check.status)), element("td", check.id), element("td", check.reason));
-    $("checks").tBodies[0].append(row);
-  }
+  renderHolder(result);
+  renderChecks(result.details);
   $("read-facts").textContent = t("read_facts", { access: result.access, ms: result.read_ms,
     source: result.holder_source });
   $("save").disabled = !state.can_save;
   $("save").title = state.can_save ? "" : t("save_off");
   $("saved").textContent = state.saved ? t("saved", { file: state.saved }) : "";
+}
+
+// The holder's fields under the names of the card's kind, each field a check doubted marked where it is shown.
+function renderHolder(result) {
+  const kind = result.card_kind || "";
+  $("card-kind").textContent = kind ? t("kind_" + kind) : "";
+  $("altered").hidden = !result.altered;
+  $("altered").textContent = t("altered");
+  for (const [key, value] of Object.entries(result.holder)) {
+    if (!TEXT[lang][key]) continue;
+    const shown = element("dd", lang === "en" ? VALUE_EN[value] ?? value : value);
+    shown.dataset.field = key;
+    if (WIDE_FIELDS.has(key)) shown.classList.add("wide");
+    const mark = result.marks[key];
+    if (mark) {
+      shown.dataset.mark = mark;
+      shown.append(element("span", t("mark_" + mark)));
+      shown.lastChild.className = "mark";
+    }
+    $("holder-fields").append(element("dt", label(key, kind)), shown);
+  }
+  showPortrait(result.portrait ? state.version : null);
+  $("portrait").alt = result.portrait ? t("portrait_alt") : "";
+  $("portrait").dataset.mark = result.marks.portrait || "";
+}
+
+// Every check, failed first (the server's order), in the page's language; English adds the technical reason.
+function renderChecks(details) {
+  for (const check of details) {
+    const row = document.createElement("tr");
+    row.className = "status-" + check.status.replace(/\W/g, "");
+    row.dataset.check = check.id;
+    const name = element("td", check.title[lang] + " ");
+    name.append(element("code", check.id));
+    const why = element("td", check.reason ? check.reason[lang] : "");
+    if (lang === "en" && check.technical) why.append(element("small", check.technical));
+    row.append(element("td", t("status_" + check.status)), name, why);
+    $("checks").tBodies[0].append(row);
+  }
 }
 
 // The portrait of the state ``version`` (null: none), fetched with the token and shown from a blob: URL.
