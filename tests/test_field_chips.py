@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 from cardtool.counter.session import CounterSession, PCSCCardSource, Phase, watch
 from cardtool.main import main
+from smartcard import scard
 from vpcd_cards import DelegatingCard
 
 from cardlib.card.image import CardImage
@@ -212,15 +213,23 @@ ACCESS_ERRORS = [
 ]
 
 
+@pytest.mark.parametrize("through", ["in-process", "pcscd"])
 @pytest.mark.parametrize(("options", "kind", "ins", "sw", "step"), ACCESS_ERRORS,
                          ids=[f"{step}-{sw:04X}" for *_, sw, step in ACCESS_ERRORS])
 def test_chip_errors_during_access_control_are_chip_errors(options: ChipOptions, kind: str, ins: int, sw: int,
-                                                           step: str) -> None:
+                                                           step: str, through: str,
+                                                           request: pytest.FixtureRequest) -> None:
     image = card("default")
     chip = VirtualChip(image, replace(options, internal_errors=((ins, sw),)))
     recorder = RecordingTransport(InProcessTransport(chip))
     with pytest.raises(ChipRefusedError) as caught:
-        read_card(recorder, key_for(image, kind))
+        if through == "pcscd":
+            pcscd: PcscdInstance = request.getfixturevalue("pcscd")
+            with vpcd_card(chip, port=pcscd.port), connect(pcscd.reader_name, timeout=5) as transport:
+                recorder = RecordingTransport(transport)
+                read_card(recorder, key_for(image, kind))
+        else:
+            read_card(recorder, key_for(image, kind))
     error = caught.value
     assert not isinstance(error, WrongAccessKeyError)
     assert error.sw == sw
@@ -328,13 +337,23 @@ def test_reader_without_extended_length_in_process() -> None:
     assert reader.failures == 1
 
 
-def test_reader_without_extended_length_through_pcscd(pcscd: PcscdInstance) -> None:
+def test_reader_without_extended_length_through_pcscd(pcscd: PcscdInstance, monkeypatch: pytest.MonkeyPatch) -> None:
+    """SCardTransmit fails every extended APDU as a short-APDU reader's driver does ("transaction failed"),
+    the card still present: PCSCTransport tells that from a removal and the read goes on with short APDUs."""
+    failures = []
+    transmit = scard.SCardTransmit
+
+    def short_apdu_reader(card: object, protocol: object, command: list[int]) -> tuple[int, list[int]]:
+        if len(command) >= 7 and command[4] == 0:
+            failures.append(len(command))
+            return scard.SCARD_E_NOT_TRANSACTED, []
+        return transmit(card, protocol, command)  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(scard, "SCardTransmit", short_apdu_reader)
     image = card("default")
-    with vpcd_card(VirtualChip(image), port=pcscd.port), connect(pcscd.reader_name, timeout=5) as transport:
-        reader = _ShortAPDUReader(transport)
-        result = read_card(reader, key_for(image, "CAN"))
+    result = read_through_pcscd(pcscd, VirtualChip(image), key_for(image, "CAN"))
     check_read(FieldChip("reader-short-apdus", note="the reader cannot carry extended-length APDUs"), image, result)
-    assert reader.failures == 1
+    assert len(failures) == 1
 
 
 # -- slow chips: the reader and the counter wait for them --------------------------------------------------
