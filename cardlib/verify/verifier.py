@@ -40,7 +40,7 @@ class LivenessPolicy(Enum):
     "cannot tell" (a server receiving dumps); ``NEVER`` judges the data alone.
     """
 
-    LIVE_READS = "live reads"
+    LIVE_READS = "live-reads"
     ALWAYS = "always"
     NEVER = "never"
 

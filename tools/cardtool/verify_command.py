@@ -29,7 +29,8 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
                         help="print the report as JSON (schema: cardlib/schemas/report.schema.json)")
     parser.add_argument("--liveness", choices=[policy.value for policy in LivenessPolicy],
                         default=LivenessPolicy.LIVE_READS.value,
-                        help="when 'valid' needs a passed Chip or Active Authentication (default: for live reads)")
+                        help="when 'valid' needs a passed Chip or Active Authentication: for live reads "
+                             "(default), always (a dump is then 'cannot tell'), never")
     parser.add_argument("--at", type=datetime.fromisoformat, help="verify as of this ISO date (default now)")
     add_access_options(parser)
     parser.set_defaults(handler=run)
