@@ -381,3 +381,95 @@ def test_internal_authenticate_signs_the_challenge(bsi_image: CardImage) -> None
 def test_internal_authenticate_absent_without_an_aa_key(chip: VirtualChip) -> None:
     sm = bac(chip)
     assert secure(chip, sm, CommandAPDU(0x00, 0x88, 0x00, 0x00, bytes(8), le=256)).sw == 0x6D00
+
+
+# -- field behaviours (ChipOptions switches), APDU by APDU ---------------------------------------------
+
+
+def _chip_with(bsi_image: CardImage, **options: object) -> VirtualChip:
+    chip = VirtualChip(bsi_image, ChipOptions(**options))  # type: ignore[arg-type]
+    chip.power_on()
+    return chip
+
+
+@pytest.mark.parametrize("sw", [0x6986, 0x6A82, 0x6F00])
+def test_unreachable_card_access_answers_its_status_to_select_and_sfi(bsi_image: CardImage, sw: int) -> None:
+    chip = _chip_with(bsi_image, card_access_sw=sw)
+    assert send(chip, _select(0x011C)).sw == sw
+    assert send(chip, CommandAPDU(0x00, 0xB0, 0x9C, 0x00, le=256)).sw == sw
+    assert send(chip, CommandAPDU(0x00, 0xA4, 0x00, 0x0C, b"\x3f\x00")).sw == 0x9000
+
+
+def test_select_mf_sfi_and_p2_0c_refusals(bsi_image: CardImage) -> None:
+    chip = _chip_with(bsi_image, select_mf_sw=0x6A82, sfi_sw=0x6985, select_p2_0c_sw=0x6A86)
+    assert send(chip, CommandAPDU(0x00, 0xA4, 0x00, 0x00, b"\x3f\x00")).sw == 0x6A82
+    assert send(chip, CommandAPDU(0x00, 0xB0, 0x9C, 0x00, le=256)).sw == 0x6985
+    assert send(chip, _select(0x011C)).sw == 0x6A86
+    fcp = send(chip, CommandAPDU(0x00, 0xA4, 0x02, 0x04, b"\x01\x1c", le=256))
+    assert fcp.sw == 0x9000 and fcp.data[:1] == b"\x62"
+    assert send(chip, _read(0, 256)) == ResponseAPDU(CARD_ACCESS, 0x6282)
+
+
+@pytest.mark.parametrize(("rule", "expected"), [
+    ("6282", ResponseAPDU(CARD_ACCESS, 0x6282)), ("9000", ResponseAPDU(CARD_ACCESS, 0x9000)),
+    ("6B00", ResponseAPDU(b"", 0x6B00)), ("6700", ResponseAPDU(b"", 0x6700)),
+    ("6Cxx", ResponseAPDU(b"", 0x6C00 | len(CARD_ACCESS)))])
+def test_read_past_the_end_of_file(bsi_image: CardImage, rule: str, expected: ResponseAPDU) -> None:
+    chip = _chip_with(bsi_image, past_end=rule)
+    assert send(chip, _select(0x011C)).sw == 0x9000
+    assert send(chip, _read(0, 200)) == expected
+    assert send(chip, _read(0, len(CARD_ACCESS))) == ResponseAPDU(CARD_ACCESS, 0x9000)
+
+
+def test_get_response_chains_and_exact_length_resends(bsi_image: CardImage) -> None:
+    chained = _chip_with(bsi_image, chaining=8)
+    assert send(chained, _select(0x011C)).sw == 0x9000
+    answer = send(chained, _read(0, 256))
+    data = answer.data
+    while answer.sw1 == 0x61:
+        answer = send(chained, CommandAPDU(0x00, 0xC0, 0x00, 0x00, le=answer.sw2 or 256))
+        data += answer.data
+    assert (data, answer.sw) == (CARD_ACCESS, 0x6282)
+    exact = _chip_with(bsi_image, exact_le=True)
+    assert send(exact, _select(0x011C)).sw == 0x9000
+    assert send(exact, _read(0, 256)).sw == 0x6C00 | len(CARD_ACCESS)
+    assert send(exact, _read(0, len(CARD_ACCESS))) == ResponseAPDU(CARD_ACCESS, 0x6282)
+
+
+def test_runtime_refusing_extended_length_in_a_session_counts_nothing(bsi_image: CardImage) -> None:
+    """The JMRTD case: a plain 6700 from the runtime; the terminal steps its SSC back and reads on."""
+    chip = _chip_with(bsi_image, extended_length=False, extended_refusal="runtime")
+    sm = bac(chip)
+    assert secure(chip, sm, _select(0x0101)).sw == 0x9000
+    before = sm.ssc
+    refused = send(chip, sm.protect_command(_read(0, 1000)))
+    assert refused == ResponseAPDU(b"", 0x6700) and chip.secure_messaging_active
+    sm.advance(before - sm.ssc)
+    assert secure(chip, sm, _read(0, 4)).sw == 0x9000
+
+
+@pytest.mark.parametrize("steps", [0, 1, 2])
+def test_plain_errors_in_a_session_advance_the_chip_ssc_by_the_configured_steps(bsi_image: CardImage,
+                                                                                 steps: int) -> None:
+    chip = _chip_with(bsi_image, plain_errors=steps)
+    sm = bac(chip)
+    before = sm.ssc
+    assert send(chip, sm.protect_command(_select(0x0109))) == ResponseAPDU(b"", 0x6A82)  # no DG9: plain 6A82
+    sm.advance(before + steps - sm.ssc)
+    assert secure(chip, sm, _select(0x0101)).sw == 0x9000
+
+
+def test_active_authentication_variants(bsi_image: CardImage) -> None:
+    key = ec.generate_private_key(ec.SECP256R1())
+    image = CardImage(bsi_image.files, ChipSecrets(MRZ_INFORMATION, CAN, key, None))
+    for options, length in ((ChipOptions(aa_hash="sha1"), 64), (ChipOptions(aa_ecdsa_der=True), None)):
+        chip = VirtualChip(image, options)
+        chip.power_on()
+        sm = bac(chip)
+        answer = secure(chip, sm, CommandAPDU(0x00, 0x88, 0x00, 0x00, b"12345678", le=256))
+        assert answer.sw == 0x9000 and (length is None or len(answer.data) == length)
+        assert aa_verify(key.public_key(), b"12345678", answer.data).ok
+    short_only = VirtualChip(image, ChipOptions(aa_short_le_only=True))
+    short_only.power_on()
+    sm = bac(short_only)
+    assert secure(short_only, sm, CommandAPDU(0x00, 0x88, 0x00, 0x00, b"12345678", le=1000)).sw == 0x6700

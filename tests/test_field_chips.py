@@ -27,7 +27,7 @@ from vpcd_cards import DelegatingCard
 from cardlib.card.image import CardImage
 from cardlib.card.perso import ChipProfile
 from cardlib.card.testing import sample_card_image, sample_pki
-from cardlib.chip.chip import ChipOptions, VirtualChip
+from cardlib.chip.chip import ChipOptions, PastEnd, VirtualChip
 from cardlib.chip.pcscd import PcscdInstance, private_pcscd
 from cardlib.chip.vpcd import vpcd_card
 from cardlib.errors import CardError, CardlibError
@@ -100,7 +100,7 @@ CATALOGUE = [
     *(FieldChip(f"sm-cap-{cap}-bac", ChipOptions(max_le=cap, pace=False), "MRZ", "BAC", max_apdus=100)
       for cap in (231, 239)),
     # end of file: 6282, 6B00 or 6700 past the end, 6Cxx with the exact length, fewer bytes without a warning
-    *(FieldChip(f"past-end-{rule}", ChipOptions(past_end=rule), max_apdus=90 if rule == "6700" else 40)  # type: ignore[arg-type]
+    *(FieldChip(f"past-end-{rule}", ChipOptions(past_end=rule), max_apdus=90 if rule == "6700" else 40)
       for rule in ("6282", "9000", "6B00", "6700", "6Cxx")),
     FieldChip("past-end-6B00-short", ChipOptions(past_end="6B00", extended_length=False), max_apdus=110),
     # T=0-style transport answers: 61xx GET RESPONSE chains and 6Cxx resends
@@ -189,9 +189,9 @@ def pcscd() -> Iterator[PcscdInstance]:
         yield instance
 
 
-def read_through_pcscd(pcscd: PcscdInstance, chip: VirtualChip, key: AccessKey, **options: object) -> ReadResult:
+def read_through_pcscd(pcscd: PcscdInstance, chip: VirtualChip, key: AccessKey) -> ReadResult:
     with vpcd_card(chip, port=pcscd.port), connect(pcscd.reader_name, timeout=5) as transport:
-        return read_card(transport, key, **options)  # type: ignore[arg-type]
+        return read_card(transport, key)
 
 
 @pytest.mark.parametrize("row", CATALOGUE, ids=str)
@@ -284,12 +284,12 @@ def test_wrong_mrz_on_a_chip_answering_6982_is_a_wrong_key() -> None:
 @pytest.mark.parametrize("steps", [0, 1, 2])
 @pytest.mark.parametrize("past_end", ["6282", "6B00"])
 def test_plain_answers_keep_the_ssc_in_step_or_the_session_is_opened_again(steps: int, kind: str,
-                                                                           past_end: str) -> None:
+                                                                           past_end: PastEnd) -> None:
     """A chip counting a plain answer 0 times reads straight on; one counting it 1 or 2 times breaks the
     session at the next command, and the reader opens it again (noted), counting one step more each time.
     Only DG3's 6982 is plain with ``past_end`` 6282; with 6B00 every file's first read is plain too."""
     image = card("default")
-    chip = VirtualChip(image, ChipOptions(plain_errors=steps, pace=kind == "CAN", past_end=past_end))  # type: ignore[arg-type]
+    chip = VirtualChip(image, ChipOptions(plain_errors=steps, pace=kind == "CAN", past_end=past_end))
     recorder = RecordingTransport(InProcessTransport(chip))
     result = read_card(recorder, key_for(image, kind))
     check_read(FieldChip("plain", access="BAC" if kind == "MRZ" else "PACE-CAN"), image, result)
