@@ -39,7 +39,7 @@ LABELS: Mapping[str, str] = MappingProxyType({
     "religion": "religion", "place_of_origin": "place of origin", "place_of_residence": "place of residence",
     "identification_marks": "identification marks", "date_of_issue": "date of issue",
     "father_name": "father's name", "mother_name": "mother's name", "spouse_name": "spouse's name",
-    "old_id_number": "old ID number", "document_number": "document number",
+    "old_id_number": "old ID number", "card_serial": "card serial", "document_number": "document number",
 })
 SUMMARY_FIELDS = ("full_name", "id_number", "date_of_birth", "sex", "date_of_expiry")
 
@@ -49,6 +49,7 @@ _DG13_TEXT = {
     "nationality": FieldNumber.NATIONALITY, "ethnicity": FieldNumber.ETHNICITY, "religion": FieldNumber.RELIGION,
     "place_of_origin": FieldNumber.PLACE_OF_ORIGIN, "place_of_residence": FieldNumber.PLACE_OF_RESIDENCE,
     "identification_marks": FieldNumber.IDENTIFICATION_MARKS, "old_id_number": FieldNumber.OLD_ID_NUMBER,
+    "card_serial": FieldNumber.CARD_SERIAL,
 }
 _DG13_DATES = {"date_of_birth": FieldNumber.DATE_OF_BIRTH, "date_of_issue": FieldNumber.DATE_OF_ISSUE}
 _MRZ_SEX = {"M": Sex.MALE, "F": Sex.FEMALE}
@@ -111,6 +112,7 @@ class Holder:
     mother_name: str = ""
     spouse_name: str = ""
     old_id_number: str = ""
+    card_serial: str = ""
     document_code: str = ""
     issuing_state: str = ""
     document_number: str = ""
