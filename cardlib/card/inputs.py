@@ -5,6 +5,13 @@ or ``yyyy-mm-dd``; ``date_of_expiry`` may be ``Không thời hạn``; ``sex`` is
 is an image path relative to the input file.  Optional fields (identification marks, parents, spouse,
 old ID) are ``""``.  JSON Lines is UTF-8, one object of strings per line.
 
+A record for the 2024 *Căn cước* card (issued from 1 July 2024, :mod:`cardlib.lds.dg13`) uses that card's
+names (:data:`CAN_CUOC_COLUMNS`): ``place_of_birth_registration`` instead of ``place_of_origin``, no
+``identification_marks``, and optionally ``card_kind`` (a :class:`~cardlib.lds.dg13.CardKind` value,
+``cccd`` or ``can_cuoc``), which must agree with the kind the date of issue makes the card.  A record
+giving a field its card kind does not print (a place of origin or identification marks on a Căn cước, a
+place of birth registration on a CCCD) is rejected naming that field: the two are different facts.
+
 CSV comes as Excel saves it on the operator's PC, so its layout is detected (:func:`csv_layout`):
 
 * encoding: a byte order mark says UTF-8 or UTF-16 (Excel's "Unicode Text" and "CSV UTF-8"); without
@@ -44,6 +51,7 @@ from pathlib import Path
 from typing import TextIO
 
 from cardlib.errors import EncodeError, InputError, ValidationError
+from cardlib.lds.dg13 import CAN_CUOC_SINCE, CardKind, card_kind, format_date, renamed_fields
 from cardlib.model.mrz import MRZ
 from cardlib.model.resident import NO_EXPIRY_TEXT, Resident, Sex
 
@@ -52,6 +60,12 @@ COLUMNS: tuple[str, ...] = (
     "place_of_residence", "identification_marks", "date_of_issue", "date_of_expiry", "father_name",
     "mother_name", "spouse_name", "old_id_number", "portrait",
 )
+CAN_CUOC_COLUMNS: tuple[str, ...] = ("place_of_birth_registration", "card_kind")
+"""The 2024 Căn cước record's own field names, beside :data:`COLUMNS`."""
+_NOT_ON_CAN_CUOC = ("place_of_origin", "identification_marks")
+"""Columns a 2024-style file may leave out: the Căn cước prints neither."""
+_KIND_NAMES = {**{kind.value: kind for kind in CardKind}, "cccd": CardKind.CCCD_2021,
+               "can_cuoc": CardKind.CAN_CUOC_2024}
 _TEXT_COLUMNS = (
     "full_name", "nationality", "ethnicity", "religion", "place_of_origin", "place_of_residence",
     "identification_marks", "father_name", "mother_name", "spouse_name", "old_id_number",
@@ -115,7 +129,8 @@ class CSVLayout:
 
 def fingerprint(values: Mapping[str, object]) -> str:
     """A SHA-256 over a record's :data:`COLUMNS` values (other columns, e.g. a correction file's, do not count)."""
-    canonical = json.dumps([values.get(name) for name in COLUMNS], ensure_ascii=False, default=str)
+    names = [*COLUMNS, *(name for name in CAN_CUOC_COLUMNS if name in values)]
+    canonical = json.dumps([values.get(name) for name in names], ensure_ascii=False, default=str)
     return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
 
 
@@ -263,7 +278,8 @@ def _csv_header(reader: Iterator[list[str]], source: Path, layout: CSVLayout) ->
         raise InputError("empty file: a header row is expected", source=str(source), row=1) from None
     except csv.Error as exc:
         raise InputError(f"malformed header ({exc})", source=str(source), row=1) from None
-    missing = [name for name in COLUMNS if name not in header]
+    can_cuoc = CAN_CUOC_COLUMNS[0] in header
+    missing = [name for name in COLUMNS if name not in header and not (can_cuoc and name in _NOT_ON_CAN_CUOC)]
     if len(missing) == len(COLUMNS):
         raise InputError(f"the first line is not the header row ({layout.describe()}, it reads "
                          f"{_preview(header)}): expected the columns {', '.join(COLUMNS)}, separated by "
@@ -315,7 +331,8 @@ def _record(row: int, values: Mapping[str, object], folder: Path, check_portrait
     shown = {name: value if isinstance(value, str) else json.dumps(value) for name, value in values.items()
              if name not in CORRECTION_COLUMNS}
     try:
-        text = {name: _text(values, name) for name in COLUMNS}
+        text = {name: _text(values, name, optional=name in _NOT_ON_CAN_CUOC or name in CAN_CUOC_COLUMNS)
+                for name in (*COLUMNS, *CAN_CUOC_COLUMNS)}
         resident = _resident(text)
         _check_mrz_name(resident)
         portrait = _portrait(text["portrait"], folder, check_portraits)
@@ -332,8 +349,10 @@ def _check_mrz_name(resident: Resident) -> None:
         raise ValidationError(str(exc), field="full_name") from None
 
 
-def _text(values: Mapping[str, object], name: str) -> str:
+def _text(values: Mapping[str, object], name: str, *, optional: bool = False) -> str:
     if name not in values:
+        if optional:
+            return ""
         raise ValidationError("missing", field=name)
     value = values[name]
     if not isinstance(value, str):
@@ -342,15 +361,48 @@ def _text(values: Mapping[str, object], name: str) -> str:
 
 
 def _resident(text: Mapping[str, str]) -> Resident:
+    born = parse_input_date(text["date_of_birth"], "date_of_birth")
+    issued = parse_input_date(text["date_of_issue"], "date_of_issue")
+    kind = _card_kind(text["card_kind"], issued, born)
     fields = {name: text[name] for name in _TEXT_COLUMNS}
-    return Resident(
-        id_number=text["id_number"],
-        sex=Sex.parse(text["sex"]),
-        date_of_birth=parse_input_date(text["date_of_birth"], "date_of_birth"),
-        date_of_issue=parse_input_date(text["date_of_issue"], "date_of_issue"),
-        date_of_expiry=_expiry(text["date_of_expiry"]),
-        **fields,
-    )
+    fields["place_of_origin"] = _place_of_birth_field(text, kind)
+    try:
+        return Resident(id_number=text["id_number"], sex=Sex.parse(text["sex"]), date_of_birth=born,
+                        date_of_issue=issued, date_of_expiry=_expiry(text["date_of_expiry"]), **fields)
+    except ValidationError as exc:  # named as the record's card kind names the field
+        raise ValidationError(exc.reason, field=renamed_fields(kind).get(exc.field or "", exc.field)) from None
+
+
+def _card_kind(given: str, issued: date, born: date) -> CardKind:
+    """The kind the date of issue (and the holder's age then) makes the card; ``given`` must agree with it."""
+    kind = card_kind(issued, born)
+    if not given:
+        return kind
+    named = _KIND_NAMES.get(given.casefold())
+    if named is None:
+        raise ValidationError(f"{given!r} is not a card kind: expected one of {', '.join(_KIND_NAMES)}",
+                              field="card_kind")
+    if named is not kind and not (named is CardKind.CAN_CUOC_2024 and kind is CardKind.CAN_CUOC_2024_UNDER_6):
+        raise ValidationError(f"{given} disagrees with the date of issue {format_date(issued)}, which makes the card "
+                              f"a {kind.value} (Căn cước cards are issued from {format_date(CAN_CUOC_SINCE)})",
+                              field="card_kind")
+    return kind
+
+
+def _place_of_birth_field(text: Mapping[str, str], kind: CardKind) -> str:
+    """DG13 field 8: the place of origin of a CCCD or the place of birth registration of a Căn cước."""
+    registration = text[CAN_CUOC_COLUMNS[0]]
+    if kind is CardKind.CCCD_2021:
+        if registration:
+            raise ValidationError("a CCCD (issued before 01/07/2024) prints the place of origin (place_of_origin), "
+                                  "not a place of birth registration", field=CAN_CUOC_COLUMNS[0])
+        return text["place_of_origin"]
+    for name in _NOT_ON_CAN_CUOC:
+        if text[name]:
+            raise ValidationError(f"a Căn cước card (issued from 01/07/2024) has no {name}"
+                                  + ("; give place_of_birth_registration" if name == "place_of_origin" else ""),
+                                  field=name)
+    return registration
 
 
 def _expiry(value: str) -> date | None:

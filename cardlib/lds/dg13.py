@@ -173,6 +173,12 @@ def field_table(kind: CardKind) -> Mapping[int, FieldSpec]:
     return {spec.number: spec for spec in FIELD_TABLES[kind]}
 
 
+def renamed_fields(kind: CardKind) -> dict[str, str]:
+    """Resident attribute → the name ``kind`` gives its field, where the two differ (2024: place of origin)."""
+    return {spec.attributes[0]: spec.name for spec in FIELD_TABLES[kind]
+            if len(spec.attributes) == 1 and spec.name != spec.attributes[0]}
+
+
 # How many names a nested field holds in the layout: father and mother in 13, one spouse in 14.
 NESTED_NAMES = {13: 2, 14: 1}
 AMBIGUOUS_SEPARATOR = " | "

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from cardlib.errors import CardlibError
-from cardlib.lds.dg13 import FIELD_TABLES, CardKind, card_kind
+from cardlib.lds.dg13 import CardKind, card_kind, renamed_fields
 from cardlib.verify.holder import Holder, Portrait, read_holder
 
 # The fields the officer sees, in page order.
@@ -57,7 +57,7 @@ def view_of(holder: Holder) -> HolderView:
     """The page's view of ``holder``: its texts in page order and a portrait a browser can show."""
     texts = holder.texts()
     kind = _kind(holder)
-    names = _names(kind)
+    names = renamed_fields(kind) if kind else {}
     fields = tuple((names.get(name, name), texts[name]) for name in PAGE_FIELDS if name in texts)
     portrait, portrait_type = _browser_image(holder.portrait) if holder.portrait else (None, "")
     return HolderView(fields, holder.source, portrait, portrait_type, kind.value if kind else "")
@@ -70,12 +70,6 @@ def _kind(holder: Holder) -> CardKind | None:
     return card_kind(holder.date_of_issue, holder.date_of_birth)
 
 
-def _names(kind: CardKind | None) -> dict[str, str]:
-    """Holder field → the name ``kind`` gives it, where the two differ (the 2021 names otherwise)."""
-    if kind is None:
-        return {}
-    return {spec.attributes[0]: spec.name for spec in FIELD_TABLES[kind]
-            if len(spec.attributes) == 1 and spec.name != spec.attributes[0]}
 
 
 def _browser_image(portrait: Portrait) -> tuple[bytes | None, str]:
