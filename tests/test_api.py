@@ -166,6 +166,13 @@ def test_the_mrz_alone_gives_what_it_can_with_dates_in_their_century(image: Card
     assert not read_holder({}) and read_holder({}).display() == {}
 
 
+def test_a_card_without_expiry_says_so_rather_than_leaving_a_blank() -> None:
+    person = dataclasses.replace(sample_resident(), date_of_expiry=None)
+    holder = holder_of(None, DG13.from_resident(person), None, today=date(2026, 1, 1))
+    assert holder.date_of_expiry is None and holder.never_expires and not holder.unparsed
+    assert holder.display()["date of expiry"] == "Không thời hạn" and holder.to_dict()["never_expires"] is True
+
+
 def test_a_field_with_two_values_is_kept_unparsed_never_chosen(image: CardImage) -> None:
     dg13 = DG13.decode(image.files["DG13"])
     entries = tuple(DG13Field(n, (*e.values, DG13Text("01/01/1980"))) if n == FieldNumber.DATE_OF_BIRTH
