@@ -151,7 +151,7 @@ def test_a_changed_personalized_row_is_named_not_redone(pki: Path, tmp_path: Pat
     assert _perso(source, pki, out) == 1
     printed = capsys.readouterr().out
     assert "row 2: changed since it was personalized into cards/00002-" in printed
-    assert "1 changed since personalized (not done again)" in printed
+    assert "1 refused (named above)" in printed
     assert len(_manifest(out)) == lines
 
 
@@ -192,10 +192,12 @@ def test_rejected_csv_keeps_every_column_and_can_be_fed_back(pki: Path, tmp_path
     assert rejected[0]["full_name"] == _rows(source)[3]["full_name"] and rejected[0]["field"] == "date_of_birth"
     rejected[0]["date_of_birth"] = "28/02/1992"
     rejected[0]["identification_marks"] = "'-" + "Sẹo chấm"  # as rejected.csv protects text starting with '-'
-    fixed = _write(tmp_path / "fixed.csv", rejected)
+    fixed = _write(tmp_path / "fixed.csv", [*rejected, dict(rejected[1], row="99")])
     capsys.readouterr()
     assert _perso(fixed, pki, out) == 1
-    assert "1 personalized, 0 rejected, 1 already done" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "1 personalized, 0 rejected, 1 already done in an earlier run, 1 refused" in printed
+    assert "row 99: not a row of this batch (not done)" in printed
     latest = {int(str(entry["row"])): entry for entry in _manifest(out)}
     assert latest[5]["status"] == "personalized"
     card = CardImage.load(out / str(latest[5]["card"]))

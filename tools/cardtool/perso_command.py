@@ -64,8 +64,8 @@ MANIFEST = PERSO_MANIFEST
 REJECTED = "rejected.csv"
 PAGE = "report.html"
 BATCH = "batch.json"
-SHOWN_CHANGES = 10
-"""Changed rows named one by one on the terminal; the rest are counted."""
+SHOWN_MESSAGES = 10
+"""Rows named one by one on the terminal (not done again, portrait warnings); the rest are counted."""
 
 Entry = dict[str, Any]
 _worker_signer: SODSigner | None = None
@@ -115,20 +115,20 @@ class BatchSummary:
     rejected: int = 0
     already_done: int = 0
     not_tried: int = 0
-    changed: list[str] = field(default_factory=list)
+    not_done: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
     def line(self) -> str:
         """One line for the operator."""
         extra = f", {self.not_tried} never tried (run without --only-rejected)" if self.not_tried else ""
-        extra += f", {len(self.changed)} changed since personalized (not done again)" if self.changed else ""
+        extra += f", {len(self.not_done)} refused (named above)" if self.not_done else ""
         extra += f", {len(self.warnings)} portrait warning(s)" if self.warnings else ""
         return (f"{self.personalized} personalized, {self.rejected} rejected, "
                 f"{self.already_done} already done in an earlier run{extra}")
 
 
 def run(args: argparse.Namespace) -> int:
-    """Personalize the batch; exit 0 when every row was personalized, 1 when some were rejected or changed."""
+    """Personalize the batch; exit 0 when every row was personalized, 1 when some were rejected or refused."""
     if args.workers is not None and args.workers < 1:
         raise CardlibError("--workers must be at least 1")
     check_output_folder(args.out, "--out")
@@ -139,13 +139,21 @@ def run(args: argparse.Namespace) -> int:
     summary = personalize_batch(args.input, source, args.out, workers=args.workers or default_workers(),
                                 progress=True, new_input=args.new_input, only_rejected=args.only_rejected)
     report = ManifestReport.of(args.out / MANIFEST)
-    for message in [*summary.warnings[:SHOWN_CHANGES], *summary.changed[:SHOWN_CHANGES]]:
-        print(message)
+    _print_first(summary.warnings)
+    _print_first(summary.not_done)
     print(summary.line())
     print(f"report: {args.out / PAGE}")
     if report.rejected:
         print(f"rejected rows and reasons: {args.out / REJECTED} (fix them there and give that file as INPUT)")
-    return 1 if report.rejected or summary.changed else 0
+    return 1 if report.rejected or summary.not_done else 0
+
+
+def _print_first(messages: list[str]) -> None:
+    """The first :data:`SHOWN_MESSAGES` messages, and how many more there are."""
+    for message in messages[:SHOWN_MESSAGES]:
+        print(message)
+    if len(messages) > SHOWN_MESSAGES:
+        print(f"... and {len(messages) - SHOWN_MESSAGES} more")
 
 
 def personalize_batch(source: Path, signer: SODSigner | SignerSource, out: Path, *, workers: int = 1,
@@ -176,7 +184,7 @@ def personalize_batch(source: Path, signer: SODSigner | SignerSource, out: Path,
                 bar.advance()
         finally:
             bar.close()
-    summary.already_done, summary.not_tried, summary.changed = plan.already_done, plan.not_tried, plan.changed
+    summary.already_done, summary.not_tried, summary.not_done = plan.already_done, plan.not_tried, plan.not_done
     report = ManifestReport.of(out / MANIFEST)
     report.write_rejected(out / REJECTED)
     (out / PAGE).write_text(report.html(str(record["title"])), encoding="utf-8")
@@ -230,7 +238,7 @@ class _Plan:
     correction: bool
     already_done: int = 0
     not_tried: int = 0
-    changed: list[str] = field(default_factory=list)
+    not_done: list[str] = field(default_factory=list)
     holders: dict[str, int] = field(init=False)
     """ID number → the row that holds it (personalized, or valid and in this run)."""
 
@@ -251,7 +259,7 @@ class _Plan:
     def _wanted(self, item: InputRecord | RejectedRow) -> bool:
         entry = self.done.get(item.row)
         if entry is None and self.correction:
-            self.changed.append(f"row {item.row}: not a row of this batch (not done)")
+            self.not_done.append(f"row {item.row}: not a row of this batch (not done)")
             return False
         if entry is None:
             self.not_tried += self.only_rejected
@@ -260,7 +268,7 @@ class _Plan:
         if entry["status"] == "personalized":
             self.already_done += 1
             if not unchanged:
-                self.changed.append(f"row {item.row}: changed since it was personalized into {entry['card']} "
+                self.not_done.append(f"row {item.row}: changed since it was personalized into {entry['card']} "
                                     "(not done again: that card exists; make a corrected card in a new batch)")
             return False
         if unchanged and not self.only_rejected:
