@@ -445,3 +445,20 @@ def test_a_slow_card_still_on_the_reader_is_not_called_removed(image: CardImage,
     session.submit(can=_can(image))
     state = _settle(session)
     assert state["notice"] == "not_answering" and state["phase"] == "card" and state["result"] is None
+
+
+def test_the_command_says_at_start_what_keeps_verdicts_from_being_given(tmp_path: Path) -> None:
+    """`cardtool counter` without --trust, on a computer without pcscd: both problems and their fixes first."""
+    env = {**os.environ, "PCSCLITE_CSOCK_NAME": str(tmp_path / "no-pcscd.comm")}
+    command = [str(Path(sys.executable).with_name("cardtool")), "counter", "--port", "0"]
+    with subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as process:
+        try:
+            assert process.stdout is not None and process.stderr is not None
+            address = process.stdout.readline()
+            assert address.startswith("counter page: http://127.0.0.1:") and "#token=" in address
+        finally:
+            process.terminate()
+        warnings = process.stderr.read()
+    assert "no --trust was given: every verdict will be 'cannot tell'" in warnings
+    assert "--trust pki/csca.pem" in warnings
+    assert "the card reader service is not running" in warnings and "systemctl start pcscd" in warnings
