@@ -4,9 +4,13 @@ they must agree with, and `cardtool perso` writing a card the counter labels as 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import json
 import shutil
+import tempfile
+from dataclasses import replace
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -17,7 +21,9 @@ from cardtool.perso_command import MANIFEST, REJECTED
 from cardlib.card.image import CardImage
 from cardlib.card.inputs import CAN_CUOC_COLUMNS, COLUMNS, InputRecord, RejectedRow, fingerprint, read_records
 from cardlib.card.testing import sample_pki
-from cardlib.lds.dg13 import DG13, CardKind
+from cardlib.lds.dg13 import DG13, FIELD_TABLES, CardKind, StringType
+from cardlib.verify.conformance import DecodedLDS, dg13_checks
+from cardlib.verify.report import Status
 
 SAMPLES = Path(__file__).resolve().parents[1] / "tools" / "cardtool" / "samples"
 REGISTRATION = "Phường Hàng Bạc, Quận Hoàn Kiếm, Hà Nội"
@@ -106,3 +112,27 @@ def test_perso_writes_a_can_cuoc_card_the_counter_labels_as_one(tmp_path: Path) 
     assert view.kind == "can_cuoc_2024" and view.to_dict()["place_of_birth_registration"] == REGISTRATION
     rejected = list(csv.DictReader((out / REJECTED).open(encoding="utf-8")))
     assert rejected[0]["field"] == "place_of_origin" and rejected[0]["place_of_birth_registration"] == REGISTRATION
+
+
+def test_the_dg13_string_types_are_checked_against_the_card_kinds_table(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Conformance reads the kind's table: a published 2024 layout changes the check by a table edit alone."""
+    record = _one_record()
+    can_cuoc = DG13.from_resident(record.resident)
+    cccd = DG13.from_resident(replace(record.resident, date_of_issue=date(2021, 3, 10)))
+
+    def types(dg13: DG13) -> Status:
+        (check,) = [check for check in dg13_checks(DecodedLDS(dg13=dg13)) if check.id == "lds.dg13.types"]
+        return check.status
+
+    assert types(can_cuoc) is Status.PASS and types(cccd) is Status.PASS
+    utf8_serial = tuple(dataclasses.replace(spec, string_type=StringType.UTF8) if spec.number == 16 else spec
+                             for spec in FIELD_TABLES[CardKind.CAN_CUOC_2024])
+    monkeypatch.setitem(FIELD_TABLES, CardKind.CAN_CUOC_2024, utf8_serial)
+    assert types(can_cuoc) is Status.WARN and types(cccd) is Status.PASS
+
+
+def _one_record() -> InputRecord:
+    with tempfile.TemporaryDirectory() as folder:
+        record = _one(_csv(Path(folder), [CAN_CUOC]))
+    assert isinstance(record, InputRecord)
+    return record

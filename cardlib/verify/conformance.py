@@ -28,7 +28,7 @@ from cardlib.lds.asn1 import ECPublicKeyInfo, RSAPublicKeyInfo
 from cardlib.lds.com import EFCOM
 from cardlib.lds.dg1 import DG1
 from cardlib.lds.dg2 import DG2, FaceImage, verify_image
-from cardlib.lds.dg13 import DG13, OID_UTF8, VERSION, FieldNumber, StringType, parse_date
+from cardlib.lds.dg13 import DG13, OID_UTF8, VERSION, FieldNumber, field_table, parse_date
 from cardlib.lds.dg15 import DG15
 from cardlib.lds.securityinfo import DG14
 from cardlib.limits import MAX_FACE_SIDE, LimitExceeded
@@ -51,8 +51,6 @@ DG13_FIELDS = range(1, 16)
 DG13_LAYOUT_FIELDS = range(1, 17)
 # Fields holding names: the holder (2), the parents (13), the spouse (14).
 DG13_NAME_FIELDS = frozenset({FieldNumber.FULL_NAME, FieldNumber.PARENTS, FieldNumber.SPOUSE})
-# String types of the DG13 field table in cccd-chip.md: PrintableString for 1, 3, 11, 15, 16, else UTF8String.
-DG13_PRINTABLE_FIELDS = frozenset({1, 3, 11, 15, 16})
 _DG13_DATES = {3: "date of birth", 11: "date of issue", 12: "date of expiry"}
 
 # MRZ.check_digits() names → the stable check id of each digit.
@@ -314,11 +312,13 @@ def _dg13_fields(dg13: DG13) -> CheckResult:
 
 
 def _dg13_types(dg13: DG13) -> CheckResult:
+    """String types against the card kind's field table (cccd-chip.md; :data:`cardlib.lds.dg13.FIELD_TABLES`)."""
+    layout = field_table(dg13.kind)
     deviations = []
     for entry in dg13.entries:
-        if entry.number not in DG13_LAYOUT_FIELDS:
+        if entry.number not in layout:
             continue
-        wanted = StringType.PRINTABLE if entry.number in DG13_PRINTABLE_FIELDS else StringType.UTF8
+        wanted = layout[entry.number].string_type
         for value in entry.values:
             for item in value if isinstance(value, tuple) else (value,):
                 if item.string_type is not wanted:
