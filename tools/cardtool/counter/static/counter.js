@@ -43,7 +43,7 @@ const TEXT = {
     genuine_reason: "Chip đã tự xác thực và chữ ký số của cơ quan cấp thẻ hợp lệ.",
     new_check: "Kiểm tra thẻ khác", save_report: "Lưu báo cáo", saved: "Đã lưu: {file}",
     save_off: "Chưa bật lưu báo cáo (khởi động với --save-dir).",
-    details: "Chi tiết kỹ thuật", technical: "Chi tiết kỹ thuật",
+    details: "Chi tiết kỹ thuật", technical: "Chi tiết kỹ thuật (nguyên văn tiếng Anh của chương trình)",
     col_status: "Kết quả", col_check: "Bước kiểm tra", col_reason: "Lý do",
     read_facts: "{access}, {ms} ms; dữ liệu từ {source}",
     full_name: "Họ và tên", id_number: "Số định danh", date_of_birth: "Ngày sinh", sex: "Giới tính",
