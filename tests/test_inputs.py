@@ -301,3 +301,10 @@ def test_the_cell_hook_sees_every_value(tmp_path: Path) -> None:
     path = write_csv(tmp_path, [{**GOOD, "identification_marks": "'-Sẹo chấm"}])
     (item,) = records(path, cell=lambda value: value.removeprefix("'"))
     assert isinstance(item, InputRecord) and item.resident.identification_marks == "-Sẹo chấm"
+
+
+def test_a_nul_byte_in_a_row_is_that_row_error(tmp_path: Path) -> None:
+    path = write_csv(tmp_path, [{**GOOD, "full_name": "Nguyễn\0Văn An"}, GOOD])
+    first, second = records(path)
+    assert isinstance(first, RejectedRow) and first.field == "full_name" and "U+0000" in first.reason
+    assert isinstance(second, InputRecord), "a NUL byte below the header does not make the file UTF-16"

@@ -194,8 +194,8 @@ def _guess_encoding(handle: Iterator[bytes], source: Path) -> tuple[str, str]:
     utf8_letters = vietnamese_1258 = False
     all_1258 = True
     for number, line in enumerate(handle, start=1):
-        if b"\0" in line:
-            raise InputError(f"line {number} holds NUL bytes: the file looks like UTF-16 without a byte order "
+        if number == 1 and b"\0" in line:  # a NUL further down is only that row's error
+            raise InputError(f"the header holds NUL bytes: the file looks like UTF-16 without a byte order "
                              f"mark; {SAVE_AS_UTF8}", source=str(source), row=number)
         try:
             utf8_letters |= not line.decode("utf-8").isascii()
