@@ -134,8 +134,8 @@ def test_outcome_round_trips_and_findings_make_it_invalid() -> None:
     found = outcome.with_findings({"batch.duplicate": "seen twice"})
     assert found.verdict == "invalid" and found.failed_checks == ("batch.duplicate",)
     assert found.summary == "INVALID: seen twice"
-    error = CardOutcome.error("b", "unreadable").with_findings({"batch.unexpected": "not in the batch"})
-    assert error.verdict == "error" and error.summary == "unreadable"
+    error = CardOutcome.error("b", "EF.SOD torn").with_findings({"batch.unexpected": "not in the batch"})
+    assert error.verdict == "error" and error.summary == "unreadable: EF.SOD torn"
 
 
 # -- sources and accounting
@@ -287,10 +287,10 @@ def test_qa_of_a_folder_reports_every_kind_of_finding(batch: tuple[Path, Path], 
     summary = list(csv.reader((report / "summary.csv").open(encoding="utf-8")))
     checks = {row[1]: row for row in summary if row[0] == "failed check"}
     assert set(checks) == {"hash.DG13", "batch.data", "batch.duplicate", "read"}
-    assert checks["hash.DG13"][4] == cards[2].name
-    assert {row[4] for row in summary if row[0] == "missing card"} == {cards[6].name, cards[7].name}
+    assert checks["hash.DG13"][5] == cards[2].name
+    assert {row[5] for row in summary if row[0] == "missing card"} == {cards[6].name, cards[7].name}
     page = (report / "report.html").read_text(encoding="utf-8")
-    assert "50.0% valid — batch FAILED" in page and "<svg" in page and "<script" not in page
+    assert "batch FAILED: 50.0% valid" in page and "<svg" in page
     assert page.count("data:image/jpeg;base64,/9j/") == 2  # the altered card and the duplicate
     _assert_no_secrets(perso, report)
 
@@ -303,7 +303,7 @@ def test_qa_summary_csv_neutralises_spreadsheet_formulas(batch: tuple[Path, Path
     report = tmp_path / "report"
     assert main(["qa", str(tmp_path / "dumps"), *trust_args(pki), "--report", str(report), "--workers", "1"]) == 1
     summary = list(csv.reader((report / "summary.csv").open(encoding="utf-8")))
-    assert summary[-1][:3] == ["failed check", "hash.DG13", "1"] and summary[-1][4] == "'=cmd|'calc'!A0"
+    assert summary[-1][:3] == ["failed check", "hash.DG13", "1"] and summary[-1][5] == "'=cmd|'calc'!A0"
     assert not any(cell.startswith(("=", "+", "-", "@", "\t", "\r")) for row in summary for cell in row)
 
 

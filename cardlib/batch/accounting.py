@@ -6,6 +6,10 @@ Findings are failed checks added to the card's outcome, named like the verifier'
 * ``batch.unexpected`` — a card whose ID number the perso manifest does not list;
 * ``batch.data`` — a card whose files differ from its card image (each differing file named).
 
+A card that could not be read (verdict ``error``, check ``read``) but whose card folder is one the manifest
+lists is that manifest card, unreadable: it gets the manifest's ID number (``manifest_id``) and is never also
+counted missing.  :data:`CHECK_WORDS` says what each of these checks means, in Vietnamese and English.
+
 Cards of the manifest never seen are listed by :meth:`BatchAccounting.missing` when the run ends.  The
 accounting keeps one 8-byte digest per ID number seen; a resumed run rebuilds it from the journal.
 """
@@ -14,17 +18,26 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from pathlib import Path
 
 from cardlib.batch.checking import CheckedCard
 from cardlib.batch.journal import key_digest
-from cardlib.batch.outcome import CardOutcome
+from cardlib.batch.outcome import READ, CardOutcome
 from cardlib.batch.sources import ExpectedCards, ManifestEntry
 from cardlib.card.image import MANIFEST as CARD_MANIFEST
 
 DUPLICATE = "batch.duplicate"
 UNEXPECTED = "batch.unexpected"
 DATA = "batch.data"
+
+CHECK_WORDS: Mapping[str, tuple[str, str]] = {
+    READ: ("Thẻ không đọc được", "Card unreadable"),
+    DUPLICATE: ("Số định danh trùng với một thẻ khác trong lô", "ID number already on another card of this batch"),
+    UNEXPECTED: ("Thẻ không có trong danh sách cá thể hóa của lô", "Card not in the batch's perso manifest"),
+    DATA: ("Dữ liệu trên chip khác với dữ liệu đã cá thể hóa", "Data on the chip differs from what was personalized"),
+}
+"""What each batch-level check (and the unreadable card's ``read``) means when it fails: (Vietnamese, English)."""
 
 
 class BatchAccounting:
@@ -36,8 +49,8 @@ class BatchAccounting:
 
     def restore(self, outcome: CardOutcome) -> None:
         """Count a card an earlier run of the same batch already recorded."""
-        if outcome.id_number:
-            self._seen.add(key_digest(outcome.id_number))
+        if outcome.batch_id:
+            self._seen.add(key_digest(outcome.batch_id))
 
     def has_seen(self, id_number: str) -> bool:
         """True when a card carrying ``id_number`` has been counted."""
@@ -48,7 +61,7 @@ class BatchAccounting:
         outcome = checked.outcome
         id_number = outcome.id_number
         if not id_number:
-            return outcome
+            return self._unreadable(outcome)
         findings: dict[str, str] = {}
         digest = key_digest(id_number)
         if digest in self._seen:
@@ -63,6 +76,16 @@ class BatchAccounting:
                 if differing:
                     findings[DATA] = f"differs from its card image {entry.card.name}: {', '.join(differing)}"
         return outcome.with_findings(findings)
+
+    def _unreadable(self, outcome: CardOutcome) -> CardOutcome:
+        """A card without an ID number: when its folder is a manifest card's, that card, counted as seen."""
+        if self.expected is None:
+            return outcome
+        entry = self.expected.of_folder(Path(outcome.key).name)
+        if entry is None:
+            return outcome
+        self._seen.add(key_digest(entry.id_number))
+        return replace(outcome, manifest_id=entry.id_number)
 
     def missing(self) -> Iterator[ManifestEntry]:
         """The cards of the manifest no outcome has carried (empty without a manifest)."""

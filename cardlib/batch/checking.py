@@ -2,7 +2,8 @@
 
 :func:`check_item` loads a card, verifies it with :func:`cardlib.verify.verifier.verify` and returns a
 :class:`CheckedCard`: the outcome plus the SHA-256 of every file, which batch accounting compares with
-what was meant to be personalized.  Cards that do not verify valid get a portrait thumbnail.
+what was meant to be personalized.  Cards that do not verify valid get a portrait thumbnail.  Each outcome
+names the Document Signer its SOD carries (:func:`document_signer`), so a report says which signers a batch saw.
 :func:`check_chunk` is the task sent to workers: each worker process loads the trust store once.
 """
 
@@ -15,7 +16,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,8 @@ from cardlib.batch.sources import BatchItem
 from cardlib.card.image import CardImage
 from cardlib.errors import CardlibError
 from cardlib.lds.dg2 import DG2
+from cardlib.lds.sod import SOD
+from cardlib.pki.certificates import Certificate
 from cardlib.pki.trust import TrustStore
 from cardlib.verify.report import VerificationReport
 from cardlib.verify.verifier import PROTECTED_IN_DUMPS, verify
@@ -82,10 +85,35 @@ def thumbnail(dg2: bytes | None) -> str:
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
+def describe_certificate(certificate: Certificate) -> str:
+    """A certificate as a person compares it with another: subject, serial number and key identifier (public)."""
+    key_id = certificate.subject_key_identifier.hex(":") if certificate.subject_key_identifier else "none"
+    return f"{certificate.subject}; serial {certificate.serial_number:X}; key id {key_id}"
+
+
+def document_signer(files: Mapping[str, bytes]) -> str:
+    """The Document Signer certificate the card's EF.SOD carries (the one its SignerInfo names, else the first),
+    described by :func:`describe_certificate`; ``""`` when the SOD or its certificate cannot be decoded
+    (verification says why)."""
+    try:
+        sod = SOD.decode(files["EF.SOD"])
+        named = [entry for entry in sod.signer_certificates if sod.sid.matches(entry)]
+        return _described((named or list(sod.signer_certificates))[0].der)
+    except (CardlibError, KeyError, IndexError, ValueError):
+        return ""
+
+
+@lru_cache(maxsize=64)
+def _described(der: bytes) -> str:
+    """One parse per distinct certificate: a batch has a handful of signers and thousands of cards."""
+    return describe_certificate(Certificate.from_der(der))
+
+
 def outcome_of(report: VerificationReport, files: Mapping[str, bytes], **fields: Any) -> CardOutcome:
-    """The outcome of a verification report, with a thumbnail when the card did not verify valid."""
+    """The outcome of a verification report, with its Document Signer, and a thumbnail when the card did not
+    verify valid."""
     picture = "" if report.verdict.value == "valid" else thumbnail(files.get("DG2"))
-    return CardOutcome.of(report.source, report, thumbnail=picture, **fields)
+    return CardOutcome.of(report.source, report, thumbnail=picture, signer=document_signer(files), **fields)
 
 
 def check_item(item: BatchItem, trust: TrustStore, at: datetime) -> CheckedCard:

@@ -5,6 +5,9 @@ and flushed before the next card counts as done, so a process killed at any mome
 included) loses at most the card it was writing; that torn last line is cut off when the journal is
 opened again, and the card is checked again.  Opening a journal streams its lines once to learn which
 cards it holds (:meth:`Journal.holds`): only an 8-byte digest per card is kept, never the results.
+
+:func:`supersede` takes chosen results out of a journal (``cardtool qa --recheck failed``): they move to a
+side file, the journal keeps the others, and the next run checks the cards it no longer holds again.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import contextlib
 import hashlib
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
 
@@ -90,10 +93,17 @@ def read_journal(path: Path) -> Iterator[CardOutcome]:
         for line in handle:
             if not line.endswith("\n"):
                 return
-            try:
-                yield CardOutcome.from_dict(json.loads(line))
-            except (json.JSONDecodeError, TypeError, AttributeError):
-                continue
+            outcome = _outcome(line)
+            if outcome is not None:
+                yield outcome
+
+
+def _outcome(line: str) -> CardOutcome | None:
+    """The outcome on one journal line; None for a line that is not a whole outcome object."""
+    try:
+        return CardOutcome.from_dict(json.loads(line))
+    except (json.JSONDecodeError, TypeError, AttributeError):
+        return None
 
 
 def drop_torn_tail(path: Path) -> None:
@@ -115,3 +125,32 @@ def drop_torn_tail(path: Path) -> None:
                 return
             position = start
         handle.truncate(0)
+
+
+def supersede(path: Path, again: Callable[[CardOutcome], bool], superseded: Path) -> int:
+    """Take the outcomes ``again`` picks out of the journal at ``path``, appending them to ``superseded``; the
+    others stay, in order.  Returns how many were taken out.
+
+    The kept lines go to a temporary file that replaces the journal in one rename (after the taken ones are
+    on disk in ``superseded``): killed at any moment, the journal is the old one or the new one, and a result
+    is never lost.  A torn last line is dropped first, as when a journal is opened.
+    """
+    taken = 0
+    staged = path.with_name(path.name + ".tmp")
+    try:
+        drop_torn_tail(path)
+        with (path.open(encoding="utf-8", errors="replace") as lines, staged.open("w", encoding="utf-8") as kept,
+              superseded.open("a", encoding="utf-8") as moved):
+            for line in lines:
+                outcome = _outcome(line)
+                target = moved if outcome is not None and again(outcome) else kept
+                target.write(line)
+                taken += target is moved
+            for handle in (moved, kept):
+                handle.flush()
+                os.fsync(handle.fileno())
+        os.replace(staged, path)
+    except OSError as exc:
+        raise JournalError(f"{path}: cannot set results aside for a new check ({exc.strerror}); the journal "
+                           "is unchanged") from None
+    return taken

@@ -19,6 +19,9 @@ from cardlib.verify.report import VerificationReport
 ERROR = "error"
 INVALID = "invalid"
 VALID = "valid"
+READ = "read"
+"""The check of a card that could not be read or loaded at all (verdict :data:`ERROR`, "unreadable")."""
+UNREADABLE = "unreadable"
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,9 @@ class CardOutcome:
     be read or loaded at all.  ``reasons`` maps each failed or undecided check to its reason.  ``read_ms``
     is the time taken to get the card's files (off the chip, or off the disk), ``check_ms`` the time
     verification took, ``finished`` the wall-clock time (seconds since the epoch) the outcome was made.
+    ``signer`` names the Document Signer certificate the card's SOD carries (subject, serial, key id).
+    ``manifest_id`` is the ID number the batch manifest gives a card that could not be read (matched by its
+    card folder), so an unreadable card of the batch is counted once, as unreadable, never also as missing.
     """
 
     label: str
@@ -46,6 +52,8 @@ class CardOutcome:
     finished: float = 0.0
     reader: str = ""
     thumbnail: str = ""
+    signer: str = ""
+    manifest_id: str = ""
 
     def __post_init__(self) -> None:
         if not self.key:
@@ -65,13 +73,18 @@ class CardOutcome:
 
     @classmethod
     def error(cls, label: str, message: str, **extra: Any) -> CardOutcome:
-        """A card that could not be read or verified at all; ``message`` says why."""
-        return cls(label, ERROR, message, ("read",), (), reasons={"read": message}, **extra)
+        """A card that could not be read or verified at all; ``message`` says why (summary "unreadable: why")."""
+        return cls(label, ERROR, f"{UNREADABLE}: {message}", (READ,), (), reasons={READ: message}, **extra)
 
     @property
     def id_number(self) -> str:
         """The ID number the card carries (from DG13, else DG1), or ``""`` when none could be read."""
         return self.holder.get("ID number", "")
+
+    @property
+    def batch_id(self) -> str:
+        """The ID number read from the card, else the one the manifest gives it (``""`` when neither)."""
+        return self.id_number or self.manifest_id
 
     @property
     def passed(self) -> bool:

@@ -18,6 +18,7 @@ import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from cardlib.card.image import MANIFEST as CARD_MANIFEST
 from cardlib.card.image import CardImage, foreign_file_name
@@ -25,6 +26,7 @@ from cardlib.errors import CardlibError, InputError
 
 PERSO_MANIFEST = "manifest.jsonl"
 PERSONALIZED = "personalized"
+REJECTED = "rejected"
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,52 @@ def manifest_path(source: Path) -> Path | None:
 
 def manifest_entries(manifest: Path) -> Iterator[ManifestEntry]:
     """The personalized cards of a perso manifest, in file order (rejected rows and torn lines skipped)."""
+    for number, data in _lines(manifest):
+        entry = _entry(data, manifest, number)
+        if entry is not None:
+            yield entry
+
+
+def _entry(data: Any, manifest: Path, number: int) -> ManifestEntry | None:
+    try:
+        if data.get("status") != PERSONALIZED:
+            return None
+        card = Path(os.path.abspath(manifest.parent / str(data["card"])))
+        return ManifestEntry(int(data["row"]), str(data["id_number"]), card)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        raise InputError("not a perso manifest line (row, status, id_number, card expected)",
+                         source=str(manifest), row=number) from None
+
+
+@dataclass(frozen=True)
+class RejectedRow:
+    """An input row ``cardtool perso`` rejected (its latest manifest line): ID number, field at fault, why."""
+
+    row: int
+    id_number: str
+    field: str
+    reason: str
+
+
+def perso_rows(manifest: Path) -> tuple[int, list[RejectedRow]]:
+    """How many rows of a perso manifest are personalized, and the rejected ones in row order, each row as its
+    latest line says (a row rejected, then corrected and personalized, is personalized).  Read only: a torn
+    last line is ignored, never cut."""
+    latest: dict[int, RejectedRow | None] = {}
+    for number, data in _lines(manifest):
+        try:
+            row = int(data["row"])
+            latest[row] = None if data.get("status") == PERSONALIZED else RejectedRow(
+                row, str(data.get("id_number") or ""), str(data.get("field") or ""), str(data.get("reason") or ""))
+        except (KeyError, TypeError, ValueError, AttributeError):
+            raise InputError("not a perso manifest line (row, status expected)", source=str(manifest),
+                             row=number) from None
+    rejected = [entry for _, entry in sorted(latest.items()) if entry is not None]
+    return len(latest) - len(rejected), rejected
+
+
+def _lines(manifest: Path) -> Iterator[tuple[int, Any]]:
+    """The JSON value of each whole line of a perso manifest, with its line number."""
     try:
         handle = manifest.open(encoding="utf-8")
     except OSError as exc:
@@ -85,21 +133,11 @@ def manifest_entries(manifest: Path) -> Iterator[ManifestEntry]:
         for number, line in enumerate(handle, start=1):
             if not line.endswith("\n"):
                 return
-            entry = _entry(line, manifest, number)
-            if entry is not None:
-                yield entry
-
-
-def _entry(line: str, manifest: Path, number: int) -> ManifestEntry | None:
-    try:
-        data = json.loads(line)
-        if data.get("status") != PERSONALIZED:
-            return None
-        card = Path(os.path.abspath(manifest.parent / str(data["card"])))
-        return ManifestEntry(int(data["row"]), str(data["id_number"]), card)
-    except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
-        raise InputError("not a perso manifest line (row, status, id_number, card expected)",
-                         source=str(manifest), row=number) from None
+            try:
+                yield number, json.loads(line)
+            except json.JSONDecodeError:
+                raise InputError("not a perso manifest line (JSON expected)", source=str(manifest),
+                                 row=number) from None
 
 
 def iter_items(source: Path) -> Iterator[BatchItem]:
@@ -150,6 +188,7 @@ class ExpectedCards:
 
     def __init__(self, entries: Mapping[str, ManifestEntry]) -> None:
         self._entries = dict(entries)
+        self._folders = {entry.card.name: entry for entry in self._entries.values()}
 
     @classmethod
     def from_manifest(cls, manifest: Path) -> ExpectedCards:
@@ -169,6 +208,10 @@ class ExpectedCards:
     def get(self, id_number: str) -> ManifestEntry | None:
         """The expected card carrying ``id_number``, or None when the batch has none."""
         return self._entries.get(id_number)
+
+    def of_folder(self, name: str) -> ManifestEntry | None:
+        """The expected card whose card image folder is called ``name`` (a dump saved under the same name)."""
+        return self._folders.get(name)
 
     def __iter__(self) -> Iterator[ManifestEntry]:
         return iter(self._entries.values())

@@ -7,10 +7,14 @@ reader, as they arrive on the line; the manifest then says which cards to expect
 Each card gets everything ``cardtool verify`` checks (and the live checks when read from a chip) and the
 batch checks: duplicates, cards not in the manifest, data differing from the card image; cards of the
 manifest never seen are reported missing.  ``DIR`` receives ``results.jsonl`` (one line per card, as
-results arrive), ``summary.csv`` and ``report.html``; ``DIR/run.json`` keeps the run's verification time.
+results arrive), ``cards.csv`` (one row per card, for the MES), ``summary.csv`` and ``report.html`` (see
+:mod:`cardtool.qa_report`); ``DIR/run.json`` keeps when the QA started and the time cards are verified as of.
 
 The report folder is the run's identity: started again on the same ``DIR`` (after Ctrl-C, a crash, even
 ``kill -9``) the run skips every card already in ``results.jsonl`` and redoes only the rest.
+``--recheck failed`` first sets the failed and unreadable cards' results aside (in ``results.superseded.jsonl``)
+and so reads and checks only those cards again, keeping every other result (``--recheck cannot-tell``: the
+undecided cards, e.g. once the missing CSCA is in the trust store).
 
 Exit status: 0 the batch passed (every card valid, none missing), 1 a card failed, could not be read or
 is missing, 2 some cards could not be decided (e.g. their CSCA is not trusted) or a usage error.
@@ -28,20 +32,27 @@ from itertools import chain
 from pathlib import Path
 
 from cardlib.batch.accounting import BatchAccounting
-from cardlib.batch.checking import CheckedCard
+from cardlib.batch.checking import CheckedCard, describe_certificate
 from cardlib.batch.engine import check_offline, check_on_cluster, default_workers
-from cardlib.batch.journal import read_journal
+from cardlib.batch.journal import read_journal, supersede
 from cardlib.batch.live import LiveOptions, PendingCards, check_readers
-from cardlib.batch.sources import BatchItem, ExpectedCards, count_items, iter_items, manifest_path
+from cardlib.batch.outcome import ERROR, INVALID
+from cardlib.batch.sources import BatchItem, ExpectedCards, count_items, iter_items, manifest_path, perso_rows
 from cardlib.errors import CardlibError
+from cardlib.pki.trust import TrustStore
 from cardlib.reader.pcsc import list_readers
 from cardtool.access import add_read_options, chip_models
 from cardtool.folders import check_output_folder, make_folder
+from cardtool.perso_command import BATCH, REJECTED
 from cardtool.progress import Progress
-from cardtool.qa_report import PAGE, RESULTS, BatchSummary, ReportWriter
+from cardtool.qa_report import PAGE, RESULTS, BatchSummary, PersoInput, ReportWriter, RunInfo
 from cardtool.verify_command import load_trust
 
 RUN_FILE = "run.json"
+SUPERSEDED = "results.superseded.jsonl"
+RECHECK = {"failed": (INVALID, ERROR), "cannot-tell": ("cannot tell",)}
+"""What ``--recheck`` takes again: the verdicts of the results it sets aside."""
+REJECTED_SHOWN = 20
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -64,6 +75,11 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
                         help="live: seconds without a new card before a reader stops (default 30)")
     parser.add_argument("--window", type=int, default=LiveOptions.window,
                         help="live: CANs of the next N expected cards tried on each card (default %(default)s)")
+    parser.add_argument("--name", help="the batch's name in the report (default: the perso batch's title, else "
+                                       "the report folder's name)")
+    parser.add_argument("--recheck", nargs="+", choices=sorted(RECHECK), metavar="WHAT",
+                        help="check again only the cards of the earlier run on --report that failed or were "
+                             "unreadable ('failed') and/or could not be decided ('cannot-tell'); other results kept")
     add_read_options(parser)
     parser.set_defaults(handler=run)
 
@@ -75,8 +91,9 @@ def run(args: argparse.Namespace) -> int:
     check_output_folder(args.report, "--report")
     trust_paths = tuple(str(path.resolve()) for path in args.trust)
     trust = load_trust(args.trust)
-    at = _run_time(args.report, args.at)
+    at, started = _run_record(args.report, args.at)
     expected = _expected(args)
+    rechecked = _set_aside(args.report, args.recheck) if args.recheck else None
     writer = ReportWriter(args.report)
     accounting = BatchAccounting(expected)
     for outcome in read_journal(args.report / RESULTS):
@@ -95,29 +112,77 @@ def run(args: argparse.Namespace) -> int:
         progress = Progress(sum(count_items(source) for source in args.sources), done=writer.resumed)
         items = (item for item in _items(args.sources) if not writer.holds(item.key))
         results = _offline(items, trust_paths, at, args)
-    summary = _record(results, accounting, writer, progress, title=f"QA of {', '.join(map(str, args.sources))}")
+    info = _run_info(args, trust, at, started, rechecked)
+    summary = _record(results, accounting, writer, progress, info)
     _print(summary, args.report)
     return summary.exit_code
 
 
-def _run_time(report: Path, given: datetime | None) -> datetime:
-    """The time cards are verified as of: given, else the one an earlier run on ``report`` used, else now."""
+def _run_record(report: Path, given: datetime | None) -> tuple[datetime, str]:
+    """The time cards are verified as of (given, else the one an earlier run on ``report`` used, else now) and
+    when the QA of this batch first started (ISO, local time)."""
     record = report / RUN_FILE
-    stored = json.loads(record.read_text(encoding="utf-8"))["at"] if record.exists() else None
-    at = given or (datetime.fromisoformat(stored) if stored else datetime.now(UTC))
+    stored = json.loads(record.read_text(encoding="utf-8")) if record.exists() else {}
+    at = given or (datetime.fromisoformat(stored["at"]) if stored.get("at") else datetime.now(UTC))
     at = at if at.tzinfo else at.replace(tzinfo=UTC)
+    started = stored.get("started") or datetime.now().astimezone().isoformat(sep=" ", timespec="seconds")
     make_folder(report)
-    record.write_text(json.dumps({"at": at.isoformat()}) + "\n", encoding="utf-8")
-    return at
+    record.write_text(json.dumps({"at": at.isoformat(), "started": started}) + "\n", encoding="utf-8")
+    return at, started
 
 
-def _expected(args: argparse.Namespace) -> ExpectedCards | None:
+def _set_aside(report: Path, what: Sequence[str]) -> int:
+    """Move the results ``--recheck`` names out of the journal (see the module docstring); how many."""
+    results = report / RESULTS
+    if not results.exists():
+        raise CardlibError(f"--recheck: {report} holds no results of an earlier run ({RESULTS})")
+    verdicts = {verdict for name in what for verdict in RECHECK[name]}
+    return supersede(results, lambda outcome: outcome.verdict in verdicts, report / SUPERSEDED)
+
+
+def _manifest(args: argparse.Namespace) -> Path | None:
+    """The batch's perso manifest: ``--expected``, else the one SOURCE that is a manifest, else None."""
     if args.expected is not None:
-        return ExpectedCards.from_manifest(args.expected)
+        return Path(args.expected)
     manifests = [source for source in args.sources if manifest_path(source) is not None]
     if len(manifests) > 1:
         raise CardlibError("several SOURCEs are perso manifests: name the batch's one with --expected")
-    return ExpectedCards.from_manifest(manifests[0]) if manifests else None
+    return manifests[0] if manifests else None
+
+
+def _expected(args: argparse.Namespace) -> ExpectedCards | None:
+    manifest = _manifest(args)
+    return ExpectedCards.from_manifest(manifest) if manifest is not None else None
+
+
+def _run_info(args: argparse.Namespace, trust: TrustStore, at: datetime, started: str,
+              rechecked: int | None) -> RunInfo:
+    """The report's header for this run (see :class:`cardtool.qa_report.RunInfo`)."""
+    manifest = _manifest(args)
+    perso = _perso_input(manifest) if manifest is not None else None
+    sources = [str(source) for source in args.sources]
+    sources += [f"readers: {' '.join(args.readers)}"] if args.readers else []
+    return RunInfo(batch=args.name or (perso.title if perso else "") or args.report.resolve().name, started=started,
+                   verified_at=at.isoformat(timespec="seconds"), sources=tuple(sources),
+                   trust_anchors=tuple(describe_certificate(anchor) for anchor in trust.anchors),
+                   trusted_cscas=len(trust.cscas), perso=perso, rechecked=rechecked)
+
+
+def _perso_input(manifest: Path) -> PersoInput | None:
+    """The perso batch of ``manifest``: its input file (from ``batch.json``) and its rejected rows."""
+    path = manifest_path(manifest)
+    if path is None:
+        return None
+    try:
+        record = json.loads((path.parent / BATCH).read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # no batch.json (a manifest from before it), or a damaged one: no input named
+        record = {}
+    personalized, rejected = perso_rows(path)
+    rejected_csv = path.parent / REJECTED
+    csv = str(rejected_csv.resolve()) if rejected_csv.is_file() else ""
+    return PersoInput(str(path.parent), str(record.get("input", "")), str(record.get("input_sha256", "")),
+                      str(record.get("title", "")), personalized, len(rejected), csv,
+                      tuple((row.row, row.id_number, row.field, row.reason) for row in rejected[:REJECTED_SHOWN]))
 
 
 def _items(sources: Sequence[Path]) -> Iterator[BatchItem]:
@@ -132,7 +197,7 @@ def _offline(items: Iterator[BatchItem], trust_paths: tuple[str, ...], at: datet
 
 
 def _record(results: Iterator[CheckedCard], accounting: BatchAccounting, writer: ReportWriter, progress: Progress,
-            *, title: str) -> BatchSummary:
+            info: RunInfo) -> BatchSummary:
     """Settle and journal each result as it arrives; then write the reports from the journal."""
     try:
         for checked in results:
@@ -143,7 +208,7 @@ def _record(results: Iterator[CheckedCard], accounting: BatchAccounting, writer:
             progress.advance()
     finally:
         progress.close()
-    return writer.finish(title, accounting.missing())
+    return writer.finish(f"QA — {info.batch}", accounting.missing(), info)
 
 
 def _print(summary: BatchSummary, report: Path) -> None:
