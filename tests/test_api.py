@@ -30,7 +30,7 @@ from cardlib.card.testing import forge_dg13_expiry, sample_card_image, sample_pk
 from cardlib.chip.chip import VirtualChip
 from cardlib.errors import ValidationError
 from cardlib.lds.dg1 import DG1
-from cardlib.lds.dg13 import DG13, DG13Field, DG13Text, FieldNumber
+from cardlib.lds.dg13 import DG13, CardKind, DG13Field, DG13Text, FieldNumber
 from cardlib.model.provinces import PROVINCES, century_sex_digit
 from cardlib.model.resident import Resident, Sex
 from cardlib.pki.certificates import Certificate, RevocationList
@@ -149,6 +149,7 @@ def test_the_holder_is_typed_data_with_the_portrait(image: CardImage, trust: Tru
         holder.full_name = "x"  # type: ignore[misc]
     plain = holder.to_dict()
     assert plain["date_of_birth"] == "1990-07-02" and plain["sex"] == "female" and plain["unparsed"] == {}
+    assert holder.card_kind is CardKind.CCCD_2021 and plain["card_kind"] == "cccd_2021"
     assert json.loads(json.dumps(plain)) == plain
 
 
@@ -156,6 +157,7 @@ def test_the_mrz_alone_gives_what_it_can_with_dates_in_their_century(image: Card
     holder = read_holder({name: data for name, data in image.files.items() if name != "DG13"},
                          today=date(2026, 1, 1))
     assert holder.source == "DG1" and holder.full_name == "NGUYEN THI THU HUONG" and holder.sex is Sex.FEMALE
+    assert holder.card_kind is None
     assert holder.date_of_birth == date(1990, 7, 2) and holder.date_of_expiry == date(2030, 7, 2)
     assert holder.display()["ID number"] == sample_resident().id_number and holder.nationality == "VNM"
     assert mrz_date("991231", date(2026, 1, 1), future_years=0) == date(1999, 12, 31)

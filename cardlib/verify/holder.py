@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from cardlib.errors import CardlibError, ValidationError
 from cardlib.lds.dg1 import DG1
 from cardlib.lds.dg2 import DG2, decode_image
-from cardlib.lds.dg13 import DG13, FieldNumber, format_date, parse_date
+from cardlib.lds.dg13 import DG13, CardKind, FieldNumber, card_kind, format_date, parse_date
 from cardlib.model.mrz import NO_EXPIRY
 from cardlib.model.resident import NO_EXPIRY_TEXT, Sex, nfc
 
@@ -130,7 +130,10 @@ class Holder:
         return f"Holder(from {self.source or 'nothing'})"
 
     def to_dict(self, *, include_portrait: bool = False) -> dict[str, Any]:
-        """JSON-ready form: ISO dates, sex as ``male``/``female``, the portrait's type and size (its bytes too)."""
+        """JSON-ready form: ISO dates, sex as ``male``/``female``, the portrait's type and size (its bytes too).
+
+        ``card_kind`` is added (:class:`~cardlib.lds.dg13.CardKind` value, or None).
+        """
         data: dict[str, Any] = {}
         for item in fields(self):
             value = getattr(self, item.name)
@@ -143,7 +146,16 @@ class Holder:
             elif isinstance(value, Mapping):
                 value = dict(value)
             data[item.name] = value
+        kind = self.card_kind
+        data["card_kind"] = kind.value if kind else None
         return data
+
+    @property
+    def card_kind(self) -> CardKind | None:
+        """The kind of card (2021 CCCD, 2024 Căn cước) by the DG13 dates of issue and birth; None without both."""
+        if self.source != "DG13" or self.date_of_issue is None or self.date_of_birth is None:
+            return None
+        return card_kind(self.date_of_issue, self.date_of_birth)
 
     def texts(self) -> dict[str, str]:
         """Every field the card gave, as a person reads it (dd/mm/yyyy, Nam/Nữ), keyed by field name in order."""

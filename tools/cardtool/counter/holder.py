@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from cardlib.errors import CardlibError
-from cardlib.lds.dg13 import CardKind, card_kind, renamed_fields
+from cardlib.lds.dg13 import renamed_fields
 from cardlib.verify.holder import Holder, Portrait, read_holder
 
 # The fields the officer sees, in page order.
@@ -56,20 +56,11 @@ def holder_view(files: Mapping[str, bytes]) -> HolderView:
 def view_of(holder: Holder) -> HolderView:
     """The page's view of ``holder``: its texts in page order and a portrait a browser can show."""
     texts = holder.texts()
-    kind = _kind(holder)
+    kind = holder.card_kind
     names = renamed_fields(kind) if kind else {}
     fields = tuple((names.get(name, name), texts[name]) for name in PAGE_FIELDS if name in texts)
     portrait, portrait_type = _browser_image(holder.portrait) if holder.portrait else (None, "")
     return HolderView(fields, holder.source, portrait, portrait_type, kind.value if kind else "")
-
-
-def _kind(holder: Holder) -> CardKind | None:
-    """The card kind by the DG13 dates of issue and birth; None when the holder did not come with both."""
-    if holder.source != "DG13" or holder.date_of_issue is None or holder.date_of_birth is None:
-        return None
-    return card_kind(holder.date_of_issue, holder.date_of_birth)
-
-
 
 
 def _browser_image(portrait: Portrait) -> tuple[bytes | None, str]:
