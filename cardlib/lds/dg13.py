@@ -23,7 +23,8 @@ re-encodes byte-identically.  Text is decoded as UTF-8 whatever the tag (Printab
 
 Card kinds.  Two kinds of card are in circulation: the *Căn cước công dân* (CCCD, Circular 06/2021/TT-BCA),
 issued until 30 June 2024, and the *Căn cước* (Law on Identification 2023, Circular 16/2024/TT-BCA), issued
-from 1 July 2024 (:data:`CAN_CUOC_SINCE`), with a variant for children under 6 (no face printed).  The
+from 1 July 2024 (:data:`CAN_CUOC_SINCE`), with a variant for children under 6 (no face printed: the Law's
+Art. 23(2) has no biometrics taken under 6, so whether such a chip holds DG2 at all is not known).  The
 2024 face prints "Nơi đăng ký khai sinh" (place of birth registration) and "Nơi cư trú" (place of residence)
 instead of "Quê quán" and "Nơi thường trú", no identification marks, and "Bộ Công an" as issuer.  Which
 kind a card is follows from its date of issue (and, for the variant, the holder's age on that day), so
