@@ -90,8 +90,10 @@ class Holder:
     ``source`` is ``"DG13"``, ``"DG1"`` or ``""`` (nothing but perhaps a portrait).  Dates are
     :class:`datetime.date`; ``date_of_expiry`` None with ``never_expires`` True is a card "Không thời hạn".
     ``sex`` None is unspecified or unreadable.  ``unparsed`` maps a field name to the card's text for it when
-    that text is not one well-formed value (see the module docstring).  Its ``repr`` shows nothing personal
-    (the ID number ends with the CAN).
+    that text is not one well-formed value (see the module docstring).  ``place_of_origin`` is DG13 field 8:
+    Quê quán on a 2021 CCCD, the place of birth registration on a 2024 Căn cước (:attr:`card_kind`; the names
+    each kind gives its fields are :func:`cardlib.lds.dg13.renamed_fields`).  Its ``repr`` shows nothing
+    personal (the ID number ends with the CAN).
     """
 
     source: str = ""
