@@ -167,7 +167,8 @@ def test_another_input_file_is_refused_unless_asked_and_the_title_stays(pki: Pat
     assert "is another file" in error and "--new-input" in error and "Traceback" not in error
     assert _perso(other, pki, out, "--new-input") == 1
     assert "0 personalized, 0 rejected, 2 already done" in capsys.readouterr().out
-    assert "<title>Personalization of in.csv</title>" in (out / PAGE).read_text(encoding="utf-8")
+    page = (out / PAGE).read_text(encoding="utf-8")
+    assert "<title>Personalization of in.csv</title>" in page and f"Input {other.resolve()} (SHA-256 " in page
     assert json.loads((out / "batch.json").read_text(encoding="utf-8"))["input"] == str(other.resolve())
 
 

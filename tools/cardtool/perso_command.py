@@ -187,7 +187,7 @@ def personalize_batch(source: Path, signer: SODSigner | SignerSource, out: Path,
     summary.already_done, summary.not_tried, summary.not_done = plan.already_done, plan.not_tried, plan.not_done
     report = ManifestReport.of(out / MANIFEST)
     report.write_rejected(out / REJECTED)
-    (out / PAGE).write_text(report.html(str(record["title"])), encoding="utf-8")
+    (out / PAGE).write_text(report.html(str(record["title"]), record), encoding="utf-8")
     return summary
 
 
@@ -393,8 +393,11 @@ class ManifestReport:
                   ([entry["row"], *_cells(entry, columns), entry.get("field") or "", entry["reason"]]
                    for entry in self.rejected))
 
-    def html(self, title: str) -> str:
-        """A self-contained page: counts, a chart of rejections by field, every rejected row, portrait warnings."""
+    def html(self, title: str, batch: Entry | None = None) -> str:
+        """A self-contained page: counts, a chart of rejections by field, every rejected row, portrait warnings.
+
+        ``batch`` is the batch's record (``batch.json``): its input file and when the batch started are shown.
+        """
         groups = sorted(self.groups.values(), key=lambda group: (-group.count, group.check))
         rows = "".join(f"<tr><td>{entry['row']}</td><td>{html.escape(entry.get('id_number') or '')}</td>"
                        f"<td>{html.escape(entry.get('field') or '')}</td><td>{html.escape(entry['reason'])}</td></tr>"
@@ -402,7 +405,7 @@ class ManifestReport:
         table = (f"<table><tr><th>row</th><th>ID number</th><th>field</th><th>reason</th></tr>{rows}</table>"
                  if rows else "<p>No row was rejected.</p>")
         return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-                f"<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>"
+                f"<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>{_batch_html(batch)}"
                 f"<p class='big'>{self.personalized} personalized, {len(self.rejected)} rejected</p>"
                 f"<h2>Rejected rows by field</h2>{bar_chart([(g.check, g.count) for g in groups])}{table}"
                 f"{self._warnings_html()}</body></html>\n")
@@ -415,6 +418,13 @@ class ManifestReport:
                        f"<td>{html.escape(entry['portrait']['done'])}</td></tr>" for entry in self.warnings)
         return (f"<h2>Portrait warnings</h2><table><tr><th>row</th><th>ID number</th><th>warning</th>"
                 f"<th>what was done</th></tr>{rows}</table>")
+
+
+def _batch_html(batch: Entry | None) -> str:
+    if not batch:
+        return ""
+    return (f"<p>Input {html.escape(str(batch['input']))} (SHA-256 {html.escape(str(batch['input_sha256']))}), "
+            f"batch started {html.escape(str(batch['started']))}</p>")
 
 
 def _cells(entry: Entry, columns: list[str]) -> list[str]:
