@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from cardtool.counter.command import SERVICE_FIX, start_warnings
+from cardtool.counter.details import field_marks, title
 from cardtool.counter.progress import Progress, ProgressTransport, Step
 from cardtool.counter.session import CardState, CounterSession, SessionBusyError, form_access_key, watch
 from cardtool.counter.verdict import Outcome, counter_verdict
@@ -30,8 +31,10 @@ from cardlib.limits import LimitExceeded
 from cardlib.model.resident import Resident
 from cardlib.pki.trust import TrustStore
 from cardlib.reader.pcsc import NoCardError
+from cardlib.reader.reader import AccessKey, read_card
 from cardlib.reader.transport import CardRemovedError, InProcessTransport
-from cardlib.verify.report import Verdict
+from cardlib.verify.live import verify_read
+from cardlib.verify.report import CheckResult, Group, Status, Verdict
 from cardlib.verify.verifier import LivenessPolicy, verify
 
 TOOLS = Path(__file__).resolve().parents[1] / "tools"
@@ -462,3 +465,17 @@ def test_the_command_says_at_start_what_keeps_verdicts_from_being_given(tmp_path
     assert "no --trust was given: every verdict will be 'cannot tell'" in warnings
     assert "--trust pki/csca.pem" in warnings
     assert "the card reader service is not running" in warnings and "systemctl start pcscd" in warnings
+
+
+def test_every_check_of_a_live_read_has_a_title_in_both_languages_and_a_failure_outranks_a_warning(
+        image: CardImage, trust: TrustStore) -> None:
+    checks = [check for card, store in ((forge_dg13_expiry(image), trust), (image, TrustStore.load()))
+              for check in verify_read(read_card(InProcessTransport(VirtualChip(card)), AccessKey.can(_can(image))),
+                                       store).checks]
+    for check in checks:
+        named = title(check.id)
+        assert named["vi"] != check.id and named["en"] != check.id, check.id
+    assert title("no.such.check") == {"vi": "no.such.check", "en": "no.such.check"}
+    warned = CheckResult("lds.dg1.expiry", Group.CONFORMANCE, Status.WARN, "expired")
+    failed = CheckResult("cross.date_of_expiry", Group.CROSS, Status.FAIL, "differs")
+    assert field_marks([failed, warned]) == field_marks([warned, failed]) == {"date_of_expiry": "fail"}
