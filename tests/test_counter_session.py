@@ -295,7 +295,6 @@ def test_save_writes_only_when_asked(image: CardImage, trust: TrustStore, tmp_pa
 
 def test_progress_follows_the_read_steps_and_files(image: CardImage) -> None:
     seen: list[Progress] = []
-    from cardlib.reader.reader import AccessKey, read_card
 
     read_card(ProgressTransport(InProcessTransport(VirtualChip(image)), seen.append), AccessKey.can(_can(image)))
     steps = [progress.step for progress in seen]
