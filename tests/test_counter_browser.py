@@ -31,7 +31,7 @@ from cardlib.chip.vpcd import VpcdCard, vpcd_card
 from cardlib.model.resident import Resident
 from cardlib.pki.trust import TrustStore
 from cardlib.reader.pcsc import NoCardError, NoServiceError, wait_for_card
-from cardlib.reader.transport import Transport
+from cardlib.reader.transport import CardRemovedError, InProcessTransport, Transport
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -390,3 +390,40 @@ def test_no_pcsc_service_says_how_to_start_it(page: Page, trust: TrustStore) -> 
         _shot(page, "14-no-pcsc-service")
         page.click("#lang")
         expect(page.locator("#screen-no_service h2")).to_have_text("The card reader service is not running")
+
+
+class StalledCardReader:
+    """A reader holding a card that stops answering after a few APDUs (a slow card the driver gave up on)."""
+
+    def __init__(self, image: CardImage) -> None:
+        self.image = image
+
+    def poll(self) -> CardState:
+        return CardState.PRESENT
+
+    @contextmanager
+    def open(self) -> Iterator[Transport]:
+        chip = VirtualChip(self.image)
+
+        class Stalling(InProcessTransport):
+            sent = 0
+
+            def transmit(self, command: bytes) -> bytes:
+                self.sent += 1
+                if self.sent > 12:
+                    raise CardRemovedError("the card in 'Reader 0' stopped answering (Transaction failed.)")
+                return super().transmit(command)
+
+        yield Stalling(chip)
+
+
+def test_a_slow_card_still_on_the_reader_is_not_called_removed(page: Page, image: CardImage,
+                                                               trust: TrustStore) -> None:
+    source = StalledCardReader(image)
+    with running_counter(CounterSession(source, trust), source) as server:
+        page.goto(server.url)
+        _read_with_can(page, _can(image))
+        expect(page.locator("#notice-text")).to_contain_text("vẫn còn trên đầu đọc")
+        expect(page.locator("#screen-card")).to_be_visible()
+        assert "nhấc ra" not in page.locator("#notice-text").inner_text()
+        _shot(page, "15-slow-card-not-removed")
