@@ -36,6 +36,7 @@ from cardlib.reader.reader import AccessKey, ReadResult, read_card
 from cardlib.reader.transport import CardRemovedError
 from cardlib.verify.live import verify_read
 from cardtool.folders import make_folder
+from cardtool.main import COMMANDS
 from cardtool.perso_command import MANIFEST, personalize_batch
 from cardtool.qa_report import CardOutcome, ReportWriter
 
@@ -48,7 +49,7 @@ CARD_TIMEOUT = 15.0
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``demo`` sub-command."""
-    parser = commands.add_parser("demo", help="personalize sample cards, read them over PC/SC, verify, report")
+    parser = commands.add_parser("demo", help=COMMANDS["demo"].help)
     parser.add_argument("--out", type=Path, default=Path("demo-out"),
                         help="output folder: new, empty, or made by an earlier demo (then replaced)")
     parser.set_defaults(handler=run)

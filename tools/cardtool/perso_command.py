@@ -56,6 +56,7 @@ from cardlib.lds.sod import SODSigner
 from cardlib.pki.hsm import PinSource
 from cardlib.pki.operations import IssuingAuthority
 from cardtool.folders import check_output_folder, make_folder
+from cardtool.main import COMMANDS
 from cardtool.progress import Progress
 from cardtool.qa_report import STYLE, FailureGroup, bar_chart
 from cardtool.spreadsheet import FORMULA_STARTS, write_csv
@@ -74,7 +75,7 @@ _worker_authority: IssuingAuthority | None = None
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``perso`` sub-command."""
-    parser = commands.add_parser("perso", help="personalize card images from a CSV or JSON Lines resident file",
+    parser = commands.add_parser("perso", help=COMMANDS["perso"].help,
                                  description="Personalize every valid row of a resident file into card images; "
                                              "started again on the same --out, resume the batch.")
     parser.add_argument("input", type=Path, help="CSV (UTF-8, UTF-16 or Windows-1258; comma, semicolon or tab) "

@@ -30,13 +30,14 @@ from cardlib.pki.testpki import KeySpec, PKIConfig
 from cardlib.pki.trust import ListTrust, TrustStore
 from cardtool.folders import check_output_folder, make_folder
 from cardtool.helptext import end_with_example
+from cardtool.main import COMMANDS
 
 _DEFAULTS = PKIConfig()
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``pki`` sub-command and its operations."""
-    parser = commands.add_parser("pki", help="country signing PKI: create, rotate, revoke, lint, trust")
+    parser = commands.add_parser("pki", help=COMMANDS["pki"].help)
     operations = parser.add_subparsers(dest="operation", required=True, metavar="OPERATION")
     _register_init(operations)
     ds = operations.add_parser("ds", help="Document Signer operations").add_subparsers(
