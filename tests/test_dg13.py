@@ -299,6 +299,8 @@ def test_a_2024_card_keeps_the_2021_layout_with_its_own_field_names() -> None:
     assumed = {spec.number for spec in FIELD_TABLES[CardKind.CAN_CUOC_2024] if spec.assumption}
     assert assumed == {8, 9, 10} and not any(spec.assumption for spec in FIELD_TABLES[CardKind.CCCD_2021])
     assert FIELD_TABLES[CardKind.CAN_CUOC_2024_UNDER_6] == FIELD_TABLES[CardKind.CAN_CUOC_2024]
+    layout = [(spec.number, spec.string_type, spec.attributes) for spec in FIELD_TABLES[CardKind.CCCD_2021]]
+    assert [(spec.number, spec.string_type, spec.attributes) for spec in FIELD_TABLES[CardKind.CAN_CUOC_2024]] == layout
 
 
 def test_changing_the_2024_layout_is_a_table_edit(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -152,15 +152,19 @@ _CCCD_2021 = (
     _spec(14, "spouse_name", required=False), _spec(15, "old_id_number", printable=True, required=False),
     _spec(16, "card_serial", printable=True, required=False),
 )
-_ASSUMED = "2024 chip layout not public: kept in the 2021 slot"
-_CAN_CUOC_2024 = tuple(
-    {8: _spec(8, "place_of_birth_registration", attribute="place_of_origin",
-              assumption=f"{_ASSUMED} of Quê quán (place of origin)"),
-     9: _spec(9, "place_of_residence", assumption=f"{_ASSUMED} of Nơi thường trú (permanent residence)"),
-     10: _spec(10, "identification_marks", required=False,
-               assumption=f"{_ASSUMED}, present and empty: the 2024 card has no identification marks"),
-     }.get(spec.number, spec)
-    for spec in _CCCD_2021
+_ASSUMED = "the 2024 chip layout is not public: kept in the 2021 slot"
+_CAN_CUOC_2024 = (
+    _spec(1, "id_number", printable=True), _spec(2, "full_name"), _spec(3, "date_of_birth", printable=True),
+    _spec(4, "sex"), _spec(5, "nationality"), _spec(6, "ethnicity"), _spec(7, "religion"),
+    _spec(8, "place_of_birth_registration", attribute="place_of_origin",
+          assumption=f"{_ASSUMED} of Quê quán (place of origin)"),
+    _spec(9, "place_of_residence", assumption=f"{_ASSUMED} of Nơi thường trú (permanent residence)"),
+    _spec(10, "identification_marks", required=False,
+          assumption=f"{_ASSUMED}, present and empty: the 2024 card has no identification marks"),
+    _spec(11, "date_of_issue", printable=True), _spec(12, "date_of_expiry"),
+    FieldSpec(13, "parents", ("father_name", "mother_name"), required=False),
+    _spec(14, "spouse_name", required=False), _spec(15, "old_id_number", printable=True, required=False),
+    _spec(16, "card_serial", printable=True, required=False),
 )
 FIELD_TABLES: Mapping[CardKind, tuple[FieldSpec, ...]] = {
     CardKind.CCCD_2021: _CCCD_2021, CardKind.CAN_CUOC_2024: _CAN_CUOC_2024,
