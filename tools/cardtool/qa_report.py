@@ -444,7 +444,7 @@ class BatchSummary:
     def html(self, title: str, info: RunInfo | None = None) -> str:
         """The self-contained page (inline CSS, SVG and script; nothing fetched, so it opens offline)."""
         info = info or RunInfo(batch=title)
-        sections = [_header_html(info, self.signers, self.total), self._head_html(), self._groups_html(),
+        sections = [self._head_html(), _header_html(info, self.signers, self.total), self._groups_html(),
                     self._table_html(), self._cards_html(), self._missing_html(), self._readers_html(),
                     self._charts_html()]
         return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'>"
@@ -477,8 +477,7 @@ class BatchSummary:
             f"<td><ul class='reasons'>{''.join(f'<li>{html.escape(text)}</li>' for text in _reason_list(g))}</ul></td>"
             f"<td><button data-group='{order.index(g.check)}'>show cards · xem thẻ</button></td></tr>"
             for g in groups)
-        chart = bar_chart([(g.en, g.count) for g in groups[:12]])
-        return (f"<h2>Lỗi theo nguyên nhân · Failures by reason</h2>{chart}<table><tr><th>what it means · ý nghĩa"
+        return (f"<h2>Lỗi theo nguyên nhân · Failures by reason</h2><table><tr><th>what it means · ý nghĩa"
                 f"</th><th>cards</th><th>every distinct reason (cards)</th><th></th></tr>{rows}</table>")
 
     def _table_html(self) -> str:
@@ -494,7 +493,7 @@ class BatchSummary:
         body = "".join(row.html() for row in chain(self.rows, self.valid_rows))
         return (f"<h2 id='cards'>Tìm thẻ · Find a card</h2><div class='filters'>"
                 f"<input id='q' type='search' placeholder='ID number, name or reason · số định danh, họ tên, lý do' "
-                f"autofocus><select id='g'><option value=''>every reason · mọi lý do</option>{options}</select>"
+                f"><select id='g'><option value=''>every reason · mọi lý do</option>{options}</select>"
                 f"<select id='v'><option value=''>every verdict · mọi kết quả</option>{verdicts}</select>"
                 f"<span><b id='n'>{shown}</b> shown</span></div>{note}<table id='cardtable'><thead><tr>"
                 f"<th>ID number<br><i>số định danh</i></th><th>name<br><i>họ tên</i></th><th>verdict<br>"
@@ -559,8 +558,8 @@ def _header_html(info: RunInfo, signers: Counter[str], total: int) -> str:
             if info.trusted_cscas > len(info.trust_anchors) else "")
     seen = "".join(f"<li>{html.escape(signer)} — {count} cards</li>" for signer, count in signers.most_common())
     unnamed = total - sum(signers.values())
-    seen += f"<li>{unnamed} cards: no Document Signer could be read (or beyond the first {SIGNERS_SHOWN})</li>" if (
-        unnamed and total) else ""
+    seen += (f"<li>{unnamed} card(s) without a Document Signer read (unreadable, no SOD, or beyond the first "
+             f"{SIGNERS_SHOWN} signers)</li>" if unnamed and total else "")
     rows = [("Lô · Batch", html.escape(info.batch)),
             ("Ngày giờ · Date and time", f"report written {_now()}" + (
                 f"; QA started {html.escape(info.started)}" if info.started else "")),
