@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -51,3 +53,9 @@ def test_a_production_line_is_checked_card_by_card(tmp_path: Path, capsys: pytes
     summary = capsys.readouterr().out.splitlines()[-1]
     assert summary == "cards=8 valid=7 invalid=0 cannot_tell=0 error=1 missing=1 pass_rate=77.78 passed=no"
     assert card_folders(perso)[7].name in (report / "summary.csv").read_text(encoding="utf-8")
+    readers = {outcome.reader for outcome in results}
+    assert len(readers) == 1 and "" not in readers  # every card says which reader read it
+    page = (report / "report.html").read_text(encoding="utf-8")
+    reader_row = re.search(rf"<tr><td>{re.escape(html.escape(readers.pop()))}</td>(.*?)</tr>", page)
+    assert reader_row is not None  # the per-reader statistics: cards, valid, invalid, cannot tell, unreadable
+    assert re.findall(r"<td class='num'>([^<]*)</td>", reader_row.group(1))[:5] == ["8", "7", "0", "0", "1"]
