@@ -10,10 +10,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cryptography import x509
 from cardtool.main import main
 from cardtool.perso_command import personalize_batch
 from cardtool.qa_report import CARDS, REASONS_SHOWN, BatchSummary, FailureGroup, check_words, operator
+from cryptography import x509
 from playwright.sync_api import Page, Request, expect, sync_playwright
 from test_qa import SAMPLES, alter_file, card_folders, copy_as_dumps, outcomes, trust_args
 
