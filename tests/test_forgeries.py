@@ -510,3 +510,36 @@ def test_the_holder_of_a_field_carrying_two_values_is_shown_as_ambiguous() -> No
     shown = "Nguyễn Thị Thu Hương | Trần Văn Bình (ambiguous: DG13 field 2 holds 2 values)"
     assert verify(CardImage(files), trust_of(sample_pki())).holder.display()["full name"] == shown
     assert holder_view(files).to_dict()["full_name"] == shown  # the counter page, too
+
+
+def old_pki_with_a_current_crl() -> TestPKI:
+    """The PKI of eleven years ago, its CSCA still valid, with a CRL issued today (nothing revoked)."""
+    pki = old_pki()
+    now = datetime.now(UTC)
+    return replace(pki, crl=next_crl(pki.config, pki.csca_certificate, FileKey(pki.csca_key), pki.crl, [], now))
+
+
+def card_of_the_old_pki(expiry: datetime) -> CardImage:
+    """A card issued eleven years ago by the old PKI (no signingTime in its SOD), expiring on ``expiry``."""
+    issued = old_pki().ds_certificate.not_valid_before_utc.date() + timedelta(days=1)
+    resident = replace(sample_resident(0), date_of_issue=issued, date_of_expiry=expiry.date())
+    return personalize(resident, synthetic_portrait_jpeg(0), old_pki().document_signer)
+
+
+def test_an_expired_card_whose_document_signer_expired_after_it_is_genuine_with_warnings() -> None:
+    ds_expiry = old_pki().ds_certificate.not_valid_after_utc
+    card = card_of_the_old_pki(ds_expiry - timedelta(days=60))
+    report = verify(card.dump(), trust_of(old_pki_with_a_current_crl()))
+    assert report.verdict is Verdict.VALID, report.to_text()
+    check = report.check("chain.ds_validity")
+    assert check.status is Status.WARN and "an expired document, not a forgery" in check.reason
+    assert report.check("lds.dg1.expiry").status is Status.WARN
+
+
+def test_a_document_that_outlived_its_expired_document_signer_cannot_be_told() -> None:
+    ds_expiry = old_pki().ds_certificate.not_valid_after_utc
+    card = card_of_the_old_pki(min(ds_expiry + timedelta(days=200), datetime.now(UTC) - timedelta(days=2)))
+    report = verify(card.dump(), trust_of(old_pki_with_a_current_crl()))
+    assert report.verdict is Verdict.CANNOT_TELL, report.to_text()
+    assert report.check("chain.ds_validity").status is Status.UNKNOWN
+    assert not report.failures(), report.to_text()

@@ -84,3 +84,17 @@ def test_variants_of_real_states_are_warnings(trust: TrustStore, state: str, var
     check = verify(CardImage({"EF.SOD": data}, label=state), trust, at=SODS_AT).check(check_id)
     assert check.status is Status.WARN, check
     assert words in check.reason
+
+
+@pytest.mark.parametrize(("folder", "ds_validity"), [
+    # the Dutch specimen expired (2011-10-01) just inside its DS certificate (to 2011-10-04), as 9303-12 asks
+    ("loes2006", Status.WARN),
+    # the German one outlived its DS certificate (2009) by years: when it was signed cannot be told
+    ("bsi2008", Status.UNKNOWN),
+])
+def test_specimens_verified_today_fail_nothing(shared_data: Path, trust: TrustStore, folder: str,
+                                               ds_validity: Status) -> None:
+    """Their Document Signers expired long ago and their SODs state no signing time: never a forgery today."""
+    report = verify(CardImage.load(shared_data / folder), trust)
+    assert not report.failures(), report.to_text()
+    assert report.check("chain.ds_validity").status is ds_validity

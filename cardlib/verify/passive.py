@@ -42,7 +42,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from asn1crypto import algos, core
 from asn1crypto import x509 as asn1_x509
@@ -57,11 +57,13 @@ from cardlib.lds.asn1 import (
 from cardlib.lds.com import EFCOM
 from cardlib.lds.dg1 import DG1
 from cardlib.lds.sod import SOD, digest
+from cardlib.model.mrz import NO_EXPIRY
 from cardlib.pki import trust as chain
 from cardlib.pki.certificates import Certificate
 from cardlib.pki.signatures import verify_signature
 from cardlib.pki.testpki import DOCUMENT_TYPE_LIST_OID, DocumentTypeListSyntax
 from cardlib.pki.trust import ChainValidation, TrustStore
+from cardlib.verify.holder import mrz_date
 from cardlib.verify.report import CheckResult, Group, Status
 
 # What each data group holds, to say what a hash mismatch means.
@@ -221,9 +223,13 @@ def _trust(check_id: str, status: Status, reason: str) -> CheckResult:
     return _result(check_id, Group.TRUST, status, reason)
 
 
-def chain_checks(signer: Certificate | None, trust: TrustStore, at: datetime, signing_time: datetime | None
-                 ) -> list[CheckResult]:
-    """The DS chain as ``chain.*`` results; validity is judged at the signing time when the SOD states one."""
+def chain_checks(signer: Certificate | None, trust: TrustStore, at: datetime, signing_time: datetime | None,
+                 document_expiry: date | None = None) -> list[CheckResult]:
+    """The DS chain as ``chain.*`` results; validity is judged at the signing time when the SOD states one.
+
+    Without a signingTime, a certificate that expired before ``at`` is judged against ``document_expiry`` (the
+    MRZ's): see :func:`_expired_without_signing_time`.
+    """
     if signer is None:
         return [_trust(check_id, Status.NOT_APPLICABLE, "no Document Signer certificate (see sod.signer)")
                 for check_id in CHAIN_CHECK_IDS]
@@ -232,8 +238,8 @@ def chain_checks(signer: Certificate | None, trust: TrustStore, at: datetime, si
                if check.name in _CHAIN_IDS]
     results.append(_crl_result(validation))
     if signing_time is not None:
-        results = [_at_signing_time(result, validation, signing_time) for result in results]
-    return results
+        return [_at_signing_time(result, validation, signing_time) for result in results]
+    return [_expired_without_signing_time(result, validation, at, document_expiry) for result in results]
 
 
 _CHAIN_FAILURES = {
@@ -293,6 +299,45 @@ def _at_signing_time(result: CheckResult, validation: ChainValidation, signing_t
         return _trust(result.id, Status.PASS, f"valid at the signing time ({window})")
     what = "Document Signer" if result.id == "chain.ds_validity" else "CSCA"
     return _trust(result.id, Status.FAIL, f"the {what} certificate was not valid when the SOD was signed ({window})")
+
+
+def _expired_without_signing_time(result: CheckResult, validation: ChainValidation, at: datetime,
+                                  document_expiry: date | None) -> CheckResult:
+    """An expired DS or CSCA certificate, with no signingTime to date the SOD, judged against the document's expiry.
+
+    ICAO 9303-12 §7.1 makes a Document Signer certificate valid for its key's usage period plus the longest
+    validity of the documents it signs, so every document it signed has expired by the time it does:
+
+    - the document expired too, within the certificate's validity: a genuine expired document (WARN, as
+      ``lds.dg1.expiry`` does);
+    - the document is still valid: no genuine issuer signs past its certificate (FAIL, unchanged);
+    - otherwise (no expiry, a card that never expires, a document that outlived its certificate, as test
+      specimens do) when the SOD was signed cannot be told (UNKNOWN).
+
+    A certificate not yet valid still fails.
+    """
+    certificate = {"chain.ds_validity": validation.document_signer,
+                   "chain.csca_validity": validation.csca}.get(result.id)
+    if certificate is None or result.status is not Status.FAIL or at <= certificate.not_after:
+        return result
+    if document_expiry is not None and document_expiry >= at.date():
+        return result
+    what = "Document Signer" if result.id == "chain.ds_validity" else "CSCA"
+    expired = f"the {what} certificate expired on {certificate.not_after.date().isoformat()}"
+    if document_expiry is not None and document_expiry <= certificate.not_after.date():
+        return _trust(result.id, Status.WARN,
+                      f"{expired}, after the document itself expired ({document_expiry.isoformat()}): an expired "
+                      "document, not a forgery (the SOD has no signingTime to date its signature)")
+    return _trust(result.id, Status.UNKNOWN,
+                  f"{expired} and the SOD has no signingTime: whether it was signed while the certificate was "
+                  "valid cannot be told")
+
+
+def document_expiry_date(dg1: DG1 | None, at: datetime) -> date | None:
+    """The MRZ's date of expiry as a date; None when there is no DG1, no expiry (991231) or no real date."""
+    if dg1 is None or dg1.mrz.date_of_expiry == NO_EXPIRY:
+        return None
+    return mrz_date(dg1.mrz.date_of_expiry, at.date(), future_years=50)
 
 
 # --- data group hashes and EF.COM ---------------------------------------------------------------------------
@@ -533,7 +578,7 @@ def passive_checks(files: Mapping[str, bytes], trust: TrustStore, *, at: datetim
         checks += [_content_type(sod), signer_check, _message_digest(sod), _signature(sod, signer)]
     signing_time = sod.signing_time if sod else None
     credible = signing_time if signing_time is not None and signing_time_credible(signing_time, at) else None
-    checks += chain_checks(signer, trust, at, credible)
+    checks += chain_checks(signer, trust, at, credible, document_expiry_date(dg1, at))
     hashes, extras = hash_checks(files, sod, com, protected)
     checks += [*hashes, com_consistency(com, sod), *sod_conformance(sod), signing_time_check(sod, signer, at),
                *dsc_conformance(signer, dg1)]
