@@ -262,11 +262,13 @@ def test_only_a_failed_verification_at_pace_step_4_is_a_wrong_key(sw: int, error
     assert f"SW {sw:04X}" in message
 
 
-def test_pace_not_supported_with_a_can_is_unsupported_access_naming_why() -> None:
+@pytest.mark.parametrize(("options", "why"), [
+    (ChipOptions(internal_errors=((0x22, 0x6D00),)), r"offers PACE but the chip refused MSE .*SW 6D00"),
+    (ChipOptions(card_access_sw=0x6986), r"EF.CardAccess could not be read \(command not allowed, SW 6986\)")])
+def test_a_can_on_a_chip_left_with_bac_is_unsupported_access_naming_why(options: ChipOptions, why: str) -> None:
     image = card("default")
-    chip = VirtualChip(image, ChipOptions(internal_errors=((0x22, 0x6D00),)))
-    with pytest.raises(UnsupportedAccessError, match=r"only BAC.*offers PACE but the chip refused MSE .*SW 6D00"):
-        read_card(InProcessTransport(chip), key_for(image, "CAN"))
+    with pytest.raises(UnsupportedAccessError, match=f"only BAC.*{why}"):
+        read_card(InProcessTransport(VirtualChip(image, options)), key_for(image, "CAN"))
 
 
 def test_wrong_mrz_on_a_chip_answering_6982_is_a_wrong_key() -> None:

@@ -130,10 +130,10 @@ _COMMAND_NAMES = {0xA4: "SELECT", 0xB0: "READ BINARY", 0xB1: "READ BINARY", 0x84
                   0x86: "GENERAL AUTHENTICATE", INS_GET_RESPONSE: "GET RESPONSE"}
 _HINT_CHIP_ERROR = ("the chip reported an internal error: lift the card off the reader, put it back and read "
                     "again; if it repeats, try another reader, then report the chip as faulty")
-_HINT_SM = ("the session is lost: put the card back on the reader and read again; if it repeats, another "
-            "reader or --no-extended-length may help")
-_HINT_READ = ("read again with --no-extended-length or a smaller --max-read (e.g. 223); if it repeats, the "
-              "file cannot be read by this reader")
+_HINT_SM = ("the session is lost: put the card back on the reader and read again; if it repeats, try another "
+            "reader or --no-extended-length (read_card: extended_length=False)")
+_HINT_READ = ("read again with --no-extended-length or a smaller --max-read, e.g. 223 (read_card: "
+              "extended_length=False, max_read=223); if it repeats, this reader cannot read the file")
 _MAX_SFI_OFFSET = 0xFF
 _MAX_B0_OFFSET = 0x7FFF
 _MF_FID = b"\x3f\x00"
