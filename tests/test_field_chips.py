@@ -11,6 +11,8 @@ cannot carry extended length, slow chips under the counter, and the errors a per
 
 from __future__ import annotations
 
+import io
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -45,6 +47,7 @@ from cardlib.reader.reader import (
     WrongAccessKeyError,
     read_card,
 )
+from cardlib.reader.trace import APDUTrace
 from cardlib.reader.transport import InProcessTransport, RecordingTransport, Transport
 from cardlib.verify.live import verify_read
 from cardlib.verify.report import Verdict
@@ -520,3 +523,45 @@ def test_cardtool_read_options_through_pcscd(pcscd: PcscdInstance, tmp_path: Pat
     dump = CardImage.load(tmp_path / "dump1")
     assert dict(dump.files) == {name: data for name, data in image.files.items()
                                 if name not in ("DG3", "EF.CardAccess")}
+
+
+# -- the plain-APDU trace: every exchange, never a secret ---------------------------------------------------
+
+
+@pytest.mark.parametrize(("kind", "options"), [("CAN", ChipOptions()), ("MRZ", JMRTD)])
+@pytest.mark.parametrize("personal", [False, True])
+def test_trace_shows_every_plain_exchange_and_no_secret(kind: str, options: ChipOptions, personal: bool) -> None:
+    image = card("default")
+    assert image.secrets is not None
+    stream = io.StringIO()
+    recorder = RecordingTransport(InProcessTransport(VirtualChip(image, options)))
+    result = read_card(recorder, key_for(image, kind), trace=APDUTrace(stream, personal_data=personal))
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert 0 < len(lines) <= result.apdu_count == recorder.statistics.apdus
+    assert {line["ins"] for line in lines} >= {"A4", "B0", "88"}
+    text = stream.getvalue()
+    assert all(line["ins"] in ("A4", "B0", "B1") for line in lines if "data" in line)  # file ids and contents only
+    headers = "".join(json.dumps({key: value for key, value in line.items() if key != "data"}) for line in lines)
+    assert image.secrets.can not in headers and image.secrets.mrz_information not in headers
+    authentication = [line for line in lines if line["ins"] in ("84", "82", "22", "86", "88")]
+    assert authentication and all("data" not in line for line in authentication)
+    read = {line["step"]: "" for line in lines if line["ins"] == "B0"}
+    for line in lines:
+        if line["ins"] == "B0" and "data" in line:
+            read[line["step"]] += line["data"]
+    assert read["EF.SOD"] == image.files["EF.SOD"].hex().upper()
+    for name in ("DG1", "DG2", "DG13"):
+        assert (read[name] == image.files[name].hex().upper()) is personal
+        assert (image.files[name][4:40].hex().upper() in text) is personal
+
+
+def test_cardtool_read_trace_of_a_failed_read_is_kept(pcscd: PcscdInstance, tmp_path: Path) -> None:
+    image = card("default")
+    assert image.secrets is not None
+    chip = VirtualChip(image, ChipOptions(internal_errors=((0x86, 0x6F00),)))
+    with vpcd_card(chip, port=pcscd.port):
+        status = main(["read", "--reader", pcscd.reader_name, "--can", image.secrets.can, "--out",
+                       str(tmp_path / "dump"), "--trace", str(tmp_path / "trace.jsonl")])
+    assert status != 0 and not (tmp_path / "dump").exists()
+    last = json.loads((tmp_path / "trace.jsonl").read_text().splitlines()[-1])
+    assert (last["step"], last["ins"], last["sw"]) == ("access control", "86", "6F00")

@@ -67,6 +67,7 @@ from cardlib.protocols.ca import CATerminal
 from cardlib.protocols.pace import PACEParameters, PACETerminal
 from cardlib.protocols.sm import SecureMessaging
 from cardlib.reader.models import ChipModels, ReadPath, model_id
+from cardlib.reader.trace import APDUTrace
 from cardlib.reader.transport import CardRemovedError, ReaderGoneError, RecordingTransport, Transport, transport_atr
 
 AccessKind = Literal["CAN", "MRZ"]
@@ -356,9 +357,19 @@ class _Channel:
         self.after_plain = False
         self.reopen: Callable[[], SecureMessaging] | None = None
         self.notes: list[str] = []
+        self.trace: APDUTrace | None = None
+        self.phase = "access control"
 
     def exchange(self, command: CommandAPDU) -> ResponseAPDU:
-        """Send ``command`` (protected when a session is open) and return the plain response."""
+        """Send ``command`` (protected when a session is open) and return the plain response (traced)."""
+        start, protected = time.perf_counter(), self.sm is not None
+        response = self._exchange(command)
+        if self.trace is not None:
+            self.trace.record(self.file or self.phase, command, response, protected=protected,
+                              seconds=time.perf_counter() - start)
+        return response
+
+    def _exchange(self, command: CommandAPDU) -> ResponseAPDU:
         sent = self.sm.protect_command(command) if self.sm is not None else command
         response = self._transmit(sent)
         if self.sm is None:
@@ -764,6 +775,8 @@ def _read_card_access(channel: _Channel, reader: _FileReader) -> tuple[bytes | N
         sw = SW_SECURITY_STATUS
     except ChipRefusedError as exc:
         sw = exc.sw if exc.sw is not None else 0
+    finally:
+        channel.file = None
     channel.notes.append(f"EF.CardAccess could not be read ({sw_meaning(sw)}, SW {sw:04X}): the chip was "
                          "opened with BAC")
     return None, sw
@@ -1003,6 +1016,7 @@ def read_card(
     max_read: int | None = None,
     budget: ReadBudget | None = None,
     models: ChipModels | None = None,
+    trace: APDUTrace | None = None,
 ) -> ReadResult:
     """Open the chip with ``key``, read its files under secure messaging, and run Chip/Active Authentication.
 
@@ -1011,7 +1025,8 @@ def read_card(
     more than a short response; ``max_read`` caps the bytes asked per READ BINARY.  ``budget`` bounds the
     whole read (default: the :mod:`cardlib.limits` budgets).  What the reader had to work around is in
     :attr:`ReadResult.notes`.  ``models`` remembers per chip model what worked (:mod:`cardlib.reader.models`)
-    and starts each read from it.  Raises WrongAccessKeyError, ChipRefusedError, SecureMessagingError, CardRemovedError,
+    and starts each read from it.  ``trace`` is told every plain exchange (:mod:`cardlib.reader.trace`:
+    never a secret).  Raises WrongAccessKeyError, ChipRefusedError, SecureMessagingError, CardRemovedError,
     LimitExceeded and the other CardlibErrors; never returns a partial dump.
     """
     if not callable(getattr(transport, "transmit", None)):
@@ -1022,6 +1037,7 @@ def read_card(
     wanted = _wanted_files(files, chip_auth=chip_auth, active_auth=active_auth)
     recorder = RecordingTransport(transport, keep_records=False)
     channel = _Channel(recorder, budget or ReadBudget())
+    channel.trace = trace
     if max_read is not None and not _MIN_READ_SIZE <= max_read <= EXTENDED_READ_SIZE:
         raise ValidationError(f"between {_MIN_READ_SIZE} and {EXTENDED_READ_SIZE} bytes per READ BINARY",
                               field="max_read")
@@ -1030,6 +1046,7 @@ def read_card(
     model = _Model(models, transport_atr(transport))
     with _timed(timings, "access"):
         access, card_access = _open(channel, reader, key, model)
+    channel.phase = "files"
     with _timed(timings, "read"):
         contents, protected = _read_files(reader, wanted)
     if card_access is not None:
@@ -1037,10 +1054,12 @@ def read_card(
     cipher = channel.sm.cipher if channel.sm is not None else ""
     ca_result = ChipAuthResult(False, False, "not requested")
     if chip_auth:
+        channel.phase = "Chip Authentication"
         with _timed(timings, "chip_auth"):
             ca_result = _chip_authentication(channel, reader, contents.get("DG14"))
     aa_result = ActiveAuthResult(False, False, "not requested")
     if active_auth and channel.sm is not None:
+        channel.phase = "Active Authentication"
         with _timed(timings, "active_auth"):
             aa_result = _active_authentication(channel, reader, contents.get("DG15"))
     elif active_auth:

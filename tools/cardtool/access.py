@@ -10,6 +10,7 @@ from cardlib.errors import CardlibError
 from cardlib.model.mrz import MRZ
 from cardlib.reader.models import ChipModels
 from cardlib.reader.reader import AccessKey, ReadResult, read_card
+from cardlib.reader.trace import APDUTrace
 from cardlib.reader.transport import Transport
 
 CAN_VARIABLE = "CARDTOOL_CAN"
@@ -45,10 +46,11 @@ def chip_models(args: argparse.Namespace) -> ChipModels | None:
     return ChipModels(args.chip_models) if args.chip_models is not None else None
 
 
-def read_with_options(transport: Transport, key: AccessKey, args: argparse.Namespace) -> ReadResult:
-    """Read the card on ``transport`` as the options say (see :func:`add_read_options`)."""
+def read_with_options(transport: Transport, key: AccessKey, args: argparse.Namespace, *,
+                      trace: APDUTrace | None = None) -> ReadResult:
+    """Read the card on ``transport`` as the options say (see :func:`add_read_options`), traced if asked."""
     return read_card(transport, key, extended_length=not args.no_extended_length, max_read=args.max_read,
-                     models=chip_models(args))
+                     models=chip_models(args), trace=trace)
 
 
 def access_key(args: argparse.Namespace) -> AccessKey:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import threading
+from contextlib import ExitStack
 from pathlib import Path
 
 from cardlib.card.image import CardImage
@@ -12,6 +13,7 @@ from cardlib.chip.vpcd import DEFAULT_PORT, VirtualChipQueue, serve_vpcd
 from cardlib.errors import CardlibError
 from cardlib.reader.pcsc import connect
 from cardlib.reader.reader import ReadResult
+from cardlib.reader.trace import APDUTrace
 from cardtool.access import access_key, add_access_options, read_with_options
 
 
@@ -20,6 +22,11 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     read = commands.add_parser("read", help="read a card on a PC/SC reader into a dump folder")
     add_access_options(read)
     read.add_argument("--out", type=Path, required=True, help="dump folder to write (must not exist)")
+    read.add_argument("--trace", type=Path, metavar="FILE",
+                      help="write every plain APDU (header, lengths, status word, time; file content of "
+                           "READ BINARY, never keys, CAN, MRZ or authentication data) to FILE, for support")
+    read.add_argument("--trace-personal-data", action="store_true",
+                      help="with --trace, also write the content of DG1, DG2, DG13 and the other personal files")
     read.set_defaults(handler=run_read)
     emulate = commands.add_parser("emulate", help="present card images on the vpcd virtual reader until stopped")
     emulate.add_argument("images", type=Path, nargs="+", help="card image folders, inserted one after another")
@@ -35,12 +42,26 @@ def run_read(args: argparse.Namespace) -> int:
     if args.out.exists():
         raise CardlibError(f"{args.out} exists: choose a new folder for the dump")
     key = access_key(args)
-    with connect(args.reader, timeout=args.timeout) as transport:
-        result = read_with_options(transport, key, args)
+    with ExitStack() as stack:
+        trace = _open_trace(stack, args)
+        transport = stack.enter_context(connect(args.reader, timeout=args.timeout))
+        result = read_with_options(transport, key, args, trace=trace)
     result.dump.save(args.out)
     print(describe_read(result))
     print(f"dump written to {args.out}")
     return 0
+
+
+def _open_trace(stack: ExitStack, args: argparse.Namespace) -> APDUTrace | None:
+    """The trace ``--trace`` asks for, its file closed with ``stack`` (kept when the read fails: that is
+    when support needs it)."""
+    if args.trace is None:
+        return None
+    try:
+        stream = stack.enter_context(args.trace.open("w", encoding="utf-8"))
+    except OSError as exc:
+        raise CardlibError(f"cannot write the trace {args.trace}: {exc.strerror}") from None
+    return APDUTrace(stream, personal_data=args.trace_personal_data)
 
 
 def describe_read(result: ReadResult) -> str:
