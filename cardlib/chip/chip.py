@@ -125,7 +125,7 @@ class ChipOptions:
     Field behaviours: ``card_access_sw`` answers SELECT and READ BINARY of EF.CardAccess (an applet-only
     chip); ``select_mf_sw`` SELECT MF; ``sfi_sw`` every READ BINARY by short file identifier;
     ``select_p2_0c_sw`` every SELECT asking for no answer data (P2 0C; 00 and 04 still work).
-    ``past_end`` is the answer to a READ BINARY whose Le reaches past the end of the file: the data and
+    ``past_end`` is the answer to a READ BINARY (B0) whose Le reaches past the end of the file: the data and
     6282 (ISO 7816-4), the data and 9000 (fewer bytes, no warning), or no data and 6B00, 6700, 6Cxx.
     ``chaining`` cuts answers longer than that many bytes into 61xx pieces fetched with GET RESPONSE;
     ``exact_le`` answers a short Le larger than the answer with 6Cxx and gives it on the resend (T=0).
