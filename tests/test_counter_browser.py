@@ -22,12 +22,13 @@ from playwright.sync_api import BrowserContext, Page, ViewportSize, expect, sync
 from vpcd_cards import DelegatingCard
 
 from cardlib.card.image import CardImage
-from cardlib.card.perso import personalize
+from cardlib.card.perso import personalize, sign_data_groups
 from cardlib.card.synthetic_faces import synthetic_portrait_jpeg
 from cardlib.card.testing import forge_dg13_expiry, sample_card_image, sample_pki, sample_resident
 from cardlib.chip.chip import ChipOptions, VirtualChip
 from cardlib.chip.pcscd import PcscdInstance, private_pcscd
 from cardlib.chip.vpcd import VpcdCard, vpcd_card
+from cardlib.lds.com import EFCOM
 from cardlib.model.resident import Resident
 from cardlib.pki.trust import TrustStore
 from cardlib.reader.pcsc import NoCardError, NoServiceError, wait_for_card
@@ -427,3 +428,25 @@ def test_a_slow_card_still_on_the_reader_is_not_called_removed(page: Page, image
         expect(page.locator("#screen-card")).to_be_visible()
         assert "nhấc ra" not in page.locator("#notice-text").inner_text()
         _shot(page, "15-slow-card-not-removed")
+
+
+def test_an_under_6_card_without_a_portrait_says_why_there_is_none(page: Page, pcscd: PcscdInstance,
+                                                                   trust: TrustStore) -> None:
+    child = replace(sample_resident(6), id_number="001321000006", date_of_birth=date(2021, 3, 1),
+                    date_of_issue=date(2025, 1, 6), date_of_expiry=date(2035, 3, 1), identification_marks="",
+                    spouse_name="", old_id_number="")
+    card = _personalized(child, 6)
+    com = EFCOM.decode(card.files["EF.COM"])
+    listed = replace(com, data_groups=tuple(number for number in com.data_groups if number != 2)).encode()
+    files = {**{name: data for name, data in card.files.items() if name != "DG2"}, "EF.COM": listed}
+    groups = {int(name[2:]): data for name, data in files.items() if name.startswith("DG")}
+    faceless = replace(card, files={**files, "EF.SOD": sign_data_groups(groups, sample_pki().document_signer)})
+    with counter(pcscd, trust) as server, card_on_reader(pcscd, VirtualChip(faceless)):
+        page.goto(server.url)
+        _read_with_can(page, _can(card))
+        expect(page.locator("#card-kind")).to_contain_text("dưới 6 tuổi")
+        expect(page.locator("#verdict")).not_to_have_attribute("data-outcome", "not_genuine")
+        expect(page.locator("#portrait-note")).to_have_text(
+            "Thẻ cấp cho trẻ dưới 6 tuổi: không thu nhận ảnh khuôn mặt.")
+        _fits_the_screen(page)
+        _shot(page, "16-under-6-no-portrait")

@@ -478,3 +478,12 @@ def test_every_check_of_a_live_read_has_a_title_in_both_languages_and_a_failure_
     warned = CheckResult("lds.dg1.expiry", Group.CONFORMANCE, Status.WARN, "expired")
     failed = CheckResult("cross.date_of_expiry", Group.CROSS, Status.FAIL, "differs")
     assert field_marks([failed, warned]) == field_marks([warned, failed]) == {"date_of_expiry": "fail"}
+
+
+def test_a_portrait_changed_after_signing_is_marked_on_the_portrait(image: CardImage, trust: TrustStore) -> None:
+    dg2 = bytearray(image.files["DG2"])
+    dg2[len(dg2) // 2] ^= 0x01  # inside the JPEG's entropy-coded data
+    forged = replace(image, files={**image.files, "DG2": bytes(dg2)})
+    result = _checked(forged, trust)[1]["result"]
+    assert result["verdict"]["outcome"] == "not_genuine" and result["marks"]["portrait"] == "fail"
+    assert result["altered"] is False  # the holder's text came from DG13, which is intact

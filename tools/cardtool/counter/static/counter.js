@@ -37,6 +37,8 @@ const TEXT = {
     expired_reason: "Thẻ là thật nhưng đã hết hạn ngày {date}: công dân cần làm thủ tục cấp đổi thẻ.",
     altered: "Thông tin dưới đây đã bị sửa sau khi cấp thẻ: không dùng để đối chiếu.",
     mark_fail: "không đạt kiểm tra", mark_warn: "lưu ý",
+    no_portrait: "Chip không có ảnh chân dung.",
+    no_portrait_under_6: "Thẻ cấp cho trẻ dưới 6 tuổi: không thu nhận ảnh khuôn mặt.",
     kind_cccd_2021: "Thẻ Căn cước công dân (mẫu 2021) · Cơ quan cấp: Cục Cảnh sát quản lý hành chính về trật tự xã hội",
     kind_can_cuoc_2024: "Thẻ Căn cước (cấp từ 01/07/2024) · Cơ quan cấp: Bộ Công an",
     kind_can_cuoc_2024_under_6: "Thẻ Căn cước cho công dân dưới 6 tuổi (mặt thẻ không in ảnh) · Cơ quan cấp: Bộ Công an",
@@ -99,6 +101,8 @@ const TEXT = {
     expired_reason: "The card is genuine but expired on {date}: the citizen needs to have it renewed.",
     altered: "The data below was changed after the card was issued: do not rely on it.",
     mark_fail: "failed a check", mark_warn: "note",
+    no_portrait: "The chip holds no portrait.",
+    no_portrait_under_6: "A card for a child under 6: no face image is taken.",
     kind_cccd_2021: "Citizen identity card (2021 model) · Issued by the Police Department for Administrative "
       + "Management of Social Order",
     kind_can_cuoc_2024: "Identity card (issued from 01/07/2024) · Issued by the Ministry of Public Security",
@@ -206,6 +210,7 @@ function renderResult(result) {
   $("verdict-reasons").replaceChildren();
   if (!result) {
     showPortrait(null);
+    $("portrait-note").hidden = true;
     $("verdict").className = "verdict";
     $("verdict-title").textContent = "";
     $("read-facts").textContent = "";
@@ -254,6 +259,9 @@ function renderHolder(result) {
   showPortrait(result.portrait ? state.version : null);
   $("portrait").alt = result.portrait ? t("portrait_alt") : "";
   $("portrait").dataset.mark = result.marks.portrait || "";
+  $("portrait-note").hidden = Boolean(result.portrait);
+  $("portrait-note").textContent = result.portrait ? ""
+    : t(kind === "can_cuoc_2024_under_6" ? "no_portrait_under_6" : "no_portrait");
 }
 
 // Every check, failed first (the server's order), in the page's language; English adds the technical reason.
