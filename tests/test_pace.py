@@ -105,7 +105,7 @@ def test_terminal_reproduces_app_g1() -> None:
     ga2 = terminal.general_authenticate_2(ResponseAPDU.parse(_apdu("ga1_response")).data)
     assert _ga(ga2) == _apdu("ga2_command")
     ga3 = terminal.general_authenticate_3(ResponseAPDU.parse(_apdu("ga2_response")).data)
-    assert ecpoint.encode_point(CURVE, terminal.mapped_generator) == _h("mapped_generator")
+    assert terminal.mapped_generator == _h("mapped_generator")
     assert _ga(ga3) == _apdu("ga3_command")
     ga4 = terminal.general_authenticate_4(ResponseAPDU.parse(_apdu("ga3_response")).data)
     assert _ga(ga4, last=True) == _apdu("ga4_command")
@@ -118,7 +118,7 @@ def test_chip_reproduces_app_g1() -> None:
         response = chip.general_authenticate(CommandAPDU.parse(_apdu(f"{step}_command")).data)
         assert ResponseAPDU(response, 0x9000).encode() == _apdu(f"{step}_response"), step
         if step == "ga2":
-            assert ecpoint.encode_point(CURVE, chip.mapped_generator) == _h("mapped_generator")
+            assert chip.mapped_generator == _h("mapped_generator")
     _assert_session(chip.secure_messaging)
 
 
