@@ -31,6 +31,9 @@ from cardlib.pki.signatures import ECPublicPoint, PublicKey, verify_signature
 _PARSE_ERRORS = (ValueError, TypeError, KeyError, IndexError, OverflowError, AttributeError, UnicodeError)
 
 
+# Distinct certificates kept parsed: the Document Signers and CSCAs a batch meets are a handful.
+CERTIFICATE_CACHE_SIZE = 256
+
 NameKey = tuple[tuple[tuple[str, str], ...], ...]
 """A name reduced for lookup: per RDN, its (attribute type, case-folded value with spaces collapsed) pairs sorted."""
 
@@ -101,12 +104,12 @@ class Certificate:
 
     @classmethod
     def from_der(cls, der: bytes) -> Certificate:
-        """Parse DER; PKIError (naming the problem) on anything that is not a well-formed certificate."""
-        try:
-            parsed = asn1_x509.Certificate.load(der, strict=True)
-            return cls._from_parsed(bytes(der), parsed)
-        except _PARSE_ERRORS as error:
-            raise PKIError(f"malformed X.509 certificate: {error}") from error
+        """Parse DER; PKIError (naming the problem) on anything that is not a well-formed certificate.
+
+        The same bytes give the same (immutable) object, from a bounded cache: every card of a batch carries
+        its Document Signer's certificate, and parsing it (and its key) per card cost more than the signature.
+        """
+        return _certificate(bytes(der))
 
     @classmethod
     def _from_parsed(cls, der: bytes, parsed: asn1_x509.Certificate) -> Certificate:
@@ -155,7 +158,7 @@ class Certificate:
     @property
     def is_self_issued(self) -> bool:
         """Subject equals issuer (a root or a self-issued link certificate)."""
-        return bool(self.subject_name == self.issuer_name)
+        return names_equal(self.subject_name, self.issuer_name)
 
     @cached_property
     def private_key_usage_period(self) -> tuple[datetime | None, datetime | None] | None:
@@ -227,6 +230,26 @@ class Certificate:
 
     def __repr__(self) -> str:
         return f"Certificate(subject={self.subject!r}, serial={self.serial_number:#x})"
+
+
+@lru_cache(maxsize=CERTIFICATE_CACHE_SIZE)
+def _certificate(der: bytes) -> Certificate:
+    """:meth:`Certificate.from_der`, cached by the exact bytes (a certificate that does not parse is not cached)."""
+    try:
+        return Certificate._from_parsed(der, asn1_x509.Certificate.load(der, strict=True))
+    except _PARSE_ERRORS as error:
+        raise PKIError(f"malformed X.509 certificate: {error}") from error
+
+
+def names_equal(first: asn1_x509.Name, second: asn1_x509.Name) -> bool:
+    """Whether two names are equal as RFC 5280 §7.1 compares them (asn1crypto's comparison), cached by their
+    exact DER: the comparison prepares every string again each time, and a batch compares the same few names."""
+    return _names_equal(first.dump(), second.dump())
+
+
+@lru_cache(maxsize=1024)
+def _names_equal(first: bytes, second: bytes) -> bool:
+    return bool(asn1_x509.Name.load(first) == asn1_x509.Name.load(second))
 
 
 # The DER contents of the extension OIDs a Certificate keeps (2.5.29.14, .15, .19, .35, .37).
@@ -410,7 +433,7 @@ class IssuerIndex:
         Looked up by ``key`` (:func:`name_key` of ``name`` unless given), confirmed by asn1crypto's comparison.
         """
         candidates = self._by_name.get(key if key is not None else name_key(name), [])
-        return [c for c in candidates if c.subject_name == name]
+        return [c for c in candidates if names_equal(c.subject_name, name)]
 
 
 def _self_issued_first(certificates: list[Certificate]) -> list[Certificate]:

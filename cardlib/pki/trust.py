@@ -34,7 +34,7 @@ from asn1crypto import x509 as asn1_x509
 
 from cardlib.errors import PKIError
 from cardlib.limits import MAX_MASTER_LIST_BYTES, MAX_TRUST_FILE_BYTES, LimitExceeded
-from cardlib.pki.certificates import Certificate, IssuerIndex, RevocationList, pem_blocks
+from cardlib.pki.certificates import Certificate, IssuerIndex, RevocationList, names_equal, pem_blocks
 from cardlib.pki.masterlist import LoadIssue, MasterList
 
 __all__ = ["ChainValidation", "Check", "ListTrust", "LoadIssue", "MasterListStatus", "TrustStore",
@@ -222,7 +222,7 @@ class TrustStore:
         def from_csca(crl: RevocationList) -> bool:
             if crl.authority_key_identifier is not None and csca.subject_key_identifier is not None:
                 return crl.authority_key_identifier == csca.subject_key_identifier
-            return bool(crl.issuer_name == csca.subject_name)
+            return names_equal(crl.issuer_name, csca.subject_name)
         return sorted((crl for crl in self.crls if from_csca(crl)), key=_crl_order, reverse=True)
 
     def validate_document_signer(self, ds: Certificate, at: datetime) -> ChainValidation:
