@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from enum import Enum
+from functools import lru_cache
 from typing import Any
 
 import ecdsa
@@ -308,10 +309,30 @@ def _plain_to_der(signature: bytes, size: int) -> bytes | None:
     return encode_dss_signature(int.from_bytes(signature[:size], "big"), int.from_bytes(signature[size:], "big"))
 
 
+class _PointKey:
+    """A python-ecdsa key for one public point, precomputed (~8 ms) once it verifies a second signature."""
+
+    def __init__(self, point: ECPublicPoint) -> None:
+        self.key = point.verifying_key()
+        self.uses = 0
+
+    def use(self) -> ecdsa.keys.VerifyingKey:
+        self.uses += 1
+        if self.uses == 2:  # a batch: every card of a Document Signer is verified with its key
+            self.key.precompute(lazy=False)
+        return self.key
+
+
+@lru_cache(maxsize=64)
+def _point_key(public_key: ECPublicPoint) -> _PointKey:
+    """The key of ``public_key``, cached by its curve and coordinates (an invalid point raises and is not cached)."""
+    return _PointKey(public_key)
+
+
 def _verify_ecdsa_point(public_key: ECPublicPoint, der: bytes, data: bytes, hash_name: str) -> bool:
     hash_function = getattr(hashlib, hash_name)
     try:
-        key = public_key.verifying_key()
+        key = _point_key(public_key).use()
         return bool(key.verify(der, data, hashfunc=hash_function, sigdecode=ecdsa.util.sigdecode_der))
     except (ecdsa.BadSignatureError, ecdsa.der.UnexpectedDER, ValueError):
         return False
