@@ -699,15 +699,14 @@ def load_image(opened: Image.Image, image: bytes, *, source: str = FILE,
     An image above MAX_DECODED_PIXELS comes back at a reduced resolution; one that declares more than
     MAX_DECLARED_PIXELS, too many tiles or scans, or that cannot be reduced enough raises LimitExceeded
     before any pixel is decoded.  ``fit``: the smallest size the caller needs, so that a JPEG may be decoded
-    at a DCT scale down to it (a JPEG 2000 image is reduced only as far as the budget requires, because its
-    lower levels skip the finer image data).
+    at a DCT scale and a JPEG 2000 image at a resolution level down to it (see :func:`_jpeg2000_reduction`).
     """
     what = f"{source} image"
     with _pillow_errors(source):
         declared = declared_image(opened, image, source=source)
         halvings = _halvings_within_budget(declared, what)
         if isinstance(opened, Jpeg2KImagePlugin.Jpeg2KImageFile):
-            opened.reduce = halvings
+            opened.reduce = _jpeg2000_reduction(declared, halvings, fit)
         elif opened.format in ("JPEG", "MPO") and (halvings or fit):
             opened.draft(opened.mode, _draft_size(opened.size, halvings, fit))
         opened.load()
@@ -740,6 +739,29 @@ def _halvings_within_budget(declared: DeclaredImage, what: str) -> int:
         if declared.reduced_pixels(halvings) <= MAX_DECODED_PIXELS:
             return halvings
     raise LimitExceeded("MAX_DECODED_PIXELS", what, MAX_DECODED_PIXELS, declared.reduced_pixels(declared.halvings))
+
+
+def _jpeg2000_reduction(declared: DeclaredImage, halvings: int, fit: tuple[int, int] | None) -> int:
+    """The resolution level to decode a JPEG 2000 image at: ``halvings`` (what the budget requires), or with
+    ``fit`` the lowest level still at least that size, which decodes the least data (the coarsest subbands).
+
+    Only levels that pillow sizes as OpenJPEG decodes them qualify: pillow rounds a reduced side to the nearest
+    pixel, OpenJPEG rounds it up, and where they differ pillow reports a broken data stream.
+    """
+    if fit is None:
+        return halvings
+    usable = [level for level in range(halvings, declared.halvings + 1)
+              if all(_openjpeg_side(side, level) == _pillow_side(side, level) and _openjpeg_side(side, level) >= least
+                     for side, least in ((declared.width, fit[0]), (declared.height, fit[1])))]
+    return max(usable, default=halvings)
+
+
+def _openjpeg_side(side: int, level: int) -> int:
+    return -(-side >> level)
+
+
+def _pillow_side(side: int, level: int) -> int:
+    return (side + ((1 << level) >> 1)) >> level
 
 
 def _draft_size(size: tuple[int, int], halvings: int, fit: tuple[int, int] | None) -> tuple[int, int]:
@@ -845,15 +867,21 @@ def decode_image(image: bytes, *, source: str = FILE) -> Image.Image:
 
 
 def verify_image(image: bytes, *, source: str = FILE) -> tuple[int, int]:
-    """Check that the image decodes within the budgets (a JPEG at 1/8 scale, which still reads every block);
-    its full declared width and height.
+    """Check that the image decodes within the budgets; its full declared width and height.
 
-    DecodeError when pillow cannot decode it, LimitExceeded over a budget.  For verification, where the
-    pixels themselves are not needed.
+    A JPEG is decoded at 1/8 scale, which still reads every block; a JPEG 2000 image at its lowest resolution
+    level (its header, every tile and the coarsest subbands), or, should pillow refuse that level, as
+    :func:`decode_image` decodes it.  DecodeError when pillow cannot decode it, LimitExceeded over a budget.
+    For verification, where the pixels themselves are not needed.
     """
     with open_image(image, source=source) as opened:
         size = opened.size
-        load_image(opened, image, source=source, fit=(1, 1))
+        try:
+            load_image(opened, image, source=source, fit=(1, 1))
+        except DecodeError:
+            if opened.format != "JPEG2000":
+                raise
+            decode_image(image, source=source)
         return size
 
 
