@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, Protocol
 
 from asn1crypto import algos, cms, core, x509
@@ -44,6 +45,8 @@ from cardlib.lds.tlv import encode_tlv, read_single
 TAG_SOD = 0x77
 _FILE = EF_SOD.name
 _FIELD_LSO = "LDSSecurityObject"
+# Distinct certificates and names whose parse is kept: a batch meets a handful of Document Signers.
+_CERTIFICATE_CACHE_SIZE = 64
 
 # Digest OIDs (NIST CSOR, RFC 3279) and their output lengths.
 DIGEST_OIDS: dict[str, str] = {
@@ -190,10 +193,9 @@ class SignerIdentifier:
 
     def matches(self, certificate: SignerCertificate) -> bool:
         """Whether ``certificate`` is the one this sid names, byte for byte (RFC 5652 §5.3)."""
-        tbs = x509.Certificate.load(certificate.der)
         if self.subject_key_identifier is not None:
-            return bool(tbs.key_identifier == self.subject_key_identifier)
-        return bool(tbs.issuer.dump() == self.issuer and tbs.serial_number == self.serial_number)
+            return _key_identifier(certificate.der) == self.subject_key_identifier
+        return _issuer(certificate.der) == self.issuer and _serial_number(certificate.der) == self.serial_number
 
     def names_equivalently(self, certificate: SignerCertificate) -> bool:
         """Whether this sid names ``certificate`` once the encodings that peers tolerate are forgiven.
@@ -211,6 +213,27 @@ class SignerIdentifier:
             return False
         ours, theirs = _name_attributes(x509.Name.load(self.issuer)), _name_attributes(tbs.issuer)
         return ours is not None and ours == theirs
+
+
+@lru_cache(maxsize=_CERTIFICATE_CACHE_SIZE)
+def _key_identifier(der: bytes) -> bytes | None:
+    """The subject key identifier of a certificate's DER, cached by its bytes (a batch repeats its signer's)."""
+    value: bytes | None = x509.Certificate.load(der).key_identifier
+    return value
+
+
+@lru_cache(maxsize=_CERTIFICATE_CACHE_SIZE)
+def _issuer(der: bytes) -> bytes:
+    """The issuer Name DER of a certificate's DER, cached by its bytes."""
+    value: bytes = x509.Certificate.load(der).issuer.dump()
+    return value
+
+
+@lru_cache(maxsize=_CERTIFICATE_CACHE_SIZE)
+def _serial_number(der: bytes) -> int:
+    """The serial number of a certificate's DER, cached by its bytes."""
+    value: int = x509.Certificate.load(der).serial_number
+    return value
 
 
 def _name_attributes(name: x509.Name) -> tuple[tuple[str, str], ...] | None:
@@ -382,7 +405,9 @@ def _certificates(certificates: Any) -> tuple[SignerCertificate, ...]:
     return tuple(found)
 
 
+@lru_cache(maxsize=_CERTIFICATE_CACHE_SIZE)
 def _load_certificate(der: bytes) -> crypto_x509.Certificate | None:
+    """The :mod:`cryptography` certificate (immutable), cached by its bytes; None when it refuses them."""
     try:
         return crypto_x509.load_der_x509_certificate(der)
     except (ValueError, crypto_x509.InvalidVersion):  # cryptography refuses it; the DER is kept for the PKI layer
@@ -409,9 +434,16 @@ def _signer_fields(signer: cms.SignerInfo) -> dict[str, Any]:
 def _sid(sid: cms.SignerIdentifier) -> SignerIdentifier:
     if sid.name == "subject_key_identifier":
         return SignerIdentifier(subject_key_identifier=bytes(sid.chosen.native))
-    issuer = sid.chosen["issuer"]
-    issuer.native  # noqa: B018 -- parse the Name now, so a malformed one is a DecodeError of the SignerInfo
-    return SignerIdentifier(issuer=issuer.dump(), serial_number=sid.chosen["serial_number"].native)
+    issuer = sid.chosen["issuer"].dump()
+    _parse_name(issuer)  # parse the Name now, so a malformed one is a DecodeError of the SignerInfo
+    return SignerIdentifier(issuer=issuer, serial_number=sid.chosen["serial_number"].native)
+
+
+@lru_cache(maxsize=_CERTIFICATE_CACHE_SIZE)
+def _parse_name(der: bytes) -> None:
+    """Parse a Name wholly (asn1crypto raises on a malformed one), once per exact bytes: every SOD of a batch
+    names the same issuer.  Only names that parse are cached."""
+    x509.Name.load(der).native  # noqa: B018 -- the parse is the point
 
 
 def _signature_algorithm(identifier: algos.SignedDigestAlgorithm) -> SignatureAlgorithm:
