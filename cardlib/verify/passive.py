@@ -43,6 +43,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 
 from asn1crypto import algos, core
 from asn1crypto import x509 as asn1_x509
@@ -443,12 +444,15 @@ def dsc_conformance(signer: Certificate | None, dg1: DG1 | None) -> list[CheckRe
     if signer is None:
         return [_conformance(check_id, Status.NOT_APPLICABLE, "no Document Signer certificate (see sod.signer)")
                 for check_id in ids]
-    parsed = asn1_x509.Certificate.load(signer.der)
-    return [_dsc_key_usage(signer, parsed), _dsc_document_types(parsed, dg1), _dsc_country(signer, dg1),
+    wanted = dg1.mrz.document_code if dg1 is not None else "ID"
+    return [_dsc_key_usage(signer), _dsc_document_types(signer.der, wanted), _dsc_country(signer, dg1),
             _dsc_basic_constraints(signer)]
 
 
-def _dsc_key_usage(signer: Certificate, parsed: asn1_x509.Certificate) -> CheckResult:
+@lru_cache(maxsize=64)
+def _dsc_key_usage(signer: Certificate) -> CheckResult:
+    """``lds.dsc.key_usage``, once per Document Signer (cached by its DER: certificates are equal by their bytes)."""
+    parsed = asn1_x509.Certificate.load(signer.der)
     if not chain.has_key_usage_extension(signer):
         return _conformance("lds.dsc.key_usage", Status.WARN, NO_KEY_USAGE)
     if "digital_signature" not in signer.key_usage:
@@ -467,8 +471,10 @@ def document_type_covers(entry: str, document_code: str) -> bool:
     return entry == document_code or (len(entry) == 1 and document_code.startswith(entry))
 
 
-def _dsc_document_types(parsed: asn1_x509.Certificate, dg1: DG1 | None) -> CheckResult:
-    wanted = dg1.mrz.document_code if dg1 is not None else "ID"
+@lru_cache(maxsize=64)
+def _dsc_document_types(der: bytes, wanted: str) -> CheckResult:
+    """``lds.dsc.document_types`` for document code ``wanted``, once per Document Signer DER and code."""
+    parsed = asn1_x509.Certificate.load(der)
     extension = next((ext for ext in parsed["tbs_certificate"]["extensions"]
                       if ext["extn_id"].dotted == DOCUMENT_TYPE_LIST_OID), None)
     if extension is None:
