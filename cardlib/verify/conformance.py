@@ -19,7 +19,7 @@ checks that needed its content become NOT_APPLICABLE pointing at that failure.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import TypeVar
 
@@ -103,11 +103,21 @@ class DecodedLDS:
             dg15=attempt("DG15", DG15.decode), errors=errors,
         )
 
+    def without(self, names: Iterable[str]) -> DecodedLDS:
+        """What :meth:`of` gives for the same files but ``names``: files left out are not decoded again."""
+        gone = set(names)
+        return replace(self, **{attribute: None for name, attribute in _ATTRIBUTES.items() if name in gone},
+                       errors={name: error for name, error in self.errors.items() if name not in gone})
+
     def unavailable(self, name: str) -> str:
         """Why file ``name`` has no decoded content: absent from the card, or failed to decode."""
         if name in self.errors:
             return f"{name} does not decode (see lds.{_check_name(name)})"
         return f"{name} is not in the dump"
+
+
+# The file each decoded attribute of DecodedLDS holds.
+_ATTRIBUTES = {"EF.COM": "com", "DG1": "dg1", "DG2": "dg2", "DG13": "dg13", "DG14": "dg14", "DG15": "dg15"}
 
 
 def _check_name(name: str) -> str:

@@ -101,7 +101,7 @@ def verify(
     decoded = DecodedLDS.of(files)
     passive = passive_checks(files, trust, at=when, com=decoded.com, dg1=decoded.dg1, protected=protected)
     if passive.unsigned_extras:
-        decoded = DecodedLDS.of({name: data for name, data in files.items() if name not in passive.unsigned_extras})
+        decoded = decoded.without(passive.unsigned_extras)
     checks = [*passive.checks, *conformance_checks(decoded, at=when), *cross_checks(decoded), *live_checks(live),
               chip_proven(live, policy)]
     holder = holder_of(decoded.dg1, decoded.dg13, decoded.dg2, today=when.date())
