@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from asn1crypto import cms, core, keys
@@ -257,11 +257,15 @@ def curve_from_ec_parameters(parameters: keys.ECDomainParameters) -> Curve:
     if parameters.name == "named":
         return curves.by_oid(parameters.chosen.dotted)
     if parameters.name == "specified":
-        return _curve_from_specified(parameters.chosen)
+        return _curve_from_specified(parameters.chosen.dump())
     raise DecodeError("implicitlyCA EC parameters are not supported")
 
 
-def _curve_from_specified(domain: keys.SpecifiedECDomain) -> Curve:
+@lru_cache(maxsize=32)
+def _curve_from_specified(der: bytes) -> Curve:
+    """The named curve explicit domain parameters equal, recognised once per exact DER: every DG14 and
+    certificate of a batch repeats the same parameters (parameters that match no curve raise, uncached)."""
+    domain = keys.SpecifiedECDomain.load(der)
     if domain["field_id"]["field_type"].native != "prime_field":
         raise DecodeError("only prime-field curves are supported")
     p = domain["field_id"]["parameters"].native
