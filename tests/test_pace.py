@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cardlib.curves import by_parameter_id
+from cardlib.curves import CURVES, Curve, by_parameter_id
 from cardlib.errors import CardlibError, ProtocolError
 from cardlib.protocols import ecpoint
 from cardlib.protocols.apdu import CommandAPDU, ResponseAPDU
@@ -236,3 +236,24 @@ def test_garbage_to_chip_raises_only_cardlib_errors(data: bytes) -> None:
 def test_garbage_to_terminal_raises_only_cardlib_errors(data: bytes) -> None:
     with pytest.raises(CardlibError):
         _terminal().general_authenticate_3(data)
+
+
+STANDARDIZED_CURVES = [curve for curve in CURVES if curve.parameter_id is not None]
+
+
+@pytest.mark.parametrize("curve", STANDARDIZED_CURVES, ids=[curve.name for curve in STANDARDIZED_CURVES])
+def test_generic_mapping_on_every_standardized_curve(curve: Curve) -> None:
+    """IDs 8-18, P-521 included (its 521-bit order once made the scalar draw fail most of the time)."""
+    params = PACEParameters("0.4.0.127.0.7.2.2.4.2.2", curve.parameter_id or 0)
+    chip = PACEChip("001044", "CAN", params)
+    terminal_sm = _run(PACETerminal("001044", "CAN", params), chip)
+    chip_sm = chip.secure_messaging
+    assert chip_sm is not None
+    assert terminal_sm.unprotect_response(chip_sm.protect_response(ResponseAPDU(b"DG1", 0x9000))).data == b"DG1"
+
+
+def test_scalar_draw_masks_excess_bits() -> None:
+    """A draw for P-521 reads 66 bytes; the 7 bits above n's 521 are dropped, not rejected."""
+    curve = by_parameter_id(18)
+    assert ecpoint.random_scalar(curve, lambda length: b"\xfe" + bytes(length - 2) + b"\x01") == (
+        int.from_bytes(b"\xfe" + bytes(64) + b"\x01", "big") & ((1 << 521) - 1))

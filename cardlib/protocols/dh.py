@@ -54,10 +54,11 @@ def shared_secret(group: ModpGroup, private_exponent: int, peer: int) -> bytes:
 
 
 def random_exponent(group: ModpGroup, rng: Callable[[int], bytes]) -> int:
-    """A private exponent in [1, q-1] drawn from ``rng`` by rejection, so an injected value is used as is."""
-    length = (group.q.bit_length() + 7) // 8
+    """A private exponent in [1, q-1] drawn from ``rng`` (bits above those of
+    q masked off, then rejection), so an injected value below q is used as is."""
+    bits = group.q.bit_length()
     for _ in range(64):
-        candidate = int.from_bytes(rng(length), "big")
+        candidate = int.from_bytes(rng((bits + 7) // 8), "big") & ((1 << bits) - 1)
         if 1 <= candidate < group.q:
             return candidate
     raise ProtocolError("random source keeps returning values outside [1, q-1]")

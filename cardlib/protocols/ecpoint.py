@@ -69,10 +69,11 @@ def shared_secret(curve: Curve, private_scalar: int, peer: PointJacobi) -> bytes
 
 
 def random_scalar(curve: Curve, rng: Callable[[int], bytes]) -> int:
-    """A private scalar in [1, n-1] drawn from ``rng`` by rejection, so an injected value is used as is."""
-    length = (curve.n.bit_length() + 7) // 8
+    """A private scalar in [1, n-1] drawn from ``rng`` (bits above those of
+    n masked off, then rejection), so an injected value below n is used as is."""
+    bits = curve.n.bit_length()
     for _ in range(64):
-        candidate = int.from_bytes(rng(length), "big")
+        candidate = int.from_bytes(rng((bits + 7) // 8), "big") & ((1 << bits) - 1)
         if 1 <= candidate < curve.n:
             return candidate
     raise ProtocolError("random source keeps returning values outside [1, n-1]")

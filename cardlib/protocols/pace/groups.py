@@ -40,6 +40,11 @@ class PACEGroup(ABC, Generic[Element]):
     def modulus(self) -> int:
         """The prime p of the underlying field (R_p's modulus)."""
 
+    @property
+    @abstractmethod
+    def order(self) -> int:
+        """The prime order of the generator (n or q): private keys live in [1, order-1]."""
+
     @abstractmethod
     def generator(self) -> Element:
         """The group's standard generator."""
@@ -93,6 +98,10 @@ class ECGroup(PACEGroup[PointJacobi]):
     def modulus(self) -> int:
         return self.curve.p
 
+    @property
+    def order(self) -> int:
+        return self.curve.n
+
     def generator(self) -> PointJacobi:
         return ecpoint.generator(self.curve)
 
@@ -133,6 +142,10 @@ class DHGroup(PACEGroup[int]):
     @property
     def modulus(self) -> int:
         return self.group.p
+
+    @property
+    def order(self) -> int:
+        return self.group.q
 
     def generator(self) -> int:
         return self.group.g

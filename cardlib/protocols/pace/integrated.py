@@ -36,6 +36,11 @@ def nonce_lengths(cipher: Literal["3DES", "AES"], key_bits: int) -> tuple[int, i
 
 def pseudo_random(s: bytes, t: bytes, cipher: Literal["3DES", "AES"], key_bits: int, p: int) -> int:
     """R_p(s, t): the nonces mapped to an element of GF(p); ProtocolError for nonces of the wrong length."""
+    return int.from_bytes(pseudo_random_octets(s, t, cipher, key_bits, p), "big") % p
+
+
+def pseudo_random_octets(s: bytes, t: bytes, cipher: Literal["3DES", "AES"], key_bits: int, p: int) -> bytes:
+    """R(s, t) = x_1 || … || x_n before the reduction modulo p (ICAO 9303-11 Figure 2)."""
     s_length, t_length = nonce_lengths(cipher, key_bits)
     if len(s) != s_length or len(t) != t_length:
         raise ProtocolError(f"integrated mapping nonces must be s of {s_length} and t of {t_length} bytes, "
@@ -48,7 +53,7 @@ def pseudo_random(s: bytes, t: bytes, cipher: Literal["3DES", "AES"], key_bits: 
         key = key[:t_length]
         output += cbc_encrypt(cipher, key, c1)
         key = cbc_encrypt(cipher, key, c0)
-    return int.from_bytes(output, "big") % p
+    return output
 
 
 def supports_point_encoding(curve: Curve) -> bool:

@@ -342,20 +342,17 @@ class PACETerminal(_PACESide):
 class PACEChip(_PACESide):
     """The chip's half of PACE: MSE:Set AT then four GENERAL AUTHENTICATE commands.
 
-    PACE-CAM needs ``chip_key``, the chip authentication private key whose public half EF.CardSecurity holds.
+    PACE-CAM needs ``chip_key``, the chip authentication private key whose public half EF.CardSecurity holds
+    (a key object, or the private scalar on the protocol's curve for curves :mod:`cryptography` lacks).
     Any failure resets the chip to wait for a new MSE:Set AT, so a terminal cannot continue a broken run.
     """
 
     def __init__(self, password: str, password_type: PasswordType, params: PACEParameters, *,
-                 rng: Rng = os.urandom, chip_key: ec.EllipticCurvePrivateKey | None = None) -> None:
+                 rng: Rng = os.urandom, chip_key: ec.EllipticCurvePrivateKey | int | None = None) -> None:
         super().__init__(password, password_type, params, rng)
         self._static_key = 0
         if params.mapping == "CAM":
-            if chip_key is None:
-                raise ProtocolError("PACE-CAM needs the chip authentication private key")
-            if for_cryptography(chip_key.curve) != params.curve:
-                raise ProtocolError(f"chip authentication key is not on {params.curve.name}")
-            self._static_key = chip_key.private_numbers().private_value
+            self._static_key = _cam_scalar(params.curve, chip_key)
         self._step = 0
         self._secure_messaging: SecureMessaging | None = None
 
@@ -427,3 +424,18 @@ class PACEChip(_PACESide):
                                                                                                data_ic)))
         self._secure_messaging = self._session()
         return _dynamic(*objects)
+
+
+def _cam_scalar(curve: Curve, key: ec.EllipticCurvePrivateKey | int | None) -> int:
+    """The chip authentication private scalar for PACE-CAM; ProtocolError when absent or on another curve."""
+    if key is None:
+        raise ProtocolError("PACE-CAM needs the chip authentication private key")
+    if isinstance(key, int):
+        scalar = key
+    elif for_cryptography(key.curve) != curve:
+        raise ProtocolError(f"chip authentication key is not on {curve.name}")
+    else:
+        scalar = key.private_numbers().private_value
+    if not 0 < scalar < curve.n:
+        raise ProtocolError("chip authentication private key is outside [1, n-1]")
+    return scalar
