@@ -12,9 +12,10 @@ from __future__ import annotations
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from cardlib.curves import Curve
+from cardlib.curves import Curve, for_cryptography
 from cardlib.errors import ProtocolError
 from cardlib.protocols import ecpoint
+from cardlib.protocols.ca import ECPublicPoint
 from cardlib.protocols.sm import cbc_decrypt, cbc_encrypt, ecb_encrypt_block, pad, unpad
 
 _AES_BLOCK = 16
@@ -49,9 +50,22 @@ def decrypt_chip_authentication_data(curve: Curve, ks_enc: bytes, encrypted: byt
     return data
 
 
-def public_point(key: ec.EllipticCurvePublicKey) -> bytes:
-    """The uncompressed point of a :mod:`cryptography` EC public key."""
-    return key.public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+StaticPublicKey = bytes | ec.EllipticCurvePublicKey | ECPublicPoint
+
+
+def static_public_point(curve: Curve, key: StaticPublicKey) -> bytes:
+    """The uncompressed point of the chip's static key, given as a point, a :mod:`cryptography` key or a
+    decoded ChipAuthenticationPublicKeyInfo key; ProtocolError when the key is on another curve."""
+    if isinstance(key, bytes):
+        return key
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        key_curve = for_cryptography(key.curve)
+        point = key.public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+    else:
+        key_curve, point = key.curve, key.point
+    if key_curve != curve:
+        raise ProtocolError(f"chip authentication key is on {key_curve.name}, PACE ran on {curve.name}")
+    return point
 
 
 def verify_chip_authentication(curve: Curve, data: bytes, static_public: bytes, mapping_public: bytes) -> None:

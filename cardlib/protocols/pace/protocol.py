@@ -325,18 +325,15 @@ class PACETerminal(_PACESide):
         """CA_IC decrypted from a completed PACE-CAM, else None."""
         return self._chip_authentication_data
 
-    def verify_chip_authentication(self, chip_public_key: bytes | ec.EllipticCurvePublicKey) -> None:
-        """PACE-CAM: check that the chip holds the static key ``chip_public_key`` (an uncompressed point or a
-        key object, from EF.CardSecurity); ProtocolError when it does not or when no CAM was completed."""
+    def verify_chip_authentication(self, chip_public_key: cam.StaticPublicKey) -> None:
+        """PACE-CAM: check that the chip holds the static key ``chip_public_key`` from EF.CardSecurity (an
+        uncompressed point, a key object or a decoded ChipAuthenticationPublicKeyInfo key); ProtocolError when
+        it does not, when the key is on another curve, or when no PACE-CAM was completed."""
         if self._chip_authentication_data is None:
             raise ProtocolError("no PACE-CAM chip authentication data: PACE-CAM was not completed")
         curve = self.params.curve
-        if isinstance(chip_public_key, ec.EllipticCurvePublicKey):
-            if for_cryptography(chip_public_key.curve) != curve:
-                raise ProtocolError(f"chip authentication key is not on {curve.name}")
-            chip_public_key = cam.public_point(chip_public_key)
-        cam.verify_chip_authentication(curve, self._chip_authentication_data, chip_public_key,
-                                       self._chip_mapping_key)
+        cam.verify_chip_authentication(curve, self._chip_authentication_data,
+                                       cam.static_public_point(curve, chip_public_key), self._chip_mapping_key)
 
 
 class PACEChip(_PACESide):
