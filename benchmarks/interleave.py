@@ -59,30 +59,33 @@ class Rounds:
         return statistics.median(ratios), min(ratios), max(ratios)
 
 
-def interleaved(sides: Sequence[Side[T]], items: Sequence[T], *, rounds: int, per_round: int) -> Rounds:
+def interleaved(sides: Sequence[Side[T]], items: Sequence[T], *, rounds: int, per_round: int,
+                between: Callable[[], object] = lambda: None) -> Rounds:
     """Run every side over the next ``per_round`` items of ``items`` (cycled through), ``rounds`` times.
 
     One untimed round first fills what a batch legitimately caches (parsed DS certificate, chain results).
-    Even rounds run the sides in order, odd rounds in reverse, so neither always runs first.
+    Even rounds run the sides in order, odd rounds in reverse, so neither always runs first.  ``between``
+    runs, untimed, after each side (e.g. to delete what it wrote).
     """
     source: Iterator[T] = cycle(items)
-    _run_round(sides, list(islice(source, per_round)))
+    _run_round(sides, list(islice(source, per_round)), between)
     result = Rounds({side.name: [] for side in sides})
     for number in range(rounds):
         batch = list(islice(source, per_round))
         order = sides if number % 2 == 0 else list(reversed(sides))
-        for name, rate in _run_round(order, batch).items():
+        for name, rate in _run_round(order, batch, between).items():
             result.rates[name].append(rate)
     return result
 
 
-def _run_round(sides: Sequence[Side[T]], batch: Sequence[T]) -> dict[str, float]:
+def _run_round(sides: Sequence[Side[T]], batch: Sequence[T], between: Callable[[], object]) -> dict[str, float]:
     rates = {}
     for side in sides:
         started = time.perf_counter()
         for item in batch:
             side.work(item)
         rates[side.name] = len(batch) / (time.perf_counter() - started)
+        between()
     return rates
 
 
