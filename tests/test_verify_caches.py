@@ -38,7 +38,7 @@ ECDSA_SHA1 = "1.2.840.10045.4.1"
 
 def test_the_same_certificate_bytes_give_the_same_parsed_certificate() -> None:
     ds = Certificate.from_cryptography(sample_pki().ds_certificate)
-    assert Certificate.from_der(bytearray(ds.der)) is ds  # cached by the bytes, whatever their type
+    assert Certificate.from_der(bytes(bytearray(ds.der))) is ds  # cached by the bytes, not the object
     other = Certificate.from_cryptography(sample_pki().csca_certificate)
     assert other is not ds and other != ds
 
