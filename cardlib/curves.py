@@ -143,7 +143,7 @@ class ModpGroup:
     """A prime-order subgroup of GF(p)*: prime modulus p, generator g of prime order q (RFC 5114 §2)."""
 
     name: str
-    parameter_id: int
+    parameter_id: int | None
     p: int
     g: int
     q: int

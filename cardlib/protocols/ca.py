@@ -1,8 +1,9 @@
-"""Chip Authentication with ECDH (ICAO 9303-11 §6.2; BSI TR-03110 CA version 1), terminal and chip side.
+"""Chip Authentication with ECDH or DH (ICAO 9303-11 §6.2; BSI TR-03110 CA version 1), terminal and chip side.
 
-The terminal sends an ephemeral public key on the curve of the chip's DG14 key; both sides derive
-K = x(SK · PK) and new session keys KSenc/KSmac with SSC 0.  With id-CA-ECDH-3DES-CBC-CBC the key goes in
-MSE:Set KAT (``91``); with the AES protocols in MSE:Set AT (``80`` OID) followed by GENERAL AUTHENTICATE
+The terminal sends an ephemeral public key in the group of the chip's DG14 key (its curve, or its X9.42 MODP
+group p, g, q); both sides derive K = x(SK · PK) or the padded y^x mod p and new session keys KSenc/KSmac with
+SSC 0.  Received keys are validated (on the curve; in [2, p-2] and of order q).  With the 3DES protocols the
+key goes in MSE:Set KAT (``91``); with the AES protocols in MSE:Set AT (``80`` OID) followed by GENERAL AUTHENTICATE
 (``7C{80 key}``).  The CA commands and their responses still travel under the old secure messaging keys;
 the new session applies from the next command on.
 """
@@ -11,20 +12,23 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 from asn1crypto.core import ObjectIdentifier
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import dh, ec
 
-from cardlib.curves import Curve, for_cryptography
+from cardlib.curves import Curve, ModpGroup, for_cryptography
 from cardlib.errors import DecodeError, ProtocolError
 from cardlib.lds.tlv import TLV, encode_tlv, find, iter_tlvs, read_single
-from cardlib.protocols import ecpoint
 from cardlib.protocols.apdu import SHORT_MAX_LE, CommandAPDU, ResponseAPDU
+from cardlib.protocols.dh import encode_public as encode_dh_value
+from cardlib.protocols.ecpoint import ECPublicPoint
 from cardlib.protocols.kdf import kdf_enc, kdf_mac
+from cardlib.protocols.pace.groups import AnyGroup, DHGroup, ECGroup
 from cardlib.protocols.sm import SecureMessaging
 
+ID_CA_DH = "0.4.0.127.0.7.2.2.3.1"
 ID_CA_ECDH = "0.4.0.127.0.7.2.2.3.2"
 _SUITES: dict[str, tuple[Literal["3DES", "AES"], int]] = {
     "1": ("3DES", 112), "2": ("AES", 128), "3": ("AES", 192), "4": ("AES", 256),
@@ -46,38 +50,76 @@ SW_WRONG_P1P2 = 0x6A86
 SW_INS_NOT_SUPPORTED = 0x6D00
 
 
-class ECPublicPoint(Protocol):
-    """Anything holding a curve and an uncompressed point, such as DG14's decoded ECPublicKeyInfo."""
+@runtime_checkable
+class DHPublicValue(Protocol):
+    """Anything holding an X9.42 DH public key (p, g, q, y), such as DG14's decoded DHPublicKeyInfo."""
 
     @property
-    def curve(self) -> Curve: ...
+    def p(self) -> int: ...
 
     @property
-    def point(self) -> bytes: ...
+    def g(self) -> int: ...
+
+    @property
+    def q(self) -> int: ...
+
+    @property
+    def y(self) -> int: ...
 
 
-ChipPublicKey = ec.EllipticCurvePublicKey | tuple[Curve, bytes] | ECPublicPoint
+ChipPublicKey = ec.EllipticCurvePublicKey | tuple[Curve, bytes] | ECPublicPoint | dh.DHPublicKey | DHPublicValue
+ChipPrivateKey = ec.EllipticCurvePrivateKey | dh.DHPrivateKey
 
 
 def ca_suite(protocol: str) -> tuple[Literal["3DES", "AES"], int]:
-    """(cipher, key bits) of an id-CA-ECDH-… protocol OID; ProtocolError for DH or unknown protocols."""
+    """(cipher, key bits) of an id-CA-DH-… or id-CA-ECDH-… protocol OID; ProtocolError for unknown ones."""
     prefix, _, suite = protocol.rpartition(".")
-    if prefix != ID_CA_ECDH or suite not in _SUITES:
-        raise ProtocolError(f"Chip Authentication protocol {protocol} is not supported (ECDH only)")
+    if prefix not in (ID_CA_DH, ID_CA_ECDH) or suite not in _SUITES:
+        raise ProtocolError(f"Chip Authentication protocol {protocol} is not supported")
     return _SUITES[suite]
+
+
+def modp_group(p: int, g: int, q: int | None) -> ModpGroup:
+    """The MODP group of a chip authentication DH key; ProtocolError unless g generates a subgroup of prime
+    order q dividing p-1 (without q no received value can be validated, RFC 2631 §2.1.5)."""
+    if q is None or q < 2 or (p - 1) % q or not 1 < g < p - 1 or pow(g, q, p) != 1:
+        raise ProtocolError("chip authentication DH parameters lack a subgroup of order q dividing p-1")
+    return ModpGroup(f"{p.bit_length()}-bit MODP group of the chip authentication key", None, p, g, q)
 
 
 def _key_id_bytes(key_id: int) -> bytes:
     return key_id.to_bytes(max(1, (key_id.bit_length() + 7) // 8), "big")
 
 
-def _curve_and_point(key: ChipPublicKey) -> tuple[Curve, bytes]:
+def _group_and_element(key: ChipPublicKey) -> tuple[AnyGroup, bytes]:
+    """The key's group and its public value in that group's encoding (EC first: cryptography warns on any use
+    of its DH classes)."""
     if isinstance(key, ec.EllipticCurvePublicKey):
         uncompressed = key.public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
-        return for_cryptography(key.curve), uncompressed
+        return ECGroup(for_cryptography(key.curve)), uncompressed
     if isinstance(key, tuple):
-        return key
-    return key.curve, key.point
+        return ECGroup(key[0]), key[1]
+    if isinstance(key, DHPublicValue):
+        return DHGroup(modp_group(key.p, key.g, key.q)), encode_dh_value(key.y)
+    if isinstance(key, dh.DHPublicKey):
+        numbers = key.public_numbers()
+        parameters = numbers.parameter_numbers
+        return DHGroup(modp_group(parameters.p, parameters.g, parameters.q)), encode_dh_value(numbers.y)
+    return ECGroup(key.curve), key.point
+
+
+def _check_agreement(group: AnyGroup, protocol: str) -> None:
+    expected = ID_CA_DH if isinstance(group, DHGroup) else ID_CA_ECDH
+    if protocol.rpartition(".")[0] != expected:
+        raise ProtocolError(f"Chip Authentication protocol {protocol} does not match a {group.name} key")
+
+
+def _private_group(key: ChipPrivateKey) -> tuple[AnyGroup, int]:
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        return ECGroup(for_cryptography(key.curve)), key.private_numbers().private_value
+    numbers = key.private_numbers()
+    parameters = numbers.public_numbers.parameter_numbers
+    return DHGroup(modp_group(parameters.p, parameters.g, parameters.q)), numbers.x
 
 
 def _session(secret: bytes, protocol: str, ssc: int = 0) -> SecureMessaging:
@@ -93,14 +135,14 @@ class CATerminal:
         self.cipher, _ = ca_suite(protocol)
         self.protocol = protocol
         self.key_id = key_id
-        self.curve, point = _curve_and_point(chip_public_key)
-        self._chip_point = ecpoint.decode_point(self.curve, point, what="chip authentication public key")
-        self._private = ecpoint.random_scalar(self.curve, rng)
-        self.ephemeral_public_key = ecpoint.encode_point(
-            self.curve, ecpoint.multiply(ecpoint.generator(self.curve), self._private))
+        self.group, value = _group_and_element(chip_public_key)
+        _check_agreement(self.group, protocol)
+        self._chip_key = self.group.decode(value, what="chip authentication public key")
+        self._private = self.group.random_private(rng)
+        self.ephemeral_public_key = self.group.public_key(self.group.generator(), self._private)
 
     def __repr__(self) -> str:
-        return f"CATerminal(protocol={self.protocol}, curve={self.curve.name})"
+        return f"CATerminal(protocol={self.protocol}, group={self.group.name})"
 
     def commands(self) -> list[CommandAPDU]:
         """The plain APDUs to send (wrap them in the current secure messaging): MSE:Set KAT for 3DES,
@@ -117,8 +159,8 @@ class CATerminal:
         ]
 
     def complete(self, *, ssc: int = 0) -> SecureMessaging:
-        """The session keyed from K = x(ephemeral SK · chip PK), starting at SSC ``ssc`` (0 per ICAO)."""
-        return _session(ecpoint.shared_secret(self.curve, self._private, self._chip_point), self.protocol, ssc)
+        """The session keyed from K (ephemeral SK with the chip's PK), starting at SSC ``ssc`` (0 per ICAO)."""
+        return _session(self.group.secret(self.group.multiply(self._chip_key, self._private)), self.protocol, ssc)
 
 
 class CAChip:
@@ -128,16 +170,16 @@ class CAChip:
     key is accepted, the new session to switch to afterwards.  Bad requests get ISO 7816-4 status words.
     """
 
-    def __init__(self, private_key: ec.EllipticCurvePrivateKey, protocol: str, key_id: int | None = None) -> None:
+    def __init__(self, private_key: ChipPrivateKey, protocol: str, key_id: int | None = None) -> None:
         self.cipher, _ = ca_suite(protocol)
         self.protocol = protocol
         self.key_id = key_id
-        self.curve = for_cryptography(private_key.curve)
-        self._private = private_key.private_numbers().private_value
+        self.group, self._private = _private_group(private_key)
+        _check_agreement(self.group, protocol)
         self._set_at_done = False
 
     def __repr__(self) -> str:
-        return f"CAChip(protocol={self.protocol}, curve={self.curve.name})"
+        return f"CAChip(protocol={self.protocol}, group={self.group.name})"
 
     def handle(self, cmd: CommandAPDU) -> tuple[ResponseAPDU, SecureMessaging | None]:
         """Process one (unprotected) CA command."""
@@ -157,8 +199,8 @@ class CAChip:
 
     def _agree(self, point: bytes) -> tuple[ResponseAPDU, SecureMessaging | None]:
         try:
-            peer = ecpoint.decode_point(self.curve, point, what="terminal ephemeral public key")
-            secret = ecpoint.shared_secret(self.curve, self._private, peer)
+            peer = self.group.decode(point, what="terminal ephemeral public key")
+            secret = self.group.secret(self.group.multiply(peer, self._private))
         except ProtocolError:
             return ResponseAPDU(b"", SW_WRONG_DATA), None
         return ResponseAPDU(b"", SW_OK), _session(secret, self.protocol)

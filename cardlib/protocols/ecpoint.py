@@ -8,6 +8,7 @@ Arithmetic on an arbitrary generator (the PACE-mapped G̃) is done by python-ecd
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Protocol
 
 from ecdsa.ellipticcurve import INFINITY, PointJacobi
 
@@ -15,6 +16,16 @@ from cardlib.curves import Curve
 from cardlib.errors import ProtocolError
 
 UNCOMPRESSED = 0x04
+
+
+class ECPublicPoint(Protocol):
+    """Anything holding a curve and an uncompressed point, such as DG14's decoded ECPublicKeyInfo."""
+
+    @property
+    def curve(self) -> Curve: ...
+
+    @property
+    def point(self) -> bytes: ...
 
 
 def generator(curve: Curve) -> PointJacobi:

@@ -15,7 +15,6 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cardlib.curves import Curve, for_cryptography
 from cardlib.errors import ProtocolError
 from cardlib.protocols import ecpoint
-from cardlib.protocols.ca import ECPublicPoint
 from cardlib.protocols.sm import cbc_decrypt, cbc_encrypt, ecb_encrypt_block, pad, unpad
 
 _AES_BLOCK = 16
@@ -50,7 +49,7 @@ def decrypt_chip_authentication_data(curve: Curve, ks_enc: bytes, encrypted: byt
     return data
 
 
-StaticPublicKey = bytes | ec.EllipticCurvePublicKey | ECPublicPoint
+StaticPublicKey = bytes | ec.EllipticCurvePublicKey | ecpoint.ECPublicPoint
 
 
 def static_public_point(curve: Curve, key: StaticPublicKey) -> bytes:
