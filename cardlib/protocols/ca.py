@@ -6,12 +6,21 @@ SSC 0.  Received keys are validated (on the curve; in [2, p-2] and of order q). 
 key goes in MSE:Set KAT (``91``); with the AES protocols in MSE:Set AT (``80`` OID) followed by GENERAL AUTHENTICATE
 (``7C{80 key}``).  The CA commands and their responses still travel under the old secure messaging keys;
 the new session applies from the next command on.
+
+A :class:`CATranscript` is what a third party needs to re-check, offline, that the session went on under keys
+agreed with the chip's DG14 key: the terminal's ephemeral key pair (the private half revealed once the
+session is over) and the protected responses received after the switch, each with its send sequence counter
+(:func:`check_transcript`).  It proves that the transcript fits the chip key; it is not, by itself, proof of
+a live chip to anyone but the terminal (whoever holds the ephemeral private key can compute the MACs), which
+is why remote verification bases liveness on Active Authentication over the verifier's own challenge
+(:mod:`cardlib.evidence`).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
 from asn1crypto.core import ObjectIdentifier
@@ -127,6 +136,58 @@ def _session(secret: bytes, protocol: str, ssc: int = 0) -> SecureMessaging:
     return SecureMessaging(kdf_enc(secret, cipher, bits), kdf_mac(secret, cipher, bits), ssc, cipher)
 
 
+@dataclass(frozen=True)
+class ProtectedResponse:
+    """A response APDU as received under the chip-authenticated session (its data objects and SW), with the
+    send sequence counter its MAC covers."""
+
+    ssc: int
+    data: bytes
+    sw: int
+
+
+@dataclass(frozen=True)
+class CATranscript:
+    """One Chip Authentication as a verifier re-checks it: the protocol and key id used, the terminal's ephemeral
+    key pair (the private scalar revealed after the session), and the protected responses that followed."""
+
+    protocol: str
+    key_id: int | None
+    terminal_public_key: bytes
+    terminal_private_key: bytes = field(repr=False)
+    responses: tuple[ProtectedResponse, ...] = ()
+
+
+def check_transcript(transcript: CATranscript, chip_public_key: ChipPublicKey) -> list[ResponseAPDU]:
+    """The plain responses of ``transcript`` once each MAC verifies under keys agreed with ``chip_public_key``.
+
+    ProtocolError naming what does not fit: an unknown protocol, an ephemeral public key that is not the revealed
+    private key's, no response under the new keys, or a response whose MAC (at its SSC) does not verify.
+    """
+    group, value = _group_and_element(chip_public_key)
+    _check_agreement(group, transcript.protocol)
+    chip_key = group.decode(value, what="chip authentication public key")
+    scalar = int.from_bytes(transcript.terminal_private_key, "big")
+    if not 1 <= scalar < group.order:
+        raise ProtocolError(f"the terminal's ephemeral private key is not a private key of {group.name}")
+    if group.public_key(group.generator(), scalar) != transcript.terminal_public_key:
+        raise ProtocolError("the terminal's ephemeral public key is not the one of the revealed private key")
+    if not transcript.responses:
+        raise ProtocolError("no response under the new session keys: nothing shows the chip agreed them")
+    secret = group.secret(group.multiply(chip_key, scalar))
+    return [_unprotect(secret, transcript.protocol, number, response)
+            for number, response in enumerate(transcript.responses, start=1)]
+
+
+def _unprotect(secret: bytes, protocol: str, number: int, response: ProtectedResponse) -> ResponseAPDU:
+    session = _session(secret, protocol, response.ssc - 1)  # unprotect_response counts the response first
+    try:
+        return session.unprotect_response(ResponseAPDU(response.data, response.sw))
+    except ProtocolError as exc:
+        raise ProtocolError(f"response {number} (SSC {response.ssc}) under the chip-authenticated session does "
+                            f"not fit keys agreed with the DG14 key: {exc}") from None
+
+
 class CATerminal:
     """The terminal's half: an ephemeral key pair, the commands that carry it, the new session."""
 
@@ -161,6 +222,13 @@ class CATerminal:
     def complete(self, *, ssc: int = 0) -> SecureMessaging:
         """The session keyed from K (ephemeral SK with the chip's PK), starting at SSC ``ssc`` (0 per ICAO)."""
         return _session(self.group.secret(self.group.multiply(self._chip_key, self._private)), self.protocol, ssc)
+
+    def transcript(self, responses: Sequence[ProtectedResponse]) -> CATranscript:
+        """The transcript of this run for a verifier, revealing the ephemeral private key: call it only once the
+        session is over (the key opens that session's traffic, nothing else: not the chip's key, not BAC/PACE)."""
+        size = (self.group.order.bit_length() + 7) // 8
+        return CATranscript(self.protocol, self.key_id, self.ephemeral_public_key,
+                            self._private.to_bytes(size, "big"), tuple(responses))
 
 
 class CAChip:
