@@ -7,6 +7,8 @@
 * ``pki ds rotate DIR`` — a new Document Signer key and certificate; the old key is destroyed.
 * ``pki crl issue DIR [--revoke SERIAL ...]`` — the next CRL.
 * ``pki lint CERT...`` — ICAO 9303-12 profile findings for certificates and CRLs (exit 1 if any deviates).
+* ``pki eac init DIR`` — a test Extended Access Control PKI (CVCA → DV → inspection system CV certificates granting
+  the DG3 and DG4 read rights, keys in files), for Terminal Authentication.
 * ``pki trust PATH...`` — what a trust store loads from folders, master lists and CRLs: which lists are anchored
   (their signer chains to a CSCA given as a file), which are not and therefore trusted for nothing, and the
   profile findings of the trusted CSCAs.
@@ -23,6 +25,7 @@ from urllib.parse import urlsplit
 
 from cardlib.errors import PKIError
 from cardlib.pki.certificates import Certificate, RevocationList, pem_blocks
+from cardlib.pki.eac import EACPKI, EACConfig
 from cardlib.pki.hsm import SOFTHSM_MODULE, PinSource, TokenConfig
 from cardlib.pki.lint import LintReport, lint_certificate, lint_crl
 from cardlib.pki.operations import IssuingAuthority
@@ -60,6 +63,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     end_with_example(lint, "cardtool pki lint pki/csca.pem pki/ds.pem pki/crl.pem")
     lint.add_argument("files", type=Path, nargs="+", metavar="CERT")
     lint.set_defaults(handler=run_lint)
+    _register_eac(operations)
     trust = operations.add_parser("trust", help="load a trust store and report counts and profile findings")
     end_with_example(trust, "cardtool pki trust pki/csca.pem ICAO_ml.ml")
     trust.add_argument("paths", type=Path, nargs="+", metavar="PATH")
@@ -90,6 +94,33 @@ def _register_init(operations: argparse._SubParsersAction[argparse.ArgumentParse
     init.add_argument("--module", default=SOFTHSM_MODULE, help=f"PKCS#11 module (default {SOFTHSM_MODULE})")
     _pin_arguments(init)
     init.set_defaults(handler=run_init)
+
+
+def _register_eac(operations: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    eac = operations.add_parser("eac", help="Extended Access Control (Terminal Authentication) test PKI")
+    actions = eac.add_subparsers(dest="eac_operation", required=True, metavar="ACTION")
+    init = actions.add_parser("init", help="create a test CVCA, document verifier and inspection system in DIR")
+    end_with_example(init, "cardtool pki eac init eac --country VN")
+    init.add_argument("directory", type=Path)
+    init.add_argument("--country", default=EACConfig.country, help="two-letter country code (default %(default)s)")
+    init.add_argument("--curve", default=EACConfig.curve, help="curve of the three keys (default %(default)s)")
+    init.set_defaults(handler=run_eac_init)
+
+
+def run_eac_init(args: argparse.Namespace) -> int:
+    """Create the test EAC PKI in DIR and say what was made."""
+    check_output_folder(args.directory, "DIR")
+    if (args.directory / "cvca.cvcert").exists():
+        raise PKIError(f"{args.directory} already holds an EAC PKI (cvca.cvcert): give another folder")
+    make_folder(args.directory)
+    pki = EACPKI.generate(EACConfig(country=args.country, curve=args.curve))
+    for name, certificate in (("CVCA", pki.cvca), ("DV", pki.dv), ("inspection system", pki.inspection_system)):
+        body = certificate.body
+        print(f"{name} {certificate.chr} signed by {certificate.car}, {body.effective:%Y-%m-%d} to "
+              f"{body.expiration:%Y-%m-%d}, reads {' '.join(body.chat.rights.names()) or 'nothing'}")
+    pki.save(args.directory)
+    print(f"written to {args.directory}: cvca.cvcert dv.cvcert is.cvcert; private keys in *.key.pem (development only)")
+    return 0
 
 
 def _pin_arguments(parser: argparse.ArgumentParser) -> None:
