@@ -44,7 +44,7 @@ import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Literal
 
@@ -63,10 +63,11 @@ from cardlib.model.mrz import check_digit
 from cardlib.protocols.aa import PublicKey, aa_verify
 from cardlib.protocols.apdu import CommandAPDU, ResponseAPDU
 from cardlib.protocols.bac import BACTerminal
-from cardlib.protocols.ca import CATerminal
+from cardlib.protocols.ca import CATerminal, CATranscript, ProtectedResponse
 from cardlib.protocols.pace import PACEParameters, PACETerminal
 from cardlib.protocols.sm import SecureMessaging
 from cardlib.reader.models import ChipModels, ReadPath, model_id
+from cardlib.reader.progress import ProgressCallback, ProgressReporter, ReadEvent, ReadPhase, ReadStage
 from cardlib.reader.trace import APDUTrace
 from cardlib.reader.transport import CardRemovedError, ReaderGoneError, RecordingTransport, Transport, transport_atr
 
@@ -265,20 +266,28 @@ class ReadBudget:
 
 @dataclass(frozen=True)
 class ChipAuthResult:
-    """Outcome of Chip Authentication: whether it ran, whether the chip proved its DG14 key, and why."""
+    """Outcome of Chip Authentication: whether it ran, whether the chip proved its DG14 key, and why.
+
+    ``transcript`` (when it passed) lets a verifier elsewhere re-check it (:mod:`cardlib.evidence`); it reveals
+    the finished session's ephemeral key, so it is left out of ``repr``.
+    """
 
     performed: bool
     passed: bool
     reason: str
+    transcript: CATranscript | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
 class ActiveAuthResult:
-    """Outcome of Active Authentication: whether it ran, whether the DG15 key verified the signature, and why."""
+    """Outcome of Active Authentication: whether it ran, whether the DG15 key verified the signature, and why;
+    the challenge sent and the chip's signature (empty when none came), for evidence (:mod:`cardlib.evidence`)."""
 
     performed: bool
     passed: bool
     reason: str
+    challenge: bytes = b""
+    signature: bytes = field(default=b"", repr=False)
 
 
 @dataclass(frozen=True)
@@ -359,6 +368,9 @@ class _Channel:
         self.notes: list[str] = []
         self.trace: APDUTrace | None = None
         self.phase = "access control"
+        self.progress = ProgressReporter(None)
+        self.ca_terminal: CATerminal | None = None
+        self.after_switch: list[ProtectedResponse] | None = None  # responses under the CA session, kept
 
     def exchange(self, command: CommandAPDU) -> ResponseAPDU:
         """Send ``command`` (protected when a session is open) and return the plain response (traced)."""
@@ -386,6 +398,8 @@ class _Channel:
         except ProtocolError as exc:
             raise SecureMessagingError(f"{self.where()}: the answer to {describe_command(command)} breaks secure "
                                        f"messaging ({exc}, SW {response.sw:04X}): {_HINT_SM}") from None
+        if self.after_switch is not None:
+            self.after_switch.append(ProtectedResponse(self.sm.ssc, response.data, response.sw))
         self.after_plain = False
         return plain
 
@@ -555,16 +569,25 @@ class _FileReader:
         opened again and the file read anew.
         """
         self.ceiling = self._short_limit() if short else None
+        progress = self.channel.progress
+        progress(ReadEvent(ReadPhase.FILE, ReadStage.STARTED, file=spec.name))
         try:
             while True:
                 try:
-                    return self._read_file(spec, learn_sfi)
+                    content = self._read_file(spec, learn_sfi)
+                    break
                 except SecureMessagingError:
                     if not self.channel.resync():
                         raise
                     self.session_changed()
+        except (_FileProtectedError, _FileAbsentError, ChipRefusedError):
+            progress(ReadEvent(ReadPhase.FILE, ReadStage.REFUSED, file=spec.name))
+            raise
         finally:
             self.ceiling = None
+        progress(ReadEvent(ReadPhase.FILE, ReadStage.DONE, file=spec.name, bytes_read=len(content),
+                           total=len(content)))
+        return content
 
     def _read_file(self, spec: FileSpec, learn_sfi: bool) -> bytes:
         if self.use_sfi:
@@ -589,6 +612,8 @@ class _FileReader:
                 total = self._total(name, bytes(data))
                 if total is not None and len(data) < total and len(chunk) < asked:
                     self._shrink_to(name, len(data), len(chunk))
+            self.channel.progress(ReadEvent(ReadPhase.FILE, ReadStage.PROGRESS, file=name,
+                                            bytes_read=min(len(data), total or len(data)), total=total))
         self.channel.file = None
         content = bytes(data[:total])
         self.card_bytes += len(content)
@@ -964,6 +989,7 @@ def _chip_authentication(channel: _Channel, reader: _FileReader, dg14: bytes | N
             channel.require_ok(command, "Chip Authentication", "the read is complete; this chip failed Chip "
                                "Authentication")
         channel.sm = terminal.complete()
+        channel.ca_terminal, channel.after_switch = terminal, []
         channel.reopen = None  # a session opened again would not be the chip-authenticated one
         reader.session_changed()
         _select_application(channel)
@@ -975,13 +1001,13 @@ def _chip_authentication(channel: _Channel, reader: _FileReader, dg14: bytes | N
     return ChipAuthResult(True, True, "secure messaging continues under keys agreed with the DG14 key")
 
 
-def _active_authentication(channel: _Channel, reader: _FileReader, dg15: bytes | None) -> ActiveAuthResult:
+def _active_authentication(channel: _Channel, reader: _FileReader, dg15: bytes | None,
+                           challenge: bytes) -> ActiveAuthResult:
     if dg15 is None:
         return ActiveAuthResult(False, False, "no DG15 on the chip")
     public_key = DG15.decode(dg15).public_key.cryptography_key()
     if public_key is None:
         return ActiveAuthResult(False, False, "the DG15 key's curve is not supported for signature checks")
-    challenge = os.urandom(_CHALLENGE_LENGTH)
     command = CommandAPDU(0x00, 0x88, 0x00, 0x00, challenge, le=EXTENDED_READ_SIZE if reader.extended else 256)
     try:
         response = channel.exchange(command)
@@ -993,9 +1019,9 @@ def _active_authentication(channel: _Channel, reader: _FileReader, dg15: bytes |
     if not response.ok:
         error = refused("Active Authentication", command, response.sw, "the read is complete; this chip failed "
                         "Active Authentication")
-        return ActiveAuthResult(True, False, str(error))
+        return ActiveAuthResult(True, False, str(error), challenge)
     verdict = aa_verify(public_key, challenge, response.data)
-    return ActiveAuthResult(True, verdict.ok, verdict.reason)
+    return ActiveAuthResult(True, verdict.ok, verdict.reason, challenge, response.data)
 
 
 def _signature_length(public_key: PublicKey) -> int:
@@ -1017,6 +1043,8 @@ def read_card(
     budget: ReadBudget | None = None,
     models: ChipModels | None = None,
     trace: APDUTrace | None = None,
+    on_progress: ProgressCallback | None = None,
+    aa_challenge: bytes | None = None,
 ) -> ReadResult:
     """Open the chip with ``key``, read its files under secure messaging, and run Chip/Active Authentication.
 
@@ -1026,7 +1054,11 @@ def read_card(
     whole read (default: the :mod:`cardlib.limits` budgets).  What the reader had to work around is in
     :attr:`ReadResult.notes`.  ``models`` remembers per chip model what worked (:mod:`cardlib.reader.models`)
     and starts each read from it.  ``trace`` is told every plain exchange (:mod:`cardlib.reader.trace`:
-    never a secret).  Raises WrongAccessKeyError, ChipRefusedError, SecureMessagingError, CardRemovedError,
+    never a secret).  ``on_progress`` is called with a :class:`~cardlib.reader.progress.ReadEvent` at each
+    step (a callback that raises is logged and dropped, the read goes on: :mod:`cardlib.reader.progress`).
+    ``aa_challenge`` is the 8-byte challenge Active Authentication signs (default: random), e.g. a verifier's
+    nonce so that the signature proves this read happened after the verifier asked (:mod:`cardlib.evidence`).
+    Raises WrongAccessKeyError, ChipRefusedError, SecureMessagingError, CardRemovedError,
     LimitExceeded and the other CardlibErrors; never returns a partial dump.
     """
     if not callable(getattr(transport, "transmit", None)):
@@ -1034,18 +1066,24 @@ def read_card(
                         f"got {type(transport).__name__}")
     if not isinstance(key, AccessKey):
         raise TypeError(f"read_card(): key must be an AccessKey (AccessKey.can(...)), got {type(key).__name__}")
+    if aa_challenge is not None and (not isinstance(aa_challenge, bytes) or len(aa_challenge) != _CHALLENGE_LENGTH):
+        raise ValidationError(f"the Active Authentication challenge is {_CHALLENGE_LENGTH} bytes (ICAO 9303-11 "
+                              "§6.1)", field="aa_challenge")
     wanted = _wanted_files(files, chip_auth=chip_auth, active_auth=active_auth)
     recorder = RecordingTransport(transport, keep_records=False)
     channel = _Channel(recorder, budget or ReadBudget())
     channel.trace = trace
+    channel.progress = progress = ProgressReporter(on_progress)
     if max_read is not None and not _MIN_READ_SIZE <= max_read <= EXTENDED_READ_SIZE:
         raise ValidationError(f"between {_MIN_READ_SIZE} and {EXTENDED_READ_SIZE} bytes per READ BINARY",
                               field="max_read")
     reader = _FileReader(channel, extended=extended_length, max_read=max_read)
     timings: dict[str, float] = {}
     model = _Model(models, transport_atr(transport))
+    progress(ReadEvent(ReadPhase.ACCESS_CONTROL, ReadStage.STARTED))
     with _timed(timings, "access"):
         access, card_access = _open(channel, reader, key, model)
+    progress(ReadEvent(ReadPhase.ACCESS_CONTROL, ReadStage.DONE, protocol=access))
     channel.phase = "files"
     with _timed(timings, "read"):
         contents, protected = _read_files(reader, wanted)
@@ -1055,15 +1093,24 @@ def read_card(
     ca_result = ChipAuthResult(False, False, "not requested")
     if chip_auth:
         channel.phase = "Chip Authentication"
+        progress(ReadEvent(ReadPhase.CHIP_AUTHENTICATION, ReadStage.STARTED))
         with _timed(timings, "chip_auth"):
             ca_result = _chip_authentication(channel, reader, contents.get("DG14"))
+        progress(ReadEvent(ReadPhase.CHIP_AUTHENTICATION, ReadStage.DONE, passed=ca_result.passed))
     aa_result = ActiveAuthResult(False, False, "not requested")
     if active_auth and channel.sm is not None:
         channel.phase = "Active Authentication"
+        progress(ReadEvent(ReadPhase.ACTIVE_AUTHENTICATION, ReadStage.STARTED))
         with _timed(timings, "active_auth"):
-            aa_result = _active_authentication(channel, reader, contents.get("DG15"))
+            aa_result = _active_authentication(channel, reader, contents.get("DG15"),
+                                               aa_challenge or os.urandom(_CHALLENGE_LENGTH))
+        progress(ReadEvent(ReadPhase.ACTIVE_AUTHENTICATION, ReadStage.DONE, passed=aa_result.passed))
     elif active_auth:
         aa_result = ActiveAuthResult(False, False, "skipped: secure messaging was lost when Chip Authentication failed")
+    if ca_result.passed and channel.ca_terminal is not None and channel.after_switch is not None:
+        ca_result = replace(ca_result, transcript=channel.ca_terminal.transcript(channel.after_switch))
+    if progress.failure:
+        channel.notes.append(progress.failure)
     model.learnt(reader)
     return ReadResult(
         dump=CardImage(contents),
