@@ -29,8 +29,8 @@ class ChipFile:
 
     @property
     def in_master_file(self) -> bool:
-        """True for EF.CardAccess, the only file outside the eMRTD application."""
-        return self.spec == lds_files.EF_CARD_ACCESS
+        """True for EF.CardAccess and EF.CardSecurity, the files outside the eMRTD application."""
+        return self.spec in lds_files.MASTER_FILE_FILES
 
     def fcp(self) -> bytes:
         """The FCP template returned by SELECT with P2 00/04: size, transparent EF, file identifier."""
@@ -55,7 +55,8 @@ class FileSystem:
     def by_sfi(self, sfi: int, *, in_application: bool) -> ChipFile | None:
         """The EF with short identifier ``sfi``; EF.CardAccess answers from anywhere, as chips allow."""
         for file in self._files:
-            if file.spec.sfi == sfi and (file.in_master_file or in_application):
+            anywhere = file.spec == lds_files.EF_CARD_ACCESS
+            if file.spec.sfi == sfi and (anywhere or file.in_master_file != in_application):
                 return file
         return None
 
