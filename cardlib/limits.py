@@ -19,13 +19,17 @@ __all__ = [
     "MAX_CHIP_MODELS",
     "MAX_DECLARED_PIXELS",
     "MAX_DECODED_PIXELS",
+    "MAX_EVIDENCE_BYTES",
+    "MAX_EVIDENCE_RESPONSES",
     "MAX_FACES_PER_DG2",
     "MAX_FACE_SIDE",
     "MAX_FILE_BYTES",
+    "MAX_FINGERS_PER_DG3",
     "MAX_JPEG2000_TILES",
     "MAX_JPEG_SCANS",
     "MAX_MASTER_LIST_BYTES",
     "MAX_MASTER_LIST_CERTIFICATES",
+    "MAX_PENDING_NONCES",
     "MAX_READ_APDUS",
     "MAX_TRUST_FILE_BYTES",
     "READ_DEADLINE_SECONDS",
@@ -46,6 +50,8 @@ MAX_DECODED_PIXELS = 4_000_000
 proves they decode without spending memory on every pixel."""
 MAX_FACES_PER_DG2 = 4
 """Most face images one DG2 may hold (genuine documents carry one)."""
+MAX_FINGERS_PER_DG3 = 10
+"""Most finger images one DG3 may hold (a person has ten fingers; the CCCD stores two)."""
 MAX_FACE_SIDE = 4096
 """Widest or tallest face image (pixels) that ``lds.dg2.size`` accepts as a chip portrait (a few hundred is usual)."""
 MAX_JPEG2000_TILES = 1024
@@ -79,6 +85,14 @@ COUNTER_REQUEST_SECONDS = 5.0
 """Longest a client may take to send one whole request to the counter (line, headers and body)."""
 COUNTER_MAX_CONNECTIONS = 32
 """Most connections the counter serves at once (its page uses two or three)."""
+
+# --- liveness evidence sent to a verifier (cardlib.evidence, cardlib.service): from any client ---
+MAX_EVIDENCE_BYTES = 6 << 20
+"""Largest evidence bundle accepted (6 MiB): the base64 of a whole card (MAX_CARD_BYTES) and its transcript."""
+MAX_EVIDENCE_RESPONSES = 16
+"""Most protected responses a Chip Authentication transcript may carry (a read sends two: SELECT and AA)."""
+MAX_PENDING_NONCES = 10_000
+"""Most challenges a verification service keeps issued and unused at once; beyond it new ones are refused."""
 
 
 class LimitExceeded(CardlibError):
