@@ -301,33 +301,16 @@ class SOD:
         """Parse EF.SOD (tag 77); DecodeError names the part that is malformed."""
         raw = bytes(data)
         outer = read_single(raw, TAG_SOD, file=_FILE)
-        info = load_strict(cms.ContentInfo, outer.value, file=_FILE, field="ContentInfo")
-        with decoding(_FILE, "ContentInfo"):
-            if info["content_type"].native != "signed_data":
-                raise DecodeError(f"content type {info['content_type'].dotted}, expected signedData")
-            signed = info["content"]
-            econtent_info = signed["encap_content_info"]
-            econtent = bytes(econtent_info["content"].contents)
-            if len(signed["signer_infos"]) != 1:
-                raise DecodeError(f"{len(signed['signer_infos'])} SignerInfos, EF.SOD has exactly one")
-            crls = signed["crls"]
-            common = {
-                "raw": raw, "version": int(signed["version"].native[1:]),
-                "econtent_type": econtent_info["content_type"].dotted, "econtent": econtent,
-                "digest_algorithms": tuple(_digest_name(a) for a in signed["digest_algorithms"]),
-                "signer_certificates": _certificates(signed["certificates"]),
-                "crl_count": 0 if isinstance(crls, core.Void) else len(crls),
-            }
-        lso, lso_parameters = LDSSecurityObject._decode(econtent)
+        signed, common = decode_signed_data(outer.value, file=_FILE)
+        lso, lso_parameters = LDSSecurityObject._decode(common["econtent"])
         with decoding(_FILE, "SignerInfo"):
-            signer = _signer_fields(signed["signer_infos"][0])
             identifiers = {
                 "SignedData.digestAlgorithms": any(_has_parameters(item) for item in signed["digest_algorithms"]),
                 "SignerInfo.digestAlgorithm": _has_parameters(signed["signer_infos"][0]["digest_algorithm"]),
                 "LDSSecurityObject.hashAlgorithm": lso_parameters,
             }
         with_parameters = tuple(where for where, present in identifiers.items() if present)
-        return cls(lds_security_object=lso, **common, **signer, digest_identifiers_with_parameters=with_parameters)
+        return cls(raw=raw, lds_security_object=lso, **common, digest_identifiers_with_parameters=with_parameters)
 
     @classmethod
     def sign(cls, lso: LDSSecurityObject, signer: SODSigner, *, signing_time: datetime | None = None) -> SOD:
@@ -341,6 +324,37 @@ class SOD:
         return cls.decode(encode_signed_data(lso, signer, signing_time=signing_time))
 
 
+def decode_signed_data(content_info: bytes, *, file: str) -> tuple[cms.SignedData, dict[str, Any]]:
+    """A CMS ContentInfo holding SignedData with exactly one SignerInfo (EF.SOD, EF.CardSecurity), as the
+    parsed SignedData and its fields common to both files: version, eContentType and eContent, digest
+    algorithms, certificates, CRL count, and the SignerInfo's fields (:class:`SOD` names them).
+
+    DecodeError names ``file`` and the part that is malformed; the eContent itself is left to the caller.
+    """
+    info = load_strict(cms.ContentInfo, content_info, file=file, field="ContentInfo")
+    with decoding(file, "ContentInfo"):
+        if info["content_type"].native != "signed_data":
+            raise DecodeError(f"content type {info['content_type'].dotted}, expected signedData")
+        signed = info["content"]
+        econtent_info = signed["encap_content_info"]
+        if isinstance(econtent_info["content"], core.Void):
+            raise DecodeError("no eContent: the signed content is detached")
+        if len(signed["signer_infos"]) != 1:
+            raise DecodeError(f"{len(signed['signer_infos'])} SignerInfos, {file} has exactly one")
+        crls = signed["crls"]
+        common = {
+            "version": int(signed["version"].native[1:]),
+            "econtent_type": econtent_info["content_type"].dotted,
+            "econtent": bytes(econtent_info["content"].contents),
+            "digest_algorithms": tuple(_digest_name(a) for a in signed["digest_algorithms"]),
+            "signer_certificates": _certificates(signed["certificates"]),
+            "crl_count": 0 if isinstance(crls, core.Void) else len(crls),
+        }
+    with decoding(file, "SignerInfo"):
+        common.update(_signer_fields(signed["signer_infos"][0]))
+    return signed, common
+
+
 def encode_signed_data(lso: LDSSecurityObject, signer: SODSigner, *, signing_time: datetime | None = None) -> bytes:
     """The EF.SOD bytes for ``lso`` signed by ``signer``: the DER written out as the ASN.1 reads.
 
@@ -352,21 +366,27 @@ def encode_signed_data(lso: LDSSecurityObject, signer: SODSigner, *, signing_tim
                    version 1, sid issuerAndSerialNumber, digestAlgorithm, [0] signedAttrs,
                    signatureAlgorithm, signature OCTET STRING } } } } }
     """
+    return encode_tlv(TAG_SOD, encode_content_info(lso.encode(), OID_LDS_SECURITY_OBJECT, signer,
+                                                   signing_time=signing_time))
+
+
+def encode_content_info(econtent: bytes, econtent_type: str, signer: SODSigner, *,
+                        signing_time: datetime | None = None) -> bytes:
+    """The CMS ContentInfo DER of ``econtent`` (of type ``econtent_type``) signed by a Document Signer, laid
+    out as :func:`encode_signed_data` shows: EF.SOD wraps it in tag 77, EF.CardSecurity is it."""
     certificate = signer.certificate
-    econtent = lso.encode()
-    attributes = _signed_attributes(_digest(signer.algorithm.hash_name, econtent), signing_time)
+    attributes = _signed_attributes(_digest(signer.algorithm.hash_name, econtent), econtent_type, signing_time)
     signature = signer.sign(encode_tlv(0x31, attributes))
     digest_identifier = signer.algorithm.digest_identifier().dump()
     sid = encode_tlv(0x30, certificate.issuer.public_bytes() + core.Integer(certificate.serial_number).dump())
     signer_info = encode_tlv(0x30, b"".join((
         _INTEGER_1, sid, digest_identifier, encode_tlv(0xA0, attributes),
         signer.algorithm.identifier().dump(), encode_tlv(0x04, signature))))
-    encapsulated = encode_tlv(0x30, oid_der(OID_LDS_SECURITY_OBJECT) + encode_tlv(0xA0, encode_tlv(0x04, econtent)))
+    encapsulated = encode_tlv(0x30, oid_der(econtent_type) + encode_tlv(0xA0, encode_tlv(0x04, econtent)))
     signed_data = encode_tlv(0x30, b"".join((
         _INTEGER_3, encode_tlv(0x31, digest_identifier), encapsulated,
         encode_tlv(0xA0, certificate.public_bytes(serialization.Encoding.DER)), encode_tlv(0x31, signer_info))))
-    content_info = encode_tlv(0x30, oid_der(OID_SIGNED_DATA) + encode_tlv(0xA0, signed_data))
-    return encode_tlv(TAG_SOD, content_info)
+    return encode_tlv(0x30, oid_der(OID_SIGNED_DATA) + encode_tlv(0xA0, signed_data))
 
 
 _INTEGER_1 = bytes.fromhex("020101")
@@ -472,10 +492,10 @@ def _attempt(read: Any) -> str | None:
     return value
 
 
-def _signed_attributes(message_digest: bytes, signing_time: datetime | None) -> bytes:
+def _signed_attributes(message_digest: bytes, econtent_type: str, signing_time: datetime | None) -> bytes:
     """The content of the signed attributes SET (RFC 5652 §5.3): contentType, messageDigest, signingTime."""
     attributes = [
-        _attribute(OID_CONTENT_TYPE, oid_der(OID_LDS_SECURITY_OBJECT)),
+        _attribute(OID_CONTENT_TYPE, oid_der(econtent_type)),
         _attribute(OID_MESSAGE_DIGEST, encode_tlv(0x04, message_digest)),
     ]
     if signing_time is not None:
