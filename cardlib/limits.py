@@ -25,6 +25,7 @@ __all__ = [
     "MAX_FACE_SIDE",
     "MAX_FILE_BYTES",
     "MAX_FINGERS_PER_DG3",
+    "MAX_FINGERS_PER_DG3",
     "MAX_JPEG2000_TILES",
     "MAX_JPEG_SCANS",
     "MAX_MASTER_LIST_BYTES",
@@ -50,6 +51,8 @@ MAX_DECODED_PIXELS = 4_000_000
 proves they decode without spending memory on every pixel."""
 MAX_FACES_PER_DG2 = 4
 """Most face images one DG2 may hold (genuine documents carry one)."""
+MAX_FINGERS_PER_DG3 = 10
+"""Most finger images one DG3 may hold (a person has ten fingers; the CCCD stores two)."""
 MAX_FINGERS_PER_DG3 = 10
 """Most finger images one DG3 may hold (a person has ten fingers; the CCCD stores two)."""
 MAX_FACE_SIDE = 4096

@@ -1,0 +1,94 @@
+"""DG3 (ISO/IEC 19794-4 finger records): the BSI 2008 specimen, synthetic fingers, malformed records."""
+
+from __future__ import annotations
+
+import io
+import struct
+from pathlib import Path
+
+import pytest
+
+from cardlib.card.synthetic_fingers import HEIGHT, WIDTH, synthetic_finger, synthetic_finger_wsq
+from cardlib.errors import DecodeError
+from cardlib.lds.dg3 import DG3, Compression, FingerImage, FingerPosition, decode_record, encode_record
+from cardlib.limits import MAX_FINGERS_PER_DG3, LimitExceeded
+
+BSI_DG3 = Path(__file__).resolve().parents[2] / "shared" / "data" / "bsi2008" / "Datagroup3.bin"
+
+
+def test_bsi_specimen_dg3_decodes_reencodes_and_its_wsq_images_decode() -> None:
+    data = BSI_DG3.read_bytes()
+    dg3 = DG3.decode(data)
+    assert [finger.position for finger in dg3.fingers] == [FingerPosition.RIGHT_INDEX, FingerPosition.LEFT_INDEX]
+    assert {(f.compression, f.width, f.height, f.resolution, f.quality) for f in dg3.fingers} == {
+        (Compression.WSQ, 620, 620, 500, 100)}
+    assert [f.header.subtype for f in dg3.fingers] == [bytes([f.position.cbeff_subtype]) for f in dg3.fingers]
+    assert dg3.encode() == data
+    image = dg3.fingers[0].to_pil()
+    assert image.size == (620, 620) and image.mode == "L"
+
+
+def _fingers() -> tuple[FingerImage, ...]:
+    return tuple(FingerImage.for_finger(synthetic_finger_wsq(seed), Compression.WSQ, position, WIDTH, HEIGHT)
+                 for seed, position in ((1, FingerPosition.RIGHT_INDEX), (2, FingerPosition.LEFT_INDEX)))
+
+
+def test_synthetic_fingers_round_trip() -> None:
+    assert synthetic_finger(7).tobytes() == synthetic_finger(7).tobytes() != synthetic_finger(8).tobytes()
+    dg3 = DG3(_fingers())
+    decoded = DG3.decode(dg3.encode())
+    assert decoded == dg3
+    assert decoded.fingers[1].to_pil().size == (WIDTH, HEIGHT)
+
+
+def test_empty_dg3_is_the_protected_placeholder() -> None:
+    assert DG3(()).encode() == bytes.fromhex("63067F6103020100")  # what perso writes without fingers
+    assert DG3.decode(DG3(()).encode()).fingers == ()
+
+
+def test_jpeg2000_fingers_are_supported() -> None:
+    buffer = io.BytesIO()
+    synthetic_finger(3).save(buffer, "JPEG2000", irreversible=True, quality_mode="rates", quality_layers=[20])
+    finger = FingerImage.for_finger(buffer.getvalue(), Compression.JPEG2000, FingerPosition.RIGHT_INDEX, WIDTH,
+                                    HEIGHT)
+    assert DG3.decode(DG3((finger,)).encode()).fingers[0].to_pil().size == (WIDTH, HEIGHT)
+
+
+def test_malformed_records_are_named() -> None:
+    record = encode_record(_fingers()[0])
+    cases = {
+        "version": record[:4] + b"020\x00" + record[8:],
+        "record length": record[:-1],
+        "compression": record[:29] + b"\x09" + record[30:],
+        "finger position": record[:36] + b"\x0d" + record[37:],
+        "finger image length": record[:32] + struct.pack(">I", len(record)) + record[36:],
+        "finger record": b"\xa1\x00",
+    }
+    for field, broken in cases.items():
+        with pytest.raises(DecodeError) as caught:
+            decode_record(broken)
+        assert caught.value.field == field, field
+    with pytest.raises(DecodeError, match="39794-4"):
+        decode_record(b"\xa1\x03\x01\x02\x03")
+
+
+def test_errors_inside_dg3_point_into_the_file() -> None:
+    data = DG3(_fingers()[:1]).encode()
+    position = data.index(b"FIR\x00") + 4
+    with pytest.raises(DecodeError) as caught:
+        DG3.decode(data[:position] + b"999" + data[position + 3 :])
+    assert (caught.value.file, caught.value.field, caught.value.offset) == ("DG3", "version", position)
+
+
+def test_too_many_fingers_are_refused_before_any_image() -> None:
+    record = bytearray(encode_record(_fingers()[0]))
+    record[18] = MAX_FINGERS_PER_DG3 + 1
+    with pytest.raises(LimitExceeded, match="MAX_FINGERS_PER_DG3"):
+        decode_record(bytes(record))
+
+
+def test_corrupt_image_fails_only_when_decoded() -> None:
+    finger = FingerImage.for_finger(b"\xff\xa0" + bytes(40), Compression.WSQ, FingerPosition.LEFT_INDEX, 10, 10)
+    decoded = DG3.decode(DG3((finger,)).encode()).fingers[0]
+    with pytest.raises(DecodeError):
+        decoded.to_pil()
