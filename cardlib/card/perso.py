@@ -17,7 +17,7 @@ photo is usually the wrong file (a camera original, a scan of a whole form) and 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Literal
@@ -28,6 +28,7 @@ from PIL import Image
 from cardlib import curves
 from cardlib.card.image import AAPrivateKey, CardImage, ChipSecrets
 from cardlib.card.portrait import PORTRAIT_HEIGHT, PORTRAIT_WIDTH, normalise_portrait
+from cardlib.card.targets import ChipTarget
 from cardlib.errors import CardlibError, ValidationError
 from cardlib.lds.com import EFCOM
 from cardlib.lds.dg1 import DG1
@@ -186,15 +187,19 @@ def personalize(
     profile: ChipProfile = DEFAULT_PROFILE,
     keys: ChipKeys | None = None,
     signing_time: datetime | None = None,
+    target: ChipTarget | None = None,
 ) -> CardImage:
     """The card image of ``resident``: every file encoded, the SOD signed by ``signer``, the chip's secrets.
 
     ``portrait`` is a source image, normalised here, or a face image already made (:func:`prepare_portrait`).
     ``keys`` lets a caller supply the chip keys (e.g. generated ahead in bulk); by default fresh ones are made.
+    ``target`` makes an image that chip can hold (:mod:`cardlib.card.targets`): its AA key type and size, no
+    EF.CardAccess without a master file, no DG14 without Chip Authentication; TargetError if it still cannot.
     """
     if not isinstance(resident, Resident):
         raise TypeError(f"personalize(): resident must be a Resident (Resident(...), Resident.from_dict(...)), "
                         f"got {type(resident).__name__}")
+    profile = _profile_for(profile, target)
     keys = keys or ChipKeys.generate(profile)
     mrz = MRZ.from_resident(resident)
     face = portrait if isinstance(portrait, FaceImage) else normalise_portrait(portrait,
@@ -207,15 +212,27 @@ def personalize(
         14: dg14(keys, profile),
         15: DG15.from_cryptography(keys.aa.public_key()).encode(),
     }
+    chip_authentication = target is None or target.chip_authentication
+    if not chip_authentication:
+        del groups[14]
     sod = sign_data_groups(groups, signer, digest=profile.digest, signing_time=signing_time)
     files: Mapping[str, bytes] = {
-        "EF.CardAccess": card_access(profile),
+        **({"EF.CardAccess": card_access(profile)} if target is None or target.master_file else {}),
         "EF.COM": EFCOM(data_groups=tuple(sorted(groups))).encode(),
         **{f"DG{number}": data for number, data in groups.items()},
         "EF.SOD": sod,
     }
-    secrets = ChipSecrets(mrz.mrz_information, resident.can, keys.aa, keys.ca, None)
-    return CardImage(files, secrets, resident.id_number)
+    secrets = ChipSecrets(mrz.mrz_information, resident.can, keys.aa, keys.ca if chip_authentication else None, None)
+    image = CardImage(files, secrets, resident.id_number)
+    if target is not None:
+        target.check(image)
+    return image
+
+
+def _profile_for(profile: ChipProfile, target: ChipTarget | None) -> ChipProfile:
+    """``profile`` with the Active Authentication key the target holds (RSA of its size when RSA is all it takes)."""
+    bits = target.rsa_bits if target is not None else None
+    return profile if bits is None else replace(profile, aa_key_type="rsa", aa_rsa_bits=bits)
 
 
 def sign_data_groups(

@@ -7,6 +7,8 @@ protocols: outside a session they run PACE (MSE:Set AT ``C1A4``); inside a BAC/P
 Authentication (MSE:Set AT ``41A4`` + GENERAL AUTHENTICATE for AES, MSE:Set KAT ``41A6`` for 3DES).
 It is the chip side of the in-process transport and of the vpcd reader (:mod:`cardlib.chip.vpcd`).
 Whatever bytes arrive, :meth:`process` answers with a response APDU ending in a status word; it never raises.
+:class:`BlankAppletChip` is the blank-applet mode: a JMRTD passport applet waiting to be personalized
+(:mod:`cardlib.chip.applet`), which becomes a BAC-only :class:`VirtualChip` of what was written once locked.
 
 :class:`ChipOptions` switches on the behaviours of chips met in the field (the catalogue of
 ``tests/test_field_chips.py``), each independent of the others so that they combine: an unreachable
@@ -30,6 +32,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from cardlib.card.image import AAPrivateKey, CardImage, ChipSecrets
+from cardlib.card.targets import JMRTD_APPLET, ChipTarget
+from cardlib.chip.applet import PERSONALIZATION_INS, BlankApplet
 from cardlib.chip.filesystem import MF_FID, ChipFile, FileSystem, application_fcp
 from cardlib.errors import CardlibError, DecodeError, ProtocolError
 from cardlib.lds import files as lds_files
@@ -91,6 +95,8 @@ SM_CLA = 0x0C
 CHALLENGE_LENGTH = 8
 BAC_DATA_LENGTH = 40
 MAX_SHORT_OFFSET = 0x7FFF
+GET_UID_HEADER = bytes.fromhex("FFCA0000")
+UID_LENGTH = 7
 
 
 def _atr(historical: bytes) -> bytes:
@@ -389,8 +395,8 @@ class VirtualChip:
         """READ BINARY B0 (15-bit offset, or SFI in P1 with 8-bit offset) and B1 (offset in DO54)."""
         file, offset = self._read_target(cmd) if cmd.ins == INS_READ_BINARY else self._odd_read_target(cmd)
         self._check_access(file)
-        if file.spec == lds_files.DATA_GROUPS[3]:
-            raise _Status(SW_SECURITY_STATUS)  # DG3 needs Terminal Authentication, which we do not offer
+        if file.spec in (lds_files.DATA_GROUPS[3], lds_files.DATA_GROUPS[4]):
+            raise _Status(SW_SECURITY_STATUS)  # DG3/DG4 need Terminal Authentication, which we do not offer
         wanted = self._expected_length(cmd)
         if offset >= len(file.content):
             raise _Status(SW_WRONG_OFFSET)
@@ -616,6 +622,70 @@ class VirtualChip:
         response, session = self._ca.handle(cmd)
         self._next_sm = session
         return response
+
+
+class BlankAppletChip:
+    """The virtual chip's blank-applet mode: a JMRTD passport applet as installed on a fresh Java Card.
+
+    Until ``PUT DATA DE AD`` it runs the personalization state machine of :mod:`cardlib.chip.applet`
+    (perso commands allowed, nothing readable); from the lock on, a :class:`VirtualChip` serves what was
+    written with the target's access rules (BAC only, no EF.CardAccess, the target's AA hash), and every
+    personalization command answers 6982.  It also answers the PC/SC reader's GET DATA for the card's UID
+    (``FF CA 00 00 00``, PC/SC part 3), which a contactless reader answers itself and vpcd passes on.
+    """
+
+    def __init__(self, target: ChipTarget = JMRTD_APPLET, *, uid: bytes | None = None,
+                 atr: bytes = DEFAULT_ATR) -> None:
+        self.target = target
+        self.uid = uid if uid is not None else os.urandom(UID_LENGTH)
+        self._atr = atr
+        self.applet = BlankApplet(target)
+        self._chip: VirtualChip | None = None
+
+    def __repr__(self) -> str:
+        return f"BlankAppletChip({self.target.name}, locked={self.applet.locked})"
+
+    @property
+    def atr(self) -> bytes:
+        """The answer to reset (the Java Card's, whatever the applet holds)."""
+        return self._atr
+
+    @property
+    def chip(self) -> VirtualChip | None:
+        """The eMRTD chip the applet became when it was locked; None before."""
+        return self._chip
+
+    def power_on(self) -> bytes:
+        """Power up: selections and sessions dropped, what was written kept."""
+        self.applet.power_on()
+        if self._chip is not None:
+            self._chip.power_on()
+        return self.atr
+
+    def reset(self) -> None:
+        """Warm reset: as :meth:`power_on`."""
+        self.power_on()
+
+    def process(self, raw: bytes) -> bytes:
+        """Answer one command APDU; never raises."""
+        try:
+            cmd = CommandAPDU.parse(bytes(raw))
+        except CardlibError:
+            return SW_WRONG_LENGTH.to_bytes(2, "big")
+        if cmd.header == GET_UID_HEADER:
+            return ResponseAPDU(self.uid, SW_OK).encode()
+        if self._chip is not None:
+            if cmd.ins in PERSONALIZATION_INS and not cmd.cla & SM_CLA:
+                return SW_SECURITY_STATUS.to_bytes(2, "big")  # written once: locked
+            return self._chip.process(raw)
+        try:
+            response = self.applet.process(cmd)
+        except Exception:  # the last line of defence, as in VirtualChip.process
+            return SW_UNKNOWN.to_bytes(2, "big")
+        if self.applet.locked:
+            self._chip = VirtualChip(self.applet.image(), ChipOptions(
+                pace=self.target.pace, aa_hash=self.target.aa_hash, atr=self._atr))
+        return response.encode()
 
 
 def _is_error(response: ResponseAPDU) -> bool:
