@@ -31,6 +31,7 @@ from cardlib.chip.chip import VirtualChip
 from cardlib.errors import CardlibError
 from cardlib.lds.com import EFCOM
 from cardlib.lds.dg1 import DG1
+from cardlib.lds.dg3 import DG3
 from cardlib.lds.dg13 import DG13
 from cardlib.lds.dg15 import DG15
 from cardlib.lds.securityinfo import DG14, CardAccess
@@ -38,6 +39,8 @@ from cardlib.lds.sod import SOD
 from cardlib.lds.tlv import iter_tlvs
 from cardlib.model.mrz import MRZ
 from cardlib.pki.certificates import Certificate, RevocationList, load_certificates
+from cardlib.pki.cvc import CVCertificate
+from cardlib.pki.eac import EACPKI
 from cardlib.pki.masterlist import MasterList, encode_master_list
 from cardlib.pki.trust import TrustStore
 from cardlib.protocols.apdu import CommandAPDU, ResponseAPDU
@@ -91,6 +94,30 @@ def _dg1(data: bytes) -> object:
 def _dg2(data: bytes) -> object:
     """DG2 through its codec and the conformance checks, which open the portrait with pillow."""
     return conformance_checks(DecodedLDS.of({"DG2": data}))
+
+
+def _dg3(data: bytes) -> object:
+    """DG3 through its record codec (finger images are not decoded: WSQ is NBIS C code, fuzzed apart)."""
+    return [(finger.position, finger.compression, len(finger.image)) for finger in DG3.decode(data).fingers]
+
+
+def _dg3_seeds() -> list[bytes]:
+    from cardlib.card.synthetic_fingers import HEIGHT, WIDTH, synthetic_finger_wsq
+    from cardlib.lds.dg3 import Compression, FingerImage, FingerPosition
+    fingers = tuple(FingerImage.for_finger(synthetic_finger_wsq(seed), Compression.WSQ, position, WIDTH, HEIGHT)
+                    for seed, position in ((1, FingerPosition.RIGHT_INDEX), (2, FingerPosition.LEFT_INDEX)))
+    return [DG3(fingers).encode()]
+
+
+def _cvc(data: bytes) -> object:
+    """A CV certificate decoded, re-encoded and checked against its own key (as a self-signed CVCA)."""
+    certificate = CVCertificate.decode(data)
+    return certificate.encode(), certificate.verify_signature(certificate.body.public_key)
+
+
+def _cvc_seeds() -> list[bytes]:
+    pki = EACPKI.generate()
+    return [pki.cvca.encode(), pki.dv.encode(), pki.inspection_system.encode()]
 
 
 def _dg13(data: bytes) -> object:
@@ -250,6 +277,8 @@ TARGETS: dict[str, Target] = {target.name: target for target in (
     Target("mrz", _mrz, lambda: [str(DG1.decode(card().files["DG1"]).mrz).encode()]),
     Target("dg1", _dg1, _file("DG1")),
     Target("dg2", _dg2, _file("DG2")),
+    Target("dg3", _dg3, _dg3_seeds),
+    Target("cvc", _cvc, _cvc_seeds),
     Target("dg13", _dg13, _file("DG13")),
     Target("dg14", _dg14, _file("DG14")),
     Target("card_access", _card_access, _file("EF.CardAccess")),
