@@ -49,6 +49,8 @@ COMMANDS: dict[str, Command] = {
                     "CARDTOOL_CAN=031742 cardtool read --out dump-031742"),
     "emulate": Command("cardtool.chip_commands", "present card images on the vpcd virtual reader until stopped",
                        "cardtool emulate batch/cards/00002-001085031742"),
+    "encode": Command("cardtool.encode_command", "write card images onto blank test cards, read back, verify",
+                      "cardtool encode batch --reader 'ACS ACR1252' --trust pki/csca.pem pki/crl.pem"),
     "demo": Command("cardtool.demo", "personalize sample cards, read them over PC/SC, verify, report",
                     "cardtool demo --out demo-out"),
     "counter": Command("cardtool.counter.command", "the card check for officers: a web page on this computer",

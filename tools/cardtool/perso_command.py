@@ -51,6 +51,7 @@ from cardlib.batch.pool import process_pool
 from cardlib.batch.sources import PERSO_MANIFEST
 from cardlib.card.inputs import COLUMNS, InputRecord, RejectedRow, is_correction_file, read_records
 from cardlib.card.perso import personalize, prepare_portrait
+from cardlib.card.targets import TARGETS, ChipTarget, target_named
 from cardlib.errors import CardlibError, InputError, ValidationError
 from cardlib.lds.sod import SODSigner
 from cardlib.pki.hsm import PinSource
@@ -87,6 +88,9 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
                         help="do the rows rejected in an earlier run again, and nothing else")
     parser.add_argument("--new-input", action="store_true",
                         help="INPUT replaces the file this --out was started on (rows matched by number)")
+    parser.add_argument("--target", choices=sorted(TARGETS),
+                        help="make cards this chip can hold (jmrtd-applet: BAC only, RSA-1024 AA, no EF.CardAccess, "
+                             "for 'cardtool encode'); default: the virtual CCCD chip")
     pin = parser.add_mutually_exclusive_group()
     pin.add_argument("--pin-env", metavar="VAR", help="environment variable holding the token PIN (token-held keys)")
     pin.add_argument("--pin-file", type=Path, metavar="PATH", help="file whose first line is the token PIN")
@@ -138,7 +142,8 @@ def run(args: argparse.Namespace) -> int:
     with source.open() as authority:  # a broken PKI folder, a wrong PIN or an expired DS: said before any row
         authority.document_signer()
     summary = personalize_batch(args.input, source, args.out, workers=args.workers or default_workers(),
-                                progress=True, new_input=args.new_input, only_rejected=args.only_rejected)
+                                progress=True, new_input=args.new_input, only_rejected=args.only_rejected,
+                                target=target_named(args.target) if args.target else None)
     report = ManifestReport.of(args.out / MANIFEST)
     _print_first(summary.warnings)
     _print_first(summary.not_done)
@@ -158,13 +163,15 @@ def _print_first(messages: list[str]) -> None:
 
 
 def personalize_batch(source: Path, signer: SODSigner | SignerSource, out: Path, *, workers: int = 1,
-                      progress: bool = False, new_input: bool = False, only_rejected: bool = False) -> BatchSummary:
+                      progress: bool = False, new_input: bool = False, only_rejected: bool = False,
+                      target: ChipTarget | None = None) -> BatchSummary:
     """Personalize every row of ``source`` into ``out``, resuming a previous run on the same folder.
 
     ``signer`` is a Document Signer, or where to get one; only a :class:`SignerSource` lets ``workers``
     processes share the work (each opens the PKI once).  ``progress`` draws a progress bar on a terminal.
     ``new_input`` lets ``source`` replace the file the batch was started on; ``only_rejected`` does the
-    rejected rows again and nothing else.  Writes the files of the module docstring.
+    rejected rows again and nothing else; ``target`` makes cards that chip can hold.  Writes the files of the
+    module docstring.
     """
     check_output_folder(out, "output folder")
     make_folder(out)
@@ -175,7 +182,7 @@ def personalize_batch(source: Path, signer: SODSigner | SignerSource, out: Path,
     summary = BatchSummary()
     with (out / MANIFEST).open("a", encoding="utf-8") as manifest:
         try:
-            for entry in _entries(plan.rows(source), signer, out, workers):
+            for entry in _entries(plan.rows(source), signer, out, workers, target):
                 summary.personalized += entry["status"] == "personalized"
                 summary.rejected += entry["status"] == "rejected"
                 if entry.get("portrait", {}).get("warning"):
@@ -290,18 +297,18 @@ class _Plan:
 
 
 def _entries(items: Iterator[InputRecord | RejectedRow], signer: SODSigner | SignerSource, out: Path,
-             workers: int) -> Iterator[Entry]:
+             workers: int, target: ChipTarget | None) -> Iterator[Entry]:
     """One manifest entry per row to do, in input order: rejected rows as they are, the others personalized."""
     if not isinstance(signer, SignerSource):
-        yield from (_personalize_one(item, signer, out) for item in items)
+        yield from (_personalize_one(item, signer, out, target) for item in items)
     elif workers > 1:
         with process_pool(workers, _open_worker_signer, (signer,)) as pool:
-            yield from ordered_map(pool, partial(_personalize_in_worker, out=out), items,
+            yield from ordered_map(pool, partial(_personalize_in_worker, out=out, target=target), items,
                                    workers * IN_FLIGHT_PER_WORKER)
     else:
         with signer.open() as authority:
             document_signer = authority.document_signer()
-            yield from (_personalize_one(item, document_signer, out) for item in items)
+            yield from (_personalize_one(item, document_signer, out, target) for item in items)
 
 
 def _open_worker_signer(source: SignerSource) -> None:
@@ -311,12 +318,13 @@ def _open_worker_signer(source: SignerSource) -> None:
     _worker_signer = _worker_authority.document_signer()
 
 
-def _personalize_in_worker(item: InputRecord | RejectedRow, out: Path) -> Entry:
+def _personalize_in_worker(item: InputRecord | RejectedRow, out: Path, target: ChipTarget | None) -> Entry:
     assert _worker_signer is not None, "worker started without its initializer"
-    return _personalize_one(item, _worker_signer, out)
+    return _personalize_one(item, _worker_signer, out, target)
 
 
-def _personalize_one(item: InputRecord | RejectedRow, signer: SODSigner, out: Path) -> Entry:
+def _personalize_one(item: InputRecord | RejectedRow, signer: SODSigner, out: Path,
+                     target: ChipTarget | None) -> Entry:
     if isinstance(item, RejectedRow):
         return _rejected(item, item.field, item.reason)
     folder = Path("cards") / f"{item.row:05d}-{item.resident.id_number}"
@@ -325,7 +333,7 @@ def _personalize_one(item: InputRecord | RejectedRow, signer: SODSigner, out: Pa
     except ValidationError as exc:
         return _rejected(item, exc.field, exc.reason)
     try:
-        image = personalize(item.resident, portrait.face, signer)
+        image = personalize(item.resident, portrait.face, signer, target=target)
         image.save(out / folder)
     except CardlibError as exc:
         return _rejected(item, None, str(exc))
