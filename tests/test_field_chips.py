@@ -92,6 +92,7 @@ CATALOGUE = [
     # READ BINARY by short file identifier unsupported → SELECT by file identifier
     *(FieldChip(f"sfi-{sw:04X}", ChipOptions(sfi_sw=sw), max_apdus=45)
       for sw in (0x6986, 0x6A81, 0x6A86, 0x6B00, 0x6D00, 0x6E00, 0x6F00)),
+    FieldChip("sfi-6A82", ChipOptions(sfi_sw=0x6A82), max_apdus=45),  # files without SFIs (vsmartcard's ePass)
     FieldChip("select-p2-0c-refused", ChipOptions(select_p2_0c_sw=0x6A86, sfi_sw=0x6A86), max_apdus=50),
     # extended length refused (plain, under SM, with 6D00/6F00) or truncated silently
     *(FieldChip(f"extended-{where}-{sw:04X}", ChipOptions(extended_length=False, extended_refusal=where,
@@ -109,6 +110,10 @@ CATALOGUE = [
     # T=0-style transport answers: 61xx GET RESPONSE chains and 6Cxx resends
     FieldChip("get-response-chains", ChipOptions(chaining=64, extended_length=False), max_apdus=400),
     FieldChip("exact-le-6cxx", ChipOptions(exact_le=True, extended_length=False), max_apdus=220),
+    # DO99 never, DO8E only on 9000, 6282 data in a DO87 without MAC (vsmartcard's ePass emulator)
+    FieldChip("sm-mac-only-9000", ChipOptions(mac_only_9000=True), max_apdus=60),
+    FieldChip("sm-mac-only-9000-bac-no-sfi", ChipOptions(mac_only_9000=True, sfi_sw=0x6A82, pace=False), "MRZ",
+              "BAC", max_apdus=80),
     # a slow chip
     FieldChip("slow-50ms", ChipOptions(latency=0.05)),
     # plain error status words under SM, the chip counting them 0, 1 or 2 times (DG3 answers 6982)

@@ -44,7 +44,7 @@ from cardlib.protocols.apdu import CommandAPDU, ResponseAPDU
 from cardlib.protocols.bac import BACChip
 from cardlib.protocols.ca import CAChip
 from cardlib.protocols.pace import PACEChip, PACEParameters
-from cardlib.protocols.sm import SecureMessaging
+from cardlib.protocols.sm import MAC_DO_LENGTH, SecureMessaging
 
 SW_OK = 0x9000
 SW_END_OF_FILE = 0x6282
@@ -141,7 +141,9 @@ class ChipOptions:
     (6700); ``aa_hash`` is the Active Authentication hash, ``aa_ecdsa_der`` sends ECDSA signatures in DER.
     ``mse_do84`` says whether MSE:Set AT of PACE may, must or must not carry the parameter ID (DO84).
     ``internal_errors`` pairs an INS with the status word (6Fxx, 6Axx) every such command outside a session
-    (access control: BAC, PACE) gets.
+    (access control: BAC, PACE) gets.  ``mac_only_9000`` protects answers as vsmartcard's ePass emulator
+    does: never a DO99, a DO8E MAC only on 9000; any other answer carries its data (6282) in a DO87 with no
+    MAC, the chip counting the command only.
     """
 
     extended_length: bool = True
@@ -167,6 +169,7 @@ class ChipOptions:
     aa_ecdsa_der: bool = False
     mse_do84: DO84Rule = "optional"
     internal_errors: tuple[tuple[int, int], ...] = ()
+    mac_only_9000: bool = False
 
 
 class _Status(Exception):
@@ -322,7 +325,10 @@ class VirtualChip:
         if self.options.plain_errors is not None and _is_error(response):
             sm.advance(self.options.plain_errors - 1)
             return response
-        protected = sm.protect_response(response)
+        protected = sm.protect_response(response, status=not self.options.mac_only_9000)
+        if self.options.mac_only_9000 and not response.ok:
+            sm.advance(-1)  # the response is not counted
+            return ResponseAPDU(protected.data[:-MAC_DO_LENGTH], response.sw)
         if next_sm is not None and response.ok:
             self._sm = next_sm
         return protected

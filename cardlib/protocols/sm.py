@@ -32,6 +32,7 @@ DO_CRYPTOGRAM = 0x87
 DO_LE = 0x97
 DO_STATUS = 0x99
 DO_MAC = 0x8E
+MAC_DO_LENGTH = 10  # DO8E with its 8-byte MAC (3DES and AES sessions alike)
 PADDING_INDICATOR = b"\x01"
 _SHORT_RESPONSE_LIMIT = 256
 
@@ -213,6 +214,8 @@ class SecureMessaging:
         covered = b"".join(objects[tag].encode() for tag in (DO_CRYPTOGRAM_ODD, DO_CRYPTOGRAM, DO_STATUS)
                            if tag in objects)
         self._check_mac(ssc, objects, covered, "response")
+        if DO_STATUS not in objects and rsp.ok:  # a chip may leave DO99 out of 9000: the MAC covers the data
+            return ResponseAPDU(self._open_cryptogram(ssc, objects), rsp.sw)
         if DO_STATUS not in objects or len(objects[DO_STATUS].value) != 2:
             raise ProtocolError("protected response has no two-byte DO99 status")
         status = int.from_bytes(objects[DO_STATUS].value, "big")
@@ -236,13 +239,21 @@ class SecureMessaging:
         return CommandAPDU(cmd.cla & ~SM_CLA_BITS & 0xFF, cmd.ins, cmd.p1, cmd.p2, data, le,
                            extended=cmd.extended)
 
-    def protect_response(self, rsp: ResponseAPDU) -> ResponseAPDU:
-        """Wrap a plain response into DO87, DO99 and DO8E under the next SSC; the status word is kept."""
+    def protect_response(self, rsp: ResponseAPDU, *, status: bool = True) -> ResponseAPDU:
+        """Wrap a plain response into DO87, DO99 and DO8E under the next SSC; the status word is kept.
+
+        ``status=False`` leaves DO99 out, as some chips do for 9000 answers.
+        """
         ssc = self._next_ssc()
         body = self._cryptogram_do(ssc, rsp.data, odd_ins=False) if rsp.data else b""
-        body += encode_tlv(DO_STATUS, rsp.sw.to_bytes(2, "big"))
+        body += encode_tlv(DO_STATUS, rsp.sw.to_bytes(2, "big")) if status else b""
         body += encode_tlv(DO_MAC, self._mac(ssc, body))
         return ResponseAPDU(body, rsp.sw)
+
+
+def carries_mac(body: bytes) -> bool:
+    """Whether a protected response body ends with a DO8E MAC (some chips leave it out of error answers)."""
+    return len(body) >= MAC_DO_LENGTH and body[-MAC_DO_LENGTH:][:2] == bytes([DO_MAC, MAC_DO_LENGTH - 2])
 
 
 def _encode_le(le: int, extended: bool) -> bytes:

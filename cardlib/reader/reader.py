@@ -65,7 +65,7 @@ from cardlib.protocols.apdu import CommandAPDU, ResponseAPDU
 from cardlib.protocols.bac import BACTerminal
 from cardlib.protocols.ca import CATerminal, CATranscript, ProtectedResponse
 from cardlib.protocols.pace import PACEParameters, PACETerminal
-from cardlib.protocols.sm import SecureMessaging
+from cardlib.protocols.sm import SecureMessaging, carries_mac
 from cardlib.reader.models import ChipModels, ReadPath, model_id
 from cardlib.reader.progress import ProgressCallback, ProgressReporter, ReadEvent, ReadPhase, ReadStage
 from cardlib.reader.trace import APDUTrace
@@ -115,6 +115,7 @@ _SMALLER_READS = (192, 160, 128, 112, 96, 80, 64, 48, 32, 16)
 _MIN_READ_SIZE = _SMALLER_READS[-1]
 # How chips that do not take READ BINARY by short file identifier answer it (seen in the field).
 _SFI_REFUSALS = (0x6985, 0x6986, 0x6A81, 0x6A86, 0x6B00, 0x6D00, 0x6E00, 0x6F00)
+# A chip whose files carry no SFI answers 6A82 (file not found) too: SELECT then tells whether it is there.
 # How a card's runtime (or applet) refuses an extended-length APDU it does not take.
 _EXTENDED_REFUSALS = (0x6700, 0x6D00, 0x6F00)
 # How a chip that wants SELECT to return file control information refuses P2=0C.
@@ -389,10 +390,10 @@ class _Channel:
         if response.sw in (SW_SM_MISSING, SW_SM_INCORRECT):
             raise SecureMessagingError(f"{self.where()}: the chip answered {describe_command(command)} with "
                                        f"{sw_meaning(response.sw)} (SW {response.sw:04X}): {_HINT_SM}")
-        if not response.data and not response.ok:
+        if not response.ok and not carries_mac(response.data):  # its data, if any, is unauthenticated: dropped
             self.sm.advance(self.plain_ssc_steps - 1)  # protect_command counted one step already
             self.after_plain = True
-            return response
+            return ResponseAPDU(b"", response.sw)
         try:
             plain = self.sm.unprotect_response(response)
         except ProtocolError as exc:
@@ -594,7 +595,9 @@ class _FileReader:
             try:
                 return self.read(spec.name, sfi=spec.sfi)
             except _SFIRefusedError:
+                _select_file(self.channel, spec)  # 6A82 here too: the file is absent, the SFI refusal taught nothing
                 self.use_sfi = not learn_sfi
+                return self.read(spec.name)
         _select_file(self.channel, spec)
         return self.read(spec.name)
 
@@ -666,7 +669,7 @@ class _FileReader:
                 SW_WRONG_LENGTH, SW_WRONG_OFFSET, SW_END_OF_FILE):
             self.fallbacks += 1
             return _HEADER_PROBE  # maybe only a read past the end is refused: learn the size first
-        if command.p1 & 0x80 and command.ins == 0xB0 and sw in _SFI_REFUSALS:
+        if command.p1 & 0x80 and command.ins == 0xB0 and sw in (*_SFI_REFUSALS, SW_FILE_NOT_FOUND):
             self.sfi_refusal = sw
             raise _SFIRefusedError(name)
         if extended and sw in _EXTENDED_REFUSALS:
