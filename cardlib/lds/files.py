@@ -39,7 +39,7 @@ _DG_TAGS = {1: 0x61, 2: 0x75, 3: 0x63, 4: 0x76, 5: 0x65, 6: 0x66, 7: 0x67, 8: 0x
 EF_COM = FileSpec("EF.COM", 0x011E, 0x1E, 0x60)
 EF_SOD = FileSpec("EF.SOD", 0x011D, 0x1D, 0x77)
 EF_CARD_ACCESS = FileSpec("EF.CardAccess", 0x011C, 0x1C, None)
-# EF.CardSecurity (ICAO 9303-10 §3.11.3, BSI TR-03110-3 A.1.2): in the master file, so its FID and SFI are those
+# EF.CardSecurity (ICAO 9303-11 §9.2, BSI TR-03110-3 A.1.2): in the master file, so its FID and SFI are those
 # of EF.SOD in the eMRTD application; it comes after EF.SOD in ALL_FILES, so by_fid/by_sfi still name EF.SOD.
 EF_CARD_SECURITY = FileSpec("EF.CardSecurity", 0x011D, 0x1D, None)
 DATA_GROUPS: dict[int, FileSpec] = {n: _dg(n, tag) for n, tag in _DG_TAGS.items()}

@@ -4,6 +4,11 @@
 
 1. EF.CardAccess is read in the clear from the master file.  When it lists a PACEInfo the chip is opened
    with PACE (CAN or MRZ); otherwise with BAC (MRZ only).  A failed PACE is reported, never retried as BAC.
+   Among the PACEInfos the reader prefers the chip authentication mapping, then the integrated, then the
+   generic (ECDH before DH, AES-128 first); a mapping the chip refuses at MSE:Set AT as not supported is
+   noted and the next is tried, any other failure stops the read.  :attr:`ReadResult.pace_protocol` names the
+   protocol used.  After PACE-CAM, EF.CardSecurity is read from the master file and the chip's authentication
+   data is checked against the static key it holds (:attr:`ReadResult.pace_cam`, a live check like CA/AA).
 2. The eMRTD application is selected and EF.COM, the data groups it lists and EF.SOD are read under
    secure messaging with an adaptive read size (:class:`_FileReader`), so a ~25 KB card takes a handful of
    APDUs when the chip takes extended length, and still reads when it does not.
@@ -53,10 +58,20 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cardlib.card.image import CardImage
 from cardlib.errors import CardError, CardlibError, DecodeError, ProtocolError, ValidationError
 from cardlib.lds.asn1 import ECPublicKeyInfo
+from cardlib.lds.cardsecurity import CardSecurity
 from cardlib.lds.com import EFCOM
 from cardlib.lds.dg15 import DG15
-from cardlib.lds.files import DATA_GROUPS, EF_CARD_ACCESS, EF_COM, EF_SOD, EMRTD_AID, FileSpec, by_name
-from cardlib.lds.securityinfo import DG14, CardAccess, PACEInfo
+from cardlib.lds.files import (
+    DATA_GROUPS,
+    EF_CARD_ACCESS,
+    EF_CARD_SECURITY,
+    EF_COM,
+    EF_SOD,
+    EMRTD_AID,
+    FileSpec,
+    by_name,
+)
+from cardlib.lds.securityinfo import DG14, PROTOCOL_OIDS, PROTOCOLS, CardAccess, PACEInfo
 from cardlib.lds.tlv import encode_length, read_tlv
 from cardlib.limits import MAX_CARD_BYTES, MAX_FILE_BYTES, MAX_READ_APDUS, READ_DEADLINE_SECONDS, LimitExceeded
 from cardlib.model.mrz import check_digit
@@ -146,13 +161,11 @@ _CHALLENGE_LENGTH = 8
 _DER_SIGNATURE_OVERHEAD = 8  # SEQUENCE and two INTEGER headers, each with a possible leading zero
 _HEADER_PROBE = 8
 
-# PACE protocols in order of preference (BSI TR-03110-3 A.1.1): ECDH generic mapping with AES first.
-_PACE_PREFERENCE = (
-    "0.4.0.127.0.7.2.2.4.2.2",  # id-PACE-ECDH-GM-AES-CBC-CMAC-128
-    "0.4.0.127.0.7.2.2.4.2.3",  # id-PACE-ECDH-GM-AES-CBC-CMAC-192
-    "0.4.0.127.0.7.2.2.4.2.4",  # id-PACE-ECDH-GM-AES-CBC-CMAC-256
-    "0.4.0.127.0.7.2.2.4.2.1",  # id-PACE-ECDH-GM-3DES-CBC-CBC
-)
+# PACE preferences (ICAO 9303-11 §4.4): the mapping that also authenticates the chip, then the integrated
+# mapping, then the generic one; ECDH before DH; AES-128 first, 3DES last.  A PACEInfo ranks by these in turn.
+_MAPPING_PREFERENCE = ("CAM", "IM", "GM")
+_KEY_AGREEMENT_PREFERENCE = ("ECDH", "DH")
+_CIPHER_PREFERENCE = ("AES-128", "AES-192", "AES-256", "3DES")
 _CA_ECDH_3DES = "0.4.0.127.0.7.2.2.3.2.1"  # id-CA-ECDH-3DES-CBC-CBC, implied when DG14 has no ChipAuthenticationInfo
 
 
@@ -323,6 +336,19 @@ class ReadResult:
     read_size_fallbacks: int
     notes: tuple[str, ...] = ()
     chip_model: str = ""
+    pace_protocol: str = ""
+    pace_cam: ChipAuthResult = ChipAuthResult(False, False, "not opened with PACE-CAM")
+
+    @property
+    def pace_mapping(self) -> str:
+        """The PACE mapping used, ``"GM"``, ``"IM"`` or ``"CAM"``; empty after BAC."""
+        protocol = PROTOCOLS.get(self.pace_protocol_oid)
+        return (protocol.mapping or "") if protocol is not None else ""
+
+    @property
+    def pace_protocol_oid(self) -> str:
+        """The OID of :attr:`pace_protocol` (the TR-03110 name), empty after BAC."""
+        return PROTOCOL_OIDS.get(self.pace_protocol, "")
 
     @property
     def bytes_per_apdu(self) -> float:
@@ -371,6 +397,7 @@ class _Channel:
         self.phase = "access control"
         self.progress = ProgressReporter(None)
         self.ca_terminal: CATerminal | None = None
+        self.pace_terminal: PACETerminal | None = None  # of the PACE that opened the session, once it succeeded
         self.after_switch: list[ProtectedResponse] | None = None  # responses under the CA session, kept
 
     def exchange(self, command: CommandAPDU) -> ResponseAPDU:
@@ -822,40 +849,61 @@ def _read_required(reader: _FileReader, spec: FileSpec) -> bytes:
                                sw=SW_SECURITY_STATUS, hint=_HINT_CHIP_ERROR) from None
 
 
-def _choose_pace(infos: Sequence[PACEInfo]) -> PACEParameters:
-    """The PACEInfo cardlib prefers among those the chip lists (AES before 3DES), as PACE parameters."""
-    ranked = sorted(infos, key=lambda info: _PACE_PREFERENCE.index(info.protocol)
-                    if info.protocol in _PACE_PREFERENCE else len(_PACE_PREFERENCE))
-    for info in ranked:
+def _pace_rank(params: PACEParameters) -> tuple[int, int, int]:
+    """Where ``params`` stands in cardlib's preference: mapping, then key agreement, then cipher."""
+    algorithm = params.algorithm
+    return (_MAPPING_PREFERENCE.index(params.mapping),
+            _KEY_AGREEMENT_PREFERENCE.index(algorithm.key_agreement or ""),
+            _CIPHER_PREFERENCE.index(algorithm.cipher or ""))
+
+
+def pace_candidates(infos: Sequence[PACEInfo]) -> list[PACEParameters]:
+    """The PACEInfos cardlib can run, best first (CAM > IM > GM, ECDH > DH, AES-128 first); an info without a
+    standardized parameter ID, or one cardlib cannot run, is left out.  UnsupportedAccessError when none is left.
+    """
+    candidates = []
+    for info in infos:
         if info.parameter_id is None:
             continue
         try:
-            return PACEParameters(info.protocol, info.parameter_id)
+            candidates.append(PACEParameters(info.protocol, info.parameter_id))
         except ProtocolError:
             continue
-    listed = ", ".join(f"{info.protocol} (parameter ID {info.parameter_id})" for info in infos)
-    raise UnsupportedAccessError(f"EF.CardAccess lists no PACE protocol cardlib supports: {listed}")
+    if not candidates:
+        listed = ", ".join(f"{info.protocol} (parameter ID {info.parameter_id})" for info in infos)
+        raise UnsupportedAccessError(f"EF.CardAccess lists no PACE protocol cardlib supports: {listed}")
+    return sorted(candidates, key=_pace_rank)
 
 
 def _pace(channel: _Channel, key: AccessKey, infos: Sequence[PACEInfo]) -> SecureMessaging | None:
-    """PACE with the preferred PACEInfo; None (and a note) when MSE:Set AT shows the chip does not do PACE.
+    """PACE with the preferred PACEInfo the chip takes; None (and a note) when MSE:Set AT shows the chip does
+    not do PACE.
 
     MSE:Set AT carries the parameter ID (DO84) when EF.CardAccess lists several PACEInfos; a chip refusing
-    that form's data gets the other form once.
+    that form's data gets the other form once.  A chip that still refuses the data (6A80, 6A88: this protocol
+    is not supported) gets the next PACEInfo, and the notes say which was refused: that is the only fallback.
     """
-    terminal = PACETerminal(key.secret, key.kind, _choose_pace(infos))
     several = len(infos) > 1
-    command = CommandAPDU(0x00, 0x22, 0xC1, 0xA4, terminal.set_at_data(include_parameter_id=several))
-    response = channel.exchange(command)
-    if response.sw in _SET_AT_DATA_REFUSALS:
-        command = CommandAPDU(0x00, 0x22, 0xC1, 0xA4, terminal.set_at_data(include_parameter_id=not several))
+    candidates = pace_candidates(infos)
+    for params in candidates:
+        terminal = PACETerminal(key.secret, key.kind, params)
+        command = CommandAPDU(0x00, 0x22, 0xC1, 0xA4, terminal.set_at_data(include_parameter_id=several))
         response = channel.exchange(command)
-    if response.sw in _PACE_UNSUPPORTED:
-        channel.notes.append(f"EF.CardAccess offers PACE but the chip refused {describe_command(command)} "
-                             f"({sw_meaning(response.sw)}, SW {response.sw:04X}): the chip was opened with BAC")
-        return None
+        if response.sw in _SET_AT_DATA_REFUSALS:
+            command = CommandAPDU(0x00, 0x22, 0xC1, 0xA4, terminal.set_at_data(include_parameter_id=not several))
+            response = channel.exchange(command)
+        if response.sw in _PACE_UNSUPPORTED:
+            channel.notes.append(f"EF.CardAccess offers PACE but the chip refused {describe_command(command)} "
+                                 f"({sw_meaning(response.sw)}, SW {response.sw:04X}): the chip was opened with BAC")
+            return None
+        if response.sw not in _SET_AT_DATA_REFUSALS or params is candidates[-1]:
+            break
+        channel.notes.append(f"the chip refused {params.algorithm.name} (parameter ID {params.parameter_id}) at "
+                             f"MSE:Set AT ({sw_meaning(response.sw)}, SW {response.sw:04X}) though EF.CardAccess "
+                             "offers it: the next PACEInfo was tried")
     if not response.ok:
         raise refused("PACE step 0", command, response.sw, _HINT_CHIP_ERROR)
+    channel.pace_terminal = terminal
     steps: tuple[Callable[[bytes], bytes], ...] = (terminal.general_authenticate_2,
                                                    terminal.general_authenticate_3)
     data = _general_authenticate(channel, 1, terminal.general_authenticate_1())
@@ -972,6 +1020,46 @@ def _read_files(reader: _FileReader, wanted: Sequence[str] | None) -> tuple[dict
     return files, protected
 
 
+def _pace_cam(channel: _Channel, reader: _FileReader,
+              terminal: PACETerminal | None) -> tuple[ChipAuthResult, bytes | None]:
+    """After PACE-CAM: EF.CardSecurity from the master file, and whether the chip's authentication data proves
+    the static key it holds (passed), does not (failed: a clone), or cannot be checked (not performed).
+
+    The file's signature is not checked here: the verifier does (``cardsecurity.*``), and a PACE-CAM result
+    counts only with it.  Leaves the eMRTD application selected.
+    """
+    if terminal is None or terminal.params.mapping != "CAM":
+        return ChipAuthResult(False, False, "not opened with PACE-CAM"), None
+    _select(channel, 0x00, _MF_FID)
+    try:
+        data = reader.read_file(EF_CARD_SECURITY, learn_sfi=False)
+    except (_FileAbsentError, _FileProtectedError):
+        return ChipAuthResult(False, False, "PACE-CAM: the chip gives no EF.CardSecurity, so the key its "
+                              "authentication data proves cannot be checked"), None
+    finally:
+        _select_application(channel)
+    try:
+        keys = CardSecurity.decode(data).chip_authentication_keys
+    except CardlibError as exc:
+        return ChipAuthResult(False, False, f"PACE-CAM cannot be checked: {exc}"), data
+    curve = terminal.params.curve
+    candidates = [info.public_key for info in keys
+                  if isinstance(info.public_key, ECPublicKeyInfo) and info.public_key.curve == curve]
+    if not candidates:
+        return ChipAuthResult(False, False, f"PACE-CAM cannot be checked: EF.CardSecurity holds no Chip "
+                              f"Authentication key on {curve.name}"), data
+    failures = []
+    for public_key in candidates:
+        try:
+            terminal.verify_chip_authentication(public_key)
+        except ProtocolError as exc:
+            failures.append(str(exc))
+            continue
+        return ChipAuthResult(True, True, "the chip's PACE-CAM authentication data proves the static key of "
+                              "EF.CardSecurity (its signature: see cardsecurity.signature)"), data
+    return ChipAuthResult(True, False, f"PACE-CAM: {'; '.join(failures)}"), data
+
+
 def _chip_authentication(channel: _Channel, reader: _FileReader, dg14: bytes | None) -> ChipAuthResult:
     if dg14 is None:
         return ChipAuthResult(False, False, "no DG14 on the chip")
@@ -1086,12 +1174,16 @@ def read_card(
     progress(ReadEvent(ReadPhase.ACCESS_CONTROL, ReadStage.STARTED))
     with _timed(timings, "access"):
         access, card_access = _open(channel, reader, key, model)
+        pace_terminal = channel.pace_terminal if access != "BAC" else None
+        pace_cam, card_security = _pace_cam(channel, reader, pace_terminal)
     progress(ReadEvent(ReadPhase.ACCESS_CONTROL, ReadStage.DONE, protocol=access))
     channel.phase = "files"
     with _timed(timings, "read"):
         contents, protected = _read_files(reader, wanted)
     if card_access is not None:
         contents[EF_CARD_ACCESS.name] = card_access
+    if card_security is not None:
+        contents[EF_CARD_SECURITY.name] = card_security
     cipher = channel.sm.cipher if channel.sm is not None else ""
     ca_result = ChipAuthResult(False, False, "not requested")
     if chip_auth:
@@ -1129,6 +1221,8 @@ def read_card(
         read_size_fallbacks=reader.fallbacks,
         notes=tuple(channel.notes),
         chip_model=model.id,
+        pace_protocol=pace_terminal.params.algorithm.name if pace_terminal is not None else "",
+        pace_cam=pace_cam,
     )
 
 

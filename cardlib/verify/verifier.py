@@ -17,6 +17,7 @@ from pathlib import Path
 from cardlib.card.image import CardImage
 from cardlib.pki.trust import TrustStore
 from cardlib.reader.reader import ActiveAuthResult, ChipAuthResult, ReadResult
+from cardlib.verify.cardsecurity import cardsecurity_checks
 from cardlib.verify.conformance import DecodedLDS, conformance_checks
 from cardlib.verify.crosscheck import cross_checks
 from cardlib.verify.holder import holder_of
@@ -26,13 +27,14 @@ from cardlib.verify.report import CheckResult, Group, Status, VerificationReport
 # CCCD chips refuse DG3 (fingerprints) without Terminal Authentication, so a dump never has it.
 PROTECTED_IN_DUMPS = frozenset({"DG3"})
 DUMP_CANNOT_PROVE = "a dump cannot prove the chip genuine (clone detection needs a live read)"
-LIVE_CHECKS = ("live.chip_authentication", "live.active_authentication")
+LIVE_CHECKS = ("live.chip_authentication", "live.active_authentication", "live.pace_cam")
 CHIP_PROVEN = "live.chip_proven"
 CardSource = str | os.PathLike[str] | CardImage | ReadResult
 
 
 class LivenessPolicy(Enum):
-    """Whether "valid" needs the chip to have proved itself live: a passed Chip or Active Authentication.
+    """Whether "valid" needs the chip to have proved itself live: a passed Chip or Active Authentication, or a
+    PACE-CAM whose chip authentication data verified against the key of EF.CardSecurity.
 
     A copied chip carries a perfectly valid signature, so a live read that proved nothing about the chip is
     "cannot tell" by default.  ``LIVE_READS`` (the default) asks it of live reads and judges a dump on its
@@ -49,21 +51,25 @@ class LivenessPolicy(Enum):
 class LiveResults:
     """What a live read established about the chip itself.
 
-    ``chip_authentication`` and ``active_authentication`` are (outcome, reason): True passed, False failed,
-    None not performed (the reason says why).  ``protected_files`` names the files the chip refused to
-    give (e.g. ``"DG3"`` without Terminal Authentication).
+    ``chip_authentication``, ``active_authentication`` and ``pace_cam`` (the chip authentication mapping of
+    PACE) are (outcome, reason): True passed, False failed, None not performed (the reason says why).
+    ``protected_files`` names the files the chip refused to give (e.g. ``"DG3"`` without Terminal
+    Authentication).
     """
 
     chip_authentication: tuple[bool | None, str] = (None, "not performed")
     active_authentication: tuple[bool | None, str] = (None, "not performed")
+    pace_cam: tuple[bool | None, str] = (None, "not performed")
     protected_files: frozenset[str] = frozenset()
 
 
 def live_results(read: ReadResult) -> LiveResults:
-    """The live checks a read established: Chip and Active Authentication, and the files the chip refused."""
+    """The live checks a read established: Chip and Active Authentication, PACE-CAM, and the files the chip
+    refused."""
     return LiveResults(
         chip_authentication=_outcome(read.chip_auth),
         active_authentication=_outcome(read.active_auth),
+        pace_cam=_outcome(read.pace_cam),
         protected_files=frozenset(read.protected_files),
     )
 
@@ -102,8 +108,8 @@ def verify(
     passive = passive_checks(files, trust, at=when, com=decoded.com, dg1=decoded.dg1, protected=protected)
     if passive.unsigned_extras:
         decoded = decoded.without(passive.unsigned_extras)
-    checks = [*passive.checks, *conformance_checks(decoded, at=when), *cross_checks(decoded), *live_checks(live),
-              chip_proven(live, policy)]
+    checks = [*passive.checks, *cardsecurity_checks(files, trust, at=when), *conformance_checks(decoded, at=when),
+              *cross_checks(decoded), *live_checks(live), chip_proven(live, policy)]
     holder = holder_of(decoded.dg1, decoded.dg13, decoded.dg2, today=when.date())
     return VerificationReport.of(source or image.label, checks, holder)
 
@@ -125,14 +131,15 @@ def _card_of(card: CardSource, live: LiveResults | None, source: str) -> tuple[C
 def chip_proven(live: LiveResults | None, policy: LivenessPolicy) -> CheckResult:
     """Whether the chip proved itself live as ``policy`` asks: UNKNOWN (cannot tell) when asked and not proven."""
     outcomes = {} if live is None else {"Chip Authentication": live.chip_authentication[0],
-                                        "Active Authentication": live.active_authentication[0]}
+                                        "Active Authentication": live.active_authentication[0],
+                                        "PACE-CAM": live.pace_cam[0]}
     passed = [protocol for protocol, outcome in outcomes.items() if outcome is True]
     if passed:
         return CheckResult(CHIP_PROVEN, Group.LIVE, Status.PASS, f"the chip proved itself live ({', '.join(passed)})")
     asked = policy is LivenessPolicy.ALWAYS or (policy is LivenessPolicy.LIVE_READS and live is not None)
     if asked:
         return CheckResult(CHIP_PROVEN, Group.LIVE, Status.UNKNOWN,
-                           "the chip did not prove itself (no Chip or Active Authentication passed), "
+                           "the chip did not prove itself (no Chip or Active Authentication or PACE-CAM passed), "
                            f"so a copied chip cannot be ruled out (liveness policy: {policy.value})")
     why = DUMP_CANNOT_PROVE if live is None else "not proven"
     return CheckResult(CHIP_PROVEN, Group.LIVE, Status.NOT_APPLICABLE,
@@ -140,11 +147,12 @@ def chip_proven(live: LiveResults | None, policy: LivenessPolicy) -> CheckResult
 
 
 def live_checks(live: LiveResults | None) -> list[CheckResult]:
-    """Chip and Active Authentication from a live read; NOT_APPLICABLE for a dump."""
+    """Chip and Active Authentication and PACE-CAM from a live read; NOT_APPLICABLE for a dump."""
     if live is None:
         return [CheckResult(check_id, Group.LIVE, Status.NOT_APPLICABLE, DUMP_CANNOT_PROVE) for check_id in LIVE_CHECKS]
     return [_live("live.chip_authentication", "Chip Authentication", live.chip_authentication),
-            _live("live.active_authentication", "Active Authentication", live.active_authentication)]
+            _live("live.active_authentication", "Active Authentication", live.active_authentication),
+            _live("live.pace_cam", "PACE-CAM", live.pace_cam)]
 
 
 def _live(check_id: str, protocol: str, outcome: tuple[bool | None, str]) -> CheckResult:
