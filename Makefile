@@ -3,12 +3,12 @@
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-APT_PACKAGES := pcscd vsmartcard-vpcd python3-virtualsmartcard libpcsclite-dev swig softhsm2 chromium fonts-dejavu-core python3-venv python3-dev
+APT_PACKAGES := pcscd vsmartcard-vpcd python3-virtualsmartcard python3-pycryptodome libpcsclite-dev swig softhsm2 chromium fonts-dejavu-core python3-venv python3-dev
 # apt and pip write their output here; the terminal gets one line per step (and the log's tail on failure).
 SETUP_LOG := setup.log
 # One file from each package the pipeline and the tests use: when all are there, apt is not run.
 NEEDED_FILES := /usr/sbin/pcscd /usr/lib/pcsc/drivers/serial/libifdvpcd.so /usr/lib/softhsm/libsofthsm2.so \
-	/usr/bin/chromium /usr/bin/vicc
+	/usr/bin/chromium /usr/bin/vicc /usr/lib/python3/dist-packages/Cryptodome
 
 .PHONY: setup system venv demo test lint bench fuzz clean
 
