@@ -6,11 +6,11 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cardtool.main import main
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from cardlib.card.image import CardImage
-from cardlib.card.perso import ChipProfile, personalize
+from cardlib.card.perso import ChipKeys, ChipProfile, personalize
 from cardlib.card.synthetic_faces import synthetic_portrait_jpeg
 from cardlib.card.targets import CCCD_VIRTUAL, JMRTD_APPLET, TargetError, target_named
 from cardlib.card.testing import sample_card_image, sample_pki, sample_resident
@@ -68,7 +68,6 @@ def test_other_keys_sizes_dumps_and_big_files_are_refused() -> None:
 
 
 def test_a_caller_supplied_ec_key_cannot_sneak_past_the_target() -> None:
-    from cardlib.card.perso import ChipKeys
     keys = ChipKeys(ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1()))
     with pytest.raises(TargetError, match="EC-256"):
         personalize(sample_resident(), synthetic_portrait_jpeg(0), sample_pki().document_signer, keys=keys,

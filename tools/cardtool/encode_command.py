@@ -60,17 +60,17 @@ def run(args: argparse.Namespace) -> int:
     trust = load_trust(args.trust)
     journal = EncodeJournal(args.journal)
     good = failed = skipped = 0
-    previous_reader: str | None = None
+    previous: tuple[str, int] | None = None  # the reader of the last card and its card event count then
     for number, (source, image) in enumerate(images, 1):
         done = journal.encoded(image_digest(image))
         if done is not None:
             skipped += 1
             print(f"{number}/{len(images)} {image.label}: already encoded on card {_card(done)}")
             continue
-        if previous_reader is not None:
-            wait_for_removal(previous_reader, args.wait)
+        if previous is not None:
+            wait_for_removal(*previous, timeout=args.wait)
         print(f"{number}/{len(images)} {image.label}: put a blank card on {args.reader}")
-        outcome, previous_reader = _encode_next(image, source, trust, journal, target, args)
+        outcome, previous = _encode_next(image, source, trust, journal, target, args)
         good += outcome.good
         failed += not outcome.good
         print(f"{number}/{len(images)} {image.label}: {describe(outcome)}")
@@ -81,14 +81,16 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _encode_next(image: CardImage, source: str, trust: TrustStore, journal: EncodeJournal, target: ChipTarget,
-                 args: argparse.Namespace) -> tuple[EncodeOutcome, str]:
+                 args: argparse.Namespace) -> tuple[EncodeOutcome, tuple[str, int]]:
+    """Encode ``image`` onto the next card; also the card's reader and its card event count before it is let go."""
     try:
         transport = connect(args.reader, timeout=args.wait)
     except NoCardError:
         raise CardlibError(f"no card was put on {args.reader} within {args.wait:.0f} s: run again to continue "
                            f"(the journal {args.journal} keeps what was done)") from None
     with transport:
-        return encode_card(transport, image, trust, journal, target=target, source=source), transport.reader
+        outcome = encode_card(transport, image, trust, journal, target=target, source=source)
+        return outcome, (transport.reader, _reader_state(transport.reader)[1])
 
 
 def load_images(sources: list[Path], target: ChipTarget) -> list[tuple[str, CardImage]]:
@@ -120,19 +122,29 @@ def _card(entry: dict[str, object]) -> str:
     return f"UID {card['uid']}" if card.get("uid") else f"ATR {card.get('atr')} (no UID)"
 
 
-def wait_for_removal(reader: str, timeout: float) -> None:
-    """Return once ``reader`` holds no card (the encoded one was taken off); CardlibError after ``timeout``."""
+def _reader_state(reader: str) -> tuple[bool, int]:
+    """Whether ``reader`` holds a card, and its card event count (pcsc-lite: the high 16 bits of the state)."""
     hresult, context = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
     if hresult != scard.SCARD_S_SUCCESS:
         raise CardlibError(f"no PC/SC service: {scard.SCardGetErrorMessage(hresult)}")
     try:
-        deadline = time.monotonic() + timeout
-        while True:
-            hresult, states = scard.SCardGetStatusChange(context, 0, [(reader, scard.SCARD_STATE_UNAWARE)])
-            if hresult == scard.SCARD_S_SUCCESS and not states[0][1] & scard.SCARD_STATE_PRESENT:
-                return
-            if time.monotonic() >= deadline:
-                raise CardlibError(f"take the encoded card off {reader}: it is still there after {timeout:.0f} s")
-            time.sleep(_POLL_SECONDS)
+        hresult, states = scard.SCardGetStatusChange(context, 0, [(reader, scard.SCARD_STATE_UNAWARE)])
     finally:
         scard.SCardReleaseContext(context)
+    if hresult != scard.SCARD_S_SUCCESS:
+        return False, -1
+    state = int(states[0][1])
+    return bool(state & scard.SCARD_STATE_PRESENT), (state >> 16) & 0xFFFF
+
+
+def wait_for_removal(reader: str, events: int, *, timeout: float) -> None:
+    """Return once the card seen with ``events`` card events left ``reader`` (no card, or another card came
+    since); CardlibError after ``timeout`` seconds, so the same card is never taken for the next one."""
+    deadline = time.monotonic() + timeout
+    while True:
+        present, now = _reader_state(reader)
+        if not present or now != events:
+            return
+        if time.monotonic() >= deadline:
+            raise CardlibError(f"take the encoded card off {reader}: it is still there after {timeout:.0f} s")
+        time.sleep(_POLL_SECONDS)
