@@ -172,6 +172,13 @@ class ChipOptions:
     mac_only_9000: bool = False
 
 
+JMRTD_APPLET_OPTIONS = ChipOptions(card_access_sw=SW_NO_CURRENT_EF, sfi_sw=SW_CONDITIONS, extended_length=False,
+                                   extended_refusal="runtime", pace=False, aa_hash=JMRTD_APPLET.aa_hash)
+"""How a locked JMRTD applet answers: the three behaviours measured on it (issue 11: EF.CardAccess 6986, READ
+BINARY by short file identifier 6985, extended length refused by the Java Card runtime), BAC only, and Active
+Authentication with ISO 9796-2 over SHA-1."""
+
+
 class _Status(Exception):
     """Internal: stop handling the command and answer with this status word."""
 
@@ -391,8 +398,8 @@ class VirtualChip:
             raise _Status(self.options.sfi_sw)
 
     def _check_access(self, file: ChipFile) -> None:
-        """Only EF.CardAccess is open before BAC/PACE (ICAO 9303-11 §4.2)."""
-        if not file.in_master_file and self._sm is None:
+        """Only EF.CardAccess is open before BAC/PACE (ICAO 9303-11 §4.2); EF.CardSecurity too needs a session."""
+        if file.spec != lds_files.EF_CARD_ACCESS and self._sm is None:
             raise _Status(SW_SECURITY_STATUS)
 
     # -- READ BINARY ----------------------------------------------------------------------------------
@@ -559,10 +566,13 @@ class VirtualChip:
         if password is None or password.value not in (PASSWORD_MRZ, PASSWORD_CAN):
             raise _Status(SW_REFERENCE_NOT_FOUND if password is not None else SW_WRONG_DATA)
         params = self._chosen_pace_parameters(objects)
-        if password.value == PASSWORD_MRZ:
-            chip = PACEChip(self._secrets.mrz_information, "MRZ", params)
-        else:
-            chip = PACEChip(self._secrets.can, "CAN", params)
+        mrz = password.value == PASSWORD_MRZ
+        secret = self._secrets.mrz_information if mrz else self._secrets.can
+        chip_key = self._secrets.ca_private_key if params.mapping == "CAM" else None
+        try:
+            chip = PACEChip(secret, "MRZ" if mrz else "CAN", params, chip_key=chip_key)
+        except ProtocolError:  # PACE-CAM offered without a Chip Authentication key on its curve
+            raise _Status(SW_REFERENCE_NOT_FOUND) from None
         try:
             chip.set_at(cmd.data)
         except ProtocolError:
@@ -638,13 +648,16 @@ class BlankAppletChip:
     written with the target's access rules (BAC only, no EF.CardAccess, the target's AA hash), and every
     personalization command answers 6982.  It also answers the PC/SC reader's GET DATA for the card's UID
     (``FF CA 00 00 00``, PC/SC part 3), which a contactless reader answers itself and vpcd passes on.
+    ``options`` is how the locked chip answers (default: :data:`JMRTD_APPLET_OPTIONS` for the JMRTD applet).
     """
 
     def __init__(self, target: ChipTarget = JMRTD_APPLET, *, uid: bytes | None = None,
-                 atr: bytes = DEFAULT_ATR) -> None:
+                 options: ChipOptions | None = None) -> None:
         self.target = target
         self.uid = uid if uid is not None else os.urandom(UID_LENGTH)
-        self._atr = atr
+        default = JMRTD_APPLET_OPTIONS if target == JMRTD_APPLET else ChipOptions(pace=target.pace,
+                                                                                  aa_hash=target.aa_hash)
+        self.options = options or default
         self.applet = BlankApplet(target)
         self._chip: VirtualChip | None = None
 
@@ -654,7 +667,7 @@ class BlankAppletChip:
     @property
     def atr(self) -> bytes:
         """The answer to reset (the Java Card's, whatever the applet holds)."""
-        return self._atr
+        return self.options.atr
 
     @property
     def chip(self) -> VirtualChip | None:
@@ -689,8 +702,7 @@ class BlankAppletChip:
         except Exception:  # the last line of defence, as in VirtualChip.process
             return SW_UNKNOWN.to_bytes(2, "big")
         if self.applet.locked:
-            self._chip = VirtualChip(self.applet.image(), ChipOptions(
-                pace=self.target.pace, aa_hash=self.target.aa_hash, atr=self._atr))
+            self._chip = VirtualChip(self.applet.image(), self.options)
         return response.encode()
 
 
@@ -741,7 +753,7 @@ def _ca_protocol(files: Mapping[str, bytes], key_id: int | None) -> str:
 
 
 def _pace_parameters(card_access: bytes | None) -> tuple[PACEParameters, ...]:
-    """The PACE variants EF.CardAccess offers that we implement (ECDH generic mapping); none without it."""
+    """The PACE variants EF.CardAccess offers that we implement (every mapping, ECDH and DH); none without it."""
     if card_access is None:
         return ()
     try:
