@@ -29,7 +29,8 @@ from cardlib import curves
 from cardlib.card.image import AAPrivateKey, CardImage, ChipSecrets
 from cardlib.card.portrait import PORTRAIT_HEIGHT, PORTRAIT_WIDTH, normalise_portrait
 from cardlib.card.targets import ChipTarget
-from cardlib.errors import CardlibError, ValidationError
+from cardlib.errors import CardlibError, ProtocolError, ValidationError
+from cardlib.lds.cardsecurity import CardSecurity
 from cardlib.lds.com import EFCOM
 from cardlib.lds.dg1 import DG1
 from cardlib.lds.dg2 import DG2, FaceImage
@@ -43,6 +44,7 @@ from cardlib.lds.securityinfo import (
     ChipAuthenticationPublicKeyInfo,
     PACEInfo,
     SecurityInfo,
+    SecurityInfos,
     TerminalAuthenticationInfo,
     protocol_oid,
 )
@@ -50,6 +52,7 @@ from cardlib.lds.sod import LDSSecurityObject, SODSigner, encode_signed_data
 from cardlib.lds.tlv import encode_tlv
 from cardlib.model.mrz import MRZ
 from cardlib.model.resident import Resident
+from cardlib.protocols.pace import PACEParameters
 
 # ecdsa-plain-SHA256, BSI TR-03111 §5.2.1: the AA signature algorithm named in DG14 for EC keys.
 ECDSA_PLAIN_SHA256 = "0.4.0.127.0.7.1.1.4.1.3"
@@ -62,7 +65,13 @@ PORTRAIT_WARN_PIXELS = 12_000_000
 
 @dataclass(frozen=True)
 class ChipProfile:
-    """The choices personalization makes for the chip; defaults are those of the real CCCD."""
+    """The choices personalization makes for the chip; defaults are those of the real CCCD.
+
+    ``pace_protocol`` and ``pace_parameter_id`` are the PACEInfo of EF.CardAccess: any PACE protocol cardlib
+    runs (generic, integrated or chip authentication mapping; ECDH on a standardized curve, or DH on MODP group
+    0-2).  A profile offering PACE-CAM needs its Chip Authentication key on the PACE curve, and gets an
+    EF.CardSecurity signed by the Document Signer (:func:`card_security`).
+    """
 
     pace_protocol: str = protocol_oid("id-PACE-ECDH-GM-AES-CBC-CMAC-128")
     pace_parameter_id: int = 13
@@ -76,6 +85,19 @@ class ChipProfile:
 
 
 DEFAULT_PROFILE = ChipProfile()
+
+
+def pace_parameters(profile: ChipProfile) -> PACEParameters:
+    """The PACE protocol ``profile`` offers; ValidationError when cardlib cannot run it, or when it is PACE-CAM
+    and the Chip Authentication key is not on the PACE curve (CAM proves that key)."""
+    try:
+        params = PACEParameters(profile.pace_protocol, profile.pace_parameter_id)
+    except ProtocolError as exc:
+        raise ValidationError(str(exc), field="pace_protocol") from None
+    if params.mapping == "CAM" and params.curve.name != profile.ca_curve:
+        raise ValidationError(f"PACE-CAM on {params.curve.name} needs the Chip Authentication key on that curve, "
+                              f"not {profile.ca_curve}", field="ca_curve")
+    return params
 
 
 @dataclass(frozen=True)
@@ -104,6 +126,19 @@ def card_access(profile: ChipProfile = DEFAULT_PROFILE) -> bytes:
         ChipAuthenticationInfo(profile.ca_protocol, 1),
         TerminalAuthenticationInfo(1),
     )).encode()
+
+
+def card_security(keys: ChipKeys, signer: SODSigner, profile: ChipProfile = DEFAULT_PROFILE, *,
+                  signing_time: datetime | None = None) -> bytes:
+    """EF.CardSecurity signed by the Document Signer: the PACEInfo, the Chip Authentication protocol and key
+    (the static key PACE-CAM proves, as in DG14) and Terminal Authentication."""
+    infos = SecurityInfos((
+        PACEInfo(profile.pace_protocol, 2, profile.pace_parameter_id),
+        ChipAuthenticationInfo(profile.ca_protocol, 1),
+        ChipAuthenticationPublicKeyInfo.for_key(keys.ca.public_key(), explicit_parameters=True),
+        TerminalAuthenticationInfo(1),
+    ))
+    return CardSecurity.sign(infos, signer, signing_time=signing_time).encode()
 
 
 def dg14(keys: ChipKeys, profile: ChipProfile = DEFAULT_PROFILE) -> bytes:
@@ -200,6 +235,7 @@ def personalize(
         raise TypeError(f"personalize(): resident must be a Resident (Resident(...), Resident.from_dict(...)), "
                         f"got {type(resident).__name__}")
     profile = _profile_for(profile, target)
+    cam = pace_parameters(profile).mapping == "CAM"
     keys = keys or ChipKeys.generate(profile)
     mrz = MRZ.from_resident(resident)
     face = portrait if isinstance(portrait, FaceImage) else normalise_portrait(portrait,
@@ -214,10 +250,16 @@ def personalize(
     }
     chip_authentication = target is None or target.chip_authentication
     if not chip_authentication:
+        if cam:
+            raise ValidationError("PACE-CAM needs the Chip Authentication key, which the target does not hold",
+                                  field="pace_protocol")
         del groups[14]
+    master_file = target is None or target.master_file
     sod = sign_data_groups(groups, signer, digest=profile.digest, signing_time=signing_time)
     files: Mapping[str, bytes] = {
-        **({"EF.CardAccess": card_access(profile)} if target is None or target.master_file else {}),
+        **({"EF.CardAccess": card_access(profile)} if master_file else {}),
+        **({"EF.CardSecurity": card_security(keys, signer, profile, signing_time=signing_time)}
+           if cam and master_file else {}),
         "EF.COM": EFCOM(data_groups=tuple(sorted(groups))).encode(),
         **{f"DG{number}": data for number, data in groups.items()},
         "EF.SOD": sod,
