@@ -162,7 +162,7 @@ def test_a_locked_card_is_refused_untouched(trust: TrustStore, tmp_path: Path) -
         recorder = Recorder(chip)
         outcome = encode_card(recorder, attempt, trust, EncodeJournal(tmp_path / "second.jsonl"))
         assert outcome.entry["status"] == "refused" and outcome.read_back is None
-        assert "already encoded and locked" in outcome.entry["reason"] and "gp --delete" in outcome.entry["reason"]
+        assert "already encoded and locked" in outcome.entry["reason"] and "gp --uninstall" in outcome.entry["reason"]
         assert recorder.sent(PERSO_INS) == []
 
 

@@ -63,8 +63,8 @@ GET_UID = CommandAPDU(0xFF, 0xCA, 0x00, 0x00, le=256)
 """PC/SC part 3 GET DATA: the contactless card's UID, answered by the reader."""
 WRITE_ORDER = (lds_files.EF_CARD_ACCESS.name, lds_files.EF_COM.name,
                *(spec.name for spec in lds_files.DATA_GROUPS.values()), lds_files.EF_SOD.name)
-RESET_HINT = ("to reuse a test card, delete the applet and install it again with GlobalPlatformPro "
-              "('gp --delete A0000002471001', then 'gp --install' the applet's .cap file; README, "
+RESET_HINT = ("to reuse a test card, remove the applet and install it again with GlobalPlatformPro "
+              "('gp --uninstall passport.cap', then 'gp --install passport.cap', the applet's .cap file; README, "
               "'Encoding physical test cards')")
 
 
