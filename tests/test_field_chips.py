@@ -33,7 +33,7 @@ from cardlib.chip.chip import ChipOptions, PastEnd, VirtualChip
 from cardlib.chip.pcscd import PcscdInstance, private_pcscd
 from cardlib.chip.vpcd import vpcd_card
 from cardlib.errors import CardError, CardlibError
-from cardlib.lds.securityinfo import CardAccess, PACEInfo
+from cardlib.lds.securityinfo import CardAccess, PACEInfo, protocol_oid
 from cardlib.limits import MAX_CHIP_MODELS
 from cardlib.pki.certificates import Certificate, RevocationList
 from cardlib.pki.trust import TrustStore
@@ -67,6 +67,7 @@ class FieldChip:
     image: str = "default"
     max_apdus: int = 40
     note: str = ""
+    mapping: str = "GM"
 
     def __str__(self) -> str:
         return self.name
@@ -133,22 +134,46 @@ CATALOGUE = [
     FieldChip("mse-do84-refused-two-paceinfos", ChipOptions(mse_do84="refused"), image="two-paceinfos"),
     FieldChip("two-paceinfos", image="two-paceinfos"),
     FieldChip("two-paceinfos-mrz", key="MRZ", access="PACE-MRZ", image="two-paceinfos"),
+    # every PACE mapping (issue 14): integrated, chip authentication (EF.CardSecurity read after PACE), DH;
+    # CAM offered next to GM by a chip without the CAM key: refused at MSE:Set AT, GM with a note
+    FieldChip("pace-ecdh-im", image="pace-ecdh-im", mapping="IM"),
+    FieldChip("pace-ecdh-cam", image="pace-ecdh-cam", mapping="CAM", max_apdus=45),
+    FieldChip("pace-ecdh-cam-mrz", key="MRZ", access="PACE-MRZ", image="pace-ecdh-cam", mapping="CAM", max_apdus=45),
+    FieldChip("pace-dh-gm", image="pace-dh-gm"),
+    FieldChip("pace-dh-im-3des", image="pace-dh-im-3des", mapping="IM"),
+    FieldChip("pace-cam-refused-gm-offered", image="cam-refused", note="the chip refused id-PACE-ECDH-CAM"),
     # PACE offered but MSE:Set AT "not supported": BAC, with a note (never silent)
     FieldChip("pace-offered-mse-6D00", ChipOptions(internal_errors=((0x22, 0x6D00),)), "MRZ", "BAC",
               note="EF.CardAccess offers PACE but the chip refused MSE"),
 ]
 
 
+# The PACE protocol (and parameter ID) of the rows that are not the CCCD's ECDH generic mapping.
+PACE_PROFILES = {
+    "pace-ecdh-im": ("id-PACE-ECDH-IM-AES-CBC-CMAC-128", 13),
+    "pace-ecdh-cam": ("id-PACE-ECDH-CAM-AES-CBC-CMAC-128", 13),
+    "pace-dh-gm": ("id-PACE-DH-GM-AES-CBC-CMAC-128", 0), "pace-dh-im-3des": ("id-PACE-DH-IM-3DES-CBC-CBC", 2),
+}
+
+
 @cache
 def card(kind: str) -> CardImage:
-    """The card image a row names: the default CCCD, RSA Active Authentication keys, or two PACEInfos."""
+    """The card image a row names: the default CCCD, RSA Active Authentication keys, two PACEInfos, another
+    PACE protocol, or PACE-CAM offered before GM by a chip that does not run it."""
     if kind.startswith("rsa"):
         return sample_card_image(profile=ChipProfile(aa_key_type="rsa", aa_rsa_bits=int(kind[3:])))
+    if kind in PACE_PROFILES:
+        name, parameter_id = PACE_PROFILES[kind]
+        return sample_card_image(profile=ChipProfile(pace_protocol=protocol_oid(name), pace_parameter_id=parameter_id))
     image = sample_card_image()
     if kind == "two-paceinfos":
         infos = CardAccess.decode(image.files["EF.CardAccess"]).infos
         two = CardAccess((PACEInfo(PACE_AES128, 2, 12), *infos)).encode()  # not signed: EF.CardAccess is not in the SOD
         return replace(image, files={**image.files, "EF.CardAccess": two})
+    if kind == "cam-refused":  # MSE:Set AT of CAM on P-256 answers 6A88: the chip's CA key is on brainpoolP256r1
+        cam = PACEInfo(protocol_oid("id-PACE-ECDH-CAM-AES-CBC-CMAC-128"), 2, 12)
+        infos = CardAccess.decode(image.files["EF.CardAccess"]).infos
+        return replace(image, files={**image.files, "EF.CardAccess": CardAccess((cam, *infos)).encode()})
     return image
 
 
@@ -172,6 +197,8 @@ def check_read(row: FieldChip, image: CardImage, result: ReadResult) -> None:
         del expected["EF.CardAccess"]
     assert dict(result.dump.files) == expected
     assert result.access == row.access
+    assert result.pace_mapping == ("" if row.access == "BAC" else row.mapping)
+    assert result.pace_cam.passed is (row.mapping == "CAM"), result.pace_cam.reason
     assert result.chip_auth.passed, result.chip_auth.reason
     assert result.active_auth.passed, result.active_auth.reason
     assert row.note in " / ".join(result.notes)
