@@ -14,6 +14,7 @@ blocks share the running daemon.
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import socket
@@ -134,7 +135,12 @@ def private_pcscd(*, port: int | None = None, debug: bool = False) -> Iterator[P
 
 
 def _socket_dir() -> Path:
-    return Path(tempfile.gettempdir()) / f"cardlib-pcscd-{os.getpid()}"
+    """This process's socket directory, made once and removed when the process exits."""
+    run_dir = Path(tempfile.gettempdir()) / f"cardlib-pcscd-{os.getpid()}"
+    if not run_dir.exists():
+        run_dir.mkdir(mode=0o755)
+        atexit.register(shutil.rmtree, run_dir, ignore_errors=True)
+    return run_dir
 
 
 def _start(port: int, debug: bool) -> _Running:
@@ -142,7 +148,6 @@ def _start(port: int, debug: bool) -> _Running:
     if os.geteuid() != 0 or shutil.which("unshare") is None:
         raise PcscdError("a private pcscd needs root and unshare (util-linux) to get its own /run/pcscd")
     run_dir = _socket_dir()
-    run_dir.mkdir(mode=0o755, exist_ok=True)
     for stale in run_dir.iterdir():
         stale.unlink()
     workdir = Path(tempfile.mkdtemp(prefix="cardlib-pcscd-conf-"))
