@@ -29,6 +29,7 @@ from cardlib.card.inputs import read_records
 from cardlib.card.testing import sample_card_image, sample_pki
 from cardlib.chip.chip import VirtualChip
 from cardlib.errors import CardlibError
+from cardlib.lds.cardsecurity import CardSecurity
 from cardlib.lds.com import EFCOM
 from cardlib.lds.dg1 import DG1
 from cardlib.lds.dg3 import DG3
@@ -46,6 +47,7 @@ from cardlib.pki.trust import TrustStore
 from cardlib.protocols.apdu import CommandAPDU, ResponseAPDU
 from cardlib.reader.reader import AccessKey, read_card
 from cardlib.reader.transport import InProcessTransport
+from cardlib.verify.cardsecurity import cardsecurity_checks
 from cardlib.verify.conformance import DecodedLDS, conformance_checks
 from cardlib.verify.verifier import verify
 
@@ -107,6 +109,19 @@ def _dg3_seeds() -> list[bytes]:
     fingers = tuple(FingerImage.for_finger(synthetic_finger_wsq(seed), Compression.WSQ, position, WIDTH, HEIGHT)
                     for seed, position in ((1, FingerPosition.RIGHT_INDEX), (2, FingerPosition.LEFT_INDEX)))
     return [DG3(fingers).encode()]
+
+
+def _card_security(data: bytes) -> object:
+    """EF.CardSecurity decoded and verified (signature, chain, agreement with the card's EF.CardAccess and DG14)."""
+    files = {**card().files, "EF.CardSecurity": data}
+    return CardSecurity.decode(data).security_infos, cardsecurity_checks(files, trust(), at=datetime.now(UTC))
+
+
+def _card_security_seeds() -> list[bytes]:
+    from cardlib.card.perso import ChipKeys, card_security
+    jmrtd = Path(__file__).resolve().parents[3] / "shared" / "data" / "cardsecurity" / "efcardsecurity.dump"
+    own = card_security(ChipKeys.generate(), sample_pki().document_signer)
+    return [own, *([jmrtd.read_bytes()] if jmrtd.exists() else [])]
 
 
 def _cvc(data: bytes) -> object:
@@ -282,6 +297,7 @@ TARGETS: dict[str, Target] = {target.name: target for target in (
     Target("dg13", _dg13, _file("DG13")),
     Target("dg14", _dg14, _file("DG14")),
     Target("card_access", _card_access, _file("EF.CardAccess")),
+    Target("card_security", _card_security, _card_security_seeds),
     Target("dg15", _dg15, _file("DG15")),
     Target("sod", _sod, _file("EF.SOD")),
     Target("verify_sod", _verify_sod, _file("EF.SOD")),
