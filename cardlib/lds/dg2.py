@@ -37,7 +37,15 @@ from typing import TypeVar
 from PIL import Image, Jpeg2KImagePlugin
 
 from cardlib.errors import CardlibError, DecodeError, EncodeError
-from cardlib.lds.tlv import TLV, children, encode_tlv, find, read_single, read_tlv
+from cardlib.lds.cbeff import (
+    TAG_BDB,
+    TAG_BDB_CONSTRUCTED,
+    BiometricHeader,
+    decode_block,
+    decode_group,
+    encode_group,
+)
+from cardlib.lds.tlv import TLV, children, find, read_tlv
 from cardlib.limits import (
     MAX_DECLARED_PIXELS,
     MAX_DECODED_PIXELS,
@@ -50,17 +58,8 @@ from cardlib.limits import (
 FILE = "DG2"
 
 TAG_DG2 = 0x75
-TAG_BIT_GROUP = 0x7F61
-TAG_BIT = 0x7F60
-TAG_BHT = 0xA1
-TAG_BDB = 0x5F2E
-TAG_BDB_CONSTRUCTED = 0x7F2E
-TAG_BIT_COUNT = 0x02
 
 # CBEFF biometric type "facial features" (ISO/IEC 19785-3) and the format owner/type pairs of ICAO 9303-10.
-BIOMETRIC_TYPE_FACE = 0x02
-FORMAT_OWNER_ISO_SC37 = 0x0101
-FORMAT_TYPE_19794_5 = 0x0008
 FORMAT_TYPE_39794_5 = 0x002A
 
 FAC_MAGIC = b"FAC\x00"
@@ -180,52 +179,6 @@ class FeaturePoint:
 
 
 @dataclass(frozen=True)
-class BiometricHeader:
-    """The biometric header template (ICAO 9303-10 Table 39) in front of each face record.
-
-    Values other than the format owner/type are kept as raw bytes so that a decoded file re-encodes exactly.
-    """
-
-    format_owner: int = FORMAT_OWNER_ISO_SC37
-    format_type: int = FORMAT_TYPE_19794_5
-    version: bytes | None = None
-    biometric_type: bytes | None = bytes([BIOMETRIC_TYPE_FACE])
-    subtype: bytes | None = b"\x00"
-    creation_date: bytes | None = None
-    validity_period: bytes | None = None
-    creator: bytes | None = None
-
-    def encode(self) -> bytes:
-        """The ``A1`` template, elements in tag order as ICAO 9303-10 lists them."""
-        optional = ((0x80, self.version), (0x81, self.biometric_type), (0x82, self.subtype),
-                    (0x83, self.creation_date), (0x85, self.validity_period), (0x86, self.creator))
-        body = b"".join(encode_tlv(tag, value) for tag, value in optional if value is not None)
-        body += encode_tlv(0x87, self.format_owner.to_bytes(2, "big"))
-        body += encode_tlv(0x88, self.format_type.to_bytes(2, "big"))
-        return encode_tlv(TAG_BHT, body)
-
-    @classmethod
-    def decode(cls, template: TLV) -> BiometricHeader:
-        """Read a decoded ``A1`` template; format owner and type (87, 88) are mandatory."""
-        elements = children(template, file=FILE)
-        values = {obj.tag: obj.value for obj in elements}
-        owner, kind = find(elements, 0x87), find(elements, 0x88)
-        if owner is None or kind is None:
-            raise DecodeError("format owner (87) and format type (88) are mandatory", file=FILE,
-                              field="biometric header template", offset=template.offset)
-        return cls(
-            format_owner=int.from_bytes(owner.value, "big"),
-            format_type=int.from_bytes(kind.value, "big"),
-            version=values.get(0x80),
-            biometric_type=values.get(0x81),
-            subtype=values.get(0x82),
-            creation_date=values.get(0x83),
-            validity_period=values.get(0x85),
-            creator=values.get(0x86),
-        )
-
-
-@dataclass(frozen=True)
 class FaceImage:
     """One portrait with its facial record fields.
 
@@ -300,30 +253,15 @@ class DG2:
         """The whole DG2 file (tag 75); each face becomes a 19794-5 record under its own header."""
         if not self.faces:
             raise EncodeError("DG2 needs at least one face")
-        if len(self.faces) > 0xFF:
-            raise EncodeError(f"{len(self.faces)} faces do not fit a one-byte count")
-        templates = b"".join(
-            encode_tlv(TAG_BIT, face.header.encode() + encode_tlv(TAG_BDB, encode_face_record(face)))
-            for face in self.faces
-        )
-        group = encode_tlv(TAG_BIT_COUNT, bytes([len(self.faces)])) + templates
-        return encode_tlv(TAG_DG2, encode_tlv(TAG_BIT_GROUP, group))
+        return encode_group(TAG_DG2, [(face.header, encode_face_record(face)) for face in self.faces])
 
     @classmethod
     def decode(cls, data: bytes) -> DG2:
         """Decode a whole DG2 file; errors name the field and the offset within the file."""
-        outer = read_single(data, TAG_DG2, file=FILE)
-        group = _single_child(outer, TAG_BIT_GROUP, "biometric information group template")
-        elements = children(group, file=FILE)
-        count = find(elements, TAG_BIT_COUNT)
-        if count is None or len(count.value) != 1:
-            raise DecodeError("one-byte template count (02) expected", file=FILE, field="count", offset=group.offset)
-        templates = [obj for obj in elements if obj.tag == TAG_BIT]
-        if count.value[0] != len(templates):
-            raise DecodeError(f"count says {count.value[0]} templates, {len(templates)} present", file=FILE,
-                              field="count", offset=count.offset)
-        _check_face_count(len(templates))
-        faces = [face for template in templates for face in _decode_template(template)]
+        templates = decode_group(data, TAG_DG2, file=FILE, check_count=_check_face_count,
+                                 block_tags=(TAG_BDB, TAG_BDB_CONSTRUCTED))
+        faces = [replace(face, header=template.header) for template in templates
+                 for face in decode_block(template, decode_face_record, file=FILE)]
         _check_face_count(len(faces))
         return cls(faces)
 
@@ -332,31 +270,6 @@ def _check_face_count(found: int) -> None:
     """LimitExceeded when a DG2 holds more faces than MAX_FACES_PER_DG2: checked before any image is decoded."""
     if found > MAX_FACES_PER_DG2:
         raise LimitExceeded("MAX_FACES_PER_DG2", f"{FILE} face images", MAX_FACES_PER_DG2, found)
-
-
-def _single_child(parent: TLV, tag: int, name: str) -> TLV:
-    elements = children(parent, file=FILE)
-    if len(elements) != 1 or elements[0].tag != tag:
-        raise DecodeError(f"exactly one {tag:X} expected", file=FILE, field=name, offset=parent.offset)
-    return elements[0]
-
-
-def _decode_template(template: TLV) -> list[FaceImage]:
-    elements = children(template, file=FILE)
-    bht = find(elements, TAG_BHT)
-    if bht is None:
-        raise DecodeError("biometric header template (A1) missing", file=FILE, offset=template.offset)
-    header = BiometricHeader.decode(bht)
-    block = find(elements, TAG_BDB) or find(elements, TAG_BDB_CONSTRUCTED)
-    if block is None:
-        raise DecodeError("biometric data block (5F2E or 7F2E) missing", file=FILE, offset=template.offset)
-    base = block.offset + block.header_length
-    try:
-        faces = decode_face_record(block.value)
-    except DecodeError as exc:
-        raise DecodeError(exc.reason, file=FILE, field=exc.field or "biometric data block",
-                          offset=None if exc.offset is None else exc.offset + base) from None
-    return [replace(face, header=header) for face in faces]
 
 
 def decode_face_record(record: bytes) -> list[FaceImage]:

@@ -1,7 +1,6 @@
 """DG3, the encoded fingers: ICAO 9303-10 §4.7.3 biometric templates holding ISO/IEC 19794-4:2005 records.
 
-Layout (tag ``63``), the same biometric information group template as DG2 (:mod:`cardlib.lds.dg2`, whose
-:class:`~cardlib.lds.dg2.BiometricHeader` is used here)::
+Layout (tag ``63``), the same biometric information group template as DG2, walked by :mod:`cardlib.lds.cbeff`::
 
     63 { 7F61 { 02 count,
                 7F60 { A1 { 81 biometric type 08 (finger), 82 subtype (finger), 87 0101, 88 0007 },
@@ -27,18 +26,13 @@ from enum import IntEnum
 from PIL import Image
 
 from cardlib.errors import DecodeError, EncodeError
-from cardlib.lds.dg2 import BiometricHeader, load_image, open_image
-from cardlib.lds.tlv import TLV, children, encode_tlv, find, read_single
+from cardlib.lds.cbeff import BiometricHeader, decode_block, decode_group, encode_group
+from cardlib.lds.dg2 import load_image, open_image
 from cardlib.limits import MAX_FINGERS_PER_DG3, LimitExceeded
 
 FILE = "DG3"
 
 TAG_DG3 = 0x63
-TAG_BIT_GROUP = 0x7F61
-TAG_BIT = 0x7F60
-TAG_BHT = 0xA1
-TAG_BDB = 0x5F2E
-TAG_BIT_COUNT = 0x02
 
 BIOMETRIC_TYPE_FINGER = 0x08
 FORMAT_TYPE_19794_4 = 0x0007
@@ -144,30 +138,14 @@ class DG3:
         """The whole DG3 file (tag 63); an empty DG3 holds the count 0 and no template."""
         if len(self.fingers) > MAX_FINGERS_PER_DG3:
             raise EncodeError(f"{len(self.fingers)} fingers, at most {MAX_FINGERS_PER_DG3}")
-        templates = b"".join(encode_tlv(TAG_BIT, finger.header.encode() + encode_tlv(TAG_BDB, encode_record(finger)))
-                             for finger in self.fingers)
-        group = encode_tlv(TAG_BIT_COUNT, bytes([len(self.fingers)])) + templates
-        return encode_tlv(TAG_DG3, encode_tlv(TAG_BIT_GROUP, group))
+        return encode_group(TAG_DG3, [(finger.header, encode_record(finger)) for finger in self.fingers])
 
     @classmethod
     def decode(cls, data: bytes) -> DG3:
         """Decode a whole DG3 file; errors name the field and the offset within the file."""
-        outer = read_single(data, TAG_DG3, file=FILE)
-        elements = children(outer, file=FILE)
-        if len(elements) != 1 or elements[0].tag != TAG_BIT_GROUP:
-            raise DecodeError("exactly one 7F61 expected", file=FILE, field="biometric information group template",
-                              offset=outer.offset)
-        group = children(elements[0], file=FILE)
-        count = find(group, TAG_BIT_COUNT)
-        if count is None or len(count.value) != 1:
-            raise DecodeError("one-byte template count (02) expected", file=FILE, field="count",
-                              offset=elements[0].offset)
-        templates = [obj for obj in group if obj.tag == TAG_BIT]
-        if count.value[0] != len(templates):
-            raise DecodeError(f"count says {count.value[0]} templates, {len(templates)} present", file=FILE,
-                              field="count", offset=count.offset)
-        _check_count(len(templates))
-        fingers = [finger for template in templates for finger in _decode_template(template)]
+        templates = decode_group(data, TAG_DG3, file=FILE, check_count=_check_count)
+        fingers = [replace(finger, header=template.header) for template in templates
+                   for finger in decode_block(template, decode_record, file=FILE)]
         _check_count(len(fingers))
         return cls(tuple(fingers))
 
@@ -175,22 +153,6 @@ class DG3:
 def _check_count(found: int) -> None:
     if found > MAX_FINGERS_PER_DG3:
         raise LimitExceeded("MAX_FINGERS_PER_DG3", f"{FILE} finger images", MAX_FINGERS_PER_DG3, found)
-
-
-def _decode_template(template: TLV) -> list[FingerImage]:
-    elements = children(template, file=FILE)
-    bht = find(elements, TAG_BHT)
-    block = find(elements, TAG_BDB)
-    if bht is None or block is None:
-        raise DecodeError("biometric header template (A1) and data block (5F2E) expected", file=FILE,
-                          offset=template.offset)
-    header = BiometricHeader.decode(bht)
-    base = block.offset + block.header_length
-    try:
-        fingers = decode_record(block.value)
-    except DecodeError as error:
-        raise error.within(file=FILE, base=base) from None
-    return [replace(finger, header=header) for finger in fingers]
 
 
 def encode_record(finger: FingerImage) -> bytes:
