@@ -230,16 +230,21 @@ def test_cardtool_encode_through_pcscd_and_vpcd(pki_folder: Path, tmp_path: Path
                  "--target", "jmrtd-applet"]) == 0
     cards = sorted((out / "cards").iterdir())[:2]
     journal = tmp_path / "encode.jsonl"
+    used = BlankAppletChip()  # a card encoded earlier, put on the reader by mistake: refused, the next one used
+    assert encode_card(Recorder(used), jmrtd_image(7), TrustStore.load(pki_folder / "csca.pem", pki_folder / "crl.pem"),
+                       EncodeJournal(tmp_path / "elsewhere.jsonl")).good
     blank = [BlankAppletChip(), BlankAppletChip()]
     trust = ["--trust", str(pki_folder / "csca.pem"), str(pki_folder / "crl.pem")]
-    with private_pcscd() as pcscd, vpcd_card(VirtualChipQueue(blank), pcscd.port):
+    with private_pcscd() as pcscd, vpcd_card(VirtualChipQueue([used, *blank]), pcscd.port):
         status = main(["encode", *map(str, cards), "--reader", pcscd.reader_name, *trust,
                        "--journal", str(journal), "--wait", "10"])
     printed = capsys.readouterr().out
     assert status == 0, printed
     assert printed.count("GOOD on card UID") == 2 and "2 encoded, 0 not encoded" in printed
+    assert f"REFUSED on card UID {used.uid.hex().upper()} (probe): the card" in printed
     entries = [json.loads(line) for line in journal.read_text(encoding="utf-8").splitlines()]
-    assert [(e["status"], e["card"]["uid"]) for e in entries] == [("encoded", chip.uid.hex().upper()) for chip in blank]
+    assert [(e["status"], e["card"]["uid"]) for e in entries] == [
+        ("refused", used.uid.hex().upper()), *(("encoded", chip.uid.hex().upper()) for chip in blank)]
     for chip, folder in zip(blank, cards, strict=True):  # each card holds its own image, readable over BAC
         image = CardImage.load(folder)
         assert image.secrets is not None

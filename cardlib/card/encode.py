@@ -36,7 +36,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from cardlib.batch.journal import drop_torn_tail
+from cardlib.batch.journal import JournalError, drop_torn_tail
 from cardlib.card.image import CardImage
 from cardlib.card.targets import JMRTD_APPLET, ChipTarget
 from cardlib.errors import CardError, CardlibError
@@ -280,9 +280,12 @@ class EncodeJournal:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        drop_torn_tail(self.path)
-        self._entries = list(self._read())
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            drop_torn_tail(self.path)
+            self._entries = list(self._read())
+        except (OSError, UnicodeDecodeError) as exc:
+            raise JournalError(f"{self.path}: cannot open the encoding journal ({exc})") from None
 
     def _read(self) -> Iterator[Entry]:
         if not self.path.exists():
@@ -312,10 +315,14 @@ class EncodeJournal:
         return None
 
     def append(self, entry: Entry) -> None:
-        """Record one attempt now (written and flushed)."""
-        with self.path.open("a", encoding="utf-8") as handle:
-            handle.write(json.dumps(entry, ensure_ascii=False) + "\n")
-            handle.flush()
+        """Record one attempt now (written and flushed); JournalError when it cannot be (a full disk)."""
+        try:
+            with self.path.open("a", encoding="utf-8") as handle:
+                handle.write(json.dumps(entry, ensure_ascii=False) + "\n")
+                handle.flush()
+        except OSError as exc:
+            raise JournalError(f"{self.path}: cannot record the card of {entry.get('image')} ({exc.strerror}); "
+                               "make room and run again (the card is recorded as not encoded)") from None
         self._entries.append(entry)
 
 
@@ -332,6 +339,12 @@ class EncodeOutcome:
         """True when the card was written (or finished), locked and read back good."""
         return bool(self.entry["status"] == "encoded")
 
+    @property
+    def card_spared(self) -> bool:
+        """True when the card was refused untouched or pulled: the image may go onto the next card put on
+        (the pulled card itself, to be finished, or a blank one); False after a read-back that failed."""
+        return bool(self.entry["status"] == "refused" or self.entry.get("pulled"))
+
 
 def encode_card(transport: Transport, image: CardImage, trust: TrustStore, journal: EncodeJournal, *,
                 target: ChipTarget = JMRTD_APPLET, source: str = "", at: datetime | None = None) -> EncodeOutcome:
@@ -345,7 +358,7 @@ def encode_card(transport: Transport, image: CardImage, trust: TrustStore, journ
     digest = image_digest(image)
     entry: Entry = {"time": datetime.now(UTC).isoformat(timespec="seconds"), "image": image.label,
                     "source": source, "image_sha256": digest, "target": target.name, "card": None,
-                    "status": "failed", "stage": "probe"}
+                    "status": "failed", "stage": "probe", "pulled": False}
     outcome = EncodeOutcome(entry)
     apdus = _CountingTransport(transport)
     try:
@@ -369,7 +382,8 @@ def encode_card(transport: Transport, image: CardImage, trust: TrustStore, journ
     except CardNotBlankError as exc:
         entry.update(status="refused", reason=str(exc))
     except CardlibError as exc:
-        entry.update(reason=("the card was pulled: " if isinstance(exc, CardRemovedError) else "") + str(exc))
+        pulled = isinstance(exc, CardRemovedError)
+        entry.update(reason=("the card was pulled: " if pulled else "") + str(exc), pulled=pulled)
         if isinstance(exc, ReaderGoneError):
             raise
     finally:

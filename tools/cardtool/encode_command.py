@@ -32,6 +32,8 @@ from cardtool.verify_command import load_trust
 
 DEFAULT_JOURNAL = Path("encode-journal.jsonl")
 _POLL_SECONDS = 0.05
+CARDS_PER_IMAGE = 3
+"""Cards tried for one image when each is refused untouched or pulled, before the image waits for another run."""
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -54,26 +56,35 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 
 def run(args: argparse.Namespace) -> int:
-    """Encode every image not yet on a good card; exit 0 when all are, 1 otherwise."""
+    """Encode every image not yet on a good card; exit 0 when all are, 1 otherwise.
+
+    A card refused untouched (locked, another image's) or pulled leaves its image for the next card put on
+    (up to :data:`CARDS_PER_IMAGE` cards); after a read-back that failed the image waits for the next run.
+    """
     target = target_named(args.target)
-    images = load_images(args.images, target)
+    sources = check_images(args.images, target)
     trust = load_trust(args.trust)
     journal = EncodeJournal(args.journal)
     good = failed = skipped = 0
     previous: tuple[str, int] | None = None  # the reader of the last card and its card event count then
-    for number, (source, image) in enumerate(images, 1):
+    for number, source in enumerate(sources, 1):
+        image = CardImage.load(Path(source))
+        where = f"{number}/{len(sources)} {image.label}"
         done = journal.encoded(image_digest(image))
         if done is not None:
             skipped += 1
-            print(f"{number}/{len(images)} {image.label}: already encoded on card {_card(done)}")
+            print(f"{where}: already encoded on card {_card(done)}")
             continue
-        if previous is not None:
-            wait_for_removal(*previous, timeout=args.wait)
-        print(f"{number}/{len(images)} {image.label}: put a blank card on {args.reader}")
-        outcome, previous = _encode_next(image, source, trust, journal, target, args)
+        for _ in range(CARDS_PER_IMAGE):
+            if previous is not None:
+                wait_for_removal(*previous, timeout=args.wait)
+            print(f"{where}: put a blank card on {args.reader}")
+            outcome, previous = _encode_next(image, source, trust, journal, target, args)
+            print(f"{where}: {describe(outcome)}")
+            if not outcome.card_spared:
+                break
         good += outcome.good
         failed += not outcome.good
-        print(f"{number}/{len(images)} {image.label}: {describe(outcome)}")
     print(f"{good} encoded, {failed} not encoded, {skipped} already encoded earlier (journal {args.journal})")
     if failed:
         print("run the same command again to encode the images not encoded, on other blank cards")
@@ -93,16 +104,16 @@ def _encode_next(image: CardImage, source: str, trust: TrustStore, journal: Enco
         return outcome, (transport.reader, _reader_state(transport.reader)[1])
 
 
-def load_images(sources: list[Path], target: ChipTarget) -> list[tuple[str, CardImage]]:
-    """Every card image the arguments name, in order; TargetError naming each one the target cannot hold."""
-    images = [(str(item.path), CardImage.load(Path(str(item.path)))) for source in sources
-              for item in iter_items(source)]
-    problems = [(source, target.problems(image)) for source, image in images]
-    refused = [f"{source}: {'; '.join(found)}" for source, found in problems if found]
+def check_images(sources: list[Path], target: ChipTarget) -> list[str]:
+    """The card image folders the arguments name, in order, each loaded once to check it against ``target``
+    (and let go: a large batch is never held in memory); TargetError naming each one it cannot hold."""
+    folders = [str(item.path) for source in sources for item in iter_items(source)]
+    problems = [(folder, target.problems(CardImage.load(Path(folder)))) for folder in folders]
+    refused = [f"{folder}: {'; '.join(found)}" for folder, found in problems if found]
     if refused:
         raise TargetError(f"nothing was written: {len(refused)} image(s) cannot be held by a {target.name} chip "
                           f"(make them with 'cardtool perso --target {target.name}'):\n  " + "\n  ".join(refused))
-    return images
+    return folders
 
 
 def describe(outcome: EncodeOutcome) -> str:
