@@ -26,6 +26,7 @@ __all__ = [
     "MAX_FILE_BYTES",
     "MAX_FINGERS_PER_DG3",
     "MAX_FINGERS_PER_DG3",
+    "MAX_FINGER_SIDE",
     "MAX_JPEG2000_TILES",
     "MAX_JPEG_SCANS",
     "MAX_MASTER_LIST_BYTES",
@@ -55,6 +56,9 @@ MAX_FINGERS_PER_DG3 = 10
 """Most finger images one DG3 may hold (a person has ten fingers; the CCCD stores two)."""
 MAX_FINGERS_PER_DG3 = 10
 """Most finger images one DG3 may hold (a person has ten fingers; the CCCD stores two)."""
+MAX_FINGER_SIDE = 2000
+"""Widest or tallest finger image (pixels) that ``cardtool perso`` encodes and ``lds.dg3.size`` accepts: a plain
+finger at 1000 ppi is under 1600 pixels (the CCCD's 500 ppi index fingers are a few hundred)."""
 MAX_FACE_SIDE = 4096
 """Widest or tallest face image (pixels) that ``lds.dg2.size`` accepts as a chip portrait (a few hundred is usual)."""
 MAX_JPEG2000_TILES = 1024

@@ -5,6 +5,10 @@ or ``yyyy-mm-dd``; ``date_of_expiry`` may be ``Không thời hạn``; ``sex`` is
 is an image path relative to the input file.  Optional fields (identification marks, parents, spouse,
 old ID) are ``""``.  JSON Lines is UTF-8, one object of strings per line.
 
+Two optional columns (:data:`FINGER_COLUMNS`), ``right_index_finger`` and ``left_index_finger``, give the
+index-finger images that go to DG3 (paths relative to the input file, like ``portrait``; WSQ, PNG, JPEG or
+JPEG 2000); a file may leave the columns out, a row may leave either empty.
+
 A record for the 2024 *Căn cước* card (issued from 1 July 2024, :mod:`cardlib.lds.dg13`) uses that card's
 names (:data:`CAN_CUOC_COLUMNS`): ``place_of_birth_registration`` instead of ``place_of_origin``, no
 ``identification_marks``, and optionally ``card_kind`` (a :class:`~cardlib.lds.dg13.CardKind` value,
@@ -51,6 +55,7 @@ from pathlib import Path
 from typing import TextIO
 
 from cardlib.errors import EncodeError, InputError, ValidationError
+from cardlib.lds.dg3 import FingerPosition
 from cardlib.lds.dg13 import CAN_CUOC_SINCE, CardKind, card_kind, format_date, renamed_fields
 from cardlib.model.mrz import MRZ
 from cardlib.model.resident import NO_EXPIRY_TEXT, Resident, Sex
@@ -62,6 +67,9 @@ COLUMNS: tuple[str, ...] = (
 )
 CAN_CUOC_COLUMNS: tuple[str, ...] = ("place_of_birth_registration", "card_kind")
 """The 2024 Căn cước record's own field names, beside :data:`COLUMNS`."""
+FINGER_COLUMNS: Mapping[str, FingerPosition] = {
+    "right_index_finger": FingerPosition.RIGHT_INDEX, "left_index_finger": FingerPosition.LEFT_INDEX}
+"""The optional finger image columns and the finger each one is (the CCCD's DG3 holds the two index fingers)."""
 _NOT_ON_CAN_CUOC = ("place_of_origin", "identification_marks")
 """Columns a 2024-style file may leave out: the Căn cước prints neither."""
 _KIND_NAMES = {**{kind.value: kind for kind in CardKind}, "cccd": CardKind.CCCD_2021,
@@ -86,7 +94,8 @@ SAVE_AS_UTF8 = 'save it as "CSV UTF-8" (Excel: File > Save As > CSV UTF-8 (Comma
 
 @dataclass(frozen=True)
 class InputRecord:
-    """A valid input record: the resident to personalize and the path of their portrait image.
+    """A valid input record: the resident to personalize, the path of their portrait image, and of each finger
+    image given (in :data:`FINGER_COLUMNS` order).
 
     ``values`` are the record's cells as read (should the card step still reject it).
     """
@@ -96,6 +105,16 @@ class InputRecord:
     portrait: Path
     fingerprint: str = ""
     values: Mapping[str, str] = dataclass_field(default_factory=dict)
+    fingers: tuple[FingerFile, ...] = ()
+
+
+@dataclass(frozen=True)
+class FingerFile:
+    """A finger image file of a record: the column that names it, the finger it is, its path."""
+
+    column: str
+    position: FingerPosition
+    path: Path
 
 
 @dataclass(frozen=True)
@@ -128,8 +147,9 @@ class CSVLayout:
 
 
 def fingerprint(values: Mapping[str, object]) -> str:
-    """A SHA-256 over a record's :data:`COLUMNS` values (other columns, e.g. a correction file's, do not count)."""
-    names = [*COLUMNS, *(name for name in CAN_CUOC_COLUMNS if name in values)]
+    """A SHA-256 over a record's :data:`COLUMNS` values and the optional columns it has (other columns, e.g. a
+    correction file's, do not count)."""
+    names = [*COLUMNS, *(name for name in (*CAN_CUOC_COLUMNS, *FINGER_COLUMNS) if name in values)]
     canonical = json.dumps([values.get(name) for name in names], ensure_ascii=False, default=str)
     return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
 
@@ -138,8 +158,8 @@ def read_records(path: Path | str, *, check_portraits: bool = True,
                  cell: Callable[[str], str] | None = None) -> Iterator[InputRecord | RejectedRow]:
     """Stream the records of a ``.csv`` or ``.jsonl``/``.ndjson`` file.
 
-    ``check_portraits=False`` skips the check that each portrait file exists (for validating data before
-    the images are ready).  ``cell``, when given, is applied to every CSV cell first (e.g. to drop the quote
+    ``check_portraits=False`` skips the check that each portrait and finger image file exists (for validating
+    data before the images are ready).  ``cell``, when given, is applied to every CSV cell first (e.g. to drop the quote
     a spreadsheet-safe CSV writer put before formula-like text).
     """
     source = Path(path)
@@ -336,9 +356,10 @@ def _record(row: int, values: Mapping[str, object], folder: Path, check_portrait
         resident = _resident(text)
         _check_mrz_name(resident)
         portrait = _portrait(text["portrait"], folder, check_portraits)
+        fingers = _fingers(values, folder, check_portraits)
     except ValidationError as exc:
         return RejectedRow(row, exc.reason, exc.field, id_number, shown, digest)
-    return InputRecord(row, resident, portrait, digest, shown)
+    return InputRecord(row, resident, portrait, digest, shown, fingers)
 
 
 def _check_mrz_name(resident: Resident) -> None:
@@ -433,3 +454,17 @@ def _portrait(value: str, folder: Path, check: bool) -> Path:
     if check and not portrait.is_file():
         raise ValidationError(f"portrait file {value!r} not found", field="portrait")
     return portrait
+
+
+def _fingers(values: Mapping[str, object], folder: Path, check: bool) -> tuple[FingerFile, ...]:
+    """The finger image files the record names (an empty or absent column gives none)."""
+    fingers = []
+    for column, position in FINGER_COLUMNS.items():
+        value = _text(values, column, optional=True)
+        if not value:
+            continue
+        path = folder / value
+        if check and not path.is_file():
+            raise ValidationError(f"finger image file {value!r} not found", field=column)
+        fingers.append(FingerFile(column, position, path))
+    return tuple(fingers)

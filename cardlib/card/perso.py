@@ -5,18 +5,19 @@ EF.COM (LDS 1.7) lists DG1, DG2, DG3, DG13, DG14, DG15; EF.CardAccess offers PAC
 brainpoolP256r1 (parameter ID 13), Chip Authentication ECDH-AES-128 and Terminal Authentication v1;
 DG14 carries the Chip Authentication public key; DG15 the Active Authentication key (EC by default,
 RSA selectable); EF.SOD holds SHA-256 hashes of every data group, signed by the Document Signer.
-DG3 (fingerprints) is present but holds no finger record: it is protected on the chip and cardlib
-does not synthesise biometrics.
+DG3 holds the fingers given to :func:`personalize` (ISO/IEC 19794-4 records, WSQ; the CCCD keeps the two
+index fingers there, behind Terminal Authentication), or no finger record when none is given.
 
 :func:`prepare_portrait` turns a portrait file into the DG2 face image and says what it did to it
 (used as it is, or resized and re-encoded), with a warning when the file is far larger than a card
 portrait needs (:data:`PORTRAIT_WARN_BYTES`, :data:`PORTRAIT_WARN_PIXELS`): a 30 MB, 4200×5600
 photo is usually the wrong file (a camera original, a scan of a whole form) and costs time on every row.
+:func:`prepare_finger` likewise turns a finger image file into a DG3 finger image.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -33,7 +34,8 @@ from cardlib.errors import CardlibError, ProtocolError, ValidationError
 from cardlib.lds.cardsecurity import CardSecurity
 from cardlib.lds.com import EFCOM
 from cardlib.lds.dg1 import DG1
-from cardlib.lds.dg2 import DG2, FaceImage
+from cardlib.lds.dg2 import DG2, FaceImage, load_image, open_image
+from cardlib.lds.dg3 import DG3, IMAGE_FORMATS, Compression, FingerImage, FingerPosition, encode_wsq, register_wsq
 from cardlib.lds.dg13 import DG13
 from cardlib.lds.dg15 import DG15
 from cardlib.lds.securityinfo import (
@@ -49,7 +51,7 @@ from cardlib.lds.securityinfo import (
     protocol_oid,
 )
 from cardlib.lds.sod import LDSSecurityObject, SODSigner, encode_signed_data
-from cardlib.lds.tlv import encode_tlv
+from cardlib.limits import MAX_FINGER_SIDE, LimitExceeded
 from cardlib.model.mrz import MRZ
 from cardlib.model.resident import Resident
 from cardlib.protocols.pace import PACEParameters
@@ -153,11 +155,6 @@ def dg14(keys: ChipKeys, profile: ChipProfile = DEFAULT_PROFILE) -> bytes:
     return DG14(tuple(infos)).encode()
 
 
-def empty_dg3() -> bytes:
-    """DG3 as a biometric information group template holding no finger record."""
-    return encode_tlv(0x63, encode_tlv(0x7F61, encode_tlv(0x02, b"\x00")))
-
-
 @dataclass(frozen=True)
 class PreparedPortrait:
     """A portrait file made ready for DG2: the face image, what was done to the file, and any warning."""
@@ -183,6 +180,46 @@ def prepare_portrait(path: Path, profile: ChipProfile = DEFAULT_PROFILE) -> Prep
         raise ValidationError(str(exc), field="portrait") from None
     source = _image_size(path)
     return PreparedPortrait(face, _portrait_done(path, size, source, face), _portrait_warning(path, size, source))
+
+
+FINGER_PPI = 500
+"""Resolution recorded for a finger image file that does not state its own (ISO/IEC 19794-4's usual scan)."""
+
+
+def prepare_finger(source: Path | bytes, position: FingerPosition, *, field: str | None = None) -> FingerImage:
+    """The DG3 finger image at ``position`` from an image file (or its bytes): WSQ is kept as it is; PNG,
+    JPEG or JPEG 2000 is decoded within the budgets, made 8-bit grey and compressed as WSQ.
+
+    The resolution is the one the file states (PNG/JPEG dots per inch), else :data:`FINGER_PPI`.  Raises
+    :class:`ValidationError` naming ``field`` (default: the position, e.g. ``right_index``) when the file cannot
+    be read, is not such an image, is over a decoding budget or wider or taller than MAX_FINGER_SIDE.
+    """
+    name = field or position.name.lower()
+    label = source.name if isinstance(source, Path) else "finger image"
+    try:
+        data = source.read_bytes() if isinstance(source, Path) else source
+        register_wsq()
+        with open_image(data, source=label, formats=IMAGE_FORMATS) as opened:
+            width, height = opened.size
+            if max(width, height) > MAX_FINGER_SIDE:
+                raise LimitExceeded("MAX_FINGER_SIDE", f"{label} side", MAX_FINGER_SIDE,
+                                    max(width, height))
+            wsq = opened.format == "WSQ"
+            ppi = _stated_ppi(opened.info.get("dpi"))
+            pixels = load_image(opened, data, source=label)
+            image = data if wsq else encode_wsq(pixels)
+    except OSError as exc:
+        raise ValidationError(f"cannot read {label} ({exc.strerror or type(exc).__name__})", field=name) from None
+    except CardlibError as exc:
+        raise ValidationError(str(exc), field=name) from None
+    return FingerImage.for_finger(image, Compression.WSQ, position, width, height, resolution=ppi)
+
+
+def _stated_ppi(dpi: object) -> int:
+    """The horizontal resolution an image file states (pillow's ``dpi`` info), else :data:`FINGER_PPI`."""
+    if isinstance(dpi, tuple) and dpi and isinstance(dpi[0], int | float) and dpi[0] >= 1:
+        return round(dpi[0])
+    return FINGER_PPI
 
 
 def _image_size(path: Path) -> tuple[int, int] | None:
@@ -223,10 +260,13 @@ def personalize(
     keys: ChipKeys | None = None,
     signing_time: datetime | None = None,
     target: ChipTarget | None = None,
+    fingers: Sequence[FingerImage] = (),
 ) -> CardImage:
     """The card image of ``resident``: every file encoded, the SOD signed by ``signer``, the chip's secrets.
 
     ``portrait`` is a source image, normalised here, or a face image already made (:func:`prepare_portrait`).
+    ``fingers`` go to DG3 in the order given (:func:`prepare_finger`; the CCCD holds the right and left index
+    fingers); without them DG3 holds no finger record.  ValidationError when two fingers share a position.
     ``keys`` lets a caller supply the chip keys (e.g. generated ahead in bulk); by default fresh ones are made.
     ``target`` makes an image that chip can hold (:mod:`cardlib.card.targets`): its AA key type and size, no
     EF.CardAccess without a master file, no DG14 without Chip Authentication; TargetError if it still cannot.
@@ -243,7 +283,7 @@ def personalize(
     groups: dict[int, bytes] = {
         1: DG1(mrz).encode(),
         2: DG2((face,)).encode(),
-        3: empty_dg3(),
+        3: _dg3(fingers),
         13: DG13.from_resident(resident).encode(),
         14: dg14(keys, profile),
         15: DG15.from_cryptography(keys.aa.public_key()).encode(),
@@ -269,6 +309,15 @@ def personalize(
     if target is not None:
         target.check(image)
     return image
+
+
+def _dg3(fingers: Sequence[FingerImage]) -> bytes:
+    """DG3 holding ``fingers``; ValidationError when a finger position comes twice (one impression each)."""
+    positions = [finger.position for finger in fingers]
+    repeated = sorted({position.name.lower() for position in positions if positions.count(position) > 1})
+    if repeated:
+        raise ValidationError(f"more than one image of the {', '.join(repeated)} finger", field=repeated[0])
+    return DG3(tuple(fingers)).encode()
 
 
 def _profile_for(profile: ChipProfile, target: ChipTarget | None) -> ChipProfile:

@@ -8,19 +8,16 @@ seed gives the same pixels; :func:`synthetic_finger_wsq` compresses it as DG3 st
 
 from __future__ import annotations
 
-import io
 import math
 import random
 
 from PIL import Image
 
-from cardlib.lds.dg3 import register_wsq
+from cardlib.lds.dg3 import encode_wsq
 
 WIDTH, HEIGHT = 256, 320
 """About 13 × 16 mm at 500 ppi: a plain index-finger impression."""
 RESOLUTION_PPI = 500
-WSQ_BITRATE = 0.75
-"""Bits per pixel of the WSQ compression (the FBI specification's usual rate)."""
 
 
 def synthetic_finger(seed: int) -> Image.Image:
@@ -47,11 +44,8 @@ def synthetic_finger(seed: int) -> Image.Image:
 
 
 def synthetic_finger_wsq(seed: int) -> bytes:
-    """The synthetic finger of ``seed`` as a WSQ file at :data:`WSQ_BITRATE`."""
-    register_wsq()
-    buffer = io.BytesIO()
-    synthetic_finger(seed).save(buffer, "WSQ", bitrate=WSQ_BITRATE)
-    return buffer.getvalue()
+    """The synthetic finger of ``seed`` as a WSQ file at :data:`~cardlib.lds.dg3.WSQ_BITRATE`."""
+    return encode_wsq(synthetic_finger(seed))
 
 
 __all__ = ["HEIGHT", "RESOLUTION_PPI", "WIDTH", "synthetic_finger", "synthetic_finger_wsq"]

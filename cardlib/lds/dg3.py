@@ -19,6 +19,7 @@ are not decoded yet (DecodeError names the format).
 
 from __future__ import annotations
 
+import io
 import struct
 from dataclasses import dataclass, field, replace
 from enum import IntEnum
@@ -128,6 +129,18 @@ def register_wsq() -> None:
     import wsq  # type: ignore[import-untyped]  # noqa: F401
 
 
+WSQ_BITRATE = 0.75
+"""Bits per pixel of WSQ compression (the FBI specification's usual rate, about 15:1)."""
+
+
+def encode_wsq(image: Image.Image, *, bitrate: float = WSQ_BITRATE) -> bytes:
+    """``image`` as 8-bit grey WSQ (converted to grey first), as DG3 stores fingers."""
+    register_wsq()
+    buffer = io.BytesIO()
+    image.convert("L").save(buffer, "WSQ", bitrate=bitrate)
+    return buffer.getvalue()
+
+
 @dataclass(frozen=True)
 class DG3:
     """Data group 3: finger images, one biometric information template (and one 19794-4 record) each."""
@@ -226,10 +239,12 @@ def _decode_finger(record: bytes, start: int, compression: Compression) -> tuple
 __all__ = [
     "DG3",
     "IMAGE_FORMATS",
+    "WSQ_BITRATE",
     "Compression",
     "FingerImage",
     "FingerPosition",
     "decode_record",
     "encode_record",
+    "encode_wsq",
     "register_wsq",
 ]

@@ -50,7 +50,7 @@ from cardlib.batch.journal import drop_torn_tail
 from cardlib.batch.pool import process_pool
 from cardlib.batch.sources import PERSO_MANIFEST
 from cardlib.card.inputs import COLUMNS, InputRecord, RejectedRow, is_correction_file, read_records
-from cardlib.card.perso import personalize, prepare_portrait
+from cardlib.card.perso import personalize, prepare_finger, prepare_portrait
 from cardlib.card.targets import TARGETS, ChipTarget, target_named
 from cardlib.errors import CardlibError, InputError, ValidationError
 from cardlib.lds.sod import SODSigner
@@ -330,10 +330,11 @@ def _personalize_one(item: InputRecord | RejectedRow, signer: SODSigner, out: Pa
     folder = Path("cards") / f"{item.row:05d}-{item.resident.id_number}"
     try:
         portrait = prepare_portrait(item.portrait)
+        fingers = [prepare_finger(finger.path, finger.position, field=finger.column) for finger in item.fingers]
     except ValidationError as exc:
         return _rejected(item, exc.field, exc.reason)
     try:
-        image = personalize(item.resident, portrait.face, signer, target=target)
+        image = personalize(item.resident, portrait.face, signer, target=target, fingers=fingers)
         image.save(out / folder)
     except CardlibError as exc:
         return _rejected(item, None, str(exc))
