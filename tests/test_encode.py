@@ -202,6 +202,18 @@ def test_a_card_pulled_during_the_read_back_is_only_read_back(trust: TrustStore,
     assert again.good and recorder.sent(PERSO_INS) == []
 
 
+def test_a_card_that_reads_back_wrong_is_failed_then_only_read_back(trust: TrustStore, tmp_path: Path) -> None:
+    image = jmrtd_image()
+    chip = BlankAppletChip()
+    journal = EncodeJournal(tmp_path / "journal.jsonl")
+    untrusted = TrustStore.load()  # no CSCA: the read-back cannot be VALID
+    wrong = encode_card(Recorder(chip), image, untrusted, journal)
+    assert wrong.entry["status"] == "failed" and wrong.entry["stage"] == "read-back"
+    assert "verification: CANNOT TELL" in wrong.entry["reason"] and chip.applet.locked
+    recorder = Recorder(chip)
+    assert encode_card(recorder, image, trust, journal).good and recorder.sent(PERSO_INS) == []
+
+
 def test_an_image_the_target_cannot_hold_is_refused_before_any_apdu(trust: TrustStore, tmp_path: Path) -> None:
     recorder = Recorder(BlankAppletChip())
     with pytest.raises(TargetError, match="EC-256"):

@@ -225,15 +225,20 @@ class ReadBack:
     report: VerificationReport
     differing: tuple[str, ...]
     """Image files the card gave back different, or did not give (protected ones excepted)."""
+    target: ChipTarget = JMRTD_APPLET
 
     @property
     def problems(self) -> list[str]:
         """Why the card is not good, in words; empty when it is."""
         found = []
+        protocol = self.read.access.split("-")[0]
+        if protocol not in self.target.access or (protocol == "BAC" and self.read.cipher != self.target.bac_cipher):
+            found.append(f"the card opened with {self.read.access} ({self.read.cipher}), which {self.target.name} "
+                         "does not offer")
         if self.differing:
             found.append(f"read back different from the image: {', '.join(self.differing)}")
         if self.report.verdict is not Verdict.VALID:
-            found.append(f"verification says {self.report.verdict.value}: {self.report.summary()}")
+            found.append(f"verification: {self.report.summary()}")
         if not self.read.active_auth.passed:
             found.append(f"Active Authentication did not pass: {self.read.active_auth.reason}")
         return found
@@ -254,7 +259,7 @@ def read_back(transport: Transport, image: CardImage, trust: TrustStore, *, targ
                       if got.get(name) != content and not (name in target.protected_files
                                                            and name in result.protected_files))
     extra = tuple(name for name in got if name not in image.files)
-    return ReadBack(result, verify_read(result, trust, at=at), differing + extra)
+    return ReadBack(result, verify_read(result, trust, at=at), differing + extra, target)
 
 
 def image_digest(image: CardImage) -> str:
