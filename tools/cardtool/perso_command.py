@@ -27,6 +27,9 @@ naming the first: a person gets one card.  CSV cells that ``rejected.csv`` prote
 personalized with a warning (:data:`cardlib.card.perso.PORTRAIT_WARN_BYTES`), and what was done to each is
 in the manifest.
 
+``--target jmrtd-applet`` makes cards a blank JMRTD passport applet can hold (:mod:`cardlib.card.targets`:
+BAC only, RSA-1024 Active Authentication, no EF.CardAccess, no DG14), for ``cardtool encode``.
+
 Rows are personalized on every core (each worker process loads the Document Signer once); the input is
 streamed and at most a few rows per worker are in flight, so 10,000-row files never sit in memory.
 A progress bar with rate and ETA is drawn on a terminal.
