@@ -2,14 +2,19 @@
 
 One named check per rule that matters, grouped like the TR-03105 test units: ``lds.com`` (LDS_A, EF.COM),
 ``lds.dg1`` (LDS_B, the MRZ and each of its check digits; ``lds.dg1.expiry`` says whether the card has
-expired), ``lds.dg2`` (LDS_C, the face), ``lds.dg13`` (the Vietnamese resident data, against the field table
-of ``cccd-chip.md``), ``lds.dg14`` (LDS_F), ``lds.dg15`` (LDS_I).  The SOD and Document Signer rules of
+expired), ``lds.dg2`` (LDS_C, the face), ``lds.dg3`` (LDS_D, the fingers: ISO/IEC 19794-4 records), ``lds.dg13``
+(the Vietnamese resident data, against the field table of ``cccd-chip.md``), ``lds.dg14`` (LDS_F), ``lds.dg15``
+(LDS_I).  The SOD and Document Signer rules of
 LDS_H live in :mod:`cardlib.verify.passive`, next to the signature they concern.
 
 EF.COM missing from a dump is a WARN (``lds.com``), for every LDS version: it is mandatory in LDS 1.7, the
 CCCD's, and LDS 1.8 keeps it beside the SOD's own version info, so a complete dump has it; but a reader that
 could not read it leaves a genuine card's dump without it, and the data groups are still proved by the SOD's
 hashes, so its absence is no evidence of forgery (and FAIL would make a genuine card INVALID).
+
+DG3 is protected by Extended Access Control: a chip gives it only to a terminal that passed Terminal
+Authentication with the right to read it, so a dump without DG3 is the normal case and every ``lds.dg3`` check
+is NOT_APPLICABLE ("not read"), never a failure.
 
 Each file is decoded once, by its own codec, into :class:`DecodedLDS`; the cross-checks and the holder
 summary reuse that.  A file that does not decode gives a FAIL naming the file, field and offset, and the
@@ -25,13 +30,15 @@ from typing import TypeVar
 
 from cardlib.errors import CardlibError, DecodeError, ValidationError
 from cardlib.lds.asn1 import ECPublicKeyInfo, RSAPublicKeyInfo
+from cardlib.lds.cbeff import FORMAT_OWNER_ISO_SC37
 from cardlib.lds.com import EFCOM
 from cardlib.lds.dg1 import DG1
 from cardlib.lds.dg2 import DG2, FaceImage, verify_image
+from cardlib.lds.dg3 import BIOMETRIC_TYPE_FINGER, DG3, FORMAT_TYPE_19794_4, Compression, FingerImage, FingerPosition
 from cardlib.lds.dg13 import DG13, OID_UTF8, VERSION, FieldNumber, field_table, parse_date
 from cardlib.lds.dg15 import DG15
 from cardlib.lds.securityinfo import DG14
-from cardlib.limits import MAX_FACE_SIDE, LimitExceeded
+from cardlib.limits import MAX_FACE_SIDE, MAX_FINGER_SIDE, LimitExceeded
 from cardlib.model.mrz import MRZ, NO_EXPIRY, MRZFormat
 from cardlib.model.resident import NO_EXPIRY_TEXT, nfc
 from cardlib.model.vietnamese import foreign_characters, foreign_summary
@@ -77,6 +84,7 @@ class DecodedLDS:
     com: EFCOM | None = None
     dg1: DG1 | None = None
     dg2: DG2 | None = None
+    dg3: DG3 | None = None
     dg13: DG13 | None = None
     dg14: DG14 | None = None
     dg15: DG15 | None = None
@@ -84,7 +92,7 @@ class DecodedLDS:
 
     @classmethod
     def of(cls, files: Mapping[str, bytes]) -> DecodedLDS:
-        """Decode EF.COM, DG1, DG2, DG13, DG14 and DG15 from ``files`` (file name → bytes)."""
+        """Decode EF.COM, DG1, DG2, DG3, DG13, DG14 and DG15 from ``files`` (file name → bytes)."""
         errors: dict[str, CardlibError] = {}
 
         def attempt(name: str, decoder: Callable[[bytes], _T]) -> _T | None:
@@ -99,7 +107,7 @@ class DecodedLDS:
 
         return cls(
             com=attempt("EF.COM", EFCOM.decode), dg1=attempt("DG1", DG1.decode), dg2=attempt("DG2", DG2.decode),
-            dg13=attempt("DG13", DG13.decode), dg14=attempt("DG14", DG14.decode),
+            dg3=attempt("DG3", DG3.decode), dg13=attempt("DG13", DG13.decode), dg14=attempt("DG14", DG14.decode),
             dg15=attempt("DG15", DG15.decode), errors=errors,
         )
 
@@ -117,7 +125,8 @@ class DecodedLDS:
 
 
 # The file each decoded attribute of DecodedLDS holds.
-_ATTRIBUTES = {"EF.COM": "com", "DG1": "dg1", "DG2": "dg2", "DG13": "dg13", "DG14": "dg14", "DG15": "dg15"}
+_ATTRIBUTES = {"EF.COM": "com", "DG1": "dg1", "DG2": "dg2", "DG3": "dg3", "DG13": "dg13", "DG14": "dg14",
+               "DG15": "dg15"}
 
 
 def _check_name(name: str) -> str:
@@ -292,6 +301,107 @@ def _size_check(index: int, face: FaceImage, size: tuple[int, int] | DecodeError
     return Status.PASS, f"face {index}: {width}x{height} pixels as declared"
 
 
+# --- DG3 (TR-03105 LDS_D) -------------------------------------------------------------------------------
+
+DG3_CHECKS = ("lds.dg3.records", "lds.dg3.positions", "lds.dg3.image", "lds.dg3.size")
+DG3_NOT_READ = ("DG3 was not read: the chip gives the fingerprints only after Terminal Authentication with the right "
+                "to read DG3 (EAC), which this read did not have")
+CCCD_FINGERS = (FingerPosition.RIGHT_INDEX, FingerPosition.LEFT_INDEX)
+"""The fingers the CCCD's DG3 holds (shared docs, "Files on the chip")."""
+_FINGER_MAGIC = {Compression.WSQ: (b"\xff\xa0",), Compression.JPEG: (b"\xff\xd8",), Compression.PNG: (b"\x89PNG",),
+                 Compression.JPEG2000: (b"\x00\x00\x00\x0cjP  ", b"\xff\x4f\xff\x51")}
+"""How an image of each compression the record may declare starts (WSQ SOI, JPEG SOI, PNG, JP2 or J2K)."""
+
+
+def dg3_checks(lds: DecodedLDS) -> list[CheckResult]:
+    """DG3 decodes; its records are finger records (CBEFF type, format 19794-4) at distinct finger positions; each
+    image decodes within the budgets at the size its record declares.  A DG3 not read is NOT_APPLICABLE."""
+    if lds.dg3 is None and "DG3" not in lds.errors:
+        return [_result(check_id, Status.NOT_APPLICABLE, DG3_NOT_READ) for check_id in ("lds.dg3", *DG3_CHECKS)]
+    results = [_decoded("lds.dg3", "DG3", lds, lds.dg3)]
+    if lds.dg3 is None:
+        return results + _skipped(DG3_CHECKS, lds, "DG3")
+    fingers = lds.dg3.fingers
+    if not fingers:
+        return results + [_result(check_id, Status.NOT_APPLICABLE, "DG3 holds no finger image (none was enrolled)")
+                          for check_id in DG3_CHECKS]
+    decoded = [(finger, _finger_pixels(finger)) for finger in fingers]
+    return [*results, _dg3_records(fingers), _dg3_positions(fingers),
+            _worst("lds.dg3.image", [_finger_image(finger, pixels) for finger, pixels in decoded]),
+            _worst("lds.dg3.size", [_finger_size(finger, pixels) for finger, pixels in decoded])]
+
+
+def _finger_name(finger: FingerImage) -> str:
+    return finger.position.name.lower().replace("_", " ")
+
+
+def _hex(value: bytes | None) -> str:
+    return value.hex() if value else "none"
+
+
+def _dg3_records(fingers: tuple[FingerImage, ...]) -> CheckResult:
+    """Each biometric header says finger (CBEFF type 08) and ISO/IEC 19794-4 (format owner 0101, type 0007)."""
+    wrong = [f"{_finger_name(finger)}: header says biometric type {_hex(header.biometric_type)}, format "
+             f"{header.format_owner:04X}/{header.format_type:04X}" for finger in fingers
+             if (header := finger.header).biometric_type != bytes([BIOMETRIC_TYPE_FINGER])
+             or (header.format_owner, header.format_type) != (FORMAT_OWNER_ISO_SC37, FORMAT_TYPE_19794_4)]
+    if wrong:
+        return _result("lds.dg3.records", Status.FAIL,
+                       f"{'; '.join(wrong)}, not a finger record in ISO/IEC 19794-4 (type 08, format 0101/0007)")
+    return _result("lds.dg3.records", Status.PASS, f"{len(fingers)} ISO/IEC 19794-4 finger record(s)")
+
+
+def _dg3_positions(fingers: tuple[FingerImage, ...]) -> CheckResult:
+    """FAIL for a finger given twice; WARN for a CBEFF subtype that disagrees with the record's finger position,
+    or for fingers other than the two index fingers the CCCD keeps."""
+    positions = [finger.position for finger in fingers]
+    twice = sorted({_finger_name(finger) for finger in fingers if positions.count(finger.position) > 1})
+    if twice:
+        return _result("lds.dg3.positions", Status.FAIL, f"the {', '.join(twice)} finger comes more than once")
+    subtypes = [f"{_finger_name(finger)}: CBEFF subtype {_hex(finger.header.subtype)}, "
+                f"expected {finger.position.cbeff_subtype:02x}" for finger in fingers
+                if finger.header.subtype != bytes([finger.position.cbeff_subtype])]
+    if subtypes:
+        return _result("lds.dg3.positions", Status.WARN, "; ".join(subtypes))
+    named = ", ".join(_finger_name(finger) for finger in fingers)
+    if tuple(sorted(positions)) != CCCD_FINGERS:
+        return _result("lds.dg3.positions", Status.WARN, f"fingers {named}: the CCCD keeps the two index fingers")
+    return _result("lds.dg3.positions", Status.PASS, f"fingers {named}")
+
+
+def _finger_pixels(finger: FingerImage) -> tuple[int, int] | DecodeError | LimitExceeded:
+    """The decoded finger image's width and height, or why it was not decoded (within the budgets)."""
+    try:
+        with finger.to_pil() as image:
+            return image.size
+    except (DecodeError, LimitExceeded) as error:
+        return error
+
+
+def _finger_image(finger: FingerImage, pixels: tuple[int, int] | DecodeError | LimitExceeded) -> tuple[Status, str]:
+    """FAIL when the image does not decode or is over a budget; WARN when it is not what the record declares."""
+    name, declared = _finger_name(finger), finger.compression.name
+    if isinstance(pixels, DecodeError):
+        return Status.FAIL, f"{name}: {declared} image does not decode ({pixels.reason})"
+    if isinstance(pixels, LimitExceeded):
+        return Status.FAIL, f"{name}: image refused undecoded ({pixels})"
+    if not finger.image.startswith(_FINGER_MAGIC.get(finger.compression, ())):
+        return Status.WARN, f"{name}: the record declares {declared}, the image decodes as another format"
+    return Status.PASS, f"{name}: {declared} image decodes"
+
+
+def _finger_size(finger: FingerImage, pixels: tuple[int, int] | DecodeError | LimitExceeded) -> tuple[Status, str]:
+    name = _finger_name(finger)
+    if not isinstance(pixels, tuple):
+        return Status.NOT_APPLICABLE, f"{name}: image not decoded (see lds.dg3.image)"
+    width, height = pixels
+    if max(width, height) > MAX_FINGER_SIDE:
+        return Status.FAIL, f"{name}: {width}x{height} pixels, more than {MAX_FINGER_SIDE} per side"
+    if (width, height) != (finger.width, finger.height):
+        return Status.WARN, f"{name}: record declares {finger.width}x{finger.height}, image is {width}x{height}"
+    return Status.PASS, f"{name}: {width}x{height} pixels at {finger.resolution} ppi as declared"
+
+
 # --- DG13 (CCCD resident data) --------------------------------------------------------------------------
 
 
@@ -427,6 +537,6 @@ def dg15_checks(lds: DecodedLDS) -> list[CheckResult]:
 def conformance_checks(lds: DecodedLDS, *, at: datetime | None = None) -> list[CheckResult]:
     """Every structural check of the data groups and EF.COM in TR-03105 order, and the expiry at ``at`` (now)."""
     expiry = document_expiry(lds, at or datetime.now(UTC))
-    return [*com_checks(lds), *dg1_checks(lds), expiry, *dg2_checks(lds), *dg13_checks(lds), *dg14_checks(lds),
-            *dg15_checks(lds)]
+    return [*com_checks(lds), *dg1_checks(lds), expiry, *dg2_checks(lds), *dg3_checks(lds), *dg13_checks(lds),
+            *dg14_checks(lds), *dg15_checks(lds)]
 

@@ -43,6 +43,7 @@ _TITLES: dict[str, tuple[str, str]] = {
     "lds.dg1": ("Định dạng vùng đọc máy (DG1)", "Machine-readable zone format (DG1)"),
     "lds.dg1.check_digit": ("Số kiểm tra của vùng đọc máy", "Machine-readable zone check digit"),
     "lds.dg2": ("Định dạng ảnh chân dung (DG2)", "Portrait format (DG2)"),
+    "lds.dg3": ("Định dạng vân tay (DG3)", "Fingerprint format (DG3)"),
     "lds.dg13": ("Định dạng thông tin công dân (DG13)", "Personal data format (DG13)"),
     "lds.dg13.dates": ("Ngày tháng trong thông tin công dân", "Dates in the personal data"),
     "lds.dg13.repeated": ("Mỗi mục thông tin công dân chỉ có một giá trị", "Each personal data field has one value"),
