@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, Protocol
 
@@ -29,6 +29,7 @@ from cryptography import x509 as crypto_x509
 from cryptography.hazmat.primitives import serialization
 
 from cardlib.errors import DecodeError, EncodeError, ValidationError
+from cardlib.lds import der
 from cardlib.lds.asn1 import (
     OID_LDS_SECURITY_OBJECT,
     OID_LDS_SECURITY_OBJECT_LEGACY,
@@ -298,10 +299,23 @@ class SOD:
 
     @classmethod
     def decode(cls, data: bytes) -> SOD:
-        """Parse EF.SOD (tag 77); DecodeError names the part that is malformed."""
+        """Parse EF.SOD (tag 77); DecodeError names the part that is malformed.
+
+        A SOD of the canonical shape (:func:`_decode_canonical`) is read by hand; any other goes through
+        asn1crypto, which gives the same object for a canonical one and names what is wrong with the rest.
+        """
         raw = bytes(data)
         outer = read_single(raw, TAG_SOD, file=_FILE)
-        signed, common = decode_signed_data(outer.value, file=_FILE)
+        try:
+            return _decode_canonical(raw, outer.offset + outer.header_length)
+        except der.Unusual:
+            pass
+        return cls._decode_general(raw, outer.value)
+
+    @classmethod
+    def _decode_general(cls, raw: bytes, content_info: bytes) -> SOD:
+        """The SOD of file bytes ``raw`` whose ContentInfo is ``content_info``, decoded with asn1crypto."""
+        signed, common = decode_signed_data(content_info, file=_FILE)
         lso, lso_parameters = LDSSecurityObject._decode(common["econtent"])
         with decoding(_FILE, "SignerInfo"):
             identifiers = {
@@ -501,10 +515,204 @@ def _signed_attributes(message_digest: bytes, econtent_type: str, signing_time: 
     if signing_time is not None:
         if signing_time.tzinfo is None:
             raise EncodeError("signing time must be timezone-aware")
-        form = "utc_time" if signing_time.year < 2050 else "general_time"  # RFC 5652 §11.3
+        form = "utc_time" if signing_time.year < 2050 else "generalized_time"  # RFC 5652 §11.3
         attributes.append(_attribute(OID_SIGNING_TIME, cms.Time(name=form, value=signing_time).dump()))
     return b"".join(sorted(attributes))  # DER orders a SET OF by the encodings of its elements
 
 
 def _attribute(oid: str, value: bytes) -> bytes:
     return encode_tlv(0x30, oid_der(oid) + encode_tlv(0x31, value))
+
+
+# --- the canonical shape, read by hand ----------------------------------------------------------------------
+# What SOD.decode reads without asn1crypto: minimal definite lengths, certificates only in `certificates`, no
+# CRLs, one SignerInfo without unsigned attributes, signed attributes contentType, messageDigest and optionally
+# signingTime (once each, one value each, times as YYMMDDHHMMSSZ or YYYYMMDDHHMMSSZ), digest
+# AlgorithmIdentifiers with no parameters or NULL.  Every SOD cardlib signs and the public specimens have it.
+# What repeats across a batch (OIDs, the signature AlgorithmIdentifier, the issuer Name, the certificates) is
+# decoded by asn1crypto once per exact bytes.
+
+_SIGNED_ATTRIBUTES = {OID_CONTENT_TYPE: der.OID, OID_MESSAGE_DIGEST: der.OCTET_STRING}
+_TIMES = {der.UTC_TIME: 13, der.GENERALIZED_TIME: 15}
+
+
+def _decode_canonical(raw: bytes, start: int) -> SOD:
+    """The SOD whose ContentInfo starts at ``start`` of ``raw``; :class:`der.Unusual` for any other shape."""
+    begin, stop = der.element(raw, start, len(raw), der.SEQUENCE)
+    if stop != len(raw):
+        raise der.Unusual
+    content_type, content = der.shaped(raw, begin, stop, der.OID, 0xA0)
+    if der.dotted(raw, content_type) != OID_SIGNED_DATA:
+        raise der.Unusual
+    signed_data = der.single(raw, content, der.SEQUENCE)
+    parts = der.elements(raw, signed_data[2], signed_data[3])
+    identifiers = [part[0] for part in parts]
+    if identifiers not in ([der.INTEGER, der.SET, der.SEQUENCE, 0xA0, der.SET], [der.INTEGER, der.SET, der.SEQUENCE,
+                                                                                 der.SET]):
+        raise der.Unusual
+    digests = [_digest_identifier(raw, item) for item in der.elements(raw, parts[1][2], parts[1][3])]
+    econtent_type, econtent = _encapsulated(raw, parts[2])
+    certificates = _canonical_certificates(raw, parts[3]) if len(parts) == 5 else ()
+    signer_info = der.single(raw, parts[-1], der.SEQUENCE)
+    signer, signer_digest_parameters = _canonical_signer(raw, signer_info)
+    lso, lso_parameters = _decode_lso_canonical(econtent)
+    identifiers_with_parameters = {"SignedData.digestAlgorithms": any(present for _, present in digests),
+                                   "SignerInfo.digestAlgorithm": signer_digest_parameters,
+                                   "LDSSecurityObject.hashAlgorithm": lso_parameters}
+    return SOD(raw=raw, version=_cms_version(raw, parts[0]), digest_algorithms=tuple(name for name, _ in digests),
+               econtent_type=econtent_type, econtent=econtent, lds_security_object=lso,
+               signer_certificates=certificates, crl_count=0, **signer,
+               digest_identifiers_with_parameters=tuple(where for where, present
+                                                        in identifiers_with_parameters.items() if present))
+
+
+def _cms_version(data: bytes, item: der.Element) -> int:
+    """CMSVersion v0..v5, the values asn1crypto names."""
+    value = der.integer(data, item)
+    if not 0 <= value <= 5:
+        raise der.Unusual
+    return value
+
+
+def _digest_identifier(data: bytes, item: der.Element) -> tuple[str, bool]:
+    """A digest AlgorithmIdentifier: its name (or OID when unknown) and whether it carries (NULL) parameters."""
+    if item[0] != der.SEQUENCE:
+        raise der.Unusual
+    fields = der.elements(data, item[2], item[3])
+    if not 1 <= len(fields) <= 2 or (len(fields) == 2 and data[fields[1][1] : fields[1][3]] != b"\x05\x00"):
+        raise der.Unusual
+    oid = der.dotted(data, fields[0])
+    return _DIGEST_NAMES.get(oid, oid), len(fields) == 2
+
+
+def _encapsulated(data: bytes, item: der.Element) -> tuple[str, bytes]:
+    """EncapsulatedContentInfo: eContentType and the eContent octets (present, primitive)."""
+    econtent_type, wrapper = der.shaped(data, item[2], item[3], der.OID, 0xA0)
+    econtent = der.single(data, wrapper, der.OCTET_STRING)
+    return der.dotted(data, econtent_type), der.contents(data, econtent)
+
+
+def _canonical_certificates(data: bytes, item: der.Element) -> tuple[SignerCertificate, ...]:
+    found = []
+    for certificate in der.elements(data, item[2], item[3]):
+        if certificate[0] != der.SEQUENCE:
+            raise der.Unusual
+        encoded = data[certificate[1] : certificate[3]]
+        found.append(SignerCertificate(encoded, _load_certificate(encoded)))
+    return tuple(found)
+
+
+def _canonical_signer(data: bytes, item: der.Element) -> tuple[dict[str, Any], bool]:
+    """The SignerInfo's fields (as :func:`_signer_fields` gives them) and whether its digest algorithm carries
+    parameters."""
+    parts = der.elements(data, item[2], item[3])
+    attributes = parts[3] if len(parts) == 6 else None
+    if len(parts) not in (5, 6) or (attributes is not None and attributes[0] != 0xA0):
+        raise der.Unusual
+    digest_name, digest_parameters = _digest_identifier(data, parts[2])
+    signature_algorithm, signature = parts[-2:]
+    if signature_algorithm[0] != der.SEQUENCE or signature[0] != der.OCTET_STRING:
+        raise der.Unusual
+    values = _canonical_attributes(data, attributes) if attributes is not None else {}
+    fields = {
+        "signer_version": _cms_version(data, parts[0]),
+        "sid": _canonical_sid(data, parts[1]),
+        "digest_algorithm": digest_name,
+        "signature_algorithm": _cached_signature_algorithm(data[signature_algorithm[1] : signature_algorithm[3]]),
+        "signed_attributes": None if attributes is None else b"\x31" + data[attributes[1] + 1 : attributes[3]],
+        "content_type_attribute": values.get(OID_CONTENT_TYPE),
+        "message_digest": values.get(OID_MESSAGE_DIGEST),
+        "signing_time": values.get(OID_SIGNING_TIME),
+        "signature": der.contents(data, signature),
+    }
+    return fields, digest_parameters
+
+
+def _canonical_sid(data: bytes, item: der.Element) -> SignerIdentifier:
+    if item[0] == 0x80:  # [0] IMPLICIT SubjectKeyIdentifier
+        return SignerIdentifier(subject_key_identifier=der.contents(data, item))
+    if item[0] != der.SEQUENCE:
+        raise der.Unusual
+    name, serial = der.shaped(data, item[2], item[3], der.SEQUENCE, der.INTEGER)
+    issuer = data[name[1] : name[3]]
+    try:
+        _parse_name(issuer)
+    except (ValueError, TypeError, KeyError, IndexError, OverflowError, AttributeError) as exc:
+        raise der.Unusual from exc
+    return SignerIdentifier(issuer=issuer, serial_number=der.integer(data, serial))
+
+
+def _canonical_attributes(data: bytes, item: der.Element) -> dict[str, Any]:
+    """contentType, messageDigest and optionally signingTime, each once with one value, by OID."""
+    values: dict[str, Any] = {}
+    for attribute in der.elements(data, item[2], item[3]):
+        if attribute[0] != der.SEQUENCE:
+            raise der.Unusual
+        kind, value_set = der.shaped(data, attribute[2], attribute[3], der.OID, der.SET)
+        oid = der.dotted(data, kind)
+        if oid in values:
+            raise der.Unusual
+        value = der.single(data, value_set)
+        if oid == OID_SIGNING_TIME:
+            values[oid] = _time(data, value)
+        elif _SIGNED_ATTRIBUTES.get(oid) == value[0]:
+            values[oid] = der.dotted(data, value) if value[0] == der.OID else der.contents(data, value)
+        else:
+            raise der.Unusual
+    if OID_CONTENT_TYPE not in values or OID_MESSAGE_DIGEST not in values:
+        raise der.Unusual
+    return values
+
+
+def _time(data: bytes, item: der.Element) -> datetime:
+    """A UTCTime (years 1950-2049) or GeneralizedTime in whole seconds, Z; asn1crypto's reading of them."""
+    text = der.contents(data, item)
+    if _TIMES.get(item[0]) != len(text) or not text[:-1].isdigit() or text[-1:] != b"Z":
+        raise der.Unusual
+    year, rest = (int(text[:2]), text[2:]) if item[0] == der.UTC_TIME else (int(text[:4]), text[4:])
+    if item[0] == der.UTC_TIME:
+        year += 2000 if year < 50 else 1900
+    try:
+        month, day, hour, minute, second = (int(rest[index : index + 2]) for index in range(0, 10, 2))
+        return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
+    except ValueError as exc:
+        raise der.Unusual from exc
+
+
+@lru_cache(maxsize=_CERTIFICATE_CACHE_SIZE)
+def _cached_signature_algorithm(encoded: bytes) -> SignatureAlgorithm:
+    """SignerInfo.signatureAlgorithm decoded by asn1crypto once per exact bytes (a batch repeats its signer's)."""
+    try:
+        value = load_strict(algos.SignedDigestAlgorithm, encoded, file=_FILE, field="SignerInfo")
+        with decoding(_FILE, "SignerInfo"):
+            return _signature_algorithm(value)
+    except DecodeError as exc:
+        raise der.Unusual from exc
+
+
+def _decode_lso_canonical(econtent: bytes) -> tuple[LDSSecurityObject, bool]:
+    """:meth:`LDSSecurityObject._decode` for the canonical shape; :class:`der.Unusual` for any other."""
+    begin, stop = der.element(econtent, 0, len(econtent), der.SEQUENCE)
+    parts = der.elements(econtent, begin, stop)
+    if stop != len(econtent) or [part[0] for part in parts] not in (
+            [der.INTEGER, der.SEQUENCE, der.SEQUENCE], [der.INTEGER, der.SEQUENCE, der.SEQUENCE, der.SEQUENCE]):
+        raise der.Unusual
+    name, with_parameters = _digest_identifier(econtent, parts[1])
+    if name not in DIGEST_OIDS:
+        raise der.Unusual
+    hashes_by_dg: dict[int, bytes] = {}
+    for item in der.elements(econtent, parts[2][2], parts[2][3]):
+        if item[0] != der.SEQUENCE:
+            raise der.Unusual
+        number, value = der.shaped(econtent, item[2], item[3], der.INTEGER, der.OCTET_STRING)
+        if der.integer(econtent, number) in hashes_by_dg:  # a data group hashed twice
+            raise der.Unusual
+        hashes_by_dg[der.integer(econtent, number)] = der.contents(econtent, value)
+    versions: tuple[str | None, str | None] = (None, None)
+    if len(parts) == 4:
+        lds, unicode = der.shaped(econtent, parts[3][2], parts[3][3], der.PRINTABLE_STRING, der.PRINTABLE_STRING)
+        versions = (der.contents(econtent, lds).decode("latin1"), der.contents(econtent, unicode).decode("latin1"))
+    try:
+        return LDSSecurityObject(name, hashes_by_dg, der.integer(econtent, parts[0]), *versions), with_parameters
+    except ValidationError as exc:
+        raise der.Unusual from exc
