@@ -40,6 +40,7 @@ CAN_CUOC_HEADER = tuple(name for name in (*COLUMNS, *CAN_CUOC_COLUMNS)
 
 def _csv(folder: Path, rows: list[dict[str, str]], columns: tuple[str, ...] = CAN_CUOC_HEADER) -> Path:
     shutil.copytree(SAMPLES / "portraits", folder / "portraits", dirs_exist_ok=True)
+    shutil.copytree(SAMPLES / "fingers", folder / "fingers", dirs_exist_ok=True)
     path = folder / "in.csv"
     with path.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")

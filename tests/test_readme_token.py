@@ -79,6 +79,7 @@ def test_the_readme_softhsm2_steps_make_a_token_pki_and_personalize(tmp_path: Pa
     (tmp_path / "steps.sh").write_text(steps, encoding="utf-8")
     shutil.copy(SAMPLES / "residents.csv", tmp_path / "residents.csv")
     shutil.copytree(SAMPLES / "portraits", tmp_path / "portraits")
+    shutil.copytree(SAMPLES / "fingers", tmp_path / "fingers")
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
     status, output = _run_in_terminal(tmp_path / "steps.sh", tmp_path, env, time.monotonic() + 240)
     assert status == 0, output

@@ -95,6 +95,7 @@ def test_perso_workers_die_with_a_killed_perso(tmp_path: Path) -> None:
     pki = tmp_path / "pki"
     sample_pki().save(pki)
     shutil.copytree(SAMPLES / "portraits", tmp_path / "portraits")
+    shutil.copytree(SAMPLES / "fingers", tmp_path / "fingers")
     rows = list(csv.DictReader((SAMPLES / "residents.csv").open(encoding="utf-8")))
     with (tmp_path / "in.csv").open("w", encoding="utf-8", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))

@@ -3,13 +3,16 @@ sample card.
 
 Each image is an 8-bit grey 500 ppi impression: sinusoidal ridges around a core (a loop or a whorl, with a
 seed-chosen ridge spacing, orientation and warp) inside an elliptical fingertip, on a white background.  The same
-seed gives the same pixels; :func:`synthetic_finger_wsq` compresses it as DG3 stores it.
+seed gives the same pixels; :func:`synthetic_finger_wsq` compresses it as DG3 stores it.  :func:`write_samples`
+makes the index fingers of cardtool's sample residents (``tools/cardtool/samples/fingers``).
 """
 
 from __future__ import annotations
 
 import math
 import random
+import sys
+from pathlib import Path
 
 from PIL import Image
 
@@ -18,6 +21,8 @@ from cardlib.lds.dg3 import encode_wsq
 WIDTH, HEIGHT = 256, 320
 """About 13 × 16 mm at 500 ppi: a plain index-finger impression."""
 RESOLUTION_PPI = 500
+SAMPLE_COUNT = 8
+"""Sample residents shipped with cardtool (``tools/cardtool/samples``)."""
 
 
 def synthetic_finger(seed: int) -> Image.Image:
@@ -48,4 +53,21 @@ def synthetic_finger_wsq(seed: int) -> bytes:
     return encode_wsq(synthetic_finger(seed))
 
 
-__all__ = ["HEIGHT", "RESOLUTION_PPI", "WIDTH", "synthetic_finger", "synthetic_finger_wsq"]
+def write_samples(directory: Path, count: int = SAMPLE_COUNT) -> list[Path]:
+    """Write ``r01-right-index.wsq``, ``r01-left-index.wsq`` … as the sample residents' index fingers; resident
+    n's right index finger uses seed 2n - 1, the left one seed 2n."""
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for number in range(1, count + 1):
+        for seed, hand in ((2 * number - 1, "right"), (2 * number, "left")):
+            path = directory / f"r{number:02d}-{hand}-index.wsq"
+            path.write_bytes(synthetic_finger_wsq(seed))
+            paths.append(path)
+    return paths
+
+
+__all__ = ["HEIGHT", "RESOLUTION_PPI", "WIDTH", "synthetic_finger", "synthetic_finger_wsq", "write_samples"]
+
+if __name__ == "__main__":
+    for written in write_samples(Path(sys.argv[1])):
+        print(written, written.stat().st_size)
