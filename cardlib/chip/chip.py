@@ -37,8 +37,9 @@ from cardlib.chip.applet import PERSONALIZATION_INS, BlankApplet
 from cardlib.chip.filesystem import MF_FID, ChipFile, FileSystem, application_fcp
 from cardlib.errors import CardlibError, DecodeError, ProtocolError
 from cardlib.lds import files as lds_files
+from cardlib.lds.com import TAG_TAG_LIST
 from cardlib.lds.securityinfo import DG14, CardAccess, SecurityInfos
-from cardlib.lds.tlv import TLV, encode_tlv, find, iter_tlvs, read_tlv
+from cardlib.lds.tlv import TLV, encode_length, encode_tlv, find, iter_tlvs, read_tlv
 from cardlib.protocols.aa import aa_sign
 from cardlib.protocols.apdu import CommandAPDU, ResponseAPDU
 from cardlib.protocols.bac import BACChip
@@ -143,7 +144,10 @@ class ChipOptions:
     ``internal_errors`` pairs an INS with the status word (6Fxx, 6Axx) every such command outside a session
     (access control: BAC, PACE) gets.  ``mac_only_9000`` protects answers as vsmartcard's ePass emulator
     does: never a DO99, a DO8E MAC only on 9000; any other answer carries its data (6282) in a DO87 with no
-    MAC, the chip counting the command only.
+    MAC, the chip counting the command only.  ``bac_wrong_key_sw`` answers a MUTUAL AUTHENTICATE whose
+    cryptogram does not verify (a wrong MRZ; the ePass emulator answers 6988).  ``malformed_com`` writes
+    EF.COM's tag list as the ePass emulator does: the tags as hex text in a DO5C declaring one byte per tag,
+    so the file does not decode.  ``empty_files`` names files the chip holds with no content (0 bytes).
     """
 
     extended_length: bool = True
@@ -170,6 +174,9 @@ class ChipOptions:
     mse_do84: DO84Rule = "optional"
     internal_errors: tuple[tuple[int, int], ...] = ()
     mac_only_9000: bool = False
+    bac_wrong_key_sw: int = SW_AUTH_FAILED
+    malformed_com: bool = False
+    empty_files: tuple[str, ...] = ()
 
 
 JMRTD_APPLET_OPTIONS = ChipOptions(card_access_sw=SW_NO_CURRENT_EF, sfi_sw=SW_CONDITIONS, extended_length=False,
@@ -197,6 +204,9 @@ class VirtualChip:
         files = {name: data for name, data in image.files.items()
                  if self.options.pace or name != lds_files.EF_CARD_ACCESS.name}
         files.update({name: _oversized(files[name], length) for name, length in self.options.oversized})
+        if self.options.malformed_com:
+            files[lds_files.EF_COM.name] = _malformed_com(files[lds_files.EF_COM.name])
+        files.update(dict.fromkeys(self.options.empty_files, b""))
         self._fs = FileSystem(files)
         self._secrets: ChipSecrets = image.secrets
         self._handlers: dict[int, Callable[[CommandAPDU], ResponseAPDU]] = {
@@ -518,7 +528,7 @@ class VirtualChip:
         try:
             response, session = bac.mutual_authenticate(cmd.data)
         except ProtocolError:
-            raise _Status(SW_AUTH_FAILED) from None
+            raise _Status(self.options.bac_wrong_key_sw) from None
         self._sm = session
         return ResponseAPDU(response, SW_OK)
 
@@ -716,6 +726,19 @@ def _oversized(content: bytes, length: int) -> bytes:
     outer = read_tlv(content, file="oversized file")
     filler = bytes(max(0, length - len(outer.value)))
     return encode_tlv(outer.tag, outer.value[:length] + filler)
+
+
+def _malformed_com(content: bytes) -> bytes:
+    """EF.COM with its tag list as vsmartcard's ePass emulator writes it: hex text, declared one byte per tag.
+
+    The DO5C then ends half-way through the text and the rest reads as a TLV claiming more bytes than remain.
+    """
+    objects = list(iter_tlvs(read_tlv(content, file="EF.COM").value, file="EF.COM"))
+    tags = next(obj.value for obj in objects if obj.tag == TAG_TAG_LIST)
+    text = tags.hex().upper().encode("ascii")
+    value = b"".join(encode_tlv(obj.tag, obj.value) for obj in objects if obj.tag != TAG_TAG_LIST)
+    value += bytes([TAG_TAG_LIST, len(tags)]) + text
+    return bytes([content[0]]) + encode_length(len(value)) + value
 
 
 def _ca_chip_factory(files: Mapping[str, bytes], secrets: ChipSecrets) -> Callable[[], CAChip] | None:

@@ -72,6 +72,7 @@ from cardlib.lds.files import (
     by_name,
 )
 from cardlib.lds.securityinfo import DG14, PROTOCOL_OIDS, PROTOCOLS, CardAccess, PACEInfo
+from cardlib.lds.sod import SOD
 from cardlib.lds.tlv import encode_length, read_tlv
 from cardlib.limits import MAX_CARD_BYTES, MAX_FILE_BYTES, MAX_READ_APDUS, READ_DEADLINE_SECONDS, LimitExceeded
 from cardlib.model.mrz import check_digit
@@ -141,7 +142,10 @@ _PACE_UNSUPPORTED = (0x6D00, 0x6A81)
 _SET_AT_DATA_REFUSALS = (0x6A80, 0x6A88)
 # The answers to the final access-control step that mean the key itself is wrong.
 _WRONG_KEY_SWS = (SW_VERIFICATION_FAILED,)
-_BAC_WRONG_KEY_SWS = (SW_VERIFICATION_FAILED, SW_SECURITY_STATUS)
+# BAC's MUTUAL AUTHENTICATE is sent in plain, so its only "secure messaging data object" is the MAC'd
+# cryptogram: 6988 there (vsmartcard's ePass emulator) says the cryptogram's MAC did not verify, which is what
+# a key derived from another MRZ gives, exactly as 6300 does.  Inside a session 6988 stays an SM error.
+_BAC_WRONG_KEY_SWS = (SW_VERIFICATION_FAILED, SW_SECURITY_STATUS, SW_SM_INCORRECT)
 _MAX_PLAIN_SSC_STEPS = 2  # a chip counts a plain answer 0, 1 (the command) or 2 (and its response) times
 _COMMAND_NAMES = {0xA4: "SELECT", 0xB0: "READ BINARY", 0xB1: "READ BINARY", 0x84: "GET CHALLENGE",
                   0x82: "MUTUAL AUTHENTICATE", 0x88: "INTERNAL AUTHENTICATE", 0x22: "MSE",
@@ -362,6 +366,10 @@ class _FileProtectedError(Exception):
 
 class _FileAbsentError(Exception):
     """Internal signal: the chip has no such file (6A82)."""
+
+
+class _EmptyFileError(Exception):
+    """Internal signal: the file holds no bytes (nothing at offset 0, even for a one-byte read)."""
 
 
 class _SFIRefusedError(Exception):
@@ -633,8 +641,12 @@ class _FileReader:
         data = bytearray()
         total: int | None = None
         while total is None or len(data) < total:
-            chunk, asked = self._chunk(name, len(data), None if total is None else total - len(data),
-                                       sfi if not data else None)
+            try:
+                chunk, asked = self._chunk(name, len(data), None if total is None else total - len(data),
+                                           sfi if not data else None)
+            except _EmptyFileError:
+                self.channel.notes.append(f"{name} is empty (0 bytes)")
+                break
             if not chunk:
                 raise DecodeError("the chip returned no data before the end of the file", file=name, offset=len(data))
             data += chunk
@@ -681,6 +693,9 @@ class _FileReader:
                 continue
             if response.ok or (response.sw == SW_END_OF_FILE and response.data):
                 data = self._unwrap(name, offset, response.data)
+                if not data and offset == 0 and remaining is None:
+                    le = self._empty_probe(le)
+                    continue
                 if offset <= _MAX_B0_OFFSET and remaining is not None and len(data) < min(le, remaining):
                     self._shrink_to(name, offset, len(data))
                 return data, le
@@ -694,14 +709,25 @@ class _FileReader:
             return self._no_extended(le, sw)
         if remaining is None and offset == 0 and le > _HEADER_PROBE and sw in (
                 SW_WRONG_LENGTH, SW_WRONG_OFFSET, SW_END_OF_FILE):
-            self.fallbacks += 1
-            return _HEADER_PROBE  # maybe only a read past the end is refused: learn the size first
+            return self._empty_probe(le)  # maybe only a read past the end is refused: learn the size first
         if command.p1 & 0x80 and command.ins == 0xB0 and sw in (*_SFI_REFUSALS, SW_FILE_NOT_FOUND):
             self.sfi_refusal = sw
             raise _SFIRefusedError(name)
         if extended and sw in _EXTENDED_REFUSALS:
             return self._no_extended(le, sw)
+        if remaining is None and offset == 0 and sw in (SW_WRONG_OFFSET, SW_END_OF_FILE):
+            return self._empty_probe(le)
         return self._retry_size(name, command, remaining, sw)
+
+    def _empty_probe(self, le: int) -> int:
+        """Nothing came from offset 0: ask for the 8-byte header, then for one byte; a chip that gives not even
+        one byte (no data, 6B00 offset outside the file, an empty 6282; not 6700, a refusal) holds an empty file."""
+        if le > _HEADER_PROBE:
+            self.fallbacks += 1
+            return _HEADER_PROBE
+        if le > 1:
+            return 1
+        raise _EmptyFileError
 
     def _no_extended(self, le: int, sw: int | None) -> int:
         """Short reads from now on; the Ne to retry with.  An SFI refusal with the same status word was
@@ -969,7 +995,7 @@ def _open(channel: _Channel, reader: _FileReader, key: AccessKey,
     """
     card_access, refusal = _read_card_access(channel, reader)
     model.recognise(card_access, refusal, reader)
-    pace_infos = CardAccess.decode(card_access).pace_infos if card_access is not None else ()
+    pace_infos = CardAccess.decode(card_access).pace_infos if card_access else ()
     method: AccessMethod = "BAC"
     if pace_infos and _open_pace(channel, key, pace_infos) is not None:
         method = "PACE-CAN" if key.kind == "CAN" else "PACE-MRZ"
@@ -1002,22 +1028,64 @@ class _Model:
 
 
 def _read_files(reader: _FileReader, wanted: Sequence[str] | None) -> tuple[dict[str, bytes], list[str]]:
-    """EF.COM, the data groups it lists (or those ``wanted`` among them), then EF.SOD."""
-    files: dict[str, bytes] = {}
+    """EF.COM, the data groups it lists (or those ``wanted`` among them), then EF.SOD.
+
+    A malformed (or empty) EF.COM does not stop the read: it is kept as read for the verifier to judge, a
+    note says so, and the data groups come from EF.SOD instead (:func:`_read_without_com`).
+    """
+    files = {EF_COM.name: _read_required(reader, EF_COM)}
     protected: list[str] = []
-    files[EF_COM.name] = _read_required(reader, EF_COM)
-    listed = [DATA_GROUPS[number] for number in EFCOM.decode(files[EF_COM.name]).data_groups]
-    chosen = [spec for spec in listed if wanted is None or spec.name in wanted]
-    for spec in (*chosen, EF_SOD):
+    try:
+        numbers = EFCOM.decode(files[EF_COM.name]).data_groups
+    except CardlibError as exc:
+        _read_without_com(reader, wanted, files, protected, exc)
+        return files, protected
+    _read_listed(reader, [*_chosen(numbers, wanted), EF_SOD], files, protected, lister="EF.COM")
+    return files, protected
+
+
+def _chosen(numbers: Sequence[int], wanted: Sequence[str] | None) -> list[FileSpec]:
+    return [DATA_GROUPS[number] for number in numbers
+            if number in DATA_GROUPS and (wanted is None or DATA_GROUPS[number].name in wanted)]
+
+
+def _read_listed(reader: _FileReader, specs: Sequence[FileSpec], files: dict[str, bytes], protected: list[str], *,
+                 lister: str | None) -> None:
+    """Read ``specs`` into ``files`` (refused ones into ``protected``).  A file ``lister`` lists but the chip
+    lacks is a faulty chip; with no lister (probing) an absent file is simply not there."""
+    for spec in specs:
         try:
             files[spec.name] = reader.read_file(spec)
         except _FileProtectedError:
             protected.append(spec.name)
         except _FileAbsentError:
-            raise ChipRefusedError(f"READ BINARY of {spec.name}: EF.COM lists it but the chip has no such file",
-                                   hint="the chip's EF.COM and files disagree: report the card as faulty",
+            if lister is None:
+                continue
+            raise ChipRefusedError(f"READ BINARY of {spec.name}: {lister} lists it but the chip has no such file",
+                                   hint=f"the chip's {lister} and files disagree: report the card as faulty",
                                    sw=SW_FILE_NOT_FOUND) from None
-    return files, protected
+
+
+def _read_without_com(reader: _FileReader, wanted: Sequence[str] | None, files: dict[str, bytes],
+                      protected: list[str], error: CardlibError) -> None:
+    """EF.COM does not decode: read EF.SOD, then the data groups it lists; when EF.SOD too is absent, empty or
+    does not decode, probe DG1-DG16 (a data group the chip lacks is skipped).  Notes say which was done."""
+    notes = reader.channel.notes
+    why = "is empty" if not files[EF_COM.name] else f"does not decode ({error})"
+    _read_listed(reader, [EF_SOD], files, protected, lister=None)
+    sod = files.get(EF_SOD.name)
+    try:
+        numbers = sorted(SOD.decode(sod).lds_security_object.dg_hashes) if sod else None
+    except CardlibError:
+        numbers = None
+    if numbers is not None:
+        notes.append(f"EF.COM {why}: the data groups EF.SOD lists were read")
+        _read_listed(reader, _chosen(numbers, wanted), files, protected, lister="EF.SOD")
+        return
+    state = ("refused" if EF_SOD.name in protected else "absent") if sod is None else "empty" if not sod else \
+        "malformed"
+    notes.append(f"EF.COM {why} and EF.SOD is {state}: DG1-DG16 were probed")
+    _read_listed(reader, _chosen(range(1, 17), wanted), files, protected, lister=None)
 
 
 def _pace_cam(channel: _Channel, reader: _FileReader,
@@ -1030,12 +1098,15 @@ def _pace_cam(channel: _Channel, reader: _FileReader,
     """
     if terminal is None or terminal.params.mapping != "CAM":
         return ChipAuthResult(False, False, "not opened with PACE-CAM"), None
-    _select(channel, 0x00, _MF_FID)
     try:
+        command, response = _select(channel, 0x00, _MF_FID)
+        if not response.ok:
+            raise refused("SELECT of the master file", command, response.sw, _HINT_CHIP_ERROR)
         data = reader.read_file(EF_CARD_SECURITY, learn_sfi=False)
-    except (_FileAbsentError, _FileProtectedError):
-        return ChipAuthResult(False, False, "PACE-CAM: the chip gives no EF.CardSecurity, so the key its "
-                              "authentication data proves cannot be checked"), None
+    except (_FileAbsentError, _FileProtectedError, ChipRefusedError) as exc:
+        why = str(exc) if isinstance(exc, ChipRefusedError) else "the chip gives no EF.CardSecurity"
+        return ChipAuthResult(False, False, f"PACE-CAM cannot be checked ({why}): the key its authentication "
+                              "data proves is in EF.CardSecurity"), None
     finally:
         _select_application(channel)
     try:
@@ -1174,10 +1245,11 @@ def read_card(
     progress(ReadEvent(ReadPhase.ACCESS_CONTROL, ReadStage.STARTED))
     with _timed(timings, "access"):
         access, card_access = _open(channel, reader, key, model)
-        pace_terminal = channel.pace_terminal if access != "BAC" else None
-        pace_cam, card_security = _pace_cam(channel, reader, pace_terminal)
     progress(ReadEvent(ReadPhase.ACCESS_CONTROL, ReadStage.DONE, protocol=access))
     channel.phase = "files"
+    pace_terminal = channel.pace_terminal if access != "BAC" else None
+    with _timed(timings, "access"):
+        pace_cam, card_security = _pace_cam(channel, reader, pace_terminal)
     with _timed(timings, "read"):
         contents, protected = _read_files(reader, wanted)
     if card_access is not None:
@@ -1190,14 +1262,14 @@ def read_card(
         channel.phase = "Chip Authentication"
         progress(ReadEvent(ReadPhase.CHIP_AUTHENTICATION, ReadStage.STARTED))
         with _timed(timings, "chip_auth"):
-            ca_result = _chip_authentication(channel, reader, contents.get("DG14"))
+            ca_result = _chip_authentication(channel, reader, contents.get("DG14") or None)
         progress(ReadEvent(ReadPhase.CHIP_AUTHENTICATION, ReadStage.DONE, passed=ca_result.passed))
     aa_result = ActiveAuthResult(False, False, "not requested")
     if active_auth and channel.sm is not None:
         channel.phase = "Active Authentication"
         progress(ReadEvent(ReadPhase.ACTIVE_AUTHENTICATION, ReadStage.STARTED))
         with _timed(timings, "active_auth"):
-            aa_result = _active_authentication(channel, reader, contents.get("DG15"),
+            aa_result = _active_authentication(channel, reader, contents.get("DG15") or None,
                                                aa_challenge or os.urandom(_CHALLENGE_LENGTH))
         progress(ReadEvent(ReadPhase.ACTIVE_AUTHENTICATION, ReadStage.DONE, passed=aa_result.passed))
     elif active_auth:
