@@ -8,9 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from cardlib.card.synthetic_fingers import HEIGHT, WIDTH, synthetic_finger, synthetic_finger_wsq
-from cardlib.errors import DecodeError
-from cardlib.lds.dg3 import DG3, Compression, FingerImage, FingerPosition, decode_record, encode_record
+from cardlib.card.synthetic_fingers import HEIGHT, WIDTH, synthetic_finger, synthetic_finger_wsq, write_samples
+from cardlib.errors import DecodeError, EncodeError
+from cardlib.lds.cbeff import BiometricHeader, encode_group
+from cardlib.lds.dg3 import DG3, Compression, FingerImage, FingerPosition, decode_record, encode_record, encode_wsq
+from cardlib.lds.tlv import encode_tlv
 from cardlib.limits import MAX_FINGERS_PER_DG3, LimitExceeded
 
 BSI_DG3 = Path(__file__).resolve().parents[2] / "shared" / "data" / "bsi2008" / "Datagroup3.bin"
@@ -92,3 +94,57 @@ def test_corrupt_image_fails_only_when_decoded() -> None:
     decoded = DG3.decode(DG3((finger,)).encode()).fingers[0]
     with pytest.raises(DecodeError):
         decoded.to_pil()
+
+
+SAMPLE_FINGERS = Path(__file__).resolve().parents[1] / "tools" / "cardtool" / "samples" / "fingers"
+
+
+def test_committed_sample_fingers_are_what_write_samples_makes(tmp_path: Path) -> None:
+    written = write_samples(tmp_path, count=1)
+    assert [path.name for path in written] == ["r01-right-index.wsq", "r01-left-index.wsq"]
+    assert [path.read_bytes() for path in written] == [(SAMPLE_FINGERS / path.name).read_bytes() for path in written]
+    committed = sorted(SAMPLE_FINGERS.iterdir())
+    assert len(committed) == 16 and all(4_000 < path.stat().st_size < 12_000 for path in committed)
+    assert synthetic_finger_wsq(16) == (SAMPLE_FINGERS / "r08-left-index.wsq").read_bytes()
+
+
+def test_encode_wsq_makes_grey_wsq_that_decodes_close_to_the_source() -> None:
+    source = synthetic_finger(5)
+    wsq = encode_wsq(source.convert("RGB"))  # colour in, grey WSQ out
+    assert wsq.startswith(b"\xff\xa0")
+    finger = FingerImage.for_finger(wsq, Compression.WSQ, FingerPosition.RIGHT_INDEX, WIDTH, HEIGHT)
+    decoded = finger.to_pil()
+    assert (decoded.mode, decoded.size) == ("L", (WIDTH, HEIGHT))
+    error = sum(abs(a - b) for a, b in zip(decoded.tobytes(), source.tobytes(), strict=True)) / (WIDTH * HEIGHT)
+    assert error < 12  # lossy, but the ridges are there (they swing 40..240)
+
+
+def test_a_header_error_in_dg3_names_dg3() -> None:
+    data = DG3(_fingers()[:1]).encode()
+    at = data.index(b"\x87\x02\x01\x01")  # the format owner, mandatory in the biometric header
+    broken = data[:at] + b"\x84\x02\x01\x01" + data[at + 4 :]
+    with pytest.raises(DecodeError) as caught:
+        DG3.decode(broken)
+    assert (caught.value.file, caught.value.field) == ("DG3", "biometric header template")
+
+
+def test_template_count_and_block_are_checked_by_the_shared_walk() -> None:
+    data = bytearray(DG3(_fingers()).encode())
+    count_at = data.index(b"\x02\x01\x02")
+    data[count_at + 2] = 3
+    with pytest.raises(DecodeError, match="count says 3 templates, 2 present") as caught:
+        DG3.decode(bytes(data))
+    assert (caught.value.file, caught.value.field, caught.value.offset) == ("DG3", "count", count_at)
+    header = BiometricHeader(format_type=0x0007, biometric_type=b"\x08")
+    no_block = encode_tlv(0x63, encode_tlv(0x7F61, encode_tlv(0x02, b"\x01") + encode_tlv(0x7F60, header.encode())))
+    with pytest.raises(DecodeError, match=r"biometric data block \(5F2E\) missing"):
+        DG3.decode(no_block)
+    with pytest.raises(EncodeError, match="one-byte count"):
+        encode_group(0x63, [(header, b"")] * 256)
+
+
+def test_more_than_the_budget_of_templates_is_refused_before_any_record() -> None:
+    header = BiometricHeader(format_type=0x0007, biometric_type=b"\x08")
+    templates = [(header, b"not even a record")] * (MAX_FINGERS_PER_DG3 + 1)
+    with pytest.raises(LimitExceeded, match="MAX_FINGERS_PER_DG3"):
+        DG3.decode(encode_group(0x63, templates))

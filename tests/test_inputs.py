@@ -14,14 +14,18 @@ import pytest
 
 from cardlib.card.inputs import (
     COLUMNS,
+    FINGER_COLUMNS,
+    FingerFile,
     InputRecord,
     RejectedRow,
     csv_layout,
+    fingerprint,
     is_correction_file,
     parse_input_date,
     read_records,
 )
 from cardlib.errors import InputError, ValidationError
+from cardlib.lds.dg3 import FingerPosition
 from cardlib.lds.dg13 import DG13
 from cardlib.model.mrz import MRZ, transliterate
 
@@ -81,6 +85,39 @@ def test_csv_and_jsonl_samples_agree() -> None:
     csv_residents = [item.resident for item in accepted(records(SAMPLES / "residents.csv", check_portraits=False))]
     json_residents = [item.resident for item in accepted(records(SAMPLES / "residents.jsonl", check_portraits=False))]
     assert csv_residents == json_residents
+
+
+@pytest.mark.parametrize("name", ["residents.csv", "residents.jsonl"])
+def test_sample_residents_have_both_index_fingers(name: str) -> None:
+    good = accepted(records(SAMPLES / name))  # the files exist
+    assert [[(f.column, f.position, f.path) for f in item.fingers] for item in good] == [
+        [("right_index_finger", FingerPosition.RIGHT_INDEX, SAMPLES / f"fingers/r0{n}-right-index.wsq"),
+         ("left_index_finger", FingerPosition.LEFT_INDEX, SAMPLES / f"fingers/r0{n}-left-index.wsq")]
+        for n in range(1, 9)]
+
+
+def test_finger_columns_are_optional_and_checked_when_given(tmp_path: Path) -> None:
+    (tmp_path / "right.wsq").write_bytes(b"\xff\xa0")
+    columns = (*COLUMNS, *FINGER_COLUMNS)
+    rows = [GOOD, {**GOOD, "right_index_finger": "right.wsq"}, {**GOOD, "left_index_finger": "gone.png"}]
+    items = records(write_csv(tmp_path, rows, columns))
+    assert isinstance(items[0], InputRecord) and items[0].fingers == ()
+    assert isinstance(items[1], InputRecord)
+    assert items[1].fingers == (FingerFile("right_index_finger", FingerPosition.RIGHT_INDEX, tmp_path / "right.wsq"),)
+    assert isinstance(items[2], RejectedRow)
+    assert (items[2].field, items[2].reason) == ("left_index_finger", "finger image file 'gone.png' not found")
+    unchecked = records(write_csv(tmp_path, rows, columns), check_portraits=False)
+    assert isinstance(unchecked[2], InputRecord) and unchecked[2].fingers[0].path == tmp_path / "gone.png"
+    jsonl = tmp_path / "in.jsonl"
+    jsonl.write_text(json.dumps({**GOOD, "left_index_finger": 7}) + "\n", encoding="utf-8")
+    [wrong_type] = records(jsonl)
+    assert isinstance(wrong_type, RejectedRow) and wrong_type.field == "left_index_finger"
+
+
+def test_finger_columns_count_in_the_fingerprint_only_when_present() -> None:
+    assert fingerprint(GOOD) == fingerprint({**GOOD, "other": "x"})
+    assert fingerprint({**GOOD, "right_index_finger": ""}) != fingerprint(GOOD)
+    assert fingerprint({**GOOD, "right_index_finger": "a.wsq"}) != fingerprint({**GOOD, "right_index_finger": "b.wsq"})
 
 
 def test_missing_portraits_are_rejected_when_checked(tmp_path: Path) -> None:

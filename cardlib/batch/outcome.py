@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from cardlib.verify.report import VerificationReport
+from cardlib.verify.report import Status, VerificationReport
 
 ERROR = "error"
 INVALID = "invalid"
@@ -22,6 +22,11 @@ VALID = "valid"
 READ = "read"
 """The check of a card that could not be read or loaded at all (verdict :data:`ERROR`, "unreadable")."""
 UNREADABLE = "unreadable"
+
+DG3_STATES: Mapping[Status, str] = {Status.PASS: "verified", Status.NOT_APPLICABLE: "not read",
+                                    Status.FAIL: "hash fails", Status.UNKNOWN: "not verified"}
+"""What QA says of a card's DG3 (fingerprints) by its ``hash.DG3`` check: read and its hash verified, not read
+(the chip keeps it behind Terminal Authentication), read but altered, or listed and not verifiable."""
 
 
 @dataclass(frozen=True)
@@ -35,6 +40,7 @@ class CardOutcome:
     ``signer`` names the Document Signer certificate the card's SOD carries (subject, serial, key id).
     ``manifest_id`` is the ID number the batch manifest gives a card that could not be read (matched by its
     card folder), so an unreadable card of the batch is counted once, as unreadable, never also as missing.
+    ``dg3`` is one of :data:`DG3_STATES`' values, ``""`` when the card's SOD lists no DG3.
     """
 
     label: str
@@ -54,6 +60,7 @@ class CardOutcome:
     thumbnail: str = ""
     signer: str = ""
     manifest_id: str = ""
+    dg3: str = ""
 
     def __post_init__(self) -> None:
         if not self.key:
@@ -69,7 +76,7 @@ class CardOutcome:
         reasons = {check.id: check.reason for check in [*report.failures(), *undecided]}
         return cls(label, report.verdict.value, report.summary(), tuple(c.id for c in report.failures()),
                    tuple(c.id for c in undecided), report.holder.display(), access, apdus, round(read_ms, 1),
-                   reasons=reasons, **extra)
+                   reasons=reasons, dg3=dg3_state(report), **extra)
 
     @classmethod
     def error(cls, label: str, message: str, **extra: Any) -> CardOutcome:
@@ -113,3 +120,11 @@ class CardOutcome:
         known["failed_checks"] = tuple(known.get("failed_checks", ()))
         known["undecided_checks"] = tuple(known.get("undecided_checks", ()))
         return cls(**known)
+
+
+def dg3_state(report: VerificationReport) -> str:
+    """The :data:`DG3_STATES` value of ``report``'s ``hash.DG3`` check; ``""`` when it has none (no DG3 listed)."""
+    try:
+        return DG3_STATES[report.check("hash.DG3").status]
+    except KeyError:
+        return ""

@@ -10,7 +10,8 @@ held in memory, into
 * ``summary.csv`` — verdict counts, each failure group with its cards, every distinct reason, the first cards;
 * ``report.html`` — the page a shift supervisor acts on, self-contained (inline CSS, SVG and script, nothing
   fetched: it opens offline): who ran the QA of which batch, when, against which trust anchors, which
-  Document Signers the cards carry, the perso input and its rejected rows; the verdicts; failures grouped by
+  Document Signers the cards carry, the perso input and its rejected rows; the verdicts; whether the cards' DG3
+  (fingerprints) was read and its hash verified (only with Terminal Authentication); failures grouped by
   what they mean, in Vietnamese and English, each with every distinct reason; a table of the cards to search
   by ID number or name and filter by reason and verdict; portraits of failed cards; missing cards; per-reader
   statistics of a live line; charts.
@@ -40,7 +41,7 @@ from pathlib import Path
 
 from cardlib.batch.accounting import CHECK_WORDS
 from cardlib.batch.journal import Journal, JournalError, read_journal
-from cardlib.batch.outcome import ERROR, VALID, CardOutcome
+from cardlib.batch.outcome import DG3_STATES, ERROR, VALID, CardOutcome
 from cardlib.batch.sources import ManifestEntry
 from cardlib.verify.report import CheckResult, Group, Status
 from cardtool.counter.verdict import plain_reason
@@ -328,6 +329,8 @@ class BatchSummary:
     valid_rows: list[CardRow] = field(default_factory=list)
     readers: dict[str, ReaderStats] = field(default_factory=dict)
     signers: Counter[str] = field(default_factory=Counter)
+    dg3: Counter[str] = field(default_factory=Counter)
+    """Cards per :data:`~cardlib.batch.outcome.DG3_STATES` value (cards whose SOD lists no DG3 are not counted)."""
 
     def counted(self, outcomes: Iterable[CardOutcome]) -> Iterator[list[object]]:
         """Count each outcome (:meth:`add`) and yield its ``cards.csv`` row."""
@@ -360,6 +363,8 @@ class BatchSummary:
             self.readers.setdefault(outcome.reader, ReaderStats()).add(outcome)
         if outcome.signer and (outcome.signer in self.signers or len(self.signers) < SIGNERS_SHOWN):
             self.signers[outcome.signer] += 1
+        if outcome.dg3:
+            self.dg3[outcome.dg3] += 1
         problems = _words_of(outcome)
         indexes = tuple(self._group(outcome, words, checks) for words, checks in problems.items())
         if outcome.verdict != VALID and len(self.failed_cards) < THUMBNAILS:
@@ -419,6 +424,15 @@ class BatchSummary:
         missing = f", {self.missing_count} missing" if self.missing_count else ""
         return f"{self.total} cards: {counts}{missing}"
 
+    def dg3_line(self) -> str:
+        """Whether the cards' DG3 (fingerprints) was read and its hash verified, in one line."""
+        if not self.dg3:
+            return "Fingerprints (DG3): no card's SOD lists DG3"
+        words = {"verified": "read and hash verified", "not read": "not read (Terminal Authentication needed)",
+                 "hash fails": "read but its hash does not match the SOD", "not verified": "read but not verified"}
+        counts = "; ".join(f"{self.dg3[state]} {words[state]}" for state in DG3_STATES.values() if self.dg3[state])
+        return f"Fingerprints (DG3): {counts}"
+
     def fields(self) -> str:
         """One ``key=value`` line for scripts."""
         values = {"cards": self.total, **{name.replace(" ", "_"): self.verdicts[name]
@@ -461,6 +475,7 @@ class BatchSummary:
         span = self.last_finished - self.first_finished
         rate = f"{self.total / span:.1f} cards/s over {span:.0f} s" if span > 0 else "—"
         return (f"<p class='banner {state[0]}'>{state[1]}: {self.pass_rate:.1f}% valid</p><p>{chips}</p>"
+                f"<p class='dg3'>{html.escape(self.dg3_line())}</p>"
                 f"<p class='muted'>{self.total} cards with a result (each counted once), {self.missing_count} "
                 f"missing; throughput {rate}; mean read time {self.total_read_ms / max(self.total, 1):.1f} ms. "
                 f"Every card: <a href='{CARDS}'>{CARDS}</a> (for the MES), groups: <a href='{SUMMARY}'>{SUMMARY}</a>"
