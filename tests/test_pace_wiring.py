@@ -224,3 +224,11 @@ def test_the_chip_refuses_cam_without_a_key_on_its_curve() -> None:
     set_at = CommandAPDU(0x00, 0x22, 0xC1, 0xA4, bytes.fromhex("800a") + bytes.fromhex("04007f00070202040602")
                          + bytes.fromhex("830102"))
     assert ResponseAPDU.parse(chip.process(set_at.encode())).sw == 0x6A88
+
+
+def test_a_cam_chip_refusing_select_mf_is_not_checked_and_the_read_goes_on() -> None:
+    result = read(card(CAM), ChipOptions(select_mf_sw=0x6A82))
+    assert result.pace_mapping == "CAM" and not result.pace_cam.performed
+    assert "SELECT of the master file" in result.pace_cam.reason
+    assert "EF.CardSecurity" not in result.dump.files
+    assert verify_read(result, trust()).verdict is Verdict.VALID  # Chip and Active Authentication proved the chip
