@@ -195,8 +195,7 @@ def _signature(sod: SOD, signer: Certificate | None) -> CheckResult:
         return _passive("sod.signature", Status.UNKNOWN, "no Document Signer certificate to verify (see sod.signer)")
     if sod.signed_attributes is None:
         return _passive("sod.signature", Status.FAIL, "no signed attributes: the signature covers nothing we check")
-    algorithm = algos.SignedDigestAlgorithm.load(
-        algorithm_identifier_der(sod.signature_algorithm.oid, sod.signature_algorithm.parameters))
+    algorithm = _signature_algorithm(sod.signature_algorithm.oid, sod.signature_algorithm.parameters)
     try:
         valid = verify_signature(signer.public_key, sod.signature, sod.signed_attributes, algorithm,
                                  digest_algorithm=sod.digest_algorithm)
@@ -207,6 +206,14 @@ def _signature(sod: SOD, signer: Certificate | None) -> CheckResult:
                         "the SOD signature does not verify with the Document Signer key: the SOD was altered "
                         "or signed by another key")
     return _passive("sod.signature", Status.PASS, f"{sod.signature_algorithm.name} signature verifies")
+
+
+def _signature_algorithm(oid: str, parameters: bytes | None) -> algos.SignedDigestAlgorithm | str:
+    """What :func:`verify_signature` takes for SignerInfo.signatureAlgorithm: the OID alone when it has no
+    parameters (the same reading, without building an AlgorithmIdentifier per card), else the AlgorithmIdentifier."""
+    if parameters is None:
+        return oid
+    return algos.SignedDigestAlgorithm.load(algorithm_identifier_der(oid, parameters))
 
 
 # --- certificate chain ------------------------------------------------------------------------------------------
