@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import unicodedata
 from dataclasses import replace
 from datetime import date
@@ -11,16 +12,20 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from PIL import Image
 
 from cardlib.card.image import CardImage
 from cardlib.card.synthetic_faces import synthetic_portrait_jpeg
+from cardlib.card.synthetic_fingers import HEIGHT, WIDTH, synthetic_finger, synthetic_finger_wsq
 from cardlib.lds.com import EFCOM
 from cardlib.lds.dg1 import DG1
 from cardlib.lds.dg2 import DG2, FaceImage
+from cardlib.lds.dg3 import DG3, Compression, FingerImage, FingerPosition, encode_wsq
 from cardlib.lds.dg13 import DG13, DG13Field, DG13Text, StringType
 from cardlib.lds.dg15 import DG15
 from cardlib.lds.securityinfo import DG14, ChipAuthenticationInfo
 from cardlib.lds.tlv import encode_tlv
+from cardlib.limits import MAX_FINGER_SIDE
 from cardlib.model.mrz import MRZ
 from cardlib.model.resident import Resident, Sex
 from cardlib.verify.conformance import CHECK_DIGIT_IDS, DecodedLDS, conformance_checks
@@ -141,7 +146,7 @@ def test_dg15_rsa_key_size() -> None:
     assert statuses({"DG15": DG15.from_cryptography(weak).encode()})["lds.dg15.key"] is Status.FAIL
 
 
-_NAMES = st.sampled_from(("EF.COM", "DG1", "DG2", "DG13", "DG14", "DG15"))
+_NAMES = st.sampled_from(("EF.COM", "DG1", "DG2", "DG3", "DG13", "DG14", "DG15"))
 
 
 @settings(max_examples=150, deadline=None)
@@ -218,3 +223,93 @@ def test_dg13_stored_in_nfd_is_in_the_alphabet() -> None:
         for e in DG13.from_resident(PERSON).entries))
     assert nfd.text(2) != PERSON.full_name
     assert statuses({"DG13": nfd.encode()})["lds.dg13.alphabet"] is Status.PASS
+
+
+# --- DG3 (fingers, EAC-protected) -------------------------------------------------------------------------
+
+DG3_IDS = ("lds.dg3", "lds.dg3.records", "lds.dg3.positions", "lds.dg3.image", "lds.dg3.size")
+
+
+def _finger(seed: int, position: FingerPosition, **fields: object) -> FingerImage:
+    return FingerImage.for_finger(synthetic_finger_wsq(seed), Compression.WSQ, position, WIDTH, HEIGHT, **fields)
+
+
+def _index_fingers() -> list[FingerImage]:
+    return [_finger(1, FingerPosition.RIGHT_INDEX), _finger(2, FingerPosition.LEFT_INDEX)]
+
+
+def dg3_results(fingers: list[FingerImage]) -> dict[str, CheckResult]:
+    result = checks_of({**cccd_files(), "DG3": DG3(tuple(fingers)).encode()})
+    return {check_id: result[check_id] for check_id in DG3_IDS}
+
+
+def test_dg3_not_read_is_not_applicable_never_a_failure() -> None:
+    result = checks_of(cccd_files())  # the chip refused DG3: no Terminal Authentication
+    for check_id in DG3_IDS:
+        assert result[check_id].status is Status.NOT_APPLICABLE
+        assert "not read" in result[check_id].reason and "Terminal Authentication" in result[check_id].reason
+
+
+def test_cccd_index_fingers_conform() -> None:
+    result = dg3_results(_index_fingers())
+    assert {check_id: check.status for check_id, check in result.items()} == dict.fromkeys(DG3_IDS, Status.PASS)
+    assert result["lds.dg3.positions"].reason == "fingers right index, left index"
+    assert result["lds.dg3.size"].reason.startswith("right index: 256x320 pixels at 500 ppi as declared")
+
+
+def test_bsi_specimen_dg3_conforms(shared_data: Path) -> None:
+    result = checks_of(dict(CardImage.load(shared_data / "bsi2008").files))
+    assert [result[check_id].status for check_id in DG3_IDS] == [Status.PASS] * 5
+    assert "620x620" in result["lds.dg3.size"].reason
+
+
+def test_malformed_dg3_fails_and_the_rest_say_why_not_checked() -> None:
+    data = DG3(tuple(_index_fingers())).encode()
+    result = checks_of({"DG3": data[:-1]})
+    assert result["lds.dg3"].status is Status.FAIL and "DG3" in result["lds.dg3"].reason
+    assert all(result[check_id].status is Status.NOT_APPLICABLE and "does not decode" in result[check_id].reason
+               for check_id in DG3_IDS[1:])
+
+
+def test_empty_dg3_has_nothing_to_check() -> None:
+    result = dg3_results([])
+    assert result["lds.dg3"].status is Status.PASS
+    assert all(result[check_id].status is Status.NOT_APPLICABLE for check_id in DG3_IDS[1:])
+
+
+def test_a_finger_twice_fails_and_other_fingers_or_subtypes_warn() -> None:
+    twice = dg3_results([_finger(1, FingerPosition.RIGHT_INDEX), _finger(2, FingerPosition.RIGHT_INDEX)])
+    assert twice["lds.dg3.positions"].status is Status.FAIL
+    assert twice["lds.dg3.positions"].reason == "the right index finger comes more than once"
+    thumbs = dg3_results([_finger(1, FingerPosition.RIGHT_THUMB), _finger(2, FingerPosition.LEFT_THUMB)])
+    assert thumbs["lds.dg3.positions"].status is Status.WARN and "index fingers" in thumbs["lds.dg3.positions"].reason
+    mislabelled = replace(_index_fingers()[0], header=replace(_index_fingers()[0].header, subtype=b"\x0a"))
+    subtype = dg3_results([mislabelled, _index_fingers()[1]])["lds.dg3.positions"]
+    assert subtype.status is Status.WARN and subtype.reason == "right index: CBEFF subtype 0a, expected 09"
+
+
+def test_a_record_that_is_no_finger_record_fails() -> None:
+    face_header = replace(_index_fingers()[0].header, biometric_type=b"\x02", format_type=0x0008)
+    result = dg3_results([replace(_index_fingers()[0], header=face_header), _index_fingers()[1]])["lds.dg3.records"]
+    assert result.status is Status.FAIL
+    assert result.reason.startswith("right index: header says biometric type 02, format 0101/0008")
+
+
+def test_finger_images_must_decode_as_declared_within_the_budgets() -> None:
+    right, left = _index_fingers()
+    corrupt = replace(right, image=b"\xff\xa0" + bytes(60))
+    result = dg3_results([corrupt, left])
+    assert result["lds.dg3.image"].status is Status.FAIL and "right index: WSQ image does not decode" in \
+        result["lds.dg3.image"].reason
+    assert result["lds.dg3.size"].reason == ("right index: image not decoded (see lds.dg3.image); "
+                                             "left index: 256x320 pixels at 500 ppi as declared")
+    buffer = io.BytesIO()
+    synthetic_finger(2).save(buffer, "PNG")
+    png_as_wsq = replace(left, image=buffer.getvalue())
+    assert dg3_results([right, png_as_wsq])["lds.dg3.image"].status is Status.WARN
+    bomb = Image.new("L", (MAX_FINGER_SIDE + 8, 8))
+    wide = replace(left, image=encode_wsq(bomb), width=MAX_FINGER_SIDE + 8, height=8)
+    size = dg3_results([right, wide])["lds.dg3.size"]
+    assert size.status is Status.FAIL and f"more than {MAX_FINGER_SIDE} per side" in size.reason
+    misdeclared = dg3_results([right, replace(left, width=300)])["lds.dg3.size"]
+    assert misdeclared.status is Status.WARN and "record declares 300x320, image is 256x320" in misdeclared.reason

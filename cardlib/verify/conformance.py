@@ -316,9 +316,9 @@ _FINGER_MAGIC = {Compression.WSQ: (b"\xff\xa0",), Compression.JPEG: (b"\xff\xd8"
 def dg3_checks(lds: DecodedLDS) -> list[CheckResult]:
     """DG3 decodes; its records are finger records (CBEFF type, format 19794-4) at distinct finger positions; each
     image decodes within the budgets at the size its record declares.  A DG3 not read is NOT_APPLICABLE."""
-    if lds.dg3 is None and "DG3" not in lds.errors:
-        return [_result(check_id, Status.NOT_APPLICABLE, DG3_NOT_READ) for check_id in ("lds.dg3", *DG3_CHECKS)]
     results = [_decoded("lds.dg3", "DG3", lds, lds.dg3)]
+    if results[0].status is Status.NOT_APPLICABLE:  # absent: kept behind Terminal Authentication
+        return [_result(check_id, Status.NOT_APPLICABLE, DG3_NOT_READ) for check_id in ("lds.dg3", *DG3_CHECKS)]
     if lds.dg3 is None:
         return results + _skipped(DG3_CHECKS, lds, "DG3")
     fingers = lds.dg3.fingers
