@@ -154,14 +154,14 @@ _NAMES = st.sampled_from(("EF.COM", "DG1", "DG2", "DG3", "DG13", "DG14", "DG15")
 def test_garbage_gives_failures_never_exceptions(name: str, data: bytes) -> None:
     result = checks_of({name: data})
     decode_id = {"EF.COM": "lds.com"}.get(name, f"lds.{name.lower()}")
-    assert result[decode_id].status in (Status.FAIL, Status.PASS)
+    assert result[decode_id].status in ((Status.FAIL, Status.PASS) if data else (Status.WARN,))  # empty: WARN
 
 
 @settings(max_examples=100, deadline=None)
 @given(name=st.sampled_from(("EF.COM", "DG1", "DG13")), cut=st.integers(1, 400))
 def test_truncated_files_fail_their_decode_check(name: str, cut: int) -> None:
     files = cccd_files()
-    data = files[name][: -1 - cut % len(files[name])]
+    data = files[name][: -1 - cut % (len(files[name]) - 1)]  # at least a byte: an empty file is a WARN
     decode_id = {"EF.COM": "lds.com"}.get(name, f"lds.{name.lower()}")
     assert checks_of({name: data})[decode_id].status is Status.FAIL
 

@@ -233,7 +233,14 @@ def test_dsc_of_another_country_fails(pki: TestPKI) -> None:
 @given(data=st.binary(max_size=300))
 def test_garbage_sod_gives_results_only(data: bytes) -> None:
     checks = outcome({"EF.SOD": data, "DG1": GROUPS[1]})
-    assert checks["sod.decode"].status is Status.FAIL
+    assert checks["sod.decode"].status is (Status.FAIL if data else Status.UNKNOWN)  # empty: no evidence
+    assert checks["hash.DG1"].status is Status.UNKNOWN
+
+
+def test_an_empty_sod_is_missing_evidence_not_a_forgery() -> None:
+    checks = outcome({"EF.SOD": b"", "DG1": GROUPS[1]})
+    assert checks["sod.decode"].status is Status.UNKNOWN
+    assert checks["sod.decode"].reason.startswith("EF.SOD is empty (0 bytes)")
     assert checks["hash.DG1"].status is Status.UNKNOWN
 
 

@@ -79,7 +79,8 @@ def _result(check_id: str, status: Status, reason: str) -> CheckResult:
 
 @dataclass(frozen=True)
 class DecodedLDS:
-    """Every LDS file of a card decoded once by its codec; what did not decode keeps its error."""
+    """Every LDS file of a card decoded once by its codec; what did not decode keeps its error, and an empty
+    (0-byte) file is named in ``empty``, not decoded."""
 
     com: EFCOM | None = None
     dg1: DG1 | None = None
@@ -89,15 +90,17 @@ class DecodedLDS:
     dg14: DG14 | None = None
     dg15: DG15 | None = None
     errors: Mapping[str, CardlibError] = field(default_factory=dict)
+    empty: frozenset[str] = frozenset()
 
     @classmethod
     def of(cls, files: Mapping[str, bytes]) -> DecodedLDS:
         """Decode EF.COM, DG1, DG2, DG3, DG13, DG14 and DG15 from ``files`` (file name → bytes)."""
         errors: dict[str, CardlibError] = {}
+        empty = frozenset(name for name, data in files.items() if not data)
 
         def attempt(name: str, decoder: Callable[[bytes], _T]) -> _T | None:
             data = files.get(name)
-            if data is None:
+            if not data:
                 return None
             try:
                 return decoder(data)
@@ -108,19 +111,22 @@ class DecodedLDS:
         return cls(
             com=attempt("EF.COM", EFCOM.decode), dg1=attempt("DG1", DG1.decode), dg2=attempt("DG2", DG2.decode),
             dg3=attempt("DG3", DG3.decode), dg13=attempt("DG13", DG13.decode), dg14=attempt("DG14", DG14.decode),
-            dg15=attempt("DG15", DG15.decode), errors=errors,
+            dg15=attempt("DG15", DG15.decode), errors=errors, empty=empty,
         )
 
     def without(self, names: Iterable[str]) -> DecodedLDS:
         """What :meth:`of` gives for the same files but ``names``: files left out are not decoded again."""
         gone = set(names)
         return replace(self, **{attribute: None for name, attribute in _ATTRIBUTES.items() if name in gone},
-                       errors={name: error for name, error in self.errors.items() if name not in gone})
+                       errors={name: error for name, error in self.errors.items() if name not in gone},
+                       empty=self.empty - gone)
 
     def unavailable(self, name: str) -> str:
         """Why file ``name`` has no decoded content: absent from the card, or failed to decode."""
         if name in self.errors:
             return f"{name} does not decode (see lds.{_check_name(name)})"
+        if name in self.empty:
+            return f"{name} is empty (see lds.{_check_name(name)})"
         return f"{name} is not in the dump"
 
 
@@ -134,9 +140,14 @@ def _check_name(name: str) -> str:
 
 
 def _decoded(check_id: str, name: str, lds: DecodedLDS, value: object) -> CheckResult:
-    """The ``lds.x`` check: PASS when the file decoded, FAIL naming where it broke, N/A when absent."""
+    """The ``lds.x`` check: PASS when the file decoded, FAIL naming where it broke, N/A when absent, WARN when
+    empty: a 0-byte file claims nothing, so it proves no tampering (a data group EF.SOD lists fails its hash
+    check instead), and a chip left unwritten is a defect to report, not evidence against the card."""
     if value is not None:
         return _result(check_id, Status.PASS, f"{name} decodes")
+    if name in lds.empty:
+        return _result(check_id, Status.WARN, f"{name} is empty (0 bytes): the chip holds the file with no "
+                       "content; unsigned, it is evidence neither way")
     if name in lds.errors:
         return _result(check_id, Status.FAIL, f"{name} is malformed: {lds.errors[name]}")
     return _result(check_id, Status.NOT_APPLICABLE, f"{name} is not in the dump")
@@ -151,7 +162,7 @@ def _skipped(check_ids: Iterable[str], lds: DecodedLDS, name: str) -> list[Check
 
 def com_checks(lds: DecodedLDS) -> list[CheckResult]:
     """EF.COM is there and decodes (tag list holds data group tags only), LDS version 1.7/1.8, Unicode 4.0.0."""
-    absent = lds.com is None and "EF.COM" not in lds.errors
+    absent = lds.com is None and "EF.COM" not in lds.errors and "EF.COM" not in lds.empty
     results = [_com_missing() if absent else _decoded("lds.com", "EF.COM", lds, lds.com)]
     com = lds.com
     if com is None:

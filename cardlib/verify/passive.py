@@ -117,6 +117,9 @@ def _decode_sod(files: Mapping[str, bytes]) -> tuple[SOD | None, CheckResult]:
     data = files.get("EF.SOD")
     if data is None:
         return None, _passive("sod.decode", Status.UNKNOWN, "EF.SOD is not in the dump: nothing proves the data")
+    if not data:  # a chip that holds no signature proves nothing either way: missing evidence, not a forgery
+        return None, _passive("sod.decode", Status.UNKNOWN, "EF.SOD is empty (0 bytes): the chip holds no "
+                              "signature, nothing proves the data")
     try:
         sod = SOD.decode(data)
     except CardlibError as error:
