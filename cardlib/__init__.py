@@ -15,6 +15,7 @@ import importlib
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (mypy knows the idiom)
 
 if TYPE_CHECKING:
+    from cardlib.batch.perso import personalize_batch
     from cardlib.card.image import CardImage
     from cardlib.card.perso import personalize
     from cardlib.errors import (
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
 # Public name → the module that defines it.
 _HOMES = {
     "personalize": "cardlib.card.perso",
+    "personalize_batch": "cardlib.batch.perso",
     "CardImage": "cardlib.card.image",
     "read_card": "cardlib.reader.reader",
     "AccessKey": "cardlib.reader.reader",
@@ -95,6 +97,7 @@ __all__ = [
     "__version__",
     "connect",
     "personalize",
+    "personalize_batch",
     "read_card",
     "verify",
     "verify_read",

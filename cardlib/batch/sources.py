@@ -13,20 +13,15 @@ Each card becomes a :class:`BatchItem`, keyed by its absolute path (its identity
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+from cardlib.batch.manifest import PERSO_MANIFEST, latest_entries, read_entries
 from cardlib.card.image import MANIFEST as CARD_MANIFEST
 from cardlib.card.image import CardImage, foreign_file_name
 from cardlib.errors import CardlibError, InputError
-
-PERSO_MANIFEST = "manifest.jsonl"
-PERSONALIZED = "personalized"
-REJECTED = "rejected"
 
 
 @dataclass(frozen=True)
@@ -78,22 +73,12 @@ def manifest_path(source: Path) -> Path | None:
 
 
 def manifest_entries(manifest: Path) -> Iterator[ManifestEntry]:
-    """The personalized cards of a perso manifest, in file order (rejected rows and torn lines skipped)."""
-    for number, data in _lines(manifest):
-        entry = _entry(data, manifest, number)
-        if entry is not None:
-            yield entry
-
-
-def _entry(data: Any, manifest: Path, number: int) -> ManifestEntry | None:
-    try:
-        if data.get("status") != PERSONALIZED:
-            return None
-        card = Path(os.path.abspath(manifest.parent / str(data["card"])))
-        return ManifestEntry(int(data["row"]), str(data["id_number"]), card)
-    except (KeyError, TypeError, ValueError, AttributeError):
-        raise InputError("not a perso manifest line (row, status, id_number, card expected)",
-                         source=str(manifest), row=number) from None
+    """The personalized cards of a perso manifest, in file order (read by :mod:`cardlib.batch.manifest`:
+    rejected rows and a torn last line skipped, a damaged line an InputError naming it)."""
+    for _, entry in read_entries(manifest):
+        if entry.personalized:
+            card = Path(os.path.abspath(manifest.parent / str(entry.card)))
+            yield ManifestEntry(entry.row, str(entry.id_number), card)
 
 
 @dataclass(frozen=True)
@@ -110,34 +95,12 @@ def perso_rows(manifest: Path) -> tuple[int, list[RejectedRow]]:
     """How many rows of a perso manifest are personalized, and the rejected ones in row order, each row as its
     latest line says (a row rejected, then corrected and personalized, is personalized).  Read only: a torn
     last line is ignored, never cut."""
-    latest: dict[int, RejectedRow | None] = {}
-    for number, data in _lines(manifest):
-        try:
-            row = int(data["row"])
-            latest[row] = None if data.get("status") == PERSONALIZED else RejectedRow(
-                row, str(data.get("id_number") or ""), str(data.get("field") or ""), str(data.get("reason") or ""))
-        except (KeyError, TypeError, ValueError, AttributeError):
-            raise InputError("not a perso manifest line (row, status expected)", source=str(manifest),
-                             row=number) from None
-    rejected = [entry for _, entry in sorted(latest.items()) if entry is not None]
+    if not manifest.is_file():
+        raise InputError("cannot open the perso manifest (no such file)", source=str(manifest))
+    latest = latest_entries(manifest)
+    rejected = [RejectedRow(entry.row, entry.id_number or "", entry.field or "", entry.reason)
+                for entry in latest.values() if not entry.personalized]
     return len(latest) - len(rejected), rejected
-
-
-def _lines(manifest: Path) -> Iterator[tuple[int, Any]]:
-    """The JSON value of each whole line of a perso manifest, with its line number."""
-    try:
-        handle = manifest.open(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"cannot open the perso manifest ({exc.strerror})", source=str(manifest)) from None
-    with handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.endswith("\n"):
-                return
-            try:
-                yield number, json.loads(line)
-            except json.JSONDecodeError:
-                raise InputError("not a perso manifest line (JSON expected)", source=str(manifest),
-                                 row=number) from None
 
 
 def iter_items(source: Path) -> Iterator[BatchItem]:
