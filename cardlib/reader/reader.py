@@ -75,7 +75,7 @@ from cardlib.lds.securityinfo import DG14, PROTOCOL_OIDS, PROTOCOLS, CardAccess,
 from cardlib.lds.sod import SOD
 from cardlib.lds.tlv import encode_length, read_tlv
 from cardlib.limits import MAX_CARD_BYTES, MAX_FILE_BYTES, MAX_READ_APDUS, READ_DEADLINE_SECONDS, LimitExceeded
-from cardlib.model.mrz import check_digit
+from cardlib.model.mrz import FILLER, MRZ, MRZFormat, check_digit
 from cardlib.protocols.aa import PublicKey, aa_verify
 from cardlib.protocols.apdu import CommandAPDU, ResponseAPDU
 from cardlib.protocols.bac import BACTerminal
@@ -242,9 +242,24 @@ class AccessKey:
         return cls("CAN", can)
 
     @classmethod
-    def mrz(cls, mrz_information: str) -> AccessKey:
-        """An MRZ key from the ready-made MRZ information string (ICAO 9303-11 §9.7.1.1)."""
-        return cls("MRZ", mrz_information)
+    def mrz(cls, mrz: str) -> AccessKey:
+        """An MRZ key from the MRZ as printed or from the MRZ information (ICAO 9303-11 §9.7.1.1).
+
+        ``mrz`` is the printed MRZ (TD1: three lines of 30 or the first two; TD2; TD3: two lines of 44 or
+        line 2 alone; line breaks and blanks ignored) or the MRZ information (document number, birth date,
+        expiry, each followed by its check digit).  Every check digit must verify: a typo would otherwise
+        show as "the MRZ does not match this card".  ValidationError names the wrong check digit, never the
+        characters.
+        """
+        text = "".join(str(mrz).split()).upper()
+        printed = _printed_mrz(text)
+        information = printed.mrz_information if printed is not None else text
+        wrong = printed.check_digit_errors() if printed is not None else _information_check_errors(text)
+        if wrong:
+            raise ValidationError(f"wrong check digit: {', '.join(wrong)} (retype the MRZ; for a "
+                                  "single line give line 2 of a passport, the one with the document number)",
+                                  field="MRZ")
+        return cls("MRZ", information)
 
     @classmethod
     def from_document(cls, document_number: str, date_of_birth: str, date_of_expiry: str) -> AccessKey:
@@ -266,6 +281,40 @@ class AccessKey:
         return f"AccessKey({self.kind})"
 
     __str__ = __repr__
+
+
+# Printed MRZs AccessKey.mrz takes, by length: the format and the lines no check digit covers, as fillers.
+_PRINTED_MRZ = {90: (MRZFormat.TD1, "", ""), 60: (MRZFormat.TD1, "", FILLER * 30), 72: (MRZFormat.TD2, "", ""),
+                88: (MRZFormat.TD3, "", ""), 44: (MRZFormat.TD3, "P" + FILLER * 43, "")}
+_MRZ_INFORMATION_TAIL = 15  # document number check digit, birth date + check digit, expiry + check digit
+
+
+def _printed_mrz(text: str) -> MRZ | None:
+    """``text`` as a printed MRZ (:data:`_PRINTED_MRZ`); None when its length is none of theirs."""
+    if len(text) not in _PRINTED_MRZ:
+        return None
+    mrz_format, before, after = _PRINTED_MRZ[len(text)]
+    try:
+        return MRZ(mrz_format, before + text + after)
+    except DecodeError as exc:
+        raise ValidationError(exc.reason, field="MRZ") from None
+
+
+def _information_check_errors(information: str) -> list[str]:
+    """The names of the wrong check digits of MRZ information (too short: the AccessKey refuses it anyway)."""
+    if len(information) <= _MRZ_INFORMATION_TAIL:
+        return []
+    fields = (("document number", information[:-_MRZ_INFORMATION_TAIL], information[-_MRZ_INFORMATION_TAIL]),
+              ("date of birth", information[-14:-8], information[-8]),
+              ("date of expiry", information[-7:-1], information[-1]))
+    return [name for name, covered, digit in fields if not _check_digit_is(covered, digit)]
+
+
+def _check_digit_is(covered: str, digit: str) -> bool:
+    try:
+        return check_digit(covered) == digit
+    except CardlibError:  # characters outside the MRZ alphabet
+        return False
 
 
 @dataclass(frozen=True)

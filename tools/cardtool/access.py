@@ -7,7 +7,6 @@ import os
 from pathlib import Path
 
 from cardlib.errors import CardlibError
-from cardlib.model.mrz import MRZ
 from cardlib.reader.models import ChipModels
 from cardlib.reader.reader import AccessKey, ReadResult, read_card
 from cardlib.reader.trace import APDUTrace
@@ -23,8 +22,9 @@ def add_access_options(parser: argparse.ArgumentParser, *, reader_required: bool
     key = parser.add_mutually_exclusive_group()
     key.add_argument("--can", help=f"6-digit card access number (or set {CAN_VARIABLE}, which keeps it out of "
                                    "the process list); on a CCCD the last 6 digits of the ID number")
-    key.add_argument("--mrz", help="the card's MRZ (3 lines of 30, newlines optional) or the MRZ information "
-                                   "(document number, birth date, expiry, each with its check digit)")
+    key.add_argument("--mrz", help="the card's MRZ as printed (TD1: 3 lines of 30 or the first 2; TD3: 2 lines "
+                                   "of 44 or line 2 alone; newlines optional) or the MRZ information (document "
+                                   "number, birth date, expiry, each with its check digit); check digits must verify")
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for a card (default 10)")
     add_read_options(parser)
 
@@ -56,8 +56,7 @@ def read_with_options(transport: Transport, key: AccessKey, args: argparse.Names
 def access_key(args: argparse.Namespace) -> AccessKey:
     """The access key the options name; CardlibError when none or a malformed one was given."""
     if args.mrz:
-        text = "".join(args.mrz.split())
-        return AccessKey.mrz(MRZ.parse(text).mrz_information if len(text) >= 60 else text)
+        return AccessKey.mrz(args.mrz)
     can = args.can or os.environ.get(CAN_VARIABLE)
     if not can:
         raise CardlibError(f"give the card's access key: --can, --mrz, or the {CAN_VARIABLE} variable")
