@@ -48,6 +48,7 @@ from enum import Enum, IntEnum
 from asn1crypto import core
 
 from cardlib.errors import DecodeError, EncodeError, ValidationError
+from cardlib.lds import der
 from cardlib.lds.asn1 import load_strict, oid_der
 from cardlib.lds.files import dg_tag
 from cardlib.lds.tlv import TLV, children, encode_tlv, read_single
@@ -352,7 +353,20 @@ class DG13:
 
     @classmethod
     def decode(cls, data: bytes) -> DG13:
-        """Parse a DG13 file tolerantly; malformed structure or non-UTF-8 text raise DecodeError with offsets."""
+        """Parse a DG13 file tolerantly; malformed structure or non-UTF-8 text raise DecodeError with offsets.
+
+        A file in canonical DER (every card cardlib makes) is read by :func:`_decode_canonical`; any other, and
+        any that is wrong, by the general BER-TLV reading below, which names the offset of what is wrong.
+        """
+        try:
+            return _decode_canonical(bytes(data))
+        except der.Unusual:
+            pass
+        return cls._decode_general(data)
+
+    @classmethod
+    def _decode_general(cls, data: bytes) -> DG13:
+        """The BER-TLV reading of :meth:`decode`, for any file."""
         outer = read_single(data, TAG, file=FILE)
         top = children(outer, file=FILE)
         if len(top) != 1 or top[0].tag != _SEQUENCE:
@@ -454,6 +468,54 @@ def _decode_text(obj: TLV, name: str) -> DG13Text:
         offset = obj.offset + obj.header_length + exc.start
         raise DecodeError("text is not valid UTF-8", file=FILE, field=name, offset=offset) from None
     return DG13Text(text, StringType(obj.tag))
+
+
+_STRING_TYPES = {int(kind): kind for kind in StringType}
+
+
+def _decode_canonical(data: bytes) -> DG13:
+    """:meth:`DG13.decode` of a file in canonical DER whose every part decodes; :class:`der.Unusual` otherwise."""
+    begin, stop = der.element(data, 0, len(data), TAG)
+    if stop != len(data):
+        raise der.Unusual
+    body = der.single(data, (TAG, 0, begin, stop), _SEQUENCE)
+    version, oid, fields = der.shaped(data, body[2], body[3], _INTEGER, _OID, _SET)
+    if oid[2] == oid[3] or data[oid[3] - 1] & 0x80:
+        raise der.Unusual
+    entries = tuple(_canonical_field(data, item) for item in der.elements(data, fields[2], fields[3]))
+    try:
+        decoded = DG13(entries, der.integer(data, version), der.dotted(data, oid))
+    except ValidationError as exc:
+        raise der.Unusual from exc
+    object.__setattr__(decoded, "encoded", data)
+    return decoded
+
+
+def _canonical_field(data: bytes, item: der.Element) -> DG13Field:
+    if item[0] != _SEQUENCE:
+        raise der.Unusual
+    parts = der.elements(data, item[2], item[3])
+    if not parts:
+        raise der.Unusual
+    values: list[DG13Value] = []
+    for part in parts[1:]:
+        if part[0] == _SEQUENCE:
+            values.append(tuple(_canonical_text(data, inner) for inner in der.elements(data, part[2], part[3])))
+        else:
+            values.append(_canonical_text(data, part))
+    decoded = DG13Field(der.integer(data, parts[0]), tuple(values))
+    object.__setattr__(decoded, "encoded", data[item[1] : item[3]])
+    return decoded
+
+
+def _canonical_text(data: bytes, item: der.Element) -> DG13Text:
+    kind = _STRING_TYPES.get(item[0])
+    if kind is None:
+        raise der.Unusual
+    try:
+        return DG13Text(data[item[2] : item[3]].decode("utf-8"), kind)
+    except UnicodeDecodeError as exc:
+        raise der.Unusual from exc
 
 
 def format_date(day: date) -> str:
