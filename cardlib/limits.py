@@ -19,12 +19,12 @@ __all__ = [
     "MAX_CHIP_MODELS",
     "MAX_DECLARED_PIXELS",
     "MAX_DECODED_PIXELS",
+    "MAX_DG3_DECODED_PIXELS",
     "MAX_EVIDENCE_BYTES",
     "MAX_EVIDENCE_RESPONSES",
     "MAX_FACES_PER_DG2",
     "MAX_FACE_SIDE",
     "MAX_FILE_BYTES",
-    "MAX_FINGERS_PER_DG3",
     "MAX_FINGERS_PER_DG3",
     "MAX_FINGER_SIDE",
     "MAX_JPEG2000_TILES",
@@ -54,8 +54,10 @@ MAX_FACES_PER_DG2 = 4
 """Most face images one DG2 may hold (genuine documents carry one)."""
 MAX_FINGERS_PER_DG3 = 10
 """Most finger images one DG3 may hold (a person has ten fingers; the CCCD stores two)."""
-MAX_FINGERS_PER_DG3 = 10
-"""Most finger images one DG3 may hold (a person has ten fingers; the CCCD stores two)."""
+MAX_DG3_DECODED_PIXELS = 2_000_000
+"""Most pixels the finger images of one DG3 may declare in all before any is decoded: WSQ has no reduced
+resolution, so each image is decoded whole, at roughly a second per 4 million pixels (genuine documents
+hold two index fingers, under 800,000 pixels together)."""
 MAX_FINGER_SIDE = 2000
 """Widest or tallest finger image (pixels) that ``cardtool perso`` encodes and ``lds.dg3.size`` accepts: a plain
 finger at 1000 ppi is under 1600 pixels (the CCCD's 500 ppi index fingers are a few hundred)."""

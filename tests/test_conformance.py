@@ -313,3 +313,16 @@ def test_finger_images_must_decode_as_declared_within_the_budgets() -> None:
     assert size.status is Status.FAIL and f"more than {MAX_FINGER_SIDE} per side" in size.reason
     misdeclared = dg3_results([right, replace(left, width=300)])["lds.dg3.size"]
     assert misdeclared.status is Status.WARN and "record declares 300x320, image is 256x320" in misdeclared.reason
+
+
+def test_finger_images_declaring_too_many_pixels_together_are_refused_undecoded() -> None:
+    big = encode_wsq(Image.new("L", (1000, 1000), 128))  # each within every per-image budget
+    fingers = [FingerImage.for_finger(big, Compression.WSQ, position, 1000, 1000)
+               for position in (FingerPosition.RIGHT_INDEX, FingerPosition.LEFT_INDEX, FingerPosition.RIGHT_THUMB)]
+    image = dg3_results(fingers)["lds.dg3.image"]
+    assert image.status is Status.FAIL and "MAX_DG3_DECODED_PIXELS" in image.reason
+    assert "3,000,000 found" in image.reason
+    assert dg3_results(fingers[:2])["lds.dg3.image"].status is Status.PASS  # 2,000,000: at the budget
+    liar = replace(_index_fingers()[1], image=big)  # the record says 256x320, the WSQ header 1000x1000
+    result = dg3_results([*fingers[:2], liar])["lds.dg3.image"]
+    assert result.status is Status.FAIL and "MAX_DG3_DECODED_PIXELS" in result.reason

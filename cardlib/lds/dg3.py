@@ -105,6 +105,13 @@ class FingerImage:
     header: BiometricHeader = field(default_factory=lambda: BiometricHeader(
         format_type=FORMAT_TYPE_19794_4, biometric_type=bytes([BIOMETRIC_TYPE_FINGER])))
 
+    def declared_size(self) -> tuple[int, int]:
+        """Width and height the image's own header declares (nothing is decoded); DecodeError when unreadable."""
+        if self.compression is Compression.WSQ:
+            register_wsq()
+        with open_image(self.image, source=FILE, formats=IMAGE_FORMATS) as opened:
+            return opened.size
+
     def to_pil(self) -> Image.Image:
         """Decode the image (WSQ, JPEG, JPEG 2000, PNG) within the decoding budgets; DecodeError when it does
         not decode, LimitExceeded over a budget."""

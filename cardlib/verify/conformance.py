@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
+from functools import partial
 from typing import TypeVar
 
 from cardlib.errors import CardlibError, DecodeError, ValidationError
@@ -38,7 +39,7 @@ from cardlib.lds.dg3 import BIOMETRIC_TYPE_FINGER, DG3, FORMAT_TYPE_19794_4, Com
 from cardlib.lds.dg13 import DG13, OID_UTF8, VERSION, FieldNumber, field_table, parse_date
 from cardlib.lds.dg15 import DG15
 from cardlib.lds.securityinfo import DG14
-from cardlib.limits import MAX_FACE_SIDE, MAX_FINGER_SIDE, LimitExceeded
+from cardlib.limits import MAX_DG3_DECODED_PIXELS, MAX_FACE_SIDE, MAX_FINGER_SIDE, LimitExceeded
 from cardlib.model.mrz import MRZ, NO_EXPIRY, MRZFormat
 from cardlib.model.resident import NO_EXPIRY_TEXT, nfc
 from cardlib.model.vietnamese import foreign_characters, foreign_summary
@@ -336,7 +337,7 @@ def dg3_checks(lds: DecodedLDS) -> list[CheckResult]:
     if not fingers:
         return results + [_result(check_id, Status.NOT_APPLICABLE, "DG3 holds no finger image (none was enrolled)")
                           for check_id in DG3_CHECKS]
-    decoded = [(finger, _finger_pixels(finger)) for finger in fingers]
+    decoded = list(zip(fingers, _fingers_decoded(fingers), strict=True))
     return [*results, _dg3_records(fingers), _dg3_positions(fingers),
             _worst("lds.dg3.image", [_finger_image(finger, pixels) for finger, pixels in decoded]),
             _worst("lds.dg3.size", [_finger_size(finger, pixels) for finger, pixels in decoded])]
@@ -380,16 +381,34 @@ def _dg3_positions(fingers: tuple[FingerImage, ...]) -> CheckResult:
     return _result("lds.dg3.positions", Status.PASS, f"fingers {named}")
 
 
-def _finger_pixels(finger: FingerImage) -> tuple[int, int] | DecodeError | LimitExceeded:
-    """The decoded finger image's width and height, or why it was not decoded (within the budgets)."""
+_Decoded = tuple[int, int] | DecodeError | LimitExceeded
+
+
+def _fingers_decoded(fingers: tuple[FingerImage, ...]) -> list[_Decoded]:
+    """Each decoded finger image's width and height, or why it was not decoded: its header is unreadable, it is
+    over a budget, or the images declare more than MAX_DG3_DECODED_PIXELS together (then none is decoded)."""
+    declared = [_attempt(finger.declared_size) for finger in fingers]
+    total = sum(size[0] * size[1] for size in declared if isinstance(size, tuple))
+    if total > MAX_DG3_DECODED_PIXELS:
+        refused = LimitExceeded("MAX_DG3_DECODED_PIXELS", "DG3 finger images together", MAX_DG3_DECODED_PIXELS, total)
+        return [refused] * len(fingers)
+    return [_attempt(partial(_decoded_size, finger)) if isinstance(size, tuple) else size
+            for finger, size in zip(fingers, declared, strict=True)]
+
+
+def _decoded_size(finger: FingerImage) -> tuple[int, int]:
+    with finger.to_pil() as image:
+        return image.size
+
+
+def _attempt(size: Callable[[], tuple[int, int]]) -> _Decoded:
     try:
-        with finger.to_pil() as image:
-            return image.size
+        return size()
     except (DecodeError, LimitExceeded) as error:
         return error
 
 
-def _finger_image(finger: FingerImage, pixels: tuple[int, int] | DecodeError | LimitExceeded) -> tuple[Status, str]:
+def _finger_image(finger: FingerImage, pixels: _Decoded) -> tuple[Status, str]:
     """FAIL when the image does not decode or is over a budget; WARN when it is not what the record declares."""
     name, declared = _finger_name(finger), finger.compression.name
     if isinstance(pixels, DecodeError):
@@ -401,7 +420,7 @@ def _finger_image(finger: FingerImage, pixels: tuple[int, int] | DecodeError | L
     return Status.PASS, f"{name}: {declared} image decodes"
 
 
-def _finger_size(finger: FingerImage, pixels: tuple[int, int] | DecodeError | LimitExceeded) -> tuple[Status, str]:
+def _finger_size(finger: FingerImage, pixels: _Decoded) -> tuple[Status, str]:
     name = _finger_name(finger)
     if not isinstance(pixels, tuple):
         return Status.NOT_APPLICABLE, f"{name}: image not decoded (see lds.dg3.image)"
