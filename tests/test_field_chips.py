@@ -33,6 +33,7 @@ from cardlib.chip.chip import ChipOptions, PastEnd, VirtualChip
 from cardlib.chip.pcscd import PcscdInstance, private_pcscd
 from cardlib.chip.vpcd import vpcd_card
 from cardlib.errors import CardError, CardlibError
+from cardlib.lds.com import EFCOM
 from cardlib.lds.securityinfo import CardAccess, PACEInfo, protocol_oid
 from cardlib.limits import MAX_CHIP_MODELS
 from cardlib.pki.certificates import Certificate, RevocationList
@@ -68,6 +69,8 @@ class FieldChip:
     max_apdus: int = 40
     note: str = ""
     mapping: str = "GM"
+    verdict: Verdict = Verdict.VALID
+    failed: tuple[str, ...] = ()  # the checks that fail, exactly (for a chip whose files are not as issued)
 
     def __str__(self) -> str:
         return self.name
@@ -145,6 +148,20 @@ CATALOGUE = [
     # PACE offered but MSE:Set AT "not supported": BAC, with a note (never silent)
     FieldChip("pace-offered-mse-6D00", ChipOptions(internal_errors=((0x22, 0x6D00),)), "MRZ", "BAC",
               note="EF.CardAccess offers PACE but the chip refused MSE"),
+    # malformed EF.COM (vsmartcard's ePass emulator): kept, and judged; the data groups come from EF.SOD, or
+    # without one every DG is probed.  Empty files: an empty EF.SOD is no evidence, an empty DG2 fails its hash
+    FieldChip("malformed-com", ChipOptions(malformed_com=True), verdict=Verdict.INVALID, failed=("lds.com",),
+              note="EF.COM does not decode (EF.COM, offset 26: tag 36 claims 68 bytes but only 4 remain): the "
+                   "data groups EF.SOD lists were read"),
+    FieldChip("malformed-com-empty-sod", ChipOptions(malformed_com=True, empty_files=("EF.SOD",)), max_apdus=50,
+              verdict=Verdict.INVALID, failed=("lds.com",), note="and EF.SOD is empty: DG1-DG16 were probed"),
+    FieldChip("empty-sod", ChipOptions(empty_files=("EF.SOD",)), verdict=Verdict.CANNOT_TELL,
+              note="EF.SOD is empty (0 bytes)"),
+    FieldChip("empty-dg2", ChipOptions(empty_files=("DG2",)), verdict=Verdict.INVALID, failed=("hash.DG2",),
+              note="DG2 is empty (0 bytes)"),
+    FieldChip("epass-emulator", ChipOptions(mac_only_9000=True, sfi_sw=0x6A82, pace=False, bac_wrong_key_sw=0x6988,
+                                            malformed_com=True, empty_files=("EF.SOD", "DG2")), "MRZ", "BAC",
+              max_apdus=80, verdict=Verdict.INVALID, failed=("lds.com",), note="DG2 is empty (0 bytes)"),
 ]
 
 
@@ -190,8 +207,14 @@ def key_for(image: CardImage, kind: str) -> AccessKey:
 
 
 def check_read(row: FieldChip, image: CardImage, result: ReadResult) -> None:
-    """Every file of the card (DG3 refused, EF.CardAccess when the chip gave it), both live checks, VALID."""
+    """Every file of the card as the chip holds it (DG3 refused, EF.CardAccess when the chip gave it), both
+    live checks, the row's verdict with exactly its failed checks (VALID, none, by default)."""
     expected = {name: data for name, data in image.files.items() if name != "DG3"}
+    expected.update(dict.fromkeys(row.options.empty_files, b""))
+    if row.options.malformed_com:  # kept as read: the tag list as hex text, as the ePass emulator writes it
+        tags = image.files["EF.COM"][-len(EFCOM.decode(image.files["EF.COM"]).data_groups):]
+        assert result.dump.files["EF.COM"].endswith(tags.hex().upper().encode())
+        expected["EF.COM"] = result.dump.files["EF.COM"]
     if "EF.CardAccess" not in result.dump.files:
         assert row.access == "BAC"
         del expected["EF.CardAccess"]
@@ -203,7 +226,8 @@ def check_read(row: FieldChip, image: CardImage, result: ReadResult) -> None:
     assert result.active_auth.passed, result.active_auth.reason
     assert row.note in " / ".join(result.notes)
     report = verify_read(result, trust(), source=row.name)
-    assert report.verdict is Verdict.VALID, report.to_text()
+    assert report.verdict is row.verdict, report.to_text()
+    assert [check.id for check in report.failures()] == list(row.failed)
 
 
 @pytest.mark.parametrize("row", CATALOGUE, ids=str)
@@ -306,12 +330,14 @@ def test_a_can_on_a_chip_left_with_bac_is_unsupported_access_naming_why(options:
         read_card(InProcessTransport(VirtualChip(image, options)), key_for(image, "CAN"))
 
 
-def test_wrong_mrz_on_a_chip_answering_6982_is_a_wrong_key() -> None:
+@pytest.mark.parametrize("sw", [0x6300, 0x6988])  # 6988: vsmartcard's ePass emulator (BAC's cryptogram MAC)
+def test_wrong_mrz_at_mutual_authenticate_is_a_wrong_key(sw: int) -> None:
     image = card("default")
-    chip = VirtualChip(image, ChipOptions(pace=False))
+    chip = VirtualChip(image, ChipOptions(pace=False, bac_wrong_key_sw=sw))
     wrong = AccessKey.from_document("B12345678", "900702", "300702")
-    with pytest.raises(WrongAccessKeyError, match="MRZ does not match"):
+    with pytest.raises(WrongAccessKeyError, match="MRZ does not match") as caught:
         read_card(InProcessTransport(chip), wrong)
+    assert caught.value.sw == sw
 
 
 # -- the send sequence counter after plain answers, both ways ----------------------------------------------
