@@ -10,7 +10,9 @@ A 19794-4 record is a 32-byte general header (record length in 6 bytes, capture 
 number of finger images, scale units, scan and image resolutions, pixel depth, compression algorithm) then one
 14-byte finger image header and image per finger (position, views, quality, impression type, line lengths).
 Images are WSQ (NBIS, through the ``wsq`` pillow plugin), JPEG, JPEG 2000 or PNG; like DG2, image bytes are not
-decoded while the record is: :meth:`FingerImage.to_pil` does that within the budgets of :mod:`cardlib.limits`.
+decoded while the record is: :meth:`FingerImage.to_pil` does that within the budgets of :mod:`cardlib.limits`
+(:meth:`FingerImage.declared_size` reads the image header alone, so that a verifier can hold the images of a
+DG3 together to MAX_DG3_DECODED_PIXELS before decoding any: WSQ is always decoded whole).
 
 The CCCD keeps two index fingers behind Terminal Authentication (shared docs, "Files on the chip"); a DG3 with
 more than MAX_FINGERS_PER_DG3 finger images is refused before any image is touched.  ISO/IEC 39794-4 records
