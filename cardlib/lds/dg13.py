@@ -44,6 +44,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from enum import Enum, IntEnum
+from functools import cached_property
 
 from asn1crypto import core
 
@@ -219,9 +220,9 @@ class DG13Field:
     values: tuple[DG13Value, ...]
     encoded: bytes = field(default=b"", init=False, compare=False, repr=False)
 
-    @property
+    @cached_property
     def texts(self) -> tuple[str, ...]:
-        """Every string in the field, nested ones flattened, in order."""
+        """Every string in the field, nested ones flattened, in order (worked out once: the field is immutable)."""
         flat: list[str] = []
         for value in self.values:
             flat.extend(item.text for item in (value if isinstance(value, tuple) else (value,)))
@@ -282,9 +283,10 @@ class DG13:
         if duplicates:
             raise ValidationError(f"field numbers appear twice: {duplicates}", field="DG13")
 
-    @property
+    @cached_property
     def fields(self) -> dict[int, DG13Field]:
-        """The fields by number."""
+        """The fields by number (worked out once, as the DG13 is immutable and the checks ask it often: do not
+        modify it)."""
         return {entry.number: entry for entry in self.entries}
 
     def text(self, number: int) -> str | None:
