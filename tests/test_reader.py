@@ -3,9 +3,11 @@ and every error a person at the reader can meet."""
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 import pytest
+from cardtool.access import access_key
 from cryptography.hazmat.primitives.asymmetric import ec
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -13,7 +15,7 @@ from hypothesis import strategies as st
 from cardlib.card.image import CardImage, ChipSecrets
 from cardlib.card.testing import sample_card_image
 from cardlib.chip.chip import ChipOptions, VirtualChip
-from cardlib.errors import CardError, CardlibError, DecodeError
+from cardlib.errors import CardError, CardlibError, DecodeError, ValidationError
 from cardlib.lds.com import EFCOM
 from cardlib.lds.dg15 import DG15
 from cardlib.lds.securityinfo import (
@@ -27,6 +29,7 @@ from cardlib.lds.securityinfo import (
 from cardlib.lds.tlv import encode_tlv
 from cardlib.reader.reader import (
     AccessKey,
+    ChipAuthResult,
     ChipRefusedError,
     ReadResult,
     SecureMessagingError,
@@ -143,6 +146,44 @@ def test_access_key_rejects_a_malformed_can(bad: str) -> None:
     with pytest.raises(CardlibError) as caught:
         AccessKey.can(bad)
     assert bad not in str(caught.value)
+
+
+# ICAO 9303-4 and 9303-5 specimens: the passport's TD3 lines and the ID card's TD1 lines
+TD3_LINES = ("P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<", "L898902C36UTO7408122F1204159ZE184226B<<<<<10")
+TD1_LINES = ("I<UTOD231458907<<<<<<<<<<<<<<<", "7408122F1204159UTO<<<<<<<<<<<6", "ERIKSSON<<ANNA<MARIA<<<<<<<<<<")
+
+
+@pytest.mark.parametrize(("mrz", "information"), [
+    (TD3_LINES[1], "L898902C3674081221204159"),
+    ("\n".join(TD3_LINES), "L898902C3674081221204159"),
+    (f"  {TD3_LINES[1].lower()}\n", "L898902C3674081221204159"),
+    ("\n".join(TD1_LINES), "D23145890774081221204159"),
+    ("\r\n".join(TD1_LINES[:2]), "D23145890774081221204159"),
+    (ICAO_MRZ_INFORMATION, ICAO_MRZ_INFORMATION),
+])
+def test_access_key_mrz_takes_the_printed_lines_or_the_mrz_information(mrz: str, information: str) -> None:
+    assert AccessKey.mrz(mrz).secret == information
+    assert access_key(argparse.Namespace(mrz=mrz, can=None)).secret == information  # cardtool --mrz
+
+
+@pytest.mark.parametrize(("mrz", "wrong"), [
+    (TD3_LINES[1].replace("7408122", "7408123"), "date of birth, composite"),
+    (TD3_LINES[1][:-1] + "1", "composite"),
+    ("\n".join(TD1_LINES).replace("D231458907", "D231458917"), "document number, composite"),
+    ("L898902C<369080619406237", "date of expiry"),
+    ("L898902C<469080619406236", "document number"),
+])
+def test_access_key_mrz_names_the_wrong_check_digit_never_the_characters(mrz: str, wrong: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        AccessKey.mrz(mrz)
+    message = str(caught.value)
+    assert f"wrong check digit: {wrong} (" in message
+    assert not any(part in message for part in ("L898902", "D2314", "7408", "6908", "1204", "9406"))
+
+
+def test_access_key_mrz_refuses_other_characters_as_a_typed_error() -> None:
+    with pytest.raises(ValidationError, match="not an MRZ character"):
+        AccessKey.mrz(TD3_LINES[1].replace("<", "-"))
 
 
 def test_sw_meanings() -> None:
@@ -416,3 +457,24 @@ def test_chip_refusing_the_application_is_reported_with_its_status(image: CardIm
     with pytest.raises(ChipRefusedError, match="file or application not found") as caught:
         read_card(_NoApplication(InProcessTransport(_chip(image, pace=False))), _key(image, "MRZ"))
     assert caught.value.sw == 0x6A82
+
+
+@pytest.mark.parametrize("empty_sod", [False, True])
+def test_a_malformed_com_reads_only_the_wanted_groups_from_the_sod_or_by_probing(image: CardImage,
+                                                                                  empty_sod: bool) -> None:
+    options = {"malformed_com": True, "empty_files": ("EF.SOD",) if empty_sod else ()}
+    result = read_card(InProcessTransport(_chip(image, **options)), _key(image, "CAN"), files=["DG1"])
+    assert sorted(result.dump.files) == ["DG1", "DG14", "DG15", "EF.COM", "EF.CardAccess", "EF.SOD"]
+    assert result.dump.files["DG1"] == image.files["DG1"]
+    assert result.dump.files["EF.SOD"] == (b"" if empty_sod else image.files["EF.SOD"])
+    assert result.chip_auth.passed and result.active_auth.passed
+    source = "EF.SOD is empty: DG1-DG16 were probed" if empty_sod else "the data groups EF.SOD lists were read"
+    assert any(note.startswith("EF.COM does not decode (") and note.endswith(source) for note in result.notes)
+
+
+def test_empty_dg14_and_dg15_are_no_keys_not_a_crash(image: CardImage) -> None:
+    result = read_card(InProcessTransport(_chip(image, empty_files=("DG14", "DG15"))), _key(image, "CAN"))
+    assert result.dump.files["DG14"] == result.dump.files["DG15"] == b""
+    assert result.chip_auth == ChipAuthResult(False, False, "no DG14 on the chip")
+    assert (result.active_auth.performed, result.active_auth.reason) == (False, "no DG15 on the chip")
+    assert {"DG14 is empty (0 bytes)", "DG15 is empty (0 bytes)"} <= set(result.notes)
