@@ -208,7 +208,7 @@ def read_batch_record(out: Path) -> BatchRecord | None:
         return BatchRecord(str(data["title"]), str(data["input"]), str(data["input_sha256"]), str(data["started"]))
     except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
         raise CardlibError(f"{path}: not a batch record ({type(exc).__name__}); it names the batch's input "
-                           "file, so it is not rewritten: restore it or start a new --out") from None
+                           "file, so it is not rewritten: restore it, or start the batch in a new folder") from None
 
 
 def _batch_record(out: Path, source: Path, new_input: bool) -> BatchRecord:
@@ -225,8 +225,8 @@ def _batch_record(out: Path, source: Path, new_input: bool) -> BatchRecord:
         same = record.input == here["input"] or record.input_sha256 == here["input_sha256"]
         if not same and not new_input:
             raise CardlibError(f"{out} is the batch of {record.input}; {source} is another file: give a new "
-                               "--out for a new batch, or --new-input if this file replaces that one "
-                               "(its rows are matched by number)")
+                               "output folder (--out) for a new batch, or new_input (--new-input) if this file "
+                               "replaces that one (its rows are matched by number)")
         record = BatchRecord(record.title, **here, started=record.started)
     (out / BATCH_RECORD).write_text(json.dumps(asdict(record), ensure_ascii=False, indent=1) + "\n",
                                     encoding="utf-8")

@@ -24,7 +24,7 @@ from cardlib.batch.perso import BATCH_RECORD, BatchRecord, SignerSource, persona
 from cardlib.card.targets import TARGETS, target_named
 from cardlib.errors import CardlibError
 from cardlib.pki.hsm import PinSource
-from cardtool.folders import check_output_folder, make_folder
+from cardtool.folders import check_output_folder
 from cardtool.main import COMMANDS
 from cardtool.progress import Progress
 from cardtool.qa_report import STYLE, FailureGroup, bar_chart
@@ -72,7 +72,6 @@ def run(args: argparse.Namespace) -> int:
     source = SignerSource(args.pki, pin)
     with source.open() as authority:  # a broken PKI folder, a wrong PIN or an expired DS: said before any row
         authority.document_signer()
-    make_folder(args.out)
     bar = _ProgressBar()
     try:
         summary = personalize_batch(args.input, source, args.out, workers=args.workers or default_workers(),
