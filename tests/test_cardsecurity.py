@@ -40,7 +40,6 @@ from cardlib.verify.verifier import verify
 CAM = protocol_oid("id-PACE-ECDH-CAM-AES-CBC-CMAC-128")
 GM = protocol_oid("id-PACE-ECDH-GM-AES-CBC-CMAC-128")
 CAM_PROFILE = ChipProfile(pace_protocol=CAM)
-NOW = datetime.now(UTC)
 # The TerminalAuthenticationInfo of JMRTD's sample (id-TA, version 2), whose version byte is altered below.
 JMRTD_TA_INFO = bytes.fromhex("300d060804007f00070202020201") + b"\x02"
 
@@ -60,6 +59,12 @@ def trust() -> TrustStore:
 @cache
 def cam_card() -> CardImage:
     return sample_card_image(2, profile=CAM_PROFILE)
+
+
+def now() -> datetime:
+    """The time of verification: after the sample PKI (made on first use, valid from then) was made."""
+    sample_pki()
+    return datetime.now(UTC)
 
 
 def point_of(key: ec.EllipticCurvePublicKey) -> bytes:
@@ -109,7 +114,7 @@ def test_jmrtd_signature_verifies_and_its_untrusted_csca_is_cannot_tell(jmrtd: b
 def test_jmrtd_sample_altered_fails_its_signature(jmrtd: bytes) -> None:
     assert jmrtd.count(JMRTD_TA_INFO) == 1
     altered = jmrtd.replace(JMRTD_TA_INFO, JMRTD_TA_INFO[:-1] + b"\x01")
-    checks = by_id(cardsecurity_checks({"EF.CardSecurity": altered}, TrustStore(), at=NOW))
+    checks = by_id(cardsecurity_checks({"EF.CardSecurity": altered}, TrustStore(), at=now()))
     assert checks["cardsecurity.decode"].status is Status.PASS
     assert checks["cardsecurity.signature"].status is Status.FAIL
 
@@ -122,11 +127,11 @@ def _infos(key: ec.EllipticCurvePublicKey, *pace: PACEInfo) -> SecurityInfos:
 def test_signed_here_round_trips_with_signed_attributes_and_verifies() -> None:
     key = ec.generate_private_key(ec.BrainpoolP256R1()).public_key()
     infos = _infos(key, PACEInfo(CAM, 2, 13))
-    signed = CardSecurity.sign(infos, sample_pki().document_signer, signing_time=NOW)
+    signed = CardSecurity.sign(infos, sample_pki().document_signer, signing_time=now())
     assert CardSecurity.decode(signed.encode()) == signed
     assert signed.security_infos.infos == infos.infos
     assert signed.content_type_attribute == OID_SECURITY_OBJECT and signed.signing_time is not None
-    checks = cardsecurity_checks({"EF.CardSecurity": signed.encode()}, trust(), at=NOW)
+    checks = cardsecurity_checks({"EF.CardSecurity": signed.encode()}, trust(), at=now())
     assert {check.status for check in checks} <= {Status.PASS, Status.WARN, Status.NOT_APPLICABLE}
     assert by_id(checks)["cardsecurity.chain.csca_found"].status is Status.PASS
     assert "signed attributes" in by_id(checks)["cardsecurity.signature"].reason
@@ -137,7 +142,7 @@ def test_altered_security_infos_fail_the_message_digest() -> None:
     raw = CardSecurity.sign(_infos(key, PACEInfo(CAM, 2, 13)), sample_pki().document_signer).encode()
     other = ec.generate_private_key(ec.BrainpoolP256R1()).public_key()
     swapped = raw.replace(point_of(key), point_of(other))
-    check = by_id(cardsecurity_checks({"EF.CardSecurity": swapped}, trust(), at=NOW))["cardsecurity.signature"]
+    check = by_id(cardsecurity_checks({"EF.CardSecurity": swapped}, trust(), at=now()))["cardsecurity.signature"]
     assert check.status is Status.FAIL
     assert "messageDigest" in check.reason
 
@@ -146,7 +151,7 @@ def test_a_document_signer_of_another_csca_is_cannot_tell_not_invalid() -> None:
     stranger = TestPKI.generate()
     key = ec.generate_private_key(ec.BrainpoolP256R1()).public_key()
     raw = CardSecurity.sign(_infos(key), stranger.document_signer).encode()
-    checks = by_id(cardsecurity_checks({"EF.CardSecurity": raw}, trust(), at=NOW))
+    checks = by_id(cardsecurity_checks({"EF.CardSecurity": raw}, trust(), at=now()))
     assert checks["cardsecurity.signature"].status is Status.PASS
     assert checks["cardsecurity.chain.csca_found"].status is Status.UNKNOWN
     assert Status.FAIL not in {check.status for check in checks.values()}
@@ -155,13 +160,13 @@ def test_a_document_signer_of_another_csca_is_cannot_tell_not_invalid() -> None:
 def test_another_content_type_fails() -> None:
     key = ec.generate_private_key(ec.BrainpoolP256R1()).public_key()
     raw = encode_content_info(_infos(key).encode(), OID_LDS_SECURITY_OBJECT, sample_pki().document_signer)
-    check = by_id(cardsecurity_checks({"EF.CardSecurity": raw}, trust(), at=NOW))["cardsecurity.content_type"]
+    check = by_id(cardsecurity_checks({"EF.CardSecurity": raw}, trust(), at=now()))["cardsecurity.content_type"]
     assert check.status is Status.FAIL
     assert OID_LDS_SECURITY_OBJECT in check.reason
 
 
 def test_no_card_security_is_one_not_applicable() -> None:
-    checks = cardsecurity_checks({}, trust(), at=NOW)
+    checks = cardsecurity_checks({}, trust(), at=now())
     assert statuses(checks) == {"cardsecurity.decode": Status.NOT_APPLICABLE}
 
 
@@ -189,7 +194,7 @@ def test_hostile_bytes_give_a_decode_error_naming_the_file(jmrtd: bytes, case: s
     with pytest.raises(DecodeError) as raised:
         CardSecurity.decode(data)
     assert "EF.CardSecurity" in str(raised.value)
-    checks = cardsecurity_checks({"EF.CardSecurity": data}, trust(), at=NOW)
+    checks = cardsecurity_checks({"EF.CardSecurity": data}, trust(), at=now())
     assert statuses(checks) == {"cardsecurity.decode": Status.FAIL}
 
 
@@ -206,7 +211,7 @@ def _with(image: CardImage, **files: bytes) -> dict[str, bytes]:
 
 
 def test_a_cam_card_agrees_with_its_card_access_and_dg14() -> None:
-    checks = by_id(cardsecurity_checks(cam_card().files, trust(), at=NOW))
+    checks = by_id(cardsecurity_checks(cam_card().files, trust(), at=now()))
     for check_id in ("cardsecurity.card_access", "cardsecurity.cam_key", "cardsecurity.dg14"):
         assert checks[check_id].status is Status.PASS, checks[check_id].reason
 
@@ -214,14 +219,14 @@ def test_a_cam_card_agrees_with_its_card_access_and_dg14() -> None:
 def test_card_access_offering_an_unsigned_protocol_fails() -> None:
     infos = CardAccess.decode(cam_card().files["EF.CardAccess"]).infos
     extra = CardAccess((*infos, PACEInfo(GM, 2, 13))).encode()
-    check = by_id(cardsecurity_checks(_with(cam_card(), EF_CardAccess=extra), trust(), at=NOW))
+    check = by_id(cardsecurity_checks(_with(cam_card(), EF_CardAccess=extra), trust(), at=now()))
     assert check["cardsecurity.card_access"].status is Status.FAIL
     assert "offered in EF.CardAccess but not signed" in check["cardsecurity.card_access"].reason
 
 
 def test_card_access_stripped_of_cam_is_a_downgrade() -> None:
     downgraded = CardAccess((PACEInfo(GM, 2, 13),)).encode()
-    check = by_id(cardsecurity_checks(_with(cam_card(), EF_CardAccess=downgraded), trust(), at=NOW))
+    check = by_id(cardsecurity_checks(_with(cam_card(), EF_CardAccess=downgraded), trust(), at=now()))
     assert check["cardsecurity.card_access"].status is Status.FAIL
     assert "a downgrade" in check["cardsecurity.card_access"].reason
     assert check["cardsecurity.cam_key"].status is Status.PASS  # EF.CardSecurity itself still offers CAM
@@ -230,21 +235,21 @@ def test_card_access_stripped_of_cam_is_a_downgrade() -> None:
 def test_a_dg14_key_other_than_the_signed_one_fails() -> None:
     other = DG14((ChipAuthenticationPublicKeyInfo.for_key(ec.generate_private_key(ec.BrainpoolP256R1()).public_key(),
                                                           explicit_parameters=True),)).encode()
-    check = by_id(cardsecurity_checks(_with(cam_card(), DG14=other), trust(), at=NOW))["cardsecurity.dg14"]
+    check = by_id(cardsecurity_checks(_with(cam_card(), DG14=other), trust(), at=now()))["cardsecurity.dg14"]
     assert check.status is Status.FAIL
 
 
 def test_cam_offered_without_a_signed_key_fails() -> None:
     infos = SecurityInfos((PACEInfo(CAM, 2, 13), TerminalAuthenticationInfo(1)))
     raw = CardSecurity.sign(infos, sample_pki().document_signer).encode()
-    checks = by_id(cardsecurity_checks(_with(cam_card(), EF_CardSecurity=raw), trust(), at=NOW))
+    checks = by_id(cardsecurity_checks(_with(cam_card(), EF_CardSecurity=raw), trust(), at=now()))
     assert checks["cardsecurity.cam_key"].status is Status.FAIL
     assert checks["cardsecurity.dg14"].status is Status.WARN  # no key to compare
 
 
 def test_jmrtd_sample_signs_no_paceinfo_so_card_access_is_only_warned(jmrtd: bytes) -> None:
     files = {"EF.CardSecurity": jmrtd, "EF.CardAccess": CardAccess((PACEInfo(GM, 2, 13),)).encode()}
-    check = by_id(cardsecurity_checks(files, TrustStore(), at=NOW))["cardsecurity.card_access"]
+    check = by_id(cardsecurity_checks(files, TrustStore(), at=now()))["cardsecurity.card_access"]
     assert check.status is Status.WARN
 
 
