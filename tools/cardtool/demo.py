@@ -17,11 +17,13 @@ The output folder is replaced on every run, but only a folder the demo made (it 
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import time
 from pathlib import Path
 
+from cardlib.batch.manifest import PERSO_MANIFEST
+from cardlib.batch.perso import personalize_batch
+from cardlib.batch.sources import manifest_entries
 from cardlib.card.image import CardImage
 from cardlib.card.testing import forge_dg13_expiry
 from cardlib.chip.chip import VirtualChip
@@ -37,7 +39,6 @@ from cardlib.reader.transport import CardRemovedError
 from cardlib.verify.live import verify_read
 from cardtool.folders import make_folder
 from cardtool.main import COMMANDS
-from cardtool.perso_command import MANIFEST, personalize_batch
 from cardtool.qa_report import CardOutcome, ReportWriter
 
 SAMPLES = Path(__file__).resolve().parent / "samples" / "residents.csv"
@@ -99,9 +100,7 @@ def fresh_output_folder(out: Path) -> None:
 
 
 def _personalized(folder: Path) -> list[CardImage]:
-    lines = (folder / MANIFEST).read_text(encoding="utf-8").splitlines()
-    entries = [json.loads(line) for line in lines]
-    return [CardImage.load(folder / entry["card"]) for entry in entries if entry["status"] == "personalized"]
+    return [CardImage.load(entry.card) for entry in manifest_entries(folder / PERSO_MANIFEST)]
 
 
 def _read_and_verify_all(images: list[CardImage], trust: TrustStore, writer: ReportWriter) -> bool:
