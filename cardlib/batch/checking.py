@@ -31,7 +31,7 @@ from cardlib.lds.sod import SOD
 from cardlib.pki.certificates import Certificate
 from cardlib.pki.trust import TrustStore
 from cardlib.verify.report import VerificationReport
-from cardlib.verify.verifier import PROTECTED_IN_DUMPS, verify
+from cardlib.verify.verifier import PROTECTED_IN_DUMPS, verification
 
 THUMBNAIL_SIZE = (72, 96)
 THUMBNAIL_QUALITY = 60
@@ -91,12 +91,12 @@ def describe_certificate(certificate: Certificate) -> str:
     return f"{certificate.subject}; serial {certificate.serial_number:X}; key id {key_id}"
 
 
-def document_signer(files: Mapping[str, bytes]) -> str:
+def document_signer(files: Mapping[str, bytes], sod: SOD | None = None) -> str:
     """The Document Signer certificate the card's EF.SOD carries (the one its SignerInfo names, else the first),
     described by :func:`describe_certificate`; ``""`` when the SOD or its certificate cannot be decoded
-    (verification says why)."""
+    (verification says why).  ``sod`` is that EF.SOD when the caller has already decoded it."""
     try:
-        sod = SOD.decode(files["EF.SOD"])
+        sod = sod if sod is not None else SOD.decode(files["EF.SOD"])
         named = [entry for entry in sod.signer_certificates if sod.sid.matches(entry)]
         return _described((named or list(sod.signer_certificates))[0].der)
     except (CardlibError, KeyError, IndexError, ValueError):
@@ -109,11 +109,12 @@ def _described(der: bytes) -> str:
     return describe_certificate(Certificate.from_der(der))
 
 
-def outcome_of(report: VerificationReport, files: Mapping[str, bytes], **fields: Any) -> CardOutcome:
-    """The outcome of a verification report, with its Document Signer, and a thumbnail when the card did not
-    verify valid."""
+def outcome_of(report: VerificationReport, files: Mapping[str, bytes], *, sod: SOD | None = None,
+               **fields: Any) -> CardOutcome:
+    """The outcome of a verification report, with its Document Signer (from ``sod``, the EF.SOD verification
+    decoded, when given), and a thumbnail when the card did not verify valid."""
     picture = "" if report.verdict.value == "valid" else thumbnail(files.get("DG2"))
-    return CardOutcome.of(report.source, report, thumbnail=picture, signer=document_signer(files), **fields)
+    return CardOutcome.of(report.source, report, thumbnail=picture, signer=document_signer(files, sod), **fields)
 
 
 def check_item(item: BatchItem, trust: TrustStore, at: datetime) -> CheckedCard:
@@ -124,9 +125,10 @@ def check_item(item: BatchItem, trust: TrustStore, at: datetime) -> CheckedCard:
     except CardlibError as exc:
         return CheckedCard(CardOutcome.error(item.label, str(exc), key=item.key))
     loaded = time.perf_counter()
-    report = verify(image, trust, at=at, source=item.label)
+    verified = verification(image, trust, at=at, source=item.label)
     checked = time.perf_counter()
-    outcome = outcome_of(report, image.files, key=item.key, read_ms=round((loaded - started) * 1000, 2),
+    outcome = outcome_of(verified.report, image.files, sod=verified.sod, key=item.key,
+                         read_ms=round((loaded - started) * 1000, 2),
                          check_ms=round((checked - loaded) * 1000, 2))
     return CheckedCard(outcome, file_hashes(image.files))
 

@@ -15,6 +15,7 @@ from enum import Enum
 from pathlib import Path
 
 from cardlib.card.image import CardImage
+from cardlib.lds.sod import SOD
 from cardlib.pki.trust import TrustStore
 from cardlib.reader.reader import ActiveAuthResult, ChipAuthResult, ReadResult
 from cardlib.verify.cardsecurity import cardsecurity_checks
@@ -94,6 +95,28 @@ def verify(
     decides whether "valid" needs the chip to have proved itself (:class:`LivenessPolicy`).  A wrong
     argument type raises TypeError naming it; an unreadable folder CardImageError.
     """
+    return verification(card, trust, at=at, live=live, source=source, policy=policy).report
+
+
+@dataclass(frozen=True)
+class Verification:
+    """A report and the EF.SOD its passive authentication decoded (None when absent or malformed), for callers
+    that also describe the card's Document Signer (batch QA) without decoding the SOD a second time."""
+
+    report: VerificationReport
+    sod: SOD | None
+
+
+def verification(
+    card: CardSource,
+    trust: TrustStore,
+    *,
+    at: datetime | None = None,
+    live: LiveResults | None = None,
+    source: str = "",
+    policy: LivenessPolicy = LivenessPolicy.LIVE_READS,
+) -> Verification:
+    """:func:`verify` (same arguments, same checks and errors), with the decoded EF.SOD beside the report."""
     image, live, source = _card_of(card, live, source)
     if not isinstance(trust, TrustStore):
         raise TypeError(f"verify(): trust must be a TrustStore (TrustStore.load(...)), got {type(trust).__name__}")
@@ -111,7 +134,7 @@ def verify(
     checks = [*passive.checks, *cardsecurity_checks(files, trust, at=when), *conformance_checks(decoded, at=when),
               *cross_checks(decoded), *live_checks(live), chip_proven(live, policy)]
     holder = holder_of(decoded.dg1, decoded.dg13, decoded.dg2, today=when.date())
-    return VerificationReport.of(source or image.label, checks, holder)
+    return Verification(VerificationReport.of(source or image.label, checks, holder), passive.sod)
 
 
 def _card_of(card: CardSource, live: LiveResults | None, source: str) -> tuple[CardImage, LiveResults | None, str]:
