@@ -69,6 +69,12 @@ _TITLES: dict[str, tuple[str, str]] = {
     "live": ("Chip chứng minh là chip gốc", "Chip proves it is the original"),
     "live.chip_authentication": ("Xác thực chip (chống sao chép)", "Chip authentication (anti-cloning)"),
     "live.active_authentication": ("Xác thực chủ động (chống sao chép)", "Active authentication (anti-cloning)"),
+    "live.pace_cam": ("Xác thực chip khi mở phiên (PACE-CAM, chống sao chép)",
+                      "Chip authentication while opening the session (PACE-CAM, anti-cloning)"),
+    "cardsecurity": ("Phần bảo mật của chip (EF.CardSecurity)", "Chip security data (EF.CardSecurity)"),
+    "cardsecurity.signature": ("Chữ ký số trên phần bảo mật của chip", "Digital signature on the chip security data"),
+    "cardsecurity.chain": ("Chuỗi chứng thư ký phần bảo mật của chip",
+                           "Certificate chain of the chip security data's signer"),
 }
 
 # A warning is a legitimate variant (issue 12's rule); the ones an officer meets get their own sentence.
