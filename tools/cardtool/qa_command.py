@@ -214,5 +214,6 @@ def _record(results: Iterator[CheckedCard], accounting: BatchAccounting, writer:
 def _print(summary: BatchSummary, report: Path) -> None:
     if sys.stdout.isatty():
         print(summary.line())
+        print(summary.dg3_line())
         print(f"report: {report / PAGE}")
     print(summary.fields())
