@@ -271,7 +271,8 @@ def verify_evidence(
     aa_outcome = _aa_outcome(evidence)
     challenge = _challenge_check(evidence, expected_challenge)
     transcript, ca_outcome = _ca_check(evidence)
-    live = LiveResults(ca_outcome, aa_outcome, frozenset(evidence.protected_files))
+    live = LiveResults(chip_authentication=ca_outcome, active_authentication=aa_outcome,
+                       protected_files=frozenset(evidence.protected_files))
     report = verify(image, trust, at=at, live=live, source=source, policy=LivenessPolicy.NEVER)
     proven = _proven(aa_outcome[0] is True and challenge.status is Status.PASS)
     checks = [check for check in report.checks if check.id != CHIP_PROVEN]

@@ -17,7 +17,6 @@ from typing import Any
 import pytest
 from cardtool.counter.command import SERVICE_FIX, start_warnings
 from cardtool.counter.details import field_marks, title
-from cardtool.counter.progress import Progress, ProgressTransport, Step
 from cardtool.counter.session import CardState, CounterSession, SessionBusyError, form_access_key, watch
 from cardtool.counter.verdict import Outcome, counter_verdict
 
@@ -291,18 +290,6 @@ def test_save_writes_only_when_asked(image: CardImage, trust: TrustStore, tmp_pa
         session.save_report()
     with pytest.raises(SessionBusyError, match="--save-dir"):
         CounterSession(reader, trust).save_report()
-
-
-def test_progress_follows_the_read_steps_and_files(image: CardImage) -> None:
-    seen: list[Progress] = []
-
-    read_card(ProgressTransport(InProcessTransport(VirtualChip(image)), seen.append), AccessKey.can(_can(image)))
-    steps = [progress.step for progress in seen]
-    assert steps[0] is Step.OPENING and Step.CHIP_CHECK in steps
-    assert steps.index(Step.READING) < steps.index(Step.CHIP_CHECK)
-    files = [progress.file for progress in seen if progress.step is Step.READING]
-    assert files[:3] == ["EF.COM", "DG1", "DG2"] and "EF.SOD" in files
-    assert seen[-1].bytes_received > 10_000
 
 
 def test_watch_reports_insertion_and_removal(image: CardImage, trust: TrustStore) -> None:

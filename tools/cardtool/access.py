@@ -8,6 +8,7 @@ from pathlib import Path
 
 from cardlib.errors import CardlibError
 from cardlib.reader.models import ChipModels
+from cardlib.reader.progress import ProgressCallback
 from cardlib.reader.reader import AccessKey, ReadResult, read_card
 from cardlib.reader.trace import APDUTrace
 from cardlib.reader.transport import Transport
@@ -47,10 +48,11 @@ def chip_models(args: argparse.Namespace) -> ChipModels | None:
 
 
 def read_with_options(transport: Transport, key: AccessKey, args: argparse.Namespace, *,
-                      trace: APDUTrace | None = None) -> ReadResult:
+                      trace: APDUTrace | None = None, on_progress: ProgressCallback | None = None,
+                      aa_challenge: bytes | None = None) -> ReadResult:
     """Read the card on ``transport`` as the options say (see :func:`add_read_options`), traced if asked."""
     return read_card(transport, key, extended_length=not args.no_extended_length, max_read=args.max_read,
-                     models=chip_models(args), trace=trace)
+                     models=chip_models(args), trace=trace, on_progress=on_progress, aa_challenge=aa_challenge)
 
 
 def access_key(args: argparse.Namespace) -> AccessKey:

@@ -1,10 +1,8 @@
-"""Reading progress for the page, taken from the APDUs as they pass: which step, which file, how many bytes.
+"""Reading progress for the page: which step, which file, how many bytes, from the read's own events.
 
-:func:`cardlib.reader.reader.read_card` reports nothing while it runs, but every command header stays in
-the clear under secure messaging (ISO/IEC 7816-4 §10: only the data field is protected), so a transport
-wrapper can follow the read: GENERAL AUTHENTICATE / MUTUAL AUTHENTICATE open the chip, READ BINARY with
-a short file identifier in P1 names the file being read, MSE:Set and INTERNAL AUTHENTICATE are the live
-chip checks.  Only instruction bytes and lengths are looked at, never command or response data.
+:func:`cardlib.reader.reader.read_card` tells its ``on_progress`` callback each step
+(:mod:`cardlib.reader.progress`); :class:`PageProgress` turns those events into the three steps of a read the
+page shows (opening the chip, reading its files, the chip checks), adding up the bytes of the files read.
 """
 
 from __future__ import annotations
@@ -13,14 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 
-from cardlib.lds.files import by_sfi
-from cardlib.reader.transport import Transport
-
-_INS_READ_BINARY = frozenset({0xB0, 0xB1})
-_INS_OPENED = frozenset({0x82, 0x86})  # MUTUAL AUTHENTICATE (BAC), GENERAL AUTHENTICATE (PACE)
-_INS_LIVE_CHECK = frozenset({0x22, 0x88})  # MSE:Set (Chip Authentication), INTERNAL AUTHENTICATE
-_SFI_FLAG = 0x80
-_SFI_MASK = 0x1F
+from cardlib.reader.progress import ReadEvent, ReadPhase, ReadStage
 
 
 class Step(Enum):
@@ -45,38 +36,38 @@ class Progress:
         return {"step": self.step.value, "file": self.file, "bytes": self.bytes_received}
 
 
-class ProgressTransport:
-    """Forwards APDUs to ``inner`` and calls ``report`` whenever the step or the file being read changes."""
+_LIVE_CHECKS = (ReadPhase.CHIP_AUTHENTICATION, ReadPhase.ACTIVE_AUTHENTICATION)
 
-    def __init__(self, inner: Transport, report: Callable[[Progress], None]) -> None:
-        self._inner = inner
+
+class PageProgress:
+    """An ``on_progress`` callback for read_card that calls ``report`` with the page's :class:`Progress`.
+
+    Files read while the chip is being opened (EF.CardAccess) count as opening; the bytes are those of the
+    files read so far, the current one included.
+    """
+
+    def __init__(self, report: Callable[[Progress], None]) -> None:
         self._report = report
         self._opened = False
-        self._progress = Progress(Step.OPENING)
-        report(self._progress)
+        self._done_bytes = 0
+        self.current: Progress | None = None
 
-    def transmit(self, command: bytes) -> bytes:
-        """Send ``command``; update the progress from its header and the response length."""
-        response = self._inner.transmit(command)
-        ins = command[1] if len(command) > 1 else -1
-        step, file = self._progress.step, self._progress.file
-        if ins in _INS_OPENED:
-            self._opened = True
-        elif self._opened and ins in _INS_READ_BINARY and step is not Step.CHIP_CHECK:
-            step, file = Step.READING, self._file(command, file)
-        elif step is Step.READING and ins in _INS_LIVE_CHECK:
-            step, file = Step.CHIP_CHECK, ""
-        received = self._progress.bytes_received + max(0, len(response) - 2)
-        changed = (step, file) != (self._progress.step, self._progress.file)
-        self._progress = Progress(step, file, received)
-        if changed:
-            self._report(self._progress)
-        return response
+    def __call__(self, event: ReadEvent) -> None:
+        """Take in one event of the read and tell the page where the read is now."""
+        progress = self._progress(event)
+        if progress is not None and progress != self.current:
+            self.current = progress
+            self._report(progress)
 
-    @staticmethod
-    def _file(command: bytes, current: str) -> str:
-        """The file a READ BINARY names through its short file identifier, else the one being read."""
-        if command[1] == 0xB0 and len(command) > 2 and command[2] & _SFI_FLAG:
-            spec = by_sfi(command[2] & _SFI_MASK)
-            return spec.name if spec is not None else current
-        return current
+    def _progress(self, event: ReadEvent) -> Progress | None:
+        if event.phase is ReadPhase.ACCESS_CONTROL:
+            self._opened = event.stage is ReadStage.DONE
+            return Progress(Step.OPENING, "", self._done_bytes)
+        if event.phase in _LIVE_CHECKS:
+            return Progress(Step.CHIP_CHECK, "", self._done_bytes)
+        if not self._opened:
+            return None
+        received = self._done_bytes + event.bytes_read
+        if event.stage is ReadStage.DONE:
+            self._done_bytes = received
+        return Progress(Step.READING, event.file, received)

@@ -22,7 +22,6 @@ import argparse
 import json
 import logging
 import threading
-from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -34,6 +33,7 @@ from cardlib.errors import CardError, CardlibError, ValidationError
 from cardlib.limits import LimitExceeded
 from cardlib.pki.trust import TrustStore
 from cardlib.reader.pcsc import NoCardError, NoReaderError, NoServiceError, connect, wait_for_card
+from cardlib.reader.progress import ProgressCallback
 from cardlib.reader.reader import AccessKey, ReadResult, UnsupportedAccessError, WrongAccessKeyError, read_card
 from cardlib.reader.transport import CardRemovedError, ReaderGoneError, Transport
 from cardlib.verify.live import verify_read
@@ -41,7 +41,7 @@ from cardlib.verify.report import VerificationReport
 from cardtool.access import access_key
 from cardtool.counter.details import altered, detail_rows, field_marks
 from cardtool.counter.holder import HolderView, holder_view
-from cardtool.counter.progress import Progress, ProgressTransport, Step
+from cardtool.counter.progress import PageProgress, Progress, Step
 from cardtool.counter.verdict import CounterVerdict, counter_verdict
 
 log = logging.getLogger(__name__)
@@ -93,6 +93,14 @@ class CardSource(Protocol):
         ...
 
 
+class CardReader(Protocol):
+    """How the session reads a card: :func:`read_card`, or it with the command's read options."""
+
+    def __call__(self, transport: Transport, key: AccessKey, *, on_progress: ProgressCallback) -> ReadResult:
+        """Read the card on ``transport``, telling ``on_progress`` each step."""
+        ...
+
+
 class SessionBusyError(CardlibError):
     """The officer asked for something the current phase does not allow (no card, a read running)."""
 
@@ -138,8 +146,9 @@ class CounterSession:
     """The state of the counter page; thread-safe, every change bumps ``version`` and wakes :meth:`wait`."""
 
     def __init__(self, source: CardSource, trust: TrustStore, *, save_dir: Path | None = None,
-                 read: Callable[[Transport, AccessKey], ReadResult] = read_card) -> None:
-        """``read`` reads a card (default :func:`read_card`; the command passes its read options)."""
+                 read: CardReader = read_card) -> None:
+        """``read`` reads a card (default :func:`read_card`; the command passes its read options); its progress
+        events (:mod:`cardlib.reader.progress`) drive the page's progress bar."""
         self._source = source
         self._read_card = read
         self._trust = trust
@@ -280,7 +289,7 @@ class CounterSession:
             self._on_progress(generation, progress)
 
         with self._source.open() as transport:
-            read = self._read_card(ProgressTransport(transport, report), key)
+            read = self._read_card(transport, key, on_progress=PageProgress(report))
         report(Progress(Step.VERIFYING, "", read.bytes_read))
         verification = verify_read(read, self._trust, source="counter")
         return CardCheck(counter_verdict(verification), holder_view(read.dump.files), verification,
