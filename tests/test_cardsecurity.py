@@ -216,12 +216,22 @@ def test_a_cam_card_agrees_with_its_card_access_and_dg14() -> None:
         assert checks[check_id].status is Status.PASS, checks[check_id].reason
 
 
-def test_card_access_offering_an_unsigned_protocol_fails() -> None:
+def test_card_access_offering_an_unsigned_weaker_protocol_is_warned_about() -> None:
     infos = CardAccess.decode(cam_card().files["EF.CardAccess"]).infos
     extra = CardAccess((*infos, PACEInfo(GM, 2, 13))).encode()
     check = by_id(cardsecurity_checks(_with(cam_card(), EF_CardAccess=extra), trust(), at=now()))
-    assert check["cardsecurity.card_access"].status is Status.FAIL
+    assert check["cardsecurity.card_access"].status is Status.WARN
     assert "offered in EF.CardAccess but not signed" in check["cardsecurity.card_access"].reason
+
+
+def test_a_signed_weaker_protocol_missing_from_card_access_is_warned_about() -> None:
+    image = cam_card()
+    assert image.secrets is not None and image.secrets.ca_private_key is not None
+    signed = CardSecurity.sign(_infos(image.secrets.ca_private_key.public_key(), PACEInfo(CAM, 2, 13),
+                                      PACEInfo(GM, 2, 13)), sample_pki().document_signer).encode()
+    check = by_id(cardsecurity_checks(_with(image, EF_CardSecurity=signed), trust(), at=now()))
+    assert check["cardsecurity.card_access"].status is Status.WARN
+    assert "signed but not offered" in check["cardsecurity.card_access"].reason
 
 
 def test_card_access_stripped_of_cam_is_a_downgrade() -> None:

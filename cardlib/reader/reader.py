@@ -167,7 +167,7 @@ _HEADER_PROBE = 8
 
 # PACE preferences (ICAO 9303-11 §4.4): the mapping that also authenticates the chip, then the integrated
 # mapping, then the generic one; ECDH before DH; AES-128 first, 3DES last.  A PACEInfo ranks by these in turn.
-_MAPPING_PREFERENCE = ("CAM", "IM", "GM")
+PACE_MAPPING_PREFERENCE = ("CAM", "IM", "GM")
 _KEY_AGREEMENT_PREFERENCE = ("ECDH", "DH")
 _CIPHER_PREFERENCE = ("AES-128", "AES-192", "AES-256", "3DES")
 _CA_ECDH_3DES = "0.4.0.127.0.7.2.2.3.2.1"  # id-CA-ECDH-3DES-CBC-CBC, implied when DG14 has no ChipAuthenticationInfo
@@ -927,7 +927,7 @@ def _read_required(reader: _FileReader, spec: FileSpec) -> bytes:
 def _pace_rank(params: PACEParameters) -> tuple[int, int, int]:
     """Where ``params`` stands in cardlib's preference: mapping, then key agreement, then cipher."""
     algorithm = params.algorithm
-    return (_MAPPING_PREFERENCE.index(params.mapping),
+    return (PACE_MAPPING_PREFERENCE.index(params.mapping),
             _KEY_AGREEMENT_PREFERENCE.index(algorithm.key_agreement or ""),
             _CIPHER_PREFERENCE.index(algorithm.cipher or ""))
 

@@ -13,8 +13,8 @@ no EF.CardSecurity, as chips without PACE-CAM have none):
 * ``cardsecurity.chain.*``: the Document Signer chains to a trusted CSCA, judged as the SOD's is
   (:func:`cardlib.verify.passive.chain_checks`, the same rules and reasons);
 * ``cardsecurity.card_access``: the PACEInfos of EF.CardAccess (unsigned, read in the clear) are those the file
-  signs: one offered only in EF.CardAccess is unsigned, one signed but missing from EF.CardAccess was removed
-  (a downgrade from PACE-CAM, say);
+  signs; a signed mapping better than any EF.CardAccess offers (CAM > IM > GM, the reader's preference) was
+  removed from it, a downgrade (FAIL); other differences are warned about;
 * ``cardsecurity.cam_key``: when PACE-CAM is offered, the file signs a Chip Authentication key on its curve;
 * ``cardsecurity.dg14``: a Chip Authentication key in both files under the same key ID is the same key.
 """
@@ -35,6 +35,7 @@ from cardlib.lds.sod import digest
 from cardlib.pki.certificates import Certificate
 from cardlib.pki.signatures import verify_signature
 from cardlib.pki.trust import TrustStore
+from cardlib.reader.reader import PACE_MAPPING_PREFERENCE
 from cardlib.verify.passive import chain_checks, signing_time_credible
 from cardlib.verify.report import CheckResult, Group, Status
 
@@ -174,12 +175,23 @@ def _card_access(signed: SecurityInfos, card_access: SecurityInfos | None) -> Ch
     if offered == signs:
         return _passive("card_access", Status.PASS, f"EF.CardAccess offers exactly the PACE protocols {_NAME} "
                             f"signs: {_names(signs)}")
-    problems = []
-    if offered - signs:
-        problems.append(f"{_names(offered - signs)} offered in EF.CardAccess but not signed")
-    if signs - offered:
-        problems.append(f"{_names(signs - offered)} signed but missing from EF.CardAccess (a downgrade)")
-    return _passive("card_access", Status.FAIL, f"EF.CardAccess was altered: {'; '.join(problems)}")
+    hidden, unsigned = signs - offered, offered - signs
+    downgrade = _best_mapping(hidden) < _best_mapping(offered)
+    if downgrade:
+        return _passive("card_access", Status.FAIL, f"EF.CardAccess was altered: {_names(hidden)} signed but "
+                        "missing from EF.CardAccess, which offers only weaker mappings (a downgrade)")
+    problems = [f"{_names(unsigned)} offered in EF.CardAccess but not signed"] if unsigned else []
+    problems += [f"{_names(hidden)} signed but not offered in EF.CardAccess"] if hidden else []
+    return _passive("card_access", Status.WARN, f"EF.CardAccess and {_NAME} differ (BSI TR-03110-3 asks the "
+                    f"signed file to hold what EF.CardAccess offers), though no better mapping is hidden: "
+                    f"{'; '.join(problems)}")
+
+
+def _best_mapping(offers: set[tuple[str, int | None]]) -> int:
+    """The rank of the best PACE mapping among ``offers`` in the reader's preference (lower is better)."""
+    ranks = [PACE_MAPPING_PREFERENCE.index(PROTOCOLS[oid].mapping or "") for oid, _ in offers
+             if oid in PROTOCOLS and PROTOCOLS[oid].mapping in PACE_MAPPING_PREFERENCE]
+    return min(ranks, default=len(PACE_MAPPING_PREFERENCE))
 
 
 def _cam_curves(card_access: SecurityInfos | None, signed: SecurityInfos) -> set[str]:
