@@ -5,13 +5,17 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import replace
+from pathlib import Path
 
 import jsonschema
 import pytest
+from cardtool.main import main
 
 from cardlib.card.image import CardImage
 from cardlib.card.testing import sample_card_image, sample_pki
 from cardlib.chip.chip import VirtualChip
+from cardlib.chip.pcscd import private_pcscd
+from cardlib.chip.vpcd import vpcd_card
 from cardlib.errors import DecodeError, ValidationError
 from cardlib.evidence import ActiveAuthEvidence, Evidence, NonceStore, evidence_schema, verify_evidence
 from cardlib.limits import MAX_EVIDENCE_BYTES, LimitExceeded
@@ -193,3 +197,24 @@ def test_nonces_are_single_use_expire_and_are_bounded() -> None:
     store.issue()  # the expired ones made room
     assert "another challenge" in (store.redeemer(third)(first) or "")
     assert "not issued" in (store.redeemer(third)(third) or "")  # consumed by the mismatching bundle
+
+
+def test_cardtool_read_evidence_then_verify_evidence(image: CardImage, tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    assert image.secrets is not None
+    folder = tmp_path / "pki"
+    sample_pki().save(folder)
+    bundle = tmp_path / "evidence.json"
+    with private_pcscd() as pcscd, vpcd_card(VirtualChip(image), port=pcscd.port):
+        assert main(["read", "--reader", pcscd.reader_name, "--can", image.secrets.can, "--out",
+                     str(tmp_path / "dump"), "--evidence", str(bundle), "--challenge", NONCE.hex()]) == 0
+    assert image.secrets.can not in bundle.read_text()
+    trust = ["--trust", str(folder / "csca.pem"), str(folder / "crl.pem")]
+    capsys.readouterr()
+    assert main(["verify", "--evidence", str(bundle), *trust, "--challenge", NONCE.hex(), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["verdict"] == "valid"
+    assert main(["verify", "--evidence", str(bundle), *trust, "--challenge", "00" * 8]) == 1
+    assert "live.aa_challenge" in capsys.readouterr().out
+    assert main(["verify", "--evidence", str(bundle), *trust]) == 2  # no challenge: cannot tell
+    with pytest.raises(SystemExit):
+        main(["verify", "--evidence", str(bundle), *trust, "--challenge", "abc"])

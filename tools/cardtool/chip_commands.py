@@ -11,10 +11,12 @@ from cardlib.card.image import CardImage
 from cardlib.chip.chip import ChipOptions, VirtualChip
 from cardlib.chip.vpcd import DEFAULT_PORT, VirtualChipQueue, serve_vpcd
 from cardlib.errors import CardlibError
+from cardlib.evidence import Evidence
 from cardlib.reader.pcsc import connect
 from cardlib.reader.reader import ReadResult
 from cardlib.reader.trace import APDUTrace
 from cardtool.access import access_key, add_access_options, read_with_options
+from cardtool.verify_command import challenge_hex
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -27,6 +29,11 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
                            "READ BINARY, never keys, CAN, MRZ or authentication data) to FILE, for support")
     read.add_argument("--trace-personal-data", action="store_true",
                       help="with --trace, also write the content of DG1, DG2, DG13 and the other personal files")
+    read.add_argument("--evidence", type=Path, metavar="OUT",
+                      help="also write an evidence bundle (files, CA transcript, AA answer; no CAN/MRZ) to OUT, "
+                           "for a verifier elsewhere: cardtool verify --evidence OUT --challenge HEX")
+    read.add_argument("--challenge", type=challenge_hex, metavar="HEX",
+                      help="the 8-byte Active Authentication challenge in hex: the verifier's nonce (default: random)")
     read.set_defaults(handler=run_read)
     emulate = commands.add_parser("emulate", help="present card images on the vpcd virtual reader until stopped")
     emulate.add_argument("images", type=Path, nargs="+", help="card image folders, inserted one after another")
@@ -41,15 +48,29 @@ def run_read(args: argparse.Namespace) -> int:
     """Read the card and save what was read; nothing is written unless the whole read succeeded."""
     if args.out.exists():
         raise CardlibError(f"{args.out} exists: choose a new folder for the dump")
+    if args.evidence is not None and args.evidence.exists():
+        raise CardlibError(f"{args.evidence} exists: choose a new file for the evidence")
     key = access_key(args)
     with ExitStack() as stack:
         trace = _open_trace(stack, args)
         transport = stack.enter_context(connect(args.reader, timeout=args.timeout))
-        result = read_with_options(transport, key, args, trace=trace)
+        result = read_with_options(transport, key, args, trace=trace, aa_challenge=args.challenge)
     result.dump.save(args.out)
     print(describe_read(result))
     print(f"dump written to {args.out}")
+    if args.evidence is not None:
+        write_evidence(args.evidence, Evidence.from_read(result))
+        print(f"evidence written to {args.evidence}")
     return 0
+
+
+def write_evidence(path: Path, evidence: Evidence) -> None:
+    """Write the bundle to ``path`` (never over an existing file)."""
+    try:
+        with path.open("x", encoding="utf-8") as out:
+            out.write(evidence.to_json())
+    except OSError as exc:
+        raise CardlibError(f"cannot write the evidence {path}: {exc.strerror}") from None
 
 
 def _open_trace(stack: ExitStack, args: argparse.Namespace) -> APDUTrace | None:

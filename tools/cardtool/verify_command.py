@@ -1,4 +1,4 @@
-"""``cardtool verify``: check a dump, a card image or a live card against a trust store.
+"""``cardtool verify``: check a dump, a card image, a live card or an evidence bundle against a trust store.
 
 Exit status: 0 valid, 1 invalid, 2 cannot tell (or a usage/reader error).
 """
@@ -11,6 +11,8 @@ from datetime import datetime
 from pathlib import Path
 
 from cardlib.errors import CardlibError
+from cardlib.evidence import CHALLENGE_LENGTH, verify_evidence
+from cardlib.limits import MAX_EVIDENCE_BYTES
 from cardlib.pki.trust import TrustStore
 from cardlib.reader.pcsc import connect
 from cardlib.verify.live import verify_read
@@ -32,6 +34,11 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
                         help="when 'valid' needs a passed Chip or Active Authentication: for live reads "
                              "(default), always (a dump is then 'cannot tell'), never")
     parser.add_argument("--at", type=datetime.fromisoformat, help="verify as of this ISO date (default now)")
+    parser.add_argument("--evidence", type=Path, metavar="FILE",
+                        help="verify an evidence bundle (cardtool read --evidence, cardlib.evidence) offline")
+    parser.add_argument("--challenge", type=challenge_hex, metavar="HEX",
+                        help="with --evidence: the 8-byte challenge the bundle must answer (without it a "
+                             "recorded answer cannot be ruled out: 'cannot tell')")
     add_access_options(parser)
     parser.set_defaults(handler=run)
 
@@ -40,7 +47,10 @@ def run(args: argparse.Namespace) -> int:
     """Verify, print the report, return the verdict's exit status."""
     trust = load_trust(args.trust)
     policy = LivenessPolicy(args.liveness)
-    if args.path is not None:
+    if args.evidence is not None:
+        report = verify_evidence(read_evidence(args.evidence), trust, expected_challenge=args.challenge, at=args.at,
+                                 source=str(args.evidence))
+    elif args.path is not None:
         report = verify(args.path, trust, at=args.at, policy=policy)
     elif args.reader is not None or args.can or args.mrz:
         report = verify_live(args, trust, policy)
@@ -48,6 +58,26 @@ def run(args: argparse.Namespace) -> int:
         raise CardlibError("give a dump folder, or --reader with --can/--mrz for a live card")
     print(report.to_json() if args.json else report.to_text())
     return report.verdict.exit_code
+
+
+def challenge_hex(text: str) -> bytes:
+    """An 8-byte Active Authentication challenge given in hex (argparse type)."""
+    try:
+        value = bytes.fromhex(text)
+    except ValueError:
+        value = b""
+    if len(value) != CHALLENGE_LENGTH:
+        raise argparse.ArgumentTypeError(f"{CHALLENGE_LENGTH} bytes in hex expected, e.g. 0011223344556677")
+    return value
+
+
+def read_evidence(path: Path) -> bytes:
+    """The bundle's bytes, at most MAX_EVIDENCE_BYTES of them (more is refused by the bundle's decoder)."""
+    try:
+        with path.open("rb") as stream:
+            return stream.read(MAX_EVIDENCE_BYTES + 1)
+    except OSError as exc:
+        raise CardlibError(f"cannot read the evidence {path}: {exc.strerror}") from None
 
 
 def load_trust(paths: list[Path]) -> TrustStore:
