@@ -23,12 +23,12 @@ from cardlib.errors import DecodeError, ValidationError
 from cardlib.lds.com import EFCOM
 from cardlib.lds.dg1 import DG1
 from cardlib.lds.dg2 import DG2
-from cardlib.lds.dg3 import DG3, Compression, FingerPosition
+from cardlib.lds.dg3 import DG3, Compression, FingerImage, FingerPosition
 from cardlib.lds.dg13 import DG13
 from cardlib.lds.dg15 import DG15
 from cardlib.lds.securityinfo import DG14, CardAccess
 from cardlib.lds.sod import SOD
-from cardlib.limits import MAX_FINGER_SIDE
+from cardlib.limits import MAX_FILE_BYTES, MAX_FINGER_SIDE
 from cardlib.model.resident import Resident, Sex
 from cardlib.pki.certificates import Certificate
 from cardlib.pki.signatures import verify_signature
@@ -172,3 +172,14 @@ def test_perso_batch_puts_the_input_fingers_on_the_card_or_rejects_the_row(tmp_p
     fingers = DG3.decode(card.files["DG3"]).fingers
     assert [finger.image for finger in fingers] == [(SAMPLES / "fingers" / f"r01-{hand}-index.wsq").read_bytes()
                                                     for hand in ("right", "left")]
+
+
+def test_fingers_too_large_for_a_reader_are_refused() -> None:
+    wsq = synthetic_finger_wsq(1)
+    padded = wsq + bytes(MAX_FILE_BYTES // 2)  # what the record holds is not decoded by personalize
+    fingers = [FingerImage.for_finger(padded, Compression.WSQ, position, WIDTH, HEIGHT)
+               for position in (FingerPosition.RIGHT_INDEX, FingerPosition.LEFT_INDEX)]
+    with pytest.raises(ValidationError, match="MAX_FILE_BYTES") as caught:
+        personalize(_resident(), synthetic_portrait_jpeg(3), PKI.document_signer, fingers=fingers)
+    assert caught.value.field == "fingers"
+    assert personalize(_resident(), synthetic_portrait_jpeg(3), PKI.document_signer, fingers=fingers[:1])

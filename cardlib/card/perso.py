@@ -51,7 +51,7 @@ from cardlib.lds.securityinfo import (
     protocol_oid,
 )
 from cardlib.lds.sod import LDSSecurityObject, SODSigner, encode_signed_data
-from cardlib.limits import MAX_FINGER_SIDE, LimitExceeded
+from cardlib.limits import MAX_FILE_BYTES, MAX_FINGER_SIDE, LimitExceeded
 from cardlib.model.mrz import MRZ
 from cardlib.model.resident import Resident
 from cardlib.protocols.pace import PACEParameters
@@ -312,12 +312,18 @@ def personalize(
 
 
 def _dg3(fingers: Sequence[FingerImage]) -> bytes:
-    """DG3 holding ``fingers``; ValidationError when a finger position comes twice (one impression each)."""
+    """DG3 holding ``fingers``; ValidationError when a finger position comes twice (one impression each), or
+    when the file would be larger than a reader accepts (MAX_FILE_BYTES)."""
     positions = [finger.position for finger in fingers]
     repeated = sorted({position.name.lower() for position in positions if positions.count(position) > 1})
     if repeated:
         raise ValidationError(f"more than one image of the {', '.join(repeated)} finger", field=repeated[0])
-    return DG3(tuple(fingers)).encode()
+    data = DG3(tuple(fingers)).encode()
+    if len(data) > MAX_FILE_BYTES:
+        raise ValidationError(f"the finger images make a DG3 of {len(data):,} bytes, more than the {MAX_FILE_BYTES:,} "
+                              "a reader accepts (MAX_FILE_BYTES): give smaller or more compressed images",
+                              field="fingers")
+    return data
 
 
 def _profile_for(profile: ChipProfile, target: ChipTarget | None) -> ChipProfile:
