@@ -13,9 +13,8 @@ from cardlib.card.testing import sample_pki, sample_resident
 from cardlib.lds.sod import SOD
 from cardlib.pki.certificates import Certificate, RevocationList
 from cardlib.pki.trust import TrustStore
+from cardlib.verify import passive
 from cardlib.verify.verifier import verification, verify
-
-AT = datetime.now(UTC)
 
 
 def card() -> CardImage:
@@ -30,9 +29,10 @@ def trust() -> TrustStore:
 
 def test_verification_is_verify_with_the_decoded_sod() -> None:
     image, store = card(), trust()
-    verified = verification(image, store, at=AT)
-    assert verified.report.to_dict() == verify(image, store, at=AT).to_dict()
-    assert verified.report.verdict.value == "valid"
+    at = datetime.now(UTC)  # after the sample PKI is made
+    verified = verification(image, store, at=at)
+    assert verified.report.to_dict() == verify(image, store, at=at).to_dict()
+    assert verified.report.verdict.value == "valid", verified.report.to_text()
     assert verified.sod == SOD.decode(image.files["EF.SOD"])
     described = document_signer(image.files, verified.sod)
     assert described == document_signer(image.files)
@@ -41,8 +41,27 @@ def test_verification_is_verify_with_the_decoded_sod() -> None:
 
 def test_a_malformed_sod_gives_no_sod_and_no_signer() -> None:
     image = card()
+    at = datetime.now(UTC)  # after the sample PKI is made
     broken = CardImage({**image.files, "EF.SOD": image.files["EF.SOD"][:40]})
-    verified = verification(broken, trust(), at=AT)
+    verified = verification(broken, trust(), at=at)
     assert verified.sod is None
     assert verified.report.check("sod.decode").status.value == "fail"
     assert document_signer(broken.files, verified.sod) == ""
+
+
+def test_chain_validation_is_reused_only_for_the_same_store_signer_and_time() -> None:
+    image, store = card(), trust()
+    at = datetime.now(UTC)  # after the sample PKI is made
+    signer = verification(image, store, at=at).report.check("chain.ds_validity")
+    assert signer.status.value == "pass"
+    sod = SOD.decode(image.files["EF.SOD"])
+    certificate = Certificate.from_der(sod.signer_certificates[0].der)
+    first = passive._validation(store, certificate, at)
+    assert passive._validation(store, certificate, at) is first
+    assert passive._validation(trust(), certificate, at) is not first  # another store is validated anew
+    later = at.replace(year=at.year + 30)  # the Document Signer has expired by then
+    assert passive._validation(store, certificate, later).checks != first.checks
+    expired = verification(image, store, at=later).report.check("chain.ds_validity")
+    assert expired.status.value == "warn"
+    assert "expired on" in expired.reason
+    assert verification(image, store, at=at).report.check("chain.ds_validity").status.value == "pass"
