@@ -27,10 +27,12 @@ if TYPE_CHECKING:
         ProtocolError,
         ValidationError,
     )
+    from cardlib.evidence import Evidence, NonceStore, verify_evidence
     from cardlib.limits import LimitExceeded
     from cardlib.model.resident import Resident, Sex
     from cardlib.pki.trust import TrustStore
     from cardlib.reader.pcsc import connect
+    from cardlib.reader.progress import ReadEvent, ReadPhase, ReadStage
     from cardlib.reader.reader import AccessKey, ReadResult, WrongAccessKeyError, read_card
     from cardlib.verify.holder import Holder, Portrait
     from cardlib.verify.live import verify_read
@@ -49,6 +51,12 @@ _HOMES = {
     "ReadResult": "cardlib.reader.reader",
     "WrongAccessKeyError": "cardlib.reader.reader",
     "connect": "cardlib.reader.pcsc",
+    "ReadEvent": "cardlib.reader.progress",
+    "ReadPhase": "cardlib.reader.progress",
+    "ReadStage": "cardlib.reader.progress",
+    "Evidence": "cardlib.evidence",
+    "NonceStore": "cardlib.evidence",
+    "verify_evidence": "cardlib.evidence",
     "verify": "cardlib.verify.verifier",
     "verify_read": "cardlib.verify.live",
     "LivenessPolicy": "cardlib.verify.verifier",
@@ -78,14 +86,19 @@ __all__ = [
     "CardlibError",
     "CheckResult",
     "DecodeError",
+    "Evidence",
     "Holder",
     "InputError",
     "LimitExceeded",
     "LivenessPolicy",
+    "NonceStore",
     "PKIError",
     "Portrait",
     "ProtocolError",
+    "ReadEvent",
+    "ReadPhase",
     "ReadResult",
+    "ReadStage",
     "Resident",
     "Sex",
     "Status",
@@ -100,6 +113,7 @@ __all__ = [
     "personalize_batch",
     "read_card",
     "verify",
+    "verify_evidence",
     "verify_read",
 ]
 
