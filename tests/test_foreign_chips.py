@@ -85,6 +85,7 @@ def test_epass_emulator_reads_to_the_end(epass: PcscdInstance) -> None:
     assert result.notes == (
         "the chip counts a plain answer inside secure messaging as 1 step(s) of the send sequence counter: the "
         "session was opened again",
+        "the chip has no EF.SOD (file not found, SW 6A82): nothing signed was read",
         "EF.COM does not decode (EF.COM, offset 22: tag 37 claims 53 bytes but only 0 remain) and EF.SOD is "
         "absent: DG1-DG16 were probed",
         "DG2 is empty (0 bytes)", "DG13 is empty (0 bytes)")

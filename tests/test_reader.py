@@ -478,3 +478,10 @@ def test_empty_dg14_and_dg15_are_no_keys_not_a_crash(image: CardImage) -> None:
     assert result.chip_auth == ChipAuthResult(False, False, "no DG14 on the chip")
     assert (result.active_auth.performed, result.active_auth.reason) == (False, "no DG15 on the chip")
     assert {"DG14 is empty (0 bytes)", "DG15 is empty (0 bytes)"} <= set(result.notes)
+
+
+def test_a_chip_without_ef_sod_is_read_and_noted(image: CardImage) -> None:
+    unsigned = CardImage({name: data for name, data in image.files.items() if name != "EF.SOD"}, image.secrets)
+    result = read_card(InProcessTransport(_chip(unsigned)), _key(image, "CAN"))
+    assert "EF.SOD" not in result.dump.files and result.dump.files["DG1"] == image.files["DG1"]
+    assert "the chip has no EF.SOD (file not found, SW 6A82): nothing signed was read" in result.notes

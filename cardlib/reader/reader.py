@@ -1080,7 +1080,8 @@ def _read_files(reader: _FileReader, wanted: Sequence[str] | None) -> tuple[dict
     """EF.COM, the data groups it lists (or those ``wanted`` among them), then EF.SOD.
 
     A malformed (or empty) EF.COM does not stop the read: it is kept as read for the verifier to judge, a
-    note says so, and the data groups come from EF.SOD instead (:func:`_read_without_com`).
+    note says so, and the data groups come from EF.SOD instead (:func:`_read_without_com`).  A chip without
+    EF.SOD is read too, with a note: nothing then proves the data, which the verifier says ("cannot tell").
     """
     files = {EF_COM.name: _read_required(reader, EF_COM)}
     protected: list[str] = []
@@ -1089,8 +1090,15 @@ def _read_files(reader: _FileReader, wanted: Sequence[str] | None) -> tuple[dict
     except CardlibError as exc:
         _read_without_com(reader, wanted, files, protected, exc)
         return files, protected
-    _read_listed(reader, [*_chosen(numbers, wanted), EF_SOD], files, protected, lister="EF.COM")
+    _read_listed(reader, _chosen(numbers, wanted), files, protected, lister="EF.COM")
+    _read_sod(reader, files, protected)
     return files, protected
+
+
+def _read_sod(reader: _FileReader, files: dict[str, bytes], protected: list[str]) -> None:
+    _read_listed(reader, [EF_SOD], files, protected, lister=None)
+    if EF_SOD.name not in files and EF_SOD.name not in protected:
+        reader.channel.notes.append("the chip has no EF.SOD (file not found, SW 6A82): nothing signed was read")
 
 
 def _chosen(numbers: Sequence[int], wanted: Sequence[str] | None) -> list[FileSpec]:
@@ -1121,7 +1129,7 @@ def _read_without_com(reader: _FileReader, wanted: Sequence[str] | None, files: 
     does not decode, probe DG1-DG16 (a data group the chip lacks is skipped).  Notes say which was done."""
     notes = reader.channel.notes
     why = "is empty" if not files[EF_COM.name] else f"does not decode ({error})"
-    _read_listed(reader, [EF_SOD], files, protected, lister=None)
+    _read_sod(reader, files, protected)
     sod = files.get(EF_SOD.name)
     try:
         numbers = sorted(SOD.decode(sod).lds_security_object.dg_hashes) if sod else None
