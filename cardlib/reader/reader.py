@@ -31,7 +31,10 @@ was offered and failed for any reason but "not supported" the read stops rather 
 BINARY by short file identifier refused with any of :data:`_SFI_REFUSALS` means SELECT by file identifier;
 SELECT with P2=0C refused means P2=04; extended length refused (6700, 6D00, 6F00, or the reader's own
 SCardTransmit failure) means short reads; 61xx and a plain 6Cxx are followed in :class:`_Channel`
-(GET RESPONSE, resend with the exact Le), each counted and under the budget.
+(GET RESPONSE, resend with the exact Le), each counted and under the budget.  A malformed EF.COM is kept
+as read and the data groups come from EF.SOD (or, without a usable one, DG1-DG16 are probed); a file that
+gives nothing at offset 0, even for one byte, is an empty file; a chip without EF.SOD is read to the end.
+Each of these is noted: the verifier, not the reader, judges such a card.
 
 Keeping the send sequence counter in step (ICAO 9303-11 §9.8): a response that is only a status word
 inside a session carries no MAC, and peers differ on whether they counted it.  cardlib's rule: a plain
