@@ -12,7 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cardlib.errors import DecodeError
-from cardlib.lds import securityinfo
+from cardlib.lds import asn1, securityinfo
+from cardlib.lds.dg15 import DG15
 from cardlib.lds.securityinfo import (
     DG14,
     ActiveAuthenticationInfo,
@@ -53,7 +54,7 @@ def cold(data: bytes) -> DG14 | str:
     """The outcome with nothing learnt from earlier files."""
     securityinfo._decode_repeated.cache_clear()
     securityinfo._oid_of.cache_clear()
-    securityinfo._EC_ALGORITHMS.clear()
+    asn1._EC_ALGORITHMS.clear()
     return outcome(data)
 
 
@@ -111,3 +112,36 @@ def mutated(draw: st.DrawFn) -> bytes:
 @given(raw=mutated())
 def test_mutated_dg14_decodes_warm_as_cold(raw: bytes) -> None:
     assert warm(raw) == cold(raw)
+
+
+DG15_BASES = [DG15.from_cryptography(ec.generate_private_key(curve).public_key(), explicit_parameters=explicit).encode()
+              for curve in (ec.BrainpoolP256R1(), ec.SECP256R1()) for explicit in (False, True)]
+
+
+def dg15_outcome(data: bytes, *, learnt: bool) -> DG15 | str:
+    """DG15 decoded with every base key learnt first, or with nothing learnt."""
+    asn1._EC_ALGORITHMS.clear()
+    for base in DG15_BASES if learnt else ():
+        DG15.decode(base)
+    try:
+        return DG15.decode(data)
+    except DecodeError as error:
+        return str(error)
+
+
+@pytest.mark.parametrize("index", range(len(DG15_BASES)))
+def test_dg15_keys_read_with_a_learnt_algorithm_are_the_general_decode(index: int) -> None:
+    other = DG15.from_cryptography(ec.generate_private_key(ec.BrainpoolP256R1()).public_key()).encode()
+    for data in (DG15_BASES[index], other):
+        assert dg15_outcome(data, learnt=True) == dg15_outcome(data, learnt=False)
+    assert asn1._learnt_ec_key(DG15.decode(other).public_key.der) is not None
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.sampled_from(DG15_BASES).flatmap(lambda base: st.tuples(
+    st.just(base), st.integers(0, len(base) - 1), st.integers(0, 255))))
+def test_mutated_dg15_decodes_learnt_as_general(data: tuple[bytes, int, int]) -> None:
+    base, where, value = data
+    mutated = bytearray(base)
+    mutated[where] = value
+    assert dg15_outcome(bytes(mutated), learnt=True) == dg15_outcome(bytes(mutated), learnt=False)

@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import dh, ec, rsa
 from cardlib import curves
 from cardlib.curves import Curve
 from cardlib.errors import DecodeError, EncodeError, PKIError
+from cardlib.lds import der as canonical
 from cardlib.lds.tlv import encode_tlv
 
 ID_EC_PUBLIC_KEY = "1.2.840.10045.2.1"  # RFC 5480 id-ecPublicKey
@@ -198,7 +199,57 @@ _GenericPublicKeyInfo = sequence_type("SubjectPublicKeyInfo", [
 
 
 def decode_public_key_info(der: bytes, *, file: str, field: str = "SubjectPublicKeyInfo") -> PublicKeyInfo:
-    """Decode a DER SubjectPublicKeyInfo holding an RSA, EC or X9.42 DH key."""
+    """Decode a DER SubjectPublicKeyInfo holding an RSA, EC or X9.42 DH key.
+
+    Chips of a batch share their EC AlgorithmIdentifier (DG14's Chip Authentication key, DG15's): once one has
+    decoded, a key with the same AlgorithmIdentifier bytes in canonical DER has only its point read and checked
+    on the curve (:func:`_learnt_ec_key`); the curve and explicitness depend on those bytes alone.
+    """
+    learnt = _learnt_ec_key(bytes(der))
+    if learnt is not None:
+        return learnt
+    key = _decode_public_key_info(der, file=file, field=field)
+    if isinstance(key, ECPublicKeyInfo) and (shape := _ec_key_shape(key.der)) is not None:
+        if len(_EC_ALGORITHMS) >= _EC_ALGORITHMS_KEPT:
+            _EC_ALGORITHMS.clear()
+        _EC_ALGORITHMS[shape[0]] = (key.curve, key.explicit_parameters)
+    return key
+
+
+# EC AlgorithmIdentifier DER → (curve, explicit parameters), learnt from keys that decoded.
+_EC_ALGORITHMS: dict[bytes, tuple[Curve, bool]] = {}
+_EC_ALGORITHMS_KEPT = 64
+
+
+def _ec_key_shape(spki: bytes) -> tuple[bytes, bytes] | None:
+    """(AlgorithmIdentifier DER, point) of a SubjectPublicKeyInfo in canonical DER whose BIT STRING has no unused
+    bits; None for any other shape."""
+    try:
+        algorithm, bits = canonical.shaped(spki, *canonical.element(spki, 0, len(spki), canonical.SEQUENCE),
+                                         canonical.SEQUENCE, 0x03)
+    except canonical.Unusual:
+        return None
+    if bits[3] != len(spki) or bits[2] == bits[3] or spki[bits[2]] != 0:
+        return None
+    return spki[algorithm[1] : algorithm[3]], spki[bits[2] + 1 : bits[3]]
+
+
+def _learnt_ec_key(spki: bytes) -> ECPublicKeyInfo | None:
+    """The EC key of ``spki`` when its AlgorithmIdentifier was learnt and its point lies on the curve, else None
+    (then the general decode decides, and names what is wrong)."""
+    shape = _ec_key_shape(spki) if _EC_ALGORITHMS else None
+    known = None if shape is None else _EC_ALGORITHMS.get(shape[0])
+    if shape is None or known is None:
+        return None
+    try:
+        _check_point(known[0], shape[1], DecodeError)
+    except DecodeError:
+        return None
+    return ECPublicKeyInfo(known[0], shape[1], known[1], spki)
+
+
+def _decode_public_key_info(der: bytes, *, file: str, field: str) -> PublicKeyInfo:
+    """:func:`decode_public_key_info` by asn1crypto, for any key."""
     generic = load_strict(_GenericPublicKeyInfo, der, file=file, field=field)
     if generic["algorithm"]["algorithm"].dotted == ID_STANDARDIZED_DOMAIN_PARAMETERS:
         with decoding(file, field):

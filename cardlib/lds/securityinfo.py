@@ -25,15 +25,12 @@ from cryptography.hazmat.primitives.asymmetric import dh, ec
 from cardlib import curves
 from cardlib.curves import Curve
 from cardlib.errors import DecodeError, EncodeError, PKIError
-from cardlib.lds import der
 from cardlib.lds.asn1 import (
     ID_EC_PUBLIC_KEY,
     ID_STANDARDIZED_DOMAIN_PARAMETERS,
     AlgorithmIdentifier,
     DHPublicKeyInfo,
     ECPublicKeyInfo,
-    PublicKeyInfo,
-    _check_point,
     curve_from_ec_parameters,
     decode_public_key_info,
     decoding,
@@ -54,8 +51,7 @@ ID_AA = "2.23.136.1.1.5"
 ID_ECDSA_PLAIN = BSI_DE + ".1.1.4.1"
 TAG_DG14 = 0x6E
 _SET = 0x31
-# Distinct SecurityInfo encodings (and OIDs, EC AlgorithmIdentifiers) whose decoding is kept: a batch of chips
-# repeats a handful.
+# Distinct SecurityInfo encodings (and OIDs) whose decoding is kept: a batch of chips repeats a handful.
 _REPEATED_CACHE_SIZE = 256
 
 
@@ -368,7 +364,7 @@ class ChipAuthenticationPublicKeyInfo:
         spki = encode_tlv(0x30, b"".join(part.encode() for part in key_parts)) if inline else key_parts[0].encode()
         if len(rest) > 1 or (rest and rest[0].tag != 0x02):
             raise DecodeError("unexpected data after the public key", file=file, field=name)
-        key = _chip_authentication_key(spki, file, name)
+        key = decode_public_key_info(spki, file=file, field=name)
         if not isinstance(key, ECPublicKeyInfo | DHPublicKeyInfo):
             raise DecodeError("Chip Authentication key must be EC or DH", file=file, field=name)
         with decoding(file, name):
@@ -499,42 +495,6 @@ def _decode_repeated(family: str, der: bytes, file: str) -> SecurityInfo:
     of a batch repeats its protocol, domain parameter and Active Authentication infos (results are immutable;
     bytes that do not decode raise every time, uncached)."""
     return _DECODERS[family](der, file)
-
-
-def _chip_authentication_key(spki: bytes, file: str, field: str) -> PublicKeyInfo:
-    """:func:`decode_public_key_info` of a Chip Authentication key, reading only the point per card once the EC
-    AlgorithmIdentifier (a named curve, or the same explicit parameters every chip of a batch has) has decoded
-    with an earlier key: curve and explicitness depend on its exact bytes alone, and the point is checked to lie
-    on the curve.  Any other shape, and any point that fails, goes through the general decode."""
-    try:
-        algorithm, bits = der.shaped(spki, *der.element(spki, 0, len(spki), der.SEQUENCE), der.SEQUENCE, 0x03)
-        if bits[3] != len(spki) or bits[2] == bits[3] or spki[bits[2]] != 0:
-            raise der.Unusual
-    except der.Unusual:
-        return decode_public_key_info(spki, file=file, field=field)
-    identifier, point = spki[algorithm[1] : algorithm[3]], spki[bits[2] + 1 : bits[3]]
-    known = _EC_ALGORITHMS.get(identifier)
-    if known is not None and _on_curve(known[0], point):
-        return ECPublicKeyInfo(known[0], point, known[1], spki)
-    key = decode_public_key_info(spki, file=file, field=field)
-    if isinstance(key, ECPublicKeyInfo):
-        if len(_EC_ALGORITHMS) >= _REPEATED_CACHE_SIZE:
-            _EC_ALGORITHMS.clear()
-        _EC_ALGORITHMS[identifier] = (key.curve, key.explicit_parameters)
-    return key
-
-
-# EC AlgorithmIdentifier DER → (curve, explicit parameters), learnt from keys that decoded.
-_EC_ALGORITHMS: dict[bytes, tuple[Curve, bool]] = {}
-
-
-def _on_curve(curve: Curve, point: bytes) -> bool:
-    """Whether ``point`` is an uncompressed point on ``curve`` (the check the general decode makes)."""
-    try:
-        _check_point(curve, point, DecodeError)
-    except DecodeError:
-        return False
-    return True
 
 
 # --- the SET and the two files that hold it ---------------------------------------------------------------
