@@ -7,11 +7,23 @@ arithmetic for the PACE mapping); :mod:`cryptography` objects are offered where 
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from functools import cache
 
 import ecdsa.curves
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.utils import CryptographyDeprecationWarning
+
+# cryptography deprecates finite-field Diffie-Hellman and warns on every name of its dh module; ICAO 9303 still
+# specifies DH for PACE and Chip Authentication, so cardlib takes these types once, here, without the warning
+# reaching a user's terminal (the arithmetic itself is cardlib.protocols.dh's, not cryptography's).
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+    from cryptography.hazmat.primitives.asymmetric.dh import DHParameterNumbers as DHParameterNumbers
+    from cryptography.hazmat.primitives.asymmetric.dh import DHPrivateKey as DHPrivateKey
+    from cryptography.hazmat.primitives.asymmetric.dh import DHPublicKey as DHPublicKey
+    from cryptography.hazmat.primitives.asymmetric.dh import DHPublicNumbers as DHPublicNumbers
 
 from cardlib.errors import PKIError
 

@@ -25,9 +25,9 @@ from typing import Literal, Protocol, runtime_checkable
 
 from asn1crypto.core import ObjectIdentifier
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import dh, ec
+from cryptography.hazmat.primitives.asymmetric import ec
 
-from cardlib.curves import Curve, ModpGroup, for_cryptography
+from cardlib.curves import Curve, DHPrivateKey, DHPublicKey, ModpGroup, for_cryptography
 from cardlib.errors import DecodeError, ProtocolError
 from cardlib.lds.tlv import TLV, encode_tlv, find, iter_tlvs, read_single
 from cardlib.protocols.apdu import SHORT_MAX_LE, CommandAPDU, ResponseAPDU
@@ -76,8 +76,8 @@ class DHPublicValue(Protocol):
     def y(self) -> int: ...
 
 
-ChipPublicKey = ec.EllipticCurvePublicKey | tuple[Curve, bytes] | ECPublicPoint | dh.DHPublicKey | DHPublicValue
-ChipPrivateKey = ec.EllipticCurvePrivateKey | dh.DHPrivateKey
+ChipPublicKey = ec.EllipticCurvePublicKey | tuple[Curve, bytes] | ECPublicPoint | DHPublicKey | DHPublicValue
+ChipPrivateKey = ec.EllipticCurvePrivateKey | DHPrivateKey
 
 
 def ca_suite(protocol: str) -> tuple[Literal["3DES", "AES"], int]:
@@ -110,7 +110,7 @@ def _group_and_element(key: ChipPublicKey) -> tuple[AnyGroup, bytes]:
         return ECGroup(key[0]), key[1]
     if isinstance(key, DHPublicValue):
         return DHGroup(modp_group(key.p, key.g, key.q)), encode_dh_value(key.y)
-    if isinstance(key, dh.DHPublicKey):
+    if isinstance(key, DHPublicKey):
         numbers = key.public_numbers()
         parameters = numbers.parameter_numbers
         return DHGroup(modp_group(parameters.p, parameters.g, parameters.q)), encode_dh_value(numbers.y)
