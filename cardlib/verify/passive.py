@@ -245,33 +245,35 @@ def chain_checks(signer: Certificate | None, trust: TrustStore, at: datetime, si
     if signer is None:
         return [_trust(check_id, Status.NOT_APPLICABLE, "no Document Signer certificate (see sod.signer)")
                 for check_id in CHAIN_CHECK_IDS]
-    validation = _validation(trust, signer, at)
-    results = [_chain_result(_CHAIN_IDS[check.name], check, validation) for check in validation.checks
-               if check.name in _CHAIN_IDS]
-    results.append(_crl_result(validation))
+    validation, results = _chain_results(trust, signer, at)
     if signing_time is not None:
         return [_at_signing_time(result, validation, signing_time) for result in results]
     return [_expired_without_signing_time(result, validation, at, document_expiry) for result in results]
 
 
-# Chain validations already made, per trust store: by the Document Signer's exact DER and the time of
-# validation.  Batch QA verifies every card of a batch at one time, so its cards repeat their signer's; the
-# validation involves nothing of a card but its Document Signer certificate.
-_VALIDATIONS: WeakKeyDictionary[TrustStore, dict[tuple[bytes, datetime], ChainValidation]] = WeakKeyDictionary()
+# Chain validations already made and their results, per trust store: by the Document Signer's exact DER and
+# the time of validation.  Batch QA verifies every card of a batch at one time, so its cards repeat their
+# signer's; the validation involves nothing of a card but its Document Signer certificate.
+_ChainResults = tuple[ChainValidation, tuple[CheckResult, ...]]
+_VALIDATIONS: WeakKeyDictionary[TrustStore, dict[tuple[bytes, datetime], _ChainResults]] = WeakKeyDictionary()
 _VALIDATIONS_PER_STORE = 64
 
 
-def _validation(trust: TrustStore, signer: Certificate, at: datetime) -> ChainValidation:
-    """``trust.validate_document_signer(signer, at)``, once per trust store, signer DER and time."""
+def _chain_results(trust: TrustStore, signer: Certificate, at: datetime) -> _ChainResults:
+    """``trust.validate_document_signer(signer, at)`` and its ``chain.*`` results (before the SOD's signing time
+    or the document's expiry re-judge validity), once per trust store, signer DER and time."""
     known = _VALIDATIONS.setdefault(trust, {})
     key = (signer.der, at)
-    validation = known.get(key)
-    if validation is None:
+    found = known.get(key)
+    if found is None:
         validation = trust.validate_document_signer(signer, at)
+        results = [_chain_result(_CHAIN_IDS[check.name], check, validation) for check in validation.checks
+                   if check.name in _CHAIN_IDS]
+        found = validation, (*results, _crl_result(validation))
         if len(known) >= _VALIDATIONS_PER_STORE:
             known.clear()
-        known[key] = validation
-    return validation
+        known[key] = found
+    return found
 
 
 _CHAIN_FAILURES = {
