@@ -35,7 +35,14 @@ class Unusual(Exception):
 def element(data: bytes, pos: int, end: int, identifier: int) -> tuple[int, int]:
     """(contents start, contents end) of the element at ``pos`` with identifier octet ``identifier``, which
     must end by ``end`` and have a minimal definite length."""
-    if pos + 2 > end or data[pos] != identifier:
+    if pos >= end or data[pos] != identifier:
+        raise Unusual
+    return _extent(data, pos, end)
+
+
+def _extent(data: bytes, pos: int, end: int) -> tuple[int, int]:
+    """(contents start, contents end) of the element whose identifier octet is at ``pos``."""
+    if pos + 2 > end:
         raise Unusual
     length = data[pos + 1]
     pos += 2
@@ -60,7 +67,7 @@ def elements(data: bytes, start: int, stop: int) -> list[Element]:
         identifier = data[start]
         if identifier & 0x1F == 0x1F:
             raise Unusual
-        begin, end = element(data, start, stop, identifier)
+        begin, end = _extent(data, start, stop)
         found.append((identifier, start, begin, end))
         start = end
     return found
@@ -69,8 +76,7 @@ def elements(data: bytes, start: int, stop: int) -> list[Element]:
 def shaped(data: bytes, start: int, stop: int, *identifiers: int) -> list[Element]:
     """The elements filling ``data[start:stop]``, which must have exactly ``identifiers``, in order."""
     found = elements(data, start, stop)
-    if len(found) != len(identifiers) or any(item[0] != wanted for item, wanted in zip(found, identifiers,
-                                                                                       strict=True)):
+    if tuple(item[0] for item in found) != identifiers:
         raise Unusual
     return found
 
