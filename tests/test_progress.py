@@ -4,7 +4,6 @@ the counter's progress bar follows the events."""
 from __future__ import annotations
 
 import logging
-import threading
 from typing import Any
 
 import pytest
@@ -15,7 +14,7 @@ from cardlib.card.image import CardImage
 from cardlib.card.testing import sample_card_image
 from cardlib.chip.chip import VirtualChip
 from cardlib.pki.trust import TrustStore
-from cardlib.reader.progress import ReadEvent, ReadPhase, ReadStage
+from cardlib.reader.progress import ProgressCallback, ReadEvent, ReadPhase, ReadStage
 from cardlib.reader.reader import AccessKey, ReadResult, read_card
 from cardlib.reader.transport import InProcessTransport
 
@@ -103,24 +102,23 @@ class _OneCard:
 
 
 def test_the_counter_session_shows_reading_progress(image: CardImage) -> None:
-    session = CounterSession(_OneCard(image), TrustStore.load())
-    session.observe(CardState.PRESENT)
     shown: list[dict[str, Any]] = []
-    done = threading.Event()
 
-    def follow() -> None:
-        state = session.snapshot()
-        while state["phase"] in ("card", "reading"):
-            state = session.wait(state["version"], 10)
-            if state["progress"]:
-                shown.append(state["progress"])
-        done.set()
+    def read(transport: Any, key: AccessKey, *, on_progress: ProgressCallback) -> ReadResult:
+        def tell(event: ReadEvent) -> None:
+            on_progress(event)  # the session's callback, then what the page would see at that moment
+            shown.append(session.snapshot()["progress"])
 
-    watcher = threading.Thread(target=follow)
-    watcher.start()
+        return read_card(transport, key, on_progress=tell)
+
+    session = CounterSession(_OneCard(image), TrustStore.load(), read=read)
+    session.observe(CardState.PRESENT)
     assert image.secrets is not None
     session.submit(can=image.secrets.can)
-    assert done.wait(30)
-    watcher.join()
-    assert session.snapshot()["phase"] == "done"
-    assert {progress["step"] for progress in shown} >= {"reading", "verifying"}
+    state = session.snapshot()
+    while state["phase"] == "reading":
+        state = session.wait(state["version"], 10)
+    assert state["phase"] == "done"
+    steps = [progress["step"] for progress in shown if progress]
+    assert steps[0] == "opening" and steps[-1] == "chip_check" and "reading" in steps
+    assert max(progress["bytes"] for progress in shown if progress) > 10_000
