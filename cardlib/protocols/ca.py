@@ -245,6 +245,7 @@ class CAChip:
         self.group, self._private = _private_group(private_key)
         _check_agreement(self.group, protocol)
         self._set_at_done = False
+        self.terminal_public_key = b""  # the terminal's ephemeral key once accepted (TA signs over it)
 
     def __repr__(self) -> str:
         return f"CAChip(protocol={self.protocol}, group={self.group.name})"
@@ -271,6 +272,7 @@ class CAChip:
             secret = self.group.secret(self.group.multiply(peer, self._private))
         except ProtocolError:
             return ResponseAPDU(b"", SW_WRONG_DATA), None
+        self.terminal_public_key = point
         return ResponseAPDU(b"", SW_OK), _session(secret, self.protocol)
 
     def _set_kat(self, data: bytes) -> tuple[ResponseAPDU, SecureMessaging | None]:

@@ -321,6 +321,11 @@ class PACETerminal(_PACESide):
         return self._session()
 
     @property
+    def chip_ephemeral_public_key(self) -> bytes:
+        """The chip's ephemeral public key of this run (empty before step 4): Terminal Authentication's ID_PICC."""
+        return self._peer_ephemeral
+
+    @property
     def chip_authentication_data(self) -> bytes | None:
         """CA_IC decrypted from a completed PACE-CAM, else None."""
         return self._chip_authentication_data
@@ -357,6 +362,12 @@ class PACEChip(_PACESide):
     def secure_messaging(self) -> SecureMessaging | None:
         """The session established by the last successful step 4, else None."""
         return self._secure_messaging
+
+    @property
+    def ephemeral_public_key(self) -> bytes:
+        """The chip's own ephemeral public key of this run (empty before step 3): Terminal Authentication's
+        ID_PICC."""
+        return self._own_ephemeral
 
     def set_at(self, data: bytes) -> None:
         """Accept MSE:Set AT data selecting our protocol, password and (optionally) parameter ID."""
