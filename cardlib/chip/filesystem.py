@@ -53,12 +53,12 @@ class FileSystem:
         return next((f for f in self._files if f.spec.fid == fid and f.in_master_file != in_application), None)
 
     def by_sfi(self, sfi: int, *, in_application: bool) -> ChipFile | None:
-        """The EF with short identifier ``sfi``; EF.CardAccess answers from anywhere, as chips allow."""
-        for file in self._files:
-            anywhere = file.spec == lds_files.EF_CARD_ACCESS
-            if file.spec.sfi == sfi and (anywhere or file.in_master_file != in_application):
-                return file
-        return None
+        """The EF with short identifier ``sfi`` in the current directory; else EF.CardAccess answers from
+        anywhere, as chips allow (in the application SFI 1C is EF.CVCA when the chip has one)."""
+        here = next((f for f in self._files if f.spec.sfi == sfi and f.in_master_file != in_application), None)
+        if here is not None or sfi != lds_files.EF_CARD_ACCESS.sfi:
+            return here
+        return next((f for f in self._files if f.spec == lds_files.EF_CARD_ACCESS), None)
 
     def has(self, name: str) -> bool:
         """True when the chip holds the file called ``name``."""

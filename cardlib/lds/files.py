@@ -42,8 +42,11 @@ EF_CARD_ACCESS = FileSpec("EF.CardAccess", 0x011C, 0x1C, None)
 # EF.CardSecurity (ICAO 9303-11 §9.2, BSI TR-03110-3 A.1.2): in the master file, so its FID and SFI are those
 # of EF.SOD in the eMRTD application; it comes after EF.SOD in ALL_FILES, so by_fid/by_sfi still name EF.SOD.
 EF_CARD_SECURITY = FileSpec("EF.CardSecurity", 0x011D, 0x1D, None)
+# EF.CVCA (BSI TR-03110-1 A.1.2.2): the CVCA keys the chip trusts for Terminal Authentication, in the eMRTD
+# application with the FID and SFI EF.CardAccess has in the master file; after it in ALL_FILES, as above.
+EF_CVCA = FileSpec("EF.CVCA", 0x011C, 0x1C, None)
 DATA_GROUPS: dict[int, FileSpec] = {n: _dg(n, tag) for n, tag in _DG_TAGS.items()}
-ALL_FILES: tuple[FileSpec, ...] = (EF_CARD_ACCESS, EF_COM, *DATA_GROUPS.values(), EF_SOD, EF_CARD_SECURITY)
+ALL_FILES: tuple[FileSpec, ...] = (EF_CARD_ACCESS, EF_COM, *DATA_GROUPS.values(), EF_SOD, EF_CARD_SECURITY, EF_CVCA)
 MASTER_FILE_FILES: frozenset[FileSpec] = frozenset({EF_CARD_ACCESS, EF_CARD_SECURITY})
 
 # Files on a CCCD chip, in the order a reader fetches them.
