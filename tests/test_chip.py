@@ -348,7 +348,9 @@ def test_mse_set_at_errors(chip: VirtualChip) -> None:
     mse = bytes.fromhex("0022C1A4")
     # 41A4 is Chip Authentication's MSE:Set AT: refused before BAC/PACE; an unknown P1P2 is wrong parameters.
     assert send(chip, CommandAPDU(0x00, 0x22, 0x41, 0xA4, terminal.set_at_data())).sw == 0x6982
-    assert send(chip, CommandAPDU(0x00, 0x22, 0x81, 0xB6, terminal.set_at_data())).sw == 0x6A86
+    assert send(chip, CommandAPDU(0x00, 0x22, 0x01, 0xB6, terminal.set_at_data())).sw == 0x6A86
+    # 81B6 is Terminal Authentication's MSE:Set DST: like CA's, refused before BAC/PACE.
+    assert send(chip, CommandAPDU(0x00, 0x22, 0x81, 0xB6, terminal.set_at_data())).sw == 0x6982
     wrong_oid = bytes.fromhex("800A04007F00070202040203830102")
     assert send(chip, mse + bytes([len(wrong_oid)]) + wrong_oid).sw == 0x6A80
     pin = bytes.fromhex("800A04007F00070202040202830103")

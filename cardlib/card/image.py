@@ -12,6 +12,7 @@ On disk a card image is a directory::
         access.json      {"mrz_information": ..., "can": ..., "ca_key_id": ...}
         aa.key.pem       Active Authentication private key (PKCS#8)
         ca.key.pem       Chip Authentication private key (PKCS#8)
+        eac.json         Terminal Authentication: {"current_date": ..., "trusted_cvca": [CV certificate hex]}
 
 The directory is written next to its final place and renamed into it, so an interrupted write never
 leaves a directory that looks complete.  Loading checks every file against the manifest's hash.
@@ -37,6 +38,7 @@ import stat
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from types import MappingProxyType
 
@@ -46,10 +48,12 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cardlib.errors import CardlibError, DecodeError
 from cardlib.lds import files as lds_files
 from cardlib.limits import MAX_CARD_BYTES, MAX_FILE_BYTES, LimitExceeded
+from cardlib.pki.cvc import CVCertificate
 
 FORMAT = "cardlib-card-image/1"
 MANIFEST = "card.json"
 SECRETS_DIR = "secrets"
+EAC_FILE = "eac.json"
 
 AAPrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 
@@ -60,13 +64,20 @@ class CardImageError(CardlibError):
 
 @dataclass(frozen=True)
 class ChipSecrets:
-    """What a chip keeps to itself: access keys and the private keys of Active and Chip Authentication."""
+    """What a chip keeps to itself: access keys and the private keys of Active and Chip Authentication.
+
+    ``trusted_cvca`` are the CVCA certificates whose keys the chip trusts for Terminal Authentication (one, or
+    two during a CVCA rollover; none: DG3/DG4 are never released) and ``eac_date`` its current date, the
+    personalization date it starts from (TR-03110-1 2.7); both are configuration, not secret.
+    """
 
     mrz_information: str
     can: str
     aa_private_key: AAPrivateKey | None
     ca_private_key: ec.EllipticCurvePrivateKey | None
     ca_key_id: int | None = None
+    trusted_cvca: tuple[CVCertificate, ...] = ()
+    eac_date: date | None = None
 
     def __repr__(self) -> str:
         return "ChipSecrets(<hidden>)"
@@ -157,6 +168,10 @@ def _write_secrets(folder: Path, secrets: ChipSecrets) -> None:
     folder.mkdir(mode=0o700)
     access = {"mrz_information": secrets.mrz_information, "can": secrets.can, "ca_key_id": secrets.ca_key_id}
     _write_private(folder / "access.json", json.dumps(access, indent=2).encode() + b"\n")
+    if secrets.trusted_cvca:
+        eac = {"current_date": secrets.eac_date.isoformat() if secrets.eac_date else None,
+               "trusted_cvca": [certificate.encode().hex() for certificate in secrets.trusted_cvca]}
+        _write_private(folder / EAC_FILE, json.dumps(eac, indent=2).encode() + b"\n")
     for filename, key in (("aa.key.pem", secrets.aa_private_key), ("ca.key.pem", secrets.ca_private_key)):
         if key is not None:
             pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
@@ -248,15 +263,31 @@ def _load_ours(path: Path) -> CardImage:
 def _load_secrets(folder: Path) -> ChipSecrets:
     try:
         access = json.loads(read_card_file(folder / "access.json"))
+        trusted_cvca, eac_date = _load_eac(folder / EAC_FILE)
         return ChipSecrets(
             mrz_information=str(access["mrz_information"]),
             can=str(access["can"]),
             aa_private_key=_load_key(folder / "aa.key.pem", (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey)),
             ca_private_key=_load_ec_key(folder / "ca.key.pem"),
             ca_key_id=access.get("ca_key_id"),
+            trusted_cvca=trusted_cvca,
+            eac_date=eac_date,
         )
     except (KeyError, TypeError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise CardImageError(f"{folder}: chip secrets unreadable ({exc.__class__.__name__})") from None
+
+
+def _load_eac(path: Path) -> tuple[tuple[CVCertificate, ...], date | None]:
+    """The chip's trusted CVCA certificates and current date; none when the file is absent."""
+    if not os.path.lexists(path):
+        return (), None
+    eac = json.loads(read_card_file(path))
+    try:
+        trusted = tuple(CVCertificate.decode(bytes.fromhex(text)) for text in eac["trusted_cvca"])
+        current = date.fromisoformat(eac["current_date"]) if eac.get("current_date") else None
+    except (ValueError, CardlibError) as exc:
+        raise CardImageError(f"{path}: unreadable Terminal Authentication configuration ({exc})") from None
+    return trusted, current
 
 
 def _load_key(path: Path, kinds: tuple[type, ...]) -> AAPrivateKey | None:

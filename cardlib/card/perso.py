@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Literal
 
@@ -54,6 +54,7 @@ from cardlib.lds.sod import LDSSecurityObject, SODSigner, encode_signed_data
 from cardlib.limits import MAX_FILE_BYTES, MAX_FINGER_SIDE, LimitExceeded
 from cardlib.model.mrz import MRZ
 from cardlib.model.resident import Resident
+from cardlib.pki.cvc import CVCertificate
 from cardlib.protocols.pace import PACEParameters
 
 # ecdsa-plain-SHA256, BSI TR-03111 §5.2.1: the AA signature algorithm named in DG14 for EC keys.
@@ -72,7 +73,9 @@ class ChipProfile:
     ``pace_protocol`` and ``pace_parameter_id`` are the PACEInfo of EF.CardAccess: any PACE protocol cardlib
     runs (generic, integrated or chip authentication mapping; ECDH on a standardized curve, or DH on MODP group
     0-2).  A profile offering PACE-CAM needs its Chip Authentication key on the PACE curve, and gets an
-    EF.CardSecurity signed by the Document Signer (:func:`card_security`).
+    EF.CardSecurity signed by the Document Signer (:func:`card_security`).  ``trusted_cvca`` is the CVCA
+    certificate the chip trusts for Terminal Authentication (e.g. ``EACPKI.load(dir).cvca``): only terminals
+    whose chain leads to it may read DG3/DG4; without one the chip never releases them.
     """
 
     pace_protocol: str = protocol_oid("id-PACE-ECDH-GM-AES-CBC-CMAC-128")
@@ -84,6 +87,7 @@ class ChipProfile:
     aa_rsa_bits: int = 2048
     digest: str = "sha256"
     portrait_format: Literal["JPEG", "JPEG2000"] = "JPEG"
+    trusted_cvca: CVCertificate | None = None
 
 
 DEFAULT_PROFILE = ChipProfile()
@@ -304,11 +308,19 @@ def personalize(
         **{f"DG{number}": data for number, data in groups.items()},
         "EF.SOD": sod,
     }
-    secrets = ChipSecrets(mrz.mrz_information, resident.can, keys.aa, keys.ca if chip_authentication else None, None)
+    secrets = ChipSecrets(mrz.mrz_information, resident.can, keys.aa, keys.ca if chip_authentication else None, None,
+                          *_eac_trust(profile, signing_time))
     image = CardImage(files, secrets, resident.id_number)
     if target is not None:
         target.check(image)
     return image
+
+
+def _eac_trust(profile: ChipProfile, signing_time: datetime | None) -> tuple[tuple[CVCertificate, ...], date | None]:
+    """The chip's trusted CVCA and its first current date (the day of personalization, TR-03110-1 2.7)."""
+    if profile.trusted_cvca is None:
+        return (), None
+    return (profile.trusted_cvca,), (signing_time or datetime.now(UTC)).date()
 
 
 def _dg3(fingers: Sequence[FingerImage]) -> bytes:

@@ -5,6 +5,11 @@ READ BINARY (short, SFI, odd INS, extended length), BAC, PACE, Active and Chip A
 messaging, access conditions and realistic status words.  MSE and GENERAL AUTHENTICATE serve two
 protocols: outside a session they run PACE (MSE:Set AT ``C1A4``); inside a BAC/PACE session, Chip
 Authentication (MSE:Set AT ``41A4`` + GENERAL AUTHENTICATE for AES, MSE:Set KAT ``41A6`` for 3DES).
+After Chip Authentication a chip whose image trusts a CVCA (:attr:`ChipSecrets.trusted_cvca`) runs Terminal
+Authentication (:class:`~cardlib.protocols.ta.TAChip`: MSE:Set DST ``81B6``, PSO:VERIFY CERTIFICATE, MSE:Set AT
+``81A4``, GET CHALLENGE, EXTERNAL AUTHENTICATE) and releases DG3/DG4 only to a terminal granted the right; it
+serves EF.CVCA naming its trusted CVCA keys, and keeps its current date (moved on by the certificates it
+verified) from one session to the next.
 It is the chip side of the in-process transport and of the vpcd reader (:mod:`cardlib.chip.vpcd`).
 Whatever bytes arrive, :meth:`process` answers with a response APDU ending in a status word; it never raises.
 :class:`BlankAppletChip` is the blank-applet mode: a JMRTD passport applet waiting to be personalized
@@ -25,6 +30,7 @@ import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import date
 from functools import partial
 from typing import Literal
 
@@ -40,12 +46,14 @@ from cardlib.lds import files as lds_files
 from cardlib.lds.com import TAG_TAG_LIST
 from cardlib.lds.securityinfo import DG14, CardAccess, SecurityInfos
 from cardlib.lds.tlv import TLV, encode_length, encode_tlv, find, iter_tlvs, read_tlv
+from cardlib.pki.cvc import TrustPoint
 from cardlib.protocols.aa import aa_sign
 from cardlib.protocols.apdu import CommandAPDU, ResponseAPDU
 from cardlib.protocols.bac import BACChip
 from cardlib.protocols.ca import CAChip
 from cardlib.protocols.pace import PACEChip, PACEParameters
 from cardlib.protocols.sm import MAC_DO_LENGTH, SecureMessaging
+from cardlib.protocols.ta import TAChip, encode_ef_cvca, id_picc_after_bac, id_picc_after_pace
 
 SW_OK = 0x9000
 SW_END_OF_FILE = 0x6282
@@ -74,11 +82,16 @@ INS_INTERNAL_AUTHENTICATE = 0x88
 INS_MANAGE_SECURITY_ENVIRONMENT = 0x22
 INS_GENERAL_AUTHENTICATE = 0x86
 INS_GET_RESPONSE = 0xC0
+INS_PERFORM_SECURITY_OPERATION = 0x2A
 SW1_MORE_DATA = 0x61
 SW1_EXACT_LENGTH = 0x6C
 MSE_SET_AT_PACE = (0xC1, 0xA4)
 MSE_SET_AT_CA = (0x41, 0xA4)
 MSE_SET_KAT_CA = (0x41, 0xA6)
+MSE_SET_DST_TA = (0x81, 0xB6)
+MSE_SET_AT_TA = (0x81, 0xA4)
+EAC_DATA_GROUPS = (3, 4)  # released only after Terminal Authentication granting their read right
+MAX_EF_CVCA_KEYS = 2
 # id-CA-ECDH-3DES-CBC-CBC: the protocol implied when neither DG14 nor EF.CardAccess has a ChipAuthenticationInfo
 # (EAC 1.11 chips); the reader assumes the same.
 CA_ECDH_3DES = "0.4.0.127.0.7.2.2.3.2.1"
@@ -98,6 +111,7 @@ BAC_DATA_LENGTH = 40
 MAX_SHORT_OFFSET = 0x7FFF
 GET_UID_HEADER = bytes.fromhex("FFCA0000")
 UID_LENGTH = 7
+_MRZ_INFORMATION_TAIL = 15  # after the document number: its check digit, birth date and expiry with theirs
 
 
 def _atr(historical: bytes) -> bytes:
@@ -207,8 +221,13 @@ class VirtualChip:
         if self.options.malformed_com:
             files[lds_files.EF_COM.name] = _malformed_com(files[lds_files.EF_COM.name])
         files.update(dict.fromkeys(self.options.empty_files, b""))
-        self._fs = FileSystem(files)
         self._secrets: ChipSecrets = image.secrets
+        cvcas = self._secrets.trusted_cvca
+        self._eac_trust = [TrustPoint.of(certificate) for certificate in cvcas]
+        self._eac_date = self._secrets.eac_date or max((c.body.effective for c in cvcas), default=date.min)
+        if cvcas and lds_files.EF_CVCA.name not in files:
+            files[lds_files.EF_CVCA.name] = encode_ef_cvca([c.chr for c in cvcas][-MAX_EF_CVCA_KEYS:])
+        self._fs = FileSystem(files)
         self._handlers: dict[int, Callable[[CommandAPDU], ResponseAPDU]] = {
             INS_SELECT: self._select,
             INS_READ_BINARY: self._read_binary,
@@ -217,6 +236,7 @@ class VirtualChip:
             INS_EXTERNAL_AUTHENTICATE: self._external_authenticate,
             INS_MANAGE_SECURITY_ENVIRONMENT: self._manage_security_environment,
             INS_GENERAL_AUTHENTICATE: self._general_authenticate,
+            INS_PERFORM_SECURITY_OPERATION: self._terminal_authentication,
         }
         aa_key = self._secrets.aa_private_key
         if aa_key is not None:
@@ -232,6 +252,17 @@ class VirtualChip:
     def atr(self) -> bytes:
         """The answer to reset the chip gives when powered on."""
         return self.options.atr
+
+    @property
+    def eac_current_date(self) -> date:
+        """The chip's current date for Terminal Authentication: personalization's, moved on by the CVCA, DV and
+        domestic terminal certificates it verified since."""
+        return self._eac_date
+
+    @property
+    def eac_trust_points(self) -> tuple[TrustPoint, ...]:
+        """The CVCA keys the chip trusts (those of its image, and any a link certificate added)."""
+        return tuple(self._eac_trust)
 
     @property
     def secure_messaging_active(self) -> bool:
@@ -260,6 +291,8 @@ class VirtualChip:
         self._bac: BACChip | None = None
         self._pace: PACEChip | None = None
         self._ca: CAChip | None = None
+        self._ta: TAChip | None = None
+        self._id_picc = b""  # the chip's identifier for Terminal Authentication, set by BAC/PACE
 
     # -- APDU processing ------------------------------------------------------------------------------
 
@@ -348,6 +381,7 @@ class VirtualChip:
             return ResponseAPDU(protected.data[:-MAC_DO_LENGTH], response.sw)
         if next_sm is not None and response.ok:
             self._sm = next_sm
+            self._ta = self._new_ta_chip()
         return protected
 
     def _dispatch(self, cmd: CommandAPDU) -> ResponseAPDU:
@@ -418,8 +452,9 @@ class VirtualChip:
         """READ BINARY B0 (15-bit offset, or SFI in P1 with 8-bit offset) and B1 (offset in DO54)."""
         file, offset = self._read_target(cmd) if cmd.ins == INS_READ_BINARY else self._odd_read_target(cmd)
         self._check_access(file)
-        if file.spec in (lds_files.DATA_GROUPS[3], lds_files.DATA_GROUPS[4]):
-            raise _Status(SW_SECURITY_STATUS)  # DG3/DG4 need Terminal Authentication, which we do not offer
+        number = file.spec.dg_number
+        if number in EAC_DATA_GROUPS and (self._ta is None or not self._ta.may_read(number)):
+            raise _Status(SW_SECURITY_STATUS)  # DG3/DG4 need Terminal Authentication granting their right
         wanted = self._expected_length(cmd)
         if offset >= len(file.content):
             raise _Status(SW_WRONG_OFFSET)
@@ -509,13 +544,18 @@ class VirtualChip:
             raise _Status(SW_WRONG_P1P2)
         if cmd.le != CHALLENGE_LENGTH or cmd.data:
             raise _Status(SW_WRONG_LENGTH)
+        if self._sm is not None and self._ta is not None:
+            return self._terminal_authentication(cmd)
         if self._sm is not None or not self.options.bac:
             return ResponseAPDU(os.urandom(CHALLENGE_LENGTH), SW_OK)
         self._bac = BACChip(self._secrets.mrz_information)
         return ResponseAPDU(self._bac.challenge(), SW_OK)
 
     def _external_authenticate(self, cmd: CommandAPDU) -> ResponseAPDU:
-        """EXTERNAL/MUTUAL AUTHENTICATE of BAC (ICAO 9303-11 §4.3): 6300 when the MRZ keys are wrong."""
+        """EXTERNAL/MUTUAL AUTHENTICATE of BAC (ICAO 9303-11 §4.3): 6300 when the MRZ keys are wrong; inside a
+        session, the last step of Terminal Authentication."""
+        if self._sm is not None:
+            return self._terminal_authentication(cmd)
         if not self.options.bac:
             raise _Status(SW_REFERENCE_NOT_FOUND)
         if cmd.p1 or cmd.p2:
@@ -530,6 +570,7 @@ class VirtualChip:
         except ProtocolError:
             raise _Status(self.options.bac_wrong_key_sw) from None
         self._sm = session
+        self._id_picc = id_picc_after_bac(self._secrets.mrz_information[:-_MRZ_INFORMATION_TAIL])
         return ResponseAPDU(response, SW_OK)
 
     # -- Active Authentication ----------------------------------------------------------------------
@@ -559,6 +600,8 @@ class VirtualChip:
         """MSE:Set AT for PACE (P1P2 C1A4), or Set AT/Set KAT for Chip Authentication (41A4/41A6)."""
         if (cmd.p1, cmd.p2) in (MSE_SET_AT_CA, MSE_SET_KAT_CA):
             return self._chip_authentication(cmd)
+        if (cmd.p1, cmd.p2) in (MSE_SET_DST_TA, MSE_SET_AT_TA):
+            return self._terminal_authentication(cmd)
         if (cmd.p1, cmd.p2) != MSE_SET_AT_PACE:
             raise _Status(SW_WRONG_P1P2)
         return self._pace_set_at(cmd)
@@ -627,6 +670,7 @@ class VirtualChip:
             raise _Status(SW_AUTH_FAILED) from None
         if pace.secure_messaging is not None:
             self._sm, self._pace = pace.secure_messaging, None
+            self._id_picc = id_picc_after_pace(pace.ephemeral_public_key)
         return ResponseAPDU(response, SW_OK)
 
     # -- Chip Authentication --------------------------------------------------------------------------
@@ -647,6 +691,27 @@ class VirtualChip:
             self._ca = self._new_ca_chip()
         response, session = self._ca.handle(cmd)
         self._next_sm = session
+        return response
+
+
+    # -- Terminal Authentication ----------------------------------------------------------------------
+
+    def _new_ta_chip(self) -> TAChip | None:
+        """Terminal Authentication's state once Chip Authentication switched the keys; None without a CVCA."""
+        if not self._eac_trust or self._ca is None:
+            return None
+        return TAChip(self._eac_trust, self._eac_date, id_picc=self._id_picc,
+                      ephemeral_public_key=self._ca.terminal_public_key)
+
+    def _terminal_authentication(self, cmd: CommandAPDU) -> ResponseAPDU:
+        """A Terminal Authentication command: 6982 outside a session, 6985 before Chip Authentication (or on a
+        chip trusting no CVCA); what the chip learnt of the date and CVCA keys outlives the session."""
+        if self._sm is None:
+            raise _Status(SW_SECURITY_STATUS)
+        if self._ta is None:
+            raise _Status(SW_CONDITIONS)
+        response = self._ta.handle(cmd)
+        self._eac_trust, self._eac_date = list(self._ta.trust_points), self._ta.current_date
         return response
 
 
