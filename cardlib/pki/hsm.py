@@ -2,8 +2,8 @@
 
 A card factory never keeps the Document Signer key in a file: keys are generated inside the token
 (sensitive, not extractable) and every signature is made there; only public keys and signatures leave it.
-:class:`TokenKey` is a :class:`~cardlib.pki.testpki.SigningKey`, so certificates and CRLs are issued by
-the one builder in :mod:`cardlib.pki.testpki`, and :class:`TokenSigner` is a
+:class:`TokenKey` is a :class:`~cardlib.pki.profile.SigningKey`, so certificates and CRLs are issued by
+the one builder in :mod:`cardlib.pki.profile`, and :class:`TokenSigner` is a
 :class:`~cardlib.lds.sod.SODSigner`, so personalization signs SODs in the token.
 
 SoftHSM2 (Debian ``softhsm2``) is the embedded default: :func:`softhsm_environment` points it at a
@@ -36,8 +36,9 @@ from pkcs11.util.ec import encode_named_curve_parameters
 
 from cardlib.curves import by_name, by_oid
 from cardlib.errors import PKIError
+from cardlib.pki.filepki import FilePKI
+from cardlib.pki.profile import CertificatePublicKey, FileKey, KeySpec, issue_document_signer
 from cardlib.pki.signatures import HASHES, Scheme, SignatureAlgorithm
-from cardlib.pki.testpki import CertificatePublicKey, FileKey, KeySpec, TestPKI, issue_document_signer
 
 __all__ = ["SOFTHSM_MODULE", "PinSource", "Token", "TokenConfig", "TokenKey", "TokenSigner", "init_token",
            "softhsm_document_signer", "softhsm_environment"]
@@ -252,7 +253,7 @@ def _public_key(public: pkcs11.PublicKey) -> CertificatePublicKey:
 
 @dataclass(frozen=True, repr=False)
 class TokenKey:
-    """A private key inside a token (a :class:`~cardlib.pki.testpki.SigningKey`): signing happens there."""
+    """A private key inside a token (a :class:`~cardlib.pki.profile.SigningKey`): signing happens there."""
 
     label: str
     _private: pkcs11.PrivateKey
@@ -358,7 +359,7 @@ def init_token(label: str, so_pin: str, user_pin: str | None, module: str = SOFT
             raise PKIError(f"token {label!r}: cannot set the user PIN: {type(error).__name__}") from error
 
 
-def softhsm_document_signer(directory: Path, pki: TestPKI, *, label: str = "cardlib-demo") -> TokenSigner:
+def softhsm_document_signer(directory: Path, pki: FilePKI, *, label: str = "cardlib-demo") -> TokenSigner:
     """A Document Signer in a fresh SoftHSM2 token under ``directory``, certified by ``pki``'s CSCA.
 
     For the demo and tests: a token is created with random PINs, the user PIN is kept in

@@ -20,8 +20,8 @@ from asn1crypto import x509 as asn1_x509
 from cardlib.errors import PKIError
 from cardlib.pki.certificates import Certificate, RevocationList
 from cardlib.pki.masterlist import MASTER_LIST_SIGNER_EKU
+from cardlib.pki.profile import DOCUMENT_TYPE_LIST_OID, DocumentTypeListSyntax
 from cardlib.pki.signatures import resolve_algorithm
-from cardlib.pki.testpki import DOCUMENT_TYPE_LIST_OID, DocumentTypeListSyntax
 
 __all__ = ["Finding", "LintReport", "Role", "Severity", "lint_certificate", "lint_crl", "lint_many"]
 

@@ -3,7 +3,8 @@
 Keys live either in files (development) or in a PKCS#11 token (production); the folder always holds the
 certificates and CRL (``csca.pem``, ``ds.pem``, ``crl.pem``, retired DS certificates under ``archive/``)
 and ``pki.json`` (key specs, names, and for a token its label, module and key IDs: never a PIN).  File
-keys use :class:`~cardlib.pki.testpki.TestPKI`'s layout, so ``TestPKI.load`` still reads such a folder.
+keys use :class:`~cardlib.pki.filepki.FilePKI`'s layout, so ``FilePKI.load`` (and ``TestPKI.load``) reads
+such a folder.  Certificates and CRLs follow :mod:`cardlib.pki.profile`.
 
 The private key usage period (PKUP) is enforced: a Document Signer whose PKUP has ended (or not begun)
 refuses to sign, and a CSCA outside its PKUP refuses to certify a new Document Signer.  Rotation issues
@@ -25,19 +26,19 @@ from cryptography.hazmat.primitives import serialization
 from cardlib.errors import PKIError
 from cardlib.lds.sod import SODSigner
 from cardlib.pki.certificates import Certificate
+from cardlib.pki.filepki import FilePKI
 from cardlib.pki.hsm import SOFTHSM_MODULE, PinSource, Token, TokenConfig, TokenSigner
-from cardlib.pki.signatures import DocumentSigner
-from cardlib.pki.testpki import (
+from cardlib.pki.profile import (
     FileKey,
     KeySpec,
     PKIConfig,
     SigningKey,
-    TestPKI,
     issue_crl,
     issue_csca,
     issue_document_signer,
     next_crl,
 )
+from cardlib.pki.signatures import DocumentSigner
 
 __all__ = ["IssuingAuthority", "TokenPlacement"]
 
@@ -80,7 +81,7 @@ class IssuingAuthority:
     """A PKI folder opened for work; with token keys, close it (or use ``with``) to end the token session."""
 
     def __init__(self, directory: Path, config: PKIConfig, placement: TokenPlacement | None,
-                 key_ids: dict[str, str], token: Token | None, file_pki: TestPKI | None) -> None:
+                 key_ids: dict[str, str], token: Token | None, file_pki: FilePKI | None) -> None:
         self.directory = directory
         self.config = config
         self.placement = placement
@@ -98,7 +99,7 @@ class IssuingAuthority:
             raise PKIError(f"{directory} already holds a PKI: refusing to replace its keys")
         start = _now(now)
         if token is None:
-            pki = TestPKI.generate(config, now=start)
+            pki = FilePKI.generate(config, now=start)
             pki.save(directory)
             authority = cls(directory, config, None, {}, None, pki)
         else:
@@ -130,17 +131,17 @@ class IssuingAuthority:
     def open(cls, directory: Path, pin: PinSource | None = None) -> IssuingAuthority:
         """Open a PKI folder; a token-held PKI needs ``pin`` and opens a token session.
 
-        A folder written by :meth:`TestPKI.save` alone (no settings file) opens as a file-key PKI.
+        A folder written by :meth:`FilePKI.save` alone (no settings file) opens as a file-key PKI.
         """
         if not (directory / SETTINGS_FILE).exists() and (directory / "csca.pem").exists():
-            pki = TestPKI.load(directory)
+            pki = FilePKI.load(directory)
             return cls(directory, pki.config, None, {}, None, pki)
         settings = _read_settings(directory)
         config = PKIConfig(csca_key=KeySpec.parse(settings["csca_key"]), ds_key=KeySpec.parse(settings["ds_key"]),
                            **{key: settings[key] for key in _NAME_FIELDS})
         token_settings = settings.get("token")
         if token_settings is None:
-            return cls(directory, config, None, {}, None, TestPKI.load(directory, config))
+            return cls(directory, config, None, {}, None, FilePKI.load(directory, config))
         if pin is None:
             raise PKIError(f"{directory}: keys are in token {token_settings['label']!r}: give its PIN source")
         placement = TokenPlacement(token_settings["label"], token_settings["module"])

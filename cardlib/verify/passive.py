@@ -62,8 +62,8 @@ from cardlib.lds.sod import SOD, digest
 from cardlib.model.mrz import NO_EXPIRY
 from cardlib.pki import trust as chain
 from cardlib.pki.certificates import Certificate
+from cardlib.pki.profile import DOCUMENT_TYPE_LIST_OID, DocumentTypeListSyntax
 from cardlib.pki.signatures import verify_signature
-from cardlib.pki.testpki import DOCUMENT_TYPE_LIST_OID, DocumentTypeListSyntax
 from cardlib.pki.trust import ChainValidation, TrustStore
 from cardlib.verify.holder import mrz_date
 from cardlib.verify.report import CheckResult, Group, Status

@@ -29,7 +29,7 @@ from cardlib.pki.eac import EACPKI, EACConfig
 from cardlib.pki.hsm import SOFTHSM_MODULE, PinSource, TokenConfig
 from cardlib.pki.lint import LintReport, lint_certificate, lint_crl
 from cardlib.pki.operations import IssuingAuthority
-from cardlib.pki.testpki import KeySpec, PKIConfig
+from cardlib.pki.profile import KeySpec, PKIConfig
 from cardlib.pki.trust import ListTrust, TrustStore
 from cardtool.folders import check_output_folder, make_folder
 from cardtool.helptext import end_with_example
