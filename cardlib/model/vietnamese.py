@@ -35,6 +35,11 @@ def _alphabet() -> frozenset[str]:
 
 
 LETTERS = _alphabet()
+# Characters never foreign in a name, and in other text (printable ASCII digits, punctuation, symbols, space too):
+# a text made of them only is decided without looking at each character's category.
+_NAME_CHARACTERS = LETTERS | NAME_PUNCTUATION
+_TEXT_CHARACTERS = LETTERS | frozenset(char for char in map(chr, range(0x20, 0x7F))
+                                       if unicodedata.category(char)[0] in _NEUTRAL_CATEGORIES)
 
 
 def describe(char: str) -> str:
@@ -61,6 +66,8 @@ def foreign_characters(text: str, *, name: bool = True) -> tuple[Foreign, ...]:
     characters must still be Vietnamese.
     """
     normal = unicodedata.normalize("NFC", text)
+    if (_NAME_CHARACTERS if name else _TEXT_CHARACTERS).issuperset(normal):
+        return ()
     return tuple(Foreign(index, char) for index, char in enumerate(normal)
                  if char not in LETTERS and not _neutral(char, name=name))
 
