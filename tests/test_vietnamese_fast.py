@@ -8,6 +8,8 @@ import unicodedata
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from cardlib.errors import ValidationError
+from cardlib.model import resident
 from cardlib.model.vietnamese import LETTERS, NAME_PUNCTUATION, Foreign, foreign_characters
 
 
@@ -38,3 +40,27 @@ def test_a_vietnamese_name_and_a_place_have_nothing_foreign() -> None:
     assert foreign_characters("Nguyễn Thị Hồng-Nhung") == ()
     assert foreign_characters("Số 12, Phường 3, Quận 1 (TP. Hồ Chí Minh)", name=False) == ()
     assert [item.char for item in foreign_characters("Nguyễn Thị Hồng 2")] == ["2"]
+
+
+def check_text_by_character(value: str, allowed: frozenset[str], digits_ok: bool) -> str | None:
+    """The per-character rule of Resident text fields: the first refused character's message, or None."""
+    for index, char in enumerate(value):
+        category = unicodedata.category(char)
+        if not (category[0] in "LM" or (digits_ok and category == "Nd") or char in allowed):
+            return f"character {char!r} at position {index} is not allowed"
+    return None
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.lists(st.one_of(VIETNAMESE, VIETNAMESE, ANY), min_size=1, max_size=30).map("".join),
+       place=st.booleans())
+def test_resident_text_fields_refuse_what_the_per_character_rule_refuses(text: str, place: bool) -> None:
+    allowed = resident._PLACE_PUNCTUATION if place else NAME_PUNCTUATION
+    expected = check_text_by_character(text, allowed, place) or (
+        "contains consecutive spaces" if "  " in text else None)
+    try:
+        resident._check_text(text, "field", allowed=allowed, max_length=1000, required=True)
+    except ValidationError as error:
+        assert error.reason == expected
+    else:
+        assert expected is None

@@ -14,10 +14,11 @@ from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, field, fields
 from datetime import date
 from enum import Enum
+from functools import cache
 
 from cardlib.errors import ValidationError
 from cardlib.model.provinces import birth_registration_place, century_sex_digit, province_name
-from cardlib.model.vietnamese import NAME_PUNCTUATION, foreign_characters, foreign_summary
+from cardlib.model.vietnamese import LETTERS, NAME_PUNCTUATION, foreign_characters, foreign_summary
 
 ID_LENGTH = 12
 CAN_LENGTH = 6
@@ -63,17 +64,28 @@ def nfc(text: str) -> str:
 
 def _check_text(value: str, field: str, *, allowed: frozenset[str], max_length: int, required: bool) -> None:
     """Letters (any script, with marks) plus ``allowed``; digits only where ``allowed`` is place punctuation."""
-    digits_ok = allowed is _PLACE_PUNCTUATION
     if required and not value:
         raise ValidationError("must not be empty", field=field)
     if len(value) > max_length:
         raise ValidationError(f"{len(value)} characters, at most {max_length} allowed", field=field)
+    if not _letters_and(allowed).issuperset(value):  # Vietnamese letters and ``allowed`` alone all pass
+        _check_characters(value, field, allowed)
+    if "  " in value:
+        raise ValidationError("contains consecutive spaces", field=field)
+
+
+def _check_characters(value: str, field: str, allowed: frozenset[str]) -> None:
+    digits_ok = allowed is _PLACE_PUNCTUATION
     for index, char in enumerate(value):
         category = unicodedata.category(char)
         if not (category[0] in "LM" or (digits_ok and category == "Nd") or char in allowed):
             raise ValidationError(f"character {char!r} at position {index} is not allowed", field=field)
-    if "  " in value:
-        raise ValidationError("contains consecutive spaces", field=field)
+
+
+@cache
+def _letters_and(allowed: frozenset[str]) -> frozenset[str]:
+    """The Vietnamese letters (all of category L) and ``allowed``: characters :func:`_check_text` always accepts."""
+    return LETTERS | allowed
 
 
 def _check_name_alphabet(value: str, field: str) -> None:
