@@ -14,6 +14,11 @@
    APDUs when the chip takes extended length, and still reads when it does not.
 3. Chip Authentication (DG14) switches the session keys; Active Authentication (DG15) signs a fresh
    challenge.  Both are *live checks*: their outcome is a result object, not an exception.
+4. With EAC terminal credentials (``eac``, :class:`EACCredentials`) and a chip that refused DG3 or DG4,
+   Terminal Authentication follows a passed Chip Authentication (BSI TR-03110 v1, :mod:`cardlib.protocols.ta`):
+   the chip's EF.CVCA is read to see whether it trusts the chain's CVCA, the chain is presented and the
+   chip's challenge signed; then the refused data groups are read again.  Its outcome is
+   :attr:`ReadResult.terminal_auth`; a missing or refused TA never stops the read of the other files.
 
 A chip is hostile input: every read runs under a :class:`ReadBudget` (a deadline and an APDU count for the
 whole read, checked before each command; a byte cap per file, checked on its TLV header before its body is
@@ -54,6 +59,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from functools import partial
+from pathlib import Path
 from typing import Literal
 
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -69,6 +75,7 @@ from cardlib.lds.files import (
     EF_CARD_ACCESS,
     EF_CARD_SECURITY,
     EF_COM,
+    EF_CVCA,
     EF_SOD,
     EMRTD_AID,
     FileSpec,
@@ -79,12 +86,15 @@ from cardlib.lds.sod import SOD
 from cardlib.lds.tlv import encode_length, read_tlv
 from cardlib.limits import MAX_CARD_BYTES, MAX_FILE_BYTES, MAX_READ_APDUS, READ_DEADLINE_SECONDS, LimitExceeded
 from cardlib.model.mrz import FILLER, MRZ, MRZFormat, check_digit
+from cardlib.pki.cvc import CVCertificate
+from cardlib.pki.eac import EACPKI
 from cardlib.protocols.aa import PublicKey, aa_verify
 from cardlib.protocols.apdu import CommandAPDU, ResponseAPDU
 from cardlib.protocols.bac import BACTerminal
 from cardlib.protocols.ca import CATerminal, CATranscript, ProtectedResponse
 from cardlib.protocols.pace import PACEParameters, PACETerminal
 from cardlib.protocols.sm import SecureMessaging, carries_mac
+from cardlib.protocols.ta import TAError, TATerminal, decode_ef_cvca, id_picc_after_bac, id_picc_after_pace
 from cardlib.reader.models import ChipModels, ReadPath, model_id
 from cardlib.reader.progress import ProgressCallback, ProgressReporter, ReadEvent, ReadPhase, ReadStage
 from cardlib.reader.trace import APDUTrace
@@ -361,6 +371,41 @@ class ActiveAuthResult:
 
 
 @dataclass(frozen=True)
+class TerminalAuthResult:
+    """Outcome of Terminal Authentication: whether it ran, whether the chip accepted the terminal, why, and
+    the EAC-protected files (DG3, DG4) the chip then released."""
+
+    performed: bool
+    passed: bool
+    reason: str
+    released: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, repr=False)
+class EACCredentials:
+    """What a terminal needs for Terminal Authentication: its CV certificate chain (link certificates, DV,
+    inspection system, from the chip's CVCA down) and a signer with the inspection system's private key (a
+    file's key or a token's, in the CV signature form of :func:`cardlib.pki.cvc.cv_signer`)."""
+
+    chain: tuple[CVCertificate, ...]
+    signer: Callable[[bytes], bytes]
+
+    @classmethod
+    def of(cls, pki: EACPKI) -> EACCredentials:
+        """The inspection system of a (test) EAC PKI."""
+        return cls(tuple(pki.chain), pki.terminal_signer())
+
+    @classmethod
+    def load(cls, directory: Path) -> EACCredentials:
+        """The inspection system of the EAC PKI folder ``cardtool pki eac init`` wrote; PKIError naming the
+        missing or corrupt file."""
+        return cls.of(EACPKI.load(Path(directory)))
+
+    def __repr__(self) -> str:
+        return f"EACCredentials(chain={[certificate.chr for certificate in self.chain]})"
+
+
+@dataclass(frozen=True)
 class PhaseTimings:
     """Seconds spent in each phase of the read."""
 
@@ -368,11 +413,12 @@ class PhaseTimings:
     read: float = 0.0
     chip_auth: float = 0.0
     active_auth: float = 0.0
+    terminal_auth: float = 0.0
 
     @property
     def total(self) -> float:
         """All phases together."""
-        return self.access + self.read + self.chip_auth + self.active_auth
+        return self.access + self.read + self.chip_auth + self.active_auth + self.terminal_auth
 
 
 @dataclass(frozen=True)
@@ -394,6 +440,7 @@ class ReadResult:
     chip_model: str = ""
     pace_protocol: str = ""
     pace_cam: ChipAuthResult = ChipAuthResult(False, False, "not opened with PACE-CAM")
+    terminal_auth: TerminalAuthResult = TerminalAuthResult(False, False, "no EAC terminal credentials given")
 
     @property
     def pace_mapping(self) -> str:
@@ -1223,6 +1270,67 @@ def _chip_authentication(channel: _Channel, reader: _FileReader, dg14: bytes | N
     return ChipAuthResult(True, True, "secure messaging continues under keys agreed with the DG14 key")
 
 
+_EAC_FILES = (DATA_GROUPS[3], DATA_GROUPS[4])
+
+
+def _terminal_authentication(channel: _Channel, reader: _FileReader, eac: EACCredentials | None, id_picc: bytes,
+                             ca_result: ChipAuthResult, contents: dict[str, bytes],
+                             refused_files: list[str]) -> TerminalAuthResult:
+    """Terminal Authentication when it can open something (credentials given, DG3/DG4 refused, CA passed),
+    then the refused EAC files read again into ``contents``; those released leave ``refused_files``."""
+    wanted = [spec.name for spec in _EAC_FILES if spec.name in refused_files]
+    if eac is None:
+        return TerminalAuthResult(False, False, "no EAC terminal credentials given")
+    if not wanted:
+        return TerminalAuthResult(False, False, "the chip refused no EAC-protected file (DG3, DG4)")
+    if not ca_result.passed or channel.ca_terminal is None or channel.sm is None:
+        return TerminalAuthResult(False, False, "Terminal Authentication needs a passed Chip Authentication")
+    cars = _ef_cvca(reader)
+    first = eac.chain[0].car
+    if cars and first not in cars:
+        return TerminalAuthResult(False, False, f"the chip trusts CVCA {' and '.join(cars)}, the terminal's "
+                                  f"chain starts from {first}")
+    try:
+        terminal = TATerminal(eac.chain, eac.signer, id_picc=id_picc,
+                              ephemeral_public_key=channel.ca_terminal.ephemeral_public_key)
+        for step in terminal.steps():
+            challenge = terminal.check(step, channel.exchange(step.command))
+        final = terminal.external_authenticate(challenge)
+        terminal.check(final, channel.exchange(final.command))
+    except TAError as exc:
+        return TerminalAuthResult(True, False, str(exc))
+    except SecureMessagingError as exc:
+        channel.sm = None  # the chip ended the session; nothing more can be sent under it
+        return TerminalAuthResult(True, False, str(exc))
+    except ProtocolError as exc:  # a chain not ending with an inspection system, a malformed challenge
+        return TerminalAuthResult(True, False, f"Terminal Authentication: {exc}")
+    still: list[str] = []
+    _read_listed(reader, [spec for spec in _EAC_FILES if spec.name in wanted], contents, still, lister=None)
+    released = tuple(name for name in wanted if name in contents)
+    refused_files[:] = [name for name in refused_files if name not in released]
+    granted = ", ".join(released) or "none of " + ", ".join(wanted)
+    return TerminalAuthResult(True, True, f"the chip accepted {terminal.chain[-1].chr}; released: {granted}",
+                              released)
+
+
+def _ef_cvca(reader: _FileReader) -> list[str]:
+    """The CVCA keys EF.CVCA names; empty when the chip has none, refuses it, or it does not decode."""
+    try:
+        return decode_ef_cvca(reader.read_file(EF_CVCA, learn_sfi=False))
+    except (_FileAbsentError, _FileProtectedError, ChipRefusedError, DecodeError):
+        return []
+    finally:
+        reader.channel.file = None
+
+
+def _id_picc(pace_terminal: PACETerminal | None, key: AccessKey) -> bytes:
+    """The chip's identifier Terminal Authentication signs: after PACE its ephemeral key, after BAC the document
+    number with its check digit (from the MRZ information)."""
+    if pace_terminal is not None:
+        return id_picc_after_pace(pace_terminal.chip_ephemeral_public_key)
+    return id_picc_after_bac(key.secret[:-_MRZ_INFORMATION_TAIL])
+
+
 def _active_authentication(channel: _Channel, reader: _FileReader, dg15: bytes | None,
                            challenge: bytes) -> ActiveAuthResult:
     if dg15 is None:
@@ -1267,6 +1375,7 @@ def read_card(
     trace: APDUTrace | None = None,
     on_progress: ProgressCallback | None = None,
     aa_challenge: bytes | None = None,
+    eac: EACCredentials | None = None,
 ) -> ReadResult:
     """Open the chip with ``key``, read its files under secure messaging, and run Chip/Active Authentication.
 
@@ -1280,6 +1389,8 @@ def read_card(
     step (a callback that raises is logged and dropped, the read goes on: :mod:`cardlib.reader.progress`).
     ``aa_challenge`` is the 8-byte challenge Active Authentication signs (default: random), e.g. a verifier's
     nonce so that the signature proves this read happened after the verifier asked (:mod:`cardlib.evidence`).
+    ``eac`` are the terminal's Terminal Authentication credentials: with them the DG3/DG4 the chip refused are
+    read after TA (:attr:`ReadResult.terminal_auth` says how it went; a refusal never stops the read).
     Raises WrongAccessKeyError, ChipRefusedError, SecureMessagingError, CardRemovedError,
     LimitExceeded and the other CardlibErrors; never returns a partial dump.
     """
@@ -1324,6 +1435,10 @@ def read_card(
         with _timed(timings, "chip_auth"):
             ca_result = _chip_authentication(channel, reader, contents.get("DG14") or None)
         progress(ReadEvent(ReadPhase.CHIP_AUTHENTICATION, ReadStage.DONE, passed=ca_result.passed))
+    channel.phase = "Terminal Authentication"
+    with _timed(timings, "terminal_auth"):
+        ta_result = _terminal_authentication(channel, reader, eac, _id_picc(pace_terminal, key), ca_result,
+                                             contents, protected)
     aa_result = ActiveAuthResult(False, False, "not requested")
     if active_auth and channel.sm is not None:
         channel.phase = "Active Authentication"
@@ -1355,6 +1470,7 @@ def read_card(
         chip_model=model.id,
         pace_protocol=pace_terminal.params.algorithm.name if pace_terminal is not None else "",
         pace_cam=pace_cam,
+        terminal_auth=ta_result,
     )
 
 
