@@ -13,7 +13,6 @@ BAC only, RSA-1024 Active Authentication, no EF.CardAccess, no DG14), for ``card
 from __future__ import annotations
 
 import argparse
-import html
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,8 +25,9 @@ from cardlib.errors import CardlibError
 from cardlib.pki.hsm import PinSource
 from cardtool.folders import check_output_folder
 from cardtool.main import COMMANDS
+from cardtool.pages import render
 from cardtool.progress import Progress
-from cardtool.qa_report import STYLE, FailureGroup, bar_chart
+from cardtool.qa_report import FailureGroup, bar_chart
 
 MANIFEST = PERSO_MANIFEST
 REJECTED = REJECTED_CSV
@@ -144,32 +144,9 @@ class ManifestReport:
         """A self-contained page: counts, a chart of rejections by field, every rejected row, portrait warnings.
 
         ``batch`` is the batch's record (``batch.json``): its input file and when the batch started are shown.
+        Rendered from ``templates/perso_report.html`` with autoescaping (titles, ID numbers and reasons come
+        from the input file).
         """
         groups = sorted(self.groups.values(), key=lambda group: (-group.count, group.check))
-        rows = "".join(f"<tr><td>{entry.row}</td><td>{html.escape(entry.id_number or '')}</td>"
-                       f"<td>{html.escape(entry.field or '')}</td><td>{html.escape(entry.reason)}</td></tr>"
-                       for entry in self.rejected)
-        table = (f"<table><tr><th>row</th><th>ID number</th><th>field</th><th>reason</th></tr>{rows}</table>"
-                 if rows else "<p>No row was rejected.</p>")
-        return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-                f"<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>{_batch_html(batch)}"
-                f"<p class='big'>{self.personalized} personalized, {len(self.rejected)} rejected</p>"
-                f"<h2>Rejected rows by field</h2>{bar_chart([(g.check, g.count) for g in groups])}{table}"
-                f"{self._warnings_html()}</body></html>\n")
-
-    def _warnings_html(self) -> str:
-        rows = "".join(f"<tr><td>{entry.row}</td><td>{html.escape(entry.id_number or '')}</td>"
-                       f"<td>{html.escape(entry.portrait.warning or '')}</td>"
-                       f"<td>{html.escape(entry.portrait.done)}</td></tr>"
-                       for entry in self.warnings if entry.portrait is not None)
-        if not rows:
-            return ""
-        return (f"<h2>Portrait warnings</h2><table><tr><th>row</th><th>ID number</th><th>warning</th>"
-                f"<th>what was done</th></tr>{rows}</table>")
-
-
-def _batch_html(batch: BatchRecord | None) -> str:
-    if batch is None:
-        return ""
-    return (f"<p>Input {html.escape(batch.input)} (SHA-256 {html.escape(batch.input_sha256)}), "
-            f"batch started {html.escape(batch.started)}</p>")
+        return render("perso_report.html", title=title, heading=title, report=self, batch=batch,
+                      chart=bar_chart([(group.check, group.count) for group in groups]))

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import bisect
 import getpass
-import html
 import os
 import socket
 import unicodedata
@@ -39,19 +38,21 @@ from functools import lru_cache
 from itertools import chain
 from pathlib import Path
 
+from markupsafe import Markup
+
 from cardlib.batch.accounting import CHECK_WORDS
 from cardlib.batch.journal import Journal, JournalError, read_journal
 from cardlib.batch.outcome import DG3_STATES, ERROR, VALID, CardOutcome
 from cardlib.batch.sources import ManifestEntry
 from cardlib.verify.report import CheckResult, Group, Status
 from cardtool.counter.verdict import plain_reason
+from cardtool.pages import macro, render
 from cardtool.spreadsheet import write_csv
 
 __all__ = [
     "CARDS",
     "PAGE",
     "RESULTS",
-    "STYLE",
     "SUMMARY",
     "BatchSummary",
     "CardOutcome",
@@ -264,21 +265,11 @@ class CardRow:
     read_ms: float
     reader: str
 
-    def html(self) -> str:
-        """The table row, with ``data-`` attributes for the page's filter."""
-        vi_words, en_words = VERDICT_WORDS.get(self.verdict, (self.verdict, self.verdict))
-        problems = "".join(f"<div>{html.escape(en)}<br><i lang='vi'>{html.escape(vi)}</i></div>"
-                           for vi, en in self.problems)
-        searched = _fold(" ".join([self.id_number, self.label, self.name, self.details,
-                                   *(text for pair in self.problems for text in pair)]))
-        verdict = self.verdict.replace(" ", "-")
-        return (f"<tr data-v='{html.escape(verdict)}' data-g=' {' '.join(map(str, self.groups))} ' "
-                f"data-s='{html.escape(searched)}'><td>{html.escape(self.id_number)}</td>"
-                f"<td>{html.escape(self.name)}</td><td><span class='pill {verdict}'>{html.escape(en_words)}</span>"
-                f"<br><i lang='vi'>{html.escape(vi_words)}</i></td><td>{problems}"
-                f"<details><summary>details</summary>{html.escape(self.details)}</details></td>"
-                f"<td class='num'>{self.read_ms:.0f}</td><td>{html.escape(self.reader)}</td>"
-                f"<td>{html.escape(self.label)}</td></tr>")
+    @property
+    def searched(self) -> str:
+        """What the page's search compares (the ``data-s`` attribute): every word shown, folded."""
+        return _fold(" ".join([self.id_number, self.label, self.name, self.details,
+                               *(text for pair in self.problems for text in pair)]))
 
 
 @dataclass
@@ -456,108 +447,32 @@ class BatchSummary:
         write_csv(path, ["kind", "name", "cards", "meaning", "reasons", "first cards"], rows)
 
     def html(self, title: str, info: RunInfo | None = None) -> str:
-        """The self-contained page (inline CSS, SVG and script; nothing fetched, so it opens offline)."""
+        """The self-contained page (inline CSS, SVG and script; nothing fetched, so it opens offline).
+
+        Rendered from ``templates/qa_report.html`` with autoescaping: names, reasons and reader names come
+        from cards and may be hostile.
+        """
         info = info or RunInfo(batch=title)
-        sections = [self._head_html(), _header_html(info, self.signers, self.total), self._groups_html(),
-                    self._table_html(), self._cards_html(), self._missing_html(), self._readers_html(),
-                    self._charts_html()]
-        return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'>"
-                f"<meta name='viewport' content='width=device-width'><title>{html.escape(title)}</title>"
-                f"<style>{STYLE}</style></head><body><h1>{html.escape(info.batch)}</h1>{''.join(sections)}"
-                f"<script>{SCRIPT}</script></body></html>\n")
-
-    def _head_html(self) -> str:
-        state = ("passed", "ĐẠT — batch passed") if self.passed else ("failed", "KHÔNG ĐẠT — batch FAILED")
-        counts = [(verdict, self.verdicts[verdict]) for verdict in (VALID, "invalid", "cannot tell", ERROR)]
-        chips = "".join(f"<span class='chip {verdict.replace(' ', '-')}'><b>{count}</b> {VERDICT_WORDS[verdict][1]}"
-                        f" <i lang='vi'>{VERDICT_WORDS[verdict][0]}</i></span>"
-                        for verdict, count in [*counts, (MISSING, self.missing_count)])
         span = self.last_finished - self.first_finished
-        rate = f"{self.total / span:.1f} cards/s over {span:.0f} s" if span > 0 else "—"
-        return (f"<p class='banner {state[0]}'>{state[1]}: {self.pass_rate:.1f}% valid</p><p>{chips}</p>"
-                f"<p class='dg3'>{html.escape(self.dg3_line())}</p>"
-                f"<p class='muted'>{self.total} cards with a result (each counted once), {self.missing_count} "
-                f"missing; throughput {rate}; mean read time {self.total_read_ms / max(self.total, 1):.1f} ms. "
-                f"Every card: <a href='{CARDS}'>{CARDS}</a> (for the MES), groups: <a href='{SUMMARY}'>{SUMMARY}</a>"
-                f", raw results: <a href='{RESULTS}'>{RESULTS}</a>.</p>")
+        counted = (VALID, "invalid", "cannot tell", ERROR)
+        return render(
+            "qa_report.html", title=title, heading=info.batch, s=self, info=info, now=_now(), words=VERDICT_WORDS,
+            chips=[*((verdict, self.verdicts[verdict]) for verdict in counted), (MISSING, self.missing_count)],
+            rate=f"{self.total / span:.1f} cards/s over {span:.0f} s" if span > 0 else "—",
+            files={"cards": CARDS, "summary": SUMMARY, "results": RESULTS},
+            signers=self.signers.most_common(), unnamed=self.total - sum(self.signers.values()),
+            signers_shown=SIGNERS_SHOWN,
+            rejected_uri=Path(info.perso.rejected_csv).as_uri() if info.perso and info.perso.rejected_csv else "",
+            groups=self.sorted_groups(), group_index={check: index for index, check in enumerate(self.groups)},
+            reason_list=_reason_list, rows=[*self.rows, *self.valid_rows], missing=MISSING,
+            words_of=_words_of, more_failed=self.total - self.verdicts[VALID] - len(self.failed_cards),
+            counted_verdicts=counted, valid=VALID, throughput=self._throughput_chart(),
+            read_times=line_chart(self.read_times.means(), x_label="card number", y_label="ms per card",
+                                  x_step=self.read_times.width))
 
-    def _groups_html(self) -> str:
-        groups = self.sorted_groups()
-        if not groups:
-            return "<h2>Lỗi theo nguyên nhân · Failures by reason</h2><p>No failures · Không có lỗi.</p>"
-        order = list(self.groups)
-        rows = "".join(
-            f"<tr><td><b>{html.escape(g.en)}</b><br><i lang='vi'>{html.escape(g.vi)}</i><br>"
-            f"<code>{html.escape(' '.join(sorted(g.checks)))}</code></td><td class='num'>{g.count}</td>"
-            f"<td><ul class='reasons'>{''.join(f'<li>{html.escape(text)}</li>' for text in _reason_list(g))}</ul></td>"
-            f"<td><button data-group='{order.index(g.check)}'>show cards · xem thẻ</button></td></tr>"
-            for g in groups)
-        return (f"<h2>Lỗi theo nguyên nhân · Failures by reason</h2><table><tr><th>what it means · ý nghĩa"
-                f"</th><th>cards</th><th>every distinct reason (cards)</th><th></th></tr>{rows}</table>")
-
-    def _table_html(self) -> str:
-        if not self.rows and not self.valid_rows:
-            return ""
-        options = "".join(f"<option value='{index}'>{html.escape(group.en)} · {html.escape(group.vi)}</option>"
-                          for index, group in enumerate(self.groups.values()))
-        verdicts = "".join(f"<option value='{verdict.replace(' ', '-')}'>{en} · {vi}</option>"
-                           for verdict, (vi, en) in VERDICT_WORDS.items() if verdict != MISSING)
-        shown = len(self.rows) + len(self.valid_rows)
-        note = (f"<p class='muted'>The table holds {shown} of {self.total} cards; every card is in "
-                f"<a href='{CARDS}'>{CARDS}</a>.</p>" if shown < self.total else "")
-        body = "".join(row.html() for row in chain(self.rows, self.valid_rows))
-        return (f"<h2 id='cards'>Tìm thẻ · Find a card</h2><div class='filters'>"
-                f"<input id='q' type='search' placeholder='ID number, name or reason · số định danh, họ tên, lý do' "
-                f"><select id='g'><option value=''>every reason · mọi lý do</option>{options}</select>"
-                f"<select id='v'><option value=''>every verdict · mọi kết quả</option>{verdicts}</select>"
-                f"<span><b id='n'>{shown}</b> shown</span></div>{note}<table id='cardtable'><thead><tr>"
-                f"<th>ID number<br><i>số định danh</i></th><th>name<br><i>họ tên</i></th><th>verdict<br>"
-                f"<i>kết quả</i></th><th>reasons<br><i>lý do</i></th><th>read ms</th><th>reader</th><th>card</th>"
-                f"</tr></thead><tbody>{body}</tbody></table>")
-
-    def _cards_html(self) -> str:
-        if not self.failed_cards:
-            return ""
-        tiles = "".join(_tile(outcome) for outcome in self.failed_cards)
-        more = self.total - self.verdicts[VALID] - len(self.failed_cards)
-        note = f"<p>… and {more} more in {CARDS}.</p>" if more > 0 else ""
-        return f"<h2>Chân dung thẻ lỗi · Failed cards</h2><div class='tiles'>{tiles}</div>{note}"
-
-    def _missing_html(self) -> str:
-        if not self.missing_count:
-            return ""
-        items = "".join(f"<li>{html.escape(entry.id_number)} (input row {entry.row}, {html.escape(entry.card.name)})"
-                        "</li>" for entry in self.missing)
-        more = (f"<p>… and {self.missing_count - len(self.missing)} more in {CARDS}.</p>"
-                if self.missing_count > len(self.missing) else "")
-        return (f"<h2>Thẻ thiếu · Missing cards ({self.missing_count})</h2><p class='muted'>In the perso manifest, "
-                f"never seen by this QA (an unreadable card is counted as unreadable, not here).</p>"
-                f"<ul>{items}</ul>{more}")
-
-    def _readers_html(self) -> str:
-        if not self.readers:
-            return ""
-        rows = "".join(
-            f"<tr><td>{html.escape(name)}</td><td class='num'>{stats.cards}</td>"
-            + "".join(f"<td class='num'>{stats.verdicts[verdict]}</td>"
-                      for verdict in (VALID, "invalid", "cannot tell", ERROR))
-            + f"<td class='num'>{100.0 * stats.verdicts[VALID] / stats.cards:.1f}%</td>"
-            f"<td class='num'>{stats.read_ms / stats.cards:.0f}</td>"
-            f"<td class='num'>{stats.apdus / stats.cards:.0f}</td>"
-            f"<td class='num'>{stats.per_minute():.1f}</td></tr>"
-            for name, stats in sorted(self.readers.items()))
-        return ("<h2>Đầu đọc · Readers</h2><table><tr><th>reader</th><th>cards</th><th>valid</th><th>invalid</th>"
-                "<th>cannot tell</th><th>unreadable</th><th>valid %</th><th>mean read ms</th><th>mean APDUs</th>"
-                f"<th>cards/min</th></tr>{rows}</table>")
-
-    def _charts_html(self) -> str:
-        if not self.total:
-            return ""
-        throughput = line_chart(self.throughput.rates(), x_label="seconds into the batch",
-                                y_label="cards/s", x_step=self.throughput.width)
-        reads = line_chart(self.read_times.means(), x_label="card number", y_label="ms per card",
-                           x_step=self.read_times.width)
-        return f"<h2>Throughput over the batch</h2>{throughput}<h2>Read time over the batch</h2>{reads}"
+    def _throughput_chart(self) -> Markup:
+        return line_chart(self.throughput.rates(), x_label="seconds into the batch", y_label="cards/s",
+                          x_step=self.throughput.width)
 
 
 def _reason_list(group: FailureGroup) -> list[str]:
@@ -566,110 +481,8 @@ def _reason_list(group: FailureGroup) -> list[str]:
     return listed + ([f"… {group.other_reasons} more cards with other reasons"] if group.other_reasons else [])
 
 
-def _header_html(info: RunInfo, signers: Counter[str], total: int) -> str:
-    """Who ran the QA of which batch, when, against which trust anchors; the signers seen; the perso input."""
-    anchors = "".join(f"<li>{html.escape(anchor)}</li>" for anchor in info.trust_anchors) or "<li>none</li>"
-    more = (f"<li>{info.trusted_cscas - len(info.trust_anchors)} more CSCAs from anchored master lists</li>"
-            if info.trusted_cscas > len(info.trust_anchors) else "")
-    seen = "".join(f"<li>{html.escape(signer)} — {count} cards</li>" for signer, count in signers.most_common())
-    unnamed = total - sum(signers.values())
-    seen += (f"<li>{unnamed} card(s) without a Document Signer read (unreadable, no SOD, or beyond the first "
-             f"{SIGNERS_SHOWN} signers)</li>" if unnamed and total else "")
-    rows = [("Lô · Batch", html.escape(info.batch)),
-            ("Ngày giờ · Date and time", f"report written {_now()}" + (
-                f"; QA started {html.escape(info.started)}" if info.started else "")),
-            ("Người chạy · Operator", html.escape(info.operator)),
-            ("Thẻ kiểm tra · Checked", "<br>".join(map(html.escape, info.sources)) or "—"),
-            ("Thời điểm kiểm tra · Verified as of", html.escape(info.verified_at) or "—"),
-            ("Chứng thư gốc tin cậy · Trust anchors (CSCA)", f"<ul>{anchors}{more}</ul>"),
-            ("Chứng thư ký thẻ đã gặp · Document Signers seen", f"<ul>{seen or '<li>none</li>'}</ul>")]
-    if info.perso is not None:
-        rows.append(("Dữ liệu cá thể hóa · Perso input", _perso_html(info.perso)))
-    if info.rechecked is not None:
-        rows.append(("Kiểm tra lại · Recheck", f"{info.rechecked} failed or unreadable cards of the earlier run "
-                                              "checked again; the other results kept"))
-    cells = "".join(f"<tr><th>{name}</th><td>{value}</td></tr>" for name, value in rows)
-    return f"<table class='meta'>{cells}</table>"
-
-
-def _perso_html(perso: PersoInput) -> str:
-    link = (f"<a href='{html.escape(Path(perso.rejected_csv).as_uri())}'>{html.escape(perso.rejected_csv)}</a>"
-            if perso.rejected_csv else "")
-    rows = "".join(f"<tr><td>{row}</td><td>{html.escape(id_number)}</td><td>{html.escape(column)}</td>"
-                   f"<td>{html.escape(reason)}</td></tr>" for row, id_number, column, reason in perso.rejected_rows)
-    shown = (f"<table><tr><th>row</th><th>ID number</th><th>field</th><th>reason</th></tr>{rows}</table>"
-             + (f"<p>… and {perso.rejected - len(perso.rejected_rows)} more in {link}</p>"
-                if perso.rejected > len(perso.rejected_rows) else "") if rows else "")
-    return (f"{html.escape(perso.input)} <span class='muted'>(SHA-256 {html.escape(perso.input_sha256[:16])}…)</span>"
-            f"<br>{perso.personalized} rows personalized, <b>{perso.rejected} rejected</b> "
-            f"(not cards: never counted missing){' — ' + link if link else ''}{shown}")
-
-
 def _now() -> str:
     return datetime.now().astimezone().isoformat(sep=" ", timespec="seconds")
-
-
-def _tile(outcome: CardOutcome) -> str:
-    picture = (f"<img alt='portrait' src='data:image/jpeg;base64,{outcome.thumbnail}'>" if outcome.thumbnail
-               else "<div class='noimg'>no portrait</div>")
-    name = outcome.holder.get("full name", "")
-    problems = "".join(f"<li>{html.escape(en)}</li>" for _, en in _words_of(outcome))
-    verdict = outcome.verdict
-    return (f"<div class='tile'>{picture}<div><b>{html.escape(outcome.batch_id or outcome.label)}</b><br>"
-            f"{html.escape(name)}<br><span class='pill {verdict.replace(' ', '-')}'>"
-            f"{html.escape(VERDICT_WORDS.get(verdict, ('', verdict))[1])}</span><ul>{problems}</ul>"
-            f"<small>{html.escape(outcome.label)}</small></div></div>")
-
-
-STYLE = ("body{font:15px/1.45 system-ui,sans-serif;margin:1.5em auto;max-width:1300px;padding:0 1em;color:#1d1d1f}"
-         "h1{font-size:1.7em;margin:.2em 0}h2{margin-top:1.6em;border-bottom:2px solid #e3e3e8;padding-bottom:.2em}"
-         "td,th{border:1px solid #d5d5dc;padding:5px 9px;vertical-align:top;text-align:left}"
-         "table{border-collapse:collapse;margin:.5em 0}th{background:#f3f3f6}i[lang=vi],.muted{color:#5b5b66}"
-         ".num{text-align:right;font-variant-numeric:tabular-nums}.meta th{width:17em;font-weight:600}"
-         ".meta ul,.reasons{margin:0;padding-left:1.1em}code{font-size:.8em;color:#5b5b66}"
-         ".banner{font-size:1.5em;font-weight:700;padding:.45em .8em;border-radius:8px;color:#fff;margin:.8em 0}"
-         ".banner.passed{background:#1a7f37}.banner.failed{background:#c62828}"
-         ".chip{display:inline-block;border:1px solid #d5d5dc;border-radius:14px;padding:2px 12px;margin:0 6px 6px 0}"
-         ".pill{display:inline-block;border-radius:10px;padding:0 8px;color:#fff;font-weight:600;background:#777}"
-         ".pill.valid,.chip.valid b{color:#1a7f37}.pill.valid{color:#fff;background:#1a7f37}"
-         ".pill.invalid,.pill.error{background:#c62828}.pill.cannot-tell{background:#b26a00}"
-         ".chip.invalid b,.chip.error b,.chip.missing b{color:#c62828}.chip.cannot-tell b{color:#b26a00}"
-         ".filters{position:sticky;top:0;background:#fff;padding:8px 0;display:flex;gap:10px;align-items:center;"
-         "flex-wrap:wrap;z-index:1}.filters input{flex:1;min-width:18em;font-size:1em;padding:6px}"
-         ".filters select{font-size:1em;padding:5px;max-width:26em}details{font-size:.85em;color:#5b5b66}"
-         "#cardtable td{font-size:.93em}button{cursor:pointer}"
-         ".tiles{display:flex;flex-wrap:wrap;gap:10px}.tile{display:flex;gap:8px;border:1px solid #d5d5dc;"
-         "border-radius:6px;padding:6px;width:330px;font-size:.85em}.tile ul{margin:2px 0;padding-left:1.1em}"
-         ".tile img,.noimg{width:72px;height:96px;object-fit:cover;background:#eee}"
-         "svg{background:#fafafa;border:1px solid #eee}")
-
-SCRIPT = """
-const fold = s => s.toLowerCase().replace(/đ/g, 'd').normalize('NFD').replace(/[\\u0300-\\u036f]/g, '');
-const q = document.getElementById('q'), g = document.getElementById('g'), v = document.getElementById('v');
-const rows = Array.from(document.querySelectorAll('#cardtable tbody tr'));
-function apply() {
-  const words = fold(q.value).split(/\\s+/).filter(Boolean);
-  let shown = 0;
-  for (const row of rows) {
-    const keep = words.every(w => row.dataset.s.includes(w))
-      && (!g.value || row.dataset.g.includes(' ' + g.value + ' ')) && (!v.value || row.dataset.v === v.value);
-    row.hidden = !keep;
-    shown += keep;
-  }
-  document.getElementById('n').textContent = shown;
-  history.replaceState(null, '', '#' + new URLSearchParams({q: q.value, g: g.value, v: v.value}));
-}
-if (q) {
-  const given = new URLSearchParams(location.hash.slice(1));
-  q.value = given.get('q') || ''; g.value = given.get('g') || ''; v.value = given.get('v') || '';
-  q.oninput = g.onchange = v.onchange = apply;
-  for (const button of document.querySelectorAll('button[data-group]')) {
-    button.onclick = () => { g.value = button.dataset.group; v.value = ''; q.value = ''; apply();
-                             document.getElementById('cards').scrollIntoView(); };
-  }
-  apply();
-}
-"""
 
 
 class Series:
@@ -712,38 +525,26 @@ class Series:
         return [total / count if count else 0.0 for total, count in zip(self.sums, self.counts, strict=True)]
 
 
-def bar_chart(items: list[tuple[str, int]], *, width: int = 640) -> str:
-    """Horizontal bars, one per (label, count), as inline SVG."""
+def bar_chart(items: list[tuple[str, int]], *, width: int = 640) -> Markup:
+    """Horizontal bars, one per (label, count), as inline SVG (labels cut to 34 characters, escaped)."""
     if not items:
-        return ""
+        return Markup("")
     top = max(count for _, count in items) or 1
     row, left = 22, 230
     scale = (width - left - 60) / top
-    bars = "".join(
-        f"<text x='{left - 6}' y='{i * row + 15}' text-anchor='end'>{html.escape(label[:34])}</text>"
-        f"<rect x='{left}' y='{i * row + 4}' width='{max(1.0, scale * count):.1f}' height='14' fill='#c62828'/>"
-        f"<text x='{left + 6 + scale * count:.1f}' y='{i * row + 15}'>{count}</text>"
-        for i, (label, count) in enumerate(items))
-    return (f"<svg width='{width}' height='{len(items) * row + 8}' "
-            f"font-size='12'>{bars}</svg>")
+    bars = [(label[:34], i * row + 15, i * row + 4, f"{max(1.0, scale * count):.1f}", f"{left + 6 + scale * count:.1f}",
+             count) for i, (label, count) in enumerate(items)]
+    return macro("charts.html", "bar_chart", width, len(items) * row + 8, left, bars)
 
 
 def line_chart(values: list[float], *, x_label: str, y_label: str, x_step: float, width: int = 640,
-               height: int = 180) -> str:
+               height: int = 180) -> Markup:
     """A polyline of ``values`` (one per ``x_step`` of the x axis) with its axes labelled, as inline SVG."""
     if not values:
-        return ""
+        return Markup("")
     top = max(values) or 1.0
     left, bottom, plot_w, plot_h = 50, height - 30, width - 70, height - 50
     step = plot_w / max(len(values) - 1, 1)
     points = " ".join(f"{left + i * step:.1f},{bottom - plot_h * v / top:.1f}" for i, v in enumerate(values))
-    span = x_step * len(values)
-    return (f"<svg width='{width}' height='{height}' font-size='11'>"
-            f"<line x1='{left}' y1='{bottom}' x2='{left + plot_w}' y2='{bottom}' stroke='#888'/>"
-            f"<line x1='{left}' y1='{bottom}' x2='{left}' y2='{bottom - plot_h}' stroke='#888'/>"
-            f"<polyline fill='none' stroke='#1565c0' stroke-width='2' points='{points}'/>"
-            f"<text x='{left - 4}' y='{bottom - plot_h + 4}' text-anchor='end'>{top:.4g}</text>"
-            f"<text x='{left - 4}' y='{bottom}' text-anchor='end'>0</text>"
-            f"<text x='{left + plot_w}' y='{bottom + 14}' text-anchor='end'>{span:.4g}</text>"
-            f"<text x='{left + plot_w / 2}' y='{bottom + 26}' text-anchor='middle'>{html.escape(x_label)}</text>"
-            f"<text x='{left - 4}' y='{bottom - plot_h - 6}'>{html.escape(y_label)}</text></svg>")
+    return macro("charts.html", "line_chart", width, height, left, bottom, left + plot_w, bottom - plot_h, points,
+                 f"{top:.4g}", f"{x_step * len(values):.4g}", left + plot_w / 2, x_label, y_label)
