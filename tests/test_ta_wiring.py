@@ -6,12 +6,15 @@ still gives DG1/DG2/DG13 and DG3 is "not read".  In process (PACE and BAC) and o
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from pathlib import Path
 
 import pytest
+from cardtool.main import main
 from cryptography.hazmat.primitives.asymmetric import ec
+from test_qa import card_folders, make_batch, trust_args
 
 from cardlib.batch.outcome import dg3_state
 from cardlib.card.image import CardImage
@@ -21,7 +24,7 @@ from cardlib.card.synthetic_fingers import synthetic_finger_wsq
 from cardlib.card.testing import sample_pki, sample_resident
 from cardlib.chip.chip import ChipOptions, VirtualChip
 from cardlib.chip.pcscd import PcscdInstance, private_pcscd
-from cardlib.chip.vpcd import vpcd_card
+from cardlib.chip.vpcd import VirtualChipQueue, vpcd_card
 from cardlib.lds.dg3 import DG3, FingerPosition
 from cardlib.pki.certificates import Certificate, RevocationList
 from cardlib.pki.cvc import (
@@ -240,3 +243,38 @@ def test_through_pcscd(pcscd: PcscdInstance) -> None:
         with vpcd_card(VirtualChip(image()), port=pcscd.port), connect(pcscd.reader_name, timeout=5) as transport:
             result = read(transport, eac)
         (assert_dg3_read if passed else assert_dg3_not_read)(result)
+
+
+def with_cvca(image: CardImage) -> CardImage:
+    """``image`` on a chip that trusts :func:`pki`'s CVCA (as perso with ``ChipProfile(trusted_cvca=...)`` makes)."""
+    assert image.secrets is not None
+    return replace(image, secrets=replace(image.secrets, trusted_cvca=(pki().cvca,), eac_date=TODAY))
+
+
+def test_cardtool_read_with_eac(pcscd: PcscdInstance, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pki().save(tmp_path / "eac")
+    secrets = image().secrets
+    assert secrets is not None
+    with vpcd_card(VirtualChip(image()), port=pcscd.port):
+        assert main(["read", "--reader", pcscd.reader_name, "--can", secrets.can, "--eac", str(tmp_path / "eac"),
+                     "--out", str(tmp_path / "dump")]) == 0
+    out = capsys.readouterr().out
+    assert f"terminal authentication: the chip accepted {pki().inspection_system.chr}; released: DG3" in out
+    assert CardImage.load(tmp_path / "dump").files["DG3"] == image().files["DG3"]
+    with pytest.raises(SystemExit) as exited:  # told before any card is waited for
+        main(["read", "--reader", pcscd.reader_name, "--can", secrets.can, "--eac", str(tmp_path / "none"),
+              "--out", str(tmp_path / "dump2")])
+    assert exited.value.code == 2
+    assert "--eac" in capsys.readouterr().err and not (tmp_path / "dump2").exists()
+
+
+def test_cardtool_qa_with_eac(pcscd: PcscdInstance, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    trust_pki, perso = make_batch(tmp_path)
+    pki().save(tmp_path / "eac")
+    line = [with_cvca(CardImage.load(folder)) for folder in card_folders(perso)[:2]]
+    report = tmp_path / "report"
+    with vpcd_card(VirtualChipQueue(VirtualChip(image) for image in line), pcscd.port):
+        main(["qa", str(perso), *trust_args(trust_pki), "--report", str(report), "--readers", "all",
+              "--idle-timeout", "2", "--eac", str(tmp_path / "eac")])
+    assert "cards=2 valid=2 " in capsys.readouterr().out
+    assert "Fingerprints (DG3): 2 read and hash verified" in (report / "report.html").read_text(encoding="utf-8")

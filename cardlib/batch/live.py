@@ -30,7 +30,7 @@ from cardlib.errors import CardlibError
 from cardlib.pki.trust import TrustStore
 from cardlib.reader.models import ChipModels
 from cardlib.reader.pcsc import NoCardError, connect
-from cardlib.reader.reader import AccessKey, ReadResult, WrongAccessKeyError, read_card
+from cardlib.reader.reader import AccessKey, EACCredentials, ReadResult, WrongAccessKeyError, read_card
 from cardlib.reader.transport import CardRemovedError, PCSCTransport, ReaderGoneError
 from cardlib.verify.live import verify_read
 
@@ -41,8 +41,8 @@ _DONE = object()
 class LiveOptions:
     """How a reader worker waits and guesses: ``poll`` seconds per wait for a card, ``settle`` seconds
     between reads of a card left on the reader, ``window`` CANs tried, ``idle_timeout`` seconds without
-    a new card before the reader stops; ``extended_length``, ``max_read`` and ``models`` go to
-    :func:`~cardlib.reader.reader.read_card`.
+    a new card before the reader stops; ``extended_length``, ``max_read``, ``models`` and ``eac`` (Terminal
+    Authentication credentials, so DG3 is read and its hash verified) go to :func:`~cardlib.reader.reader.read_card`.
     """
 
     poll: float = 0.5
@@ -52,6 +52,7 @@ class LiveOptions:
     extended_length: bool = True
     max_read: int | None = None
     models: ChipModels | None = None
+    eac: EACCredentials | None = None
 
 
 class PendingCards:
@@ -193,7 +194,8 @@ class _ReaderWorker:
                 continue
             try:
                 return entry, read_card(transport, AccessKey.can(can), extended_length=self.options.extended_length,
-                                        max_read=self.options.max_read, models=self.options.models)
+                                        max_read=self.options.max_read, models=self.options.models,
+                                        eac=self.options.eac)
             except WrongAccessKeyError:
                 continue
         return None

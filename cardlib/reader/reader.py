@@ -381,6 +381,10 @@ class TerminalAuthResult:
     released: tuple[str, ...] = ()
 
 
+NO_EAC = TerminalAuthResult(False, False, "no EAC terminal credentials given")
+"""The Terminal Authentication result of a read without EAC credentials."""
+
+
 @dataclass(frozen=True, repr=False)
 class EACCredentials:
     """What a terminal needs for Terminal Authentication: its CV certificate chain (link certificates, DV,
@@ -440,7 +444,7 @@ class ReadResult:
     chip_model: str = ""
     pace_protocol: str = ""
     pace_cam: ChipAuthResult = ChipAuthResult(False, False, "not opened with PACE-CAM")
-    terminal_auth: TerminalAuthResult = TerminalAuthResult(False, False, "no EAC terminal credentials given")
+    terminal_auth: TerminalAuthResult = NO_EAC
 
     @property
     def pace_mapping(self) -> str:
@@ -1280,7 +1284,7 @@ def _terminal_authentication(channel: _Channel, reader: _FileReader, eac: EACCre
     then the refused EAC files read again into ``contents``; those released leave ``refused_files``."""
     wanted = [spec.name for spec in _EAC_FILES if spec.name in refused_files]
     if eac is None:
-        return TerminalAuthResult(False, False, "no EAC terminal credentials given")
+        return NO_EAC
     if not wanted:
         return TerminalAuthResult(False, False, "the chip refused no EAC-protected file (DG3, DG4)")
     if not ca_result.passed or channel.ca_terminal is None or channel.sm is None:

@@ -9,7 +9,7 @@ from pathlib import Path
 from cardlib.errors import CardlibError
 from cardlib.reader.models import ChipModels
 from cardlib.reader.progress import ProgressCallback
-from cardlib.reader.reader import AccessKey, ReadResult, read_card
+from cardlib.reader.reader import AccessKey, EACCredentials, ReadResult, read_card
 from cardlib.reader.trace import APDUTrace
 from cardlib.reader.transport import Transport
 
@@ -31,7 +31,7 @@ def add_access_options(parser: argparse.ArgumentParser, *, reader_required: bool
 
 
 def add_read_options(parser: argparse.ArgumentParser) -> None:
-    """``--max-read``, ``--no-extended-length``, ``--chip-models``: how a live card is read."""
+    """``--max-read``, ``--no-extended-length``, ``--chip-models``, ``--eac``: how a live card is read."""
     parser.add_argument("--max-read", type=int, metavar="N",
                         help="ask for at most N bytes per READ BINARY (16 to 65280), for readers or chips that "
                              "fail on large answers")
@@ -40,6 +40,18 @@ def add_read_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--chip-models", type=Path, metavar="FILE",
                         help="remember in FILE, per chip model, what worked, and start the next card of a known "
                              "model from it (delete the file to forget)")
+    parser.add_argument("--eac", type=eac_folder, metavar="DIR",
+                        help="EAC PKI folder (cardtool pki eac init DIR): Terminal Authentication as its inspection "
+                             "system, so the chip releases DG3 (fingerprints); a refusal does not stop the read")
+
+
+def eac_folder(text: str) -> EACCredentials:
+    """The Terminal Authentication credentials of an EAC PKI folder (argparse type: loaded before any card is
+    waited for, a missing or corrupt file named)."""
+    try:
+        return EACCredentials.load(Path(text))
+    except CardlibError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def chip_models(args: argparse.Namespace) -> ChipModels | None:
@@ -52,7 +64,8 @@ def read_with_options(transport: Transport, key: AccessKey, args: argparse.Names
                       aa_challenge: bytes | None = None) -> ReadResult:
     """Read the card on ``transport`` as the options say (see :func:`add_read_options`), traced if asked."""
     return read_card(transport, key, extended_length=not args.no_extended_length, max_read=args.max_read,
-                     models=chip_models(args), trace=trace, on_progress=on_progress, aa_challenge=aa_challenge)
+                     models=chip_models(args), trace=trace, on_progress=on_progress, aa_challenge=aa_challenge,
+                     eac=args.eac)
 
 
 def access_key(args: argparse.Namespace) -> AccessKey:

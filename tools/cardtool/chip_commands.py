@@ -13,7 +13,7 @@ from cardlib.chip.vpcd import DEFAULT_PORT, VirtualChipQueue, serve_vpcd
 from cardlib.errors import CardlibError
 from cardlib.evidence import Evidence
 from cardlib.reader.pcsc import connect
-from cardlib.reader.reader import ReadResult
+from cardlib.reader.reader import NO_EAC, ReadResult
 from cardlib.reader.trace import APDUTrace
 from cardtool.access import access_key, add_access_options, read_with_options
 from cardtool.verify_command import challenge_hex
@@ -90,6 +90,8 @@ def describe_read(result: ReadResult) -> str:
     files = ", ".join(sorted(result.dump.files))
     protected = f"; refused by the chip: {', '.join(result.protected_files)}" if result.protected_files else ""
     notes = "".join(f"\nnote: {note}" for note in result.notes)
+    if result.terminal_auth != NO_EAC:
+        notes = f"\nterminal authentication: {result.terminal_auth.reason}{notes}"
     return (f"{result.access} ({result.cipher}), {result.apdu_count} APDUs, {result.bytes_read} bytes in "
             f"{result.timings.total * 1000:.0f} ms; files: {files}{protected}\n"
             f"chip authentication: {result.chip_auth.reason}; active authentication: {result.active_auth.reason}"

@@ -106,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
         progress = Progress(writer.resumed + len(pending), done=writer.resumed)
         options = LiveOptions(idle_timeout=args.idle_timeout, window=args.window,
                               extended_length=not args.no_extended_length, max_read=args.max_read,
-                              models=chip_models(args))
+                              models=chip_models(args), eac=args.eac)
         results = check_readers(readers, pending, trust, at, options=options)
     else:
         progress = Progress(sum(count_items(source) for source in args.sources), done=writer.resumed)
