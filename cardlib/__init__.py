@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from cardlib.pki.trust import TrustStore
     from cardlib.reader.pcsc import connect
     from cardlib.reader.progress import ReadEvent, ReadPhase, ReadStage
-    from cardlib.reader.reader import AccessKey, ReadResult, WrongAccessKeyError, read_card
+    from cardlib.reader.reader import AccessKey, EACCredentials, ReadResult, WrongAccessKeyError, read_card
     from cardlib.verify.holder import Holder, Portrait
     from cardlib.verify.live import verify_read
     from cardlib.verify.report import CheckResult, Status, Verdict, VerificationReport
@@ -48,6 +48,7 @@ _HOMES = {
     "CardImage": "cardlib.card.image",
     "read_card": "cardlib.reader.reader",
     "AccessKey": "cardlib.reader.reader",
+    "EACCredentials": "cardlib.reader.reader",
     "ReadResult": "cardlib.reader.reader",
     "WrongAccessKeyError": "cardlib.reader.reader",
     "connect": "cardlib.reader.pcsc",
@@ -86,6 +87,7 @@ __all__ = [
     "CardlibError",
     "CheckResult",
     "DecodeError",
+    "EACCredentials",
     "Evidence",
     "Holder",
     "InputError",
