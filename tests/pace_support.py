@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
+
+from vectors import vector_json
 
 from cardlib.protocols.apdu import CommandAPDU, ResponseAPDU
 from cardlib.protocols.pace import PACEChip, PACETerminal
 from cardlib.protocols.sm import SecureMessaging
-
-VECTORS = Path(__file__).parents[1] / "testvectors"
 
 
 class Vector:
     """One worked example of ``testvectors/``: hex values by name, APDUs by name."""
 
     def __init__(self, name: str) -> None:
-        self.data: dict[str, Any] = json.loads((VECTORS / name).read_text())
+        self.data: dict[str, Any] = vector_json(name)
 
     def __getitem__(self, name: str) -> bytes:
         return bytes.fromhex(self.data[name])

@@ -2,24 +2,21 @@
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from vectors import vector_json
 
 from cardlib.errors import CardlibError, ProtocolError, ValidationError
 from cardlib.protocols.apdu import CommandAPDU, ResponseAPDU
 from cardlib.protocols.bac import BACChip, BACTerminal, derive_bac_keys, key_seed
 from cardlib.protocols.sm import SecureMessaging
 
-V: dict[str, Any] = json.loads(
-    (Path(__file__).parents[1] / "testvectors" / "bac_icao_9303_11_app_d.json").read_text()
-)
+V: dict[str, Any] = vector_json("bac_icao_9303_11_app_d.json")
 
 
 def _h(name: str) -> bytes:

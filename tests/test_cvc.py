@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import date, timedelta
-from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from vectors import TESTVECTORS
 
 from cardlib.curves import by_name
 from cardlib.errors import DecodeError, EncodeError
@@ -30,7 +30,7 @@ from cardlib.pki.cvc import (
 )
 from cardlib.pki.eac import EACPKI, EACConfig
 
-BSI_CVCA = Path(__file__).parent.parent / "testvectors" / "eac" / "DETESTeID00005.cvcert"
+BSI_CVCA = TESTVECTORS / "eac" / "DETESTeID00005.cvcert"
 TODAY = date(2030, 6, 1)
 
 

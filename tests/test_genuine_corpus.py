@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from vectors import TESTVECTORS
 
 from cardlib.card.image import CardImage
 from cardlib.lds.sod import SOD
@@ -19,7 +20,7 @@ from cardlib.pki.trust import TrustStore
 from cardlib.verify.report import Status, Verdict, VerificationReport
 from cardlib.verify.verifier import verify
 
-CORPUS = Path(__file__).parents[1] / "testvectors" / "genuine"
+CORPUS = TESTVECTORS / "genuine"
 GMRTD_SODS = sorted((CORPUS / "gmrtd").glob("*_EF_SOD.bin"))
 # The specimens' Document Signers expired in 2009 and 2011 and their SODs state no signing time: they are
 # verified at a date inside their validity, as a counter would have on the day.

@@ -2,45 +2,38 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
 import pytest
+from vectors import vector_json
 
 from cardlib.errors import ProtocolError
 from cardlib.protocols.kdf import adjust_parity, kdf, kdf_enc, kdf_mac, kdf_pi
 
-VECTORS = Path(__file__).parents[1] / "testvectors"
-
-
-def _load(name: str) -> dict[str, Any]:
-    return json.loads((VECTORS / name).read_text())  # type: ignore[no-any-return]
-
 
 def test_bac_document_keys_app_d() -> None:
-    bac = _load("bac_icao_9303_11_app_d.json")
+    bac = vector_json("bac_icao_9303_11_app_d.json")
     seed = bytes.fromhex(bac["k_seed"])
     assert kdf_enc(seed, "3DES") == bytes.fromhex(bac["k_enc"])
     assert kdf_mac(seed, "3DES") == bytes.fromhex(bac["k_mac"])
 
 
 def test_bac_session_keys_app_d() -> None:
-    bac = _load("bac_icao_9303_11_app_d.json")
+    bac = vector_json("bac_icao_9303_11_app_d.json")
     seed = bytes(a ^ b for a, b in zip(bytes.fromhex(bac["k_ifd"]), bytes.fromhex(bac["k_ic"]), strict=True))
     assert kdf_enc(seed, "3DES") == bytes.fromhex(bac["ks_enc"])
     assert kdf_mac(seed, "3DES") == bytes.fromhex(bac["ks_mac"])
 
 
 def test_pace_keys_app_g1() -> None:
-    pace = _load("pace_ecdh_gm_icao_9303_11_app_g1.json")
+    pace = vector_json("pace_ecdh_gm_icao_9303_11_app_g1.json")
     assert kdf_pi(bytes.fromhex(pace["k_seed"]), "AES", 128) == bytes.fromhex(pace["k_pi"])
     secret = bytes.fromhex(pace["shared_secret"])
     assert kdf_enc(secret, "AES", 128) == bytes.fromhex(pace["ks_enc"])
     assert kdf_mac(secret, "AES", 128) == bytes.fromhex(pace["ks_mac"])
 
 
-@pytest.mark.parametrize("vector", _load("kdf_extra_gmrtd.json")["vectors"])
+@pytest.mark.parametrize("vector", vector_json("kdf_extra_gmrtd.json")["vectors"])
 def test_aes_192_256_extra(vector: dict[str, Any]) -> None:
     key = kdf(bytes.fromhex(vector["secret"]), vector["counter"], vector["cipher"], vector["key_bits"])
     assert key == bytes.fromhex(vector["key"])

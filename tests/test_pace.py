@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, Literal
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from vectors import vector_json
 
 from cardlib.curves import CURVES, Curve, by_parameter_id
 from cardlib.errors import CardlibError, ProtocolError
@@ -19,9 +18,7 @@ from cardlib.protocols.kdf import kdf_pi
 from cardlib.protocols.pace import PACEChip, PACEParameters, PACETerminal, authentication_token, password_key
 from cardlib.protocols.sm import SecureMessaging, cbc_decrypt
 
-V: dict[str, Any] = json.loads(
-    (Path(__file__).parents[1] / "testvectors" / "pace_ecdh_gm_icao_9303_11_app_g1.json").read_text()
-)
+V: dict[str, Any] = vector_json("pace_ecdh_gm_icao_9303_11_app_g1.json")
 PARAMS = PACEParameters(V["protocol"], V["parameter_id"])
 CURVE = by_parameter_id(13)
 

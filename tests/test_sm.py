@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from vectors import vector_json
 
 from cardlib.errors import CardlibError, ProtocolError
 from cardlib.protocols.apdu import CommandAPDU, ResponseAPDU
 from cardlib.protocols.sm import SecureMessaging, pad, retail_mac, unpad
 
-VECTORS: dict[str, Any] = json.loads(
-    (Path(__file__).parents[1] / "testvectors" / "sm_3des_icao_9303_11_app_d4.json").read_text()
-)
+VECTORS: dict[str, Any] = vector_json("sm_3des_icao_9303_11_app_d4.json")
 
 
 def _session() -> SecureMessaging:

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_sod import EC_SIGNER, RSA_PKCS1_SIGNER, RSA_PSS_SIGNER
+from vectors import TESTVECTORS
 
 from cardlib.errors import DecodeError
 from cardlib.lds import der
@@ -32,7 +33,7 @@ SIGNED = {
     "rsa-pkcs1": SOD.sign(LDSSecurityObject("sha384", {1: bytes(48)}), RSA_PKCS1_SIGNER).encode(),
 }
 PUBLIC = {"bsi2008": SHARED / "bsi2008" / "EF_SOD.bin", "loes2006": SHARED / "loes2006" / "ef011D.bin"}
-GENUINE = sorted((ROOT / "testvectors" / "genuine" / "gmrtd").glob("*_EF_SOD.bin"))
+GENUINE = sorted((TESTVECTORS / "genuine" / "gmrtd").glob("*_EF_SOD.bin"))
 CORPUS = sorted((ROOT / "tests" / "fuzz" / "corpus" / "sod").iterdir())
 
 
@@ -129,6 +130,8 @@ def mutated(draw: st.DrawFn) -> bytes:
     """A genuine or signed SOD with a few bytes overwritten, inserted, deleted, or its end cut off."""
     data = bytearray(draw(st.sampled_from(BASES)))
     for _ in range(draw(st.integers(1, 3))):
+        if len(data) < 2:
+            break
         where = draw(st.integers(0, len(data) - 1))
         operation = draw(st.sampled_from(("set", "insert", "delete", "truncate")))
         if operation == "set":
