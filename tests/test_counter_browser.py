@@ -34,6 +34,8 @@ from cardlib.pki.trust import TrustStore
 from cardlib.reader.pcsc import NoCardError, NoServiceError, wait_for_card
 from cardlib.reader.transport import CardRemovedError, InProcessTransport, Transport
 
+pytestmark = [pytest.mark.browser, pytest.mark.pcsc]  # headless Chromium on a counter fed by pcscd
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]

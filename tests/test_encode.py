@@ -234,6 +234,7 @@ def test_a_card_without_the_applet_is_named() -> None:
     assert probe(Recorder(BlankAppletChip())) is CardState.BLANK
 
 
+@pytest.mark.pcsc  # starts a private pcscd
 def test_cardtool_encode_through_pcscd_and_vpcd(pki_folder: Path, tmp_path: Path,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "batch"

@@ -199,6 +199,7 @@ def test_nonces_are_single_use_expire_and_are_bounded() -> None:
     assert "not issued" in (store.redeemer(third)(third) or "")  # consumed by the mismatching bundle
 
 
+@pytest.mark.pcsc  # starts a private pcscd
 def test_cardtool_read_evidence_then_verify_evidence(image: CardImage, tmp_path: Path,
                                                       capsys: pytest.CaptureFixture[str]) -> None:
     assert image.secrets is not None

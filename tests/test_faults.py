@@ -191,6 +191,7 @@ class _DroppedAfter(_StopsPcscdAfter):
 
 
 @pytest.mark.parametrize("phase", ["access_control", "active_authentication"])
+@pytest.mark.pcsc  # starts a private pcscd
 def test_vpcd_connection_dropped_mid_read_is_card_removed(image: CardImage, phase: str) -> None:
     """The card's connection to the reader is cut during PACE, or during the last exchange (AA)."""
     key = _key(image, ChipOptions())
@@ -207,6 +208,7 @@ def test_vpcd_connection_dropped_mid_read_is_card_removed(image: CardImage, phas
 
 # The virtual card's server thread fails to answer a daemon that is gone.
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+@pytest.mark.pcsc  # starts a private pcscd
 def test_pcscd_dying_mid_read_is_a_typed_error_and_a_restarted_pcscd_reads_again(image: CardImage) -> None:
     key = _key(image, ChipOptions())
     with (private_pcscd() as instance,

@@ -148,20 +148,20 @@ CATALOGUE = [
     # PACE offered but MSE:Set AT "not supported": BAC, with a note (never silent)
     FieldChip("pace-offered-mse-6D00", ChipOptions(internal_errors=((0x22, 0x6D00),)), "MRZ", "BAC",
               note="EF.CardAccess offers PACE but the chip refused MSE"),
-    # malformed EF.COM (vsmartcard's ePass emulator): kept, and judged; the data groups come from EF.SOD, or
-    # without one every DG is probed.  Empty files: an empty EF.SOD is no evidence, an empty DG2 fails its hash
-    FieldChip("malformed-com", ChipOptions(malformed_com=True), verdict=Verdict.INVALID, failed=("lds.com",),
+    # malformed EF.COM (vsmartcard's ePass emulator): kept, and warned about (it is unsigned); the data groups come
+    # from EF.SOD, or without one every DG is probed.  Empty files: an empty EF.SOD is no evidence, an empty DG2 fails its hash
+    FieldChip("malformed-com", ChipOptions(malformed_com=True),
               note="EF.COM does not decode (EF.COM, offset 26: tag 36 claims 68 bytes but only 4 remain): the "
                    "data groups EF.SOD lists were read"),
     FieldChip("malformed-com-empty-sod", ChipOptions(malformed_com=True, empty_files=("EF.SOD",)), max_apdus=50,
-              verdict=Verdict.INVALID, failed=("lds.com",), note="and EF.SOD is empty: DG1-DG16 were probed"),
+              verdict=Verdict.CANNOT_TELL, note="and EF.SOD is empty: DG1-DG16 were probed"),
     FieldChip("empty-sod", ChipOptions(empty_files=("EF.SOD",)), verdict=Verdict.CANNOT_TELL,
               note="EF.SOD is empty (0 bytes)"),
     FieldChip("empty-dg2", ChipOptions(empty_files=("DG2",)), verdict=Verdict.INVALID, failed=("hash.DG2",),
               note="DG2 is empty (0 bytes)"),
     FieldChip("epass-emulator", ChipOptions(mac_only_9000=True, sfi_sw=0x6A82, pace=False, bac_wrong_key_sw=0x6988,
                                             malformed_com=True, empty_files=("EF.SOD", "DG2")), "MRZ", "BAC",
-              max_apdus=80, verdict=Verdict.INVALID, failed=("lds.com",), note="DG2 is empty (0 bytes)"),
+              max_apdus=80, verdict=Verdict.CANNOT_TELL, note="DG2 is empty (0 bytes)"),
 ]
 
 
@@ -254,6 +254,7 @@ def read_through_pcscd(pcscd: PcscdInstance, chip: VirtualChip, key: AccessKey) 
 
 
 @pytest.mark.parametrize("row", CATALOGUE, ids=str)
+@pytest.mark.pcsc  # starts a private pcscd
 def test_field_chip_reads_through_pcscd(pcscd: PcscdInstance, row: FieldChip) -> None:
     image = card(row.image)
     check_read(row, image, read_through_pcscd(pcscd, VirtualChip(image, row.options), key_for(image, row.key)))
@@ -400,6 +401,7 @@ def test_reader_without_extended_length_in_process() -> None:
     assert reader.failures == 1
 
 
+@pytest.mark.pcsc  # starts a private pcscd
 def test_reader_without_extended_length_through_pcscd(pcscd: PcscdInstance, monkeypatch: pytest.MonkeyPatch) -> None:
     """SCardTransmit fails every extended APDU as a short-APDU reader's driver does ("transaction failed"),
     the card still present: PCSCTransport tells that from a removal and the read goes on with short APDUs."""
@@ -422,6 +424,7 @@ def test_reader_without_extended_length_through_pcscd(pcscd: PcscdInstance, monk
 # -- slow chips: the reader and the counter wait for them --------------------------------------------------
 
 
+@pytest.mark.pcsc  # starts a private pcscd
 def test_slow_chip_300ms_per_apdu_through_pcscd(pcscd: PcscdInstance) -> None:
     image = card("default")
     start = time.monotonic()
@@ -430,6 +433,7 @@ def test_slow_chip_300ms_per_apdu_through_pcscd(pcscd: PcscdInstance) -> None:
     check_read(FieldChip("slow-300ms"), image, result)
 
 
+@pytest.mark.pcsc  # starts a private pcscd
 def test_counter_does_not_call_a_slow_card_removed(pcscd: PcscdInstance) -> None:
     image = card("default")
     assert image.secrets is not None
@@ -563,6 +567,7 @@ class _Watched(DelegatingCard):
         return answer
 
 
+@pytest.mark.pcsc  # starts a private pcscd
 def test_cardtool_read_options_through_pcscd(pcscd: PcscdInstance, tmp_path: Path,
                                              capsys: pytest.CaptureFixture[str]) -> None:
     image = card("default")
@@ -613,6 +618,7 @@ def test_trace_shows_every_plain_exchange_and_no_secret(kind: str, options: Chip
         assert (image.files[name][4:40].hex().upper() in text) is personal
 
 
+@pytest.mark.pcsc  # starts a private pcscd
 def test_cardtool_read_trace_of_a_failed_read_is_kept(pcscd: PcscdInstance, tmp_path: Path) -> None:
     image = card("default")
     assert image.secrets is not None

@@ -19,6 +19,8 @@ from cardlib.pki.trust import TrustStore
 from cardlib.verify.report import Status
 from cardlib.verify.verifier import verify
 
+pytestmark = pytest.mark.pcsc  # a production line through a private pcscd
+
 
 def _forged(image: CardImage) -> CardImage:
     """A clone of ``image`` with DG13 edited after signing and its own CAN (it is not a card of the batch)."""

@@ -147,6 +147,7 @@ def browser_page() -> Iterator[Page]:
         browser.close()
 
 
+@pytest.mark.browser  # headless Chromium
 def test_search_by_id_and_filter_by_reason_in_a_browser_offline(browser_page: Page,
                                                                qa_run: tuple[Path, list[Path], int]) -> None:
     report, dumps, _ = qa_run

@@ -156,6 +156,7 @@ def test_a_genuine_read_fits_the_budgets_and_every_apdu_is_counted(image: CardIm
                   budget=ReadBudget(max_card_bytes=genuine.bytes_read - 1))
 
 
+@pytest.mark.pcsc  # starts a private pcscd
 def test_budgets_stop_the_hostile_chip_through_pcscd(image: CardImage, pcscd: PcscdInstance) -> None:
     for budget, name in ((None, "MAX_FILE_BYTES"), (replace(NO_BYTE_CAPS, deadline_seconds=0.5),
                                                     "READ_DEADLINE_SECONDS")):
@@ -218,6 +219,7 @@ def test_counter_shows_the_budget_as_an_unreadable_card(image: CardImage, tmp_pa
     assert "DG1" in state["detail"] and "MAX_FILE_BYTES" in state["detail"]
 
 
+@pytest.mark.pcsc  # starts a private pcscd
 def test_live_qa_records_the_budget_and_goes_on_with_the_line(tmp_path: Path) -> None:
     pki, perso = make_batch(tmp_path)
     first = CardImage.load(card_folders(perso)[0])

@@ -17,6 +17,8 @@ from cardlib.reader.pcsc import NoCardError, NoReaderError, connect, list_reader
 from cardlib.reader.reader import AccessKey, read_card
 from cardlib.reader.transport import CardRemovedError, InProcessTransport, PCSCTransport
 
+pytestmark = pytest.mark.pcsc  # every test here reads through a private pcscd
+
 
 @pytest.fixture(scope="module")
 def image() -> CardImage:

@@ -20,6 +20,8 @@ from cardlib.lds.files import EMRTD_AID
 from cardlib.protocols.apdu import CommandAPDU, ResponseAPDU
 from cardlib.protocols.bac import BACTerminal
 
+pytestmark = pytest.mark.pcsc  # vpcd cards behind a private pcscd
+
 # ICAO 9303-11 App. D.2 (BAC worked example) MRZ information; App. G.1 EF.CardAccess.
 MRZ_INFORMATION = "L898902C<369080619406236"
 CARD_ACCESS = bytes.fromhex("31143012060A04007F0007020204020202010202010D")
