@@ -177,6 +177,25 @@ def test_wrong_terminal_key_fails_external_authenticate() -> None:
     assert "EXTERNAL AUTHENTICATE" in result.terminal_auth.reason and "6300" in result.terminal_auth.reason
 
 
+def test_forged_certificate_signature_is_refused() -> None:
+    genuine = EACCredentials.of(pki())
+    inspection = genuine.chain[-1]
+    forged = replace(inspection, signature=inspection.signature[:-1] + bytes([inspection.signature[-1] ^ 1]))
+    result = in_process(EACCredentials((genuine.chain[0], forged), genuine.signer))
+    assert_dg3_not_read(result)
+    assert f"PSO:VERIFY CERTIFICATE for {inspection.chr}" in result.terminal_auth.reason
+    assert "6A80" in result.terminal_auth.reason
+
+
+def test_chip_trusting_no_cvca_refuses_ta_and_keeps_dg3() -> None:
+    secrets = image().secrets
+    assert secrets is not None
+    no_eac = replace(image(), secrets=replace(secrets, trusted_cvca=(), eac_date=None))
+    result = read(InProcessTransport(VirtualChip(no_eac)), EACCredentials.of(pki()))
+    assert_dg3_not_read(result)
+    assert result.terminal_auth.performed and "6985" in result.terminal_auth.reason
+
+
 def test_chip_date_moves_forward_and_outlives_the_session() -> None:
     later = TODAY + timedelta(days=5)
     dv, dv_key = issue("VNLATERDV00001", Role.DV_DOMESTIC, ALL_RIGHTS, later, later + timedelta(days=90))
