@@ -148,8 +148,9 @@ CATALOGUE = [
     # PACE offered but MSE:Set AT "not supported": BAC, with a note (never silent)
     FieldChip("pace-offered-mse-6D00", ChipOptions(internal_errors=((0x22, 0x6D00),)), "MRZ", "BAC",
               note="EF.CardAccess offers PACE but the chip refused MSE"),
-    # malformed EF.COM (vsmartcard's ePass emulator): kept, and warned about (it is unsigned); the data groups come
-    # from EF.SOD, or without one every DG is probed.  Empty files: an empty EF.SOD is no evidence, an empty DG2 fails its hash
+    # malformed EF.COM (vsmartcard's ePass emulator): kept, and warned about (it is unsigned); the data groups
+    # come from EF.SOD, or without one every DG is probed.  Empty files: an empty EF.SOD is no evidence, an empty
+    # DG2 fails its hash
     FieldChip("malformed-com", ChipOptions(malformed_com=True),
               note="EF.COM does not decode (EF.COM, offset 26: tag 36 claims 68 bytes but only 4 remain): the "
                    "data groups EF.SOD lists were read"),

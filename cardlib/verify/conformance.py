@@ -162,9 +162,17 @@ def _skipped(check_ids: Iterable[str], lds: DecodedLDS, name: str) -> list[Check
 
 
 def com_checks(lds: DecodedLDS) -> list[CheckResult]:
-    """EF.COM is there and decodes (tag list holds data group tags only), LDS version 1.7/1.8, Unicode 4.0.0."""
+    """EF.COM is there and decodes (tag list holds data group tags only), LDS version 1.7/1.8, Unicode 4.0.0.
+
+    EF.COM is not signed: an EF.COM that does not decode is a defect to report (WARN), not evidence against the
+    signed data groups, which EF.SOD lists and proves on its own (as a missing EF.COM only warns).
+    """
     absent = lds.com is None and "EF.COM" not in lds.errors and "EF.COM" not in lds.empty
-    results = [_com_missing() if absent else _decoded("lds.com", "EF.COM", lds, lds.com)]
+    if "EF.COM" in lds.errors:
+        results = [_result("lds.com", Status.WARN, f"EF.COM is malformed: {lds.errors['EF.COM']}; it is not "
+                           "signed, so this proves nothing against the data groups EF.SOD lists")]
+    else:
+        results = [_com_missing() if absent else _decoded("lds.com", "EF.COM", lds, lds.com)]
     com = lds.com
     if com is None:
         return results + _skipped(("lds.com.lds_version", "lds.com.unicode_version", "lds.com.tag_list"), lds,
