@@ -97,6 +97,8 @@ def mutated(draw: st.DrawFn) -> bytes:
     """A base DG14 with a few bytes overwritten, inserted or deleted."""
     data = bytearray(draw(st.sampled_from(BASES)))
     for _ in range(draw(st.integers(1, 3))):
+        if len(data) < 2:
+            break
         where = draw(st.integers(0, len(data) - 1))
         operation = draw(st.sampled_from(("set", "insert", "delete")))
         if operation == "set":

@@ -65,9 +65,15 @@ def elements(data: bytes, start: int, stop: int) -> list[Element]:
     found = []
     while start < stop:
         identifier = data[start]
-        if identifier & 0x1F == 0x1F:
+        if identifier & 0x1F == 0x1F or start + 2 > stop:
             raise Unusual
-        begin, end = _extent(data, start, stop)
+        if data[start + 1] < 0x80:  # the short form, most elements: read here, without a call
+            begin = start + 2
+            end = begin + data[start + 1]
+            if end > stop:
+                raise Unusual
+        else:
+            begin, end = _extent(data, start, stop)
         found.append((identifier, start, begin, end))
         start = end
     return found

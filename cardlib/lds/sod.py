@@ -705,9 +705,10 @@ def _decode_lso_canonical(econtent: bytes) -> tuple[LDSSecurityObject, bool]:
         if item[0] != der.SEQUENCE:
             raise der.Unusual
         number, value = der.shaped(econtent, item[2], item[3], der.INTEGER, der.OCTET_STRING)
-        if der.integer(econtent, number) in hashes_by_dg:  # a data group hashed twice
+        group = der.integer(econtent, number)
+        if group in hashes_by_dg:  # a data group hashed twice
             raise der.Unusual
-        hashes_by_dg[der.integer(econtent, number)] = der.contents(econtent, value)
+        hashes_by_dg[group] = der.contents(econtent, value)
     versions: tuple[str | None, str | None] = (None, None)
     if len(parts) == 4:
         lds, unicode = der.shaped(econtent, parts[3][2], parts[3][3], der.PRINTABLE_STRING, der.PRINTABLE_STRING)
