@@ -28,3 +28,17 @@ def full_disk(tmp_path: Path) -> Iterator[Path]:
         yield mount_point
     finally:
         subprocess.run(["umount", str(mount_point)], check=True)
+
+
+PCSCD_FIXTURES = frozenset({"pcscd"})
+"""Module fixtures that start a private pcscd (test modules name theirs so)."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark ``pcsc`` every test using a ``pcscd`` fixture, so ``-m "not pcsc"`` never starts one.
+
+    Tests that start pcscd themselves (``private_pcscd()`` in the test body) carry the mark explicitly.
+    """
+    for item in items:
+        if PCSCD_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.pcsc)

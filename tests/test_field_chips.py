@@ -255,7 +255,6 @@ def read_through_pcscd(pcscd: PcscdInstance, chip: VirtualChip, key: AccessKey) 
 
 
 @pytest.mark.parametrize("row", CATALOGUE, ids=str)
-@pytest.mark.pcsc  # starts a private pcscd
 def test_field_chip_reads_through_pcscd(pcscd: PcscdInstance, row: FieldChip) -> None:
     image = card(row.image)
     check_read(row, image, read_through_pcscd(pcscd, VirtualChip(image, row.options), key_for(image, row.key)))
@@ -402,7 +401,6 @@ def test_reader_without_extended_length_in_process() -> None:
     assert reader.failures == 1
 
 
-@pytest.mark.pcsc  # starts a private pcscd
 def test_reader_without_extended_length_through_pcscd(pcscd: PcscdInstance, monkeypatch: pytest.MonkeyPatch) -> None:
     """SCardTransmit fails every extended APDU as a short-APDU reader's driver does ("transaction failed"),
     the card still present: PCSCTransport tells that from a removal and the read goes on with short APDUs."""
@@ -425,7 +423,6 @@ def test_reader_without_extended_length_through_pcscd(pcscd: PcscdInstance, monk
 # -- slow chips: the reader and the counter wait for them --------------------------------------------------
 
 
-@pytest.mark.pcsc  # starts a private pcscd
 def test_slow_chip_300ms_per_apdu_through_pcscd(pcscd: PcscdInstance) -> None:
     image = card("default")
     start = time.monotonic()
@@ -434,7 +431,6 @@ def test_slow_chip_300ms_per_apdu_through_pcscd(pcscd: PcscdInstance) -> None:
     check_read(FieldChip("slow-300ms"), image, result)
 
 
-@pytest.mark.pcsc  # starts a private pcscd
 def test_counter_does_not_call_a_slow_card_removed(pcscd: PcscdInstance) -> None:
     image = card("default")
     assert image.secrets is not None
@@ -568,7 +564,6 @@ class _Watched(DelegatingCard):
         return answer
 
 
-@pytest.mark.pcsc  # starts a private pcscd
 def test_cardtool_read_options_through_pcscd(pcscd: PcscdInstance, tmp_path: Path,
                                              capsys: pytest.CaptureFixture[str]) -> None:
     image = card("default")
@@ -619,7 +614,6 @@ def test_trace_shows_every_plain_exchange_and_no_secret(kind: str, options: Chip
         assert (image.files[name][4:40].hex().upper() in text) is personal
 
 
-@pytest.mark.pcsc  # starts a private pcscd
 def test_cardtool_read_trace_of_a_failed_read_is_kept(pcscd: PcscdInstance, tmp_path: Path) -> None:
     image = card("default")
     assert image.secrets is not None

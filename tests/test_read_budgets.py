@@ -156,7 +156,6 @@ def test_a_genuine_read_fits_the_budgets_and_every_apdu_is_counted(image: CardIm
                   budget=ReadBudget(max_card_bytes=genuine.bytes_read - 1))
 
 
-@pytest.mark.pcsc  # starts a private pcscd
 def test_budgets_stop_the_hostile_chip_through_pcscd(image: CardImage, pcscd: PcscdInstance) -> None:
     for budget, name in ((None, "MAX_FILE_BYTES"), (replace(NO_BYTE_CAPS, deadline_seconds=0.5),
                                                     "READ_DEADLINE_SECONDS")):
