@@ -68,7 +68,8 @@ def _check_text(value: str, field: str, *, allowed: frozenset[str], max_length: 
         raise ValidationError("must not be empty", field=field)
     if len(value) > max_length:
         raise ValidationError(f"{len(value)} characters, at most {max_length} allowed", field=field)
-    if not _letters_and(allowed).issuperset(value):  # Vietnamese letters and ``allowed`` alone all pass
+    always = _PLACE_CHARACTERS if allowed is _PLACE_PUNCTUATION else _letters_and(allowed)
+    if not always.issuperset(value):  # Vietnamese letters, ``allowed`` (and digits in places) alone all pass
         _check_characters(value, field, allowed)
     if "  " in value:
         raise ValidationError("contains consecutive spaces", field=field)
@@ -80,6 +81,9 @@ def _check_characters(value: str, field: str, allowed: frozenset[str]) -> None:
         category = unicodedata.category(char)
         if not (category[0] in "LM" or (digits_ok and category == "Nd") or char in allowed):
             raise ValidationError(f"character {char!r} at position {index} is not allowed", field=field)
+
+
+_PLACE_CHARACTERS = LETTERS | _PLACE_PUNCTUATION | frozenset("0123456789")
 
 
 @cache
