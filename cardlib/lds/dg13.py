@@ -44,7 +44,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from enum import Enum, IntEnum
-from functools import cached_property
 
 from asn1crypto import core
 
@@ -220,13 +219,17 @@ class DG13Field:
     values: tuple[DG13Value, ...]
     encoded: bytes = field(default=b"", init=False, compare=False, repr=False)
 
-    @cached_property
+    @property
     def texts(self) -> tuple[str, ...]:
         """Every string in the field, nested ones flattened, in order (worked out once: the field is immutable)."""
-        flat: list[str] = []
-        for value in self.values:
-            flat.extend(item.text for item in (value if isinstance(value, tuple) else (value,)))
-        return tuple(flat)
+        known: tuple[str, ...] | None = self.__dict__.get("_texts")
+        if known is None:
+            flat: list[str] = []
+            for value in self.values:
+                flat.extend(item.text for item in (value if isinstance(value, tuple) else (value,)))
+            known = tuple(flat)
+            self.__dict__["_texts"] = known
+        return known
 
     @property
     def text(self) -> str:
@@ -283,11 +286,15 @@ class DG13:
         if duplicates:
             raise ValidationError(f"field numbers appear twice: {duplicates}", field="DG13")
 
-    @cached_property
+    @property
     def fields(self) -> dict[int, DG13Field]:
         """The fields by number (worked out once, as the DG13 is immutable and the checks ask it often: do not
         modify it)."""
-        return {entry.number: entry for entry in self.entries}
+        known: dict[int, DG13Field] | None = self.__dict__.get("_fields")
+        if known is None:
+            known = {entry.number: entry for entry in self.entries}
+            self.__dict__["_fields"] = known
+        return known
 
     def text(self, number: int) -> str | None:
         """The string of field ``number``, or None when the field is absent."""
