@@ -5,6 +5,8 @@ still gives DG1/DG2/DG13 and DG3 is "not read".  In process (PACE and BAC) and o
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
@@ -48,6 +50,7 @@ from cardlib.verify.live import verify_read
 
 TODAY = datetime.now(UTC).date()
 BASIC = ("DG1", "DG2", "DG13")
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @cache
@@ -297,3 +300,12 @@ def test_cardtool_qa_with_eac(pcscd: PcscdInstance, tmp_path: Path, capsys: pyte
               "--idle-timeout", "2", "--eac", str(tmp_path / "eac")])
     assert "cards=2 valid=2 " in capsys.readouterr().out
     assert "Fingerprints (DG3): 2 read and hash verified" in (report / "report.html").read_text(encoding="utf-8")
+
+
+def test_bench_pace_times_each_protocol_on_both_sides() -> None:
+    done = subprocess.run([sys.executable, "-m", "benchmarks.bench_pace", "--runs", "2"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()[1:]
+    assert [line.split()[0] for line in lines] == ["PACE-GM", "PACE-IM", "PACE-CAM", "TA"]
+    assert all(float(line.split("terminal")[1].split("ms")[0]) > 0 and "chip" in line for line in lines)
