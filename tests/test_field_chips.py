@@ -423,6 +423,7 @@ def test_reader_without_extended_length_through_pcscd(pcscd: PcscdInstance, monk
 # -- slow chips: the reader and the counter wait for them --------------------------------------------------
 
 
+@pytest.mark.slow  # over 5 s here
 def test_slow_chip_300ms_per_apdu_through_pcscd(pcscd: PcscdInstance) -> None:
     image = card("default")
     start = time.monotonic()

@@ -347,6 +347,7 @@ def test_qa_refuses_a_source_that_is_no_batch(tmp_path: Path, capsys: pytest.Cap
     assert "not a card folder" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # over 5 s here
 def test_qa_killed_with_sigkill_resumes_without_loss_or_double_count(batch: tuple[Path, Path],
                                                                      tmp_path: Path) -> None:
     pki, perso = batch

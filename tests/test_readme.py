@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import cardlib
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,6 +41,7 @@ def test_library_example_runs_from_an_empty_folder(tmp_path: Path) -> None:
     assert (tmp_path / "card-001" / "card.json").is_file() and (tmp_path / "pki" / "csca.pem").is_file()
 
 
+@pytest.mark.slow  # over 5 s here
 def test_library_example_passes_mypy_strict(tmp_path: Path) -> None:
     (tmp_path / "example.py").write_text(_example(), encoding="utf-8")
     # The editable install imports cardlib through an import hook mypy cannot follow: point it at the folder

@@ -77,6 +77,7 @@ def _kill_parent_and_time_workers(command: list[str], busy: Callable[[], bool], 
     return survived
 
 
+@pytest.mark.slow  # over 5 s here
 def test_qa_workers_die_with_a_killed_qa(tmp_path: Path) -> None:
     pki, perso = make_batch(tmp_path / "batch")
     originals = copy_as_dumps(card_folders(perso)[:2], tmp_path / "originals")
