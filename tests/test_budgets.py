@@ -2,8 +2,8 @@
 
 Each bomb is built here: a JPEG 2000 portrait whose SIZ marker (and JP2 header) declares 9400×9400 pixels in
 a couple of hundred bytes, tiled and many-scan variants, and card folders whose files are a link to
-/dev/zero or a FIFO.  Time and memory are measured in a child process (its own ``ru_maxrss`` from
-``os.wait4``) against the same command on the genuine card, so the bounds hold on a slower machine.
+/dev/zero or a FIFO.  Time and memory are measured in a child process (its own ``VmHWM``, read from
+/proc as it exits) against the same command on the genuine card, so the bounds hold on a slower machine.
 """
 
 from __future__ import annotations
@@ -184,14 +184,17 @@ def attack_dumps(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return dumps(tmp_path_factory.mktemp("bombs"))
 
 
-# The child reports its own peak resident set size (ru_maxrss, kilobytes on Linux) as its last line.
+# The child reports its own peak resident set size (VmHWM, kilobytes) as its last line.  Not ru_maxrss: Linux
+# keeps that across execve, so a child of a large pytest process would report the parent's peak.
 CHILD = """
-import resource, sys
+import sys
 from cardtool.main import main
 try:
     status = main(sys.argv[1:])
 finally:
-    print(f"\\npeak-rss-kb {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}", file=sys.stderr)
+    with open("/proc/self/status") as status_file:
+        peak = next(line.split()[1] for line in status_file if line.startswith("VmHWM:"))
+    print(f"\\npeak-rss-kb {peak}", file=sys.stderr)
 sys.exit(status)
 """
 
