@@ -30,6 +30,19 @@ from cardlib.lds.dg15 import DG15
 from cardlib.lds.tlv import iter_tlvs, read_tlv
 from cardlib.model.mrz import check_digit
 from cardlib.protocols.apdu import CommandAPDU, ResponseAPDU
+from cardlib.protocols.status import (
+    SW_CONDITIONS,
+    SW_FILE_EXISTS,
+    SW_NO_CURRENT_EF,
+    SW_NO_SPACE,
+    SW_NOT_FOUND,
+    SW_OK,
+    SW_SECURITY_STATUS,
+    SW_WRONG_DATA,
+    SW_WRONG_LENGTH,
+    SW_WRONG_OFFSET,
+    SW_WRONG_P1P2,
+)
 
 INS_CREATE_FILE = 0xE0
 INS_UPDATE_BINARY = 0xD6
@@ -44,19 +57,6 @@ TAG_OCTET_STRING = 0x04
 LOCK_P1P2 = (0xDE, 0xAD)
 DOCUMENT_NUMBER_LENGTH = 9
 DATE_LENGTH = 6
-
-SW_OK = 0x9000
-SW_WRONG_LENGTH = 0x6700
-SW_SECURITY_STATUS = 0x6982
-SW_CONDITIONS = 0x6985
-SW_NO_CURRENT_EF = 0x6986
-SW_WRONG_DATA = 0x6A80
-SW_NOT_FOUND = 0x6A82
-SW_NO_SPACE = 0x6A84
-SW_WRONG_P1P2 = 0x6A86
-SW_FILE_EXISTS = 0x6A89
-SW_WRONG_OFFSET = 0x6B00
-SW_INS_NOT_SUPPORTED = 0x6D00
 
 
 class _Refused(Exception):

@@ -53,25 +53,26 @@ from cardlib.protocols.bac import BACChip
 from cardlib.protocols.ca import CAChip
 from cardlib.protocols.pace import PACEChip, PACEParameters
 from cardlib.protocols.sm import MAC_DO_LENGTH, SecureMessaging
+from cardlib.protocols.status import (
+    SW_AUTH_FAILED,
+    SW_CLA_NOT_SUPPORTED,
+    SW_CONDITIONS,
+    SW_END_OF_FILE,
+    SW_INS_NOT_SUPPORTED,
+    SW_NO_CURRENT_EF,
+    SW_NOT_FOUND,
+    SW_OK,
+    SW_REFERENCE_NOT_FOUND,
+    SW_SECURITY_STATUS,
+    SW_SM_MISSING,
+    SW_SM_WRONG,
+    SW_UNKNOWN,
+    SW_WRONG_DATA,
+    SW_WRONG_LENGTH,
+    SW_WRONG_OFFSET,
+    SW_WRONG_P1P2,
+)
 from cardlib.protocols.ta import TAChip, encode_ef_cvca, id_picc_after_bac, id_picc_after_pace
-
-SW_OK = 0x9000
-SW_END_OF_FILE = 0x6282
-SW_AUTH_FAILED = 0x6300
-SW_WRONG_LENGTH = 0x6700
-SW_SM_MISSING = 0x6987
-SW_SM_WRONG = 0x6988
-SW_SECURITY_STATUS = 0x6982
-SW_CONDITIONS = 0x6985
-SW_NO_CURRENT_EF = 0x6986
-SW_WRONG_DATA = 0x6A80
-SW_NOT_FOUND = 0x6A82
-SW_WRONG_P1P2 = 0x6A86
-SW_REFERENCE_NOT_FOUND = 0x6A88
-SW_WRONG_OFFSET = 0x6B00
-SW_INS_NOT_SUPPORTED = 0x6D00
-SW_CLA_NOT_SUPPORTED = 0x6E00
-SW_UNKNOWN = 0x6F00
 
 INS_SELECT = 0xA4
 INS_READ_BINARY = 0xB0
