@@ -23,7 +23,7 @@ from typing import TypeVar
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from cardlib.lds.securityinfo import protocol_oid
+from cardlib.lds.oids import protocol_oid
 from cardlib.pki.cvc import TrustPoint
 from cardlib.pki.eac import EACPKI
 from cardlib.protocols.pace import PACEChip, PACEParameters, PACETerminal

@@ -42,7 +42,7 @@ from cardlib.card.testing import sample_pki, sample_resident
 from cardlib.errors import CardlibError
 from cardlib.lds.com import EFCOM
 from cardlib.lds.dg1 import DG1
-from cardlib.lds.securityinfo import protocol_oid
+from cardlib.lds.oids import protocol_oid
 from cardlib.lds.sod import SOD
 from cardlib.pki.certificates import Certificate, RevocationList
 from cardlib.pki.signatures import ECPublicPoint, PublicKey, Scheme, resolve_algorithm

@@ -18,6 +18,7 @@ from cardlib.card.testing import sample_card_image, sample_pki, sample_resident
 from cardlib.errors import CardlibError, DecodeError, ValidationError
 from cardlib.lds.asn1 import OID_LDS_SECURITY_OBJECT, ECPublicKeyInfo
 from cardlib.lds.cardsecurity import OID_SECURITY_OBJECT, CardSecurity
+from cardlib.lds.oids import protocol_oid
 from cardlib.lds.securityinfo import (
     DG14,
     CardAccess,
@@ -26,7 +27,6 @@ from cardlib.lds.securityinfo import (
     PACEInfo,
     SecurityInfos,
     TerminalAuthenticationInfo,
-    protocol_oid,
 )
 from cardlib.lds.sod import encode_content_info
 from cardlib.limits import MAX_FILE_BYTES, LimitExceeded

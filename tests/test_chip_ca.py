@@ -15,13 +15,8 @@ from cardlib.card.testing import sample_card_image
 from cardlib.chip.chip import ChipOptions, VirtualChip
 from cardlib.lds.asn1 import ECPublicKeyInfo
 from cardlib.lds.files import EMRTD_AID
-from cardlib.lds.securityinfo import (
-    DG14,
-    CardAccess,
-    ChipAuthenticationInfo,
-    ChipAuthenticationPublicKeyInfo,
-    protocol_oid,
-)
+from cardlib.lds.oids import protocol_oid
+from cardlib.lds.securityinfo import DG14, CardAccess, ChipAuthenticationInfo, ChipAuthenticationPublicKeyInfo
 from cardlib.lds.tlv import encode_tlv
 from cardlib.protocols.apdu import CommandAPDU, ResponseAPDU
 from cardlib.protocols.bac import BACTerminal

@@ -34,7 +34,8 @@ from cardlib.chip.pcscd import PcscdInstance, private_pcscd
 from cardlib.chip.vpcd import vpcd_card
 from cardlib.errors import CardError, CardlibError
 from cardlib.lds.com import EFCOM
-from cardlib.lds.securityinfo import CardAccess, PACEInfo, protocol_oid
+from cardlib.lds.oids import protocol_oid
+from cardlib.lds.securityinfo import CardAccess, PACEInfo
 from cardlib.limits import MAX_CHIP_MODELS
 from cardlib.pki.certificates import Certificate, RevocationList
 from cardlib.pki.trust import TrustStore

@@ -16,6 +16,7 @@ from cardlib.card.perso import ChipProfile
 from cardlib.card.testing import sample_card_image, sample_pki
 from cardlib.chip.chip import ChipOptions, VirtualChip
 from cardlib.lds.cardsecurity import CardSecurity
+from cardlib.lds.oids import protocol_oid
 from cardlib.lds.securityinfo import (
     CardAccess,
     ChipAuthenticationInfo,
@@ -23,7 +24,6 @@ from cardlib.lds.securityinfo import (
     PACEInfo,
     SecurityInfos,
     TerminalAuthenticationInfo,
-    protocol_oid,
 )
 from cardlib.pki.certificates import Certificate, RevocationList
 from cardlib.pki.trust import TrustStore

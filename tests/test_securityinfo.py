@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 from cardlib.curves import by_name
 from cardlib.errors import DecodeError, EncodeError
 from cardlib.lds.asn1 import ECPublicKeyInfo
+from cardlib.lds.oids import PROTOCOLS, protocol_oid
 from cardlib.lds.securityinfo import (
     DG14,
-    PROTOCOLS,
     ActiveAuthenticationInfo,
     CardAccess,
     ChipAuthenticationDomainParameterInfo,
@@ -29,7 +29,6 @@ from cardlib.lds.securityinfo import (
     SecurityInfos,
     TerminalAuthenticationInfo,
     UnknownSecurityInfo,
-    protocol_oid,
 )
 from cardlib.lds.tlv import encode_tlv
 

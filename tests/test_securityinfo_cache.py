@@ -14,13 +14,13 @@ from hypothesis import strategies as st
 from cardlib.errors import DecodeError
 from cardlib.lds import asn1, securityinfo
 from cardlib.lds.dg15 import DG15
+from cardlib.lds.oids import protocol_oid
 from cardlib.lds.securityinfo import (
     DG14,
     ActiveAuthenticationInfo,
     ChipAuthenticationInfo,
     ChipAuthenticationPublicKeyInfo,
     PACEInfo,
-    protocol_oid,
 )
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"

@@ -38,6 +38,7 @@ from cardlib.lds.dg2 import DG2, FaceImage, load_image, open_image
 from cardlib.lds.dg3 import DG3, IMAGE_FORMATS, Compression, FingerImage, FingerPosition, encode_wsq, register_wsq
 from cardlib.lds.dg13 import DG13
 from cardlib.lds.dg15 import DG15
+from cardlib.lds.oids import protocol_oid
 from cardlib.lds.securityinfo import (
     DG14,
     ActiveAuthenticationInfo,
@@ -48,7 +49,6 @@ from cardlib.lds.securityinfo import (
     SecurityInfo,
     SecurityInfos,
     TerminalAuthenticationInfo,
-    protocol_oid,
 )
 from cardlib.lds.sod import LDSSecurityObject, SODSigner, encode_signed_data
 from cardlib.limits import MAX_FILE_BYTES, MAX_FINGER_SIDE, LimitExceeded

@@ -40,94 +40,18 @@ from cardlib.lds.asn1 import (
     sequence_type,
 )
 from cardlib.lds.files import DATA_GROUPS, EF_CARD_ACCESS
+from cardlib.lds.oids import ID_AA, ID_TA, PROTOCOLS, SIGNATURE_ALGORITHMS, SecurityProtocol, protocol_of, protocol_oid
 from cardlib.lds.tlv import encode_tlv, iter_tlvs, read_single, read_tlv
 
-BSI_DE = "0.4.0.127.0.7"
-ID_PK = BSI_DE + ".2.2.1"
-ID_TA = BSI_DE + ".2.2.2"
-ID_CA = BSI_DE + ".2.2.3"
-ID_PACE = BSI_DE + ".2.2.4"
-ID_AA = "2.23.136.1.1.5"
-ID_ECDSA_PLAIN = BSI_DE + ".1.1.4.1"
 TAG_DG14 = 0x6E
 _SET = 0x31
 # Distinct SecurityInfo encodings (and OIDs) whose decoding is kept: a batch of chips repeats a handful.
 _REPEATED_CACHE_SIZE = 256
 
 
-@dataclass(frozen=True)
-class SecurityProtocol:
-    """What a SecurityInfo protocol OID means (TR-03110-3 A.1.1.1–A.1.1.3, ICAO 9303-11 §9.2)."""
-
-    oid: str
-    name: str
-    family: str
-    key_agreement: str | None = None
-    mapping: str | None = None
-    cipher: str | None = None
-    mac: str | None = None
-
-    @property
-    def key_length(self) -> int | None:
-        """Session key length in bytes (16 for 3DES and AES-128), None when no cipher is implied."""
-        return {"3DES": 16, "AES-128": 16, "AES-192": 24, "AES-256": 32}.get(self.cipher or "")
-
-
-# (suffix, cipher name in the OID name, cipher, MAC): TR-03110-3 Table A.1 / ICAO 9303-11 §9.2.
-_CIPHER_SUITES = (
-    (1, "3DES-CBC-CBC", "3DES", "CBC"),
-    (2, "AES-CBC-CMAC-128", "AES-128", "CMAC"),
-    (3, "AES-CBC-CMAC-192", "AES-192", "CMAC"),
-    (4, "AES-CBC-CMAC-256", "AES-256", "CMAC"),
-)
-_PACE_VARIANTS = ((1, "DH", "GM"), (2, "ECDH", "GM"), (3, "DH", "IM"), (4, "ECDH", "IM"), (6, "ECDH", "CAM"))
-_KEY_AGREEMENTS = ((1, "DH"), (2, "ECDH"))
-
-
-def _build_protocols() -> dict[str, SecurityProtocol]:
-    table: list[SecurityProtocol] = []
-    for number, agreement, mapping in _PACE_VARIANTS:
-        base, name = f"{ID_PACE}.{number}", f"id-PACE-{agreement}-{mapping}"
-        table.append(SecurityProtocol(base, name, "PACEDomainParameter", agreement, mapping))
-        table += [SecurityProtocol(f"{base}.{suffix}", f"{name}-{label}", "PACE", agreement, mapping, cipher, mac)
-                  for suffix, label, cipher, mac in _CIPHER_SUITES if not (mapping == "CAM" and cipher == "3DES")]
-    for number, agreement in _KEY_AGREEMENTS:
-        base, name = f"{ID_CA}.{number}", f"id-CA-{agreement}"
-        table.append(SecurityProtocol(base, name, "ChipAuthenticationDomainParameter", agreement))
-        table += [SecurityProtocol(f"{base}.{suffix}", f"{name}-{label}", "ChipAuthentication", agreement,
-                                   cipher=cipher, mac=mac) for suffix, label, cipher, mac in _CIPHER_SUITES]
-        table.append(SecurityProtocol(f"{ID_PK}.{number}", f"id-PK-{agreement}", "ChipAuthenticationPublicKey",
-                                      agreement))
-    table.append(SecurityProtocol(ID_TA, "id-TA", "TerminalAuthentication"))
-    table.append(SecurityProtocol(ID_AA, "id-AA", "ActiveAuthentication"))
-    return {protocol.oid: protocol for protocol in table}
-
-
-PROTOCOLS: dict[str, SecurityProtocol] = _build_protocols()
-PROTOCOL_OIDS: dict[str, str] = {protocol.name: oid for oid, protocol in PROTOCOLS.items()}
-
-# Signature algorithms of ActiveAuthenticationInfo: BSI TR-03111 §5.2.1 (plain) and ANSI X9.62 (DER).
-SIGNATURE_ALGORITHMS: dict[str, str] = {
-    f"{ID_ECDSA_PLAIN}.1": "ecdsa-plain-SHA1", f"{ID_ECDSA_PLAIN}.2": "ecdsa-plain-SHA224",
-    f"{ID_ECDSA_PLAIN}.3": "ecdsa-plain-SHA256", f"{ID_ECDSA_PLAIN}.4": "ecdsa-plain-SHA384",
-    f"{ID_ECDSA_PLAIN}.5": "ecdsa-plain-SHA512", f"{ID_ECDSA_PLAIN}.6": "ecdsa-plain-RIPEMD160",
-    "1.2.840.10045.4.1": "ecdsa-with-SHA1", "1.2.840.10045.4.3.1": "ecdsa-with-SHA224",
-    "1.2.840.10045.4.3.2": "ecdsa-with-SHA256", "1.2.840.10045.4.3.3": "ecdsa-with-SHA384",
-    "1.2.840.10045.4.3.4": "ecdsa-with-SHA512",
-}
-
-
-def protocol_oid(name: str) -> str:
-    """The OID of a protocol by its TR-03110 name (``"id-PACE-ECDH-GM-AES-CBC-CMAC-128"``)."""
-    try:
-        return PROTOCOL_OIDS[name]
-    except KeyError:
-        raise EncodeError(f"unknown security protocol {name!r}") from None
-
-
 def _protocol(oid: str, family: str) -> SecurityProtocol:
-    known = PROTOCOLS.get(oid)
-    if known is None or known.family != family:
+    known = protocol_of(oid, family)
+    if known is None:
         raise EncodeError(f"{oid} is not a {family} protocol OID")
     return known
 

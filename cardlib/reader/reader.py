@@ -81,7 +81,8 @@ from cardlib.lds.files import (
     FileSpec,
     by_name,
 )
-from cardlib.lds.securityinfo import DG14, PROTOCOL_OIDS, PROTOCOLS, CardAccess, PACEInfo
+from cardlib.lds.oids import PROTOCOL_OIDS, PROTOCOLS
+from cardlib.lds.securityinfo import DG14, CardAccess, PACEInfo
 from cardlib.lds.sod import SOD
 from cardlib.lds.tlv import encode_length, read_tlv
 from cardlib.limits import MAX_CARD_BYTES, MAX_FILE_BYTES, MAX_READ_APDUS, READ_DEADLINE_SECONDS, LimitExceeded

@@ -30,7 +30,8 @@ from cardlib.errors import CardlibError, PKIError, ValidationError
 from cardlib.lds.asn1 import DHPublicKeyInfo, ECPublicKeyInfo, algorithm_identifier_der
 from cardlib.lds.cardsecurity import OID_SECURITY_OBJECT, CardSecurity
 from cardlib.lds.files import DATA_GROUPS, EF_CARD_ACCESS, EF_CARD_SECURITY
-from cardlib.lds.securityinfo import DG14, PROTOCOLS, CardAccess, ChipAuthenticationPublicKeyInfo, SecurityInfos
+from cardlib.lds.oids import PROTOCOLS
+from cardlib.lds.securityinfo import DG14, CardAccess, ChipAuthenticationPublicKeyInfo, SecurityInfos
 from cardlib.lds.sod import digest
 from cardlib.pki.certificates import Certificate
 from cardlib.pki.signatures import verify_signature

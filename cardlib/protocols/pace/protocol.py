@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from cardlib.curves import Curve, by_parameter_id, for_cryptography, modp_group_by_parameter_id
 from cardlib.errors import CardlibError, DecodeError, PKIError, ProtocolError, ValidationError
-from cardlib.lds.securityinfo import ID_PACE, PROTOCOLS, SecurityProtocol
+from cardlib.lds.oids import ID_PACE, PROTOCOLS, SecurityProtocol
 from cardlib.lds.tlv import TLV, encode_tlv, find, iter_tlvs, read_single
 from cardlib.protocols.kdf import kdf_enc, kdf_mac, kdf_pi
 from cardlib.protocols.pace import cam
