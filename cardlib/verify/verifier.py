@@ -17,7 +17,7 @@ from pathlib import Path
 from cardlib.card.image import CardImage
 from cardlib.lds.sod import SOD
 from cardlib.pki.trust import TrustStore
-from cardlib.reader.reader import ActiveAuthResult, ChipAuthResult, ReadResult
+from cardlib.reader.reader import ActiveAuthResult, ChipAuthResult, ReadResult, TerminalAuthResult
 from cardlib.verify.cardsecurity import cardsecurity_checks
 from cardlib.verify.conformance import DecodedLDS, conformance_checks
 from cardlib.verify.crosscheck import cross_checks
@@ -28,7 +28,8 @@ from cardlib.verify.report import CheckResult, Group, Status, VerificationReport
 # CCCD chips refuse DG3 (fingerprints) without Terminal Authentication, so a dump never has it.
 PROTECTED_IN_DUMPS = frozenset({"DG3"})
 DUMP_CANNOT_PROVE = "a dump cannot prove the chip genuine (clone detection needs a live read)"
-LIVE_CHECKS = ("live.chip_authentication", "live.active_authentication", "live.pace_cam")
+LIVE_CHECKS = ("live.chip_authentication", "live.active_authentication", "live.pace_cam",
+               "live.terminal_authentication")
 CHIP_PROVEN = "live.chip_proven"
 CardSource = str | os.PathLike[str] | CardImage | ReadResult
 
@@ -55,12 +56,14 @@ class LiveResults:
     ``chip_authentication``, ``active_authentication`` and ``pace_cam`` (the chip authentication mapping of
     PACE) are (outcome, reason): True passed, False failed, None not performed (the reason says why).
     ``protected_files`` names the files the chip refused to give (e.g. ``"DG3"`` without Terminal
-    Authentication).
+    Authentication).  ``terminal_authentication`` is the same for Terminal Authentication (EAC): it says what
+    the chip let the terminal read, never whether the chip is genuine, so a refusal warns and never fails.
     """
 
     chip_authentication: tuple[bool | None, str] = (None, "not performed")
     active_authentication: tuple[bool | None, str] = (None, "not performed")
     pace_cam: tuple[bool | None, str] = (None, "not performed")
+    terminal_authentication: tuple[bool | None, str] = (None, "not performed")
     protected_files: frozenset[str] = frozenset()
 
 
@@ -71,11 +74,12 @@ def live_results(read: ReadResult) -> LiveResults:
         chip_authentication=_outcome(read.chip_auth),
         active_authentication=_outcome(read.active_auth),
         pace_cam=_outcome(read.pace_cam),
+        terminal_authentication=_outcome(read.terminal_auth),
         protected_files=frozenset(read.protected_files),
     )
 
 
-def _outcome(result: ChipAuthResult | ActiveAuthResult) -> tuple[bool | None, str]:
+def _outcome(result: ChipAuthResult | ActiveAuthResult | TerminalAuthResult) -> tuple[bool | None, str]:
     return (result.passed if result.performed else None), result.reason
 
 
@@ -170,12 +174,28 @@ def chip_proven(live: LiveResults | None, policy: LivenessPolicy) -> CheckResult
 
 
 def live_checks(live: LiveResults | None) -> list[CheckResult]:
-    """Chip and Active Authentication and PACE-CAM from a live read; NOT_APPLICABLE for a dump."""
+    """Chip and Active Authentication, PACE-CAM and Terminal Authentication from a live read; NOT_APPLICABLE for a
+    dump."""
     if live is None:
         return [CheckResult(check_id, Group.LIVE, Status.NOT_APPLICABLE, DUMP_CANNOT_PROVE) for check_id in LIVE_CHECKS]
     return [_live("live.chip_authentication", "Chip Authentication", live.chip_authentication),
             _live("live.active_authentication", "Active Authentication", live.active_authentication),
-            _live("live.pace_cam", "PACE-CAM", live.pace_cam)]
+            _live("live.pace_cam", "PACE-CAM", live.pace_cam),
+            terminal_authentication_check(live.terminal_authentication)]
+
+
+def terminal_authentication_check(outcome: tuple[bool | None, str]) -> CheckResult:
+    """``live.terminal_authentication``: PASS when the chip accepted the terminal, NOT_APPLICABLE when TA was not
+    attempted, WARN when the chip refused it.  Never FAIL: TA proves the terminal to the chip, not the chip to
+    anyone, and a refusal only leaves the EAC-protected data groups (DG3, DG4) unread."""
+    passed, reason = outcome
+    check_id = "live.terminal_authentication"
+    if passed is True:
+        return CheckResult(check_id, Group.LIVE, Status.PASS, f"Terminal Authentication succeeded: {reason}")
+    if passed is False:
+        return CheckResult(check_id, Group.LIVE, Status.WARN, f"Terminal Authentication refused, so the data groups "
+                           f"behind EAC (DG3, DG4) were not read; this says nothing against the card: {reason}")
+    return CheckResult(check_id, Group.LIVE, Status.NOT_APPLICABLE, f"Terminal Authentication not performed: {reason}")
 
 
 def _live(check_id: str, protocol: str, outcome: tuple[bool | None, str]) -> CheckResult:

@@ -71,6 +71,8 @@ _TITLES: dict[str, tuple[str, str]] = {
     "live.active_authentication": ("Xác thực chủ động (chống sao chép)", "Active authentication (anti-cloning)"),
     "live.pace_cam": ("Xác thực chip khi mở phiên (PACE-CAM, chống sao chép)",
                       "Chip authentication while opening the session (PACE-CAM, anti-cloning)"),
+    "live.terminal_authentication": ("Chip cho phép đọc vân tay (xác thực thiết bị đọc, EAC)",
+                                     "Chip lets the reader read the fingerprints (terminal authentication, EAC)"),
     "cardsecurity": ("Phần bảo mật của chip (EF.CardSecurity)", "Chip security data (EF.CardSecurity)"),
     "cardsecurity.signature": ("Chữ ký số trên phần bảo mật của chip", "Digital signature on the chip security data"),
     "cardsecurity.chain": ("Chuỗi chứng thư ký phần bảo mật của chip",
