@@ -31,7 +31,7 @@ from cardlib.card.perso import ChipKeys, personalize
 from cardlib.card.portrait import normalise_portrait
 from cardlib.card.synthetic_faces import synthetic_portrait_jpeg
 from cardlib.card.testing import sample_pki, sample_resident
-from cardlib.lds.dg2 import FaceImage
+from cardlib.lds.face import FaceImage
 from cardlib.lds.sod import SOD
 from cardlib.model.resident import Resident
 

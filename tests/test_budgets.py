@@ -29,7 +29,9 @@ from cardlib.batch.sources import iter_items
 from cardlib.card.image import CardImage, CardImageError
 from cardlib.card.testing import sample_card_image, sample_pki
 from cardlib.errors import DecodeError
-from cardlib.lds.dg2 import DG2, FaceImage, ImageFormat, decode_image, verify_image
+from cardlib.lds.dg2 import DG2
+from cardlib.lds.face import FaceImage
+from cardlib.lds.images import ImageFormat, decode_image, verify_image
 from cardlib.limits import (
     MAX_DECODED_PIXELS,
     MAX_FACES_PER_DG2,

@@ -14,23 +14,20 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from cardlib.errors import CardlibError, DecodeError, EncodeError
-from cardlib.lds.dg2 import (
-    DG2,
-    FORMAT_TYPE_39794_5,
-    GENERAL_HEADER,
+from cardlib.lds.dg2 import DG2, decode_face_record
+from cardlib.lds.face import (
     ColourSpace,
     EyeColour,
     FaceImage,
     FeaturePoint,
     Gender,
     HairColour,
-    ImageFormat,
     RecordFormat,
     SourceType,
-    decode_face_record,
-    encode_face_record,
-    sniff_image_format,
 )
+from cardlib.lds.images import ImageFormat, sniff_image_format
+from cardlib.lds.iso19794_5 import GENERAL_HEADER, encode_face_record
+from cardlib.lds.iso39794_5 import FORMAT_TYPE_39794_5
 from cardlib.limits import MAX_FACES_PER_DG2, LimitExceeded
 
 

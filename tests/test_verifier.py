@@ -23,9 +23,10 @@ from cardlib.card.synthetic_faces import synthetic_portrait_jpeg
 from cardlib.lds.asn1 import ECPublicKeyInfo, public_key_info_from_cryptography
 from cardlib.lds.com import EFCOM
 from cardlib.lds.dg1 import DG1
-from cardlib.lds.dg2 import DG2, FaceImage
+from cardlib.lds.dg2 import DG2
 from cardlib.lds.dg13 import DG13
 from cardlib.lds.dg15 import DG15
+from cardlib.lds.face import FaceImage
 from cardlib.lds.securityinfo import DG14, ChipAuthenticationInfo, ChipAuthenticationPublicKeyInfo
 from cardlib.lds.sod import SOD, LDSSecurityObject
 from cardlib.model.mrz import MRZ, check_digit

@@ -20,8 +20,8 @@ from cardlib.card.image import CardImage
 from cardlib.card.testing import sample_card_image, sample_pki
 from cardlib.curves import by_name
 from cardlib.errors import DecodeError, PKIError
-from cardlib.lds.dg2 import (
-    DG2,
+from cardlib.lds.dg2 import DG2
+from cardlib.lds.images import (
     DeclaredImage,
     _jpeg2000_reduction,
     declared_image,

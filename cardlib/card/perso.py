@@ -34,10 +34,12 @@ from cardlib.errors import CardlibError, ProtocolError, ValidationError
 from cardlib.lds.cardsecurity import CardSecurity
 from cardlib.lds.com import EFCOM
 from cardlib.lds.dg1 import DG1
-from cardlib.lds.dg2 import DG2, FaceImage, load_image, open_image
+from cardlib.lds.dg2 import DG2
 from cardlib.lds.dg3 import DG3, IMAGE_FORMATS, Compression, FingerImage, FingerPosition, encode_wsq, register_wsq
 from cardlib.lds.dg13 import DG13
 from cardlib.lds.dg15 import DG15
+from cardlib.lds.face import FaceImage
+from cardlib.lds.images import load_image, open_image
 from cardlib.lds.oids import protocol_oid
 from cardlib.lds.securityinfo import (
     DG14,

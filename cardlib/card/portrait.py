@@ -10,7 +10,7 @@ A source that already is a JPEG (or JPEG 2000, when that is the target) of exact
 budget and without EXIF metadata, is passed through untouched: personalization speed is benchmarked and the
 sample portraits are made that way.
 
-Sources are decoded within the image budgets of :mod:`cardlib.limits` (:func:`cardlib.lds.dg2.load_image`):
+Sources are decoded within the image budgets of :mod:`cardlib.limits` (:func:`cardlib.lds.images.load_image`):
 a JPEG or JPEG 2000 photo larger than MAX_DECODED_PIXELS is decoded at a reduced resolution, which is
 plenty for 360×480; a photo in another format above it, or any declaring more than MAX_DECLARED_PIXELS,
 is refused with LimitExceeded naming it.
@@ -25,7 +25,8 @@ from typing import Any, Literal
 from PIL import Image, ImageOps
 
 from cardlib.errors import DecodeError, EncodeError
-from cardlib.lds.dg2 import ColourSpace, FaceImage, ImageFormat, SourceType, load_image, open_image
+from cardlib.lds.face import ColourSpace, FaceImage, SourceType
+from cardlib.lds.images import ImageFormat, load_image, open_image
 
 PORTRAIT_WIDTH = 360
 PORTRAIT_HEIGHT = 480

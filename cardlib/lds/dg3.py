@@ -30,7 +30,7 @@ from PIL import Image
 
 from cardlib.errors import DecodeError, EncodeError
 from cardlib.lds.cbeff import BiometricHeader, decode_block, decode_group, encode_group
-from cardlib.lds.dg2 import load_image, open_image
+from cardlib.lds.images import load_image, open_image
 from cardlib.limits import MAX_FINGERS_PER_DG3, LimitExceeded
 
 FILE = "DG3"

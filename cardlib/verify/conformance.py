@@ -34,10 +34,12 @@ from cardlib.lds.asn1 import ECPublicKeyInfo, RSAPublicKeyInfo
 from cardlib.lds.cbeff import FORMAT_OWNER_ISO_SC37
 from cardlib.lds.com import EFCOM
 from cardlib.lds.dg1 import DG1
-from cardlib.lds.dg2 import DG2, FaceImage, verify_image
+from cardlib.lds.dg2 import DG2
 from cardlib.lds.dg3 import BIOMETRIC_TYPE_FINGER, DG3, FORMAT_TYPE_19794_4, Compression, FingerImage, FingerPosition
 from cardlib.lds.dg13 import DG13, OID_UTF8, VERSION, FieldNumber, field_table, parse_date
 from cardlib.lds.dg15 import DG15
+from cardlib.lds.face import FaceImage
+from cardlib.lds.images import verify_image
 from cardlib.lds.securityinfo import DG14
 from cardlib.limits import MAX_DG3_DECODED_PIXELS, MAX_FACE_SIDE, MAX_FINGER_SIDE, LimitExceeded
 from cardlib.model.mrz import MRZ, NO_EXPIRY, MRZFormat

@@ -24,8 +24,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from cardlib.errors import CardlibError, ValidationError
 from cardlib.lds.dg1 import DG1
-from cardlib.lds.dg2 import DG2, decode_image
+from cardlib.lds.dg2 import DG2
 from cardlib.lds.dg13 import DG13, CardKind, FieldNumber, card_kind, format_date, parse_date
+from cardlib.lds.images import decode_image
 from cardlib.model.mrz import NO_EXPIRY
 from cardlib.model.resident import NO_EXPIRY_TEXT, Sex, nfc
 
