@@ -61,7 +61,14 @@ from cardlib.batch.manifest import (
 from cardlib.batch.pool import process_pool
 from cardlib.batch.spreadsheet import plain_cell
 from cardlib.card.inputs import InputRecord, RejectedRow, is_correction_file, read_records
-from cardlib.card.perso import personalize, prepare_finger, prepare_portrait
+from cardlib.card.perso import (
+    DEFAULT_PROFILE,
+    ChipProfile,
+    pace_parameters,
+    personalize,
+    prepare_finger,
+    prepare_portrait,
+)
 from cardlib.card.targets import ChipTarget
 from cardlib.errors import CardlibError, InputError, ValidationError
 from cardlib.lds.sod import SODSigner
@@ -148,17 +155,24 @@ class BatchSummary:
 
 def personalize_batch(source: Path, signer: SODSigner | SignerSource, out: Path, *, workers: int = 1,
                       new_input: bool = False, only_rejected: bool = False, target: ChipTarget | None = None,
+                      profile: ChipProfile = DEFAULT_PROFILE,
                       on_progress: ProgressCallback | None = None) -> BatchSummary:
     """Personalize every row of ``source`` into ``out``, resuming a previous run on the same folder.
 
     ``signer`` is a Document Signer, or where to get one; only a :class:`SignerSource` lets ``workers``
     processes share the work (each opens the PKI once).  ``new_input`` lets ``source`` replace the file the
     batch was started on; ``only_rejected`` does the rejected rows again and nothing else; ``target`` makes
-    cards that chip can hold; ``on_progress`` hears of each row done.  Writes the files of the module
-    docstring.  CardlibError (InputError for the input file) when the folder or the input cannot be used.
+    cards that chip can hold; ``profile`` is the chip's choices for every card (:class:`ChipProfile`: the PACE
+    protocol EF.CardAccess offers, the CVCA the chip trusts for Terminal Authentication, ...); ``on_progress``
+    hears of each row done.  Writes the files of the module docstring.  CardlibError (InputError for the input
+    file) when the folder or the input cannot be used, ValidationError (before any row) for a profile cardlib
+    cannot make.
     """
     if workers < 1:
         raise CardlibError(f"workers must be at least 1, not {workers}")
+    if not isinstance(profile, ChipProfile):
+        raise TypeError(f"personalize_batch(): profile must be a ChipProfile, got {type(profile).__name__}")
+    pace_parameters(profile)  # a protocol cardlib cannot run is said once, not on every row
     _make_folder(Path(out))
     record = _batch_record(out, source, new_input)
     plan = _Plan(latest_entries(out / PERSO_MANIFEST), only_rejected, is_correction_file(source))
@@ -167,7 +181,8 @@ def personalize_batch(source: Path, signer: SODSigner | SignerSource, out: Path,
     if on_progress:
         on_progress(0, total)
     with ManifestWriter(out / PERSO_MANIFEST) as manifest:
-        for done, entry in enumerate(_entries(plan.rows(source), signer, out, workers, target), start=1):
+        for done, entry in enumerate(_entries(plan.rows(source), signer, out, workers, _Chip(target, profile)),
+                                     start=1):
             summary.personalized += entry.personalized
             summary.rejected += not entry.personalized
             if entry.portrait is not None and entry.portrait.warning:
@@ -292,19 +307,27 @@ class _Plan:
                            item.values, item.fingerprint)
 
 
+@dataclass(frozen=True)
+class _Chip:
+    """What every card of the batch is made for: the chip target (None: the virtual CCCD chip) and the profile."""
+
+    target: ChipTarget | None
+    profile: ChipProfile
+
+
 def _entries(items: Iterator[InputRecord | RejectedRow], signer: SODSigner | SignerSource, out: Path,
-             workers: int, target: ChipTarget | None) -> Iterator[PersoEntry]:
+             workers: int, chip: _Chip) -> Iterator[PersoEntry]:
     """One manifest entry per row to do, in input order: rejected rows as they are, the others personalized."""
     if not isinstance(signer, SignerSource):
-        yield from (_personalize_one(item, signer, out, target) for item in items)
+        yield from (_personalize_one(item, signer, out, chip) for item in items)
     elif workers > 1:
         with process_pool(workers, _open_worker_signer, (signer,)) as pool:
-            yield from ordered_map(pool, partial(_personalize_in_worker, out=out, target=target), items,
+            yield from ordered_map(pool, partial(_personalize_in_worker, out=out, chip=chip), items,
                                    workers * IN_FLIGHT_PER_WORKER)
     else:
         with signer.open() as authority:
             document_signer = authority.document_signer()
-            yield from (_personalize_one(item, document_signer, out, target) for item in items)
+            yield from (_personalize_one(item, document_signer, out, chip) for item in items)
 
 
 def _open_worker_signer(source: SignerSource) -> None:
@@ -314,13 +337,12 @@ def _open_worker_signer(source: SignerSource) -> None:
     _worker_signer = _worker_authority.document_signer()
 
 
-def _personalize_in_worker(item: InputRecord | RejectedRow, out: Path, target: ChipTarget | None) -> PersoEntry:
+def _personalize_in_worker(item: InputRecord | RejectedRow, out: Path, chip: _Chip) -> PersoEntry:
     assert _worker_signer is not None, "worker started without its initializer"
-    return _personalize_one(item, _worker_signer, out, target)
+    return _personalize_one(item, _worker_signer, out, chip)
 
 
-def _personalize_one(item: InputRecord | RejectedRow, signer: SODSigner, out: Path,
-                     target: ChipTarget | None) -> PersoEntry:
+def _personalize_one(item: InputRecord | RejectedRow, signer: SODSigner, out: Path, chip: _Chip) -> PersoEntry:
     if isinstance(item, RejectedRow):
         return _rejected(item, item.field, item.reason)
     folder = Path("cards") / f"{item.row:05d}-{item.resident.id_number}"
@@ -330,7 +352,8 @@ def _personalize_one(item: InputRecord | RejectedRow, signer: SODSigner, out: Pa
     except ValidationError as exc:
         return _rejected(item, exc.field, exc.reason)
     try:
-        image = personalize(item.resident, portrait.face, signer, target=target, fingers=fingers)
+        image = personalize(item.resident, portrait.face, signer, profile=chip.profile, target=chip.target,
+                            fingers=fingers)
         image.save(out / folder)
     except CardlibError as exc:
         return _rejected(item, None, str(exc))

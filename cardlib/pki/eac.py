@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from cardlib import curves
 from cardlib.errors import CardlibError, PKIError
+from cardlib.limits import MAX_TRUST_FILE_BYTES, LimitExceeded
 from cardlib.pki.cvc import (
     CHAT,
     ID_TA_ECDSA,
@@ -42,6 +43,8 @@ from cardlib.pki.cvc import (
 ALL_RIGHTS = AccessRight.READ_DG3 | AccessRight.READ_DG4
 _HASH_SUFFIX = {"sha1": ".1", "sha224": ".2", "sha256": ".3", "sha384": ".4", "sha512": ".5"}
 FILES = ("cvca", "dv", "is")
+EAC_CVCA_FILE = "cvca.cvcert"
+"""The CVCA certificate in an EAC PKI folder (what a chip is given to trust)."""
 
 
 @dataclass(frozen=True)
@@ -165,6 +168,26 @@ def _read_certificate(path: Path) -> CVCertificate:
         raise PKIError(f"{path}: {error}") from error
 
 
+def load_cvca(path: Path) -> CVCertificate:
+    """The CVCA certificate a chip is to trust, from a ``.cvcert`` file or an EAC PKI folder (its
+    ``cvca.cvcert``; the keys are not needed, so a personalization line never holds them).  PKIError naming the
+    file when it is missing, corrupt or not a CVCA certificate; LimitExceeded over MAX_TRUST_FILE_BYTES."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / EAC_CVCA_FILE
+    try:
+        size = path.stat().st_size
+    except OSError as error:
+        raise PKIError(f"{path}: cannot read ({error.strerror})") from error
+    if size > MAX_TRUST_FILE_BYTES:
+        raise LimitExceeded("MAX_TRUST_FILE_BYTES", str(path), MAX_TRUST_FILE_BYTES, size)
+    certificate = _read_certificate(path)
+    if certificate.role is not Role.CVCA:
+        raise PKIError(f"{path}: not a CVCA certificate (its CHAT says {certificate.role.name}); a chip trusts "
+                       "a CVCA")
+    return certificate
+
+
 def _read_key(path: Path) -> ec.EllipticCurvePrivateKey:
     try:
         key = serialization.load_pem_private_key(path.read_bytes(), password=None)
@@ -177,4 +200,4 @@ def _read_key(path: Path) -> ec.EllipticCurvePrivateKey:
     return key
 
 
-__all__ = ["ALL_RIGHTS", "EACPKI", "EACConfig"]
+__all__ = ["ALL_RIGHTS", "EACPKI", "EAC_CVCA_FILE", "EACConfig", "load_cvca"]

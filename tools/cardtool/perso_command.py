@@ -8,21 +8,31 @@ rejected row and the portrait warnings, from the manifest (:mod:`cardlib.batch.m
 
 ``--target jmrtd-applet`` makes cards a blank JMRTD passport applet can hold (:mod:`cardlib.card.targets`:
 BAC only, RSA-1024 Active Authentication, no EF.CardAccess, no DG14), for ``cardtool encode``.
+
+``--pace PROTOCOL`` makes chips whose EF.CardAccess offers that PACE protocol (its TR-03110 name, as in
+:data:`cardlib.lds.oids.PROTOCOLS`; ``--pace-parameter-id`` picks the curve or MODP group), and a PACE-CAM
+chip gets its Chip Authentication key on the PACE curve and an EF.CardSecurity.  ``--eac DIR`` (an EAC PKI
+folder) or ``--eac-cvca FILE`` makes chips that trust that CVCA for Terminal Authentication, so an inspection
+system of that PKI can read DG3; only the CVCA certificate is read, never a key.
 """
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from cardlib.batch.engine import default_workers
 from cardlib.batch.manifest import PERSO_MANIFEST, REJECTED_CSV, PersoEntry, latest_entries
 from cardlib.batch.perso import BATCH_RECORD, BatchRecord, SignerSource, personalize_batch
+from cardlib.card.perso import DEFAULT_PROFILE, ChipProfile, pace_parameters
 from cardlib.card.targets import TARGETS, target_named
 from cardlib.errors import CardlibError
+from cardlib.lds.oids import PROTOCOLS, protocol_oid
+from cardlib.pki.eac import EAC_CVCA_FILE, load_cvca
 from cardlib.pki.hsm import PinSource
+from cardlib.protocols.pace import PACEParameters
 from cardtool.folders import check_output_folder
 from cardtool.main import COMMANDS
 from cardtool.pages import render
@@ -35,9 +45,16 @@ BATCH = BATCH_RECORD
 PAGE = "report.html"
 SHOWN_MESSAGES = 10
 """Rows named one by one on the terminal (not done again, portrait warnings); the rest are counted."""
+DEFAULT_PACE = "id-PACE-ECDH-GM-AES-CBC-CMAC-128"
+"""The CCCD's PACE protocol (:data:`cardlib.card.perso.DEFAULT_PROFILE`)."""
+PACE_PROTOCOLS = tuple(sorted(protocol.name for protocol in PROTOCOLS.values() if protocol.family == "PACE"))
+"""The names ``--pace`` takes: every PACE protocol cardlib runs (generic, integrated, chip authentication mapping)."""
+DEFAULT_PARAMETER_IDS = {"ECDH": 13, "DH": 2}
+"""``--pace-parameter-id`` when not given: brainpoolP256r1 (the CCCD's curve), the 2048-bit MODP group (256-bit
+subgroup) for DH."""
 
-__all__ = ["BATCH", "MANIFEST", "PAGE", "REJECTED", "ManifestReport", "SignerSource", "personalize_batch",
-           "register", "run"]
+__all__ = ["BATCH", "MANIFEST", "PACE_PROTOCOLS", "PAGE", "REJECTED", "ManifestReport", "SignerSource",
+           "chip_profile", "personalize_batch", "register", "run"]
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -57,6 +74,18 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     parser.add_argument("--target", choices=sorted(TARGETS),
                         help="make cards this chip can hold (jmrtd-applet: BAC only, RSA-1024 AA, no EF.CardAccess, "
                              "for 'cardtool encode'); default: the virtual CCCD chip")
+    parser.add_argument("--pace", choices=PACE_PROTOCOLS, metavar="PROTOCOL",
+                        help=f"the PACE protocol the chips offer (default: {DEFAULT_PACE}, as the CCCD); one of: "
+                             f"{', '.join(PACE_PROTOCOLS)}")
+    parser.add_argument("--pace-parameter-id", type=int, metavar="N",
+                        help="PACE standardized domain parameter ID (ICAO 9303-11 Table 7): a curve for ECDH (default "
+                             "13, brainpoolP256r1), a MODP group 0-2 for DH (default 2)")
+    cvca = parser.add_mutually_exclusive_group()
+    cvca.add_argument("--eac", type=Path, metavar="DIR",
+                      help="EAC PKI folder (cardtool pki eac init DIR): the chips trust its CVCA (cvca.cvcert), so its "
+                           "inspection systems can read DG3 after Terminal Authentication")
+    cvca.add_argument("--eac-cvca", type=Path, metavar="FILE",
+                      help="CVCA certificate (.cvcert) the chips trust for Terminal Authentication")
     pin = parser.add_mutually_exclusive_group()
     pin.add_argument("--pin-env", metavar="VAR", help="environment variable holding the token PIN (token-held keys)")
     pin.add_argument("--pin-file", type=Path, metavar="PATH", help="file whose first line is the token PIN")
@@ -68,6 +97,8 @@ def run(args: argparse.Namespace) -> int:
     if args.workers is not None and args.workers < 1:
         raise CardlibError("--workers must be at least 1")
     check_output_folder(args.out, "--out")
+    profile = chip_profile(args.pace, args.pace_parameter_id,
+                           args.eac / EAC_CVCA_FILE if args.eac is not None else args.eac_cvca)
     pin = PinSource(env=args.pin_env) if args.pin_env else PinSource(file=args.pin_file) if args.pin_file else None
     source = SignerSource(args.pki, pin)
     with source.open() as authority:  # a broken PKI folder, a wrong PIN or an expired DS: said before any row
@@ -77,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
         summary = personalize_batch(args.input, source, args.out, workers=args.workers or default_workers(),
                                     new_input=args.new_input, only_rejected=args.only_rejected,
                                     target=target_named(args.target) if args.target else None,
-                                    on_progress=bar.update)
+                                    profile=profile, on_progress=bar.update)
     finally:
         bar.close()
     report = ManifestReport.of(latest_entries(args.out / MANIFEST).values())
@@ -89,6 +120,33 @@ def run(args: argparse.Namespace) -> int:
     if report.rejected:
         print(f"rejected rows and reasons: {args.out / REJECTED} (fix them there and give that file as INPUT)")
     return 1 if report.rejected or summary.refused else 0
+
+
+def chip_profile(pace: str | None = None, parameter_id: int | None = None, cvca: Path | None = None) -> ChipProfile:
+    """The chip profile of ``--pace``, ``--pace-parameter-id`` and ``--eac``/``--eac-cvca`` (the CCCD's defaults
+    for what is not given).  CardlibError naming the options when cardlib cannot make such a chip, PKIError
+    naming the file when the CVCA certificate cannot be used."""
+    profile = DEFAULT_PROFILE
+    if pace is not None or parameter_id is not None:
+        profile = _pace_profile(pace or DEFAULT_PACE, parameter_id)
+    if cvca is not None:
+        profile = replace(profile, trusted_cvca=load_cvca(cvca))
+    return profile
+
+
+def _pace_profile(name: str, parameter_id: int | None) -> ChipProfile:
+    """The default profile offering PACE protocol ``name``; a PACE-CAM chip gets its Chip Authentication key on
+    the PACE curve (CAM proves that key)."""
+    protocol = PROTOCOLS[protocol_oid(name)]
+    chosen = DEFAULT_PARAMETER_IDS[protocol.key_agreement or "ECDH"] if parameter_id is None else parameter_id
+    profile = replace(DEFAULT_PROFILE, pace_protocol=protocol.oid, pace_parameter_id=chosen)
+    try:
+        if protocol.mapping == "CAM":
+            profile = replace(profile, ca_curve=PACEParameters(protocol.oid, chosen).curve.name)
+        pace_parameters(profile)
+    except CardlibError as exc:
+        raise CardlibError(f"--pace {name} --pace-parameter-id {chosen}: {exc}") from None
+    return profile
 
 
 class _ProgressBar:
