@@ -85,13 +85,21 @@ def _open_trace(stack: ExitStack, args: argparse.Namespace) -> APDUTrace | None:
     return APDUTrace(stream, personal_data=args.trace_personal_data)
 
 
+MAPPING_NAMES = {"GM": "generic mapping", "IM": "integrated mapping", "CAM": "chip authentication mapping"}
+"""How ``cardtool read`` names the PACE mapping it used (ICAO 9303-11 §4.4.3.3)."""
+
+
 def describe_read(result: ReadResult) -> str:
-    """What the read did, in two lines for the operator, then what the reader had to work around."""
+    """What the read did, in two lines for the operator (a third after PACE: the protocol and its mapping), then
+    what the reader had to work around."""
     files = ", ".join(sorted(result.dump.files))
     protected = f"; refused by the chip: {', '.join(result.protected_files)}" if result.protected_files else ""
     notes = "".join(f"\nnote: {note}" for note in result.notes)
     if result.terminal_auth != NO_EAC:
         notes = f"\nterminal authentication: {result.terminal_auth.reason}{notes}"
+    if result.pace_mapping:
+        cam = f"; PACE-CAM: {result.pace_cam.reason}" if result.pace_mapping == "CAM" else ""
+        notes = (f"\nPACE: {MAPPING_NAMES[result.pace_mapping]} ({result.pace_protocol}){cam}{notes}")
     return (f"{result.access} ({result.cipher}), {result.apdu_count} APDUs, {result.bytes_read} bytes in "
             f"{result.timings.total * 1000:.0f} ms; files: {files}{protected}\n"
             f"chip authentication: {result.chip_auth.reason}; active authentication: {result.active_auth.reason}"
