@@ -44,7 +44,8 @@ from cardlib.lds import files as lds_files
 from cardlib.lds.tlv import encode_length, encode_tlv
 from cardlib.pki.trust import TrustStore
 from cardlib.protocols.apdu import CommandAPDU, ResponseAPDU
-from cardlib.reader.reader import AccessKey, ReadResult, read_card, sw_meaning
+from cardlib.protocols.status import SW_FILE_EXISTS, SW_NOT_FOUND, SW_SECURITY_STATUS, sw_meaning
+from cardlib.reader.reader import AccessKey, ReadResult, read_card
 from cardlib.reader.transport import CardRemovedError, ReaderGoneError, Transport, transport_atr
 from cardlib.verify.live import verify_read
 from cardlib.verify.report import Verdict, VerificationReport
@@ -56,9 +57,6 @@ TAG_MRZ_SEED = 0x62
 TAG_AA_MODULUS = 0x60
 TAG_AA_EXPONENT = 0x61
 TAG_OCTET_STRING = 0x04
-SW_FILE_EXISTS = 0x6A89
-SW_NOT_FOUND = 0x6A82
-SW_SECURITY_STATUS = 0x6982
 GET_UID = CommandAPDU(0xFF, 0xCA, 0x00, 0x00, le=256)
 """PC/SC part 3 GET DATA: the contactless card's UID, answered by the reader."""
 WRITE_ORDER = (lds_files.EF_CARD_ACCESS.name, lds_files.EF_COM.name,

@@ -10,13 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cardlib.errors import DecodeError, EncodeError
+from cardlib.protocols.status import SW_OK
 
 SHORT_MAX_LC = 255
 SHORT_MAX_LE = 256
 EXTENDED_MAX_LC = 65535
 EXTENDED_MAX_LE = 65536
 HEADER_LENGTH = 4
-SW_OK = 0x9000
 
 
 def _le_bytes(le: int, extended: bool) -> bytes:

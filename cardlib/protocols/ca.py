@@ -36,6 +36,14 @@ from cardlib.protocols.ecpoint import ECPublicPoint
 from cardlib.protocols.kdf import kdf_enc, kdf_mac
 from cardlib.protocols.pace.groups import AnyGroup, DHGroup, ECGroup
 from cardlib.protocols.sm import SecureMessaging
+from cardlib.protocols.status import (
+    SW_CONDITIONS,
+    SW_INS_NOT_SUPPORTED,
+    SW_OK,
+    SW_REFERENCE_NOT_FOUND,
+    SW_WRONG_DATA,
+    SW_WRONG_P1P2,
+)
 
 ID_CA_DH = "0.4.0.127.0.7.2.2.3.1"
 ID_CA_ECDH = "0.4.0.127.0.7.2.2.3.2"
@@ -51,12 +59,6 @@ TAG_OID = 0x80
 TAG_KEY_ID = 0x84
 TAG_DYNAMIC_AUTH = 0x7C
 TAG_GA_PUBLIC_KEY = 0x80
-SW_OK = 0x9000
-SW_CONDITIONS_NOT_SATISFIED = 0x6985
-SW_WRONG_DATA = 0x6A80
-SW_REFERENCE_NOT_FOUND = 0x6A88
-SW_WRONG_P1P2 = 0x6A86
-SW_INS_NOT_SUPPORTED = 0x6D00
 
 
 @runtime_checkable
@@ -297,7 +299,7 @@ class CAChip:
 
     def _general_authenticate(self, data: bytes) -> tuple[ResponseAPDU, SecureMessaging | None]:
         if not self._set_at_done:
-            return ResponseAPDU(b"", SW_CONDITIONS_NOT_SATISFIED), None
+            return ResponseAPDU(b"", SW_CONDITIONS), None
         self._set_at_done = False
         try:
             outer = read_single(data, TAG_DYNAMIC_AUTH, file="GENERAL AUTHENTICATE")

@@ -44,6 +44,15 @@ from cardlib.pki.cvc import (
     validate_certificate,
 )
 from cardlib.protocols.apdu import CommandAPDU, ResponseAPDU
+from cardlib.protocols.status import (
+    SW_AUTH_FAILED,
+    SW_CONDITIONS,
+    SW_OK,
+    SW_REFERENCE_NOT_FOUND,
+    SW_WRONG_DATA,
+    SW_WRONG_LENGTH,
+    SW_WRONG_P1P2,
+)
 
 INS_MSE = 0x22
 INS_PSO = 0x2A
@@ -55,13 +64,6 @@ P1P2_VERIFY_CERTIFICATE = 0x00BE
 TAG_REFERENCE = 0x83
 CHALLENGE_LENGTH = 8
 
-SW_OK = 0x9000
-SW_AUTHENTICATION_FAILED = 0x6300
-SW_WRONG_LENGTH = 0x6700
-SW_CONDITIONS_NOT_SATISFIED = 0x6985
-SW_WRONG_DATA = 0x6A80
-SW_REFERENCE_NOT_FOUND = 0x6A88
-SW_WRONG_P1P2 = 0x6A86
 
 # How the chip answers each refusal of a certificate.
 _CHAIN_STATUS = {ChainFailure.UNKNOWN_AUTHORITY: SW_REFERENCE_NOT_FOUND}
@@ -271,7 +273,7 @@ class TAChip:
 
     def _verify_certificate(self, data: bytes) -> int:
         if self._verifier is None:
-            return SW_CONDITIONS_NOT_SATISFIED
+            return SW_CONDITIONS
         issuer, self._verifier = self._verifier, None
         try:
             certificate = CVCertificate.decode_command_data(data)
@@ -301,14 +303,14 @@ class TAChip:
     def _external_authenticate(self, signature: bytes) -> int:
         terminal, challenge, self._challenge = self._terminal, self._challenge, None
         if terminal is None or challenge is None:
-            return SW_CONDITIONS_NOT_SATISFIED
+            return SW_CONDITIONS
         data = signed_data(self._id_picc, challenge, self._ephemeral_public_key)
         try:
             verified = terminal.trust_point.public_key.verify(signature, data)
         except CardlibError:
             verified = False
         if not verified:
-            return SW_AUTHENTICATION_FAILED
+            return SW_AUTH_FAILED
         self.granted = terminal.rights
         return SW_OK
 

@@ -36,7 +36,7 @@ from cardlib.lds.sod import digest
 from cardlib.pki.certificates import Certificate
 from cardlib.pki.signatures import verify_signature
 from cardlib.pki.trust import TrustStore
-from cardlib.reader.reader import PACE_MAPPING_PREFERENCE
+from cardlib.reader.access import PACE_MAPPING_PREFERENCE
 from cardlib.verify.passive import chain_checks, signing_time_credible
 from cardlib.verify.report import CheckResult, Group, Status
 
