@@ -9,16 +9,19 @@ chip could have produced, bound to a challenge the verifier chose:
    and sends :meth:`Evidence.from_read` as JSON (:meth:`Evidence.to_json`);
 3. the verifier calls :func:`verify_evidence`, which re-checks everything: passive authentication of the
    files, the AA signature with DG15's key over the challenge, that the challenge is the one it issued
-   (``live.aa_challenge``), and the Chip Authentication transcript against DG14's key
-   (``live.ca_transcript``).
+   (``live.aa_challenge``), the Chip Authentication transcript against DG14's key (``live.ca_transcript``),
+   and a PACE-CAM proof against EF.CardSecurity's key (``live.pace_cam``).
 
 Format (version :data:`EVIDENCE_VERSION`; JSON schema ``cardlib/schemas/evidence.schema.json``, see
 :func:`evidence_schema`): ``format`` "cardlib-evidence", ``version``, ``created`` (the reader's clock, only
 informative), ``access`` (PACE-CAN, PACE-MRZ, BAC), ``files`` (name → base64 of the file as read),
 ``protected_files`` (files the chip refused), ``chip_authentication`` (protocol OID, key id, the terminal's
 ephemeral public and private key, and the protected responses after the key switch: SSC, data objects,
-status word) and ``active_authentication`` (challenge and signature).  The version changes when a field is
-removed or changes meaning.  The bundle holds no reader secret: no CAN or MRZ, no BAC/PACE session keys.
+status word), ``active_authentication`` (challenge and signature) and, optional (absent or null when the chip
+was not opened with PACE-CAM; a version 1 bundle without it stays valid), ``pace_cam`` (protocol OID,
+parameter ID, the chip's mapping public key and decrypted chip authentication data: :class:`CAMProof`).  The
+version changes when a field is removed or changes meaning.  The bundle holds no reader secret: no CAN or MRZ,
+no BAC/PACE session keys.
 
 Security argument.  *Active Authentication* is what proves a live chip to a remote verifier: only the holder
 of DG15's private key (inside the chip; DG15 itself is signed by the issuer through the SOD) can sign the
@@ -34,7 +37,9 @@ session is over: it opens only that session's traffic (the SELECT and AA answers
 carries anyway; cardlib reads every file before Chip Authentication), never the chip's key, the CAN/MRZ
 or the BAC/PACE keys.  So ``live.chip_proven`` passes only on an AA signature over the expected challenge;
 a chip without DG15 gives "cannot tell" here (CA-only remote liveness needs the verifier to take part in the
-key agreement: not done).
+key agreement: not done).  *PACE-CAM* is re-checked the same way and for the same reason proves consistency
+only: PK_Map,IC = CA_IC · PK_IC with EF.CardSecurity's key (whose signature ``cardsecurity.*`` checks), but
+anyone can choose CA_IC and compute PK_Map,IC, so it never makes ``live.chip_proven`` pass here.
 """
 
 from __future__ import annotations
@@ -54,6 +59,8 @@ from typing import Any
 
 from cardlib.card.image import CardImage
 from cardlib.errors import CardlibError, DecodeError, ProtocolError
+from cardlib.lds.asn1 import ECPublicKeyInfo
+from cardlib.lds.cardsecurity import CardSecurity
 from cardlib.lds.dg15 import DG15
 from cardlib.lds.files import by_name
 from cardlib.lds.securityinfo import DG14
@@ -67,6 +74,8 @@ from cardlib.limits import (
 from cardlib.pki.trust import TrustStore
 from cardlib.protocols.aa import aa_verify
 from cardlib.protocols.ca import CATranscript, ProtectedResponse, check_transcript
+from cardlib.protocols.pace import PACEParameters
+from cardlib.protocols.pace.cam import CAMProof, verify_chip_authentication
 from cardlib.reader.reader import ReadResult
 from cardlib.verify.report import CheckResult, Group, Status, VerificationReport
 from cardlib.verify.verifier import CHIP_PROVEN, LivenessPolicy, LiveResults, verify
@@ -105,6 +114,7 @@ class Evidence:
     chip_authentication: CATranscript | None = None
     active_authentication: ActiveAuthEvidence | None = None
     created: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+    pace_cam: CAMProof | None = None
 
     @classmethod
     def from_read(cls, read: ReadResult) -> Evidence:
@@ -131,6 +141,10 @@ class Evidence:
             },
             "active_authentication": None if aa is None else {
                 "challenge": _b64(aa.challenge), "signature": _b64(aa.signature)},
+            "pace_cam": None if self.pace_cam is None else {
+                "protocol": self.pace_cam.protocol, "parameter_id": self.pace_cam.parameter_id,
+                "chip_mapping_public_key": _b64(self.pace_cam.mapping_public_key),
+                "chip_authentication_data": _b64(self.pace_cam.data)},
         }
 
     def to_json(self) -> str:
@@ -165,7 +179,7 @@ class Evidence:
         return cls(files, _text(top.get("access"), "access"),
                    tuple(_text(name, "protected_files[]") for name in protected),
                    _transcript(top.get("chip_authentication")), _aa(top.get("active_authentication")),
-                   _text(top.get("created", ""), "created"))
+                   _text(top.get("created", ""), "created"), _cam(top.get("pace_cam")))
 
 
 def _b64(data: bytes) -> str:
@@ -248,6 +262,18 @@ def _aa(value: object) -> ActiveAuthEvidence | None:
                               _bytes(aa.get("signature"), "active_authentication.signature"))
 
 
+def _cam(value: object) -> CAMProof | None:
+    if value is None:
+        return None
+    cam = _object(value, "pace_cam")
+    parameter_id = cam.get("parameter_id")
+    if not isinstance(parameter_id, int) or isinstance(parameter_id, bool) or not 0 <= parameter_id <= 31:
+        raise _bad("pace_cam.parameter_id", "a standardized domain parameter ID (0-31) expected")
+    return CAMProof(_text(cam.get("protocol"), "pace_cam.protocol"), parameter_id,
+                    _bytes(cam.get("chip_mapping_public_key"), "pace_cam.chip_mapping_public_key"),
+                    _bytes(cam.get("chip_authentication_data"), "pace_cam.chip_authentication_data"))
+
+
 # --- verification ------------------------------------------------------------------------------------------
 
 def verify_evidence(
@@ -272,7 +298,7 @@ def verify_evidence(
     challenge = _challenge_check(evidence, expected_challenge)
     transcript, ca_outcome = _ca_check(evidence)
     live = LiveResults(chip_authentication=ca_outcome, active_authentication=aa_outcome,
-                       protected_files=frozenset(evidence.protected_files))
+                       pace_cam=_cam_outcome(evidence), protected_files=frozenset(evidence.protected_files))
     report = verify(image, trust, at=at, live=live, source=source, policy=LivenessPolicy.NEVER)
     proven = _proven(aa_outcome[0] is True and challenge.status is Status.PASS)
     checks = [check for check in report.checks if check.id != CHIP_PROVEN]
@@ -351,6 +377,39 @@ def _ca_check(evidence: Evidence) -> tuple[CheckResult, tuple[bool | None, str]]
     reason = (f"{len(plain)} response(s) after the key switch verify under keys agreed with DG14's key; this shows "
               "consistency, not liveness (the revealed ephemeral key could compute them)")
     return _live(CA_TRANSCRIPT, Status.PASS, reason), (True, "the transcript fits the DG14 key")
+
+
+def _cam_outcome(evidence: Evidence) -> tuple[bool | None, str]:
+    """(passed, reason) of the PACE-CAM proof against EF.CardSecurity's Chip Authentication keys on its curve:
+    None (cannot tell) without a proof, without EF.CardSecurity or without a key to check it with."""
+    proof = evidence.pace_cam
+    if proof is None:
+        return None, "the evidence carries no PACE-CAM proof"
+    try:
+        curve = PACEParameters(proof.protocol, proof.parameter_id).curve
+    except CardlibError as exc:
+        return None, f"the PACE-CAM proof names no PACE-CAM protocol cardlib knows: {exc}"
+    card_security = evidence.files.get("EF.CardSecurity")
+    if card_security is None:
+        return None, "a PACE-CAM proof but no EF.CardSecurity to check it against"
+    try:
+        keys = CardSecurity.decode(card_security).chip_authentication_keys
+    except CardlibError as exc:
+        return None, f"EF.CardSecurity does not decode, so the PACE-CAM proof cannot be checked: {exc}"
+    candidates = [info.public_key for info in keys
+                  if isinstance(info.public_key, ECPublicKeyInfo) and info.public_key.curve == curve]
+    if not candidates:
+        return None, f"EF.CardSecurity holds no Chip Authentication key on {curve.name}"
+    failures = []
+    for key in candidates:
+        try:
+            verify_chip_authentication(curve, proof.data, key.point, proof.mapping_public_key)
+        except ProtocolError as exc:
+            failures.append(str(exc))
+            continue
+        return True, ("the PACE-CAM proof fits EF.CardSecurity's key (re-checked here; this shows consistency, not "
+                      "liveness: anyone can compute such a pair)")
+    return False, f"the PACE-CAM proof does not fit EF.CardSecurity's key: {'; '.join(failures)}"
 
 
 def _proven(proven: bool) -> CheckResult:

@@ -9,6 +9,8 @@ takes from EF.CardSecurity once Passive Authentication has vouched for that file
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -18,6 +20,20 @@ from cardlib.protocols import ecpoint
 from cardlib.protocols.sm import cbc_decrypt, cbc_encrypt, ecb_encrypt_block, pad, unpad
 
 _AES_BLOCK = 16
+
+
+@dataclass(frozen=True)
+class CAMProof:
+    """What a terminal got from a completed PACE-CAM, for a verifier elsewhere (:mod:`cardlib.evidence`): the
+    PACE protocol OID and domain parameter ID, the chip's mapping public key PK_Map,IC and its decrypted chip
+    authentication data CA_IC.  Re-checking PK_Map,IC = CA_IC · PK_IC against EF.CardSecurity's key shows the
+    pair fits that key; it holds no session key (CA_IC reveals nothing of SK_IC while SK_Map,IC stays in the
+    chip), and proves no liveness to a third party (anyone can pick CA_IC and compute PK_Map,IC)."""
+
+    protocol: str
+    parameter_id: int
+    mapping_public_key: bytes
+    data: bytes
 
 
 def _iv(ks_enc: bytes) -> bytes:

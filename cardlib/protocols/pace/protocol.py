@@ -330,6 +330,15 @@ class PACETerminal(_PACESide):
         """CA_IC decrypted from a completed PACE-CAM, else None."""
         return self._chip_authentication_data
 
+    @property
+    def cam_proof(self) -> cam.CAMProof | None:
+        """PACE-CAM's proof as received (the chip's mapping key and decrypted authentication data), for evidence;
+        None unless PACE-CAM completed."""
+        if self._chip_authentication_data is None:
+            return None
+        return cam.CAMProof(self.params.protocol, self.params.parameter_id, self._chip_mapping_key,
+                            self._chip_authentication_data)
+
     def verify_chip_authentication(self, chip_public_key: cam.StaticPublicKey) -> None:
         """PACE-CAM: check that the chip holds the static key ``chip_public_key`` from EF.CardSecurity (an
         uncompressed point, a key object or a decoded ChipAuthenticationPublicKeyInfo key); ProtocolError when
