@@ -118,13 +118,15 @@ class Evidence:
 
     @classmethod
     def from_read(cls, read: ReadResult) -> Evidence:
-        """The evidence of a finished read (its CA transcript only when CA passed; its AA answer when one came)."""
+        """The evidence of a finished read (its CA transcript only when CA passed; its AA answer when one came; its
+        PACE-CAM proof as received when PACE-CAM completed, whatever the reader's check gave)."""
         if not isinstance(read, ReadResult):
             raise TypeError(f"Evidence.from_read(): read must be the ReadResult of read_card, got "
                             f"{type(read).__name__}")
         aa = read.active_auth
         answer = ActiveAuthEvidence(aa.challenge, aa.signature) if aa.signature else None
-        return cls(dict(read.dump.files), read.access, read.protected_files, read.chip_auth.transcript, answer)
+        return cls(dict(read.dump.files), read.access, read.protected_files, read.chip_auth.transcript, answer,
+                   pace_cam=read.pace_cam.cam_proof)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (bytes in base64), per :func:`evidence_schema`."""

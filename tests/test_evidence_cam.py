@@ -69,8 +69,28 @@ def evidence() -> Evidence:
     secrets = image().secrets
     assert secrets is not None
     read = read_card(InProcessTransport(VirtualChip(image())), AccessKey.can(secrets.can), aa_challenge=NONCE)
-    assert read.pace_mapping == "CAM" and "EF.CardSecurity" in read.dump.files
-    return replace(Evidence.from_read(read), pace_cam=proof())
+    assert read.pace_mapping == "CAM" and "EF.CardSecurity" in read.dump.files and read.pace_cam.passed
+    return Evidence.from_read(read)
+
+
+def test_the_reader_keeps_the_proof_it_got() -> None:
+    got = evidence().pace_cam
+    assert got is not None and got.protocol == CAM and got.parameter_id == 13
+    assert len(got.mapping_public_key) == 65 and len(got.data) == 32  # brainpoolP256r1: 04||x||y, a scalar
+    assert got != proof()  # another session, another mapping key
+    gm = read_card(InProcessTransport(VirtualChip(sample_gm())), AccessKey.can(sample_gm_can()))
+    assert gm.pace_mapping == "GM" and Evidence.from_read(gm).pace_cam is None
+
+
+@cache
+def sample_gm() -> CardImage:
+    return personalize(sample_resident(11), synthetic_portrait_jpeg(11), sample_pki().document_signer)
+
+
+def sample_gm_can() -> str:
+    secrets = sample_gm().secrets
+    assert secrets is not None
+    return secrets.can
 
 
 def test_the_proof_travels_in_version_1_and_follows_the_schema() -> None:
@@ -89,6 +109,11 @@ def test_a_version_1_bundle_without_the_field_is_still_read() -> None:
     assert Evidence.from_dict(document).pace_cam is None
 
 
+def test_a_proof_from_a_sans_io_run_also_fits() -> None:
+    report = verify_evidence(replace(evidence(), pace_cam=proof()), trust(), expected_challenge=NONCE)
+    assert report.check("live.pace_cam").status is Status.PASS
+
+
 def test_a_fitting_proof_passes_live_pace_cam_but_does_not_prove_liveness_alone() -> None:
     report = verify_evidence(evidence(), trust(), expected_challenge=NONCE)
     assert report.check("live.pace_cam").status is Status.PASS, report.check("live.pace_cam").reason
@@ -101,9 +126,11 @@ def test_a_fitting_proof_passes_live_pace_cam_but_does_not_prove_liveness_alone(
 
 
 def test_a_proof_that_does_not_fit_the_key_is_invalid() -> None:
-    data = bytearray(proof().data)
+    got = evidence().pace_cam
+    assert got is not None
+    data = bytearray(got.data)
     data[-1] ^= 1
-    forged = replace(evidence(), pace_cam=replace(proof(), data=bytes(data)))
+    forged = replace(evidence(), pace_cam=replace(got, data=bytes(data)))
     report = verify_evidence(forged, trust(), expected_challenge=NONCE)
     assert report.check("live.pace_cam").status is Status.FAIL
     assert "does not fit EF.CardSecurity's key" in report.check("live.pace_cam").reason

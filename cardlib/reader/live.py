@@ -7,7 +7,7 @@ never an exception, and a chip that fails one is still read.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -24,6 +24,7 @@ from cardlib.protocols.aa import PublicKey, aa_verify
 from cardlib.protocols.apdu import CommandAPDU, ResponseAPDU
 from cardlib.protocols.ca import CATerminal, CATranscript
 from cardlib.protocols.pace import PACETerminal
+from cardlib.protocols.pace.cam import CAMProof
 from cardlib.protocols.status import SW_WRONG_LENGTH
 from cardlib.protocols.ta import TAError, TATerminal, decode_ef_cvca, id_picc_after_bac, id_picc_after_pace
 from cardlib.reader.access import MRZ_INFORMATION_TAIL, AccessKey
@@ -50,13 +51,15 @@ class ChipAuthResult:
     """Outcome of Chip Authentication: whether it ran, whether the chip proved its DG14 key, and why.
 
     ``transcript`` (when it passed) lets a verifier elsewhere re-check it (:mod:`cardlib.evidence`); it reveals
-    the finished session's ephemeral key, so it is left out of ``repr``.
+    the finished session's ephemeral key, so it is left out of ``repr``.  ``cam_proof`` is the same for
+    PACE-CAM: the proof as received, whatever its check gave (None unless PACE-CAM completed).
     """
 
     performed: bool
     passed: bool
     reason: str
     transcript: CATranscript | None = field(default=None, repr=False)
+    cam_proof: CAMProof | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -114,13 +117,21 @@ class EACCredentials:
 
 
 def check_pace_cam(channel: Channel, reader: FileReader,
-              terminal: PACETerminal | None) -> tuple[ChipAuthResult, bytes | None]:
+                   terminal: PACETerminal | None) -> tuple[ChipAuthResult, bytes | None]:
     """After PACE-CAM: EF.CardSecurity from the master file, and whether the chip's authentication data proves
-    the static key it holds (passed), does not (failed: a clone), or cannot be checked (not performed).
+    the static key it holds (passed), does not (failed: a clone), or cannot be checked (not performed); the
+    result carries the proof as received (:attr:`ChipAuthResult.cam_proof`) for evidence.
 
     The file's signature is not checked here: the verifier does (``cardsecurity.*``), and a PACE-CAM result
     counts only with it.  Leaves the eMRTD application selected.
     """
+    result, data = _pace_cam_result(channel, reader, terminal)
+    proof = terminal.cam_proof if terminal is not None else None
+    return (result if proof is None else replace(result, cam_proof=proof)), data
+
+
+def _pace_cam_result(channel: Channel, reader: FileReader,
+                     terminal: PACETerminal | None) -> tuple[ChipAuthResult, bytes | None]:
     if terminal is None or terminal.params.mapping != "CAM":
         return NO_PACE_CAM, None
     try:
