@@ -19,7 +19,8 @@ from pathlib import Path
 
 from cardlib.card.image import CardImage
 from cardlib.card.testing import sample_card_image
-from cardlib.chip.chip import ChipOptions, VirtualChip
+from cardlib.chip.chip import VirtualChip
+from cardlib.chip.options import ChipOptions
 from cardlib.chip.pcscd import PcscdInstance, private_pcscd
 from cardlib.chip.vpcd import vpcd_card
 from cardlib.reader.models import ChipModels

@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cardlib.card.image import CardImage, ChipSecrets
-from cardlib.chip.chip import ChipOptions, VirtualChip
+from cardlib.chip.chip import VirtualChip
+from cardlib.chip.options import ChipOptions
 from cardlib.errors import CardlibError
 from cardlib.lds.files import EMRTD_AID
 from cardlib.protocols.aa import aa_verify

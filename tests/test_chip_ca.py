@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from cardlib.card.image import CardImage, ChipSecrets
 from cardlib.card.perso import ChipProfile
 from cardlib.card.testing import sample_card_image
-from cardlib.chip.chip import ChipOptions, VirtualChip
+from cardlib.chip.chip import VirtualChip
+from cardlib.chip.options import ChipOptions
 from cardlib.lds.asn1 import ECPublicKeyInfo
 from cardlib.lds.files import EMRTD_AID
 from cardlib.lds.oids import protocol_oid

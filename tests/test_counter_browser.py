@@ -25,7 +25,8 @@ from cardlib.card.image import CardImage
 from cardlib.card.perso import personalize, sign_data_groups
 from cardlib.card.synthetic_faces import synthetic_portrait_jpeg
 from cardlib.card.testing import forge_dg13_expiry, sample_card_image, sample_pki, sample_resident
-from cardlib.chip.chip import ChipOptions, VirtualChip
+from cardlib.chip.chip import VirtualChip
+from cardlib.chip.options import ChipOptions
 from cardlib.chip.pcscd import PcscdInstance, private_pcscd
 from cardlib.chip.vpcd import VpcdCard, vpcd_card
 from cardlib.lds.com import EFCOM

@@ -24,7 +24,8 @@ from cardlib.card.image import CardImage
 from cardlib.card.perso import personalize
 from cardlib.card.synthetic_faces import synthetic_portrait_jpeg
 from cardlib.card.testing import forge_dg13_expiry, sample_card_image, sample_pki, sample_resident
-from cardlib.chip.chip import ChipOptions, VirtualChip
+from cardlib.chip.chip import VirtualChip
+from cardlib.chip.options import ChipOptions
 from cardlib.errors import ValidationError
 from cardlib.limits import LimitExceeded
 from cardlib.model.resident import Resident

@@ -19,7 +19,8 @@ from vpcd_cards import DelegatingCard
 from cardlib.card.image import CardImage, CardImageError
 from cardlib.card.testing import sample_card_image
 from cardlib.chip import pcscd as pcscd_module
-from cardlib.chip.chip import ChipOptions, VirtualChip
+from cardlib.chip.chip import VirtualChip
+from cardlib.chip.options import ChipOptions
 from cardlib.chip.pcscd import private_pcscd
 from cardlib.chip.vpcd import VirtualChipQueue, vpcd_card
 from cardlib.errors import CardError, CardlibError

@@ -29,7 +29,8 @@ from vpcd_cards import DelegatingCard
 from cardlib.card.image import CardImage
 from cardlib.card.perso import ChipProfile
 from cardlib.card.testing import sample_card_image, sample_pki
-from cardlib.chip.chip import ChipOptions, PastEnd, VirtualChip
+from cardlib.chip.chip import VirtualChip
+from cardlib.chip.options import ChipOptions, PastEnd
 from cardlib.chip.pcscd import PcscdInstance, private_pcscd
 from cardlib.chip.vpcd import vpcd_card
 from cardlib.errors import CardError, CardlibError

@@ -26,7 +26,8 @@ from cardlib.card.image import CardImage, ChipSecrets
 from cardlib.card.perso import ChipKeys, ChipProfile, personalize, sign_data_groups
 from cardlib.card.synthetic_faces import synthetic_portrait_jpeg
 from cardlib.card.testing import sample_card_image, sample_pki, sample_resident
-from cardlib.chip.chip import ChipOptions, VirtualChip
+from cardlib.chip.chip import VirtualChip
+from cardlib.chip.options import ChipOptions
 from cardlib.lds.com import EFCOM
 from cardlib.lds.dg1 import DG1
 from cardlib.lds.dg13 import DG13, DG13Field, DG13Text

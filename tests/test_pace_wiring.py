@@ -14,7 +14,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cardlib.card.image import CardImage
 from cardlib.card.perso import ChipProfile
 from cardlib.card.testing import sample_card_image, sample_pki
-from cardlib.chip.chip import ChipOptions, VirtualChip
+from cardlib.chip.chip import VirtualChip
+from cardlib.chip.options import ChipOptions
 from cardlib.lds.cardsecurity import CardSecurity
 from cardlib.lds.oids import protocol_oid
 from cardlib.lds.securityinfo import (
@@ -28,13 +29,13 @@ from cardlib.lds.securityinfo import (
 from cardlib.pki.certificates import Certificate, RevocationList
 from cardlib.pki.trust import TrustStore
 from cardlib.protocols.apdu import CommandAPDU, ResponseAPDU
-from cardlib.reader.access import pace_candidates
 from cardlib.reader.reader import (
     AccessKey,
     ChipRefusedError,
     ReadResult,
     UnsupportedAccessError,
     WrongAccessKeyError,
+    pace_candidates,
     read_card,
 )
 from cardlib.reader.transport import InProcessTransport

@@ -21,16 +21,16 @@ from test_qa import card_folders, make_batch, outcomes, trust_args
 
 from cardlib.card.image import CardImage
 from cardlib.card.testing import sample_card_image, sample_pki
-from cardlib.chip.chip import ChipOptions, VirtualChip
+from cardlib.chip.chip import VirtualChip
+from cardlib.chip.options import ChipOptions
 from cardlib.chip.pcscd import PcscdInstance, private_pcscd
 from cardlib.chip.vpcd import VirtualChipQueue, vpcd_card
 from cardlib.errors import DecodeError
 from cardlib.lds.tlv import read_tlv
 from cardlib.limits import MAX_CARD_BYTES, MAX_FILE_BYTES, LimitExceeded
 from cardlib.pki.trust import TrustStore
-from cardlib.reader.files import MAX_ADDRESSABLE_FILE_SIZE
 from cardlib.reader.pcsc import connect
-from cardlib.reader.reader import AccessKey, ReadBudget, read_card
+from cardlib.reader.reader import MAX_ADDRESSABLE_FILE_SIZE, AccessKey, ReadBudget, read_card
 from cardlib.reader.transport import InProcessTransport, Transport
 
 DECLARED = 16_000_000

@@ -11,7 +11,8 @@ from cardlib.card.image import CardImage
 from cardlib.card.perso import ChipProfile, personalize
 from cardlib.card.synthetic_faces import synthetic_portrait_jpeg
 from cardlib.card.testing import sample_pki, sample_resident
-from cardlib.chip.chip import ChipOptions, VirtualChip
+from cardlib.chip.chip import VirtualChip
+from cardlib.chip.options import ChipOptions
 from cardlib.lds.oids import protocol_oid
 from cardlib.reader.reader import AccessKey, ReadResult, read_card
 from cardlib.reader.transport import InProcessTransport

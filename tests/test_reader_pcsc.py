@@ -10,7 +10,8 @@ from vpcd_cards import DelegatingCard
 
 from cardlib.card.image import CardImage
 from cardlib.card.testing import sample_card_image
-from cardlib.chip.chip import ChipOptions, VirtualChip
+from cardlib.chip.chip import VirtualChip
+from cardlib.chip.options import ChipOptions
 from cardlib.chip.pcscd import PcscdInstance, private_pcscd
 from cardlib.chip.vpcd import VirtualChipQueue, vpcd_card
 from cardlib.reader.pcsc import NoCardError, NoReaderError, connect, list_readers, wait_for_card

@@ -24,7 +24,8 @@ from cardlib.card.perso import ChipProfile, personalize, prepare_finger
 from cardlib.card.synthetic_faces import synthetic_portrait_jpeg
 from cardlib.card.synthetic_fingers import synthetic_finger_wsq
 from cardlib.card.testing import sample_pki, sample_resident
-from cardlib.chip.chip import ChipOptions, VirtualChip
+from cardlib.chip.chip import VirtualChip
+from cardlib.chip.options import ChipOptions
 from cardlib.chip.pcscd import PcscdInstance, private_pcscd
 from cardlib.chip.vpcd import VirtualChipQueue, vpcd_card
 from cardlib.lds.dg3 import DG3, FingerPosition

@@ -15,13 +15,8 @@ Whatever bytes arrive, :meth:`process` answers with a response APDU ending in a 
 :class:`BlankAppletChip` is the blank-applet mode: a JMRTD passport applet waiting to be personalized
 (:mod:`cardlib.chip.applet`), which becomes a BAC-only :class:`VirtualChip` of what was written once locked.
 
-:class:`ChipOptions` switches on the behaviours of chips met in the field (the catalogue of
-``tests/test_field_chips.py``), each independent of the others so that they combine: an unreachable
-EF.CardAccess, no short file identifiers, SELECT without P2=0C, extended length refused by the runtime in
-plain, response caps, odd end-of-file answers, T=0-style 61xx/6Cxx, slow answers, plain error status words
-inside a session, Active Authentication variants, MSE:Set AT with or without DO84, internal errors.
-Runtime behaviours (61xx, 6Cxx, extended length refused in plain, latency) sit in :meth:`VirtualChip.process`,
-outside secure messaging, as on a Java Card whose runtime answers before the applet sees the command.
+:class:`~cardlib.chip.options.ChipOptions` switches on the behaviours of chips met in the field; file commands
+live in :mod:`cardlib.chip.files`, BAC and PACE in :mod:`cardlib.chip.access`.
 """
 
 from __future__ import annotations
@@ -29,54 +24,51 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import date
 from functools import partial
-from typing import Literal
 
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from cardlib.card.image import AAPrivateKey, CardImage, ChipSecrets
 from cardlib.card.targets import JMRTD_APPLET, ChipTarget
+from cardlib.chip.access import AccessControl, OpenedSession
 from cardlib.chip.applet import PERSONALIZATION_INS, BlankApplet
-from cardlib.chip.filesystem import MF_FID, ChipFile, FileSystem, application_fcp
-from cardlib.errors import CardlibError, DecodeError, ProtocolError
+from cardlib.chip.files import (
+    INS_READ_BINARY,
+    INS_READ_BINARY_ODD,
+    SW1_EXACT_LENGTH,
+    FileCommands,
+    Refused,
+    field_files,
+)
+from cardlib.chip.filesystem import FileSystem
+from cardlib.chip.options import JMRTD_APPLET_OPTIONS, ChipOptions
+from cardlib.errors import CardlibError
 from cardlib.lds import files as lds_files
-from cardlib.lds.com import TAG_TAG_LIST
+from cardlib.lds.oids import protocol_oid
 from cardlib.lds.securityinfo import DG14, CardAccess, SecurityInfos
-from cardlib.lds.tlv import TLV, encode_length, encode_tlv, find, iter_tlvs, read_tlv
 from cardlib.pki.cvc import TrustPoint
 from cardlib.protocols.aa import aa_sign
 from cardlib.protocols.apdu import CommandAPDU, ResponseAPDU
-from cardlib.protocols.bac import BACChip
 from cardlib.protocols.ca import CAChip
-from cardlib.protocols.pace import PACEChip, PACEParameters
 from cardlib.protocols.sm import MAC_DO_LENGTH, SecureMessaging
 from cardlib.protocols.status import (
-    SW_AUTH_FAILED,
     SW_CLA_NOT_SUPPORTED,
     SW_CONDITIONS,
-    SW_END_OF_FILE,
     SW_INS_NOT_SUPPORTED,
-    SW_NO_CURRENT_EF,
-    SW_NOT_FOUND,
     SW_OK,
     SW_REFERENCE_NOT_FOUND,
     SW_SECURITY_STATUS,
     SW_SM_MISSING,
     SW_SM_WRONG,
     SW_UNKNOWN,
-    SW_WRONG_DATA,
     SW_WRONG_LENGTH,
-    SW_WRONG_OFFSET,
     SW_WRONG_P1P2,
 )
-from cardlib.protocols.ta import TAChip, encode_ef_cvca, id_picc_after_bac, id_picc_after_pace
+from cardlib.protocols.ta import TAChip, encode_ef_cvca
 
 INS_SELECT = 0xA4
-INS_READ_BINARY = 0xB0
-INS_READ_BINARY_ODD = 0xB1
 INS_GET_CHALLENGE = 0x84
 INS_EXTERNAL_AUTHENTICATE = 0x82
 INS_INTERNAL_AUTHENTICATE = 0x88
@@ -85,128 +77,20 @@ INS_GENERAL_AUTHENTICATE = 0x86
 INS_GET_RESPONSE = 0xC0
 INS_PERFORM_SECURITY_OPERATION = 0x2A
 SW1_MORE_DATA = 0x61
-SW1_EXACT_LENGTH = 0x6C
 MSE_SET_AT_PACE = (0xC1, 0xA4)
 MSE_SET_AT_CA = (0x41, 0xA4)
 MSE_SET_KAT_CA = (0x41, 0xA6)
 MSE_SET_DST_TA = (0x81, 0xB6)
 MSE_SET_AT_TA = (0x81, 0xA4)
-EAC_DATA_GROUPS = (3, 4)  # released only after Terminal Authentication granting their read right
 MAX_EF_CVCA_KEYS = 2
-# id-CA-ECDH-3DES-CBC-CBC: the protocol implied when neither DG14 nor EF.CardAccess has a ChipAuthenticationInfo
-# (EAC 1.11 chips); the reader assumes the same.
-CA_ECDH_3DES = "0.4.0.127.0.7.2.2.3.2.1"
-PASSWORD_MRZ = b"\x01"
-PASSWORD_CAN = b"\x02"
-TAG_DYNAMIC_AUTHENTICATION = 0x7C
-TAG_MECHANISM = 0x80
-TAG_PASSWORD = 0x83
-TAG_PARAMETER_ID = 0x84
-
-TAG_OFFSET = 0x54
-TAG_DISCRETIONARY = 0x53
+# The protocol implied when neither DG14 nor EF.CardAccess has a ChipAuthenticationInfo (EAC 1.11 chips); the
+# reader assumes the same.
+CA_ECDH_3DES = protocol_oid("id-CA-ECDH-3DES-CBC-CBC")
 CLA_ALLOWED_BITS = 0x1C  # command chaining (10) and secure messaging indication (0C)
 SM_CLA = 0x0C
 CHALLENGE_LENGTH = 8
-BAC_DATA_LENGTH = 40
-MAX_SHORT_OFFSET = 0x7FFF
 GET_UID_HEADER = bytes.fromhex("FFCA0000")
 UID_LENGTH = 7
-_MRZ_INFORMATION_TAIL = 15  # after the document number: its check digit, birth date and expiry with theirs
-
-
-def _atr(historical: bytes) -> bytes:
-    """A PC/SC contactless ATR (PC/SC Part 3 §3.1.3.2.3): 3B 8n 80 01, historical bytes, TCK."""
-    body = bytes([0x80 | len(historical), 0x80, 0x01]) + historical
-    tck = 0
-    for byte in body:
-        tck ^= byte
-    return b"\x3b" + body + bytes([tck])
-
-
-DEFAULT_ATR = _atr(b"\x80\x31\x80\x65\xb0\x85\x04\x01")
-
-
-PastEnd = Literal["6282", "9000", "6B00", "6700", "6Cxx"]
-DO84Rule = Literal["optional", "required", "refused"]
-
-
-@dataclass(frozen=True)
-class ChipOptions:
-    """How the virtual chip behaves, so that readers' fallbacks can be exercised; every switch combines.
-
-    ``max_le`` is the largest Ne the chip honours; a bigger Le gets 6700, or, with ``truncate_le``, at
-    most ``max_le`` bytes.  ``extended_length=False`` answers any extended-length APDU with ``extended_sw``:
-    from the applet (``extended_refusal="applet"``, protected inside a session) or from the runtime
-    (``"runtime"``: in plain, before secure messaging, which then counts nothing).
-    ``pace=False`` makes a BAC-only chip (no EF.CardAccess); ``bac=False`` a PACE-only chip (6A88).
-    ``oversized`` makes a hostile chip: each (file name, length) pair replaces that file by one whose outer
-    TLV header declares a value of ``length`` bytes, the genuine value followed by zero filler (with
-    ``max_le=16, truncate_le=True`` it keeps a reader without budgets busy for hours).
-
-    Field behaviours: ``card_access_sw`` answers SELECT and READ BINARY of EF.CardAccess (an applet-only
-    chip); ``select_mf_sw`` SELECT MF; ``sfi_sw`` every READ BINARY by short file identifier;
-    ``select_p2_0c_sw`` every SELECT asking for no answer data (P2 0C; 00 and 04 still work).
-    ``past_end`` is the answer to a READ BINARY (B0) whose Le reaches past the end of the file: the data and
-    6282 (ISO 7816-4), the data and 9000 (fewer bytes, no warning), or no data and 6B00, 6700, 6Cxx.
-    ``chaining`` cuts answers longer than that many bytes into 61xx pieces fetched with GET RESPONSE;
-    ``exact_le`` answers a short Le larger than the answer with 6Cxx and gives it on the resend (T=0).
-    ``latency`` seconds pass before each answer.  ``plain_errors`` answers error status words inside a
-    session in plain, keeping the session, the SSC advanced by that many steps (1: the command counted,
-    2: the unsent response too).  ``aa_short_le_only`` refuses INTERNAL AUTHENTICATE with an Le above 256
-    (6700); ``aa_hash`` is the Active Authentication hash, ``aa_ecdsa_der`` sends ECDSA signatures in DER.
-    ``mse_do84`` says whether MSE:Set AT of PACE may, must or must not carry the parameter ID (DO84).
-    ``internal_errors`` pairs an INS with the status word (6Fxx, 6Axx) every such command outside a session
-    (access control: BAC, PACE) gets.  ``mac_only_9000`` protects answers as vsmartcard's ePass emulator
-    does: never a DO99, a DO8E MAC only on 9000; any other answer carries its data (6282) in a DO87 with no
-    MAC, the chip counting the command only.  ``bac_wrong_key_sw`` answers a MUTUAL AUTHENTICATE whose
-    cryptogram does not verify (a wrong MRZ; the ePass emulator answers 6988).  ``malformed_com`` writes
-    EF.COM's tag list as the ePass emulator does: the tags as hex text in a DO5C declaring one byte per tag,
-    so the file does not decode.  ``empty_files`` names files the chip holds with no content (0 bytes).
-    """
-
-    extended_length: bool = True
-    extended_refusal: Literal["applet", "runtime"] = "applet"
-    extended_sw: int = SW_WRONG_LENGTH
-    max_le: int = 65536
-    truncate_le: bool = False
-    pace: bool = True
-    bac: bool = True
-    atr: bytes = DEFAULT_ATR
-    oversized: tuple[tuple[str, int], ...] = ()
-    card_access_sw: int | None = None
-    select_mf_sw: int | None = None
-    sfi_sw: int | None = None
-    select_p2_0c_sw: int | None = None
-    past_end: PastEnd = "6282"
-    chaining: int | None = None
-    exact_le: bool = False
-    latency: float = 0.0
-    plain_errors: int | None = None
-    aa_short_le_only: bool = False
-    aa_hash: str = "sha256"
-    aa_ecdsa_der: bool = False
-    mse_do84: DO84Rule = "optional"
-    internal_errors: tuple[tuple[int, int], ...] = ()
-    mac_only_9000: bool = False
-    bac_wrong_key_sw: int = SW_AUTH_FAILED
-    malformed_com: bool = False
-    empty_files: tuple[str, ...] = ()
-
-
-JMRTD_APPLET_OPTIONS = ChipOptions(card_access_sw=SW_NO_CURRENT_EF, sfi_sw=SW_CONDITIONS, extended_length=False,
-                                   extended_refusal="runtime", pace=False, aa_hash=JMRTD_APPLET.aa_hash)
-"""How a locked JMRTD applet answers: the three behaviours measured on it (issue 11: EF.CardAccess 6986, READ
-BINARY by short file identifier 6985, extended length refused by the Java Card runtime), BAC only, and Active
-Authentication with ISO 9796-2 over SHA-1."""
-
-
-class _Status(Exception):
-    """Internal: stop handling the command and answer with this status word."""
-
-    def __init__(self, sw: int) -> None:
-        super().__init__(f"{sw:04X}")
-        self.sw = sw
 
 
 class VirtualChip:
@@ -216,12 +100,7 @@ class VirtualChip:
         if image.secrets is None:
             raise CardlibError("a virtual chip needs a card image with secrets, not a dump")
         self.options = options or ChipOptions()
-        files = {name: data for name, data in image.files.items()
-                 if self.options.pace or name != lds_files.EF_CARD_ACCESS.name}
-        files.update({name: _oversized(files[name], length) for name, length in self.options.oversized})
-        if self.options.malformed_com:
-            files[lds_files.EF_COM.name] = _malformed_com(files[lds_files.EF_COM.name])
-        files.update(dict.fromkeys(self.options.empty_files, b""))
+        files = field_files(image.files, self.options)
         self._secrets: ChipSecrets = image.secrets
         cvcas = self._secrets.trusted_cvca
         self._eac_trust = [TrustPoint.of(certificate) for certificate in cvcas]
@@ -229,10 +108,12 @@ class VirtualChip:
         if cvcas and lds_files.EF_CVCA.name not in files:
             files[lds_files.EF_CVCA.name] = encode_ef_cvca([c.chr for c in cvcas][-MAX_EF_CVCA_KEYS:])
         self._fs = FileSystem(files)
+        self._files = FileCommands(self._fs, self.options, self)
+        self._access = AccessControl(self._secrets, self.options, self._fs.content(lds_files.EF_CARD_ACCESS.name))
         self._handlers: dict[int, Callable[[CommandAPDU], ResponseAPDU]] = {
-            INS_SELECT: self._select,
-            INS_READ_BINARY: self._read_binary,
-            INS_READ_BINARY_ODD: self._read_binary,
+            INS_SELECT: self._files.select,
+            INS_READ_BINARY: self._files.read_binary,
+            INS_READ_BINARY_ODD: self._files.read_binary,
             INS_GET_CHALLENGE: self._get_challenge,
             INS_EXTERNAL_AUTHENTICATE: self._external_authenticate,
             INS_MANAGE_SECURITY_ENVIRONMENT: self._manage_security_environment,
@@ -242,7 +123,6 @@ class VirtualChip:
         aa_key = self._secrets.aa_private_key
         if aa_key is not None:
             self._handlers[INS_INTERNAL_AUTHENTICATE] = lambda cmd: self._internal_authenticate(aa_key, cmd)
-        self._pace_parameters = _pace_parameters(self._fs.content(lds_files.EF_CARD_ACCESS.name))
         self._new_ca_chip = _ca_chip_factory(files, self._secrets)
         self._reset_state()
 
@@ -270,6 +150,10 @@ class VirtualChip:
         """True while secure messaging protects the channel (keys from BAC or PACE, then Chip Authentication)."""
         return self._sm is not None
 
+    def eac_released(self, number: int) -> bool:
+        """True when Terminal Authentication in this session granted the right to read data group ``number``."""
+        return self._ta is not None and self._ta.may_read(number)
+
     def power_on(self) -> bytes:
         """Power the chip up: sessions and selections are dropped; returns the ATR."""
         self._reset_state()
@@ -280,8 +164,7 @@ class VirtualChip:
         self._reset_state()
 
     def _reset_state(self) -> None:
-        self._in_application = False
-        self._current: ChipFile | None = None
+        self._files.reset()
         self._held: tuple[CommandAPDU, ResponseAPDU] | None = None
         self._pending = b""
         self._close_session()
@@ -289,8 +172,7 @@ class VirtualChip:
     def _close_session(self) -> None:
         self._sm: SecureMessaging | None = None
         self._next_sm: SecureMessaging | None = None
-        self._bac: BACChip | None = None
-        self._pace: PACEChip | None = None
+        self._access.reset()
         self._ca: CAChip | None = None
         self._ta: TAChip | None = None
         self._id_picc = b""  # the chip's identifier for Terminal Authentication, set by BAC/PACE
@@ -396,203 +278,55 @@ class VirtualChip:
             return ResponseAPDU(b"", internal_error)
         try:
             return handler(cmd)
-        except _Status as status:
+        except Refused as status:
             return ResponseAPDU(b"", status.sw)
-
-    # -- SELECT ---------------------------------------------------------------------------------------
-
-    def _select(self, cmd: CommandAPDU) -> ResponseAPDU:
-        """SELECT by DF name (P1 04) or file identifier (P1 00/02); P2 0C: no answer data, 00/04: FCP."""
-        if cmd.p2 not in (0x00, 0x04, 0x0C):
-            raise _Status(SW_WRONG_P1P2)
-        if cmd.p2 == 0x0C and self.options.select_p2_0c_sw is not None:
-            raise _Status(self.options.select_p2_0c_sw)
-        if cmd.p1 == 0x04:
-            return self._select_application(cmd)
-        if cmd.p1 == 0x00 and cmd.data in (b"", MF_FID.to_bytes(2, "big")):
-            if self.options.select_mf_sw is not None:
-                raise _Status(self.options.select_mf_sw)
-            self._in_application, self._current = False, None
-            return ResponseAPDU(b"", SW_OK)
-        if cmd.p1 not in (0x00, 0x02):
-            raise _Status(SW_WRONG_P1P2)
-        if len(cmd.data) != 2:
-            raise _Status(SW_WRONG_LENGTH)
-        fid = int.from_bytes(cmd.data, "big")
-        self._check_card_access(fid == lds_files.EF_CARD_ACCESS.fid)
-        file = self._fs.by_fid(fid, in_application=self._in_application)
-        if file is None:
-            raise _Status(SW_NOT_FOUND)
-        self._check_access(file)
-        self._current = file
-        return ResponseAPDU(b"" if cmd.p2 == 0x0C else file.fcp(), SW_OK)
-
-    def _select_application(self, cmd: CommandAPDU) -> ResponseAPDU:
-        if cmd.data != lds_files.EMRTD_AID:
-            raise _Status(SW_NOT_FOUND)
-        self._in_application, self._current = True, None
-        return ResponseAPDU(b"" if cmd.p2 == 0x0C else application_fcp(cmd.data), SW_OK)
-
-    def _check_card_access(self, card_access: bool) -> None:
-        """An applet-only chip answers ``card_access_sw`` to anything naming EF.CardAccess."""
-        if card_access and self.options.card_access_sw is not None:
-            raise _Status(self.options.card_access_sw)
-
-    def _check_sfi(self) -> None:
-        if self.options.sfi_sw is not None:
-            raise _Status(self.options.sfi_sw)
-
-    def _check_access(self, file: ChipFile) -> None:
-        """Only EF.CardAccess is open before BAC/PACE (ICAO 9303-11 §4.2); EF.CardSecurity too needs a session."""
-        if file.spec != lds_files.EF_CARD_ACCESS and self._sm is None:
-            raise _Status(SW_SECURITY_STATUS)
-
-    # -- READ BINARY ----------------------------------------------------------------------------------
-
-    def _read_binary(self, cmd: CommandAPDU) -> ResponseAPDU:
-        """READ BINARY B0 (15-bit offset, or SFI in P1 with 8-bit offset) and B1 (offset in DO54)."""
-        file, offset = self._read_target(cmd) if cmd.ins == INS_READ_BINARY else self._odd_read_target(cmd)
-        self._check_access(file)
-        number = file.spec.dg_number
-        if number in EAC_DATA_GROUPS and (self._ta is None or not self._ta.may_read(number)):
-            raise _Status(SW_SECURITY_STATUS)  # DG3/DG4 need Terminal Authentication granting their right
-        wanted = self._expected_length(cmd)
-        if offset >= len(file.content):
-            raise _Status(SW_WRONG_OFFSET)
-        if cmd.ins == INS_READ_BINARY_ODD:
-            return self._odd_read_response(file.content, offset, wanted)
-        chunk = file.content[offset : offset + wanted]
-        if len(chunk) == wanted:
-            return ResponseAPDU(chunk, SW_OK)
-        return self._past_end(chunk)
-
-    def _past_end(self, chunk: bytes) -> ResponseAPDU:
-        """The answer to a READ BINARY reaching past the end of the file, as ``past_end`` says."""
-        rule = self.options.past_end
-        if rule == "6Cxx":
-            return ResponseAPDU(b"", (SW1_EXACT_LENGTH << 8) | len(chunk) % 256)
-        if rule in ("6B00", "6700"):
-            return ResponseAPDU(b"", int(rule, 16))
-        return ResponseAPDU(chunk, int(rule, 16))
-
-    def _read_target(self, cmd: CommandAPDU) -> tuple[ChipFile, int]:
-        if cmd.data:
-            raise _Status(SW_WRONG_LENGTH)
-        if not cmd.p1 & 0x80:
-            return self._current_file(), (cmd.p1 << 8) | cmd.p2
-        if cmd.p1 & 0x60:
-            raise _Status(SW_WRONG_P1P2)
-        self._check_card_access(cmd.p1 & 0x1F == lds_files.EF_CARD_ACCESS.sfi)
-        self._check_sfi()
-        file = self._fs.by_sfi(cmd.p1 & 0x1F, in_application=self._in_application)
-        if file is None:
-            raise _Status(SW_NOT_FOUND)
-        self._check_access(file)
-        self._current = file
-        return file, cmd.p2
-
-    def _odd_read_target(self, cmd: CommandAPDU) -> tuple[ChipFile, int]:
-        """B1: P1-P2 0000 is the current EF, 00 + SFI a short identifier, else a file identifier."""
-        fid = (cmd.p1 << 8) | cmd.p2
-        if fid == 0:
-            file = self._current_file()
-        else:
-            self._check_card_access(fid in (lds_files.EF_CARD_ACCESS.fid, lds_files.EF_CARD_ACCESS.sfi))
-            if fid <= 0x1E:
-                self._check_sfi()
-            found = (self._fs.by_sfi(cmd.p2, in_application=self._in_application) if fid <= 0x1E
-                     else self._fs.by_fid(fid, in_application=self._in_application))
-            if found is None:
-                raise _Status(SW_NOT_FOUND)
-            file = found
-        try:
-            obj = read_tlv(cmd.data, file="READ BINARY")
-        except DecodeError:
-            raise _Status(SW_WRONG_DATA) from None
-        if obj.tag != TAG_OFFSET or obj.end != len(cmd.data) or not 1 <= len(obj.value) <= 3:
-            raise _Status(SW_WRONG_DATA)
-        self._current = file
-        return file, int.from_bytes(obj.value, "big")
-
-    def _odd_read_response(self, content: bytes, offset: int, wanted: int) -> ResponseAPDU:
-        """Answer data wrapped in DO53; Ne counts the wrapper, so the data is a few bytes shorter."""
-        header = len(encode_tlv(TAG_DISCRETIONARY, bytes(wanted))) - wanted
-        if wanted <= header:
-            raise _Status(SW_WRONG_LENGTH)
-        room = wanted - header
-        chunk = content[offset : offset + room]
-        return ResponseAPDU(encode_tlv(TAG_DISCRETIONARY, chunk), SW_OK if len(chunk) == room else SW_END_OF_FILE)
-
-    def _current_file(self) -> ChipFile:
-        if self._current is None:
-            raise _Status(SW_NO_CURRENT_EF)
-        return self._current
-
-    def _expected_length(self, cmd: CommandAPDU) -> int:
-        if cmd.le is None:
-            raise _Status(SW_WRONG_LENGTH)
-        if cmd.le <= self.options.max_le:
-            return cmd.le
-        if self.options.truncate_le:
-            return self.options.max_le
-        raise _Status(SW_WRONG_LENGTH)
 
     # -- BAC ------------------------------------------------------------------------------------------
 
     def _get_challenge(self, cmd: CommandAPDU) -> ResponseAPDU:
         """GET CHALLENGE: RND.IC for BAC (outside a session) or a nonce for the terminal."""
         if cmd.p1 or cmd.p2:
-            raise _Status(SW_WRONG_P1P2)
+            raise Refused(SW_WRONG_P1P2)
         if cmd.le != CHALLENGE_LENGTH or cmd.data:
-            raise _Status(SW_WRONG_LENGTH)
+            raise Refused(SW_WRONG_LENGTH)
         if self._sm is not None and self._ta is not None:
             return self._terminal_authentication(cmd)
         if self._sm is not None or not self.options.bac:
             return ResponseAPDU(os.urandom(CHALLENGE_LENGTH), SW_OK)
-        self._bac = BACChip(self._secrets.mrz_information)
-        return ResponseAPDU(self._bac.challenge(), SW_OK)
+        return ResponseAPDU(self._access.bac_challenge(), SW_OK)
 
     def _external_authenticate(self, cmd: CommandAPDU) -> ResponseAPDU:
         """EXTERNAL/MUTUAL AUTHENTICATE of BAC (ICAO 9303-11 §4.3): 6300 when the MRZ keys are wrong; inside a
         session, the last step of Terminal Authentication."""
         if self._sm is not None:
             return self._terminal_authentication(cmd)
-        if not self.options.bac:
-            raise _Status(SW_REFERENCE_NOT_FOUND)
-        if cmd.p1 or cmd.p2:
-            raise _Status(SW_WRONG_P1P2)
-        bac, self._bac = self._bac, None
-        if bac is None or self._sm is not None:
-            raise _Status(SW_CONDITIONS)
-        if len(cmd.data) != BAC_DATA_LENGTH:
-            raise _Status(SW_WRONG_LENGTH)
-        try:
-            response, session = bac.mutual_authenticate(cmd.data)
-        except ProtocolError:
-            raise _Status(self.options.bac_wrong_key_sw) from None
-        self._sm = session
-        self._id_picc = id_picc_after_bac(self._secrets.mrz_information[:-_MRZ_INFORMATION_TAIL])
+        response, opened = self._access.mutual_authenticate(cmd)
+        self._open(opened)
         return ResponseAPDU(response, SW_OK)
+
+    def _open(self, opened: OpenedSession) -> None:
+        """Secure messaging from now on, as BAC or PACE agreed."""
+        self._sm, self._id_picc = opened.secure_messaging, opened.id_picc
 
     # -- Active Authentication ----------------------------------------------------------------------
 
     def _internal_authenticate(self, key: AAPrivateKey, cmd: CommandAPDU) -> ResponseAPDU:
         """INTERNAL AUTHENTICATE (ICAO 9303-11 §6.1): sign the terminal's 8-byte challenge, after BAC/PACE."""
         if self._sm is None:
-            raise _Status(SW_SECURITY_STATUS)
+            raise Refused(SW_SECURITY_STATUS)
         if cmd.p1 or cmd.p2:
-            raise _Status(SW_WRONG_P1P2)
+            raise Refused(SW_WRONG_P1P2)
         if len(cmd.data) != CHALLENGE_LENGTH or cmd.le is None:
-            raise _Status(SW_WRONG_LENGTH)
+            raise Refused(SW_WRONG_LENGTH)
         if self.options.aa_short_le_only and cmd.le > 256:
-            raise _Status(SW_WRONG_LENGTH)
+            raise Refused(SW_WRONG_LENGTH)
         signature = aa_sign(key, cmd.data, hash_name=self.options.aa_hash)
         if self.options.aa_ecdsa_der and isinstance(key, ec.EllipticCurvePrivateKey):
             half = len(signature) // 2
             signature = encode_dss_signature(int.from_bytes(signature[:half], "big"),
                                              int.from_bytes(signature[half:], "big"))
-        if len(signature) > self._expected_length(cmd):
-            raise _Status(SW_WRONG_LENGTH)
+        if len(signature) > self._files.expected_length(cmd):
+            raise Refused(SW_WRONG_LENGTH)
         return ResponseAPDU(signature, SW_OK)
 
     # -- PACE -----------------------------------------------------------------------------------------
@@ -604,74 +338,30 @@ class VirtualChip:
         if (cmd.p1, cmd.p2) in (MSE_SET_DST_TA, MSE_SET_AT_TA):
             return self._terminal_authentication(cmd)
         if (cmd.p1, cmd.p2) != MSE_SET_AT_PACE:
-            raise _Status(SW_WRONG_P1P2)
+            raise Refused(SW_WRONG_P1P2)
         return self._pace_set_at(cmd)
 
     def _pace_set_at(self, cmd: CommandAPDU) -> ResponseAPDU:
         """MSE:Set AT for PACE: choose the password (MRZ or CAN) and the PACEInfo; only outside a session."""
         if self._sm is not None:
-            raise _Status(SW_CONDITIONS)
-        self._pace = None
-        try:
-            objects = list(iter_tlvs(cmd.data, file="MSE:Set AT"))
-        except DecodeError:
-            raise _Status(SW_WRONG_DATA) from None
-        password = find(objects, TAG_PASSWORD)
-        if password is None or password.value not in (PASSWORD_MRZ, PASSWORD_CAN):
-            raise _Status(SW_REFERENCE_NOT_FOUND if password is not None else SW_WRONG_DATA)
-        params = self._chosen_pace_parameters(objects)
-        mrz = password.value == PASSWORD_MRZ
-        secret = self._secrets.mrz_information if mrz else self._secrets.can
-        chip_key = self._secrets.ca_private_key if params.mapping == "CAM" else None
-        try:
-            chip = PACEChip(secret, "MRZ" if mrz else "CAN", params, chip_key=chip_key)
-        except ProtocolError:  # PACE-CAM offered without a Chip Authentication key on its curve
-            raise _Status(SW_REFERENCE_NOT_FOUND) from None
-        try:
-            chip.set_at(cmd.data)
-        except ProtocolError:
-            raise _Status(SW_WRONG_DATA) from None
-        self._pace = chip
+            raise Refused(SW_CONDITIONS)
+        self._access.pace_set_at(cmd)
         return ResponseAPDU(b"", SW_OK)
-
-    def _chosen_pace_parameters(self, objects: list[TLV]) -> PACEParameters:
-        """The PACEInfo of EF.CardAccess named by DO80 (protocol) and, if present, DO84 (parameter ID)."""
-        mechanism = find(objects, TAG_MECHANISM)
-        parameter = find(objects, TAG_PARAMETER_ID)
-        rule = self.options.mse_do84
-        if (parameter is None and rule == "required") or (parameter is not None and rule == "refused"):
-            raise _Status(SW_WRONG_DATA)
-        for params in self._pace_parameters:
-            if mechanism is not None and params.oid_bytes == mechanism.value and (
-                    parameter is None or parameter.value == bytes([params.parameter_id])):
-                return params
-        raise _Status(SW_WRONG_DATA)
 
     def _general_authenticate(self, cmd: CommandAPDU) -> ResponseAPDU:
         """GENERAL AUTHENTICATE: inside a BAC/PACE session the key exchange of Chip Authentication,
         outside one the next step of PACE."""
         if cmd.p1 or cmd.p2:
-            raise _Status(SW_WRONG_P1P2)
+            raise Refused(SW_WRONG_P1P2)
         if self._sm is not None:
             return self._chip_authentication(cmd)
         return self._pace_step(cmd)
 
     def _pace_step(self, cmd: CommandAPDU) -> ResponseAPDU:
-        """One step of PACE; a failed step (wrong CAN/MRZ shows at the token check) answers 6300."""
-        pace = self._pace
-        if pace is None:
-            raise _Status(SW_CONDITIONS)
-        if cmd.data[:1] != bytes([TAG_DYNAMIC_AUTHENTICATION]):
-            self._pace = None
-            raise _Status(SW_WRONG_DATA)
-        try:
-            response = pace.general_authenticate(cmd.data)
-        except CardlibError:
-            self._pace = None
-            raise _Status(SW_AUTH_FAILED) from None
-        if pace.secure_messaging is not None:
-            self._sm, self._pace = pace.secure_messaging, None
-            self._id_picc = id_picc_after_pace(pace.ephemeral_public_key)
+        """One step of PACE (:meth:`AccessControl.pace_step`); the last opens the session."""
+        response, opened = self._access.pace_step(cmd)
+        if opened is not None:
+            self._open(opened)
         return ResponseAPDU(response, SW_OK)
 
     # -- Chip Authentication --------------------------------------------------------------------------
@@ -685,10 +375,10 @@ class VirtualChip:
         here is kept aside until the answer has gone out under the current keys.
         """
         if self._sm is None:
-            raise _Status(SW_SECURITY_STATUS)
+            raise Refused(SW_SECURITY_STATUS)
         if self._ca is None:
             if self._new_ca_chip is None:
-                raise _Status(SW_CONDITIONS if cmd.ins == INS_GENERAL_AUTHENTICATE else SW_REFERENCE_NOT_FOUND)
+                raise Refused(SW_CONDITIONS if cmd.ins == INS_GENERAL_AUTHENTICATE else SW_REFERENCE_NOT_FOUND)
             self._ca = self._new_ca_chip()
         response, session = self._ca.handle(cmd)
         self._next_sm = session
@@ -708,9 +398,9 @@ class VirtualChip:
         """A Terminal Authentication command: 6982 outside a session, 6985 before Chip Authentication (or on a
         chip trusting no CVCA); what the chip learnt of the date and CVCA keys outlives the session."""
         if self._sm is None:
-            raise _Status(SW_SECURITY_STATUS)
+            raise Refused(SW_SECURITY_STATUS)
         if self._ta is None:
-            raise _Status(SW_CONDITIONS)
+            raise Refused(SW_CONDITIONS)
         response = self._ta.handle(cmd)
         self._eac_trust, self._eac_date = list(self._ta.trust_points), self._ta.current_date
         return response
@@ -787,26 +477,6 @@ def _is_error(response: ResponseAPDU) -> bool:
     return not response.data and 0x64 <= response.sw1 <= 0x6F
 
 
-def _oversized(content: bytes, length: int) -> bytes:
-    """``content`` re-wrapped under its own outer tag with a value of ``length`` bytes: its value, then zeros."""
-    outer = read_tlv(content, file="oversized file")
-    filler = bytes(max(0, length - len(outer.value)))
-    return encode_tlv(outer.tag, outer.value[:length] + filler)
-
-
-def _malformed_com(content: bytes) -> bytes:
-    """EF.COM with its tag list as vsmartcard's ePass emulator writes it: hex text, declared one byte per tag.
-
-    The DO5C then ends half-way through the text and the rest reads as a TLV claiming more bytes than remain.
-    """
-    objects = list(iter_tlvs(read_tlv(content, file="EF.COM").value, file="EF.COM"))
-    tags = next(obj.value for obj in objects if obj.tag == TAG_TAG_LIST)
-    text = tags.hex().upper().encode("ascii")
-    value = b"".join(encode_tlv(obj.tag, obj.value) for obj in objects if obj.tag != TAG_TAG_LIST)
-    value += bytes([TAG_TAG_LIST, len(tags)]) + text
-    return bytes([content[0]]) + encode_length(len(value)) + value
-
-
 def _ca_chip_factory(files: Mapping[str, bytes], secrets: ChipSecrets) -> Callable[[], CAChip] | None:
     """What makes each session's Chip Authentication state: the CA key with the protocol the chip announces.
 
@@ -839,22 +509,3 @@ def _ca_protocol(files: Mapping[str, bytes], key_id: int | None) -> str:
             if info.key_id in (None, key_id):
                 return info.protocol
     return CA_ECDH_3DES
-
-
-def _pace_parameters(card_access: bytes | None) -> tuple[PACEParameters, ...]:
-    """The PACE variants EF.CardAccess offers that we implement (every mapping, ECDH and DH); none without it."""
-    if card_access is None:
-        return ()
-    try:
-        infos = CardAccess.decode(card_access).pace_infos
-    except CardlibError:
-        return ()
-    offered = []
-    for info in infos:
-        if info.parameter_id is None:
-            continue
-        try:
-            offered.append(PACEParameters(info.protocol, info.parameter_id))
-        except CardlibError:
-            continue
-    return tuple(offered)

@@ -8,7 +8,8 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from cardlib.card.image import CardImage
-from cardlib.chip.chip import ChipOptions, VirtualChip
+from cardlib.chip.chip import VirtualChip
+from cardlib.chip.options import ChipOptions
 from cardlib.chip.vpcd import DEFAULT_PORT, VirtualChipQueue, serve_vpcd
 from cardlib.errors import CardlibError
 from cardlib.evidence import Evidence

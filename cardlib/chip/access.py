@@ -1,0 +1,171 @@
+"""Access control of the virtual chip: the chip side of BAC and PACE, up to the session they open.
+
+:class:`AccessControl` keeps the one protocol run in progress outside a session (BAC after GET CHALLENGE, PACE
+after MSE:Set AT) and answers its commands; when a run succeeds it hands back an :class:`OpenedSession` (the
+secure messaging keys and the chip's identifier for Terminal Authentication).  Whether a session is already
+open, and what follows it (Chip and Terminal Authentication), is the chip's business
+(:class:`~cardlib.chip.chip.VirtualChip`).  Failures raise :class:`~cardlib.chip.files.Refused` with the
+status word a real chip answers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cardlib.card.image import ChipSecrets
+from cardlib.chip.files import Refused
+from cardlib.chip.options import ChipOptions
+from cardlib.errors import CardlibError, DecodeError, ProtocolError
+from cardlib.lds.securityinfo import CardAccess
+from cardlib.lds.tlv import TLV, find, iter_tlvs
+from cardlib.protocols.apdu import CommandAPDU
+from cardlib.protocols.bac import BACChip
+from cardlib.protocols.pace import PACEChip, PACEParameters
+from cardlib.protocols.sm import SecureMessaging
+from cardlib.protocols.status import (
+    SW_AUTH_FAILED,
+    SW_CONDITIONS,
+    SW_REFERENCE_NOT_FOUND,
+    SW_WRONG_DATA,
+    SW_WRONG_LENGTH,
+    SW_WRONG_P1P2,
+)
+from cardlib.protocols.ta import id_picc_after_bac, id_picc_after_pace
+
+PASSWORD_MRZ = b"\x01"
+PASSWORD_CAN = b"\x02"
+TAG_DYNAMIC_AUTHENTICATION = 0x7C
+TAG_MECHANISM = 0x80
+TAG_PASSWORD = 0x83
+TAG_PARAMETER_ID = 0x84
+BAC_DATA_LENGTH = 40
+_MRZ_INFORMATION_TAIL = 15  # after the document number: its check digit, birth date and expiry with theirs
+
+
+@dataclass(frozen=True)
+class OpenedSession:
+    """What a successful BAC or PACE run opens: secure messaging, and ID_PICC for Terminal Authentication."""
+
+    secure_messaging: SecureMessaging
+    id_picc: bytes
+
+
+class AccessControl:
+    """BAC and PACE of one chip, outside a session: the run in progress and the session it opens."""
+
+    def __init__(self, secrets: ChipSecrets, options: ChipOptions, card_access: bytes | None) -> None:
+        self._secrets = secrets
+        self._options = options
+        self._pace_parameters = _pace_parameters(card_access)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget any run in progress (reset, or the session closed)."""
+        self._bac: BACChip | None = None
+        self._pace: PACEChip | None = None
+
+    # -- BAC ------------------------------------------------------------------------------------------
+
+    def bac_challenge(self) -> bytes:
+        """GET CHALLENGE outside a session on a BAC chip: RND.IC, remembered for MUTUAL AUTHENTICATE."""
+        self._bac = BACChip(self._secrets.mrz_information)
+        return self._bac.challenge()
+
+    def mutual_authenticate(self, cmd: CommandAPDU) -> tuple[bytes, OpenedSession]:
+        """EXTERNAL/MUTUAL AUTHENTICATE of BAC (ICAO 9303-11 §4.3): ``bac_wrong_key_sw`` (6300) when the MRZ
+        keys are wrong, 6985 without a preceding GET CHALLENGE."""
+        if not self._options.bac:
+            raise Refused(SW_REFERENCE_NOT_FOUND)
+        if cmd.p1 or cmd.p2:
+            raise Refused(SW_WRONG_P1P2)
+        bac, self._bac = self._bac, None
+        if bac is None:
+            raise Refused(SW_CONDITIONS)
+        if len(cmd.data) != BAC_DATA_LENGTH:
+            raise Refused(SW_WRONG_LENGTH)
+        try:
+            response, session = bac.mutual_authenticate(cmd.data)
+        except ProtocolError:
+            raise Refused(self._options.bac_wrong_key_sw) from None
+        document = self._secrets.mrz_information[:-_MRZ_INFORMATION_TAIL]
+        return response, OpenedSession(session, id_picc_after_bac(document))
+
+    # -- PACE -----------------------------------------------------------------------------------------
+
+    def pace_set_at(self, cmd: CommandAPDU) -> None:
+        """MSE:Set AT for PACE: choose the password (MRZ or CAN) and the PACEInfo."""
+        self._pace = None
+        try:
+            objects = list(iter_tlvs(cmd.data, file="MSE:Set AT"))
+        except DecodeError:
+            raise Refused(SW_WRONG_DATA) from None
+        password = find(objects, TAG_PASSWORD)
+        if password is None or password.value not in (PASSWORD_MRZ, PASSWORD_CAN):
+            raise Refused(SW_REFERENCE_NOT_FOUND if password is not None else SW_WRONG_DATA)
+        params = self._chosen_pace_parameters(objects)
+        mrz = password.value == PASSWORD_MRZ
+        secret = self._secrets.mrz_information if mrz else self._secrets.can
+        chip_key = self._secrets.ca_private_key if params.mapping == "CAM" else None
+        try:
+            chip = PACEChip(secret, "MRZ" if mrz else "CAN", params, chip_key=chip_key)
+        except ProtocolError:  # PACE-CAM offered without a Chip Authentication key on its curve
+            raise Refused(SW_REFERENCE_NOT_FOUND) from None
+        try:
+            chip.set_at(cmd.data)
+        except ProtocolError:
+            raise Refused(SW_WRONG_DATA) from None
+        self._pace = chip
+
+    def _chosen_pace_parameters(self, objects: list[TLV]) -> PACEParameters:
+        """The PACEInfo of EF.CardAccess named by DO80 (protocol) and, if present, DO84 (parameter ID)."""
+        mechanism = find(objects, TAG_MECHANISM)
+        parameter = find(objects, TAG_PARAMETER_ID)
+        rule = self._options.mse_do84
+        if (parameter is None and rule == "required") or (parameter is not None and rule == "refused"):
+            raise Refused(SW_WRONG_DATA)
+        for params in self._pace_parameters:
+            if mechanism is not None and params.oid_bytes == mechanism.value and (
+                    parameter is None or parameter.value == bytes([params.parameter_id])):
+                return params
+        raise Refused(SW_WRONG_DATA)
+
+    def pace_step(self, cmd: CommandAPDU) -> tuple[bytes, OpenedSession | None]:
+        """One GENERAL AUTHENTICATE step of PACE; a failed step (wrong CAN/MRZ shows at the token check)
+        answers 6300.  The opened session comes with the last step."""
+        pace = self._pace
+        if pace is None:
+            raise Refused(SW_CONDITIONS)
+        if cmd.data[:1] != bytes([TAG_DYNAMIC_AUTHENTICATION]):
+            self._pace = None
+            raise Refused(SW_WRONG_DATA)
+        try:
+            response = pace.general_authenticate(cmd.data)
+        except CardlibError:
+            self._pace = None
+            raise Refused(SW_AUTH_FAILED) from None
+        if pace.secure_messaging is None:
+            return response, None
+        self._pace = None
+        return response, OpenedSession(pace.secure_messaging, id_picc_after_pace(pace.ephemeral_public_key))
+
+
+def _pace_parameters(card_access: bytes | None) -> tuple[PACEParameters, ...]:
+    """The PACE variants EF.CardAccess offers that we implement (every mapping, ECDH and DH); none without it."""
+    if card_access is None:
+        return ()
+    try:
+        infos = CardAccess.decode(card_access).pace_infos
+    except CardlibError:
+        return ()
+    offered = []
+    for info in infos:
+        if info.parameter_id is None:
+            continue
+        try:
+            offered.append(PACEParameters(info.protocol, info.parameter_id))
+        except CardlibError:
+            continue
+    return tuple(offered)
+
+
+__all__ = ["AccessControl", "OpenedSession"]
