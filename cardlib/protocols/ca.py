@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from cardlib.curves import Curve, DHPrivateKey, DHPublicKey, ModpGroup, for_cryptography
 from cardlib.errors import DecodeError, ProtocolError
+from cardlib.lds.oids import protocol_of
 from cardlib.lds.tlv import TLV, encode_tlv, find, iter_tlvs, read_single
 from cardlib.protocols.apdu import SHORT_MAX_LE, CommandAPDU, ResponseAPDU
 from cardlib.protocols.dh import encode_public as encode_dh_value
@@ -45,11 +46,6 @@ from cardlib.protocols.status import (
     SW_WRONG_P1P2,
 )
 
-ID_CA_DH = "0.4.0.127.0.7.2.2.3.1"
-ID_CA_ECDH = "0.4.0.127.0.7.2.2.3.2"
-_SUITES: dict[str, tuple[Literal["3DES", "AES"], int]] = {
-    "1": ("3DES", 112), "2": ("AES", 128), "3": ("AES", 192), "4": ("AES", 256),
-}
 INS_MSE = 0x22
 INS_GENERAL_AUTHENTICATE = 0x86
 P1P2_SET_KAT = 0x41A6
@@ -83,11 +79,12 @@ ChipPrivateKey = ec.EllipticCurvePrivateKey | DHPrivateKey
 
 
 def ca_suite(protocol: str) -> tuple[Literal["3DES", "AES"], int]:
-    """(cipher, key bits) of an id-CA-DH-… or id-CA-ECDH-… protocol OID; ProtocolError for unknown ones."""
-    prefix, _, suite = protocol.rpartition(".")
-    if prefix not in (ID_CA_DH, ID_CA_ECDH) or suite not in _SUITES:
+    """(cipher, key bits) of an id-CA-DH-… or id-CA-ECDH-… protocol OID, from the OID registry; ProtocolError
+    for unknown ones."""
+    known = protocol_of(protocol, "ChipAuthentication")
+    if known is None or known.key_length is None:
         raise ProtocolError(f"Chip Authentication protocol {protocol} is not supported")
-    return _SUITES[suite]
+    return ("3DES", 112) if known.cipher == "3DES" else ("AES", 8 * known.key_length)
 
 
 def modp_group(p: int, g: int, q: int | None) -> ModpGroup:
@@ -120,8 +117,9 @@ def _group_and_element(key: ChipPublicKey) -> tuple[AnyGroup, bytes]:
 
 
 def _check_agreement(group: AnyGroup, protocol: str) -> None:
-    expected = ID_CA_DH if isinstance(group, DHGroup) else ID_CA_ECDH
-    if protocol.rpartition(".")[0] != expected:
+    ca_suite(protocol)  # an unknown protocol is reported as such
+    known = protocol_of(protocol, "ChipAuthentication")
+    if known is None or known.key_agreement != ("DH" if isinstance(group, DHGroup) else "ECDH"):
         raise ProtocolError(f"Chip Authentication protocol {protocol} does not match a {group.name} key")
 
 
