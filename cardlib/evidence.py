@@ -59,7 +59,6 @@ from typing import Any
 
 from cardlib.card.image import CardImage
 from cardlib.errors import CardlibError, DecodeError, ProtocolError
-from cardlib.lds.asn1 import ECPublicKeyInfo
 from cardlib.lds.cardsecurity import CardSecurity
 from cardlib.lds.dg15 import DG15
 from cardlib.lds.files import by_name
@@ -75,7 +74,7 @@ from cardlib.pki.trust import TrustStore
 from cardlib.protocols.aa import aa_verify
 from cardlib.protocols.ca import CATranscript, ProtectedResponse, check_transcript
 from cardlib.protocols.pace import PACEParameters
-from cardlib.protocols.pace.cam import CAMProof, verify_chip_authentication
+from cardlib.protocols.pace.cam import CAMProof, keys_on, verify_proof
 from cardlib.reader.reader import ReadResult
 from cardlib.verify.report import CheckResult, Group, Status, VerificationReport
 from cardlib.verify.verifier import CHIP_PROVEN, LivenessPolicy, LiveResults, verify
@@ -398,20 +397,15 @@ def _cam_outcome(evidence: Evidence) -> tuple[bool | None, str]:
         keys = CardSecurity.decode(card_security).chip_authentication_keys
     except CardlibError as exc:
         return None, f"EF.CardSecurity does not decode, so the PACE-CAM proof cannot be checked: {exc}"
-    candidates = [info.public_key for info in keys
-                  if isinstance(info.public_key, ECPublicKeyInfo) and info.public_key.curve == curve]
+    candidates = keys_on(curve, (info.public_key for info in keys))
     if not candidates:
         return None, f"EF.CardSecurity holds no Chip Authentication key on {curve.name}"
-    failures = []
-    for key in candidates:
-        try:
-            verify_chip_authentication(curve, proof.data, key.point, proof.mapping_public_key)
-        except ProtocolError as exc:
-            failures.append(str(exc))
-            continue
-        return True, ("the PACE-CAM proof fits EF.CardSecurity's key (re-checked here; this shows consistency, not "
-                      "liveness: anyone can compute such a pair)")
-    return False, f"the PACE-CAM proof does not fit EF.CardSecurity's key: {'; '.join(failures)}"
+    try:
+        verify_proof(curve, proof, candidates)
+    except ProtocolError as exc:
+        return False, f"the PACE-CAM proof does not fit EF.CardSecurity's key: {exc}"
+    return True, ("the PACE-CAM proof fits EF.CardSecurity's key (re-checked here; this shows consistency, not "
+                  "liveness: anyone can compute such a pair)")
 
 
 def _proven(proven: bool) -> CheckResult:

@@ -17,13 +17,14 @@ from cardlib.card.perso import ChipProfile, personalize
 from cardlib.card.synthetic_faces import synthetic_portrait_jpeg
 from cardlib.card.testing import sample_pki, sample_resident
 from cardlib.chip.chip import VirtualChip
-from cardlib.errors import DecodeError
+from cardlib.errors import DecodeError, ProtocolError
 from cardlib.evidence import Evidence, evidence_schema, verify_evidence
+from cardlib.lds.cardsecurity import CardSecurity
 from cardlib.lds.oids import protocol_oid
 from cardlib.pki.certificates import Certificate, RevocationList
 from cardlib.pki.trust import TrustStore
 from cardlib.protocols.pace import PACEChip, PACEParameters, PACETerminal
-from cardlib.protocols.pace.cam import CAMProof
+from cardlib.protocols.pace.cam import CAMProof, keys_on, verify_proof
 from cardlib.reader.reader import AccessKey, read_card
 from cardlib.reader.transport import InProcessTransport
 from cardlib.verify.report import Status, Verdict
@@ -162,3 +163,22 @@ def test_a_malformed_proof_is_a_decode_error_naming_the_field(field: str, value:
     with pytest.raises(DecodeError) as caught:
         Evidence.from_dict(document)
     assert caught.value.field == where
+
+
+def test_verify_proof_names_every_key_it_tried() -> None:
+    curve = PACEParameters(CAM, 13).curve
+    with pytest.raises(ProtocolError, match="no static key"):
+        verify_proof(curve, proof(), [])
+    card_security = CardSecurity.decode(image().files["EF.CardSecurity"])
+    keys = keys_on(curve, (info.public_key for info in card_security.chip_authentication_keys))
+    assert len(keys) == 1
+    verify_proof(curve, proof(), keys)
+    other = CardSecurity.decode(sample_gm_cam_security())
+    with pytest.raises(ProtocolError, match="does not match its static public key"):
+        verify_proof(curve, proof(), keys_on(curve, (info.public_key for info in other.chip_authentication_keys)))
+
+
+def sample_gm_cam_security() -> bytes:
+    other = personalize(sample_resident(12), synthetic_portrait_jpeg(12), sample_pki().document_signer,
+                        profile=ChipProfile(pace_protocol=CAM))
+    return other.files["EF.CardSecurity"]

@@ -24,7 +24,7 @@ from cardlib.protocols.aa import PublicKey, aa_verify
 from cardlib.protocols.apdu import CommandAPDU, ResponseAPDU
 from cardlib.protocols.ca import CATerminal, CATranscript
 from cardlib.protocols.pace import PACETerminal
-from cardlib.protocols.pace.cam import CAMProof
+from cardlib.protocols.pace.cam import CAMProof, keys_on, verify_proof
 from cardlib.protocols.status import SW_WRONG_LENGTH
 from cardlib.protocols.ta import TAError, TATerminal, decode_ef_cvca, id_picc_after_bac, id_picc_after_pace
 from cardlib.reader.access import MRZ_INFORMATION_TAIL, AccessKey
@@ -149,22 +149,19 @@ def _pace_cam_result(channel: Channel, reader: FileReader,
         keys = CardSecurity.decode(data).chip_authentication_keys
     except CardlibError as exc:
         return ChipAuthResult(False, False, f"PACE-CAM cannot be checked: {exc}"), data
-    curve = terminal.params.curve
-    candidates = [info.public_key for info in keys
-                  if isinstance(info.public_key, ECPublicKeyInfo) and info.public_key.curve == curve]
+    curve, proof = terminal.params.curve, terminal.cam_proof
+    candidates = keys_on(curve, (info.public_key for info in keys))
+    if proof is None:
+        return ChipAuthResult(False, False, "PACE-CAM cannot be checked: PACE-CAM did not complete"), data
     if not candidates:
         return ChipAuthResult(False, False, f"PACE-CAM cannot be checked: EF.CardSecurity holds no Chip "
                               f"Authentication key on {curve.name}"), data
-    failures = []
-    for public_key in candidates:
-        try:
-            terminal.verify_chip_authentication(public_key)
-        except ProtocolError as exc:
-            failures.append(str(exc))
-            continue
-        return ChipAuthResult(True, True, "the chip's PACE-CAM authentication data proves the static key of "
-                              "EF.CardSecurity (its signature: see cardsecurity.signature)"), data
-    return ChipAuthResult(True, False, f"PACE-CAM: {'; '.join(failures)}"), data
+    try:
+        verify_proof(curve, proof, candidates)
+    except ProtocolError as exc:
+        return ChipAuthResult(True, False, f"PACE-CAM: {exc}"), data
+    return ChipAuthResult(True, True, "the chip's PACE-CAM authentication data proves the static key of "
+                          "EF.CardSecurity (its signature: see cardsecurity.signature)"), data
 
 
 def chip_authentication(channel: Channel, reader: FileReader, dg14: bytes | None) -> ChipAuthResult:

@@ -9,6 +9,7 @@ takes from EF.CardSecurity once Passive Authentication has vouched for that file
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives import serialization
@@ -16,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from cardlib.curves import Curve, for_cryptography
 from cardlib.errors import ProtocolError
+from cardlib.lds.asn1 import ECPublicKeyInfo
 from cardlib.protocols import ecpoint
 from cardlib.protocols.sm import cbc_decrypt, cbc_encrypt, ecb_encrypt_block, pad, unpad
 
@@ -93,3 +95,23 @@ def verify_chip_authentication(curve: Curve, data: bytes, static_public: bytes, 
     if ecpoint.encode_point(curve, ecpoint.multiply(static_point, scalar)) != ecpoint.encode_point(curve, expected):
         raise ProtocolError("PACE-CAM: the chip's authentication data does not match its static public key "
                             "(the chip does not hold the key of EF.CardSecurity)")
+
+
+def keys_on(curve: Curve, public_keys: Iterable[object]) -> list[ECPublicKeyInfo]:
+    """The EC keys on ``curve`` among ``public_keys`` (EF.CardSecurity's Chip Authentication keys): the ones a
+    PACE-CAM run on that curve can prove."""
+    return [key for key in public_keys if isinstance(key, ECPublicKeyInfo) and key.curve == curve]
+
+
+def verify_proof(curve: Curve, proof: CAMProof, static_keys: Iterable[StaticPublicKey]) -> None:
+    """Check ``proof`` against each candidate static key (EF.CardSecurity may hold several); ProtocolError naming
+    every failure when none fits."""
+    failures = []
+    for key in static_keys:
+        try:
+            verify_chip_authentication(curve, proof.data, static_public_point(curve, key), proof.mapping_public_key)
+        except ProtocolError as exc:
+            failures.append(str(exc))
+            continue
+        return
+    raise ProtocolError("; ".join(failures) or "no static key to check the PACE-CAM proof against")

@@ -343,11 +343,10 @@ class PACETerminal(_PACESide):
         """PACE-CAM: check that the chip holds the static key ``chip_public_key`` from EF.CardSecurity (an
         uncompressed point, a key object or a decoded ChipAuthenticationPublicKeyInfo key); ProtocolError when
         it does not, when the key is on another curve, or when no PACE-CAM was completed."""
-        if self._chip_authentication_data is None:
+        proof = self.cam_proof
+        if proof is None:
             raise ProtocolError("no PACE-CAM chip authentication data: PACE-CAM was not completed")
-        curve = self.params.curve
-        cam.verify_chip_authentication(curve, self._chip_authentication_data,
-                                       cam.static_public_point(curve, chip_public_key), self._chip_mapping_key)
+        cam.verify_proof(self.params.curve, proof, [chip_public_key])
 
 
 class PACEChip(_PACESide):
