@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Self, TypeVar
+from typing import Any, ClassVar, Self, TypeVar
 
 from asn1crypto import core, keys
 from cryptography.hazmat.primitives.asymmetric import dh, ec
@@ -132,121 +132,129 @@ def _resolve_curve(algorithm: str, parameters: bytes | None) -> Curve | None:
     return None
 
 
+class _FamilyInfo:
+    """What every typed SecurityInfo shares: a protocol OID of one family, whose meaning the registry gives."""
+
+    family: ClassVar[str]
+    protocol: str
+
+    @property
+    def algorithm(self) -> SecurityProtocol:
+        """The meaning of :attr:`protocol` (key agreement, mapping, cipher, MAC), from :mod:`cardlib.lds.oids`."""
+        return _protocol(self.protocol, self.family)
+
+
+class _VersionedInfo(_FamilyInfo):
+    """The SecurityInfos ``{protocol, version, optional INTEGER}``: PACEInfo (parameter ID) and
+    ChipAuthenticationInfo (key ID).  ``_optional`` names the INTEGER, in the ASN.1 and as the field."""
+
+    _spec: ClassVar[Any]
+    _optional: ClassVar[str]
+    version: int
+
+    def encode(self) -> bytes:
+        """The SecurityInfo DER."""
+        _protocol(self.protocol, self.family)
+        value = {"protocol": self.protocol, "version": self.version}
+        return _dump(self._spec({**value, **_present(self._optional, getattr(self, self._optional))}))
+
+    @classmethod
+    def _decode(cls, der: bytes, file: str) -> Self:
+        value = load_strict(cls._spec, der, file=file, field=cls.__name__)
+        fields: dict[str, Any] = {"protocol": value["protocol"].dotted, "version": value["version"].native,
+                                  cls._optional: _optional_int(value[cls._optional])}
+        return cls(**fields)
+
+
+class _DomainParameterInfoBase(_FamilyInfo):
+    """The DomainParameterInfos ``{protocol, domainParameter, id OPTIONAL}`` of PACE and Chip Authentication;
+    ``_id`` names the dataclass field holding ``id``."""
+
+    _id: ClassVar[str]
+    domain_parameter: DomainParameter
+
+    def encode(self) -> bytes:
+        """The SecurityInfo DER."""
+        _protocol(self.protocol, self.family)
+        parameters = AlgorithmIdentifier.load(self.domain_parameter.encode())
+        value = {"protocol": self.protocol, "domain_parameter": parameters}
+        return _dump(_DomainParameterInfo({**value, **_present("id", getattr(self, self._id))}))
+
+    @classmethod
+    def _decode(cls, der: bytes, file: str) -> Self:
+        value = load_strict(_DomainParameterInfo, der, file=file, field=cls.__name__)
+        with decoding(file, cls.__name__):
+            domain = DomainParameter._from_asn1(value["domain_parameter"])
+        fields: dict[str, Any] = {"protocol": value["protocol"].dotted, "domain_parameter": domain,
+                                  cls._id: _optional_int(value["id"])}
+        return cls(**fields)
+
+
 @dataclass(frozen=True)
-class PACEInfo:
+class PACEInfo(_VersionedInfo):
     """A PACE protocol the chip supports, with its version and standardized domain parameter ID."""
+
+    family: ClassVar[str] = "PACE"
+    _spec: ClassVar[Any] = _PACEInfo
+    _optional: ClassVar[str] = "parameter_id"
 
     protocol: str
     version: int
     parameter_id: int | None = None
-
-    @property
-    def algorithm(self) -> SecurityProtocol:
-        """The meaning of :attr:`protocol` (key agreement, mapping, cipher, MAC)."""
-        return _protocol(self.protocol, "PACE")
 
     @property
     def curve(self) -> Curve | None:
         """The standardized curve for :attr:`parameter_id`, None for DH groups or proprietary IDs."""
         return None if self.parameter_id is None else _curve_for_parameter_id(self.parameter_id)
 
-    def encode(self) -> bytes:
-        """The SecurityInfo DER."""
-        _protocol(self.protocol, "PACE")
-        value = {"protocol": self.protocol, "version": self.version}
-        return _dump(_PACEInfo({**value, **_present("parameter_id", self.parameter_id)}))
-
-    @classmethod
-    def _decode(cls, der: bytes, file: str) -> PACEInfo:
-        value = load_strict(_PACEInfo, der, file=file, field="PACEInfo")
-        return cls(value["protocol"].dotted, value["version"].native, _optional_int(value["parameter_id"]))
-
 
 @dataclass(frozen=True)
-class PACEDomainParameterInfo:
+class PACEDomainParameterInfo(_DomainParameterInfoBase):
     """Explicit or standardized PACE domain parameters, referenced by a PACEInfo's parameter ID."""
+
+    family: ClassVar[str] = "PACEDomainParameter"
+    _id: ClassVar[str] = "parameter_id"
 
     protocol: str
     domain_parameter: DomainParameter
     parameter_id: int | None = None
 
-    @property
-    def algorithm(self) -> SecurityProtocol:
-        """The meaning of :attr:`protocol`."""
-        return _protocol(self.protocol, "PACEDomainParameter")
-
-    def encode(self) -> bytes:
-        """The SecurityInfo DER."""
-        _protocol(self.protocol, "PACEDomainParameter")
-        return _encode_domain_parameter_info(self.protocol, self.domain_parameter, self.parameter_id)
-
-    @classmethod
-    def _decode(cls, der: bytes, file: str) -> PACEDomainParameterInfo:
-        value = load_strict(_DomainParameterInfo, der, file=file, field="PACEDomainParameterInfo")
-        with decoding(file, "PACEDomainParameterInfo"):
-            domain = DomainParameter._from_asn1(value["domain_parameter"])
-        return cls(value["protocol"].dotted, domain, _optional_int(value["id"]))
-
 
 @dataclass(frozen=True)
-class ChipAuthenticationInfo:
+class ChipAuthenticationInfo(_VersionedInfo):
     """A Chip Authentication protocol (CA v1/v2/v3) and the ID of the key it uses."""
+
+    family: ClassVar[str] = "ChipAuthentication"
+    _spec: ClassVar[Any] = _ChipAuthenticationInfo
+    _optional: ClassVar[str] = "key_id"
 
     protocol: str
     version: int
     key_id: int | None = None
 
-    @property
-    def algorithm(self) -> SecurityProtocol:
-        """The meaning of :attr:`protocol`."""
-        return _protocol(self.protocol, "ChipAuthentication")
-
-    def encode(self) -> bytes:
-        """The SecurityInfo DER."""
-        _protocol(self.protocol, "ChipAuthentication")
-        value = {"protocol": self.protocol, "version": self.version}
-        return _dump(_ChipAuthenticationInfo({**value, **_present("key_id", self.key_id)}))
-
-    @classmethod
-    def _decode(cls, der: bytes, file: str) -> ChipAuthenticationInfo:
-        value = load_strict(_ChipAuthenticationInfo, der, file=file, field="ChipAuthenticationInfo")
-        return cls(value["protocol"].dotted, value["version"].native, _optional_int(value["key_id"]))
-
 
 @dataclass(frozen=True)
-class ChipAuthenticationDomainParameterInfo:
+class ChipAuthenticationDomainParameterInfo(_DomainParameterInfoBase):
     """Domain parameters for Chip Authentication (EF.CardSecurity, DG14 with several keys)."""
+
+    family: ClassVar[str] = "ChipAuthenticationDomainParameter"
+    _id: ClassVar[str] = "key_id"
 
     protocol: str
     domain_parameter: DomainParameter
     key_id: int | None = None
 
-    @property
-    def algorithm(self) -> SecurityProtocol:
-        """The meaning of :attr:`protocol`."""
-        return _protocol(self.protocol, "ChipAuthenticationDomainParameter")
-
-    def encode(self) -> bytes:
-        """The SecurityInfo DER."""
-        _protocol(self.protocol, "ChipAuthenticationDomainParameter")
-        return _encode_domain_parameter_info(self.protocol, self.domain_parameter, self.key_id)
-
-    @classmethod
-    def _decode(cls, der: bytes, file: str) -> ChipAuthenticationDomainParameterInfo:
-        value = load_strict(_DomainParameterInfo, der, file=file, field="ChipAuthenticationDomainParameterInfo")
-        with decoding(file, "ChipAuthenticationDomainParameterInfo"):
-            domain = DomainParameter._from_asn1(value["domain_parameter"])
-        return cls(value["protocol"].dotted, domain, _optional_int(value["id"]))
-
 
 @dataclass(frozen=True)
-class ChipAuthenticationPublicKeyInfo:
+class ChipAuthenticationPublicKeyInfo(_FamilyInfo):
     """The chip's static Chip Authentication key: EC (named, explicit or standardized parameters) or DH.
 
     ``inline_key`` marks the non-standard layout in which the SubjectPublicKeyInfo's two fields follow the
     protocol OID without their SEQUENCE (seen in JMRTD's EF.CardSecurity sample); it is decoded tolerantly and
     written back the same way.
     """
+
+    family: ClassVar[str] = "ChipAuthenticationPublicKey"
 
     protocol: str
     public_key: ECPublicKeyInfo | DHPublicKeyInfo
@@ -265,14 +273,9 @@ class ChipAuthenticationPublicKeyInfo:
         protocol = protocol_oid("id-PK-ECDH" if isinstance(info, ECPublicKeyInfo) else "id-PK-DH")
         return cls(protocol, info, key_id)
 
-    @property
-    def algorithm(self) -> SecurityProtocol:
-        """The meaning of :attr:`protocol` (id-PK-ECDH or id-PK-DH)."""
-        return _protocol(self.protocol, "ChipAuthenticationPublicKey")
-
     def encode(self) -> bytes:
         """The SecurityInfo DER."""
-        _protocol(self.protocol, "ChipAuthenticationPublicKey")
+        _protocol(self.protocol, self.family)
         key = read_tlv(self.public_key.der).value if self.inline_key else self.public_key.der
         key_id = b"" if self.key_id is None else _dump(core.Integer(self.key_id))
         return encode_tlv(0x30, oid_der(self.protocol) + key + key_id)
@@ -297,12 +300,13 @@ class ChipAuthenticationPublicKeyInfo:
 
 
 @dataclass(frozen=True)
-class TerminalAuthenticationInfo:
+class TerminalAuthenticationInfo(_FamilyInfo):
     """Terminal Authentication support (v1 in DG14/EF.CardAccess, v2 in EF.CardSecurity)."""
 
     version: int
     ef_cvca: bytes | None = None
 
+    family: ClassVar[str] = "TerminalAuthentication"
     protocol = ID_TA
 
     def encode(self) -> bytes:
@@ -320,12 +324,13 @@ class TerminalAuthenticationInfo:
 
 
 @dataclass(frozen=True)
-class ActiveAuthenticationInfo:
+class ActiveAuthenticationInfo(_FamilyInfo):
     """Active Authentication with an ECDSA key: which signature algorithm the chip uses (9303-11 §6.1)."""
 
     version: int
     signature_algorithm: str
 
+    family: ClassVar[str] = "ActiveAuthentication"
     protocol = ID_AA
 
     @property
@@ -363,23 +368,14 @@ SecurityInfo = (
 _Info = TypeVar("_Info", bound=SecurityInfo)
 
 _DECODERS: dict[str, Callable[[bytes, str], SecurityInfo]] = {
-    "PACE": PACEInfo._decode,
-    "PACEDomainParameter": PACEDomainParameterInfo._decode,
-    "ChipAuthentication": ChipAuthenticationInfo._decode,
-    "ChipAuthenticationDomainParameter": ChipAuthenticationDomainParameterInfo._decode,
-    "ChipAuthenticationPublicKey": ChipAuthenticationPublicKeyInfo._decode,
-    "TerminalAuthentication": TerminalAuthenticationInfo._decode,
-    "ActiveAuthentication": ActiveAuthenticationInfo._decode,
+    info.family: info._decode for info in (
+        PACEInfo, PACEDomainParameterInfo, ChipAuthenticationInfo, ChipAuthenticationDomainParameterInfo,
+        ChipAuthenticationPublicKeyInfo, TerminalAuthenticationInfo, ActiveAuthenticationInfo)
 }
 
 
 def _present(name: str, value: int | None) -> dict[str, int]:
     return {} if value is None else {name: value}
-
-
-def _encode_domain_parameter_info(protocol: str, domain: DomainParameter, identifier: int | None) -> bytes:
-    value = {"protocol": protocol, "domain_parameter": AlgorithmIdentifier.load(domain.encode())}
-    return _dump(_DomainParameterInfo({**value, **_present("id", identifier)}))
 
 
 @lru_cache(maxsize=_REPEATED_CACHE_SIZE)
