@@ -97,6 +97,7 @@ def test_default_perso_is_the_cccd_profile() -> None:
     (["--pace", "id-PACE-ECDH-GM-AES-CBC-CMAC-999"], "invalid choice"),
     (["--eac-cvca", "is.cvcert"], "not a CVCA certificate"),
     (["--eac", "missing"], "cvca.cvcert: cannot read"),
+    (["--pace", CAM, "--target", "jmrtd-applet"], "--pace: the target jmrtd-applet offers no PACE"),
 ])
 def test_a_profile_cardlib_cannot_make_stops_before_any_row(
         folders: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str], arguments: list[str],

@@ -99,6 +99,9 @@ def run(args: argparse.Namespace) -> int:
     check_output_folder(args.out, "--out")
     profile = chip_profile(args.pace, args.pace_parameter_id,
                            args.eac / EAC_CVCA_FILE if args.eac is not None else args.eac_cvca)
+    target = target_named(args.target) if args.target else None
+    if target is not None and not target.pace and (args.pace or args.pace_parameter_id is not None):
+        raise CardlibError(f"--pace: the target {target.name} offers no PACE")
     pin = PinSource(env=args.pin_env) if args.pin_env else PinSource(file=args.pin_file) if args.pin_file else None
     source = SignerSource(args.pki, pin)
     with source.open() as authority:  # a broken PKI folder, a wrong PIN or an expired DS: said before any row
@@ -107,8 +110,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         summary = personalize_batch(args.input, source, args.out, workers=args.workers or default_workers(),
                                     new_input=args.new_input, only_rejected=args.only_rejected,
-                                    target=target_named(args.target) if args.target else None,
-                                    profile=profile, on_progress=bar.update)
+                                    target=target, profile=profile, on_progress=bar.update)
     finally:
         bar.close()
     report = ManifestReport.of(latest_entries(args.out / MANIFEST).values())
