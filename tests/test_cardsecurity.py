@@ -16,9 +16,9 @@ from cardlib.card.perso import ChipKeys, ChipProfile, card_security, personalize
 from cardlib.card.synthetic_faces import synthetic_portrait_jpeg
 from cardlib.card.testing import sample_card_image, sample_pki, sample_resident
 from cardlib.errors import CardlibError, DecodeError, ValidationError
-from cardlib.lds.asn1 import OID_LDS_SECURITY_OBJECT, ECPublicKeyInfo
-from cardlib.lds.cardsecurity import OID_SECURITY_OBJECT, CardSecurity
-from cardlib.lds.oids import protocol_oid
+from cardlib.lds.asn1 import ECPublicKeyInfo
+from cardlib.lds.cardsecurity import CardSecurity
+from cardlib.lds.oids import ID_LDS_SECURITY_OBJECT, ID_SECURITY_OBJECT, protocol_oid
 from cardlib.lds.securityinfo import (
     DG14,
     CardAccess,
@@ -88,7 +88,7 @@ def statuses(checks: list[CheckResult]) -> dict[str, Status]:
 def test_jmrtd_sample_decodes(jmrtd: bytes) -> None:
     decoded = CardSecurity.decode(jmrtd)
     assert decoded.encode() == jmrtd
-    assert decoded.econtent_type == OID_SECURITY_OBJECT
+    assert decoded.econtent_type == ID_SECURITY_OBJECT
     assert decoded.signed_attributes is None and decoded.message_digest is None
     assert decoded.digest_algorithm == "sha256" and decoded.signature_algorithm.scheme == "ecdsa"
     assert [type(info).__name__ for info in decoded.security_infos] == [
@@ -130,7 +130,7 @@ def test_signed_here_round_trips_with_signed_attributes_and_verifies() -> None:
     signed = CardSecurity.sign(infos, sample_pki().document_signer, signing_time=now())
     assert CardSecurity.decode(signed.encode()) == signed
     assert signed.security_infos.infos == infos.infos
-    assert signed.content_type_attribute == OID_SECURITY_OBJECT and signed.signing_time is not None
+    assert signed.content_type_attribute == ID_SECURITY_OBJECT and signed.signing_time is not None
     checks = cardsecurity_checks({"EF.CardSecurity": signed.encode()}, trust(), at=now())
     assert {check.status for check in checks} <= {Status.PASS, Status.WARN, Status.NOT_APPLICABLE}
     assert by_id(checks)["cardsecurity.chain.csca_found"].status is Status.PASS
@@ -159,10 +159,10 @@ def test_a_document_signer_of_another_csca_is_cannot_tell_not_invalid() -> None:
 
 def test_another_content_type_fails() -> None:
     key = ec.generate_private_key(ec.BrainpoolP256R1()).public_key()
-    raw = encode_content_info(_infos(key).encode(), OID_LDS_SECURITY_OBJECT, sample_pki().document_signer)
+    raw = encode_content_info(_infos(key).encode(), ID_LDS_SECURITY_OBJECT, sample_pki().document_signer)
     check = by_id(cardsecurity_checks({"EF.CardSecurity": raw}, trust(), at=now()))["cardsecurity.content_type"]
     assert check.status is Status.FAIL
-    assert OID_LDS_SECURITY_OBJECT in check.reason
+    assert ID_LDS_SECURITY_OBJECT in check.reason
 
 
 def test_no_card_security_is_one_not_applicable() -> None:

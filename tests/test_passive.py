@@ -17,9 +17,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cardlib.card.image import CardImage
-from cardlib.lds.asn1 import OID_ID_DATA, OID_LDS_SECURITY_OBJECT_LEGACY
 from cardlib.lds.com import EFCOM
 from cardlib.lds.dg1 import DG1
+from cardlib.lds.oids import ID_DATA, ID_LDS_SECURITY_OBJECT_LEGACY
 from cardlib.lds.sod import SOD, LDSSecurityObject
 from cardlib.lds.tlv import encode_tlv, read_single
 from cardlib.model.mrz import MRZ
@@ -128,15 +128,15 @@ def test_null_digest_parameters_warn(pki: TestPKI) -> None:
 
 
 def test_legacy_content_type_warns_but_verifies(pki: TestPKI) -> None:
-    sod = resign(signed_sod(pki), pki, econtent_type=OID_LDS_SECURITY_OBJECT_LEGACY,
-                 attribute_content_type=OID_LDS_SECURITY_OBJECT_LEGACY)
+    sod = resign(signed_sod(pki), pki, econtent_type=ID_LDS_SECURITY_OBJECT_LEGACY,
+                 attribute_content_type=ID_LDS_SECURITY_OBJECT_LEGACY)
     checks = outcome({"EF.SOD": sod})
     assert checks["sod.content_type"].status is Status.WARN
     assert checks["sod.signature"].status is Status.PASS
 
 
 def test_content_type_attribute_must_equal_econtent_type(pki: TestPKI) -> None:
-    checks = outcome({"EF.SOD": resign(signed_sod(pki), pki, attribute_content_type=OID_LDS_SECURITY_OBJECT_LEGACY)})
+    checks = outcome({"EF.SOD": resign(signed_sod(pki), pki, attribute_content_type=ID_LDS_SECURITY_OBJECT_LEGACY)})
     assert checks["sod.content_type"].status is Status.FAIL
 
 
@@ -253,7 +253,7 @@ def test_dsc_country_of_an_unmapped_state_is_left_to_a_person(pki: TestPKI) -> N
 
 
 def test_id_data_content_type_around_a_valid_lds_security_object_warns(pki: TestPKI) -> None:
-    sod = resign(signed_sod(pki), pki, econtent_type=OID_ID_DATA, attribute_content_type=OID_ID_DATA)
+    sod = resign(signed_sod(pki), pki, econtent_type=ID_DATA, attribute_content_type=ID_DATA)
     assert SOD.decode(sod).lds_security_object == SOD.decode(signed_sod(pki)).lds_security_object
     checks = outcome({"EF.SOD": sod, **{f"DG{n}": data for n, data in GROUPS.items()}})
     assert checks["sod.content_type"].status is Status.WARN
@@ -263,7 +263,7 @@ def test_id_data_content_type_around_a_valid_lds_security_object_warns(pki: Test
 
 
 def test_id_data_content_type_must_still_agree_with_the_attribute(pki: TestPKI) -> None:
-    sod = resign(signed_sod(pki), pki, econtent_type=OID_ID_DATA)  # the attribute still says ldsSecurityObject
+    sod = resign(signed_sod(pki), pki, econtent_type=ID_DATA)  # the attribute still says ldsSecurityObject
     assert outcome({"EF.SOD": sod})["sod.content_type"].status is Status.FAIL
 
 

@@ -40,7 +40,7 @@ from cardlib.lds.dg13 import DG13
 from cardlib.lds.dg15 import DG15
 from cardlib.lds.face import FaceImage
 from cardlib.lds.images import load_image, open_image
-from cardlib.lds.oids import protocol_oid
+from cardlib.lds.oids import SIGNATURE_ALGORITHM_OIDS, protocol_oid
 from cardlib.lds.securityinfo import (
     DG14,
     ActiveAuthenticationInfo,
@@ -60,7 +60,6 @@ from cardlib.pki.cvc import CVCertificate
 from cardlib.protocols.pace import PACEParameters
 
 # ecdsa-plain-SHA256, BSI TR-03111 §5.2.1: the AA signature algorithm named in DG14 for EC keys.
-ECDSA_PLAIN_SHA256 = "0.4.0.127.0.7.1.1.4.1.3"
 
 PORTRAIT_WARN_BYTES = 5_000_000
 """Portrait files above this size get a warning: a prepared ID photo is tens to hundreds of kilobytes."""
@@ -157,7 +156,7 @@ def dg14(keys: ChipKeys, profile: ChipProfile = DEFAULT_PROFILE) -> bytes:
         PACEInfo(profile.pace_protocol, 2, profile.pace_parameter_id),
     ]
     if isinstance(keys.aa, ec.EllipticCurvePrivateKey):
-        infos.append(ActiveAuthenticationInfo(1, ECDSA_PLAIN_SHA256))
+        infos.append(ActiveAuthenticationInfo(1, SIGNATURE_ALGORITHM_OIDS["ecdsa-plain-SHA256"]))
     return DG14(tuple(infos)).encode()
 
 

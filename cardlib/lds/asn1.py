@@ -26,23 +26,19 @@ from cardlib import curves
 from cardlib.curves import Curve
 from cardlib.errors import DecodeError, EncodeError, PKIError
 from cardlib.lds import der as canonical
+from cardlib.lds.oids import (
+    ID_EC_PUBLIC_KEY,
+    ID_LDS_SECURITY_OBJECT,
+    ID_LDS_SECURITY_OBJECT_LEGACY,
+    ID_SECURITY_OBJECT,
+    ID_STANDARDIZED_DOMAIN_PARAMETERS,
+)
 from cardlib.lds.tlv import encode_tlv
 
-ID_EC_PUBLIC_KEY = "1.2.840.10045.2.1"  # RFC 5480 id-ecPublicKey
-
-# eContentTypes of ICAO 9303-10 §4.6.2 (SOD) and BSI TR-03110-3 A.1.2.5 (EF.CardSecurity).
-OID_LDS_SECURITY_OBJECT = "2.23.136.1.1.1"
-OID_LDS_SECURITY_OBJECT_LEGACY = "1.3.27.1.1.1"
-OID_SECURITY_OBJECT = "0.4.0.127.0.7.3.2.1"
-# RFC 5652 §4 id-data: arbitrary octets.  Some states' SODs wrap their LDSSecurityObject in it.
-OID_ID_DATA = "1.2.840.113549.1.7.1"
-# AlgorithmIdentifier {id-standardizedDomainParameters, INTEGER id} of TR-03110-3 A.2.1.1 (13 = brainpoolP256r1).
-ID_STANDARDIZED_DOMAIN_PARAMETERS = "0.4.0.127.0.7.1.2"
-
 _CONTENT_TYPES = {
-    OID_LDS_SECURITY_OBJECT: "ldsSecurityObject",
-    OID_LDS_SECURITY_OBJECT_LEGACY: "ldsSecurityObjectLegacy",
-    OID_SECURITY_OBJECT: "securityObject",
+    ID_LDS_SECURITY_OBJECT: "ldsSecurityObject",
+    ID_LDS_SECURITY_OBJECT_LEGACY: "ldsSecurityObjectLegacy",
+    ID_SECURITY_OBJECT: "securityObject",
 }
 
 # Exceptions asn1crypto and int/bytes conversions raise on malformed input.

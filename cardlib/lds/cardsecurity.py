@@ -21,6 +21,7 @@ from datetime import datetime
 
 from cardlib.errors import DecodeError
 from cardlib.lds.files import EF_CARD_SECURITY
+from cardlib.lds.oids import ID_SECURITY_OBJECT
 from cardlib.lds.securityinfo import ChipAuthenticationPublicKeyInfo, SecurityInfos
 from cardlib.lds.sod import (
     SignatureAlgorithm,
@@ -33,8 +34,6 @@ from cardlib.lds.sod import (
 from cardlib.lds.tlv import read_tlv
 from cardlib.limits import MAX_FILE_BYTES, LimitExceeded
 
-# id-SecurityObject (BSI TR-03110-3 A.1.2.5): the eContentType of EF.CardSecurity.
-OID_SECURITY_OBJECT = "0.4.0.127.0.7.3.2.1"
 _FILE = EF_CARD_SECURITY.name
 _TAG_SEQUENCE = 0x30
 
@@ -102,4 +101,4 @@ class CardSecurity:
         """Sign ``infos`` with a Document Signer as EF.SOD is signed (SignedData v3, one SignerInfo v1 with
         contentType and messageDigest signed attributes, the DS certificate included), eContentType
         id-SecurityObject."""
-        return cls.decode(encode_content_info(infos.encode(), OID_SECURITY_OBJECT, signer, signing_time=signing_time))
+        return cls.decode(encode_content_info(infos.encode(), ID_SECURITY_OBJECT, signer, signing_time=signing_time))

@@ -72,15 +72,59 @@ def _build_protocols() -> dict[str, SecurityProtocol]:
 PROTOCOLS: dict[str, SecurityProtocol] = _build_protocols()
 PROTOCOL_OIDS: dict[str, str] = {protocol.name: oid for oid, protocol in PROTOCOLS.items()}
 
+# --- content types (ICAO 9303-10 §4.6.2, BSI TR-03110-3 A.1.2.5, RFC 5652) and ICAO PKI ----------------------
+
+ID_LDS_SECURITY_OBJECT = "2.23.136.1.1.1"
+ID_LDS_SECURITY_OBJECT_LEGACY = "1.3.27.1.1.1"  # pre-standard eContentType some early SODs carry
+ID_SECURITY_OBJECT = BSI_DE + ".3.2.1"  # the eContentType of EF.CardSecurity
+ID_DATA = "1.2.840.113549.1.7.1"  # RFC 5652 id-data: some states wrap their LDSSecurityObject in it
+ID_SIGNED_DATA = "1.2.840.113549.1.7.2"
+ID_CONTENT_TYPE = "1.2.840.113549.1.9.3"
+ID_MESSAGE_DIGEST = "1.2.840.113549.1.9.4"
+ID_SIGNING_TIME = "1.2.840.113549.1.9.5"
+# AlgorithmIdentifier {id-standardizedDomainParameters, INTEGER id} of TR-03110-3 A.2.1.1 (13 = brainpoolP256r1).
+ID_STANDARDIZED_DOMAIN_PARAMETERS = BSI_DE + ".1.2"
+
+# --- keys, hashes and signatures (RFC 5480, NIST CSOR, ANSI X9.62, PKCS #1, BSI TR-03111 §5.2.1) -------------
+
+ID_EC_PUBLIC_KEY = "1.2.840.10045.2.1"
+ID_ECDSA_SIG_TYPE = "1.2.840.10045.4"  # ecdsa-with-Recommended/Specified arc: the hash comes from elsewhere
+ID_RSA_ENCRYPTION = "1.2.840.113549.1.1.1"
+ID_RSASSA_PSS = "1.2.840.113549.1.1.10"
+
+DIGEST_OIDS: dict[str, str] = {
+    "sha1": "1.3.14.3.2.26", "sha224": "2.16.840.1.101.3.4.2.4", "sha256": "2.16.840.1.101.3.4.2.1",
+    "sha384": "2.16.840.1.101.3.4.2.2", "sha512": "2.16.840.1.101.3.4.2.3",
+}
+"""Hash name -> digest AlgorithmIdentifier OID."""
+DIGEST_NAMES: dict[str, str] = {oid: name for name, oid in DIGEST_OIDS.items()}
+
+# Signature algorithm OID -> hash name, per scheme.
+ECDSA_DER_HASHES: dict[str, str] = {
+    "1.2.840.10045.4.1": "sha1", "1.2.840.10045.4.3.1": "sha224", "1.2.840.10045.4.3.2": "sha256",
+    "1.2.840.10045.4.3.3": "sha384", "1.2.840.10045.4.3.4": "sha512",
+}
+ECDSA_PLAIN_HASHES: dict[str, str] = {  # r‖s, each the byte length of the group order
+    f"{ID_ECDSA_PLAIN}.1": "sha1", f"{ID_ECDSA_PLAIN}.2": "sha224", f"{ID_ECDSA_PLAIN}.3": "sha256",
+    f"{ID_ECDSA_PLAIN}.4": "sha384", f"{ID_ECDSA_PLAIN}.5": "sha512",
+}
+RSA_PKCS1_HASHES: dict[str, str] = {
+    "1.2.840.113549.1.1.5": "sha1", "1.2.840.113549.1.1.14": "sha224", "1.2.840.113549.1.1.11": "sha256",
+    "1.2.840.113549.1.1.12": "sha384", "1.2.840.113549.1.1.13": "sha512",
+}
+
 # Signature algorithms of ActiveAuthenticationInfo: BSI TR-03111 §5.2.1 (plain) and ANSI X9.62 (DER).
 SIGNATURE_ALGORITHMS: dict[str, str] = {
-    f"{ID_ECDSA_PLAIN}.1": "ecdsa-plain-SHA1", f"{ID_ECDSA_PLAIN}.2": "ecdsa-plain-SHA224",
-    f"{ID_ECDSA_PLAIN}.3": "ecdsa-plain-SHA256", f"{ID_ECDSA_PLAIN}.4": "ecdsa-plain-SHA384",
-    f"{ID_ECDSA_PLAIN}.5": "ecdsa-plain-SHA512", f"{ID_ECDSA_PLAIN}.6": "ecdsa-plain-RIPEMD160",
-    "1.2.840.10045.4.1": "ecdsa-with-SHA1", "1.2.840.10045.4.3.1": "ecdsa-with-SHA224",
-    "1.2.840.10045.4.3.2": "ecdsa-with-SHA256", "1.2.840.10045.4.3.3": "ecdsa-with-SHA384",
-    "1.2.840.10045.4.3.4": "ecdsa-with-SHA512",
+    **{oid: f"ecdsa-plain-{name.upper()}" for oid, name in ECDSA_PLAIN_HASHES.items()},
+    f"{ID_ECDSA_PLAIN}.6": "ecdsa-plain-RIPEMD160",
+    **{oid: f"ecdsa-with-{name.upper()}" for oid, name in ECDSA_DER_HASHES.items()},
 }
+SIGNATURE_ALGORITHM_OIDS: dict[str, str] = {name: oid for oid, name in SIGNATURE_ALGORITHMS.items()}
+
+
+def signature_oid(table: dict[str, str], hash_name: str) -> str | None:
+    """The OID of ``table`` (e.g. :data:`ECDSA_DER_HASHES`) whose hash is ``hash_name``; None if it has none."""
+    return next((oid for oid, name in table.items() if name == hash_name), None)
 
 
 def protocol_oid(name: str) -> str:

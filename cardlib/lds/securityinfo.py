@@ -26,8 +26,6 @@ from cardlib import curves
 from cardlib.curves import Curve
 from cardlib.errors import DecodeError, EncodeError, PKIError
 from cardlib.lds.asn1 import (
-    ID_EC_PUBLIC_KEY,
-    ID_STANDARDIZED_DOMAIN_PARAMETERS,
     AlgorithmIdentifier,
     DHPublicKeyInfo,
     ECPublicKeyInfo,
@@ -40,7 +38,17 @@ from cardlib.lds.asn1 import (
     sequence_type,
 )
 from cardlib.lds.files import DATA_GROUPS, EF_CARD_ACCESS
-from cardlib.lds.oids import ID_AA, ID_TA, PROTOCOLS, SIGNATURE_ALGORITHMS, SecurityProtocol, protocol_of, protocol_oid
+from cardlib.lds.oids import (
+    ID_AA,
+    ID_EC_PUBLIC_KEY,
+    ID_STANDARDIZED_DOMAIN_PARAMETERS,
+    ID_TA,
+    PROTOCOLS,
+    SIGNATURE_ALGORITHMS,
+    SecurityProtocol,
+    protocol_of,
+    protocol_oid,
+)
 from cardlib.lds.tlv import encode_tlv, iter_tlvs, read_single, read_tlv
 
 TAG_DG14 = 0x6E

@@ -31,8 +31,6 @@ from cryptography.hazmat.primitives import serialization
 from cardlib.errors import DecodeError, EncodeError, ValidationError
 from cardlib.lds import der
 from cardlib.lds.asn1 import (
-    OID_LDS_SECURITY_OBJECT,
-    OID_LDS_SECURITY_OBJECT_LEGACY,
     AlgorithmIdentifier,
     algorithm_identifier_der,
     decoding,
@@ -41,6 +39,16 @@ from cardlib.lds.asn1 import (
     sequence_type,
 )
 from cardlib.lds.files import EF_SOD
+from cardlib.lds.oids import (
+    DIGEST_NAMES,
+    DIGEST_OIDS,
+    ID_CONTENT_TYPE,
+    ID_LDS_SECURITY_OBJECT,
+    ID_LDS_SECURITY_OBJECT_LEGACY,
+    ID_MESSAGE_DIGEST,
+    ID_SIGNED_DATA,
+    ID_SIGNING_TIME,
+)
 from cardlib.lds.tlv import encode_tlv, read_single
 
 TAG_SOD = 0x77
@@ -50,13 +58,6 @@ _FIELD_LSO = "LDSSecurityObject"
 _CERTIFICATE_CACHE_SIZE = 64
 
 # Digest OIDs (NIST CSOR, RFC 3279) and their output lengths.
-DIGEST_OIDS: dict[str, str] = {
-    "sha1": "1.3.14.3.2.26", "sha224": "2.16.840.1.101.3.4.2.4", "sha256": "2.16.840.1.101.3.4.2.1",
-    "sha384": "2.16.840.1.101.3.4.2.2", "sha512": "2.16.840.1.101.3.4.2.3",
-}
-_DIGEST_NAMES = {oid: name for name, oid in DIGEST_OIDS.items()}
-
-
 class SODSignatureAlgorithm(Protocol):
     """The signature algorithm of a Document Signer: its hash and its AlgorithmIdentifiers."""
 
@@ -154,7 +155,7 @@ class LDSSecurityObject:
         value = load_strict(_LDSSecurityObject, data, file=_FILE, field=_FIELD_LSO)
         with_parameters = not isinstance(value["hash_algorithm"]["parameters"], core.Void)
         oid = value["hash_algorithm"]["algorithm"].dotted
-        if oid not in _DIGEST_NAMES:
+        if oid not in DIGEST_NAMES:
             raise DecodeError(f"unknown hash algorithm {oid}", file=_FILE, field=_FIELD_LSO)
         hashes_by_dg: dict[int, bytes] = {}
         for item in value["data_group_hash_values"]:
@@ -166,7 +167,7 @@ class LDSSecurityObject:
         versions = (None, None) if isinstance(info, core.Void) else (info["lds_version"].native,
                                                                       info["unicode_version"].native)
         try:
-            return cls(_DIGEST_NAMES[oid], hashes_by_dg, value["version"].native, *versions), with_parameters
+            return cls(DIGEST_NAMES[oid], hashes_by_dg, value["version"].native, *versions), with_parameters
         except ValidationError as exc:
             raise DecodeError(exc.reason, file=_FILE, field=exc.field or _FIELD_LSO) from None
 
@@ -295,7 +296,7 @@ class SOD:
     @property
     def uses_legacy_content_type(self) -> bool:
         """True for the pre-standard eContentType 1.3.27.1.1.1 some early passports carry."""
-        return self.econtent_type == OID_LDS_SECURITY_OBJECT_LEGACY
+        return self.econtent_type == ID_LDS_SECURITY_OBJECT_LEGACY
 
     @classmethod
     def decode(cls, data: bytes) -> SOD:
@@ -380,7 +381,7 @@ def encode_signed_data(lso: LDSSecurityObject, signer: SODSigner, *, signing_tim
                    version 1, sid issuerAndSerialNumber, digestAlgorithm, [0] signedAttrs,
                    signatureAlgorithm, signature OCTET STRING } } } } }
     """
-    return encode_tlv(TAG_SOD, encode_content_info(lso.encode(), OID_LDS_SECURITY_OBJECT, signer,
+    return encode_tlv(TAG_SOD, encode_content_info(lso.encode(), ID_LDS_SECURITY_OBJECT, signer,
                                                    signing_time=signing_time))
 
 
@@ -400,15 +401,11 @@ def encode_content_info(econtent: bytes, econtent_type: str, signer: SODSigner, 
     signed_data = encode_tlv(0x30, b"".join((
         _INTEGER_3, encode_tlv(0x31, digest_identifier), encapsulated,
         encode_tlv(0xA0, certificate.public_bytes(serialization.Encoding.DER)), encode_tlv(0x31, signer_info))))
-    return encode_tlv(0x30, oid_der(OID_SIGNED_DATA) + encode_tlv(0xA0, signed_data))
+    return encode_tlv(0x30, oid_der(ID_SIGNED_DATA) + encode_tlv(0xA0, signed_data))
 
 
 _INTEGER_1 = bytes.fromhex("020101")
 _INTEGER_3 = bytes.fromhex("020103")
-OID_SIGNED_DATA = "1.2.840.113549.1.7.2"
-OID_CONTENT_TYPE = "1.2.840.113549.1.9.3"
-OID_MESSAGE_DIGEST = "1.2.840.113549.1.9.4"
-OID_SIGNING_TIME = "1.2.840.113549.1.9.5"
 
 
 def _digest(algorithm: str, data: bytes) -> bytes:
@@ -424,7 +421,7 @@ def _has_parameters(identifier: algos.DigestAlgorithm) -> bool:
 
 def _digest_name(identifier: algos.DigestAlgorithm) -> str:
     oid: str = identifier["algorithm"].dotted
-    return _DIGEST_NAMES.get(oid, oid)
+    return DIGEST_NAMES.get(oid, oid)
 
 
 def _certificates(certificates: Any) -> tuple[SignerCertificate, ...]:
@@ -509,14 +506,14 @@ def _attempt(read: Any) -> str | None:
 def _signed_attributes(message_digest: bytes, econtent_type: str, signing_time: datetime | None) -> bytes:
     """The content of the signed attributes SET (RFC 5652 §5.3): contentType, messageDigest, signingTime."""
     attributes = [
-        _attribute(OID_CONTENT_TYPE, oid_der(econtent_type)),
-        _attribute(OID_MESSAGE_DIGEST, encode_tlv(0x04, message_digest)),
+        _attribute(ID_CONTENT_TYPE, oid_der(econtent_type)),
+        _attribute(ID_MESSAGE_DIGEST, encode_tlv(0x04, message_digest)),
     ]
     if signing_time is not None:
         if signing_time.tzinfo is None:
             raise EncodeError("signing time must be timezone-aware")
         form = "utc_time" if signing_time.year < 2050 else "generalized_time"  # RFC 5652 §11.3
-        attributes.append(_attribute(OID_SIGNING_TIME, cms.Time(name=form, value=signing_time).dump()))
+        attributes.append(_attribute(ID_SIGNING_TIME, cms.Time(name=form, value=signing_time).dump()))
     return b"".join(sorted(attributes))  # DER orders a SET OF by the encodings of its elements
 
 
@@ -532,7 +529,7 @@ def _attribute(oid: str, value: bytes) -> bytes:
 # What repeats across a batch (OIDs, the signature AlgorithmIdentifier, the issuer Name, the certificates) is
 # decoded by asn1crypto once per exact bytes.
 
-_SIGNED_ATTRIBUTES = {OID_CONTENT_TYPE: der.OID, OID_MESSAGE_DIGEST: der.OCTET_STRING}
+_SIGNED_ATTRIBUTES = {ID_CONTENT_TYPE: der.OID, ID_MESSAGE_DIGEST: der.OCTET_STRING}
 _TIMES = {der.UTC_TIME: 13, der.GENERALIZED_TIME: 15}
 
 
@@ -542,7 +539,7 @@ def _decode_canonical(raw: bytes, start: int) -> SOD:
     if stop != len(raw):
         raise der.Unusual
     content_type, content = der.shaped(raw, begin, stop, der.OID, 0xA0)
-    if der.dotted(raw, content_type) != OID_SIGNED_DATA:
+    if der.dotted(raw, content_type) != ID_SIGNED_DATA:
         raise der.Unusual
     signed_data = der.single(raw, content, der.SEQUENCE)
     parts = der.elements(raw, signed_data[2], signed_data[3])
@@ -582,7 +579,7 @@ def _digest_identifier(data: bytes, item: der.Element) -> tuple[str, bool]:
     if not 1 <= len(fields) <= 2 or (len(fields) == 2 and data[fields[1][1] : fields[1][3]] != b"\x05\x00"):
         raise der.Unusual
     oid = der.dotted(data, fields[0])
-    return _DIGEST_NAMES.get(oid, oid), len(fields) == 2
+    return DIGEST_NAMES.get(oid, oid), len(fields) == 2
 
 
 def _encapsulated(data: bytes, item: der.Element) -> tuple[str, bytes]:
@@ -620,9 +617,9 @@ def _canonical_signer(data: bytes, item: der.Element) -> tuple[dict[str, Any], b
         "digest_algorithm": digest_name,
         "signature_algorithm": _cached_signature_algorithm(data[signature_algorithm[1] : signature_algorithm[3]]),
         "signed_attributes": None if attributes is None else b"\x31" + data[attributes[1] + 1 : attributes[3]],
-        "content_type_attribute": values.get(OID_CONTENT_TYPE),
-        "message_digest": values.get(OID_MESSAGE_DIGEST),
-        "signing_time": values.get(OID_SIGNING_TIME),
+        "content_type_attribute": values.get(ID_CONTENT_TYPE),
+        "message_digest": values.get(ID_MESSAGE_DIGEST),
+        "signing_time": values.get(ID_SIGNING_TIME),
         "signature": der.contents(data, signature),
     }
     return fields, digest_parameters
@@ -653,13 +650,13 @@ def _canonical_attributes(data: bytes, item: der.Element) -> dict[str, Any]:
         if oid in values:
             raise der.Unusual
         value = der.single(data, value_set)
-        if oid == OID_SIGNING_TIME:
+        if oid == ID_SIGNING_TIME:
             values[oid] = _time(data, value)
         elif _SIGNED_ATTRIBUTES.get(oid) == value[0]:
             values[oid] = der.dotted(data, value) if value[0] == der.OID else der.contents(data, value)
         else:
             raise der.Unusual
-    if OID_CONTENT_TYPE not in values or OID_MESSAGE_DIGEST not in values:
+    if ID_CONTENT_TYPE not in values or ID_MESSAGE_DIGEST not in values:
         raise der.Unusual
     return values
 

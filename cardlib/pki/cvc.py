@@ -40,6 +40,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cardlib import curves
 from cardlib.curves import Curve
 from cardlib.errors import CardlibError, DecodeError, EncodeError, PKIError
+from cardlib.lds.oids import BSI_DE, ECDSA_PLAIN_HASHES, ID_TA, signature_oid
 from cardlib.lds.tlv import TLV, children, encode_tlv, read_single
 from cardlib.pki.signatures import ECPublicPoint, PrivateKey, PublicKey, Scheme, SignatureAlgorithm, sign
 from cardlib.pki.signatures import verify_signature as verify_with_key
@@ -64,7 +65,6 @@ TAG_DISCRETIONARY_TEMPLATE = 0x73
 PROFILE_VERSION_1 = 0x00
 
 # BSI TR-03110-3 A.2.1.1 / Table D.3: id-TA and its signature algorithms.
-ID_TA = "0.4.0.127.0.7.2.2.2"
 ID_TA_RSA = ID_TA + ".1"
 ID_TA_ECDSA = ID_TA + ".2"
 TA_ALGORITHMS: dict[str, SignatureAlgorithm] = {
@@ -80,13 +80,8 @@ TA_ALGORITHMS: dict[str, SignatureAlgorithm] = {
     ID_TA_ECDSA + ".4": SignatureAlgorithm(Scheme.ECDSA, "sha384"),
     ID_TA_ECDSA + ".5": SignatureAlgorithm(Scheme.ECDSA, "sha512"),
 }
-# BSI TR-03111 ecdsa-plain-signatures: how cardlib.pki.signatures names a plain r‖s ECDSA signature.
-_ECDSA_PLAIN_OIDS = {"sha1": "0.4.0.127.0.7.1.1.4.1.1", "sha224": "0.4.0.127.0.7.1.1.4.1.2",
-                     "sha256": "0.4.0.127.0.7.1.1.4.1.3", "sha384": "0.4.0.127.0.7.1.1.4.1.4",
-                     "sha512": "0.4.0.127.0.7.1.1.4.1.5"}
-
 # TR-03110-3 C.4: the terminal types a CHAT may name; only inspection systems read the ePassport's DG3/DG4.
-ID_ROLES = "0.4.0.127.0.7.3.1.2"
+ID_ROLES = BSI_DE + ".3.1.2"
 ID_IS = ID_ROLES + ".1"
 ID_AT = ID_ROLES + ".2"
 ID_ST = ID_ROLES + ".3"
@@ -282,7 +277,7 @@ class CVPublicKey:
         """Whether ``signature`` (plain r‖s for ECDSA) over ``data`` was made by this key's private half."""
         algorithm = self.algorithm
         if algorithm.scheme is Scheme.ECDSA:
-            return verify_with_key(self.verifier(), signature, data, _ECDSA_PLAIN_OIDS[algorithm.hash_name])
+            return verify_with_key(self.verifier(), signature, data, _plain_ecdsa_oid(algorithm.hash_name))
         return verify_with_key(self.verifier(), signature, data, algorithm.identifier())
 
     @classmethod
@@ -719,6 +714,15 @@ def effective_rights(so_far: AccessRight, certificate: CVCertificate) -> AccessR
     other narrows them to its own CHAT (the effective authorization is the AND along the chain)."""
     rights = certificate.body.chat.rights
     return rights if certificate.role is Role.CVCA else so_far & rights
+
+
+def _plain_ecdsa_oid(hash_name: str) -> str:
+    """The BSI TR-03111 ecdsa-plain OID for ``hash_name``: how :mod:`cardlib.pki.signatures` names a plain r‖s
+    ECDSA signature."""
+    oid = signature_oid(ECDSA_PLAIN_HASHES, hash_name)
+    if oid is None:
+        raise PKIError(f"no ecdsa-plain signature algorithm for hash {hash_name}")
+    return oid
 
 
 __all__ = [

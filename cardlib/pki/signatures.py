@@ -31,6 +31,16 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from cardlib.curves import Curve, for_cryptography
 from cardlib.errors import PKIError
+from cardlib.lds.oids import (
+    ECDSA_DER_HASHES,
+    ECDSA_PLAIN_HASHES,
+    ID_EC_PUBLIC_KEY,
+    ID_ECDSA_SIG_TYPE,
+    ID_RSA_ENCRYPTION,
+    ID_RSASSA_PSS,
+    RSA_PKCS1_HASHES,
+    signature_oid,
+)
 from cardlib.lds.tlv import encode_tlv
 
 
@@ -46,25 +56,6 @@ HASHES: dict[str, type[hashes.HashAlgorithm]] = {
     "sha1": hashes.SHA1, "sha224": hashes.SHA224, "sha256": hashes.SHA256,
     "sha384": hashes.SHA384, "sha512": hashes.SHA512,
 }
-
-_ECDSA_DER = {
-    "1.2.840.10045.4.1": "sha1", "1.2.840.10045.4.3.1": "sha224", "1.2.840.10045.4.3.2": "sha256",
-    "1.2.840.10045.4.3.3": "sha384", "1.2.840.10045.4.3.4": "sha512",
-}
-# BSI TR-03111 §5.2.1 ecdsa-plain-signatures: r‖s, each the byte length of the group order.
-_ECDSA_PLAIN = {
-    "0.4.0.127.0.7.1.1.4.1.1": "sha1", "0.4.0.127.0.7.1.1.4.1.2": "sha224", "0.4.0.127.0.7.1.1.4.1.3": "sha256",
-    "0.4.0.127.0.7.1.1.4.1.4": "sha384", "0.4.0.127.0.7.1.1.4.1.5": "sha512",
-}
-_RSA_PKCS1 = {
-    "1.2.840.113549.1.1.5": "sha1", "1.2.840.113549.1.1.14": "sha224", "1.2.840.113549.1.1.11": "sha256",
-    "1.2.840.113549.1.1.12": "sha384", "1.2.840.113549.1.1.13": "sha512",
-}
-# Key-type OIDs that CMS signers put in SignerInfo.signatureAlgorithm; the hash then comes from digestAlgorithm.
-_RSA_KEY_ONLY = "1.2.840.113549.1.1.1"
-_EC_KEY_ONLY = ("1.2.840.10045.2.1", "1.2.840.10045.4")
-_RSA_PSS = "1.2.840.113549.1.1.10"
-
 
 @dataclass(frozen=True)
 class ECPublicPoint:
@@ -100,9 +91,9 @@ class SignatureAlgorithm:
     def identifier(self) -> algos.SignedDigestAlgorithm:
         """The AlgorithmIdentifier for certificates and SignerInfo (RSA ones carry NULL, ICAO 9303-12)."""
         if self.scheme is Scheme.ECDSA:
-            return algos.SignedDigestAlgorithm({"algorithm": _oid_for(_ECDSA_DER, self.hash_name)})
+            return algos.SignedDigestAlgorithm({"algorithm": _oid_for(ECDSA_DER_HASHES, self.hash_name)})
         if self.scheme is Scheme.RSA_PKCS1V15:
-            oid = _oid_for(_RSA_PKCS1, self.hash_name)
+            oid = _oid_for(RSA_PKCS1_HASHES, self.hash_name)
             return algos.SignedDigestAlgorithm({"algorithm": oid, "parameters": core.Null()})
         digest = {"algorithm": self.hash_name}
         params = algos.RSASSAPSSParams({
@@ -110,7 +101,7 @@ class SignatureAlgorithm:
             "mask_gen_algorithm": {"algorithm": "mgf1", "parameters": digest},
             "salt_length": HASHES[self.hash_name].digest_size,
         })
-        return algos.SignedDigestAlgorithm({"algorithm": _RSA_PSS, "parameters": params})
+        return algos.SignedDigestAlgorithm({"algorithm": ID_RSASSA_PSS, "parameters": params})
 
     def digest_identifier(self) -> algos.DigestAlgorithm:
         """The DigestAlgorithm identifier, parameters omitted as ICAO 9303-12 asks.
@@ -141,10 +132,10 @@ class DocumentSigner:
 
 
 def _oid_for(table: dict[str, str], hash_name: str) -> str:
-    for oid, name in table.items():
-        if name == hash_name:
-            return oid
-    raise PKIError(f"no signature algorithm OID for hash {hash_name}")
+    oid = signature_oid(table, hash_name)
+    if oid is None:
+        raise PKIError(f"no signature algorithm OID for hash {hash_name}")
+    return oid
 
 
 def _hash(name: str) -> hashes.HashAlgorithm:
@@ -214,16 +205,17 @@ def _resolve(algorithm: algos.SignedDigestAlgorithm | str, parameters: Any, dige
 
 
 def _resolve_oid(oid: str, parameters: Any, digest_algorithm: str | None) -> _Resolved:
-    if oid in _ECDSA_DER:
-        return _Resolved(Scheme.ECDSA, _ECDSA_DER[oid])
-    if oid in _ECDSA_PLAIN:
-        return _Resolved(Scheme.ECDSA, _ECDSA_PLAIN[oid], plain=True)
-    if oid in _RSA_PKCS1:
-        return _Resolved(Scheme.RSA_PKCS1V15, _RSA_PKCS1[oid])
-    if oid == _RSA_PSS:
+    if oid in ECDSA_DER_HASHES:
+        return _Resolved(Scheme.ECDSA, ECDSA_DER_HASHES[oid])
+    if oid in ECDSA_PLAIN_HASHES:
+        return _Resolved(Scheme.ECDSA, ECDSA_PLAIN_HASHES[oid], plain=True)
+    if oid in RSA_PKCS1_HASHES:
+        return _Resolved(Scheme.RSA_PKCS1V15, RSA_PKCS1_HASHES[oid])
+    if oid == ID_RSASSA_PSS:
         return _resolve_pss(parameters)
-    if digest_algorithm is not None and (oid == _RSA_KEY_ONLY or oid in _EC_KEY_ONLY):
-        scheme = Scheme.RSA_PKCS1V15 if oid == _RSA_KEY_ONLY else Scheme.ECDSA
+    # Key-type OIDs that CMS signers put in SignerInfo.signatureAlgorithm; the hash then comes from digestAlgorithm.
+    if digest_algorithm is not None and (oid == ID_RSA_ENCRYPTION or oid in (ID_EC_PUBLIC_KEY, ID_ECDSA_SIG_TYPE)):
+        scheme = Scheme.RSA_PKCS1V15 if oid == ID_RSA_ENCRYPTION else Scheme.ECDSA
         return _Resolved(scheme, digest_algorithm)
     raise PKIError(f"unsupported signature algorithm {oid}")
 

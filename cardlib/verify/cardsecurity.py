@@ -28,9 +28,9 @@ from asn1crypto import algos
 
 from cardlib.errors import CardlibError, PKIError, ValidationError
 from cardlib.lds.asn1 import DHPublicKeyInfo, ECPublicKeyInfo, algorithm_identifier_der
-from cardlib.lds.cardsecurity import OID_SECURITY_OBJECT, CardSecurity
+from cardlib.lds.cardsecurity import CardSecurity
 from cardlib.lds.files import DATA_GROUPS, EF_CARD_ACCESS, EF_CARD_SECURITY
-from cardlib.lds.oids import PROTOCOLS
+from cardlib.lds.oids import ID_SECURITY_OBJECT, PROTOCOLS
 from cardlib.lds.securityinfo import DG14, CardAccess, ChipAuthenticationPublicKeyInfo, SecurityInfos
 from cardlib.lds.sod import digest
 from cardlib.pki.certificates import Certificate
@@ -75,9 +75,9 @@ def cardsecurity_checks(files: Mapping[str, bytes], trust: TrustStore, *, at: da
 
 def _content_type(card_security: CardSecurity) -> CheckResult:
     found = card_security.econtent_type
-    if found != OID_SECURITY_OBJECT:
+    if found != ID_SECURITY_OBJECT:
         return _passive("content_type", Status.FAIL, f"eContentType {found} is not id-SecurityObject "
-                        f"({OID_SECURITY_OBJECT}, BSI TR-03110-3 A.1.2.5)")
+                        f"({ID_SECURITY_OBJECT}, BSI TR-03110-3 A.1.2.5)")
     attribute = card_security.content_type_attribute
     if card_security.signed_attributes is not None and attribute != found:
         return _passive("content_type", Status.FAIL, f"the contentType signed attribute ({attribute}) is not the "

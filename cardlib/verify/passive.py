@@ -50,14 +50,10 @@ from asn1crypto import algos, core
 from asn1crypto import x509 as asn1_x509
 
 from cardlib.errors import CardlibError, PKIError, ValidationError
-from cardlib.lds.asn1 import (
-    OID_ID_DATA,
-    OID_LDS_SECURITY_OBJECT,
-    OID_LDS_SECURITY_OBJECT_LEGACY,
-    algorithm_identifier_der,
-)
+from cardlib.lds.asn1 import algorithm_identifier_der
 from cardlib.lds.com import EFCOM
 from cardlib.lds.dg1 import DG1
+from cardlib.lds.oids import ID_DATA, ID_LDS_SECURITY_OBJECT, ID_LDS_SECURITY_OBJECT_LEGACY
 from cardlib.lds.sod import SOD, digest
 from cardlib.model.mrz import NO_EXPIRY
 from cardlib.pki import trust as chain
@@ -131,15 +127,15 @@ def _decode_sod(files: Mapping[str, bytes]) -> tuple[SOD | None, CheckResult]:
 # eContentTypes other than ldsSecurityObject that genuine issuers use around a valid LDSSecurityObject, and why
 # they are only warned about: peers (JMRTD, pymrtd, gmrtd) accept them; the hashes and signature are what matter.
 TOLERATED_CONTENT_TYPES = {
-    OID_LDS_SECURITY_OBJECT_LEGACY: "legacy eContentType {oid} (pre-standard)",
-    OID_ID_DATA: "eContentType id-data {oid} (RFC 5652 generic data) around a valid LDSSecurityObject",
+    ID_LDS_SECURITY_OBJECT_LEGACY: "legacy eContentType {oid} (pre-standard)",
+    ID_DATA: "eContentType id-data {oid} (RFC 5652 generic data) around a valid LDSSecurityObject",
 }
 
 
 def _content_type(sod: SOD) -> CheckResult:
-    if sod.econtent_type != OID_LDS_SECURITY_OBJECT and sod.econtent_type not in TOLERATED_CONTENT_TYPES:
+    if sod.econtent_type != ID_LDS_SECURITY_OBJECT and sod.econtent_type not in TOLERATED_CONTENT_TYPES:
         return _passive("sod.content_type", Status.FAIL,
-                        f"eContentType {sod.econtent_type} is not ldsSecurityObject ({OID_LDS_SECURITY_OBJECT}): "
+                        f"eContentType {sod.econtent_type} is not ldsSecurityObject ({ID_LDS_SECURITY_OBJECT}): "
                         "the signed content is not a list of data group hashes")
     if sod.content_type_attribute != sod.econtent_type:
         return _passive("sod.content_type", Status.FAIL,
@@ -147,7 +143,7 @@ def _content_type(sod: SOD) -> CheckResult:
                         f"({sod.econtent_type}): RFC 5652 §11.1")
     if sod.econtent_type in TOLERATED_CONTENT_TYPES:
         what = TOLERATED_CONTENT_TYPES[sod.econtent_type].format(oid=sod.econtent_type)
-        return _passive("sod.content_type", Status.WARN, f"{what}; ICAO 9303-10 asks for {OID_LDS_SECURITY_OBJECT}")
+        return _passive("sod.content_type", Status.WARN, f"{what}; ICAO 9303-10 asks for {ID_LDS_SECURITY_OBJECT}")
     return _passive("sod.content_type", Status.PASS, f"eContentType ldsSecurityObject {sod.econtent_type}")
 
 
