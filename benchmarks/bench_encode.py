@@ -1,7 +1,7 @@
 """Benchmark: encoding test cards (issue 17) — APDUs and seconds per card for encode + read-back + verify.
 
 Cards made for the JMRTD applet (``personalize(target=JMRTD_APPLET)``) are written onto blank applets of the
-virtual chip (:class:`~cardlib.chip.chip.BlankAppletChip`), locked, read back over BAC and verified, one card
+virtual chip (:class:`~cardlib.chip.blank.BlankAppletChip`), locked, read back over BAC and verified, one card
 after another through a private pcscd + vpcd reader, as ``cardtool encode`` does; the same in process is the
 baseline.  Printed per card (median over the cards): APDUs of the write (with the probe), APDUs of the
 read-back, and seconds of each.  The issue measured 70 APDUs and about 4 s for the write of a 12 KB image on
@@ -24,7 +24,7 @@ from cardlib.card.perso import personalize
 from cardlib.card.synthetic_faces import synthetic_portrait_jpeg
 from cardlib.card.targets import JMRTD_APPLET
 from cardlib.card.testing import sample_pki, sample_resident
-from cardlib.chip.chip import BlankAppletChip
+from cardlib.chip.blank import BlankAppletChip
 from cardlib.chip.pcscd import private_pcscd
 from cardlib.chip.vpcd import VirtualChipQueue, vpcd_card
 from cardlib.pki.trust import TrustStore

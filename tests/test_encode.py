@@ -17,7 +17,7 @@ from cardlib.card.perso import personalize
 from cardlib.card.synthetic_faces import synthetic_portrait_jpeg
 from cardlib.card.targets import JMRTD_APPLET, TargetError
 from cardlib.card.testing import sample_card_image, sample_pki, sample_resident
-from cardlib.chip.chip import BlankAppletChip
+from cardlib.chip.blank import BlankAppletChip
 from cardlib.chip.pcscd import private_pcscd
 from cardlib.chip.vpcd import VirtualChipQueue, vpcd_card
 from cardlib.pki.trust import TrustStore

@@ -12,7 +12,7 @@ A blank applet takes, in plain, after SELECT of the eMRTD AID:
 
 Before the lock nothing can be read (READ BINARY, BAC and Active Authentication answer 6982); after it, every
 personalization command answers 6982.  :class:`BlankApplet` is that state machine; the virtual chip's
-blank-applet mode (:class:`cardlib.chip.chip.BlankAppletChip`) runs it until the lock, then serves the
+blank-applet mode (:class:`cardlib.chip.blank.BlankAppletChip`) runs it until the lock, then serves the
 written files with a :class:`~cardlib.chip.chip.VirtualChip`.
 """
 

@@ -12,8 +12,9 @@ serves EF.CVCA naming its trusted CVCA keys, and keeps its current date (moved o
 verified) from one session to the next.
 It is the chip side of the in-process transport and of the vpcd reader (:mod:`cardlib.chip.vpcd`).
 Whatever bytes arrive, :meth:`process` answers with a response APDU ending in a status word; it never raises.
-:class:`BlankAppletChip` is the blank-applet mode: a JMRTD passport applet waiting to be personalized
-(:mod:`cardlib.chip.applet`), which becomes a BAC-only :class:`VirtualChip` of what was written once locked.
+:class:`~cardlib.chip.blank.BlankAppletChip` is the blank-applet mode: a JMRTD passport applet waiting to be
+personalized (:mod:`cardlib.chip.applet`), which becomes a BAC-only :class:`VirtualChip` of what was written once
+locked.
 
 :class:`~cardlib.chip.options.ChipOptions` switches on the behaviours of chips met in the field; file commands
 live in :mod:`cardlib.chip.files`, BAC and PACE in :mod:`cardlib.chip.access`.
@@ -31,9 +32,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from cardlib.card.image import AAPrivateKey, CardImage, ChipSecrets
-from cardlib.card.targets import JMRTD_APPLET, ChipTarget
 from cardlib.chip.access import AccessControl, OpenedSession
-from cardlib.chip.applet import PERSONALIZATION_INS, BlankApplet
 from cardlib.chip.files import (
     INS_READ_BINARY,
     INS_READ_BINARY_ODD,
@@ -43,7 +42,7 @@ from cardlib.chip.files import (
     field_files,
 )
 from cardlib.chip.filesystem import FileSystem
-from cardlib.chip.options import JMRTD_APPLET_OPTIONS, ChipOptions
+from cardlib.chip.options import ChipOptions
 from cardlib.errors import CardlibError
 from cardlib.lds import files as lds_files
 from cardlib.lds.oids import protocol_oid
@@ -89,8 +88,6 @@ CA_ECDH_3DES = protocol_oid("id-CA-ECDH-3DES-CBC-CBC")
 CLA_ALLOWED_BITS = 0x1C  # command chaining (10) and secure messaging indication (0C)
 SM_CLA = 0x0C
 CHALLENGE_LENGTH = 8
-GET_UID_HEADER = bytes.fromhex("FFCA0000")
-UID_LENGTH = 7
 
 
 class VirtualChip:
@@ -404,72 +401,6 @@ class VirtualChip:
         response = self._ta.handle(cmd)
         self._eac_trust, self._eac_date = list(self._ta.trust_points), self._ta.current_date
         return response
-
-
-class BlankAppletChip:
-    """The virtual chip's blank-applet mode: a JMRTD passport applet as installed on a fresh Java Card.
-
-    Until ``PUT DATA DE AD`` it runs the personalization state machine of :mod:`cardlib.chip.applet`
-    (perso commands allowed, nothing readable); from the lock on, a :class:`VirtualChip` serves what was
-    written with the target's access rules (BAC only, no EF.CardAccess, the target's AA hash), and every
-    personalization command answers 6982.  It also answers the PC/SC reader's GET DATA for the card's UID
-    (``FF CA 00 00 00``, PC/SC part 3), which a contactless reader answers itself and vpcd passes on.
-    ``options`` is how the locked chip answers (default: :data:`JMRTD_APPLET_OPTIONS` for the JMRTD applet).
-    """
-
-    def __init__(self, target: ChipTarget = JMRTD_APPLET, *, uid: bytes | None = None,
-                 options: ChipOptions | None = None) -> None:
-        self.target = target
-        self.uid = uid if uid is not None else os.urandom(UID_LENGTH)
-        default = JMRTD_APPLET_OPTIONS if target == JMRTD_APPLET else ChipOptions(pace=target.pace,
-                                                                                  aa_hash=target.aa_hash)
-        self.options = options or default
-        self.applet = BlankApplet(target)
-        self._chip: VirtualChip | None = None
-
-    def __repr__(self) -> str:
-        return f"BlankAppletChip({self.target.name}, locked={self.applet.locked})"
-
-    @property
-    def atr(self) -> bytes:
-        """The answer to reset (the Java Card's, whatever the applet holds)."""
-        return self.options.atr
-
-    @property
-    def chip(self) -> VirtualChip | None:
-        """The eMRTD chip the applet became when it was locked; None before."""
-        return self._chip
-
-    def power_on(self) -> bytes:
-        """Power up: selections and sessions dropped, what was written kept."""
-        self.applet.power_on()
-        if self._chip is not None:
-            self._chip.power_on()
-        return self.atr
-
-    def reset(self) -> None:
-        """Warm reset: as :meth:`power_on`."""
-        self.power_on()
-
-    def process(self, raw: bytes) -> bytes:
-        """Answer one command APDU; never raises."""
-        try:
-            cmd = CommandAPDU.parse(bytes(raw))
-        except CardlibError:
-            return SW_WRONG_LENGTH.to_bytes(2, "big")
-        if cmd.header == GET_UID_HEADER:
-            return ResponseAPDU(self.uid, SW_OK).encode()
-        if self._chip is not None:
-            if cmd.ins in PERSONALIZATION_INS and not cmd.cla & SM_CLA:
-                return SW_SECURITY_STATUS.to_bytes(2, "big")  # written once: locked
-            return self._chip.process(raw)
-        try:
-            response = self.applet.process(cmd)
-        except Exception:  # the last line of defence, as in VirtualChip.process
-            return SW_UNKNOWN.to_bytes(2, "big")
-        if self.applet.locked:
-            self._chip = VirtualChip(self.applet.image(), self.options)
-        return response.encode()
 
 
 def _is_error(response: ResponseAPDU) -> bool:
