@@ -17,6 +17,7 @@ from cardlib.lds.asn1 import ECPublicKeyInfo
 from cardlib.lds.cardsecurity import CardSecurity
 from cardlib.lds.dg15 import DG15
 from cardlib.lds.files import DATA_GROUPS, EF_CARD_SECURITY, EF_CVCA
+from cardlib.lds.oids import protocol_oid
 from cardlib.lds.securityinfo import DG14
 from cardlib.pki.cvc import CVCertificate
 from cardlib.pki.eac import EACPKI
@@ -42,7 +43,7 @@ from cardlib.reader.files import (
     select_application,
 )
 
-_CA_ECDH_3DES = "0.4.0.127.0.7.2.2.3.2.1"  # id-CA-ECDH-3DES-CBC-CBC, implied when DG14 has no ChipAuthenticationInfo
+_CA_ECDH_3DES = protocol_oid("id-CA-ECDH-3DES-CBC-CBC")  # implied when DG14 has no ChipAuthenticationInfo
 _DER_SIGNATURE_OVERHEAD = 8  # SEQUENCE and two INTEGER headers, each with a possible leading zero
 
 
