@@ -29,13 +29,13 @@ from cardlib.lds.securityinfo import (
 from cardlib.pki.certificates import Certificate, RevocationList
 from cardlib.pki.trust import TrustStore
 from cardlib.protocols.apdu import CommandAPDU, ResponseAPDU
+from cardlib.reader.access import pace_candidates
 from cardlib.reader.reader import (
     AccessKey,
     ChipRefusedError,
     ReadResult,
     UnsupportedAccessError,
     WrongAccessKeyError,
-    pace_candidates,
     read_card,
 )
 from cardlib.reader.transport import InProcessTransport

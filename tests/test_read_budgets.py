@@ -29,8 +29,9 @@ from cardlib.errors import DecodeError
 from cardlib.lds.tlv import read_tlv
 from cardlib.limits import MAX_CARD_BYTES, MAX_FILE_BYTES, LimitExceeded
 from cardlib.pki.trust import TrustStore
+from cardlib.reader.files import MAX_ADDRESSABLE_FILE_SIZE
 from cardlib.reader.pcsc import connect
-from cardlib.reader.reader import MAX_ADDRESSABLE_FILE_SIZE, AccessKey, ReadBudget, read_card
+from cardlib.reader.reader import AccessKey, ReadBudget, read_card
 from cardlib.reader.transport import InProcessTransport, Transport
 
 DECLARED = 16_000_000

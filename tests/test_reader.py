@@ -28,6 +28,8 @@ from cardlib.lds.securityinfo import (
     TerminalAuthenticationInfo,
 )
 from cardlib.lds.tlv import encode_tlv
+from cardlib.protocols.status import sw_meaning
+from cardlib.reader.files import declared_size
 from cardlib.reader.reader import (
     AccessKey,
     ChipAuthResult,
@@ -36,9 +38,7 @@ from cardlib.reader.reader import (
     SecureMessagingError,
     UnsupportedAccessError,
     WrongAccessKeyError,
-    _declared_size,
     read_card,
-    sw_meaning,
 )
 from cardlib.reader.transport import CardRemovedError, InProcessTransport, RecordingTransport
 
@@ -202,7 +202,7 @@ def test_sw_meanings() -> None:
 def test_declared_size_matches_the_encoded_file(tag: int, length: int, probe: int) -> None:
     header = encode_tlv(tag, bytes(length))[: len(encode_tlv(tag, bytes(length))) - length]
     head = (header + b"\xAA" * 8)[:probe]
-    size = _declared_size(head)
+    size = declared_size(head)
     if probe >= len(header):
         assert size == len(header) + length
     else:
@@ -213,7 +213,7 @@ def test_declared_size_matches_the_encoded_file(tag: int, length: int, probe: in
 @given(st.binary(max_size=8))
 def test_declared_size_of_garbage_is_a_number_none_or_decode_error(head: bytes) -> None:
     try:
-        size = _declared_size(head)
+        size = declared_size(head)
     except DecodeError:
         return
     assert size is None or size >= 2
