@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from cardlib.curves import by_name
 from cardlib.errors import DecodeError, EncodeError
 from cardlib.lds.asn1 import ECPublicKeyInfo
+from cardlib.lds.domainparams import DomainParameter
 from cardlib.lds.oids import PROTOCOLS, protocol_oid
 from cardlib.lds.securityinfo import (
     DG14,
@@ -22,7 +23,6 @@ from cardlib.lds.securityinfo import (
     ChipAuthenticationDomainParameterInfo,
     ChipAuthenticationInfo,
     ChipAuthenticationPublicKeyInfo,
-    DomainParameter,
     PACEDomainParameterInfo,
     PACEInfo,
     SecurityInfo,

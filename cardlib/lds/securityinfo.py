@@ -19,17 +19,15 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, ClassVar, Self, TypeVar
 
-from asn1crypto import core, keys
+from asn1crypto import core
 from cryptography.hazmat.primitives.asymmetric import dh, ec
 
-from cardlib import curves
 from cardlib.curves import Curve
-from cardlib.errors import DecodeError, EncodeError, PKIError
+from cardlib.errors import DecodeError, EncodeError
 from cardlib.lds.asn1 import (
     AlgorithmIdentifier,
     DHPublicKeyInfo,
     ECPublicKeyInfo,
-    curve_from_ec_parameters,
     decode_public_key_info,
     decoding,
     load_strict,
@@ -37,11 +35,10 @@ from cardlib.lds.asn1 import (
     public_key_info_from_cryptography,
     sequence_type,
 )
+from cardlib.lds.domainparams import DomainParameter, curve_for_parameter_id
 from cardlib.lds.files import DATA_GROUPS, EF_CARD_ACCESS
 from cardlib.lds.oids import (
     ID_AA,
-    ID_EC_PUBLIC_KEY,
-    ID_STANDARDIZED_DOMAIN_PARAMETERS,
     ID_TA,
     PROTOCOLS,
     SIGNATURE_ALGORITHMS,
@@ -90,55 +87,6 @@ def _dump(value: core.Asn1Value) -> bytes:
 
 
 # --- typed results ---------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class DomainParameter:
-    """An AlgorithmIdentifier naming domain parameters: standardized (by ID) or explicit (ECParameters/DH)."""
-
-    algorithm: str
-    parameters: bytes | None = None
-
-    @classmethod
-    def standardized(cls, parameter_id: int) -> DomainParameter:
-        """Standardized domain parameters ``parameter_id`` (TR-03110-3 Table A.5: 13 = brainpoolP256r1)."""
-        return cls(ID_STANDARDIZED_DOMAIN_PARAMETERS, _dump(core.Integer(parameter_id)))
-
-    @property
-    def curve(self) -> Curve | None:
-        """The named curve these parameters denote; None for DH groups, unknown IDs or unknown curves."""
-        try:
-            return _resolve_curve(self.algorithm, self.parameters)
-        except (DecodeError, PKIError, ValueError, TypeError):
-            return None
-
-    def encode(self) -> bytes:
-        """The AlgorithmIdentifier DER."""
-        return encode_tlv(0x30, oid_der(self.algorithm) + (self.parameters or b""))
-
-    @classmethod
-    def _from_asn1(cls, value: core.Sequence) -> DomainParameter:
-        algorithm = value["algorithm"].dotted
-        parameters = None if isinstance(value["parameters"], core.Void) else _dump(value["parameters"])
-        _resolve_curve(algorithm, parameters)  # malformed parameters are a decode error, not a silent None
-        return cls(algorithm, parameters)
-
-
-def _curve_for_parameter_id(parameter_id: int) -> Curve | None:
-    try:
-        return curves.by_parameter_id(parameter_id)
-    except PKIError:
-        return None
-
-
-def _resolve_curve(algorithm: str, parameters: bytes | None) -> Curve | None:
-    if parameters is None:
-        return None
-    if algorithm == ID_STANDARDIZED_DOMAIN_PARAMETERS:
-        return _curve_for_parameter_id(core.Integer.load(parameters, strict=True).native)
-    if algorithm == ID_EC_PUBLIC_KEY:
-        return curve_from_ec_parameters(keys.ECDomainParameters.load(parameters, strict=True))
-    return None
-
 
 class _FamilyInfo:
     """What every typed SecurityInfo shares: a protocol OID of one family, whose meaning the registry gives."""
@@ -192,7 +140,7 @@ class _DomainParameterInfoBase(_FamilyInfo):
     def _decode(cls, der: bytes, file: str) -> Self:
         value = load_strict(_DomainParameterInfo, der, file=file, field=cls.__name__)
         with decoding(file, cls.__name__):
-            domain = DomainParameter._from_asn1(value["domain_parameter"])
+            domain = DomainParameter.from_asn1(value["domain_parameter"])
         fields: dict[str, Any] = {"protocol": value["protocol"].dotted, "domain_parameter": domain,
                                   cls._id: _optional_int(value["id"])}
         return cls(**fields)
@@ -213,7 +161,7 @@ class PACEInfo(_VersionedInfo):
     @property
     def curve(self) -> Curve | None:
         """The standardized curve for :attr:`parameter_id`, None for DH groups or proprietary IDs."""
-        return None if self.parameter_id is None else _curve_for_parameter_id(self.parameter_id)
+        return None if self.parameter_id is None else curve_for_parameter_id(self.parameter_id)
 
 
 @dataclass(frozen=True)
