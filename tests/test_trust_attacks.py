@@ -24,8 +24,9 @@ from cryptography.x509.oid import NameOID
 from cardlib.card.image import CardImage
 from cardlib.card.perso import sign_data_groups
 from cardlib.card.testing import sample_card_image, sample_pki
+from cardlib.lds.oids import ID_MASTER_LIST_SIGNER
 from cardlib.pki.certificates import Certificate, RevocationList
-from cardlib.pki.masterlist import MASTER_LIST_SIGNER_EKU, MasterList, encode_master_list
+from cardlib.pki.masterlist import MasterList, encode_master_list
 from cardlib.pki.signatures import Scheme, SignatureAlgorithm
 from cardlib.pki.testpki import FileKey, TestPKI, issue_crl
 from cardlib.pki.trust import ListTrust, TrustStore
@@ -50,7 +51,7 @@ def _master_list_signer(pki: TestPKI) -> tuple[x509.Certificate, ec.EllipticCurv
                .serial_number(x509.random_serial_number())
                .not_valid_before(csca.not_valid_before_utc).not_valid_after(csca.not_valid_after_utc)
                .add_extension(x509.KeyUsage(True, False, False, False, False, False, False, False, False), True)
-               .add_extension(x509.ExtendedKeyUsage([x509.ObjectIdentifier(MASTER_LIST_SIGNER_EKU)]), False)
+               .add_extension(x509.ExtendedKeyUsage([x509.ObjectIdentifier(ID_MASTER_LIST_SIGNER)]), False)
                .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), False))
     assert isinstance(pki.csca_key, ec.EllipticCurvePrivateKey)
     return builder.sign(pki.csca_key, hashes.SHA512()), key

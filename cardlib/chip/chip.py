@@ -45,7 +45,7 @@ from cardlib.chip.filesystem import FileSystem
 from cardlib.chip.options import ChipOptions
 from cardlib.errors import CardlibError
 from cardlib.lds import files as lds_files
-from cardlib.lds.oids import protocol_oid
+from cardlib.lds.oids import IMPLIED_CA_PROTOCOL
 from cardlib.lds.securityinfo import DG14, CardAccess, SecurityInfos
 from cardlib.pki.cvc import TrustPoint
 from cardlib.protocols.aa import aa_sign
@@ -82,9 +82,6 @@ MSE_SET_KAT_CA = (0x41, 0xA6)
 MSE_SET_DST_TA = (0x81, 0xB6)
 MSE_SET_AT_TA = (0x81, 0xA4)
 MAX_EF_CVCA_KEYS = 2
-# The protocol implied when neither DG14 nor EF.CardAccess has a ChipAuthenticationInfo (EAC 1.11 chips); the
-# reader assumes the same.
-CA_ECDH_3DES = protocol_oid("id-CA-ECDH-3DES-CBC-CBC")
 CLA_ALLOWED_BITS = 0x1C  # command chaining (10) and secure messaging indication (0C)
 SM_CLA = 0x0C
 CHALLENGE_LENGTH = 8
@@ -439,4 +436,4 @@ def _ca_protocol(files: Mapping[str, bytes], key_id: int | None) -> str:
         for info in infos:
             if info.key_id in (None, key_id):
                 return info.protocol
-    return CA_ECDH_3DES
+    return IMPLIED_CA_PROTOCOL

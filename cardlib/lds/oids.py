@@ -71,6 +71,9 @@ def _build_protocols() -> dict[str, SecurityProtocol]:
 
 PROTOCOLS: dict[str, SecurityProtocol] = _build_protocols()
 PROTOCOL_OIDS: dict[str, str] = {protocol.name: oid for oid, protocol in PROTOCOLS.items()}
+# id-CA-ECDH-3DES-CBC-CBC: the protocol implied when neither DG14 nor EF.CardAccess has a ChipAuthenticationInfo
+# (EAC 1.11 chips); the chip and the reader assume the same.
+IMPLIED_CA_PROTOCOL = PROTOCOL_OIDS["id-CA-ECDH-3DES-CBC-CBC"]
 
 # --- content types (ICAO 9303-10 §4.6.2, BSI TR-03110-3 A.1.2.5, RFC 5652) and ICAO PKI ----------------------
 
@@ -82,6 +85,9 @@ ID_SIGNED_DATA = "1.2.840.113549.1.7.2"
 ID_CONTENT_TYPE = "1.2.840.113549.1.9.3"
 ID_MESSAGE_DIGEST = "1.2.840.113549.1.9.4"
 ID_SIGNING_TIME = "1.2.840.113549.1.9.5"
+# ICAO 9303-12 PKI: the Master List's eContentType and the Master List Signer's extended key usage.
+ID_CSCA_MASTER_LIST = "2.23.136.1.1.2"
+ID_MASTER_LIST_SIGNER = "2.23.136.1.1.3"
 # AlgorithmIdentifier {id-standardizedDomainParameters, INTEGER id} of TR-03110-3 A.2.1.1 (13 = brainpoolP256r1).
 ID_STANDARDIZED_DOMAIN_PARAMETERS = BSI_DE + ".1.2"
 

@@ -18,8 +18,8 @@ from asn1crypto import crl as asn1_crl
 from asn1crypto import x509 as asn1_x509
 
 from cardlib.errors import PKIError
+from cardlib.lds.oids import ID_MASTER_LIST_SIGNER
 from cardlib.pki.certificates import Certificate, RevocationList
-from cardlib.pki.masterlist import MASTER_LIST_SIGNER_EKU
 from cardlib.pki.profile import DOCUMENT_TYPE_LIST_OID, DocumentTypeListSyntax
 from cardlib.pki.signatures import resolve_algorithm
 
@@ -84,7 +84,7 @@ def role_of(certificate: Certificate) -> Role:
     """The profile a certificate claims: a CA is a CSCA, the master-list EKU a ML signer, else a DS."""
     if certificate.is_ca or "key_cert_sign" in certificate.key_usage:
         return Role.CSCA
-    if MASTER_LIST_SIGNER_EKU in certificate.extended_key_usage:
+    if ID_MASTER_LIST_SIGNER in certificate.extended_key_usage:
         return Role.MASTER_LIST_SIGNER
     return Role.DOCUMENT_SIGNER
 
@@ -266,8 +266,8 @@ def _document_types(out: _Collector, parsed: asn1_x509.Certificate) -> None:
 
 def _ml_signer(out: _Collector, certificate: Certificate, parsed: asn1_x509.Certificate) -> None:
     _key_usage(out, parsed, certificate.key_usage, {"digital_signature"})
-    out.require(MASTER_LIST_SIGNER_EKU in certificate.extended_key_usage, "extended key usage", Severity.ERROR,
-                "9303-12 §9", f"Master List Signer EKU {MASTER_LIST_SIGNER_EKU} missing")
+    out.require(ID_MASTER_LIST_SIGNER in certificate.extended_key_usage, "extended key usage", Severity.ERROR,
+                "9303-12 §9", f"Master List Signer EKU {ID_MASTER_LIST_SIGNER} missing")
     out.require(certificate.authority_key_identifier is not None, "authority key identifier", Severity.ERROR,
                 _EXTENSIONS, "authorityKeyIdentifier missing")
 

@@ -25,12 +25,10 @@ from asn1crypto import crl as asn1_crl
 from asn1crypto import x509 as asn1_x509
 
 from cardlib.errors import PKIError
+from cardlib.lds.oids import ID_CSCA_MASTER_LIST, ID_MASTER_LIST_SIGNER
 from cardlib.limits import MAX_MASTER_LIST_BYTES, MAX_MASTER_LIST_CERTIFICATES, LimitExceeded
 from cardlib.pki.certificates import Certificate, IssuerIndex, RevocationList
 from cardlib.pki.signatures import PrivateKey, SignatureAlgorithm, sign, signed_attributes_bytes, verify_signer_info
-
-CSCA_MASTER_LIST_OID = "2.23.136.1.1.2"
-MASTER_LIST_SIGNER_EKU = "2.23.136.1.1.3"
 
 
 class _CertificateSet(core.SetOf):  # type: ignore[misc]
@@ -79,7 +77,7 @@ class MasterList:
     @property
     def signer_has_master_list_eku(self) -> bool:
         """Whether the signer certificate carries the Master List Signer EKU 2.23.136.1.1.3 (ICAO 9303-12)."""
-        return self.signer is not None and MASTER_LIST_SIGNER_EKU in self.signer.extended_key_usage
+        return self.signer is not None and ID_MASTER_LIST_SIGNER in self.signer.extended_key_usage
 
     @property
     def intact(self) -> bool:
@@ -129,7 +127,7 @@ def _signed_content(data: bytes, source: str) -> tuple[cms.SignedData, bytes]:
         raise PKIError(f"{source}: not a CMS SignedData")
     signed_data = info["content"]
     encapsulated = signed_data["encap_content_info"]
-    if encapsulated["content_type"].dotted != CSCA_MASTER_LIST_OID:
+    if encapsulated["content_type"].dotted != ID_CSCA_MASTER_LIST:
         raise PKIError(f"{source}: eContentType {encapsulated['content_type'].dotted} is not id-icao-cscaMasterList")
     content = encapsulated["content"]
     if not isinstance(content, core.ParsableOctetString):
@@ -235,7 +233,7 @@ def encode_master_list(
     }).dump()
     digest = algorithm.digest_identifier()
     attributes = cms.CMSAttributes([
-        {"type": "content_type", "values": [CSCA_MASTER_LIST_OID]},
+        {"type": "content_type", "values": [ID_CSCA_MASTER_LIST]},
         {"type": "signing_time", "values": [_time(signing_time)]},
         {"type": "message_digest", "values": [_digest(algorithm.hash_name, content)]},
     ])
@@ -250,7 +248,7 @@ def encode_master_list(
                                     algorithm.hash_name)
     signed_data = cms.SignedData({
         "version": "v3", "digest_algorithms": [digest],
-        "encap_content_info": {"content_type": CSCA_MASTER_LIST_OID, "content": content},
+        "encap_content_info": {"content_type": ID_CSCA_MASTER_LIST, "content": content},
         "certificates": [asn1_x509.Certificate.load(signer.der)], "signer_infos": [signer_info],
     })
     if crls:

@@ -17,7 +17,7 @@ from cardlib.lds.asn1 import ECPublicKeyInfo
 from cardlib.lds.cardsecurity import CardSecurity
 from cardlib.lds.dg15 import DG15
 from cardlib.lds.files import DATA_GROUPS, EF_CARD_SECURITY, EF_CVCA
-from cardlib.lds.oids import protocol_oid
+from cardlib.lds.oids import IMPLIED_CA_PROTOCOL
 from cardlib.lds.securityinfo import DG14
 from cardlib.pki.cvc import CVCertificate
 from cardlib.pki.eac import EACPKI
@@ -43,7 +43,6 @@ from cardlib.reader.files import (
     select_application,
 )
 
-_CA_ECDH_3DES = protocol_oid("id-CA-ECDH-3DES-CBC-CBC")  # implied when DG14 has no ChipAuthenticationInfo
 _DER_SIGNATURE_OVERHEAD = 8  # SEQUENCE and two INTEGER headers, each with a possible leading zero
 
 
@@ -175,7 +174,7 @@ def chip_authentication(channel: Channel, reader: FileReader, dg14: bytes | None
     if not isinstance(key_info.public_key, ECPublicKeyInfo):
         return ChipAuthResult(False, False, "DG14 holds a Diffie-Hellman key: only ECDH is supported")
     protocol = next((info.protocol for info in infos.chip_authentication_infos
-                     if info.key_id in (None, key_info.key_id)), _CA_ECDH_3DES)
+                     if info.key_id in (None, key_info.key_id)), IMPLIED_CA_PROTOCOL)
     try:
         terminal = CATerminal(key_info.public_key, protocol, key_info.key_id)
     except ProtocolError as exc:
