@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import io
+import random
 import struct
 from pathlib import Path
 
 import pytest
 
 from cardlib.card.synthetic_fingers import HEIGHT, WIDTH, synthetic_finger, synthetic_finger_wsq, write_samples
-from cardlib.errors import DecodeError, EncodeError
+from cardlib.errors import CardlibError, DecodeError, EncodeError
 from cardlib.lds.cbeff import BiometricHeader, encode_group
 from cardlib.lds.dg3 import DG3, Compression, FingerImage, FingerPosition, decode_record, encode_record, encode_wsq
 from cardlib.lds.tlv import encode_tlv
@@ -148,3 +149,21 @@ def test_more_than_the_budget_of_templates_is_refused_before_any_record() -> Non
     templates = [(header, b"not even a record")] * (MAX_FINGERS_PER_DG3 + 1)
     with pytest.raises(LimitExceeded, match="MAX_FINGERS_PER_DG3"):
         DG3.decode(encode_group(0x63, templates))
+
+
+def test_mutated_wsq_images_fail_only_with_cardlib_errors() -> None:
+    """The wsq plugin fails on garbage with any exception (UnboundLocalError seen); cardlib names it DecodeError."""
+    wsq = synthetic_finger_wsq(3)
+    rng = random.Random(1)
+    failures: set[str] = set()
+    for _ in range(60):
+        mutated = bytearray(wsq)
+        for _ in range(rng.randint(1, 8)):
+            mutated[rng.randrange(len(mutated))] = rng.randrange(256)
+        finger = FingerImage.for_finger(bytes(mutated[: rng.randint(2, len(mutated))]), Compression.WSQ,
+                                        FingerPosition.RIGHT_INDEX, WIDTH, HEIGHT)
+        try:
+            finger.to_pil().close()
+        except CardlibError as error:
+            failures.add(type(error).__name__)
+    assert failures <= {"DecodeError", "LimitExceeded"} and failures

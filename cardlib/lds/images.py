@@ -116,7 +116,9 @@ def _pillow_errors(source: str) -> Iterator[None]:
         if pillow_limit >= MAX_DECLARED_PIXELS:  # then the image is over our own budget as well
             raise LimitExceeded("MAX_DECLARED_PIXELS", f"{source} image", MAX_DECLARED_PIXELS) from None
         raise LimitExceeded("PIL.Image.MAX_IMAGE_PIXELS", f"{source} image", pillow_limit) from None
-    except (OSError, ValueError, SyntaxError, EOFError) as exc:
+    except CardlibError:
+        raise
+    except Exception as exc:  # image plugins (wsq) fail on garbage with any exception at all
         raise DecodeError(f"pillow cannot decode the image ({type(exc).__name__})", file=source,
                           field="image") from None
 
