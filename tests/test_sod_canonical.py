@@ -74,9 +74,8 @@ def test_every_sod_cardlib_signs_takes_the_fast_path_and_agrees(name: str) -> No
 
 
 @pytest.mark.parametrize("name", sorted(PUBLIC))
-def test_public_specimens_take_the_fast_path_and_agree(name: str) -> None:
-    if not PUBLIC[name].is_file():
-        pytest.skip(f"{PUBLIC[name]} is missing (shared data)")
+def test_public_specimens_take_the_fast_path_and_agree(shared_data: Path, name: str) -> None:
+    assert PUBLIC[name].is_file(), f"{PUBLIC[name]} is missing from the shared data"
     raw = PUBLIC[name].read_bytes()
     fast = assert_agrees(raw)
     assert fast is not None

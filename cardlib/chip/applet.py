@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from cardlib.card.image import CardImage, ChipSecrets
 from cardlib.card.targets import ChipTarget
+from cardlib.chip.files import Refused
 from cardlib.errors import CardlibError, DecodeError
 from cardlib.lds import files as lds_files
 from cardlib.lds.dg15 import DG15
@@ -59,12 +60,6 @@ DOCUMENT_NUMBER_LENGTH = 9
 DATE_LENGTH = 6
 
 
-class _Refused(Exception):
-    def __init__(self, sw: int) -> None:
-        super().__init__(f"{sw:04X}")
-        self.sw = sw
-
-
 @dataclass
 class BlankApplet:
     """A JMRTD applet before its lock: files being created and written, the BAC seed, the AA key halves.
@@ -90,16 +85,16 @@ class BlankApplet:
         """Answer one plain command of the personalization phase."""
         try:
             return self._dispatch(cmd)
-        except _Refused as refused:
+        except Refused as refused:
             return ResponseAPDU(b"", refused.sw)
 
     def _dispatch(self, cmd: CommandAPDU) -> ResponseAPDU:
         if cmd.ins == INS_SELECT:
             return self._select(cmd)
         if cmd.ins not in PERSONALIZATION_INS:
-            raise _Refused(SW_SECURITY_STATUS)  # nothing is read, and no session opened, before the lock
+            raise Refused(SW_SECURITY_STATUS)  # nothing is read, and no session opened, before the lock
         if not self._selected:
-            raise _Refused(SW_CONDITIONS)
+            raise Refused(SW_CONDITIONS)
         if cmd.ins == INS_CREATE_FILE:
             return self._create_file(cmd)
         if cmd.ins == INS_UPDATE_BINARY:
@@ -109,46 +104,46 @@ class BlankApplet:
     def _select(self, cmd: CommandAPDU) -> ResponseAPDU:
         if cmd.p1 == 0x04:
             if cmd.data != lds_files.EMRTD_AID:
-                raise _Refused(SW_NOT_FOUND)
+                raise Refused(SW_NOT_FOUND)
             self._selected, self._current = True, None
             return ResponseAPDU(b"", SW_OK)
         if cmd.p1 not in (0x00, 0x02) or not self._selected:
-            raise _Refused(SW_WRONG_P1P2 if self._selected else SW_NOT_FOUND)
+            raise Refused(SW_WRONG_P1P2 if self._selected else SW_NOT_FOUND)
         if len(cmd.data) != 2:
-            raise _Refused(SW_WRONG_LENGTH)
+            raise Refused(SW_WRONG_LENGTH)
         fid = int.from_bytes(cmd.data, "big")
         if fid not in self.files:
-            raise _Refused(SW_NOT_FOUND)
+            raise Refused(SW_NOT_FOUND)
         self._current = fid
         return ResponseAPDU(b"", SW_OK)
 
     def _create_file(self, cmd: CommandAPDU) -> ResponseAPDU:
         if (cmd.p1, cmd.p2) != (0, 0):
-            raise _Refused(SW_WRONG_P1P2)
+            raise Refused(SW_WRONG_P1P2)
         if len(cmd.data) != 6 or cmd.data[:2] != bytes([TAG_CREATE_FILE, 4]):
-            raise _Refused(SW_WRONG_DATA)
+            raise Refused(SW_WRONG_DATA)
         size, fid = int.from_bytes(cmd.data[2:4], "big"), int.from_bytes(cmd.data[4:6], "big")
         spec = lds_files.by_fid(fid)
         if spec is None or (spec == lds_files.EF_CARD_ACCESS and not self.target.master_file):
-            raise _Refused(SW_WRONG_DATA)
+            raise Refused(SW_WRONG_DATA)
         if not 0 < size <= self.target.max_file_bytes:
-            raise _Refused(SW_NO_SPACE)
+            raise Refused(SW_NO_SPACE)
         if fid in self.files:
-            raise _Refused(SW_FILE_EXISTS)
+            raise Refused(SW_FILE_EXISTS)
         self.files[fid] = bytearray(size)
         return ResponseAPDU(b"", SW_OK)
 
     def _update_binary(self, cmd: CommandAPDU) -> ResponseAPDU:
         if self._current is None:
-            raise _Refused(SW_NO_CURRENT_EF)
+            raise Refused(SW_NO_CURRENT_EF)
         if cmd.p1 & 0x80:
-            raise _Refused(SW_WRONG_P1P2)  # no short file identifiers: the applet writes the selected EF
+            raise Refused(SW_WRONG_P1P2)  # no short file identifiers: the applet writes the selected EF
         offset = (cmd.p1 << 8) | cmd.p2
         content = self.files[self._current]
         if not cmd.data:
-            raise _Refused(SW_WRONG_LENGTH)
+            raise Refused(SW_WRONG_LENGTH)
         if offset + len(cmd.data) > len(content):
-            raise _Refused(SW_WRONG_OFFSET)
+            raise Refused(SW_WRONG_OFFSET)
         content[offset : offset + len(cmd.data)] = cmd.data
         return ResponseAPDU(b"", SW_OK)
 
@@ -163,13 +158,13 @@ class BlankApplet:
         elif p1p2 == (0, TAG_AA_EXPONENT):
             self.exponent = _key_part(cmd.data, TAG_AA_EXPONENT)
         else:
-            raise _Refused(SW_WRONG_P1P2)
+            raise Refused(SW_WRONG_P1P2)
         return ResponseAPDU(b"", SW_OK)
 
     def _lock(self) -> ResponseAPDU:
         """Lock: needs the BAC seed, and both halves of the AA key or neither."""
         if self.mrz_seed is None or (self.modulus is None) != (self.exponent is None):
-            raise _Refused(SW_CONDITIONS)
+            raise Refused(SW_CONDITIONS)
         self.locked = True
         return ResponseAPDU(b"", SW_OK)
 
@@ -213,28 +208,28 @@ def _mrz_seed(data: bytes) -> tuple[str, str, str]:
         outer = read_tlv(data, file="PUT DATA 62")
         parts = list(iter_tlvs(outer.value, file="PUT DATA 62"))
     except DecodeError:
-        raise _Refused(SW_WRONG_DATA) from None
+        raise Refused(SW_WRONG_DATA) from None
     if outer.tag != TAG_MRZ_SEED or outer.end != len(data) or len(parts) != 3 \
             or any(part.tag != TAG_OCTET_STRING for part in parts):
-        raise _Refused(SW_WRONG_DATA)
+        raise Refused(SW_WRONG_DATA)
     try:
         number, birth, expiry = (part.value.decode("ascii") for part in parts)
     except UnicodeDecodeError:
-        raise _Refused(SW_WRONG_DATA) from None
+        raise Refused(SW_WRONG_DATA) from None
     if not 0 < len(number) <= DOCUMENT_NUMBER_LENGTH or not all(
             len(date) == DATE_LENGTH and date.isdigit() for date in (birth, expiry)):
-        raise _Refused(SW_WRONG_DATA)
+        raise Refused(SW_WRONG_DATA)
     return number, birth, expiry
 
 
 def _key_part(data: bytes, tag: int) -> bytes:
     """The octet string of ``<tag> 00 04 L value`` (the outer length is not read, as on the applet)."""
     if len(data) < 4 or data[0] != tag:
-        raise _Refused(SW_WRONG_DATA)
+        raise Refused(SW_WRONG_DATA)
     try:
         inner = read_tlv(data[2:], file="PUT DATA key")
     except DecodeError:
-        raise _Refused(SW_WRONG_DATA) from None
+        raise Refused(SW_WRONG_DATA) from None
     if inner.tag != TAG_OCTET_STRING or inner.end != len(data) - 2 or not inner.value:
-        raise _Refused(SW_WRONG_DATA)
+        raise Refused(SW_WRONG_DATA)
     return inner.value
