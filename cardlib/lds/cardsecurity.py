@@ -16,21 +16,14 @@ RFC 5652 §5.4; JMRTD's sample does so).  The CMS layer is EF.SOD's (:func:`card
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 from cardlib.errors import DecodeError
 from cardlib.lds.files import EF_CARD_SECURITY
 from cardlib.lds.oids import ID_SECURITY_OBJECT
 from cardlib.lds.securityinfo import ChipAuthenticationPublicKeyInfo, SecurityInfos
-from cardlib.lds.sod import (
-    SignatureAlgorithm,
-    SignerCertificate,
-    SignerIdentifier,
-    SODSigner,
-    decode_signed_data,
-    encode_content_info,
-)
+from cardlib.lds.sod import SignedContent, SODSigner, decode_signed_data, encode_content_info
 from cardlib.lds.tlv import read_tlv
 from cardlib.limits import MAX_FILE_BYTES, LimitExceeded
 
@@ -44,35 +37,12 @@ class CardSecurityInfos(SecurityInfos):
     _FILE = _FILE
 
 
-@dataclass(frozen=True)
-class CardSecurity:
-    """A decoded EF.CardSecurity: the signed SecurityInfos and the CMS fields a verifier needs.
+@dataclass(frozen=True, kw_only=True)
+class CardSecurity(SignedContent):
+    """A decoded EF.CardSecurity: the signed SecurityInfos in the CMS fields a verifier needs
+    (:class:`~cardlib.lds.sod.SignedContent`; EF.CardSecurity may carry no signed attributes)."""
 
-    The CMS fields mean what they mean in :class:`cardlib.lds.sod.SOD`; ``signed_attributes`` is None when the
-    SignerInfo has none (the signature then covers ``econtent``).
-    """
-
-    raw: bytes = field(repr=False)
     security_infos: CardSecurityInfos
-    version: int
-    digest_algorithms: tuple[str, ...]
-    econtent_type: str
-    econtent: bytes = field(repr=False)
-    signer_certificates: tuple[SignerCertificate, ...]
-    crl_count: int
-    signer_version: int
-    sid: SignerIdentifier
-    digest_algorithm: str
-    signature_algorithm: SignatureAlgorithm
-    signed_attributes: bytes | None = field(repr=False)
-    content_type_attribute: str | None
-    message_digest: bytes | None
-    signing_time: datetime | None
-    signature: bytes
-
-    def encode(self) -> bytes:
-        """The file as it was read (a signed object is never re-serialized)."""
-        return self.raw
 
     @property
     def chip_authentication_keys(self) -> tuple[ChipAuthenticationPublicKeyInfo, ...]:

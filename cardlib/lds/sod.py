@@ -260,22 +260,18 @@ class SignatureAlgorithm:
     salt_length: int | None = None
 
 
-@dataclass(frozen=True)
-class SOD:
-    """A decoded EF.SOD. ``signed_attributes`` are the exact bytes the signature covers (SET-tagged).
-
-    ``econtent_type`` is kept whatever it is, so that a verifier can say precisely that it is not
-    ldsSecurityObject.  ``digest_identifiers_with_parameters`` names the digest AlgorithmIdentifiers
-    (``SignedData.digestAlgorithms``, ``SignerInfo.digestAlgorithm``, ``LDSSecurityObject.hashAlgorithm``)
-    that carry parameters (a NULL, which ICAO 9303-12 says to omit).
-    """
+@dataclass(frozen=True, kw_only=True)
+class SignedContent:
+    """The CMS SignedData fields of a signed LDS file (EF.SOD, EF.CardSecurity): one SignerInfo, its signer's
+    certificates, and ``signed_attributes`` as the exact bytes the signature covers (SET-tagged; None when the
+    SignerInfo has none and the signature covers ``econtent``).  ``econtent_type`` is kept whatever it is, so
+    that a verifier can say precisely what it is."""
 
     raw: bytes = field(repr=False)
     version: int
     digest_algorithms: tuple[str, ...]
     econtent_type: str
     econtent: bytes = field(repr=False)
-    lds_security_object: LDSSecurityObject
     signer_certificates: tuple[SignerCertificate, ...]
     crl_count: int
     signer_version: int
@@ -287,11 +283,23 @@ class SOD:
     message_digest: bytes | None
     signing_time: datetime | None
     signature: bytes
-    digest_identifiers_with_parameters: tuple[str, ...] = ()
 
     def encode(self) -> bytes:
         """The file as it was read (a signed object is never re-serialized)."""
         return self.raw
+
+
+@dataclass(frozen=True, kw_only=True)
+class SOD(SignedContent):
+    """A decoded EF.SOD: the :class:`SignedContent` around an LDSSecurityObject.
+
+    ``digest_identifiers_with_parameters`` names the digest AlgorithmIdentifiers (``SignedData.digestAlgorithms``,
+    ``SignerInfo.digestAlgorithm``, ``LDSSecurityObject.hashAlgorithm``) that carry parameters (a NULL, which
+    ICAO 9303-12 says to omit).
+    """
+
+    lds_security_object: LDSSecurityObject
+    digest_identifiers_with_parameters: tuple[str, ...] = ()
 
     @property
     def uses_legacy_content_type(self) -> bool:
