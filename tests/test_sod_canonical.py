@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from mutations import OPERATIONS, mutated
 from test_sod import EC_SIGNER, RSA_PKCS1_SIGNER, RSA_PSS_SIGNER
 from vectors import TESTVECTORS
 
@@ -124,27 +124,7 @@ BASES = [*SIGNED.values(), *(path.read_bytes() for path in PUBLIC.values() if pa
          *(path.read_bytes() for path in GENUINE)]
 
 
-@st.composite
-def mutated(draw: st.DrawFn) -> bytes:
-    """A genuine or signed SOD with a few bytes overwritten, inserted, deleted, or its end cut off."""
-    data = bytearray(draw(st.sampled_from(BASES)))
-    for _ in range(draw(st.integers(1, 3))):
-        if len(data) < 2:
-            break
-        where = draw(st.integers(0, len(data) - 1))
-        operation = draw(st.sampled_from(("set", "insert", "delete", "truncate")))
-        if operation == "set":
-            data[where] = draw(st.integers(0, 255))
-        elif operation == "insert":
-            data.insert(where, draw(st.integers(0, 255)))
-        elif operation == "delete":
-            del data[where]
-        else:
-            del data[max(where, 1):]
-    return bytes(data)
-
-
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(raw=mutated())
+@given(raw=mutated(BASES, (*OPERATIONS, "truncate")))
 def test_mutated_sods_agree_or_decline(raw: bytes) -> None:
     assert_agrees(raw)
