@@ -18,8 +18,8 @@ from smartcard.System import readers
 
 from cardlib.card.image import CardImage, ChipSecrets
 from cardlib.chip.chip import VirtualChip
-from cardlib.chip.pcscd import PcscdInstance, private_pcscd
 from cardlib.chip.vpcd import vpcd_card
+from cardlib.testing.pcscd import PcscdInstance, private_pcscd
 
 TARGET_PER_SECOND = 2000
 NAIVE_COUNT = 40

@@ -21,15 +21,16 @@ from pathlib import Path
 from cardlib.card.encode import EncodeJournal, EncodeOutcome, encode_card, personalization_steps
 from cardlib.card.image import CardImage
 from cardlib.card.perso import personalize
-from cardlib.card.synthetic_faces import synthetic_portrait_jpeg
 from cardlib.card.targets import JMRTD_APPLET
-from cardlib.card.testing import sample_pki, sample_resident
 from cardlib.chip.blank import BlankAppletChip
-from cardlib.chip.pcscd import private_pcscd
 from cardlib.chip.vpcd import VirtualChipQueue, vpcd_card
 from cardlib.pki.trust import TrustStore
 from cardlib.reader.pcsc import connect
 from cardlib.reader.transport import InProcessTransport
+from cardlib.testing.cards import sample_resident
+from cardlib.testing.faces import synthetic_portrait_jpeg
+from cardlib.testing.pcscd import private_pcscd
+from cardlib.testing.pki import sample_pki
 
 TARGET_WRITE_APDUS = 80
 """The write of a ~12 KB image must stay near the 70 APDUs the issue measured on the real applet."""

@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from cardlib.lds.oids import protocol_oid
-from cardlib.pki.cvc import TrustPoint
+from cardlib.pki.cvc.chain import TrustPoint
 from cardlib.pki.eac import EACPKI
 from cardlib.protocols.pace import PACEChip, PACEParameters, PACETerminal
 from cardlib.protocols.ta import TAChip, TATerminal

@@ -29,11 +29,12 @@ from pathlib import Path
 from benchmarks.interleave import Rounds, Side, interleaved, pin_one_core, ratio_text, write_json
 from cardlib.card.perso import ChipKeys, personalize
 from cardlib.card.portrait import normalise_portrait
-from cardlib.card.synthetic_faces import synthetic_portrait_jpeg
-from cardlib.card.testing import sample_pki, sample_resident
 from cardlib.lds.face import FaceImage
 from cardlib.lds.sod import SOD
 from cardlib.model.resident import Resident
+from cardlib.testing.cards import sample_resident
+from cardlib.testing.faces import synthetic_portrait_jpeg
+from cardlib.testing.pki import sample_pki
 
 TARGET_RATIO = 0.5
 

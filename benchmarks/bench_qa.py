@@ -35,8 +35,8 @@ from cardlib.batch.journal import Journal
 from cardlib.batch.sources import BatchItem, iter_items
 from cardlib.card.image import CardImage
 from cardlib.card.perso import ChipProfile
-from cardlib.card.testing import sample_pki
 from cardlib.pki.signatures import PublicKey
+from cardlib.testing.pki import sample_pki
 
 DISTINCT_IN_MEMORY = 8  # the memory part re-labels copies: it measures what the pipeline keeps, not speed
 TARGET_SCALING = 0.9  # N workers at least 0.9 × N times one (1.8× for two)

@@ -18,15 +18,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 from cardlib.card.image import CardImage
-from cardlib.card.testing import sample_card_image
 from cardlib.chip.chip import VirtualChip
 from cardlib.chip.options import ChipOptions
-from cardlib.chip.pcscd import PcscdInstance, private_pcscd
 from cardlib.chip.vpcd import vpcd_card
 from cardlib.reader.models import ChipModels
 from cardlib.reader.pcsc import connect
 from cardlib.reader.reader import AccessKey, ReadResult, read_card
 from cardlib.reader.transport import InProcessTransport
+from cardlib.testing.cards import sample_card_image
+from cardlib.testing.pcscd import PcscdInstance, private_pcscd
 
 TARGET_APDUS = 150
 TARGET_SECONDS = 0.25

@@ -37,8 +37,6 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from benchmarks.interleave import Rounds, Side, interleaved, pin_one_core, ratio_text, write_json
 from cardlib.card.image import CardImage
 from cardlib.card.perso import ChipProfile, personalize
-from cardlib.card.synthetic_faces import synthetic_portrait_jpeg
-from cardlib.card.testing import sample_pki, sample_resident
 from cardlib.errors import CardlibError
 from cardlib.lds.com import EFCOM
 from cardlib.lds.dg1 import DG1
@@ -47,6 +45,9 @@ from cardlib.lds.sod import SOD
 from cardlib.pki.certificates import Certificate, RevocationList
 from cardlib.pki.signatures import ECPublicPoint, PublicKey, Scheme, resolve_algorithm
 from cardlib.pki.trust import TrustStore
+from cardlib.testing.cards import sample_resident
+from cardlib.testing.faces import synthetic_portrait_jpeg
+from cardlib.testing.pki import sample_pki
 from cardlib.verify.passive import passive_checks
 from cardlib.verify.verifier import PROTECTED_IN_DUMPS, verify
 

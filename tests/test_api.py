@@ -26,7 +26,6 @@ from hypothesis import strategies as st
 
 import cardlib
 from cardlib.card.image import CardImage
-from cardlib.card.testing import forge_dg13_expiry, sample_card_image, sample_pki, sample_resident
 from cardlib.chip.chip import VirtualChip
 from cardlib.errors import ValidationError
 from cardlib.lds.dg1 import DG1
@@ -37,6 +36,8 @@ from cardlib.pki.certificates import Certificate, RevocationList
 from cardlib.pki.trust import TrustStore
 from cardlib.reader.reader import AccessKey, ReadResult, read_card
 from cardlib.reader.transport import InProcessTransport
+from cardlib.testing.cards import forge_dg13_expiry, sample_card_image, sample_resident
+from cardlib.testing.pki import sample_pki
 from cardlib.verify.holder import Holder, holder_of, mrz_date, read_holder
 from cardlib.verify.live import verify_read
 from cardlib.verify.report import SCHEMA_VERSION, Status, Verdict, VerificationReport, report_schema

@@ -28,8 +28,8 @@ from cardlib.batch.perso import BATCH_RECORD, SignerSource, personalize_batch, r
 from cardlib.batch.sources import ExpectedCards, manifest_entries, perso_rows
 from cardlib.batch.spreadsheet import plain_cell, spreadsheet_cell
 from cardlib.card.image import CardImage
-from cardlib.card.testing import sample_pki
 from cardlib.errors import CardlibError, InputError
+from cardlib.testing.pki import sample_pki
 
 
 @pytest.fixture(scope="module")

@@ -27,7 +27,6 @@ from cardlib.batch.checking import thumbnail
 from cardlib.batch.engine import check_offline
 from cardlib.batch.sources import iter_items
 from cardlib.card.image import CardImage, CardImageError
-from cardlib.card.testing import sample_card_image, sample_pki
 from cardlib.errors import DecodeError
 from cardlib.lds.dg2 import DG2
 from cardlib.lds.face import FaceImage
@@ -40,6 +39,8 @@ from cardlib.limits import (
     MAX_JPEG_SCANS,
     LimitExceeded,
 )
+from cardlib.testing.cards import sample_card_image
+from cardlib.testing.pki import sample_pki
 
 BOMB_SIDE = 9400  # 88 million pixels: just under pillow's own warning limit, as in the issue
 MAX_SECONDS = 5.0

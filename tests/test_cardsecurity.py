@@ -13,8 +13,6 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from cardlib.card.image import CardImage
 from cardlib.card.perso import ChipKeys, ChipProfile, card_security, personalize
-from cardlib.card.synthetic_faces import synthetic_portrait_jpeg
-from cardlib.card.testing import sample_card_image, sample_pki, sample_resident
 from cardlib.errors import CardlibError, DecodeError, ValidationError
 from cardlib.lds.asn1 import ECPublicKeyInfo
 from cardlib.lds.cardsecurity import CardSecurity
@@ -31,8 +29,10 @@ from cardlib.lds.securityinfo import (
 from cardlib.lds.sod import encode_content_info
 from cardlib.limits import MAX_FILE_BYTES, LimitExceeded
 from cardlib.pki.certificates import Certificate, RevocationList
-from cardlib.pki.testpki import TestPKI
 from cardlib.pki.trust import TrustStore
+from cardlib.testing.cards import sample_card_image, sample_resident
+from cardlib.testing.faces import synthetic_portrait_jpeg
+from cardlib.testing.pki import TestPKI, sample_pki
 from cardlib.verify.cardsecurity import cardsecurity_checks
 from cardlib.verify.report import CheckResult, Status, Verdict
 from cardlib.verify.verifier import verify

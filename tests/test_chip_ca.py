@@ -11,7 +11,6 @@ from hypothesis import strategies as st
 
 from cardlib.card.image import CardImage, ChipSecrets
 from cardlib.card.perso import ChipProfile
-from cardlib.card.testing import sample_card_image
 from cardlib.chip.chip import VirtualChip
 from cardlib.chip.options import ChipOptions
 from cardlib.lds.asn1 import ECPublicKeyInfo
@@ -24,6 +23,7 @@ from cardlib.protocols.bac import BACTerminal
 from cardlib.protocols.ca import CATerminal
 from cardlib.protocols.pace import PACEParameters, PACETerminal
 from cardlib.protocols.sm import SecureMessaging
+from cardlib.testing.cards import sample_card_image
 
 SELECT_AID = CommandAPDU(0x00, 0xA4, 0x04, 0x0C, EMRTD_AID)
 SELECT_DG1 = CommandAPDU(0x00, 0xA4, 0x02, 0x0C, b"\x01\x01")

@@ -15,8 +15,6 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from cardlib.card.image import CardImage
-from cardlib.card.synthetic_faces import synthetic_portrait_jpeg
-from cardlib.card.synthetic_fingers import HEIGHT, WIDTH, synthetic_finger, synthetic_finger_wsq
 from cardlib.lds.com import EFCOM
 from cardlib.lds.dg1 import DG1
 from cardlib.lds.dg2 import DG2
@@ -29,6 +27,8 @@ from cardlib.lds.tlv import encode_tlv
 from cardlib.limits import MAX_FINGER_SIDE
 from cardlib.model.mrz import MRZ
 from cardlib.model.resident import Resident, Sex
+from cardlib.testing.faces import synthetic_portrait_jpeg
+from cardlib.testing.fingers import HEIGHT, WIDTH, synthetic_finger, synthetic_finger_wsq
 from cardlib.verify.conformance import CHECK_DIGIT_IDS, DecodedLDS, conformance_checks
 from cardlib.verify.report import CheckResult, Status
 

@@ -23,17 +23,18 @@ from vpcd_cards import DelegatingCard
 
 from cardlib.card.image import CardImage
 from cardlib.card.perso import personalize, sign_data_groups
-from cardlib.card.synthetic_faces import synthetic_portrait_jpeg
-from cardlib.card.testing import forge_dg13_expiry, sample_card_image, sample_pki, sample_resident
 from cardlib.chip.chip import VirtualChip
 from cardlib.chip.options import ChipOptions
-from cardlib.chip.pcscd import PcscdInstance, private_pcscd
 from cardlib.chip.vpcd import VpcdCard, vpcd_card
 from cardlib.lds.com import EFCOM
 from cardlib.model.resident import Resident
 from cardlib.pki.trust import TrustStore
 from cardlib.reader.pcsc import NoCardError, NoServiceError, wait_for_card
 from cardlib.reader.transport import CardRemovedError, InProcessTransport, Transport
+from cardlib.testing.cards import forge_dg13_expiry, sample_card_image, sample_resident
+from cardlib.testing.faces import synthetic_portrait_jpeg
+from cardlib.testing.pcscd import PcscdInstance, private_pcscd
+from cardlib.testing.pki import sample_pki
 
 pytestmark = [pytest.mark.browser, pytest.mark.pcsc]  # headless Chromium on a counter fed by pcscd
 

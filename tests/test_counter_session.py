@@ -22,8 +22,6 @@ from cardtool.counter.verdict import Outcome, counter_verdict
 
 from cardlib.card.image import CardImage
 from cardlib.card.perso import personalize
-from cardlib.card.synthetic_faces import synthetic_portrait_jpeg
-from cardlib.card.testing import forge_dg13_expiry, sample_card_image, sample_pki, sample_resident
 from cardlib.chip.chip import VirtualChip
 from cardlib.chip.options import ChipOptions
 from cardlib.errors import ValidationError
@@ -33,6 +31,9 @@ from cardlib.pki.trust import TrustStore
 from cardlib.reader.pcsc import NoCardError
 from cardlib.reader.reader import AccessKey, read_card
 from cardlib.reader.transport import CardRemovedError, InProcessTransport
+from cardlib.testing.cards import forge_dg13_expiry, sample_card_image, sample_resident
+from cardlib.testing.faces import synthetic_portrait_jpeg
+from cardlib.testing.pki import sample_pki
 from cardlib.verify.live import verify_read
 from cardlib.verify.report import CheckResult, Group, Status, Verdict
 from cardlib.verify.verifier import LivenessPolicy, verify

@@ -10,14 +10,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cardlib.card.perso import personalize
-from cardlib.card.synthetic_faces import synthetic_portrait_jpeg
 from cardlib.lds.dg1 import DG1
 from cardlib.lds.dg13 import DG13, DG13Field, DG13Text, StringType
 from cardlib.model.mrz import MRZ
 from cardlib.model.resident import Resident, Sex
 from cardlib.pki.certificates import Certificate, RevocationList
-from cardlib.pki.testpki import TestPKI
 from cardlib.pki.trust import TrustStore
+from cardlib.testing.faces import synthetic_portrait_jpeg
+from cardlib.testing.pki import TestPKI
 from cardlib.verify.conformance import DecodedLDS
 from cardlib.verify.crosscheck import CROSS_CHECK_IDS, cross_checks
 from cardlib.verify.report import Status, Verdict

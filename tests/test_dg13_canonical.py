@@ -8,11 +8,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from mutations import mutated
 
-from cardlib.card.testing import sample_resident
 from cardlib.errors import DecodeError
 from cardlib.lds import der
 from cardlib.lds.dg13 import DG13, _decode_canonical
 from cardlib.lds.tlv import encode_tlv
+from cardlib.testing.cards import sample_resident
 
 BASES = [DG13.from_resident(sample_resident(index)).encode() for index in range(6)]
 

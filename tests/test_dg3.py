@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from cardlib.card.synthetic_fingers import HEIGHT, WIDTH, synthetic_finger, synthetic_finger_wsq, write_samples
 from cardlib.errors import CardlibError, DecodeError, EncodeError
 from cardlib.lds.cbeff import BiometricHeader, encode_group
 from cardlib.lds.dg3 import DG3, Compression, FingerImage, FingerPosition, decode_record, encode_record, encode_wsq
 from cardlib.lds.tlv import encode_tlv
 from cardlib.limits import MAX_FINGERS_PER_DG3, LimitExceeded
+from cardlib.testing.fingers import HEIGHT, WIDTH, synthetic_finger, synthetic_finger_wsq, write_samples
 
 BSI_DG3 = Path(__file__).resolve().parents[2] / "shared" / "data" / "bsi2008" / "Datagroup3.bin"
 

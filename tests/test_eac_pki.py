@@ -10,7 +10,8 @@ import pytest
 from cardtool.main import main
 
 from cardlib.errors import PKIError
-from cardlib.pki.cvc import AccessRight, Role, validate_chain
+from cardlib.pki.cvc.chain import validate_chain
+from cardlib.pki.cvc.chat import AccessRight, Role
 from cardlib.pki.eac import EACPKI
 
 

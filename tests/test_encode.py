@@ -14,15 +14,16 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cardlib.card.encode import CardState, EncodeError, EncodeJournal, encode_card, personalization_steps, probe
 from cardlib.card.image import CardImage
 from cardlib.card.perso import personalize
-from cardlib.card.synthetic_faces import synthetic_portrait_jpeg
 from cardlib.card.targets import JMRTD_APPLET, TargetError
-from cardlib.card.testing import sample_card_image, sample_pki, sample_resident
 from cardlib.chip.blank import BlankAppletChip
-from cardlib.chip.pcscd import private_pcscd
 from cardlib.chip.vpcd import VirtualChipQueue, vpcd_card
 from cardlib.pki.trust import TrustStore
 from cardlib.reader.reader import AccessKey, read_card
 from cardlib.reader.transport import CardRemovedError, InProcessTransport
+from cardlib.testing.cards import sample_card_image, sample_resident
+from cardlib.testing.faces import synthetic_portrait_jpeg
+from cardlib.testing.pcscd import private_pcscd
+from cardlib.testing.pki import sample_pki
 
 PERSO_INS = {0xE0, 0xD6, 0xDA}
 

@@ -12,9 +12,7 @@ import pytest
 from cardtool.main import main
 
 from cardlib.card.image import CardImage
-from cardlib.card.testing import sample_card_image, sample_pki
 from cardlib.chip.chip import VirtualChip
-from cardlib.chip.pcscd import private_pcscd
 from cardlib.chip.vpcd import vpcd_card
 from cardlib.errors import DecodeError, ValidationError
 from cardlib.evidence import ActiveAuthEvidence, Evidence, NonceStore, evidence_schema, verify_evidence
@@ -22,6 +20,9 @@ from cardlib.limits import MAX_EVIDENCE_BYTES, LimitExceeded
 from cardlib.pki.trust import TrustStore
 from cardlib.reader.reader import AccessKey, ReadResult, read_card
 from cardlib.reader.transport import InProcessTransport
+from cardlib.testing.cards import sample_card_image
+from cardlib.testing.pcscd import private_pcscd
+from cardlib.testing.pki import sample_pki
 from cardlib.verify.report import Status, Verdict, report_schema
 
 NONCE = bytes.fromhex("0102030405060708")

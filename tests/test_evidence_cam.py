@@ -14,8 +14,6 @@ import pytest
 
 from cardlib.card.image import CardImage
 from cardlib.card.perso import ChipProfile, personalize
-from cardlib.card.synthetic_faces import synthetic_portrait_jpeg
-from cardlib.card.testing import sample_pki, sample_resident
 from cardlib.chip.chip import VirtualChip
 from cardlib.errors import DecodeError, ProtocolError
 from cardlib.evidence import Evidence, evidence_schema, verify_evidence
@@ -27,6 +25,9 @@ from cardlib.protocols.pace import PACEChip, PACEParameters, PACETerminal
 from cardlib.protocols.pace.cam import CAMProof, keys_on, verify_proof
 from cardlib.reader.reader import AccessKey, read_card
 from cardlib.reader.transport import InProcessTransport
+from cardlib.testing.cards import sample_resident
+from cardlib.testing.faces import synthetic_portrait_jpeg
+from cardlib.testing.pki import sample_pki
 from cardlib.verify.report import Status, Verdict
 
 CAM = protocol_oid("id-PACE-ECDH-CAM-AES-CBC-CMAC-128")

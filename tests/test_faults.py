@@ -17,16 +17,16 @@ import pytest
 from vpcd_cards import DelegatingCard
 
 from cardlib.card.image import CardImage, CardImageError
-from cardlib.card.testing import sample_card_image
-from cardlib.chip import pcscd as pcscd_module
 from cardlib.chip.chip import VirtualChip
 from cardlib.chip.options import ChipOptions
-from cardlib.chip.pcscd import private_pcscd
 from cardlib.chip.vpcd import VirtualChipQueue, vpcd_card
 from cardlib.errors import CardError, CardlibError
 from cardlib.reader.pcsc import connect
 from cardlib.reader.reader import AccessKey, ReadResult, SecureMessagingError, read_card
 from cardlib.reader.transport import CardRemovedError, InProcessTransport, ReaderGoneError, RecordingTransport
+from cardlib.testing import pcscd as pcscd_module
+from cardlib.testing.cards import sample_card_image
+from cardlib.testing.pcscd import private_pcscd
 
 SM_CLA = 0x0C
 

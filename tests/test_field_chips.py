@@ -28,10 +28,8 @@ from vpcd_cards import DelegatingCard
 
 from cardlib.card.image import CardImage
 from cardlib.card.perso import ChipProfile
-from cardlib.card.testing import sample_card_image, sample_pki
 from cardlib.chip.chip import VirtualChip
 from cardlib.chip.options import ChipOptions, PastEnd
-from cardlib.chip.pcscd import PcscdInstance, private_pcscd
 from cardlib.chip.vpcd import vpcd_card
 from cardlib.errors import CardError, CardlibError
 from cardlib.lds.com import EFCOM
@@ -52,6 +50,9 @@ from cardlib.reader.reader import (
 )
 from cardlib.reader.trace import APDUTrace
 from cardlib.reader.transport import InProcessTransport, RecordingTransport, Transport
+from cardlib.testing.cards import sample_card_image
+from cardlib.testing.pcscd import PcscdInstance, private_pcscd
+from cardlib.testing.pki import sample_pki
 from cardlib.verify.live import verify_read
 from cardlib.verify.report import Verdict
 

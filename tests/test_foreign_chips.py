@@ -29,11 +29,11 @@ import pytest
 import vicc_epass
 from test_field_chips import trust
 
-from cardlib.chip.pcscd import PcscdInstance, private_pcscd
 from cardlib.lds.tlv import encode_tlv
 from cardlib.reader.pcsc import connect
 from cardlib.reader.reader import AccessKey, ReadResult, WrongAccessKeyError, read_card
 from cardlib.reader.trace import APDUTrace
+from cardlib.testing.pcscd import PcscdInstance, private_pcscd
 from cardlib.verify.live import verify_read
 from cardlib.verify.report import Status, Verdict
 

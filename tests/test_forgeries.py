@@ -24,8 +24,6 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from cardlib.card.image import CardImage, ChipSecrets
 from cardlib.card.perso import ChipKeys, ChipProfile, personalize, sign_data_groups
-from cardlib.card.synthetic_faces import synthetic_portrait_jpeg
-from cardlib.card.testing import sample_card_image, sample_pki, sample_resident
 from cardlib.chip.chip import VirtualChip
 from cardlib.chip.options import ChipOptions
 from cardlib.lds.com import EFCOM
@@ -36,10 +34,13 @@ from cardlib.lds.sod import SOD, digest
 from cardlib.lds.tlv import encode_tlv, read_single
 from cardlib.model.mrz import MRZ
 from cardlib.pki.certificates import Certificate, RevocationList
-from cardlib.pki.testpki import FileKey, PKIConfig, TestPKI, next_crl
+from cardlib.pki.profile import FileKey, PKIConfig, next_crl
 from cardlib.pki.trust import TrustStore
 from cardlib.reader.reader import AccessKey, read_card
 from cardlib.reader.transport import APDUProcessor, InProcessTransport
+from cardlib.testing.cards import sample_card_image, sample_resident
+from cardlib.testing.faces import synthetic_portrait_jpeg
+from cardlib.testing.pki import TestPKI, sample_pki
 from cardlib.verify.live import verify_read
 from cardlib.verify.report import Status, Verdict, VerificationReport
 from cardlib.verify.verifier import verify

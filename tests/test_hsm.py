@@ -10,8 +10,6 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from pkcs11 import Attribute, ObjectClass
 
 from cardlib.card.perso import personalize
-from cardlib.card.synthetic_faces import synthetic_portrait_jpeg
-from cardlib.card.testing import sample_pki, sample_resident
 from cardlib.errors import PKIError
 from cardlib.pki.certificates import Certificate, RevocationList
 from cardlib.pki.hsm import (
@@ -23,9 +21,12 @@ from cardlib.pki.hsm import (
     softhsm_document_signer,
     softhsm_environment,
 )
+from cardlib.pki.profile import KeySpec
 from cardlib.pki.signatures import verify_signature
-from cardlib.pki.testpki import KeySpec
 from cardlib.pki.trust import TrustStore
+from cardlib.testing.cards import sample_resident
+from cardlib.testing.faces import synthetic_portrait_jpeg
+from cardlib.testing.pki import sample_pki
 from cardlib.verify.report import Verdict
 from cardlib.verify.verifier import verify
 

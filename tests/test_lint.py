@@ -13,10 +13,10 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from cardlib.card.testing import sample_pki
 from cardlib.pki.certificates import Certificate, RevocationList
 from cardlib.pki.lint import Finding, Role, Severity, lint_certificate, lint_crl
 from cardlib.pki.masterlist import MasterList
+from cardlib.testing.pki import sample_pki
 
 NOW = datetime(2026, 1, 15, tzinfo=UTC)
 KEY = ec.generate_private_key(ec.SECP256R1())

@@ -14,7 +14,7 @@ from cardlib.errors import PKIError
 from cardlib.limits import MAX_MASTER_LIST_BYTES, MAX_MASTER_LIST_CERTIFICATES, LimitExceeded
 from cardlib.pki.certificates import Certificate, RevocationList
 from cardlib.pki.masterlist import MasterList, encode_master_list
-from cardlib.pki.testpki import TestPKI
+from cardlib.testing.pki import TestPKI
 
 # Counts and signers from shared/data/README.md (files from gmrtd/gmrtd and zenopie/csca-trust-store).
 REAL_LISTS = [

@@ -13,7 +13,6 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from cardlib.card.image import CardImage
 from cardlib.card.perso import ChipProfile
-from cardlib.card.testing import sample_card_image, sample_pki
 from cardlib.chip.chip import VirtualChip
 from cardlib.chip.options import ChipOptions
 from cardlib.lds.cardsecurity import CardSecurity
@@ -39,6 +38,8 @@ from cardlib.reader.reader import (
     read_card,
 )
 from cardlib.reader.transport import InProcessTransport
+from cardlib.testing.cards import sample_card_image
+from cardlib.testing.pki import sample_pki
 from cardlib.verify.live import verify_read
 from cardlib.verify.report import Status, Verdict
 from cardlib.verify.verifier import LivenessPolicy

@@ -25,9 +25,10 @@ from cardlib.lds.tlv import encode_tlv, read_single
 from cardlib.model.mrz import MRZ
 from cardlib.model.resident import Resident, Sex
 from cardlib.pki.certificates import Certificate, RevocationList
+from cardlib.pki.profile import PKIConfig
 from cardlib.pki.signatures import DocumentSigner, Scheme, SignatureAlgorithm
-from cardlib.pki.testpki import PKIConfig, TestPKI
 from cardlib.pki.trust import TrustStore
+from cardlib.testing.pki import TestPKI
 from cardlib.verify.passive import (
     CHAIN_CHECK_IDS,
     SIGNING_TIME_SKEW,

@@ -17,8 +17,6 @@ from PIL import Image
 
 from cardlib.card.image import CardImage
 from cardlib.card.perso import ChipKeys, ChipProfile, personalize, prepare_finger
-from cardlib.card.synthetic_faces import synthetic_portrait_jpeg
-from cardlib.card.synthetic_fingers import HEIGHT, WIDTH, synthetic_finger, synthetic_finger_wsq
 from cardlib.errors import DecodeError, ValidationError
 from cardlib.lds.com import EFCOM
 from cardlib.lds.dg1 import DG1
@@ -32,7 +30,9 @@ from cardlib.limits import MAX_FILE_BYTES, MAX_FINGER_SIDE
 from cardlib.model.resident import Resident, Sex
 from cardlib.pki.certificates import Certificate
 from cardlib.pki.signatures import verify_signature
-from cardlib.pki.testpki import TestPKI
+from cardlib.testing.faces import synthetic_portrait_jpeg
+from cardlib.testing.fingers import HEIGHT, WIDTH, synthetic_finger, synthetic_finger_wsq
+from cardlib.testing.pki import TestPKI
 
 PKI = TestPKI.generate()
 SAMPLES = Path(__file__).resolve().parents[1] / "tools" / "cardtool" / "samples"

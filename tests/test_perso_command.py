@@ -15,7 +15,7 @@ from cardtool.perso_command import MANIFEST, PAGE, REJECTED
 from PIL import Image
 
 from cardlib.card.image import CardImage
-from cardlib.card.testing import sample_pki
+from cardlib.testing.pki import sample_pki
 
 SAMPLES = Path(__file__).resolve().parents[1] / "tools" / "cardtool" / "samples"
 

@@ -18,7 +18,6 @@ from test_perso_command import _input
 from cardlib.batch.perso import personalize_batch
 from cardlib.card.image import CardImage
 from cardlib.card.perso import ChipProfile
-from cardlib.card.testing import sample_pki
 from cardlib.chip.chip import VirtualChip
 from cardlib.errors import CardlibError, PKIError, ValidationError
 from cardlib.lds.oids import protocol_oid
@@ -26,6 +25,7 @@ from cardlib.lds.securityinfo import CardAccess
 from cardlib.pki.eac import EACPKI, load_cvca
 from cardlib.reader.reader import AccessKey, EACCredentials, ReadResult, read_card
 from cardlib.reader.transport import InProcessTransport
+from cardlib.testing.pki import sample_pki
 
 CAM = "id-PACE-ECDH-CAM-AES-CBC-CMAC-128"
 DH_IM = "id-PACE-DH-IM-AES-CBC-CMAC-128"

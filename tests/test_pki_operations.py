@@ -9,15 +9,16 @@ from pathlib import Path
 import pytest
 
 from cardlib.card.perso import personalize
-from cardlib.card.synthetic_faces import synthetic_portrait_jpeg
-from cardlib.card.testing import sample_resident
 from cardlib.errors import PKIError
 from cardlib.pki.certificates import Certificate, RevocationList
 from cardlib.pki.hsm import PinSource, TokenConfig, TokenSigner, init_token, softhsm_environment
 from cardlib.pki.operations import IssuingAuthority
+from cardlib.pki.profile import KeySpec, PKIConfig
 from cardlib.pki.signatures import DocumentSigner
-from cardlib.pki.testpki import KeySpec, PKIConfig, TestPKI
 from cardlib.pki.trust import NOT_REVOKED, TrustStore
+from cardlib.testing.cards import sample_resident
+from cardlib.testing.faces import synthetic_portrait_jpeg
+from cardlib.testing.pki import TestPKI
 from cardlib.verify.report import Verdict
 from cardlib.verify.verifier import verify
 

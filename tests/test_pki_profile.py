@@ -7,8 +7,9 @@ import sys
 
 from cryptography import x509
 
-from cardlib.pki import profile, testpki
+from cardlib.pki import profile
 from cardlib.pki.filepki import FilePKI
+from cardlib.testing.pki import TestPKI
 
 PRODUCTION = ["cardlib.pki.operations", "cardlib.pki.hsm", "cardlib.pki.lint", "cardlib.verify.passive",
               "cardtool.pki_command"]
@@ -16,20 +17,18 @@ PRODUCTION = ["cardlib.pki.operations", "cardlib.pki.hsm", "cardlib.pki.lint", "
 
 def test_production_modules_do_not_import_the_test_pki() -> None:
     code = ("import sys\n" + "".join(f"import {name}\n" for name in PRODUCTION)
-            + "print('cardlib.pki.testpki' in sys.modules)")
+            + "print(any(name.startswith('cardlib.testing') for name in sys.modules))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
 
 
-def test_the_test_pki_uses_the_one_profile() -> None:
-    assert testpki.KeySpec is profile.KeySpec
-    assert testpki.issue_document_signer is profile.issue_document_signer
-    assert issubclass(testpki.TestPKI, FilePKI)
+def test_the_test_pki_is_a_file_pki() -> None:
+    assert issubclass(TestPKI, FilePKI)
 
 
 def test_generated_test_pki_is_a_test_pki_and_carries_the_document_type_list() -> None:
-    pki = testpki.TestPKI.generate()
-    assert type(pki.rotate_document_signer()) is testpki.TestPKI
+    pki = TestPKI.generate()
+    assert type(pki.rotate_document_signer()) is TestPKI
     extension = pki.ds_certificate.extensions.get_extension_for_oid(
         x509.ObjectIdentifier(profile.DOCUMENT_TYPE_LIST_OID)).value
     assert isinstance(extension, x509.UnrecognizedExtension)

@@ -14,11 +14,11 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from cardlib.card.portrait import DEFAULT_MAX_BYTES, PORTRAIT_HEIGHT, PORTRAIT_WIDTH, normalise_portrait
-from cardlib.card.synthetic_faces import synthetic_portrait, synthetic_portrait_jpeg, write_samples
 from cardlib.errors import DecodeError, EncodeError
 from cardlib.lds.dg2 import DG2
 from cardlib.lds.images import ImageFormat
 from cardlib.limits import LimitExceeded
+from cardlib.testing.faces import synthetic_portrait, synthetic_portrait_jpeg, write_samples
 
 SAMPLES = Path(__file__).resolve().parents[1] / "tools" / "cardtool" / "samples" / "portraits"
 SIZE = (PORTRAIT_WIDTH, PORTRAIT_HEIGHT)

@@ -11,12 +11,12 @@ from cardtool.counter.progress import PageProgress, Progress, Step
 from cardtool.counter.session import CardState, CounterSession
 
 from cardlib.card.image import CardImage
-from cardlib.card.testing import sample_card_image
 from cardlib.chip.chip import VirtualChip
 from cardlib.pki.trust import TrustStore
 from cardlib.reader.progress import ProgressCallback, ReadEvent, ReadPhase, ReadStage
 from cardlib.reader.reader import AccessKey, ReadResult, read_card
 from cardlib.reader.transport import InProcessTransport
+from cardlib.testing.cards import sample_card_image
 
 
 @pytest.fixture(scope="module")

@@ -30,9 +30,9 @@ from cardlib.batch.journal import Journal, drop_torn_tail, read_journal
 from cardlib.batch.outcome import CardOutcome
 from cardlib.batch.sources import BatchItem, ExpectedCards, count_items, iter_items, manifest_entries
 from cardlib.card.image import CardImage
-from cardlib.card.testing import sample_pki
 from cardlib.errors import InputError
 from cardlib.pki.trust import TrustStore
+from cardlib.testing.pki import sample_pki
 
 SAMPLES = Path(__file__).resolve().parents[1] / "tools" / "cardtool" / "samples" / "residents.csv"
 

@@ -12,13 +12,13 @@ from cardtool.qa_report import BatchSummary
 from cardlib.batch.outcome import CardOutcome
 from cardlib.card.image import CardImage
 from cardlib.card.perso import personalize, prepare_finger
-from cardlib.card.synthetic_faces import synthetic_portrait_jpeg
-from cardlib.card.synthetic_fingers import synthetic_finger_wsq
 from cardlib.lds.dg3 import FingerPosition
 from cardlib.model.resident import Resident, Sex
 from cardlib.pki.certificates import Certificate
-from cardlib.pki.testpki import TestPKI
 from cardlib.pki.trust import TrustStore
+from cardlib.testing.faces import synthetic_portrait_jpeg
+from cardlib.testing.fingers import synthetic_finger_wsq
+from cardlib.testing.pki import TestPKI
 from cardlib.verify.report import Status, Verdict
 from cardlib.verify.verifier import verify
 

@@ -13,9 +13,9 @@ from test_qa import card_folders, make_batch, outcomes, trust_args
 
 from cardlib.card.image import CardImage
 from cardlib.chip.chip import VirtualChip
-from cardlib.chip.pcscd import private_pcscd
 from cardlib.chip.vpcd import VirtualChipQueue, vpcd_card
 from cardlib.pki.trust import TrustStore
+from cardlib.testing.pcscd import private_pcscd
 from cardlib.verify.report import Status
 from cardlib.verify.verifier import verify
 

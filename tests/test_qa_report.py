@@ -18,7 +18,7 @@ from playwright.sync_api import Page, Request, expect, sync_playwright
 from test_qa import SAMPLES, alter_file, card_folders, copy_as_dumps, outcomes, trust_args
 
 from cardlib.batch.outcome import CardOutcome
-from cardlib.card.testing import sample_pki
+from cardlib.testing.pki import sample_pki
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "qa"

@@ -20,10 +20,8 @@ from cardtool.main import main
 from test_qa import card_folders, make_batch, outcomes, trust_args
 
 from cardlib.card.image import CardImage
-from cardlib.card.testing import sample_card_image, sample_pki
 from cardlib.chip.chip import VirtualChip
 from cardlib.chip.options import ChipOptions
-from cardlib.chip.pcscd import PcscdInstance, private_pcscd
 from cardlib.chip.vpcd import VirtualChipQueue, vpcd_card
 from cardlib.errors import DecodeError
 from cardlib.lds.tlv import read_tlv
@@ -33,6 +31,9 @@ from cardlib.reader.files import MAX_ADDRESSABLE_FILE_SIZE
 from cardlib.reader.pcsc import connect
 from cardlib.reader.reader import AccessKey, ReadBudget, read_card
 from cardlib.reader.transport import InProcessTransport, Transport
+from cardlib.testing.cards import sample_card_image
+from cardlib.testing.pcscd import PcscdInstance, private_pcscd
+from cardlib.testing.pki import sample_pki
 
 DECLARED = 16_000_000
 DRIBBLE = ChipOptions(max_le=16, truncate_le=True)

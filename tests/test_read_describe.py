@@ -9,13 +9,14 @@ from cardtool.chip_commands import describe_read
 
 from cardlib.card.image import CardImage
 from cardlib.card.perso import ChipProfile, personalize
-from cardlib.card.synthetic_faces import synthetic_portrait_jpeg
-from cardlib.card.testing import sample_pki, sample_resident
 from cardlib.chip.chip import VirtualChip
 from cardlib.chip.options import ChipOptions
 from cardlib.lds.oids import protocol_oid
 from cardlib.reader.reader import AccessKey, ReadResult, read_card
 from cardlib.reader.transport import InProcessTransport
+from cardlib.testing.cards import sample_resident
+from cardlib.testing.faces import synthetic_portrait_jpeg
+from cardlib.testing.pki import sample_pki
 
 
 @cache

@@ -13,7 +13,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cardlib.card.image import CardImage, ChipSecrets
-from cardlib.card.testing import sample_card_image
 from cardlib.chip.chip import VirtualChip
 from cardlib.chip.options import ChipOptions
 from cardlib.errors import CardError, CardlibError, DecodeError, ValidationError
@@ -41,6 +40,7 @@ from cardlib.reader.reader import (
     read_card,
 )
 from cardlib.reader.transport import CardRemovedError, InProcessTransport, RecordingTransport
+from cardlib.testing.cards import sample_card_image
 
 # ICAO 9303-11 App. D.2: document L898902C<, born 690806, expires 940623.
 ICAO_MRZ_INFORMATION = "L898902C<369080619406236"

@@ -9,14 +9,14 @@ import pytest
 from vpcd_cards import DelegatingCard
 
 from cardlib.card.image import CardImage
-from cardlib.card.testing import sample_card_image
 from cardlib.chip.chip import VirtualChip
 from cardlib.chip.options import ChipOptions
-from cardlib.chip.pcscd import PcscdInstance, private_pcscd
 from cardlib.chip.vpcd import VirtualChipQueue, vpcd_card
 from cardlib.reader.pcsc import NoCardError, NoReaderError, connect, list_readers, wait_for_card
 from cardlib.reader.reader import AccessKey, read_card
 from cardlib.reader.transport import CardRemovedError, InProcessTransport, PCSCTransport
+from cardlib.testing.cards import sample_card_image
+from cardlib.testing.pcscd import PcscdInstance, private_pcscd
 
 pytestmark = pytest.mark.pcsc  # every test here reads through a private pcscd
 

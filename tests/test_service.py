@@ -17,13 +17,14 @@ from starlette.testclient import TestClient
 
 import cardlib.service
 from cardlib.card.image import CardImage
-from cardlib.card.testing import sample_card_image, sample_pki
 from cardlib.chip.chip import VirtualChip
 from cardlib.evidence import Evidence, NonceStore
 from cardlib.pki.trust import TrustStore
 from cardlib.reader.reader import AccessKey, read_card
 from cardlib.reader.transport import InProcessTransport
 from cardlib.service import create_app
+from cardlib.testing.cards import sample_card_image
+from cardlib.testing.pki import sample_pki
 from cardlib.verify.report import report_schema
 
 

@@ -9,7 +9,9 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from cardlib.errors import DecodeError, ProtocolError
-from cardlib.pki.cvc import CHAT, AccessRight, CVCertificate, Role, cv_signer
+from cardlib.pki.cvc.certificate import CVCertificate
+from cardlib.pki.cvc.chat import CHAT, AccessRight, Role
+from cardlib.pki.cvc.keys import cv_signer
 from cardlib.pki.eac import EACPKI, EACConfig
 from cardlib.protocols.apdu import CommandAPDU
 from cardlib.protocols.ta import (

@@ -21,32 +21,26 @@ from test_qa import card_folders, make_batch, trust_args
 from cardlib.batch.outcome import dg3_state
 from cardlib.card.image import CardImage
 from cardlib.card.perso import ChipProfile, personalize, prepare_finger
-from cardlib.card.synthetic_faces import synthetic_portrait_jpeg
-from cardlib.card.synthetic_fingers import synthetic_finger_wsq
-from cardlib.card.testing import sample_pki, sample_resident
 from cardlib.chip.chip import VirtualChip
 from cardlib.chip.options import ChipOptions
-from cardlib.chip.pcscd import PcscdInstance, private_pcscd
 from cardlib.chip.vpcd import VirtualChipQueue, vpcd_card
 from cardlib.lds.dg3 import DG3, FingerPosition
 from cardlib.pki.certificates import Certificate, RevocationList
-from cardlib.pki.cvc import (
-    CHAT,
-    AccessRight,
-    CertificateBody,
-    CVCertificate,
-    CVPublicKey,
-    Role,
-    TrustPoint,
-    cv_signer,
-    validate_chain,
-)
+from cardlib.pki.cvc.certificate import CertificateBody, CVCertificate
+from cardlib.pki.cvc.chain import TrustPoint, validate_chain
+from cardlib.pki.cvc.chat import CHAT, AccessRight, Role
+from cardlib.pki.cvc.keys import CVPublicKey, cv_signer
 from cardlib.pki.eac import ALL_RIGHTS, EACPKI, EACConfig
 from cardlib.pki.trust import TrustStore
 from cardlib.protocols.apdu import CommandAPDU
 from cardlib.reader.pcsc import connect
 from cardlib.reader.reader import AccessKey, EACCredentials, ReadResult, read_card
 from cardlib.reader.transport import InProcessTransport, Transport
+from cardlib.testing.cards import sample_resident
+from cardlib.testing.faces import synthetic_portrait_jpeg
+from cardlib.testing.fingers import synthetic_finger_wsq
+from cardlib.testing.pcscd import PcscdInstance, private_pcscd
+from cardlib.testing.pki import sample_pki
 from cardlib.verify.live import verify_read
 
 TODAY = datetime.now(UTC).date()

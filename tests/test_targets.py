@@ -11,10 +11,11 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from cardlib.card.image import CardImage
 from cardlib.card.perso import ChipKeys, ChipProfile, personalize
-from cardlib.card.synthetic_faces import synthetic_portrait_jpeg
 from cardlib.card.targets import CCCD_VIRTUAL, JMRTD_APPLET, TargetError, target_named
-from cardlib.card.testing import sample_card_image, sample_pki, sample_resident
 from cardlib.lds.com import EFCOM
+from cardlib.testing.cards import sample_card_image, sample_resident
+from cardlib.testing.faces import synthetic_portrait_jpeg
+from cardlib.testing.pki import sample_pki
 
 RESIDENTS = Path(__file__).resolve().parents[1] / "tools" / "cardtool" / "samples" / "residents.csv"
 

@@ -14,8 +14,9 @@ from cryptography.x509.oid import ObjectIdentifier
 
 from cardlib.errors import PKIError
 from cardlib.pki.certificates import Certificate, RevocationList
+from cardlib.pki.profile import DocumentTypeListSyntax, KeySpec, PKIConfig
 from cardlib.pki.signatures import Scheme, verify_signature
-from cardlib.pki.testpki import DocumentTypeListSyntax, KeySpec, PKIConfig, TestPKI
+from cardlib.testing.pki import TestPKI
 
 NOW = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
 

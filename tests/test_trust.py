@@ -15,8 +15,9 @@ from cardlib.errors import PKIError
 from cardlib.pki import trust
 from cardlib.pki.certificates import Certificate, RevocationList
 from cardlib.pki.masterlist import MasterList, encode_master_list
-from cardlib.pki.testpki import PKIConfig, TestPKI
+from cardlib.pki.profile import PKIConfig
 from cardlib.pki.trust import TrustStore
+from cardlib.testing.pki import TestPKI
 
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
 SOON = NOW + timedelta(days=1)

@@ -23,13 +23,14 @@ from cryptography.x509.oid import NameOID
 
 from cardlib.card.image import CardImage
 from cardlib.card.perso import sign_data_groups
-from cardlib.card.testing import sample_card_image, sample_pki
 from cardlib.lds.oids import ID_MASTER_LIST_SIGNER
 from cardlib.pki.certificates import Certificate, RevocationList
 from cardlib.pki.masterlist import MasterList, encode_master_list
+from cardlib.pki.profile import FileKey, issue_crl
 from cardlib.pki.signatures import Scheme, SignatureAlgorithm
-from cardlib.pki.testpki import FileKey, TestPKI, issue_crl
 from cardlib.pki.trust import ListTrust, TrustStore
+from cardlib.testing.cards import sample_card_image
+from cardlib.testing.pki import TestPKI, sample_pki
 
 PEM = serialization.Encoding.PEM
 

@@ -8,11 +8,12 @@ from datetime import UTC, datetime
 from cardlib.batch.checking import document_signer
 from cardlib.card.image import CardImage
 from cardlib.card.perso import personalize
-from cardlib.card.synthetic_faces import synthetic_portrait_jpeg
-from cardlib.card.testing import sample_pki, sample_resident
 from cardlib.lds.sod import SOD
 from cardlib.pki.certificates import Certificate, RevocationList
 from cardlib.pki.trust import TrustStore
+from cardlib.testing.cards import sample_resident
+from cardlib.testing.faces import synthetic_portrait_jpeg
+from cardlib.testing.pki import sample_pki
 from cardlib.verify import passive
 from cardlib.verify.verifier import verification, verify
 

@@ -19,7 +19,6 @@ from hypothesis import strategies as st
 
 from cardlib.card.image import CardImage
 from cardlib.card.perso import personalize
-from cardlib.card.synthetic_faces import synthetic_portrait_jpeg
 from cardlib.lds.asn1 import ECPublicKeyInfo, public_key_info_from_cryptography
 from cardlib.lds.com import EFCOM
 from cardlib.lds.dg1 import DG1
@@ -32,8 +31,9 @@ from cardlib.lds.sod import SOD, LDSSecurityObject
 from cardlib.model.mrz import MRZ, check_digit
 from cardlib.model.resident import Resident, Sex
 from cardlib.pki.certificates import Certificate, RevocationList
-from cardlib.pki.testpki import TestPKI
 from cardlib.pki.trust import TrustStore
+from cardlib.testing.faces import synthetic_portrait_jpeg
+from cardlib.testing.pki import TestPKI
 from cardlib.verify.report import Status, Verdict, VerificationReport
 from cardlib.verify.verifier import LiveResults, verify
 

@@ -17,7 +17,6 @@ import pytest
 from asn1crypto import x509 as asn1_x509
 
 from cardlib.card.image import CardImage
-from cardlib.card.testing import sample_card_image, sample_pki
 from cardlib.curves import by_name
 from cardlib.errors import DecodeError, PKIError
 from cardlib.lds.dg2 import DG2
@@ -31,6 +30,8 @@ from cardlib.lds.images import (
 )
 from cardlib.pki.certificates import Certificate, names_equal
 from cardlib.pki.signatures import ECPublicPoint, verify_signature
+from cardlib.testing.cards import sample_card_image
+from cardlib.testing.pki import sample_pki
 from cardlib.verify.conformance import DecodedLDS
 
 ECDSA_SHA1 = "1.2.840.10045.4.1"

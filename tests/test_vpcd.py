@@ -14,11 +14,11 @@ from smartcard.System import readers
 
 from cardlib.card.image import CardImage, ChipSecrets
 from cardlib.chip.chip import VirtualChip
-from cardlib.chip.pcscd import PcscdInstance, private_pcscd, reader_conf
 from cardlib.chip.vpcd import VirtualChipQueue, vpcd_card
 from cardlib.lds.files import EMRTD_AID
 from cardlib.protocols.apdu import CommandAPDU, ResponseAPDU
 from cardlib.protocols.bac import BACTerminal
+from cardlib.testing.pcscd import PcscdInstance, private_pcscd, reader_conf
 
 pytestmark = pytest.mark.pcsc  # vpcd cards behind a private pcscd
 

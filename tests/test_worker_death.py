@@ -17,7 +17,7 @@ import pytest
 from test_qa import card_folders, copy_as_dumps, make_batch, trust_args
 
 from cardlib.batch.pool import ORPHAN_EXIT_STATUS, WATCH_INTERVAL
-from cardlib.card.testing import sample_pki
+from cardlib.testing.pki import sample_pki
 
 SAMPLES = Path(__file__).resolve().parents[1] / "tools" / "cardtool" / "samples"
 GONE_WITHIN = 5.0

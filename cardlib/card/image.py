@@ -48,7 +48,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cardlib.errors import CardlibError, DecodeError
 from cardlib.lds import files as lds_files
 from cardlib.limits import MAX_CARD_BYTES, MAX_FILE_BYTES, LimitExceeded
-from cardlib.pki.cvc import CVCertificate
+from cardlib.pki.cvc.certificate import CVCertificate
 
 FORMAT = "cardlib-card-image/1"
 MANIFEST = "card.json"

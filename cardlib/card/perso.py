@@ -56,7 +56,7 @@ from cardlib.lds.sod import LDSSecurityObject, SODSigner, encode_signed_data
 from cardlib.limits import MAX_FILE_BYTES, MAX_FINGER_SIDE, LimitExceeded
 from cardlib.model.mrz import MRZ
 from cardlib.model.resident import Resident
-from cardlib.pki.cvc import CVCertificate
+from cardlib.pki.cvc.certificate import CVCertificate
 from cardlib.protocols.pace import PACEParameters
 
 # ecdsa-plain-SHA256, BSI TR-03111 §5.2.1: the AA signature algorithm named in DG14 for EC keys.

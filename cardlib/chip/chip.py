@@ -47,7 +47,7 @@ from cardlib.errors import CardlibError
 from cardlib.lds import files as lds_files
 from cardlib.lds.oids import IMPLIED_CA_PROTOCOL
 from cardlib.lds.securityinfo import DG14, CardAccess, SecurityInfos
-from cardlib.pki.cvc import TrustPoint
+from cardlib.pki.cvc.chain import TrustPoint
 from cardlib.protocols.aa import aa_sign
 from cardlib.protocols.apdu import CommandAPDU, ResponseAPDU
 from cardlib.protocols.ca import CAChip

@@ -1,1 +1,1 @@
-"""Country signing PKI: test CSCA / Document Signer / CRL generation and the verifier's trust store."""
+"""Country signing PKI: the ICAO 9303-12 certificate profile, file and token keys, and the verifier's trust store."""

@@ -27,18 +27,11 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cardlib import curves
 from cardlib.errors import CardlibError, PKIError
 from cardlib.limits import MAX_TRUST_FILE_BYTES, LimitExceeded
-from cardlib.pki.cvc import (
-    CHAT,
-    ID_TA_ECDSA,
-    AccessRight,
-    CertificateBody,
-    CVCertificate,
-    CVPublicKey,
-    Role,
-    TrustPoint,
-    check_reference,
-    cv_signer,
-)
+from cardlib.pki.cvc.certificate import CertificateBody, CVCertificate
+from cardlib.pki.cvc.chain import TrustPoint
+from cardlib.pki.cvc.chat import CHAT, AccessRight, Role
+from cardlib.pki.cvc.codec import check_reference
+from cardlib.pki.cvc.keys import ID_TA_ECDSA, CVPublicKey, cv_signer
 
 ALL_RIGHTS = AccessRight.READ_DG3 | AccessRight.READ_DG4
 _HASH_SUFFIX = {"sha1": ".1", "sha224": ".2", "sha256": ".3", "sha384": ".4", "sha512": ".5"}

@@ -2,7 +2,7 @@
 
 For development only: :meth:`FilePKI.save` writes private keys unencrypted (mode 0600); production keys
 live in a PKCS#11 token (:mod:`cardlib.pki.hsm`).  :mod:`cardlib.pki.operations` keeps a file-key PKI
-folder in this layout, and :class:`cardlib.pki.testpki.TestPKI` is this class for tests.  Certificates and
+folder in this layout, and :class:`cardlib.testing.pki.TestPKI` is this class for tests.  Certificates and
 CRLs follow :mod:`cardlib.pki.profile`.
 """
 

@@ -1,7 +1,7 @@
 """The ICAO 9303-12 certificate profile of a country signing PKI: key specs, CSCA, Document Signer and CRL.
 
 Used in production (:mod:`cardlib.pki.operations`, :mod:`cardlib.pki.hsm`) as in tests
-(:mod:`cardlib.pki.testpki`), and read back by the linter and the verifier (the DocumentTypeList
+(:mod:`cardlib.testing.pki`), and read back by the linter and the verifier (the DocumentTypeList
 extension).  Defaults mirror the real Vietnamese card: CSCA brainpoolP512r1 with SHA-512, Document
 Signer brainpoolP384r1 (SHA-384 signatures on the SOD).  The profile follows ``cccd-chip.md`` "PKI
 profile": CSCA keyUsage critical {keyCertSign, cRLSign}, basicConstraints critical cA pathLen 0, SKI,

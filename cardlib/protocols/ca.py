@@ -166,7 +166,7 @@ def check_transcript(transcript: CATranscript, chip_public_key: ChipPublicKey) -
     """
     group, value = _group_and_element(chip_public_key)
     _check_agreement(group, transcript.protocol)
-    chip_key = group.decode(value, what="chip authentication public key")
+    group.decode(value, what="chip authentication public key")  # refused before anything else is looked at
     scalar = int.from_bytes(transcript.terminal_private_key, "big")
     if not 1 <= scalar < group.order:
         raise ProtocolError(f"the terminal's ephemeral private key is not a private key of {group.name}")
@@ -174,7 +174,7 @@ def check_transcript(transcript: CATranscript, chip_public_key: ChipPublicKey) -
         raise ProtocolError("the terminal's ephemeral public key is not the one of the revealed private key")
     if not transcript.responses:
         raise ProtocolError("no response under the new session keys: nothing shows the chip agreed them")
-    secret = group.secret(group.multiply(chip_key, scalar))
+    secret = group.agree(scalar, value, what="chip authentication public key")
     return [_unprotect(secret, transcript.protocol, number, response)
             for number, response in enumerate(transcript.responses, start=1)]
 
@@ -198,7 +198,8 @@ class CATerminal:
         self.key_id = key_id
         self.group, value = _group_and_element(chip_public_key)
         _check_agreement(self.group, protocol)
-        self._chip_key = self.group.decode(value, what="chip authentication public key")
+        self.group.decode(value, what="chip authentication public key")  # refused here, before any command
+        self._chip_key = value
         self._private = self.group.random_private(rng)
         self.ephemeral_public_key = self.group.public_key(self.group.generator(), self._private)
 
@@ -221,7 +222,8 @@ class CATerminal:
 
     def complete(self, *, ssc: int = 0) -> SecureMessaging:
         """The session keyed from K (ephemeral SK with the chip's PK), starting at SSC ``ssc`` (0 per ICAO)."""
-        return _session(self.group.secret(self.group.multiply(self._chip_key, self._private)), self.protocol, ssc)
+        secret = self.group.agree(self._private, self._chip_key, what="chip authentication public key")
+        return _session(secret, self.protocol, ssc)
 
     def transcript(self, responses: Sequence[ProtectedResponse]) -> CATranscript:
         """The transcript of this run for a verifier, revealing the ephemeral private key: call it only once the
@@ -268,8 +270,7 @@ class CAChip:
 
     def _agree(self, point: bytes) -> tuple[ResponseAPDU, SecureMessaging | None]:
         try:
-            peer = self.group.decode(point, what="terminal ephemeral public key")
-            secret = self.group.secret(self.group.multiply(peer, self._private))
+            secret = self.group.agree(self._private, point, what="terminal ephemeral public key")
         except ProtocolError:
             return ResponseAPDU(b"", SW_WRONG_DATA), None
         self.terminal_public_key = point

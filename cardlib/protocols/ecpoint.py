@@ -1,8 +1,11 @@
 """Elliptic-curve points for PACE and Chip Authentication: uncompressed encoding, validation, ECDH.
 
 Arithmetic on an arbitrary generator (the PACE-mapped G̃) is done by python-ecdsa's ``PointJacobi`` over
-:attr:`cardlib.curves.Curve.ecdsa_curve`.  Every point received from the other side goes through
-:func:`decode_point`, which refuses points off the curve and the point at infinity (invalid-curve attacks).
+:attr:`cardlib.curves.Curve.ecdsa_curve`.  Every point received from the other side is validated, and points
+off the curve and the point at infinity refused (invalid-curve attacks): by :func:`decode_point`, or by
+OpenSSL in :func:`shared_secret`.  The ECDH of PACE and Chip Authentication, :func:`shared_secret`, goes
+through :mod:`cryptography` (OpenSSL: constant-time in the private scalar, and about twice as fast) on every
+curve it supports, and through python-ecdsa only on the others (brainpoolP160r1 to P224r1, P320r1).
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
+from cryptography.hazmat.primitives.asymmetric import ec
 from ecdsa.ellipticcurve import INFINITY, PointJacobi
 
 from cardlib.curves import Curve
@@ -46,11 +50,17 @@ def encode_point(curve: Curve, point: PointJacobi) -> bytes:
     return bytes([UNCOMPRESSED]) + int(point.x()).to_bytes(size, "big") + int(point.y()).to_bytes(size, "big")
 
 
+def _check_uncompressed(curve: Curve, data: bytes, what: str) -> None:
+    """ProtocolError unless ``data`` has the length and the leading ``04`` of an uncompressed point on ``curve``
+    (the point at infinity, a single ``00``, has neither)."""
+    if len(data) != 1 + 2 * curve.field_bytes or data[0] != UNCOMPRESSED:
+        raise ProtocolError(f"{what} is not an uncompressed {curve.name} point")
+
+
 def decode_point(curve: Curve, data: bytes, *, what: str = "public key") -> PointJacobi:
     """A validated point from ``04 || X || Y``; ProtocolError when malformed, off the curve or at infinity."""
+    _check_uncompressed(curve, data, what)
     size = curve.field_bytes
-    if len(data) != 1 + 2 * size or data[0] != UNCOMPRESSED:
-        raise ProtocolError(f"{what} is not an uncompressed {curve.name} point")
     x = int.from_bytes(data[1 : 1 + size], "big")
     y = int.from_bytes(data[1 + size :], "big")
     if x >= curve.p or y >= curve.p or not curve.ecdsa_curve.curve.contains_point(x, y):
@@ -74,9 +84,42 @@ def add(left: PointJacobi, right: PointJacobi) -> PointJacobi:
     return result
 
 
-def shared_secret(curve: Curve, private_scalar: int, peer: PointJacobi) -> bytes:
-    """ECDH: the x-coordinate of ``private_scalar · peer``, padded to the field length."""
-    return int(multiply(peer, private_scalar).x()).to_bytes(curve.field_bytes, "big")
+def shared_secret(curve: Curve, private_scalar: int, peer: bytes, *, what: str = "public key") -> bytes:
+    """ECDH: the x-coordinate of ``private_scalar · peer``, padded to the field length, for a received
+    uncompressed point ``peer``; ProtocolError (as :func:`decode_point`'s) when ``peer`` is malformed, off the
+    curve or at infinity.  Through :mod:`cryptography` where it supports the curve, python-ecdsa otherwise."""
+    if curve.crypto_curve is None:
+        return shared_secret_python_ecdsa(curve, private_scalar, peer, what=what)
+    return shared_secret_cryptography(curve, private_scalar, peer, what=what)
+
+
+def shared_secret_cryptography(curve: Curve, private_scalar: int, peer: bytes, *, what: str = "public key") -> bytes:
+    """:func:`shared_secret` by OpenSSL (``ec.ECDH``), constant-time in the scalar; PKIError when
+    :mod:`cryptography` lacks the curve."""
+    crypto_curve = curve.require_crypto_curve()
+    _check_uncompressed(curve, peer, what)
+    try:
+        public = ec.EllipticCurvePublicKey.from_encoded_point(crypto_curve, peer)
+    except ValueError:
+        raise ProtocolError(f"{what} is not on {curve.name}") from None
+    private = ec.derive_private_key(_reduced_scalar(curve, private_scalar), crypto_curve)
+    return private.exchange(ec.ECDH(), public)
+
+
+def shared_secret_python_ecdsa(curve: Curve, private_scalar: int, peer: bytes, *, what: str = "public key") -> bytes:
+    """:func:`shared_secret` by python-ecdsa's arithmetic, for the curves :mod:`cryptography` lacks (not
+    constant-time)."""
+    point = multiply(decode_point(curve, peer, what=what), private_scalar)
+    return int(point.x()).to_bytes(curve.field_bytes, "big")
+
+
+def _reduced_scalar(curve: Curve, scalar: int) -> int:
+    """``scalar`` mod n, as it acts on a point of order n (OpenSSL takes only [1, n-1]); ProtocolError for a
+    multiple of n, which would give the point at infinity."""
+    reduced = scalar % curve.n
+    if reduced == 0:
+        raise ProtocolError("scalar multiplication gave the point at infinity")
+    return reduced
 
 
 def random_scalar(curve: Curve, rng: Callable[[int], bytes]) -> int:

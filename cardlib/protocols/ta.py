@@ -15,7 +15,7 @@ CVCA authorised it to read the fingerprints (DG3) or iris (DG4).  Under secure m
 
 The chip grants the rights of the CHAT chain (the AND of CVCA, DV and terminal CHATs, TR-03110-3 C.4).  Its
 current date only moves forward, from CVCA, DV and domestic terminal certificates (see
-:func:`cardlib.pki.cvc.validate_certificate`).  A link certificate verified with the current CVCA key becomes a
+:func:`cardlib.pki.cvc.chain.validate_certificate`).  A link certificate verified with the current CVCA key becomes a
 trust point of the chip for later sessions (:attr:`TAChip.trust_points`).
 
 Failures are typed: the chip answers status words and never raises; the terminal raises :class:`TAError` with
@@ -33,16 +33,9 @@ from datetime import date
 from cardlib.errors import CardlibError, DecodeError, ProtocolError
 from cardlib.lds.tlv import TLV, encode_tlv, iter_tlvs
 from cardlib.model.mrz import check_digit
-from cardlib.pki.cvc import (
-    AccessRight,
-    ChainFailure,
-    CVCChainError,
-    CVCertificate,
-    Role,
-    TrustPoint,
-    effective_rights,
-    validate_certificate,
-)
+from cardlib.pki.cvc.certificate import CVCertificate
+from cardlib.pki.cvc.chain import ChainFailure, CVCChainError, TrustPoint, effective_rights, validate_certificate
+from cardlib.pki.cvc.chat import AccessRight, Role
 from cardlib.protocols.apdu import CommandAPDU, ResponseAPDU
 from cardlib.protocols.status import (
     SW_AUTH_FAILED,
@@ -139,7 +132,7 @@ class TAStep:
 class TATerminal:
     """The terminal's half: the certificate chain and the key of its own (last) certificate.
 
-    ``signer`` signs bytes with the terminal's private key in the CV form (:func:`cardlib.pki.cvc.cv_signer`),
+    ``signer`` signs bytes with the terminal's private key in the CV form (:func:`cardlib.pki.cvc.keys.cv_signer`),
     so the key may live in a file or a token.  The chip's identifier and the terminal's Chip Authentication
     ephemeral public key bind the signature to this chip and this session.
     """

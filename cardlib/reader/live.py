@@ -19,7 +19,7 @@ from cardlib.lds.dg15 import DG15
 from cardlib.lds.files import DATA_GROUPS, EF_CARD_SECURITY, EF_CVCA
 from cardlib.lds.oids import IMPLIED_CA_PROTOCOL
 from cardlib.lds.securityinfo import DG14
-from cardlib.pki.cvc import CVCertificate
+from cardlib.pki.cvc.certificate import CVCertificate
 from cardlib.pki.eac import EACPKI
 from cardlib.protocols.aa import PublicKey, aa_verify
 from cardlib.protocols.apdu import CommandAPDU, ResponseAPDU
@@ -96,7 +96,7 @@ NO_PACE_CAM = ChipAuthResult(False, False, "not opened with PACE-CAM")
 class EACCredentials:
     """What a terminal needs for Terminal Authentication: its CV certificate chain (link certificates, DV,
     inspection system, from the chip's CVCA down) and a signer with the inspection system's private key (a
-    file's key or a token's, in the CV signature form of :func:`cardlib.pki.cvc.cv_signer`)."""
+    file's key or a token's, in the CV signature form of :func:`cardlib.pki.cvc.keys.cv_signer`)."""
 
     chain: tuple[CVCertificate, ...]
     signer: Callable[[bytes], bytes]

@@ -26,7 +26,6 @@ from hypothesis import strategies as st
 
 from cardlib.card.image import CardImage
 from cardlib.card.inputs import read_records
-from cardlib.card.testing import sample_card_image, sample_pki
 from cardlib.chip.chip import VirtualChip
 from cardlib.errors import CardlibError
 from cardlib.lds.cardsecurity import CardSecurity
@@ -40,13 +39,15 @@ from cardlib.lds.sod import SOD
 from cardlib.lds.tlv import iter_tlvs
 from cardlib.model.mrz import MRZ
 from cardlib.pki.certificates import Certificate, RevocationList, load_certificates
-from cardlib.pki.cvc import CVCertificate
+from cardlib.pki.cvc.certificate import CVCertificate
 from cardlib.pki.eac import EACPKI
 from cardlib.pki.masterlist import MasterList, encode_master_list
 from cardlib.pki.trust import TrustStore
 from cardlib.protocols.apdu import CommandAPDU, ResponseAPDU
 from cardlib.reader.reader import AccessKey, read_card
 from cardlib.reader.transport import InProcessTransport
+from cardlib.testing.cards import sample_card_image
+from cardlib.testing.pki import sample_pki
 from cardlib.verify.cardsecurity import cardsecurity_checks
 from cardlib.verify.conformance import DecodedLDS, conformance_checks
 from cardlib.verify.verifier import verify
@@ -104,8 +105,8 @@ def _dg3(data: bytes) -> object:
 
 
 def _dg3_seeds() -> list[bytes]:
-    from cardlib.card.synthetic_fingers import HEIGHT, WIDTH, synthetic_finger_wsq
     from cardlib.lds.dg3 import Compression, FingerImage, FingerPosition
+    from cardlib.testing.fingers import HEIGHT, WIDTH, synthetic_finger_wsq
     fingers = tuple(FingerImage.for_finger(synthetic_finger_wsq(seed), Compression.WSQ, position, WIDTH, HEIGHT)
                     for seed, position in ((1, FingerPosition.RIGHT_INDEX), (2, FingerPosition.LEFT_INDEX)))
     return [DG3(fingers).encode()]

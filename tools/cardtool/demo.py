@@ -25,17 +25,17 @@ from cardlib.batch.manifest import PERSO_MANIFEST
 from cardlib.batch.perso import personalize_batch
 from cardlib.batch.sources import manifest_entries
 from cardlib.card.image import CardImage
-from cardlib.card.testing import forge_dg13_expiry
 from cardlib.chip.chip import VirtualChip
-from cardlib.chip.pcscd import private_pcscd
 from cardlib.chip.vpcd import VirtualChipQueue, vpcd_card
 from cardlib.errors import CardlibError
 from cardlib.pki.hsm import softhsm_document_signer
-from cardlib.pki.testpki import TestPKI
 from cardlib.pki.trust import TrustStore
 from cardlib.reader.pcsc import NoCardError, connect
 from cardlib.reader.reader import AccessKey, ReadResult, read_card
 from cardlib.reader.transport import CardRemovedError
+from cardlib.testing.cards import forge_dg13_expiry
+from cardlib.testing.pcscd import private_pcscd
+from cardlib.testing.pki import TestPKI
 from cardlib.verify.live import verify_read
 from cardtool.folders import make_folder
 from cardtool.main import COMMANDS

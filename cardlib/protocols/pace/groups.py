@@ -70,8 +70,9 @@ class PACEGroup(ABC, Generic[Element]):
         """A validated element received from the other side; ProtocolError when invalid."""
 
     @abstractmethod
-    def secret(self, element: Element) -> bytes:
-        """The shared secret octets K of an agreed element (x-coordinate, or the padded DH value)."""
+    def agree(self, private: int, peer: bytes, *, what: str) -> bytes:
+        """The shared secret K of ``private`` with a received public key (the x-coordinate of private·peer, or
+        the padded peer^private); ProtocolError when the key is invalid."""
 
     @abstractmethod
     def map_integrated(self, field_element: int) -> Element:
@@ -120,8 +121,8 @@ class ECGroup(PACEGroup[PointJacobi]):
     def decode(self, data: bytes, *, what: str) -> PointJacobi:
         return ecpoint.decode_point(self.curve, data, what=what)
 
-    def secret(self, element: PointJacobi) -> bytes:
-        return int(element.x()).to_bytes(self.curve.field_bytes, "big")
+    def agree(self, private: int, peer: bytes, *, what: str) -> bytes:
+        return ecpoint.shared_secret(self.curve, private, peer, what=what)
 
     def map_integrated(self, field_element: int) -> PointJacobi:
         return point_encoding(self.curve, field_element)
@@ -165,8 +166,8 @@ class DHGroup(PACEGroup[int]):
     def decode(self, data: bytes, *, what: str) -> int:
         return dh.decode_public(self.group, data, what=what)
 
-    def secret(self, element: int) -> bytes:
-        return element.to_bytes(self.group.field_bytes, "big")
+    def agree(self, private: int, peer: bytes, *, what: str) -> bytes:
+        return dh.shared_secret(self.group, private, self.decode(peer, what=what))
 
     def map_integrated(self, field_element: int) -> int:
         return subgroup_encoding(self.group, field_element)

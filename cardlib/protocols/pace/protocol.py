@@ -233,7 +233,7 @@ class _PACESide:
         if canonical == self._own_ephemeral:
             raise ProtocolError("peer ephemeral public key equals our own")
         self._peer_ephemeral = canonical
-        secret = self._group.secret(self._group.multiply(peer, self._ephemeral_key))
+        secret = self._group.agree(self._ephemeral_key, canonical, what="ephemeral public key")
         self._ks_enc = kdf_enc(secret, self.params.cipher, self.params.key_bits)
         self._ks_mac = kdf_mac(secret, self.params.cipher, self.params.key_bits)
 

@@ -2,7 +2,7 @@
 
 Every feature (background, skin and hair tone, head shape, eyes, nose, mouth, shoulders) is drawn from a
 ``random.Random(seed)``: the same seed gives the same pixels, so tests and benchmarks can make portraits on
-demand and the committed samples can be regenerated with ``python -m cardlib.card.synthetic_faces DIR``.
+demand and the committed samples can be regenerated with ``python -m cardlib.testing.faces DIR``.
 """
 
 from __future__ import annotations

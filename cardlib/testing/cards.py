@@ -1,20 +1,19 @@
-"""Ready-made synthetic cards for tests, benchmarks and demos: a test PKI and personalized residents.
+"""Ready-made synthetic cards for tests, benchmarks and demos: sample residents, their signed cards, a forgery.
 
-Everything here is synthetic: the residents are invented and the portraits drawn by
-:mod:`cardlib.card.synthetic_faces`.
+Everything here is synthetic: the residents are invented, the portraits drawn by :mod:`cardlib.testing.faces`
+and the cards signed by :func:`cardlib.testing.pki.sample_pki`.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
 from datetime import date
-from functools import cache
 
 from cardlib.card.image import CardImage
 from cardlib.card.perso import ChipProfile, personalize
-from cardlib.card.synthetic_faces import synthetic_portrait_jpeg
 from cardlib.model.resident import Resident, Sex
-from cardlib.pki.testpki import TestPKI
+from cardlib.testing.faces import synthetic_portrait_jpeg
+from cardlib.testing.pki import sample_pki
 
 
 def sample_resident(index: int = 0) -> Resident:
@@ -29,12 +28,6 @@ def sample_resident(index: int = 0) -> Resident:
         father_name="Nguyễn Văn Hải", mother_name="Trần Thị Lan", spouse_name="Lê Minh Quân",
         old_id_number="012345678",
     )
-
-
-@cache
-def sample_pki() -> TestPKI:
-    """One test PKI per process (generating brainpoolP512r1 keys is the slow part of a test card)."""
-    return TestPKI.generate()
 
 
 def sample_card_image(index: int = 0, *, profile: ChipProfile | None = None) -> CardImage:
