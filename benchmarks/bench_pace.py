@@ -5,8 +5,12 @@ calls separately, so an encoding line (the chip side of a virtual chip, a termin
 price of each protocol on this machine.  PACE is ECDH on brainpoolP256r1 with AES-128 (parameter ID 13, the
 CCCD's); CAM includes the terminal's check of the chip's authentication data against its static key.  TA is
 EAC v1 with the test EAC PKI (ECDSA brainpoolP256r1, SHA-256): the terminal builds the chain's commands and
-signs the challenge, the chip verifies the DV and inspection system certificates and the signature.  Prints
-the median and best milliseconds per side over ``--runs`` runs.  Run with ``python -m benchmarks.bench_pace``.
+signs the challenge, the chip verifies the DV and inspection system certificates and the signature.  CA is
+Chip Authentication ECDH-AES-128 with the chip's brainpoolP256r1 key: the terminal's ephemeral key, its commands
+and the new session; the chip's answers and session.  Its ECDH goes through cryptography (``CA``); ``CA-ecdsa``
+runs the same CA with python-ecdsa's ECDH (the path before issue 15), the two interleaved run by run so both
+see the same machine load.  Prints the median and best milliseconds per side over ``--runs`` runs.  Run with
+``python -m benchmarks.bench_pace``.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import partial
 from typing import TypeVar
+from unittest import mock
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -26,11 +31,14 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cardlib.lds.oids import protocol_oid
 from cardlib.pki.cvc.chain import TrustPoint
 from cardlib.pki.eac import EACPKI
+from cardlib.protocols import ecpoint
+from cardlib.protocols.ca import CAChip, CATerminal
 from cardlib.protocols.pace import PACEChip, PACEParameters, PACETerminal
 from cardlib.protocols.ta import TAChip, TATerminal
 
 CAN = "123456"
 PARAMETER_ID = 13  # brainpoolP256r1
+CA_PROTOCOL = "id-CA-ECDH-AES-CBC-CMAC-128"
 MAPPINGS = {"PACE-GM": "id-PACE-ECDH-GM-AES-CBC-CMAC-128", "PACE-IM": "id-PACE-ECDH-IM-AES-CBC-CMAC-128",
             "PACE-CAM": "id-PACE-ECDH-CAM-AES-CBC-CMAC-128"}
 
@@ -78,6 +86,39 @@ def pace_run(protocol: str, chip_key: ec.EllipticCurvePrivateKey) -> _Clock:
     return clock
 
 
+def ca_run(chip_key: ec.EllipticCurvePrivateKey) -> _Clock:
+    """One Chip Authentication (MSE:Set AT, GENERAL AUTHENTICATE, both new sessions), each side timed."""
+    clock = _Clock()
+    protocol = protocol_oid(CA_PROTOCOL)
+    terminal = clock.terminal_call(lambda: CATerminal(chip_key.public_key(), protocol))
+    chip = clock.chip_call(lambda: CAChip(chip_key, protocol))
+    session = None
+    for command in clock.terminal_call(terminal.commands):
+        response, session = clock.chip_call(partial(chip.handle, command))
+        if not response.ok:
+            raise RuntimeError(f"Chip Authentication refused in the benchmark: {response.sw:04X}")
+    clock.terminal_call(terminal.complete)
+    if session is None:
+        raise RuntimeError("Chip Authentication gave the chip no session in the benchmark")
+    return clock
+
+
+def ca_run_python_ecdsa(chip_key: ec.EllipticCurvePrivateKey) -> _Clock:
+    """:func:`ca_run` with python-ecdsa's ECDH on both sides, as before issue 15."""
+    with mock.patch.object(ecpoint, "shared_secret", ecpoint.shared_secret_python_ecdsa):
+        return ca_run(chip_key)
+
+
+def _ca_interleaved(chip_key: ec.EllipticCurvePrivateKey, runs: int) -> tuple[list[_Clock], list[_Clock]]:
+    """``runs`` CAs by each path, alternating which goes first, so neither gets the warmer machine."""
+    new: list[_Clock] = []
+    old: list[_Clock] = []
+    for number in range(runs):
+        for path in (ca_run, ca_run_python_ecdsa)[:: 1 if number % 2 else -1]:
+            (new if path is ca_run else old).append(path(chip_key))
+    return new, old
+
+
 def ta_run(pki: EACPKI, trust_point: TrustPoint, ephemeral_key: bytes) -> _Clock:
     """One Terminal Authentication (DV and inspection system certificates, challenge, signature), timed."""
     clock = _Clock()
@@ -114,6 +155,9 @@ def main(argv: list[str]) -> int:
     print(f"median and best of {args.runs} runs, brainpoolP256r1, AES-128 / ECDSA-SHA-256, no transport")
     for name, protocol in MAPPINGS.items():
         print(_line(name, [pace_run(protocol, chip_key) for _ in range(args.runs)]), flush=True)
+    new_runs, old_runs = _ca_interleaved(chip_key, args.runs)
+    print(_line("CA", new_runs), flush=True)
+    print(_line("CA-ecdsa", old_runs), flush=True)
     pki = EACPKI.generate()
     ephemeral = ec.generate_private_key(ec.BrainpoolP256R1()).public_key().public_bytes(
         serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
