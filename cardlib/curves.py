@@ -2,7 +2,8 @@
 curves, and recognition of explicit domain parameters (as ICAO mandates in certificates and DG14).
 
 Curve constants come from python-ecdsa (a well-kept pure-Python library that also gives us point
-arithmetic for the PACE mapping); :mod:`cryptography` objects are offered where it supports the curve.
+arithmetic for the PACE mapping, and ECDH on the curves cryptography lacks); :mod:`cryptography` objects are
+offered where it supports the curve, and ECDH goes through them there (:func:`cardlib.protocols.ecpoint.shared_secret`).
 """
 
 from __future__ import annotations
