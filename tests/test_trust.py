@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from cardlib.errors import PKIError
 from cardlib.pki import trust
+from cardlib.pki.anchoring import ListTrust
 from cardlib.pki.certificates import Certificate, RevocationList
 from cardlib.pki.masterlist import MasterList, encode_master_list
 from cardlib.pki.profile import PKIConfig
@@ -228,7 +229,7 @@ def test_link_certificate_in_an_unanchored_list_counts_when_it_chains_to_an_anch
     stranger = TestPKI.generate(PKIConfig(country="NL", csca_common_name="Carrier CSCA"), now=NOW)
     carrier = _signed_list([link, other.csca_certificate, stranger.csca_certificate], stranger)
     store = TrustStore([_cert(pki.csca_certificate)], [RevocationList.from_cryptography(other.crl)], [carrier])
-    assert store.status_of(carrier).trust is trust.ListTrust.UNANCHORED
+    assert store.status_of(carrier).trust is ListTrust.UNANCHORED
     assert "its 3 CSCAs are not trusted (but 2 of them chain to an anchor" in store.status_of(carrier).reason
     assert set(store.cscas) == {_cert(pki.csca_certificate), _cert(link), _cert(other.csca_certificate)}
     result = store.validate_document_signer(_cert(other.ds_certificate), SOON)
@@ -267,7 +268,7 @@ def test_real_master_lists_load_unanchored_without_their_csca(shared_data: Path)
     counts = sorted(len(master_list.certificates) for master_list in store.master_lists)
     assert counts == [411, 520, 588]  # shared/data/README.md
     assert all(master_list.intact for master_list in store.master_lists)
-    assert {status.trust for status in store.master_list_statuses} == {trust.ListTrust.UNANCHORED}
+    assert {status.trust for status in store.master_list_statuses} == {ListTrust.UNANCHORED}
     assert sorted(issue.reason for issue in store.load_report) == sorted(
         f"master list signer chains to no CSCA given as an anchor (only to a CSCA inside the list itself): "
         f"loaded unanchored, its {count} CSCAs are not trusted" for count in counts)
@@ -281,7 +282,7 @@ def test_real_master_lists_are_anchored_by_their_signers_csca(shared_data: Path,
         assert master_list.signer_issuer is not None
         (tmp_path / f"{master_list.signer_issuer.fingerprint}.cer").write_bytes(master_list.signer_issuer.der)
     store = TrustStore.load(shared_data / "masterlists", tmp_path)
-    assert {status.trust for status in store.master_list_statuses} == {trust.ListTrust.ANCHORED}
+    assert {status.trust for status in store.master_list_statuses} == {ListTrust.ANCHORED}
     assert store.load_report == ()
     assert len(store.cscas) == len({c.der for ml in store.master_lists for c in ml.certificates})
 
@@ -300,11 +301,11 @@ def test_list_anchored_through_another_anchored_list(pki: TestPKI, other: TestPK
     list_a = _signed_list([other.csca_certificate], pki)
     list_b = _signed_list([third.csca_certificate], other)
     store = TrustStore([_cert(pki.csca_certificate)], master_lists=[list_b, list_a])
-    assert [store.status_of(ml).trust for ml in (list_a, list_b)] == [trust.ListTrust.ANCHORED] * 2
+    assert [store.status_of(ml).trust for ml in (list_a, list_b)] == [ListTrust.ANCHORED] * 2
     assert set(store.cscas) == {_cert(c.csca_certificate) for c in (pki, other, third)}
     assert store.validate_document_signer(_cert(third.ds_certificate), SOON).check(trust.ISSUER_FOUND).passed
     alone = TrustStore(master_lists=[list_b, list_a])
-    assert {status.trust for status in alone.master_list_statuses} == {trust.ListTrust.UNANCHORED}
+    assert {status.trust for status in alone.master_list_statuses} == {ListTrust.UNANCHORED}
     assert alone.cscas == ()
 
 

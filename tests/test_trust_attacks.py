@@ -24,11 +24,12 @@ from cryptography.x509.oid import NameOID
 from cardlib.card.image import CardImage
 from cardlib.card.perso import sign_data_groups
 from cardlib.lds.oids import ID_MASTER_LIST_SIGNER
+from cardlib.pki.anchoring import ListTrust
 from cardlib.pki.certificates import Certificate, RevocationList
 from cardlib.pki.masterlist import MasterList, encode_master_list
 from cardlib.pki.profile import FileKey, issue_crl
 from cardlib.pki.signatures import Scheme, SignatureAlgorithm
-from cardlib.pki.trust import ListTrust, TrustStore
+from cardlib.pki.trust import TrustStore
 from cardlib.testing.cards import sample_card_image
 from cardlib.testing.pki import TestPKI, sample_pki
 

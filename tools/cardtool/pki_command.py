@@ -24,13 +24,14 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from cardlib.errors import PKIError
+from cardlib.pki.anchoring import ListTrust
 from cardlib.pki.certificates import Certificate, RevocationList, pem_blocks
 from cardlib.pki.eac import EACPKI, EACConfig
 from cardlib.pki.hsm import SOFTHSM_MODULE, PinSource, TokenConfig
 from cardlib.pki.lint import LintReport, lint_certificate, lint_crl
 from cardlib.pki.operations import IssuingAuthority
 from cardlib.pki.profile import KeySpec, PKIConfig
-from cardlib.pki.trust import ListTrust, TrustStore
+from cardlib.pki.trust import TrustStore
 from cardtool.folders import check_output_folder, make_folder
 from cardtool.helptext import end_with_example
 from cardtool.main import COMMANDS
