@@ -65,12 +65,6 @@ def image() -> CardImage:
     return sample_card_image()
 
 
-@pytest.fixture(scope="module")
-def pcscd() -> Iterator[PcscdInstance]:
-    with private_pcscd() as instance:
-        yield instance
-
-
 def _can(image: CardImage) -> AccessKey:
     assert image.secrets is not None
     return AccessKey.can(image.secrets.can)

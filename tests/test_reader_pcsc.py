@@ -3,8 +3,6 @@ behind it, and :func:`read_card` through :class:`PCSCTransport` — plus the PC/
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from vpcd_cards import DelegatingCard
 
@@ -16,7 +14,7 @@ from cardlib.reader.pcsc import NoCardError, NoReaderError, connect, list_reader
 from cardlib.reader.reader import AccessKey, read_card
 from cardlib.reader.transport import CardRemovedError, InProcessTransport, PCSCTransport
 from cardlib.testing.cards import sample_card_image
-from cardlib.testing.pcscd import PcscdInstance, private_pcscd
+from cardlib.testing.pcscd import PcscdInstance
 
 pytestmark = pytest.mark.pcsc  # every test here reads through a private pcscd
 
@@ -24,12 +22,6 @@ pytestmark = pytest.mark.pcsc  # every test here reads through a private pcscd
 @pytest.fixture(scope="module")
 def image() -> CardImage:
     return sample_card_image()
-
-
-@pytest.fixture(scope="module")
-def pcscd() -> Iterator[PcscdInstance]:
-    with private_pcscd() as instance:
-        yield instance
 
 
 def _keys(image: CardImage) -> tuple[AccessKey, AccessKey]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from functools import cache
@@ -39,7 +38,7 @@ from cardlib.reader.transport import InProcessTransport, Transport
 from cardlib.testing.cards import sample_resident
 from cardlib.testing.faces import synthetic_portrait_jpeg
 from cardlib.testing.fingers import synthetic_finger_wsq
-from cardlib.testing.pcscd import PcscdInstance, private_pcscd
+from cardlib.testing.pcscd import PcscdInstance
 from cardlib.testing.pki import sample_pki
 from cardlib.verify.live import verify_read
 
@@ -247,12 +246,6 @@ def test_ta_commands_need_a_session_and_chip_authentication() -> None:
                        eac=EACCredentials.of(pki()))
     assert not result.terminal_auth.performed and "Chip Authentication" in result.terminal_auth.reason
     assert "DG3" in result.protected_files and all(name in result.dump.files for name in BASIC)
-
-
-@pytest.fixture(scope="module")
-def pcscd() -> Iterator[PcscdInstance]:
-    with private_pcscd() as instance:
-        yield instance
 
 
 def test_through_pcscd(pcscd: PcscdInstance) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,7 +17,7 @@ from cardlib.chip.vpcd import VirtualChipQueue, vpcd_card
 from cardlib.lds.files import EMRTD_AID
 from cardlib.protocols.apdu import CommandAPDU, ResponseAPDU
 from cardlib.protocols.bac import BACTerminal
-from cardlib.testing.pcscd import PcscdInstance, private_pcscd, reader_conf
+from cardlib.testing.pcscd import PcscdInstance, reader_conf
 
 pytestmark = pytest.mark.pcsc  # vpcd cards behind a private pcscd
 
@@ -26,12 +25,6 @@ pytestmark = pytest.mark.pcsc  # vpcd cards behind a private pcscd
 MRZ_INFORMATION = "L898902C<369080619406236"
 CARD_ACCESS = bytes.fromhex("31143012060A04007F0007020204020202010202010D")
 CONNECT_TIMEOUT = 10.0
-
-
-@pytest.fixture(scope="module")
-def pcscd() -> Iterator[PcscdInstance]:
-    with private_pcscd() as instance:
-        yield instance
 
 
 def _image(shared_data: Path, document: str = MRZ_INFORMATION) -> CardImage:
