@@ -18,10 +18,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from cardtool.charts import Series
 from cardtool.main import main
 from cardtool.perso_command import personalize_batch
 from cardtool.progress import Progress
-from cardtool.qa_report import FailureGroup, Series
+from cardtool.qa_summary import FailureGroup
 
 from cardlib.batch.accounting import DATA, DUPLICATE, UNEXPECTED, BatchAccounting, differing_files
 from cardlib.batch.checking import CheckedCard, check_item

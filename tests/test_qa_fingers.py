@@ -7,7 +7,8 @@ from dataclasses import replace
 from datetime import date
 
 import pytest
-from cardtool.qa_report import BatchSummary
+from cardtool.qa_report import qa_page
+from cardtool.qa_summary import BatchSummary
 
 from cardlib.batch.outcome import CardOutcome
 from cardlib.card.image import CardImage
@@ -72,5 +73,5 @@ def test_report_page_says_whether_dg3_was_read_and_verified(card: CardImage) -> 
         summary.add(outcome)
     line = "Fingerprints (DG3): 2 read and hash verified; 1 not read (Terminal Authentication needed)"
     assert summary.dg3_line() == line
-    assert line in summary.html("batch")
+    assert line in qa_page(summary, "batch")
     assert BatchSummary().dg3_line() == "Fingerprints (DG3): no card's SOD lists DG3"

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from cardtool.main import main
 from cardtool.perso_command import personalize_batch
-from cardtool.qa_report import CARDS, REASONS_SHOWN, BatchSummary, FailureGroup, check_words, operator
+from cardtool.qa_report import CARDS, operator, qa_page
+from cardtool.qa_summary import REASONS_SHOWN, BatchSummary, FailureGroup, check_words
 from cryptography import x509
 from playwright.sync_api import Page, Request, expect, sync_playwright
 from test_qa import SAMPLES, alter_file, card_folders, copy_as_dumps, outcomes, trust_args
@@ -194,7 +195,7 @@ def test_per_reader_statistics() -> None:
         outcome = CardOutcome(f"c{number}", verdict, "", ("read",) if verdict == "error" else (), (),
                               reader=reader, read_ms=100.0 * (number + 1), apdus=40, finished=1000.0 + 30 * number)
         list(summary.counted([outcome]))
-    page = summary.html("t")
+    page = qa_page(summary, "t")
     assert summary.readers["ACS 0"].cards == 2 and summary.readers["ACS 1"].verdicts["error"] == 1
     row = re.search(r"<tr><td>ACS 1</td>(.*?)</tr>", page)
     assert row is not None

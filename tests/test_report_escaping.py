@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from cardtool.charts import bar_chart
 from cardtool.perso_command import ManifestReport
-from cardtool.qa_report import BatchSummary, PersoInput, RunInfo, bar_chart
+from cardtool.qa_report import PersoInput, RunInfo, qa_page
+from cardtool.qa_summary import BatchSummary
 
 from cardlib.batch.manifest import PersoEntry, PortraitNote
 from cardlib.batch.outcome import CardOutcome
@@ -30,7 +32,7 @@ def test_qa_page_escapes_a_hostile_dg13_name_reason_reader_and_signer() -> None:
     list(summary.missing_rows([ManifestEntry(2, f"079{HOSTILE}", Path(f"/cards/{HOSTILE}"))]))
     perso = PersoInput("/perso", f"{HOSTILE}.csv", "00" * 32, HOSTILE, 1, 1, f"/perso/{HOSTILE}.csv",
                        ((3, HOSTILE, HOSTILE, HOSTILE),))
-    page = summary.html(f"QA {HOSTILE}", RunInfo(batch=HOSTILE, operator=HOSTILE, sources=(HOSTILE,),
+    page = qa_page(summary, f"QA {HOSTILE}", RunInfo(batch=HOSTILE, operator=HOSTILE, sources=(HOSTILE,),
                                                    trust_anchors=(HOSTILE,), perso=perso))
     assert _scripts(page) == ["<script"]  # the page's own search script, nothing from the card
     assert f"DG13 reason {ESCAPED}" in page and f"<td>{ESCAPED}</td>" in page

@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 from cardlib.batch.manifest import PERSO_MANIFEST
+from cardlib.batch.outcome import CardOutcome
 from cardlib.batch.perso import personalize_batch
 from cardlib.batch.sources import manifest_entries
 from cardlib.card.image import CardImage
@@ -39,7 +40,7 @@ from cardlib.testing.pki import TestPKI
 from cardlib.verify.live import verify_read
 from cardtool.folders import make_folder
 from cardtool.main import COMMANDS
-from cardtool.qa_report import CardOutcome, ReportWriter
+from cardtool.qa_report import ReportWriter
 
 SAMPLES = Path(__file__).resolve().parent / "samples" / "residents.csv"
 MARKER = ".cardtool-demo"

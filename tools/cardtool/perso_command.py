@@ -33,11 +33,12 @@ from cardlib.lds.oids import PROTOCOLS, protocol_oid
 from cardlib.pki.eac import EAC_CVCA_FILE, load_cvca
 from cardlib.pki.hsm import PinSource
 from cardlib.protocols.pace import PACEParameters
+from cardtool.charts import bar_chart
 from cardtool.folders import check_output_folder
 from cardtool.main import COMMANDS
 from cardtool.pages import render
 from cardtool.progress import Progress
-from cardtool.qa_report import FailureGroup, bar_chart
+from cardtool.qa_summary import FailureGroup
 
 MANIFEST = PERSO_MANIFEST
 REJECTED = REJECTED_CSV

@@ -45,7 +45,8 @@ from cardtool.access import add_read_options, chip_models
 from cardtool.folders import check_output_folder, make_folder
 from cardtool.perso_command import BATCH, REJECTED
 from cardtool.progress import Progress
-from cardtool.qa_report import PAGE, RESULTS, BatchSummary, PersoInput, ReportWriter, RunInfo
+from cardtool.qa_report import PAGE, RESULTS, PersoInput, ReportWriter, RunInfo
+from cardtool.qa_summary import BatchSummary
 from cardtool.verify_command import load_trust
 
 RUN_FILE = "run.json"
