@@ -1,11 +1,11 @@
 """Access control of the virtual chip: the chip side of BAC and PACE, up to the session they open.
 
-:class:`AccessControl` keeps the one protocol run in progress outside a session (BAC after GET CHALLENGE, PACE
-after MSE:Set AT) and answers its commands; when a run succeeds it hands back an :class:`OpenedSession` (the
-secure messaging keys and the chip's identifier for Terminal Authentication).  Whether a session is already
-open, and what follows it (Chip and Terminal Authentication), is the chip's business
-(:class:`~cardlib.chip.chip.VirtualChip`).  Failures raise :class:`~cardlib.chip.files.Refused` with the
-status word a real chip answers.
+:class:`AccessControl` answers the commands of BAC and PACE outside a session; the run under way (the
+:class:`~cardlib.protocols.bac.BACChip` after GET CHALLENGE, the :class:`~cardlib.protocols.pace.PACEChip` after
+MSE:Set AT) is held by the chip's session (:class:`~cardlib.chip.session.Session`) and handed in with each
+command.  When a run succeeds it hands back an :class:`OpenedSession` (the secure messaging keys and the chip's
+identifier for Terminal Authentication).  Failures raise :class:`~cardlib.chip.files.Refused` with the status
+word a real chip answers.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from cardlib.protocols.pace import PACEChip, PACEParameters
 from cardlib.protocols.sm import SecureMessaging
 from cardlib.protocols.status import (
     SW_AUTH_FAILED,
-    SW_CONDITIONS,
     SW_REFERENCE_NOT_FOUND,
     SW_WRONG_DATA,
     SW_WRONG_LENGTH,
@@ -51,36 +50,30 @@ class OpenedSession:
 
 
 class AccessControl:
-    """BAC and PACE of one chip, outside a session: the run in progress and the session it opens."""
+    """BAC and PACE of one chip, outside a session: the runs it starts and the sessions they open."""
 
     def __init__(self, secrets: ChipSecrets, options: ChipOptions, card_access: bytes | None) -> None:
         self._secrets = secrets
         self._options = options
         self._pace_parameters = _pace_parameters(card_access)
-        self.reset()
-
-    def reset(self) -> None:
-        """Forget any run in progress (reset, or the session closed)."""
-        self._bac: BACChip | None = None
-        self._pace: PACEChip | None = None
 
     # -- BAC ------------------------------------------------------------------------------------------
 
-    def bac_challenge(self) -> bytes:
-        """GET CHALLENGE outside a session on a BAC chip: RND.IC, remembered for MUTUAL AUTHENTICATE."""
-        self._bac = BACChip(self._secrets.mrz_information)
-        return self._bac.challenge()
+    def bac_run(self) -> BACChip:
+        """GET CHALLENGE outside a session on a BAC chip: a BAC run, whose RND.IC MUTUAL AUTHENTICATE needs."""
+        return BACChip(self._secrets.mrz_information)
 
-    def mutual_authenticate(self, cmd: CommandAPDU) -> tuple[bytes, OpenedSession]:
-        """EXTERNAL/MUTUAL AUTHENTICATE of BAC (ICAO 9303-11 §4.3): ``bac_wrong_key_sw`` (6300) when the MRZ
-        keys are wrong, 6985 without a preceding GET CHALLENGE."""
+    def check_mutual_authenticate(self, cmd: CommandAPDU) -> None:
+        """What MUTUAL AUTHENTICATE earns in plain before the chip looks for a challenge: 6A88 on a chip
+        without BAC, 6A86 for P1-P2 other than 0000."""
         if not self._options.bac:
             raise Refused(SW_REFERENCE_NOT_FOUND)
         if cmd.p1 or cmd.p2:
             raise Refused(SW_WRONG_P1P2)
-        bac, self._bac = self._bac, None
-        if bac is None:
-            raise Refused(SW_CONDITIONS)
+
+    def mutual_authenticate(self, bac: BACChip, cmd: CommandAPDU) -> tuple[bytes, OpenedSession]:
+        """EXTERNAL/MUTUAL AUTHENTICATE of BAC (ICAO 9303-11 §4.3) with the challenge of ``bac``:
+        ``bac_wrong_key_sw`` (6300) when the MRZ keys are wrong."""
         if len(cmd.data) != BAC_DATA_LENGTH:
             raise Refused(SW_WRONG_LENGTH)
         try:
@@ -92,9 +85,8 @@ class AccessControl:
 
     # -- PACE -----------------------------------------------------------------------------------------
 
-    def pace_set_at(self, cmd: CommandAPDU) -> None:
-        """MSE:Set AT for PACE: choose the password (MRZ or CAN) and the PACEInfo."""
-        self._pace = None
+    def pace_set_at(self, cmd: CommandAPDU) -> PACEChip:
+        """MSE:Set AT for PACE: the PACE run with the password (MRZ or CAN) and the PACEInfo it names."""
         try:
             objects = list(iter_tlvs(cmd.data, file="MSE:Set AT"))
         except DecodeError:
@@ -114,7 +106,7 @@ class AccessControl:
             chip.set_at(cmd.data)
         except ProtocolError:
             raise Refused(SW_WRONG_DATA) from None
-        self._pace = chip
+        return chip
 
     def _chosen_pace_parameters(self, objects: list[TLV]) -> PACEParameters:
         """The PACEInfo of EF.CardAccess named by DO80 (protocol) and, if present, DO84 (parameter ID)."""
@@ -129,23 +121,18 @@ class AccessControl:
                 return params
         raise Refused(SW_WRONG_DATA)
 
-    def pace_step(self, cmd: CommandAPDU) -> tuple[bytes, OpenedSession | None]:
-        """One GENERAL AUTHENTICATE step of PACE; a failed step (wrong CAN/MRZ shows at the token check)
-        answers 6300.  The opened session comes with the last step."""
-        pace = self._pace
-        if pace is None:
-            raise Refused(SW_CONDITIONS)
+    @staticmethod
+    def pace_step(pace: PACEChip, cmd: CommandAPDU) -> tuple[bytes, OpenedSession | None]:
+        """One GENERAL AUTHENTICATE step of the PACE run ``pace``; a failed step (wrong CAN/MRZ shows at the
+        token check) answers 6300.  The opened session comes with the last step."""
         if cmd.data[:1] != bytes([TAG_DYNAMIC_AUTHENTICATION]):
-            self._pace = None
             raise Refused(SW_WRONG_DATA)
         try:
             response = pace.general_authenticate(cmd.data)
         except CardlibError:
-            self._pace = None
             raise Refused(SW_AUTH_FAILED) from None
         if pace.secure_messaging is None:
             return response, None
-        self._pace = None
         return response, OpenedSession(pace.secure_messaging, id_picc_after_pace(pace.ephemeral_public_key))
 
 

@@ -33,16 +33,19 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from cardlib.card.image import AAPrivateKey, CardImage, ChipSecrets
 from cardlib.chip.access import AccessControl, OpenedSession
-from cardlib.chip.files import (
-    INS_READ_BINARY,
-    INS_READ_BINARY_ODD,
-    SW1_EXACT_LENGTH,
-    FileCommands,
-    Refused,
-    field_files,
-)
+from cardlib.chip.files import SW1_EXACT_LENGTH, FileCommands, Refused, field_files
 from cardlib.chip.filesystem import FileSystem
 from cardlib.chip.options import ChipOptions
+from cardlib.chip.session import (
+    INS_GENERAL_AUTHENTICATE,
+    Action,
+    Command,
+    Refuse,
+    Session,
+    State,
+    command_of,
+    held,
+)
 from cardlib.errors import CardlibError
 from cardlib.lds import files as lds_files
 from cardlib.lds.oids import IMPLIED_CA_PROTOCOL
@@ -58,7 +61,6 @@ from cardlib.protocols.status import (
     SW_INS_NOT_SUPPORTED,
     SW_OK,
     SW_REFERENCE_NOT_FOUND,
-    SW_SECURITY_STATUS,
     SW_SM_MISSING,
     SW_SM_WRONG,
     SW_UNKNOWN,
@@ -67,20 +69,8 @@ from cardlib.protocols.status import (
 )
 from cardlib.protocols.ta import TAChip, encode_ef_cvca
 
-INS_SELECT = 0xA4
-INS_GET_CHALLENGE = 0x84
-INS_EXTERNAL_AUTHENTICATE = 0x82
-INS_INTERNAL_AUTHENTICATE = 0x88
-INS_MANAGE_SECURITY_ENVIRONMENT = 0x22
-INS_GENERAL_AUTHENTICATE = 0x86
 INS_GET_RESPONSE = 0xC0
-INS_PERFORM_SECURITY_OPERATION = 0x2A
 SW1_MORE_DATA = 0x61
-MSE_SET_AT_PACE = (0xC1, 0xA4)
-MSE_SET_AT_CA = (0x41, 0xA4)
-MSE_SET_KAT_CA = (0x41, 0xA6)
-MSE_SET_DST_TA = (0x81, 0xB6)
-MSE_SET_AT_TA = (0x81, 0xA4)
 MAX_EF_CVCA_KEYS = 2
 CLA_ALLOWED_BITS = 0x1C  # command chaining (10) and secure messaging indication (0C)
 SM_CLA = 0x0C
@@ -104,20 +94,22 @@ class VirtualChip:
         self._fs = FileSystem(files)
         self._files = FileCommands(self._fs, self.options, self)
         self._access = AccessControl(self._secrets, self.options, self._fs.content(lds_files.EF_CARD_ACCESS.name))
-        self._handlers: dict[int, Callable[[CommandAPDU], ResponseAPDU]] = {
-            INS_SELECT: self._files.select,
-            INS_READ_BINARY: self._files.read_binary,
-            INS_READ_BINARY_ODD: self._files.read_binary,
-            INS_GET_CHALLENGE: self._get_challenge,
-            INS_EXTERNAL_AUTHENTICATE: self._external_authenticate,
-            INS_MANAGE_SECURITY_ENVIRONMENT: self._manage_security_environment,
-            INS_GENERAL_AUTHENTICATE: self._general_authenticate,
-            INS_PERFORM_SECURITY_OPERATION: self._terminal_authentication,
+        self._actions: dict[Action, Callable[[CommandAPDU], ResponseAPDU]] = {
+            Action.SELECT: self._files.select,
+            Action.READ_BINARY: self._files.read_binary,
+            Action.BAC_CHALLENGE: self._bac_challenge,
+            Action.BAC_MUTUAL_AUTHENTICATE: self._mutual_authenticate,
+            Action.PACE_SET_AT: self._pace_set_at,
+            Action.PACE_STEP: self._pace_step,
+            Action.RANDOM_CHALLENGE: _random_challenge,
+            Action.CHIP_AUTHENTICATION: self._chip_authentication,
+            Action.TERMINAL_AUTHENTICATION: self._terminal_authentication,
         }
         aa_key = self._secrets.aa_private_key
         if aa_key is not None:
-            self._handlers[INS_INTERNAL_AUTHENTICATE] = lambda cmd: self._internal_authenticate(aa_key, cmd)
+            self._actions[Action.ACTIVE_AUTHENTICATION] = partial(self._internal_authenticate, aa_key)
         self._new_ca_chip = _ca_chip_factory(files, self._secrets)
+        self._session = Session()
         self._reset_state()
 
     def __repr__(self) -> str:
@@ -140,13 +132,19 @@ class VirtualChip:
         return tuple(self._eac_trust)
 
     @property
+    def state(self) -> State:
+        """The state of the session (:mod:`cardlib.chip.session`)."""
+        return self._session.state
+
+    @property
     def secure_messaging_active(self) -> bool:
         """True while secure messaging protects the channel (keys from BAC or PACE, then Chip Authentication)."""
-        return self._sm is not None
+        return self._session.state.secured
 
     def eac_released(self, number: int) -> bool:
         """True when Terminal Authentication in this session granted the right to read data group ``number``."""
-        return self._ta is not None and self._ta.may_read(number)
+        ta = self._session.ta
+        return ta is not None and ta.may_read(number)
 
     def power_on(self) -> bytes:
         """Power the chip up: sessions and selections are dropped; returns the ATR."""
@@ -161,15 +159,7 @@ class VirtualChip:
         self._files.reset()
         self._held: tuple[CommandAPDU, ResponseAPDU] | None = None
         self._pending = b""
-        self._close_session()
-
-    def _close_session(self) -> None:
-        self._sm: SecureMessaging | None = None
-        self._next_sm: SecureMessaging | None = None
-        self._access.reset()
-        self._ca: CAChip | None = None
-        self._ta: TAChip | None = None
-        self._id_picc = b""  # the chip's identifier for Terminal Authentication, set by BAC/PACE
+        self._session = self._session.closed()
 
     # -- APDU processing ------------------------------------------------------------------------------
 
@@ -184,7 +174,7 @@ class VirtualChip:
         try:
             return self._runtime(bytes(raw)).encode()
         except Exception:  # the last line of defence: a reader must always get a status word
-            self._close_session()
+            self._session = self._session.closed()
             return SW_UNKNOWN.to_bytes(2, "big")
 
     def _runtime(self, raw: bytes) -> ResponseAPDU:
@@ -223,8 +213,8 @@ class VirtualChip:
             return ResponseAPDU(b"", SW_WRONG_LENGTH)
         if cmd.cla & ~CLA_ALLOWED_BITS & 0xFF:
             return ResponseAPDU(b"", SW_CLA_NOT_SUPPORTED)
-        if self._sm is not None:
-            return self._process_protected(cmd, self._sm)
+        if self._session.state.secured:
+            return self._process_protected(cmd, held(self._session.secure_messaging))
         if cmd.cla & SM_CLA:
             return ResponseAPDU(b"", SW_SM_WRONG)
         return self._dispatch(cmd)
@@ -232,23 +222,27 @@ class VirtualChip:
     def _process_protected(self, cmd: CommandAPDU, sm: SecureMessaging) -> ResponseAPDU:
         """Unwrap, execute and wrap one command of an SM session; SM errors end the session in plain.
 
-        After a successful Chip Authentication the answer is still wrapped with the old keys; the chip
-        switches to the new session (SSC 0) only then, for the next command (ICAO 9303-11 §6.2).
+        After a successful Chip Authentication (``CA_PENDING``) the answer is still wrapped with the old keys;
+        the chip switches to the new session (SSC 0) only then, for the next command (ICAO 9303-11 §6.2).
         """
         if cmd.cla & SM_CLA != SM_CLA:
-            self._close_session()
+            self._session = self._session.closed()
             return ResponseAPDU(b"", SW_SM_MISSING)
         try:
             plain = sm.unprotect_command(cmd)
         except CardlibError:
-            self._close_session()
+            self._session = self._session.closed()
             return ResponseAPDU(b"", SW_SM_WRONG)
         response = self._dispatch(plain)
-        next_sm, self._next_sm = self._next_sm, None
         if not cmd.extended and len(response.data) > sm.max_plain_read and self.options.chaining is None:
             response = ResponseAPDU(b"", SW_WRONG_LENGTH)  # the protected answer would not fit 256 bytes
-        if self._sm is not sm:
-            return response
+        answer = self._protect(sm, response)
+        if self._session.state is State.CA_PENDING:
+            self._session = self._session.switched(self._new_ta_chip()) if response.ok else self._session.kept()
+        return answer
+
+    def _protect(self, sm: SecureMessaging, response: ResponseAPDU) -> ResponseAPDU:
+        """``response`` protected as the options say: errors in plain, or a MAC only on 9000."""
         if self.options.plain_errors is not None and _is_error(response):
             sm.advance(self.options.plain_errors - 1)
             return response
@@ -256,58 +250,86 @@ class VirtualChip:
         if self.options.mac_only_9000 and not response.ok:
             sm.advance(-1)  # the response is not counted
             return ResponseAPDU(protected.data[:-MAC_DO_LENGTH], response.sw)
-        if next_sm is not None and response.ok:
-            self._sm = next_sm
-            self._ta = self._new_ta_chip()
         return protected
 
     def _dispatch(self, cmd: CommandAPDU) -> ResponseAPDU:
-        handler = self._handlers.get(cmd.ins)
-        if handler is None:
+        """Run ``cmd`` as the session's state says (:data:`~cardlib.chip.session.TABLE`), after the checks a
+        chip makes before it looks at the session."""
+        command = command_of(cmd)
+        if command is None or (command is Command.INTERNAL_AUTHENTICATE and self._secrets.aa_private_key is None):
             return ResponseAPDU(b"", SW_INS_NOT_SUPPORTED)
         if cmd.extended and not self.options.extended_length:
             return ResponseAPDU(b"", self.options.extended_sw)
         internal_error = dict(self.options.internal_errors).get(cmd.ins)
-        if internal_error is not None and self._sm is None:
+        if internal_error is not None and not self._session.state.secured:
             return ResponseAPDU(b"", internal_error)
         try:
-            return handler(cmd)
+            self._check_header(command, cmd)
+            action = self._session.action(command)
+            if isinstance(action, Refuse):
+                return ResponseAPDU(b"", action.sw)
+            return self._actions[action](cmd)
         except Refused as status:
             return ResponseAPDU(b"", status.sw)
 
-    # -- BAC ------------------------------------------------------------------------------------------
-
-    def _get_challenge(self, cmd: CommandAPDU) -> ResponseAPDU:
-        """GET CHALLENGE: RND.IC for BAC (outside a session) or a nonce for the terminal."""
-        if cmd.p1 or cmd.p2:
+    def _check_header(self, command: Command, cmd: CommandAPDU) -> None:
+        """What a command's header earns whatever the session: GET CHALLENGE and GENERAL AUTHENTICATE take
+        P1-P2 0000 (GET CHALLENGE an Le of 8 and no data), BAC's MUTUAL AUTHENTICATE is checked in plain."""
+        if command in (Command.GET_CHALLENGE, Command.GENERAL_AUTHENTICATE) and (cmd.p1 or cmd.p2):
             raise Refused(SW_WRONG_P1P2)
-        if cmd.le != CHALLENGE_LENGTH or cmd.data:
+        if command is Command.GET_CHALLENGE and (cmd.le != CHALLENGE_LENGTH or cmd.data):
             raise Refused(SW_WRONG_LENGTH)
-        if self._sm is not None and self._ta is not None:
-            return self._terminal_authentication(cmd)
-        if self._sm is not None or not self.options.bac:
-            return ResponseAPDU(os.urandom(CHALLENGE_LENGTH), SW_OK)
-        return ResponseAPDU(self._access.bac_challenge(), SW_OK)
+        if command is Command.EXTERNAL_AUTHENTICATE and not self._session.state.secured:
+            self._access.check_mutual_authenticate(cmd)
 
-    def _external_authenticate(self, cmd: CommandAPDU) -> ResponseAPDU:
-        """EXTERNAL/MUTUAL AUTHENTICATE of BAC (ICAO 9303-11 §4.3): 6300 when the MRZ keys are wrong; inside a
-        session, the last step of Terminal Authentication."""
-        if self._sm is not None:
-            return self._terminal_authentication(cmd)
-        response, opened = self._access.mutual_authenticate(cmd)
+    # -- BAC and PACE ---------------------------------------------------------------------------------
+
+    def _bac_challenge(self, cmd: CommandAPDU) -> ResponseAPDU:
+        """GET CHALLENGE outside a session: RND.IC, starting BAC (a random nonce on a chip without BAC)."""
+        if not self.options.bac:
+            return _random_challenge(cmd)
+        bac = self._access.bac_run()
+        self._session = self._session.bac_started(bac)
+        return ResponseAPDU(bac.challenge(), SW_OK)
+
+    def _mutual_authenticate(self, cmd: CommandAPDU) -> ResponseAPDU:
+        """EXTERNAL/MUTUAL AUTHENTICATE of BAC (ICAO 9303-11 §4.3): the challenge is used once, whatever the
+        outcome (6300 when the MRZ keys are wrong)."""
+        try:
+            response, opened = self._access.mutual_authenticate(held(self._session.bac), cmd)
+        except Refused:
+            self._session = self._session.closed()
+            raise
         self._open(opened)
         return ResponseAPDU(response, SW_OK)
 
+    def _pace_set_at(self, cmd: CommandAPDU) -> ResponseAPDU:
+        """MSE:Set AT for PACE: a new PACE run; a refused one leaves none."""
+        self._session = self._session.closed()
+        self._session = self._session.pace_started(self._access.pace_set_at(cmd))
+        return ResponseAPDU(b"", SW_OK)
+
+    def _pace_step(self, cmd: CommandAPDU) -> ResponseAPDU:
+        """One step of PACE (:meth:`AccessControl.pace_step`): a failed one ends the run, the last opens the
+        session."""
+        try:
+            response, opened = self._access.pace_step(held(self._session.pace), cmd)
+        except Refused:
+            self._session = self._session.closed()
+            raise
+        if opened is not None:
+            self._open(opened)
+        return ResponseAPDU(response, SW_OK)
+
     def _open(self, opened: OpenedSession) -> None:
-        """Secure messaging from now on, as BAC or PACE agreed."""
-        self._sm, self._id_picc = opened.secure_messaging, opened.id_picc
+        """Secure messaging from now on, as BAC or PACE agreed, with this session's Chip Authentication."""
+        ca = self._new_ca_chip() if self._new_ca_chip is not None else None
+        self._session = self._session.opened(opened.secure_messaging, opened.id_picc, ca)
 
     # -- Active Authentication ----------------------------------------------------------------------
 
     def _internal_authenticate(self, key: AAPrivateKey, cmd: CommandAPDU) -> ResponseAPDU:
         """INTERNAL AUTHENTICATE (ICAO 9303-11 §6.1): sign the terminal's 8-byte challenge, after BAC/PACE."""
-        if self._sm is None:
-            raise Refused(SW_SECURITY_STATUS)
         if cmd.p1 or cmd.p2:
             raise Refused(SW_WRONG_P1P2)
         if len(cmd.data) != CHALLENGE_LENGTH or cmd.le is None:
@@ -323,81 +345,42 @@ class VirtualChip:
             raise Refused(SW_WRONG_LENGTH)
         return ResponseAPDU(signature, SW_OK)
 
-    # -- PACE -----------------------------------------------------------------------------------------
-
-    def _manage_security_environment(self, cmd: CommandAPDU) -> ResponseAPDU:
-        """MSE:Set AT for PACE (P1P2 C1A4), or Set AT/Set KAT for Chip Authentication (41A4/41A6)."""
-        if (cmd.p1, cmd.p2) in (MSE_SET_AT_CA, MSE_SET_KAT_CA):
-            return self._chip_authentication(cmd)
-        if (cmd.p1, cmd.p2) in (MSE_SET_DST_TA, MSE_SET_AT_TA):
-            return self._terminal_authentication(cmd)
-        if (cmd.p1, cmd.p2) != MSE_SET_AT_PACE:
-            raise Refused(SW_WRONG_P1P2)
-        return self._pace_set_at(cmd)
-
-    def _pace_set_at(self, cmd: CommandAPDU) -> ResponseAPDU:
-        """MSE:Set AT for PACE: choose the password (MRZ or CAN) and the PACEInfo; only outside a session."""
-        if self._sm is not None:
-            raise Refused(SW_CONDITIONS)
-        self._access.pace_set_at(cmd)
-        return ResponseAPDU(b"", SW_OK)
-
-    def _general_authenticate(self, cmd: CommandAPDU) -> ResponseAPDU:
-        """GENERAL AUTHENTICATE: inside a BAC/PACE session the key exchange of Chip Authentication,
-        outside one the next step of PACE."""
-        if cmd.p1 or cmd.p2:
-            raise Refused(SW_WRONG_P1P2)
-        if self._sm is not None:
-            return self._chip_authentication(cmd)
-        return self._pace_step(cmd)
-
-    def _pace_step(self, cmd: CommandAPDU) -> ResponseAPDU:
-        """One step of PACE (:meth:`AccessControl.pace_step`); the last opens the session."""
-        response, opened = self._access.pace_step(cmd)
-        if opened is not None:
-            self._open(opened)
-        return ResponseAPDU(response, SW_OK)
-
-    # -- Chip Authentication --------------------------------------------------------------------------
+    # -- Chip and Terminal Authentication -------------------------------------------------------------
 
     def _chip_authentication(self, cmd: CommandAPDU) -> ResponseAPDU:
         """MSE:Set KAT, MSE:Set AT or GENERAL AUTHENTICATE of Chip Authentication, inside a BAC/PACE session.
 
-        Before BAC/PACE the chip answers 6982.  A chip without a CA key answers MSE with 6A88 (referenced
-        data not found: the instruction exists, as PACE uses it, but there is no key to reference) and a
-        GENERAL AUTHENTICATE in a session with 6985 (no security environment set).  The new session agreed
-        here is kept aside until the answer has gone out under the current keys.
+        A chip without a CA key answers MSE with 6A88 (referenced data not found: the instruction exists, as
+        PACE uses it, but there is no key to reference) and GENERAL AUTHENTICATE with 6985 (no security
+        environment set).  The keys agreed here wait in ``CA_PENDING`` until the answer has gone out.
         """
-        if self._sm is None:
-            raise Refused(SW_SECURITY_STATUS)
-        if self._ca is None:
-            if self._new_ca_chip is None:
-                raise Refused(SW_CONDITIONS if cmd.ins == INS_GENERAL_AUTHENTICATE else SW_REFERENCE_NOT_FOUND)
-            self._ca = self._new_ca_chip()
-        response, session = self._ca.handle(cmd)
-        self._next_sm = session
+        ca = self._session.ca
+        if ca is None:
+            raise Refused(SW_CONDITIONS if cmd.ins == INS_GENERAL_AUTHENTICATE else SW_REFERENCE_NOT_FOUND)
+        response, agreed = ca.handle(cmd)
+        if agreed is not None:
+            self._session = self._session.ca_agreed(agreed)
         return response
-
-
-    # -- Terminal Authentication ----------------------------------------------------------------------
 
     def _new_ta_chip(self) -> TAChip | None:
         """Terminal Authentication's state once Chip Authentication switched the keys; None without a CVCA."""
-        if not self._eac_trust or self._ca is None:
+        if not self._eac_trust:
             return None
-        return TAChip(self._eac_trust, self._eac_date, id_picc=self._id_picc,
-                      ephemeral_public_key=self._ca.terminal_public_key)
+        return TAChip(self._eac_trust, self._eac_date, id_picc=self._session.id_picc,
+                      ephemeral_public_key=held(self._session.ca).terminal_public_key)
 
     def _terminal_authentication(self, cmd: CommandAPDU) -> ResponseAPDU:
-        """A Terminal Authentication command: 6982 outside a session, 6985 before Chip Authentication (or on a
-        chip trusting no CVCA); what the chip learnt of the date and CVCA keys outlives the session."""
-        if self._sm is None:
-            raise Refused(SW_SECURITY_STATUS)
-        if self._ta is None:
-            raise Refused(SW_CONDITIONS)
-        response = self._ta.handle(cmd)
-        self._eac_trust, self._eac_date = list(self._ta.trust_points), self._ta.current_date
+        """A Terminal Authentication command, after Chip Authentication on a chip trusting a CVCA; what the chip
+        learnt of the date and CVCA keys outlives the session."""
+        ta = held(self._session.ta)
+        response = ta.handle(cmd)
+        self._eac_trust, self._eac_date = list(ta.trust_points), ta.current_date
         return response
+
+
+def _random_challenge(cmd: CommandAPDU) -> ResponseAPDU:
+    """GET CHALLENGE answered with a random nonce (inside a session, or on a chip without BAC)."""
+    return ResponseAPDU(os.urandom(CHALLENGE_LENGTH), SW_OK)
 
 
 def _is_error(response: ResponseAPDU) -> bool:
