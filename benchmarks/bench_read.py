@@ -19,7 +19,7 @@ from pathlib import Path
 
 from cardlib.card.image import CardImage
 from cardlib.chip.chip import VirtualChip
-from cardlib.chip.options import ChipOptions
+from cardlib.chip.options import JMRTD_APPLET_OPTIONS, ChipOptions
 from cardlib.chip.vpcd import vpcd_card
 from cardlib.reader.models import ChipModels
 from cardlib.reader.pcsc import connect
@@ -31,8 +31,6 @@ from cardlib.testing.pcscd import PcscdInstance, private_pcscd
 TARGET_APDUS = 150
 TARGET_SECONDS = 0.25
 TARGET_DEFAULT_PROFILE_APDUS = 20
-JMRTD_LIKE = ChipOptions(card_access_sw=0x6986, sfi_sw=0x6985, extended_length=False, extended_refusal="runtime",
-                         pace=False)
 # name → (chip behaviour, key kind, read the same model twice with a chip-model memory)
 PROFILES: dict[str, tuple[ChipOptions, str, bool]] = {
     "default": (ChipOptions(), "CAN", False),
@@ -40,8 +38,8 @@ PROFILES: dict[str, tuple[ChipOptions, str, bool]] = {
     "223-byte cap": (ChipOptions(max_le=223), "CAN", False),
     "100 ms/APDU": (ChipOptions(latency=0.1), "CAN", False),
     "BAC-only 3DES": (ChipOptions(pace=False), "MRZ", False),
-    "JMRTD-like": (JMRTD_LIKE, "MRZ", False),
-    "JMRTD-like, known": (JMRTD_LIKE, "MRZ", True),
+    "JMRTD-like": (JMRTD_APPLET_OPTIONS, "MRZ", False),
+    "JMRTD-like, known": (JMRTD_APPLET_OPTIONS, "MRZ", True),
 }
 
 

@@ -15,7 +15,6 @@ import io
 import json
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
@@ -29,7 +28,7 @@ from vpcd_cards import DelegatingCard
 from cardlib.card.image import CardImage
 from cardlib.card.perso import ChipProfile
 from cardlib.chip.chip import VirtualChip
-from cardlib.chip.options import ChipOptions, PastEnd
+from cardlib.chip.options import JMRTD_APPLET_OPTIONS, ChipOptions, PastEnd
 from cardlib.chip.vpcd import vpcd_card
 from cardlib.errors import CardError, CardlibError
 from cardlib.lds.com import EFCOM
@@ -51,7 +50,7 @@ from cardlib.reader.reader import (
 from cardlib.reader.trace import APDUTrace
 from cardlib.reader.transport import InProcessTransport, RecordingTransport, Transport
 from cardlib.testing.cards import sample_card_image
-from cardlib.testing.pcscd import PcscdInstance, private_pcscd
+from cardlib.testing.pcscd import PcscdInstance
 from cardlib.testing.pki import sample_pki
 from cardlib.verify.live import verify_read
 from cardlib.verify.report import Verdict
@@ -79,9 +78,6 @@ class FieldChip:
         return self.name
 
 
-JMRTD = ChipOptions(card_access_sw=0x6986, sfi_sw=0x6985, extended_length=False, extended_refusal="runtime",
-                    pace=False)
-
 CATALOGUE = [
     # the three behaviours that stopped the JMRTD applet, alone and together
     FieldChip("card-access-6986", ChipOptions(card_access_sw=0x6986, pace=False), "MRZ", "BAC",
@@ -89,7 +85,7 @@ CATALOGUE = [
     FieldChip("sfi-6985", ChipOptions(sfi_sw=0x6985), max_apdus=45),
     FieldChip("extended-runtime-6700-under-sm", ChipOptions(extended_length=False, extended_refusal="runtime"),
               max_apdus=100, note="the chip refuses extended length (wrong length, SW 6700)"),
-    FieldChip("jmrtd-applet", JMRTD, "MRZ", "BAC", max_apdus=110),
+    FieldChip("jmrtd-applet", JMRTD_APPLET_OPTIONS, "MRZ", "BAC", max_apdus=110),
     # EF.CardAccess absent or unreachable (no master file, applet-only chips), SELECT MF refused
     *(FieldChip(f"card-access-{sw:04X}", ChipOptions(card_access_sw=sw, pace=False), "MRZ", "BAC")
       for sw in (0x6A82, 0x6985, 0x6D00, 0x6E00, 0x6A86, 0x6700, 0x6F00)),
@@ -246,12 +242,6 @@ def test_field_chip_reads_in_process(row: FieldChip) -> None:
 # -- the same chips through pcscd + vpcd -----------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def pcscd() -> Iterator[PcscdInstance]:
-    with private_pcscd() as instance:
-        yield instance
-
-
 def read_through_pcscd(pcscd: PcscdInstance, chip: VirtualChip, key: AccessKey) -> ReadResult:
     with vpcd_card(chip, port=pcscd.port), connect(pcscd.reader_name, timeout=5) as transport:
         return read_card(transport, key)
@@ -369,7 +359,7 @@ def test_plain_answers_keep_the_ssc_in_step_or_the_session_is_opened_again(steps
 def test_runtime_6700_under_sm_does_not_advance_the_ssc() -> None:
     """The JMRTD case: the extended READ BINARY answered plain 6700 by the runtime, the shorter retry verifies."""
     image = card("default")
-    recorder = RecordingTransport(InProcessTransport(VirtualChip(image, JMRTD)))
+    recorder = RecordingTransport(InProcessTransport(VirtualChip(image, JMRTD_APPLET_OPTIONS)))
     result = read_card(recorder, key_for(image, "MRZ"))
     plain_6700 = [index for index, record in enumerate(recorder.statistics.records)
                   if record.sw == 0x6700 and record.response_length == 2]
@@ -508,7 +498,7 @@ def test_reader_errors_name_step_command_status_and_what_to_try(ins: int, nth: i
 # -- remembered per chip model ---------------------------------------------------------------------------------
 
 REMEMBERED = [
-    FieldChip("jmrtd-applet", JMRTD, "MRZ", "BAC"),
+    FieldChip("jmrtd-applet", JMRTD_APPLET_OPTIONS, "MRZ", "BAC"),
     FieldChip("sm-cap-128-p2-04", ChipOptions(max_le=128, select_p2_0c_sw=0x6A86, sfi_sw=0x6A81)),
     FieldChip("plain-errors-ssc+2", ChipOptions(plain_errors=2, past_end="6B00")),
 ]
@@ -575,7 +565,7 @@ def test_cardtool_read_options_through_pcscd(pcscd: PcscdInstance, tmp_path: Pat
     options = ["--reader", pcscd.reader_name, "--mrz", image.secrets.mrz_information, "--max-read", "128",
                "--no-extended-length", "--chip-models", str(tmp_path / "chip-models.json")]
     for number in range(2):
-        watched = _Watched(VirtualChip(image, JMRTD))
+        watched = _Watched(VirtualChip(image, JMRTD_APPLET_OPTIONS))
         with vpcd_card(watched, port=pcscd.port):
             assert main(["read", *options, "--out", str(tmp_path / f"dump{number}")]) == 0
         assert not watched.extended and 0 < watched.longest <= 128 + 40  # 128 bytes and the SM wrapping
@@ -591,7 +581,7 @@ def test_cardtool_read_options_through_pcscd(pcscd: PcscdInstance, tmp_path: Pat
 # -- the plain-APDU trace: every exchange, never a secret ---------------------------------------------------
 
 
-@pytest.mark.parametrize(("kind", "options"), [("CAN", ChipOptions()), ("MRZ", JMRTD)])
+@pytest.mark.parametrize(("kind", "options"), [("CAN", ChipOptions()), ("MRZ", JMRTD_APPLET_OPTIONS)])
 @pytest.mark.parametrize("personal", [False, True])
 def test_trace_shows_every_plain_exchange_and_no_secret(kind: str, options: ChipOptions, personal: bool) -> None:
     image = card("default")
