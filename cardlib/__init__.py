@@ -27,7 +27,9 @@ if TYPE_CHECKING:
         ProtocolError,
         ValidationError,
     )
-    from cardlib.evidence import Evidence, NonceStore, verify_evidence
+    from cardlib.evidence.bundle import Evidence
+    from cardlib.evidence.nonces import NonceStore
+    from cardlib.evidence.verification import verify_evidence
     from cardlib.limits import LimitExceeded
     from cardlib.model.resident import Resident, Sex
     from cardlib.pki.trust import TrustStore
@@ -55,9 +57,9 @@ _HOMES = {
     "ReadEvent": "cardlib.reader.progress",
     "ReadPhase": "cardlib.reader.progress",
     "ReadStage": "cardlib.reader.progress",
-    "Evidence": "cardlib.evidence",
-    "NonceStore": "cardlib.evidence",
-    "verify_evidence": "cardlib.evidence",
+    "Evidence": "cardlib.evidence.bundle",
+    "NonceStore": "cardlib.evidence.nonces",
+    "verify_evidence": "cardlib.evidence.verification",
     "verify": "cardlib.verify.verifier",
     "verify_read": "cardlib.verify.live",
     "LivenessPolicy": "cardlib.verify.verifier",

@@ -26,7 +26,9 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from cardlib.errors import CardlibError, DecodeError
-from cardlib.evidence import CHALLENGE_LENGTH, Evidence, NonceStore, verify_evidence
+from cardlib.evidence.bundle import Evidence
+from cardlib.evidence.nonces import CHALLENGE_LENGTH, NonceStore
+from cardlib.evidence.verification import verify_evidence
 from cardlib.limits import MAX_EVIDENCE_BYTES, LimitExceeded
 from cardlib.pki.trust import TrustStore
 

@@ -15,7 +15,9 @@ from cardlib.card.image import CardImage
 from cardlib.chip.chip import VirtualChip
 from cardlib.chip.vpcd import vpcd_card
 from cardlib.errors import DecodeError, ValidationError
-from cardlib.evidence import ActiveAuthEvidence, Evidence, NonceStore, evidence_schema, verify_evidence
+from cardlib.evidence.bundle import ActiveAuthEvidence, Evidence, evidence_schema
+from cardlib.evidence.nonces import NonceStore
+from cardlib.evidence.verification import verify_evidence
 from cardlib.limits import MAX_EVIDENCE_BYTES, LimitExceeded
 from cardlib.pki.trust import TrustStore
 from cardlib.reader.reader import AccessKey, ReadResult, read_card

@@ -16,7 +16,8 @@ from cardlib.card.image import CardImage
 from cardlib.card.perso import ChipProfile, personalize
 from cardlib.chip.chip import VirtualChip
 from cardlib.errors import DecodeError, ProtocolError
-from cardlib.evidence import Evidence, evidence_schema, verify_evidence
+from cardlib.evidence.bundle import Evidence, evidence_schema
+from cardlib.evidence.verification import verify_evidence
 from cardlib.lds.cardsecurity import CardSecurity
 from cardlib.lds.oids import protocol_oid
 from cardlib.pki.certificates import Certificate, RevocationList

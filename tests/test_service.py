@@ -18,7 +18,8 @@ from starlette.testclient import TestClient
 import cardlib.service
 from cardlib.card.image import CardImage
 from cardlib.chip.chip import VirtualChip
-from cardlib.evidence import Evidence, NonceStore
+from cardlib.evidence.bundle import Evidence
+from cardlib.evidence.nonces import NonceStore
 from cardlib.pki.trust import TrustStore
 from cardlib.reader.reader import AccessKey, read_card
 from cardlib.reader.transport import InProcessTransport

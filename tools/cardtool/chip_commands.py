@@ -12,7 +12,7 @@ from cardlib.chip.chip import VirtualChip
 from cardlib.chip.options import ChipOptions
 from cardlib.chip.vpcd import DEFAULT_PORT, VirtualChipQueue, serve_vpcd
 from cardlib.errors import CardlibError
-from cardlib.evidence import Evidence
+from cardlib.evidence.bundle import Evidence
 from cardlib.reader.pcsc import connect
 from cardlib.reader.reader import NO_EAC, ReadResult
 from cardlib.reader.trace import APDUTrace

@@ -11,7 +11,8 @@ from datetime import datetime
 from pathlib import Path
 
 from cardlib.errors import CardlibError
-from cardlib.evidence import CHALLENGE_LENGTH, verify_evidence
+from cardlib.evidence.nonces import CHALLENGE_LENGTH
+from cardlib.evidence.verification import verify_evidence
 from cardlib.limits import MAX_EVIDENCE_BYTES
 from cardlib.pki.trust import TrustStore
 from cardlib.reader.pcsc import connect
