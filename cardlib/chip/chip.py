@@ -16,8 +16,10 @@ Whatever bytes arrive, :meth:`process` answers with a response APDU ending in a 
 personalized (:mod:`cardlib.chip.applet`), which becomes a BAC-only :class:`VirtualChip` of what was written once
 locked.
 
-:class:`~cardlib.chip.options.ChipOptions` switches on the behaviours of chips met in the field; file commands
-live in :mod:`cardlib.chip.files`, BAC and PACE in :mod:`cardlib.chip.access`.
+What the session's state lets each command do is one table (:mod:`cardlib.chip.session`); file commands live
+in :mod:`cardlib.chip.files`, BAC and PACE in :mod:`cardlib.chip.access`, GET RESPONSE and 6Cxx resends in
+:mod:`cardlib.chip.runtime`; :class:`~cardlib.chip.options.ChipOptions` switches on the behaviours of chips met
+in the field.
 """
 
 from __future__ import annotations
@@ -33,9 +35,10 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from cardlib.card.image import AAPrivateKey, CardImage, ChipSecrets
 from cardlib.chip.access import AccessControl, OpenedSession
-from cardlib.chip.files import SW1_EXACT_LENGTH, FileCommands, Refused, field_files
+from cardlib.chip.files import FileCommands, Refused, field_files
 from cardlib.chip.filesystem import FileSystem
 from cardlib.chip.options import ChipOptions
+from cardlib.chip.runtime import Runtime
 from cardlib.chip.session import (
     INS_GENERAL_AUTHENTICATE,
     Action,
@@ -69,8 +72,6 @@ from cardlib.protocols.status import (
 )
 from cardlib.protocols.ta import TAChip, encode_ef_cvca
 
-INS_GET_RESPONSE = 0xC0
-SW1_MORE_DATA = 0x61
 MAX_EF_CVCA_KEYS = 2
 CLA_ALLOWED_BITS = 0x1C  # command chaining (10) and secure messaging indication (0C)
 SM_CLA = 0x0C
@@ -109,6 +110,7 @@ class VirtualChip:
         if aa_key is not None:
             self._actions[Action.ACTIVE_AUTHENTICATION] = partial(self._internal_authenticate, aa_key)
         self._new_ca_chip = _ca_chip_factory(files, self._secrets)
+        self._runtime = Runtime(self._process, self.options)
         self._session = Session()
         self._reset_state()
 
@@ -157,8 +159,7 @@ class VirtualChip:
 
     def _reset_state(self) -> None:
         self._files.reset()
-        self._held: tuple[CommandAPDU, ResponseAPDU] | None = None
-        self._pending = b""
+        self._runtime.reset()
         self._session = self._session.closed()
 
     # -- APDU processing ------------------------------------------------------------------------------
@@ -172,45 +173,13 @@ class VirtualChip:
         if self.options.latency:
             time.sleep(self.options.latency)
         try:
-            return self._runtime(bytes(raw)).encode()
+            return self._runtime.answer(bytes(raw)).encode()
         except Exception:  # the last line of defence: a reader must always get a status word
             self._session = self._session.closed()
             return SW_UNKNOWN.to_bytes(2, "big")
 
-    def _runtime(self, raw: bytes) -> ResponseAPDU:
-        """What the card's runtime does around the applet: GET RESPONSE, 6Cxx resends, plain refusals."""
-        held, self._held = self._held, None
-        pending, self._pending = self._pending, b""
-        try:
-            cmd = CommandAPDU.parse(raw)
-        except CardlibError:
-            return ResponseAPDU(b"", SW_WRONG_LENGTH)
-        if cmd.ins == INS_GET_RESPONSE and pending:
-            return self._chained(pending, cmd.le or 256)
-        if held is not None and (cmd.header, cmd.data, cmd.le) == (held[0].header, held[0].data, len(held[1].data)):
-            return self._chained(held[1].encode(), cmd.le)
-        if cmd.extended and not self.options.extended_length and self.options.extended_refusal == "runtime":
-            return ResponseAPDU(b"", self.options.extended_sw)
-        response = self._process(raw)
-        if self.options.exact_le and not cmd.extended and response.data and cmd.le is not None \
-                and len(response.data) < cmd.le:
-            self._held = (cmd, response)
-            return ResponseAPDU(b"", (SW1_EXACT_LENGTH << 8) | len(response.data))
-        return self._chained(response.encode(), None)
-
-    def _chained(self, answer: bytes, le: int | None) -> ResponseAPDU:
-        """``answer`` (data + SW), cut into 61xx pieces when longer than ``chaining`` (or than ``le``)."""
-        piece = min(self.options.chaining or len(answer), le or len(answer))
-        if len(answer) - 2 <= piece:
-            return ResponseAPDU.parse(answer)
-        self._pending = answer[piece:]
-        return ResponseAPDU(answer[:piece], (SW1_MORE_DATA << 8) | min(len(self._pending) - 2, 256) % 256)
-
-    def _process(self, raw: bytes) -> ResponseAPDU:
-        try:
-            cmd = CommandAPDU.parse(raw)
-        except CardlibError:
-            return ResponseAPDU(b"", SW_WRONG_LENGTH)
+    def _process(self, cmd: CommandAPDU) -> ResponseAPDU:
+        """The applet's answer: CLA checked, secure messaging unwrapped and wrapped around the command's run."""
         if cmd.cla & ~CLA_ALLOWED_BITS & 0xFF:
             return ResponseAPDU(b"", SW_CLA_NOT_SUPPORTED)
         if self._session.state.secured:

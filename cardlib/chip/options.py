@@ -5,9 +5,8 @@
 EF.CardAccess, no short file identifiers, SELECT without P2=0C, extended length refused by the runtime in
 plain, response caps, odd end-of-file answers, T=0-style 61xx/6Cxx, slow answers, plain error status words
 inside a session, Active Authentication variants, MSE:Set AT with or without DO84, internal errors.
-Runtime behaviours (61xx, 6Cxx, extended length refused in plain, latency) sit in
-:meth:`~cardlib.chip.chip.VirtualChip.process`, outside secure messaging, as on a Java Card whose runtime
-answers before the applet sees the command.
+Runtime behaviours (61xx, 6Cxx, extended length refused in plain) sit in :mod:`cardlib.chip.runtime`, outside
+secure messaging, as on a Java Card whose runtime answers before the applet sees the command.
 """
 
 from __future__ import annotations
