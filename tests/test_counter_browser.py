@@ -33,7 +33,7 @@ from cardlib.reader.pcsc import NoCardError, NoServiceError, wait_for_card
 from cardlib.reader.transport import CardRemovedError, InProcessTransport, Transport
 from cardlib.testing.cards import forge_dg13_expiry, sample_card_image, sample_resident
 from cardlib.testing.faces import synthetic_portrait_jpeg
-from cardlib.testing.pcscd import PcscdInstance, private_pcscd
+from cardlib.testing.pcscd import PcscdInstance
 from cardlib.testing.pki import sample_pki
 
 pytestmark = [pytest.mark.browser, pytest.mark.pcsc]  # headless Chromium on a counter fed by pcscd
@@ -60,21 +60,8 @@ class SlowCard(DelegatingCard):
 
 
 @pytest.fixture(scope="module")
-def pcscd() -> Iterator[PcscdInstance]:
-    with private_pcscd() as instance:
-        yield instance
-
-
-@pytest.fixture(scope="module")
 def image() -> CardImage:
     return sample_card_image(3)
-
-
-@pytest.fixture(scope="module")
-def trust(tmp_path_factory: pytest.TempPathFactory) -> TrustStore:
-    folder = tmp_path_factory.mktemp("pki")
-    sample_pki().save(folder)
-    return TrustStore.load(folder / "csca.pem", folder / "crl.pem")
 
 
 @pytest.fixture(scope="module")

@@ -79,13 +79,6 @@ def image() -> CardImage:
     return sample_card_image(7)
 
 
-@pytest.fixture(scope="module")
-def trust(tmp_path_factory: pytest.TempPathFactory) -> TrustStore:
-    folder = tmp_path_factory.mktemp("pki")
-    sample_pki().save(folder)
-    return TrustStore.load(folder / "csca.pem", folder / "crl.pem")
-
-
 def _can(image: CardImage) -> str:
     assert image.secrets is not None
     return image.secrets.can

@@ -23,8 +23,7 @@ from cardlib.pki.trust import TrustStore
 from cardlib.reader.reader import AccessKey, ReadResult, read_card
 from cardlib.reader.transport import InProcessTransport
 from cardlib.testing.cards import sample_card_image
-from cardlib.testing.pcscd import private_pcscd
-from cardlib.testing.pki import sample_pki
+from cardlib.testing.pcscd import PcscdInstance
 from cardlib.verify.report import Status, Verdict, report_schema
 
 NONCE = bytes.fromhex("0102030405060708")
@@ -33,13 +32,6 @@ NONCE = bytes.fromhex("0102030405060708")
 @pytest.fixture(scope="module")
 def image() -> CardImage:
     return sample_card_image(7)
-
-
-@pytest.fixture(scope="module")
-def trust(tmp_path_factory: pytest.TempPathFactory) -> TrustStore:
-    folder = tmp_path_factory.mktemp("pki")
-    sample_pki().save(folder)
-    return TrustStore.load(folder / "csca.pem", folder / "crl.pem")
 
 
 def _read(image: CardImage, challenge: bytes | None = NONCE) -> ReadResult:
@@ -202,18 +194,16 @@ def test_nonces_are_single_use_expire_and_are_bounded() -> None:
     assert "not issued" in (store.redeemer(third)(third) or "")  # consumed by the mismatching bundle
 
 
-@pytest.mark.pcsc  # starts a private pcscd
-def test_cardtool_read_evidence_then_verify_evidence(image: CardImage, tmp_path: Path,
+def test_cardtool_read_evidence_then_verify_evidence(image: CardImage, tmp_path: Path, pcscd: PcscdInstance,
+                                                      test_pki_folder: Path,
                                                       capsys: pytest.CaptureFixture[str]) -> None:
     assert image.secrets is not None
-    folder = tmp_path / "pki"
-    sample_pki().save(folder)
     bundle = tmp_path / "evidence.json"
-    with private_pcscd() as pcscd, vpcd_card(VirtualChip(image), port=pcscd.port):
+    with vpcd_card(VirtualChip(image), port=pcscd.port):
         assert main(["read", "--reader", pcscd.reader_name, "--can", image.secrets.can, "--out",
                      str(tmp_path / "dump"), "--evidence", str(bundle), "--challenge", NONCE.hex()]) == 0
     assert image.secrets.can not in bundle.read_text()
-    trust = ["--trust", str(folder / "csca.pem"), str(folder / "crl.pem")]
+    trust = ["--trust", str(test_pki_folder / "csca.pem"), str(test_pki_folder / "crl.pem")]
     capsys.readouterr()
     assert main(["verify", "--evidence", str(bundle), *trust, "--challenge", NONCE.hex(), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["verdict"] == "valid"

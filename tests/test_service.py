@@ -25,20 +25,12 @@ from cardlib.reader.reader import AccessKey, read_card
 from cardlib.reader.transport import InProcessTransport
 from cardlib.service import create_app
 from cardlib.testing.cards import sample_card_image
-from cardlib.testing.pki import sample_pki
 from cardlib.verify.report import report_schema
 
 
 @pytest.fixture(scope="module")
 def image() -> CardImage:
     return sample_card_image(7)
-
-
-@pytest.fixture(scope="module")
-def trust(tmp_path_factory: pytest.TempPathFactory) -> TrustStore:
-    folder = tmp_path_factory.mktemp("pki")
-    sample_pki().save(folder)
-    return TrustStore.load(folder / "csca.pem", folder / "crl.pem")
 
 
 @pytest.fixture
