@@ -7,9 +7,12 @@
 
 Each SecurityInfo is decoded by its protocol OID into a typed, frozen result (:class:`PACEInfo`,
 :class:`ChipAuthenticationPublicKeyInfo`, ...) whose OID meaning (key agreement, mapping, cipher, MAC) is
-looked up in :data:`PROTOCOLS`.  Infos with an OID we do not know are kept as :class:`UnknownSecurityInfo`
-and written back unchanged.  The SET keeps the order it was read in (real chips, such as the BSI 2008
-specimen, do not sort it), so decoding and re-encoding a file is byte-identical.
+looked up in the registry :data:`cardlib.lds.oids.PROTOCOLS`.  The info classes are declarations
+(:mod:`cardlib.lds.infotypes`): a protocol family and the ASN.1 fields after the protocol OID, in asn1crypto's
+``_fields`` syntax, which one encode/decode serves; only the chip's public key has a codec of its own, for the
+non-standard layout some chips write.  Infos with an OID we do not know are
+kept as :class:`UnknownSecurityInfo` and written back unchanged.  The SET keeps the order it was read in (real
+chips, such as the BSI 2008 specimen, do not sort it), so decoding and re-encoding a file is byte-identical.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, ClassVar, Self, TypeVar
+from typing import Self, TypeVar
 
 from asn1crypto import core
 from cryptography.hazmat.primitives.asymmetric import dh, ec
@@ -30,22 +33,13 @@ from cardlib.lds.asn1 import (
     ECPublicKeyInfo,
     decode_public_key_info,
     decoding,
-    load_strict,
     oid_der,
     public_key_info_from_cryptography,
-    sequence_type,
 )
 from cardlib.lds.domainparams import DomainParameter, curve_for_parameter_id
 from cardlib.lds.files import DATA_GROUPS, EF_CARD_ACCESS
-from cardlib.lds.oids import (
-    ID_AA,
-    ID_TA,
-    PROTOCOLS,
-    SIGNATURE_ALGORITHMS,
-    SecurityProtocol,
-    protocol_of,
-    protocol_oid,
-)
+from cardlib.lds.infotypes import OPTIONAL, DeclaredInfo, FamilyInfo, FileID, dump
+from cardlib.lds.oids import ID_AA, ID_TA, PROTOCOLS, SIGNATURE_ALGORITHMS, protocol_oid
 from cardlib.lds.tlv import encode_tlv, iter_tlvs, read_single, read_tlv
 
 TAG_DG14 = 0x6E
@@ -54,105 +48,12 @@ _SET = 0x31
 _REPEATED_CACHE_SIZE = 256
 
 
-def _protocol(oid: str, family: str) -> SecurityProtocol:
-    known = protocol_of(oid, family)
-    if known is None:
-        raise EncodeError(f"{oid} is not a {family} protocol OID")
-    return known
-
-
-# --- declarative ASN.1 (TR-03110-3 A.1.2) ---------------------------------------------------------------
-
-_PACEInfo = sequence_type("PACEInfo", [
-    ("protocol", core.ObjectIdentifier), ("version", core.Integer), ("parameter_id", core.Integer, {"optional": True})])
-_DomainParameterInfo = sequence_type("DomainParameterInfo", [
-    ("protocol", core.ObjectIdentifier), ("domain_parameter", AlgorithmIdentifier),
-    ("id", core.Integer, {"optional": True})])
-_ChipAuthenticationInfo = sequence_type("ChipAuthenticationInfo", [
-    ("protocol", core.ObjectIdentifier), ("version", core.Integer), ("key_id", core.Integer, {"optional": True})])
-_FileID = sequence_type("FileID", [("fid", core.OctetString), ("sfid", core.OctetString, {"optional": True})])
-_TerminalAuthenticationInfo = sequence_type("TerminalAuthenticationInfo", [
-    ("protocol", core.ObjectIdentifier), ("version", core.Integer), ("ef_cvca", _FileID, {"optional": True})])
-_ActiveAuthenticationInfo = sequence_type("ActiveAuthenticationInfo", [
-    ("protocol", core.ObjectIdentifier), ("version", core.Integer), ("signature_algorithm", core.ObjectIdentifier)])
-
-
-def _optional_int(value: core.Asn1Value) -> int | None:
-    return None if isinstance(value, core.Void) else int(value.native)
-
-
-def _dump(value: core.Asn1Value) -> bytes:
-    encoded: bytes = value.dump()
-    return encoded
-
-
-# --- typed results ---------------------------------------------------------------------------------------
-
-class _FamilyInfo:
-    """What every typed SecurityInfo shares: a protocol OID of one family, whose meaning the registry gives."""
-
-    family: ClassVar[str]
-    protocol: str
-
-    @property
-    def algorithm(self) -> SecurityProtocol:
-        """The meaning of :attr:`protocol` (key agreement, mapping, cipher, MAC), from :mod:`cardlib.lds.oids`."""
-        return _protocol(self.protocol, self.family)
-
-
-class _VersionedInfo(_FamilyInfo):
-    """The SecurityInfos ``{protocol, version, optional INTEGER}``: PACEInfo (parameter ID) and
-    ChipAuthenticationInfo (key ID).  ``_optional`` names the INTEGER, in the ASN.1 and as the field."""
-
-    _spec: ClassVar[Any]
-    _optional: ClassVar[str]
-    version: int
-
-    def encode(self) -> bytes:
-        """The SecurityInfo DER."""
-        _protocol(self.protocol, self.family)
-        value = {"protocol": self.protocol, "version": self.version}
-        return _dump(self._spec({**value, **_present(self._optional, getattr(self, self._optional))}))
-
-    @classmethod
-    def _decode(cls, der: bytes, file: str) -> Self:
-        value = load_strict(cls._spec, der, file=file, field=cls.__name__)
-        fields: dict[str, Any] = {"protocol": value["protocol"].dotted, "version": value["version"].native,
-                                  cls._optional: _optional_int(value[cls._optional])}
-        return cls(**fields)
-
-
-class _DomainParameterInfoBase(_FamilyInfo):
-    """The DomainParameterInfos ``{protocol, domainParameter, id OPTIONAL}`` of PACE and Chip Authentication;
-    ``_id`` names the dataclass field holding ``id``."""
-
-    _id: ClassVar[str]
-    domain_parameter: DomainParameter
-
-    def encode(self) -> bytes:
-        """The SecurityInfo DER."""
-        _protocol(self.protocol, self.family)
-        parameters = AlgorithmIdentifier.load(self.domain_parameter.encode())
-        value = {"protocol": self.protocol, "domain_parameter": parameters}
-        return _dump(_DomainParameterInfo({**value, **_present("id", getattr(self, self._id))}))
-
-    @classmethod
-    def _decode(cls, der: bytes, file: str) -> Self:
-        value = load_strict(_DomainParameterInfo, der, file=file, field=cls.__name__)
-        with decoding(file, cls.__name__):
-            domain = DomainParameter.from_asn1(value["domain_parameter"])
-        fields: dict[str, Any] = {"protocol": value["protocol"].dotted, "domain_parameter": domain,
-                                  cls._id: _optional_int(value["id"])}
-        return cls(**fields)
-
-
 @dataclass(frozen=True)
-class PACEInfo(_VersionedInfo):
+class PACEInfo(DeclaredInfo):
     """A PACE protocol the chip supports, with its version and standardized domain parameter ID."""
 
-    family: ClassVar[str] = "PACE"
-    _spec: ClassVar[Any] = _PACEInfo
-    _optional: ClassVar[str] = "parameter_id"
+    family = "PACE"
+    _fields = (("version", core.Integer), ("parameter_id", core.Integer, OPTIONAL))
 
     protocol: str
     version: int
@@ -165,11 +66,11 @@ class PACEInfo(_VersionedInfo):
 
 
 @dataclass(frozen=True)
-class PACEDomainParameterInfo(_DomainParameterInfoBase):
+class PACEDomainParameterInfo(DeclaredInfo):
     """Explicit or standardized PACE domain parameters, referenced by a PACEInfo's parameter ID."""
 
-    family: ClassVar[str] = "PACEDomainParameter"
-    _id: ClassVar[str] = "parameter_id"
+    family = "PACEDomainParameter"
+    _fields = (("domain_parameter", AlgorithmIdentifier), ("parameter_id", core.Integer, OPTIONAL))
 
     protocol: str
     domain_parameter: DomainParameter
@@ -177,12 +78,11 @@ class PACEDomainParameterInfo(_DomainParameterInfoBase):
 
 
 @dataclass(frozen=True)
-class ChipAuthenticationInfo(_VersionedInfo):
+class ChipAuthenticationInfo(DeclaredInfo):
     """A Chip Authentication protocol (CA v1/v2/v3) and the ID of the key it uses."""
 
-    family: ClassVar[str] = "ChipAuthentication"
-    _spec: ClassVar[Any] = _ChipAuthenticationInfo
-    _optional: ClassVar[str] = "key_id"
+    family = "ChipAuthentication"
+    _fields = (("version", core.Integer), ("key_id", core.Integer, OPTIONAL))
 
     protocol: str
     version: int
@@ -190,11 +90,11 @@ class ChipAuthenticationInfo(_VersionedInfo):
 
 
 @dataclass(frozen=True)
-class ChipAuthenticationDomainParameterInfo(_DomainParameterInfoBase):
+class ChipAuthenticationDomainParameterInfo(DeclaredInfo):
     """Domain parameters for Chip Authentication (EF.CardSecurity, DG14 with several keys)."""
 
-    family: ClassVar[str] = "ChipAuthenticationDomainParameter"
-    _id: ClassVar[str] = "key_id"
+    family = "ChipAuthenticationDomainParameter"
+    _fields = (("domain_parameter", AlgorithmIdentifier), ("key_id", core.Integer, OPTIONAL))
 
     protocol: str
     domain_parameter: DomainParameter
@@ -202,7 +102,37 @@ class ChipAuthenticationDomainParameterInfo(_DomainParameterInfoBase):
 
 
 @dataclass(frozen=True)
-class ChipAuthenticationPublicKeyInfo(_FamilyInfo):
+class TerminalAuthenticationInfo(DeclaredInfo):
+    """Terminal Authentication support (v1 in DG14/EF.CardAccess, v2 in EF.CardSecurity); ``ef_cvca`` is the
+    FileID DER of EF.CVCA when the chip names it."""
+
+    family = "TerminalAuthentication"
+    _fields = (("version", core.Integer), ("ef_cvca", FileID, OPTIONAL))
+    protocol = ID_TA
+
+    version: int
+    ef_cvca: bytes | None = None
+
+
+@dataclass(frozen=True)
+class ActiveAuthenticationInfo(DeclaredInfo):
+    """Active Authentication with an ECDSA key: which signature algorithm the chip uses (9303-11 §6.1)."""
+
+    family = "ActiveAuthentication"
+    _fields = (("version", core.Integer), ("signature_algorithm", core.ObjectIdentifier))
+    protocol = ID_AA
+
+    version: int
+    signature_algorithm: str
+
+    @property
+    def signature_algorithm_name(self) -> str | None:
+        """``"ecdsa-plain-SHA256"`` and the like; None for an OID outside :data:`SIGNATURE_ALGORITHMS`."""
+        return SIGNATURE_ALGORITHMS.get(self.signature_algorithm)
+
+
+@dataclass(frozen=True)
+class ChipAuthenticationPublicKeyInfo(FamilyInfo):
     """The chip's static Chip Authentication key: EC (named, explicit or standardized parameters) or DH.
 
     ``inline_key`` marks the non-standard layout in which the SubjectPublicKeyInfo's two fields follow the
@@ -210,7 +140,7 @@ class ChipAuthenticationPublicKeyInfo(_FamilyInfo):
     written back the same way.
     """
 
-    family: ClassVar[str] = "ChipAuthenticationPublicKey"
+    family = "ChipAuthenticationPublicKey"
 
     protocol: str
     public_key: ECPublicKeyInfo | DHPublicKeyInfo
@@ -231,17 +161,19 @@ class ChipAuthenticationPublicKeyInfo(_FamilyInfo):
 
     def encode(self) -> bytes:
         """The SecurityInfo DER."""
-        _protocol(self.protocol, self.family)
         key = read_tlv(self.public_key.der).value if self.inline_key else self.public_key.der
-        key_id = b"" if self.key_id is None else _dump(core.Integer(self.key_id))
-        return encode_tlv(0x30, oid_der(self.protocol) + key + key_id)
+        key_id = b"" if self.key_id is None else dump(core.Integer(self.key_id))
+        return encode_tlv(0x30, oid_der(self.algorithm.oid) + key + key_id)
 
     @classmethod
-    def _decode(cls, der: bytes, file: str) -> ChipAuthenticationPublicKeyInfo:
+    def decode(cls, der: bytes, *, file: str) -> Self:
+        """One ChipAuthenticationPublicKeyInfo, whose protocol OID the caller has found to be an id-PK OID."""
         name = "ChipAuthenticationPublicKeyInfo"
         parts = list(iter_tlvs(read_tlv(der).value, file=file))
         if len(parts) < 2:
             raise DecodeError("public key missing", file=file, field=name)
+        # The standard layout has the SubjectPublicKeyInfo SEQUENCE second; the inline one has its AlgorithmIdentifier
+        # there instead (a SEQUENCE that starts with an OID) and the BIT STRING third.
         inline = len(parts) >= 3 and parts[1].tag == 0x30 and parts[1].value[:1] == b"\x06"
         key_parts, rest = (parts[1:3], parts[3:]) if inline else (parts[1:2], parts[2:])
         spki = encode_tlv(0x30, b"".join(part.encode() for part in key_parts)) if inline else key_parts[0].encode()
@@ -253,56 +185,6 @@ class ChipAuthenticationPublicKeyInfo(_FamilyInfo):
         with decoding(file, name):
             key_id = core.Integer.load(rest[0].encode(), strict=True).native if rest else None
         return cls(_oid_of(parts[0].encode(), file), key, key_id, inline)
-
-
-@dataclass(frozen=True)
-class TerminalAuthenticationInfo(_FamilyInfo):
-    """Terminal Authentication support (v1 in DG14/EF.CardAccess, v2 in EF.CardSecurity)."""
-
-    version: int
-    ef_cvca: bytes | None = None
-
-    family: ClassVar[str] = "TerminalAuthentication"
-    protocol = ID_TA
-
-    def encode(self) -> bytes:
-        """The SecurityInfo DER; ``ef_cvca`` is the FileID DER, written back unchanged."""
-        value: dict[str, object] = {"protocol": ID_TA, "version": self.version}
-        if self.ef_cvca is not None:
-            value["ef_cvca"] = _FileID.load(self.ef_cvca)
-        return _dump(_TerminalAuthenticationInfo(value))
-
-    @classmethod
-    def _decode(cls, der: bytes, file: str) -> TerminalAuthenticationInfo:
-        value = load_strict(_TerminalAuthenticationInfo, der, file=file, field="TerminalAuthenticationInfo")
-        ef_cvca = None if isinstance(value["ef_cvca"], core.Void) else _dump(value["ef_cvca"])
-        return cls(value["version"].native, ef_cvca)
-
-
-@dataclass(frozen=True)
-class ActiveAuthenticationInfo(_FamilyInfo):
-    """Active Authentication with an ECDSA key: which signature algorithm the chip uses (9303-11 §6.1)."""
-
-    version: int
-    signature_algorithm: str
-
-    family: ClassVar[str] = "ActiveAuthentication"
-    protocol = ID_AA
-
-    @property
-    def signature_algorithm_name(self) -> str | None:
-        """``"ecdsa-plain-SHA256"`` and the like; None for an OID outside :data:`SIGNATURE_ALGORITHMS`."""
-        return SIGNATURE_ALGORITHMS.get(self.signature_algorithm)
-
-    def encode(self) -> bytes:
-        """The SecurityInfo DER."""
-        return _dump(_ActiveAuthenticationInfo(
-            {"protocol": ID_AA, "version": self.version, "signature_algorithm": self.signature_algorithm}))
-
-    @classmethod
-    def _decode(cls, der: bytes, file: str) -> ActiveAuthenticationInfo:
-        value = load_strict(_ActiveAuthenticationInfo, der, file=file, field="ActiveAuthenticationInfo")
-        return cls(value["version"].native, value["signature_algorithm"].dotted)
 
 
 @dataclass(frozen=True)
@@ -323,15 +205,12 @@ SecurityInfo = (
 )
 _Info = TypeVar("_Info", bound=SecurityInfo)
 
-_DECODERS: dict[str, Callable[[bytes, str], SecurityInfo]] = {
-    info.family: info._decode for info in (
+# The declared types by protocol family (the chip's public key is decoded apart: see decode_security_info).
+_DECLARED: dict[str, Callable[..., SecurityInfo]] = {
+    info.family: info.decode for info in (
         PACEInfo, PACEDomainParameterInfo, ChipAuthenticationInfo, ChipAuthenticationDomainParameterInfo,
-        ChipAuthenticationPublicKeyInfo, TerminalAuthenticationInfo, ActiveAuthenticationInfo)
+        TerminalAuthenticationInfo, ActiveAuthenticationInfo)
 }
-
-
-def _present(name: str, value: int | None) -> dict[str, int]:
-    return {} if value is None else {name: value}
 
 
 @lru_cache(maxsize=_REPEATED_CACHE_SIZE)
@@ -359,7 +238,7 @@ def decode_security_info(der: bytes, *, file: str, offset: int = 0) -> SecurityI
         return UnknownSecurityInfo(oid, bytes(der))
     try:
         if known.family == "ChipAuthenticationPublicKey":  # the chip's own key: nothing a batch repeats
-            return ChipAuthenticationPublicKeyInfo._decode(bytes(der), file)
+            return ChipAuthenticationPublicKeyInfo.decode(bytes(der), file=file)
         return _decode_repeated(known.family, bytes(der), file)
     except DecodeError as exc:
         raise DecodeError(exc.reason, file=file, field=exc.field, offset=offset) from None
@@ -370,7 +249,7 @@ def _decode_repeated(family: str, der: bytes, file: str) -> SecurityInfo:
     """A SecurityInfo other than a chip's public key, decoded once per exact bytes: every DG14 and EF.CardAccess
     of a batch repeats its protocol, domain parameter and Active Authentication infos (results are immutable;
     bytes that do not decode raise every time, uncached)."""
-    return _DECODERS[family](der, file)
+    return _DECLARED[family](der, file=file)
 
 
 # --- the SET and the two files that hold it ---------------------------------------------------------------
