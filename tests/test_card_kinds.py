@@ -19,7 +19,8 @@ from cardtool.main import main
 from cardtool.perso_command import MANIFEST, REJECTED
 
 from cardlib.card.image import CardImage
-from cardlib.card.inputs import CAN_CUOC_COLUMNS, COLUMNS, InputRecord, RejectedRow, fingerprint, read_records
+from cardlib.card.input_records import CAN_CUOC_COLUMNS, COLUMNS, InputRecord, RejectedRow, fingerprint
+from cardlib.card.inputs import read_records
 from cardlib.lds.dg13 import DG13, FIELD_TABLES, CardKind, StringType
 from cardlib.testing.pki import sample_pki
 from cardlib.verify.conformance import DecodedLDS, dg13_checks

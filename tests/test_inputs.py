@@ -12,18 +12,17 @@ from pathlib import Path
 
 import pytest
 
-from cardlib.card.inputs import (
+from cardlib.card.input_csv import csv_layout, is_correction_file
+from cardlib.card.input_records import (
     COLUMNS,
     FINGER_COLUMNS,
     FingerFile,
     InputRecord,
     RejectedRow,
-    csv_layout,
     fingerprint,
-    is_correction_file,
     parse_input_date,
-    read_records,
 )
+from cardlib.card.inputs import read_records
 from cardlib.errors import InputError, ValidationError
 from cardlib.lds.dg3 import FingerPosition
 from cardlib.lds.dg13 import DG13

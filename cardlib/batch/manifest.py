@@ -27,7 +27,7 @@ from typing import Any
 
 from cardlib.batch.journal import drop_torn_tail
 from cardlib.batch.spreadsheet import write_csv
-from cardlib.card.inputs import COLUMNS
+from cardlib.card.input_records import COLUMNS
 from cardlib.errors import InputError
 
 PERSO_MANIFEST = "manifest.jsonl"
@@ -55,7 +55,7 @@ class PersoEntry:
     """:data:`PERSONALIZED` or :data:`REJECTED`."""
     id_number: str | None
     fingerprint: str | None = None
-    """The row's :func:`~cardlib.card.inputs.fingerprint` (None on lines written before fingerprints)."""
+    """The row's :func:`~cardlib.card.input_records.fingerprint` (None on lines written before fingerprints)."""
     card: str | None = None
     portrait: PortraitNote | None = None
     field: str | None = None
@@ -159,7 +159,7 @@ class ManifestWriter:
 
 def write_rejected(entries: Iterable[PersoEntry], path: Path) -> None:
     """The rejected ``entries``, in the order given, as a CSV to fix and feed back: ``row``, every input column
-    (:data:`~cardlib.card.inputs.COLUMNS`, then any other the rows had), the field at fault and the reason.
+    (:data:`~cardlib.card.input_records.COLUMNS`, then any other the rows had), the field at fault and the reason.
 
     Cells starting like a spreadsheet formula carry a leading ``'`` (:mod:`cardlib.batch.spreadsheet`); batch
     personalization drops it when the file is fed back.

@@ -17,7 +17,8 @@ Output folder::
 Nothing is silently dropped: every input row ends as exactly one manifest line (the last line of a row is
 its current state).  The run is resumable: started again on the same output folder it skips the rows the
 manifest already accounts for (card folders are written atomically before their manifest line, so a kill
-at any moment loses nothing), matching rows by number and by fingerprint (:func:`cardlib.card.inputs.fingerprint`):
+at any moment loses nothing), matching rows by number and by fingerprint
+(:func:`~cardlib.card.input_records.fingerprint`):
 
 * a rejected row that was corrected (in the input file, or in ``rejected.csv`` fed back) is done again;
   ``only_rejected`` does every rejected row again (e.g. once the missing portraits are there) and nothing else;
@@ -60,7 +61,9 @@ from cardlib.batch.manifest import (
 )
 from cardlib.batch.pool import process_pool
 from cardlib.batch.spreadsheet import plain_cell
-from cardlib.card.inputs import InputRecord, RejectedRow, is_correction_file, read_records
+from cardlib.card.input_csv import is_correction_file
+from cardlib.card.input_records import InputRecord, RejectedRow
+from cardlib.card.inputs import read_records
 from cardlib.card.perso import (
     DEFAULT_PROFILE,
     ChipProfile,
