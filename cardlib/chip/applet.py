@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cardlib.card.image import CardImage, ChipSecrets
 from cardlib.card.targets import ChipTarget
 from cardlib.chip.files import Refused
+from cardlib.chip.session import INS_SELECT
 from cardlib.errors import CardlibError, DecodeError
 from cardlib.lds import files as lds_files
 from cardlib.lds.dg15 import DG15
@@ -48,7 +49,6 @@ from cardlib.protocols.status import (
 INS_CREATE_FILE = 0xE0
 INS_UPDATE_BINARY = 0xD6
 INS_PUT_DATA = 0xDA
-INS_SELECT = 0xA4
 PERSONALIZATION_INS = frozenset({INS_CREATE_FILE, INS_UPDATE_BINARY, INS_PUT_DATA})
 TAG_CREATE_FILE = 0x63
 TAG_MRZ_SEED = 0x62
