@@ -9,10 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from cardlib.pki.certificates import Certificate, RevocationList
 from cardlib.pki.trust import TrustStore
 from cardlib.testing.pcscd import PcscdInstance, private_pcscd
-from cardlib.testing.pki import TestPKI, sample_pki
+from cardlib.testing.pki import TestPKI, sample_pki, sample_trust
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -41,10 +40,9 @@ def test_pki_folder(tmp_path_factory: pytest.TempPathFactory, test_pki: TestPKI)
 
 
 @pytest.fixture(scope="session")
-def trust(test_pki: TestPKI) -> TrustStore:
+def trust() -> TrustStore:
     """The trust store the sample cards verify against: :func:`test_pki`'s CSCA and CRL."""
-    return TrustStore([Certificate.from_cryptography(test_pki.csca_certificate)],
-                      [RevocationList.from_cryptography(test_pki.crl)])
+    return sample_trust()
 
 
 @pytest.fixture(scope="module")

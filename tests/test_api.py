@@ -32,7 +32,6 @@ from cardlib.lds.dg1 import DG1
 from cardlib.lds.dg13 import DG13, CardKind, DG13Field, DG13Text, FieldNumber
 from cardlib.model.provinces import PROVINCES, century_sex_digit
 from cardlib.model.resident import Resident, Sex
-from cardlib.pki.certificates import Certificate, RevocationList
 from cardlib.pki.trust import TrustStore
 from cardlib.reader.reader import AccessKey, ReadResult, read_card
 from cardlib.reader.transport import InProcessTransport
@@ -50,13 +49,6 @@ HEAVY = ("cardlib.verify.verifier", "cardlib.reader.reader", "cardlib.pki.trust"
 @pytest.fixture(scope="module")
 def image() -> CardImage:
     return sample_card_image()
-
-
-@pytest.fixture(scope="module")
-def trust() -> TrustStore:
-    pki = sample_pki()
-    return TrustStore([Certificate.from_cryptography(pki.csca_certificate)],
-                      [RevocationList.from_cryptography(pki.crl)])
 
 
 def _read(image: CardImage, *, proofs: bool = True) -> ReadResult:

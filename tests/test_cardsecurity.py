@@ -28,11 +28,11 @@ from cardlib.lds.securityinfo import (
 )
 from cardlib.lds.sod import encode_content_info
 from cardlib.limits import MAX_FILE_BYTES, LimitExceeded
-from cardlib.pki.certificates import Certificate, RevocationList
+from cardlib.pki.certificates import Certificate
 from cardlib.pki.trust import TrustStore
 from cardlib.testing.cards import sample_card_image, sample_resident
 from cardlib.testing.faces import synthetic_portrait_jpeg
-from cardlib.testing.pki import TestPKI, sample_pki
+from cardlib.testing.pki import TestPKI, sample_pki, sample_trust
 from cardlib.verify.cardsecurity import cardsecurity_checks
 from cardlib.verify.report import CheckResult, Status, Verdict
 from cardlib.verify.verifier import verify
@@ -47,13 +47,6 @@ JMRTD_TA_INFO = bytes.fromhex("300d060804007f00070202020201") + b"\x02"
 @pytest.fixture(scope="module")
 def jmrtd(shared_data: Path) -> bytes:
     return (shared_data / "cardsecurity" / "efcardsecurity.dump").read_bytes()
-
-
-@cache
-def trust() -> TrustStore:
-    pki = sample_pki()
-    return TrustStore([Certificate.from_cryptography(pki.csca_certificate)],
-                      [RevocationList.from_cryptography(pki.crl)])
 
 
 @cache
@@ -131,7 +124,7 @@ def test_signed_here_round_trips_with_signed_attributes_and_verifies() -> None:
     assert CardSecurity.decode(signed.encode()) == signed
     assert signed.security_infos.infos == infos.infos
     assert signed.content_type_attribute == ID_SECURITY_OBJECT and signed.signing_time is not None
-    checks = cardsecurity_checks({"EF.CardSecurity": signed.encode()}, trust(), at=now())
+    checks = cardsecurity_checks({"EF.CardSecurity": signed.encode()}, sample_trust(), at=now())
     assert {check.status for check in checks} <= {Status.PASS, Status.WARN, Status.NOT_APPLICABLE}
     assert by_id(checks)["cardsecurity.chain.csca_found"].status is Status.PASS
     assert "signed attributes" in by_id(checks)["cardsecurity.signature"].reason
@@ -142,7 +135,7 @@ def test_altered_security_infos_fail_the_message_digest() -> None:
     raw = CardSecurity.sign(_infos(key, PACEInfo(CAM, 2, 13)), sample_pki().document_signer).encode()
     other = ec.generate_private_key(ec.BrainpoolP256R1()).public_key()
     swapped = raw.replace(point_of(key), point_of(other))
-    check = by_id(cardsecurity_checks({"EF.CardSecurity": swapped}, trust(), at=now()))["cardsecurity.signature"]
+    check = by_id(cardsecurity_checks({"EF.CardSecurity": swapped}, sample_trust(), at=now()))["cardsecurity.signature"]
     assert check.status is Status.FAIL
     assert "messageDigest" in check.reason
 
@@ -151,7 +144,7 @@ def test_a_document_signer_of_another_csca_is_cannot_tell_not_invalid() -> None:
     stranger = TestPKI.generate()
     key = ec.generate_private_key(ec.BrainpoolP256R1()).public_key()
     raw = CardSecurity.sign(_infos(key), stranger.document_signer).encode()
-    checks = by_id(cardsecurity_checks({"EF.CardSecurity": raw}, trust(), at=now()))
+    checks = by_id(cardsecurity_checks({"EF.CardSecurity": raw}, sample_trust(), at=now()))
     assert checks["cardsecurity.signature"].status is Status.PASS
     assert checks["cardsecurity.chain.csca_found"].status is Status.UNKNOWN
     assert Status.FAIL not in {check.status for check in checks.values()}
@@ -160,13 +153,13 @@ def test_a_document_signer_of_another_csca_is_cannot_tell_not_invalid() -> None:
 def test_another_content_type_fails() -> None:
     key = ec.generate_private_key(ec.BrainpoolP256R1()).public_key()
     raw = encode_content_info(_infos(key).encode(), ID_LDS_SECURITY_OBJECT, sample_pki().document_signer)
-    check = by_id(cardsecurity_checks({"EF.CardSecurity": raw}, trust(), at=now()))["cardsecurity.content_type"]
+    check = by_id(cardsecurity_checks({"EF.CardSecurity": raw}, sample_trust(), at=now()))["cardsecurity.content_type"]
     assert check.status is Status.FAIL
     assert ID_LDS_SECURITY_OBJECT in check.reason
 
 
 def test_no_card_security_is_one_not_applicable() -> None:
-    checks = cardsecurity_checks({}, trust(), at=now())
+    checks = cardsecurity_checks({}, sample_trust(), at=now())
     assert statuses(checks) == {"cardsecurity.decode": Status.NOT_APPLICABLE}
 
 
@@ -194,7 +187,7 @@ def test_hostile_bytes_give_a_decode_error_naming_the_file(jmrtd: bytes, case: s
     with pytest.raises(DecodeError) as raised:
         CardSecurity.decode(data)
     assert "EF.CardSecurity" in str(raised.value)
-    checks = cardsecurity_checks({"EF.CardSecurity": data}, trust(), at=now())
+    checks = cardsecurity_checks({"EF.CardSecurity": data}, sample_trust(), at=now())
     assert statuses(checks) == {"cardsecurity.decode": Status.FAIL}
 
 
@@ -211,7 +204,7 @@ def _with(image: CardImage, **files: bytes) -> dict[str, bytes]:
 
 
 def test_a_cam_card_agrees_with_its_card_access_and_dg14() -> None:
-    checks = by_id(cardsecurity_checks(cam_card().files, trust(), at=now()))
+    checks = by_id(cardsecurity_checks(cam_card().files, sample_trust(), at=now()))
     for check_id in ("cardsecurity.card_access", "cardsecurity.cam_key", "cardsecurity.dg14"):
         assert checks[check_id].status is Status.PASS, checks[check_id].reason
 
@@ -219,7 +212,7 @@ def test_a_cam_card_agrees_with_its_card_access_and_dg14() -> None:
 def test_card_access_offering_an_unsigned_weaker_protocol_is_warned_about() -> None:
     infos = CardAccess.decode(cam_card().files["EF.CardAccess"]).infos
     extra = CardAccess((*infos, PACEInfo(GM, 2, 13))).encode()
-    check = by_id(cardsecurity_checks(_with(cam_card(), EF_CardAccess=extra), trust(), at=now()))
+    check = by_id(cardsecurity_checks(_with(cam_card(), EF_CardAccess=extra), sample_trust(), at=now()))
     assert check["cardsecurity.card_access"].status is Status.WARN
     assert "offered in EF.CardAccess but not signed" in check["cardsecurity.card_access"].reason
 
@@ -229,14 +222,14 @@ def test_a_signed_weaker_protocol_missing_from_card_access_is_warned_about() -> 
     assert image.secrets is not None and image.secrets.ca_private_key is not None
     signed = CardSecurity.sign(_infos(image.secrets.ca_private_key.public_key(), PACEInfo(CAM, 2, 13),
                                       PACEInfo(GM, 2, 13)), sample_pki().document_signer).encode()
-    check = by_id(cardsecurity_checks(_with(image, EF_CardSecurity=signed), trust(), at=now()))
+    check = by_id(cardsecurity_checks(_with(image, EF_CardSecurity=signed), sample_trust(), at=now()))
     assert check["cardsecurity.card_access"].status is Status.WARN
     assert "signed but not offered" in check["cardsecurity.card_access"].reason
 
 
 def test_card_access_stripped_of_cam_is_a_downgrade() -> None:
     downgraded = CardAccess((PACEInfo(GM, 2, 13),)).encode()
-    check = by_id(cardsecurity_checks(_with(cam_card(), EF_CardAccess=downgraded), trust(), at=now()))
+    check = by_id(cardsecurity_checks(_with(cam_card(), EF_CardAccess=downgraded), sample_trust(), at=now()))
     assert check["cardsecurity.card_access"].status is Status.FAIL
     assert "a downgrade" in check["cardsecurity.card_access"].reason
     assert check["cardsecurity.cam_key"].status is Status.PASS  # EF.CardSecurity itself still offers CAM
@@ -245,14 +238,14 @@ def test_card_access_stripped_of_cam_is_a_downgrade() -> None:
 def test_a_dg14_key_other_than_the_signed_one_fails() -> None:
     other = DG14((ChipAuthenticationPublicKeyInfo.for_key(ec.generate_private_key(ec.BrainpoolP256R1()).public_key(),
                                                           explicit_parameters=True),)).encode()
-    check = by_id(cardsecurity_checks(_with(cam_card(), DG14=other), trust(), at=now()))["cardsecurity.dg14"]
+    check = by_id(cardsecurity_checks(_with(cam_card(), DG14=other), sample_trust(), at=now()))["cardsecurity.dg14"]
     assert check.status is Status.FAIL
 
 
 def test_cam_offered_without_a_signed_key_fails() -> None:
     infos = SecurityInfos((PACEInfo(CAM, 2, 13), TerminalAuthenticationInfo(1)))
     raw = CardSecurity.sign(infos, sample_pki().document_signer).encode()
-    checks = by_id(cardsecurity_checks(_with(cam_card(), EF_CardSecurity=raw), trust(), at=now()))
+    checks = by_id(cardsecurity_checks(_with(cam_card(), EF_CardSecurity=raw), sample_trust(), at=now()))
     assert checks["cardsecurity.cam_key"].status is Status.FAIL
     assert checks["cardsecurity.dg14"].status is Status.WARN  # no key to compare
 
@@ -267,13 +260,13 @@ def test_jmrtd_sample_signs_no_paceinfo_so_card_access_is_only_warned(jmrtd: byt
 
 
 def test_a_cam_card_dump_verifies_valid_with_its_card_security() -> None:
-    report = verify(cam_card(), trust())
+    report = verify(cam_card(), sample_trust())
     assert report.verdict is Verdict.VALID, report.to_text()
     assert report.check("cardsecurity.signature").status is Status.PASS
 
 
 def test_another_chips_card_security_makes_the_card_invalid(jmrtd: bytes) -> None:
-    report = verify(replace(cam_card(), files=_with(cam_card(), EF_CardSecurity=jmrtd)), trust())
+    report = verify(replace(cam_card(), files=_with(cam_card(), EF_CardSecurity=jmrtd)), sample_trust())
     assert report.verdict is Verdict.INVALID
     assert report.check("cardsecurity.dg14").status is Status.FAIL
 

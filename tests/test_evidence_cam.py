@@ -20,15 +20,13 @@ from cardlib.evidence.bundle import Evidence, evidence_schema
 from cardlib.evidence.verification import verify_evidence
 from cardlib.lds.cardsecurity import CardSecurity
 from cardlib.lds.oids import protocol_oid
-from cardlib.pki.certificates import Certificate, RevocationList
-from cardlib.pki.trust import TrustStore
 from cardlib.protocols.pace import PACEChip, PACEParameters, PACETerminal
 from cardlib.protocols.pace.cam import CAMProof, keys_on, verify_proof
 from cardlib.reader.reader import AccessKey, read_card
 from cardlib.reader.transport import InProcessTransport
 from cardlib.testing.cards import sample_resident
 from cardlib.testing.faces import synthetic_portrait_jpeg
-from cardlib.testing.pki import sample_pki
+from cardlib.testing.pki import sample_pki, sample_trust
 from cardlib.verify.report import Status, Verdict
 
 CAM = protocol_oid("id-PACE-ECDH-CAM-AES-CBC-CMAC-128")
@@ -39,13 +37,6 @@ NONCE = bytes.fromhex("A1A2A3A4A5A6A7A8")
 def image() -> CardImage:
     return personalize(sample_resident(9), synthetic_portrait_jpeg(9), sample_pki().document_signer,
                        profile=ChipProfile(pace_protocol=CAM))
-
-
-@cache
-def trust() -> TrustStore:
-    test_pki = sample_pki()
-    return TrustStore([Certificate.from_cryptography(test_pki.csca_certificate)],
-                      [RevocationList.from_cryptography(test_pki.crl)])
 
 
 @cache
@@ -113,17 +104,17 @@ def test_a_version_1_bundle_without_the_field_is_still_read() -> None:
 
 
 def test_a_proof_from_a_sans_io_run_also_fits() -> None:
-    report = verify_evidence(replace(evidence(), pace_cam=proof()), trust(), expected_challenge=NONCE)
+    report = verify_evidence(replace(evidence(), pace_cam=proof()), sample_trust(), expected_challenge=NONCE)
     assert report.check("live.pace_cam").status is Status.PASS
 
 
 def test_a_fitting_proof_passes_live_pace_cam_but_does_not_prove_liveness_alone() -> None:
-    report = verify_evidence(evidence(), trust(), expected_challenge=NONCE)
+    report = verify_evidence(evidence(), sample_trust(), expected_challenge=NONCE)
     assert report.check("live.pace_cam").status is Status.PASS, report.check("live.pace_cam").reason
     assert "EF.CardSecurity" in report.check("live.pace_cam").reason
     assert report.verdict is Verdict.VALID, report.summary()
     no_aa = replace(evidence(), active_authentication=None)
-    report = verify_evidence(no_aa, trust(), expected_challenge=NONCE)
+    report = verify_evidence(no_aa, sample_trust(), expected_challenge=NONCE)
     assert report.check("live.pace_cam").status is Status.PASS
     assert report.check("live.chip_proven").status is Status.UNKNOWN  # anyone can compute such a pair
 
@@ -134,7 +125,7 @@ def test_a_proof_that_does_not_fit_the_key_is_invalid() -> None:
     data = bytearray(got.data)
     data[-1] ^= 1
     forged = replace(evidence(), pace_cam=replace(got, data=bytes(data)))
-    report = verify_evidence(forged, trust(), expected_challenge=NONCE)
+    report = verify_evidence(forged, sample_trust(), expected_challenge=NONCE)
     assert report.check("live.pace_cam").status is Status.FAIL
     assert "does not fit EF.CardSecurity's key" in report.check("live.pace_cam").reason
     assert report.verdict is Verdict.INVALID
@@ -144,12 +135,14 @@ def test_a_proof_from_another_chip_is_invalid() -> None:
     other = personalize(sample_resident(10), synthetic_portrait_jpeg(10), sample_pki().document_signer,
                         profile=ChipProfile(pace_protocol=CAM))
     swapped = replace(evidence(), files={**evidence().files, "EF.CardSecurity": other.files["EF.CardSecurity"]})
-    assert verify_evidence(swapped, trust(), expected_challenge=NONCE).check("live.pace_cam").status is Status.FAIL
+    report = verify_evidence(swapped, sample_trust(), expected_challenge=NONCE)
+    assert report.check("live.pace_cam").status is Status.FAIL
 
 
 def test_without_ef_cardsecurity_it_cannot_tell() -> None:
     files = {name: data for name, data in evidence().files.items() if name != "EF.CardSecurity"}
-    check = verify_evidence(replace(evidence(), files=files), trust(), expected_challenge=NONCE).check("live.pace_cam")
+    check = verify_evidence(replace(evidence(), files=files), sample_trust(),
+                            expected_challenge=NONCE).check("live.pace_cam")
     assert check.status is Status.NOT_APPLICABLE and "no EF.CardSecurity" in check.reason
 
 

@@ -35,8 +35,6 @@ from cardlib.lds.com import EFCOM
 from cardlib.lds.oids import protocol_oid
 from cardlib.lds.securityinfo import CardAccess, PACEInfo
 from cardlib.limits import MAX_CHIP_MODELS
-from cardlib.pki.certificates import Certificate, RevocationList
-from cardlib.pki.trust import TrustStore
 from cardlib.reader.models import ChipModels, ReadPath
 from cardlib.reader.pcsc import connect
 from cardlib.reader.reader import (
@@ -51,7 +49,7 @@ from cardlib.reader.trace import APDUTrace
 from cardlib.reader.transport import InProcessTransport, RecordingTransport, Transport
 from cardlib.testing.cards import sample_card_image
 from cardlib.testing.pcscd import PcscdInstance
-from cardlib.testing.pki import sample_pki
+from cardlib.testing.pki import sample_trust
 from cardlib.verify.live import verify_read
 from cardlib.verify.report import Verdict
 
@@ -194,13 +192,6 @@ def card(kind: str) -> CardImage:
     return image
 
 
-@cache
-def trust() -> TrustStore:
-    pki = sample_pki()
-    return TrustStore([Certificate.from_cryptography(pki.csca_certificate)],
-                      [RevocationList.from_cryptography(pki.crl)])
-
-
 def key_for(image: CardImage, kind: str) -> AccessKey:
     assert image.secrets is not None
     return AccessKey.can(image.secrets.can) if kind == "CAN" else AccessKey.mrz(image.secrets.mrz_information)
@@ -225,7 +216,7 @@ def check_read(row: FieldChip, image: CardImage, result: ReadResult) -> None:
     assert result.chip_auth.passed, result.chip_auth.reason
     assert result.active_auth.passed, result.active_auth.reason
     assert row.note in " / ".join(result.notes)
-    report = verify_read(result, trust(), source=row.name)
+    report = verify_read(result, sample_trust(), source=row.name)
     assert report.verdict is row.verdict, report.to_text()
     assert [check.id for check in report.failures()] == list(row.failed)
 
@@ -429,7 +420,7 @@ def test_counter_does_not_call_a_slow_card_removed(pcscd: PcscdInstance) -> None
     image = card("default")
     assert image.secrets is not None
     source = PCSCCardSource(pcscd.reader_name)
-    session = CounterSession(source, trust())
+    session = CounterSession(source, sample_trust())
     stop = threading.Event()
     with vpcd_card(VirtualChip(image, ChipOptions(latency=0.2)), port=pcscd.port):
         watcher = threading.Thread(target=watch, args=(session, source, stop), kwargs={"interval": 0.05},

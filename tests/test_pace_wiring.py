@@ -25,8 +25,6 @@ from cardlib.lds.securityinfo import (
     SecurityInfos,
     TerminalAuthenticationInfo,
 )
-from cardlib.pki.certificates import Certificate, RevocationList
-from cardlib.pki.trust import TrustStore
 from cardlib.protocols.apdu import CommandAPDU, ResponseAPDU
 from cardlib.reader.access import pace_candidates
 from cardlib.reader.reader import (
@@ -39,7 +37,7 @@ from cardlib.reader.reader import (
 )
 from cardlib.reader.transport import InProcessTransport
 from cardlib.testing.cards import sample_card_image
-from cardlib.testing.pki import sample_pki
+from cardlib.testing.pki import sample_pki, sample_trust
 from cardlib.verify.live import verify_read
 from cardlib.verify.report import Status, Verdict
 from cardlib.verify.verifier import LivenessPolicy
@@ -50,13 +48,6 @@ IM = protocol_oid("id-PACE-ECDH-IM-AES-CBC-CMAC-128")
 CAM = protocol_oid("id-PACE-ECDH-CAM-AES-CBC-CMAC-128")
 DH_GM = protocol_oid("id-PACE-DH-GM-AES-CBC-CMAC-128")
 CA_AES = protocol_oid("id-CA-ECDH-AES-CBC-CMAC-128")
-
-
-@cache
-def trust() -> TrustStore:
-    pki = sample_pki()
-    return TrustStore([Certificate.from_cryptography(pki.csca_certificate)],
-                      [RevocationList.from_cryptography(pki.crl)])
 
 
 @cache
@@ -112,7 +103,7 @@ def test_the_reader_takes_cam_among_gm_im_cam_and_reports_it() -> None:
     assert (result.pace_protocol, result.pace_mapping) == ("id-PACE-ECDH-CAM-AES-CBC-CMAC-128", "CAM")
     assert result.pace_protocol_oid == CAM
     assert result.pace_cam.performed and result.pace_cam.passed, result.pace_cam.reason
-    report = verify_read(result, trust())
+    report = verify_read(result, sample_trust())
     assert report.verdict is Verdict.VALID, report.to_text()
     assert report.check("cardsecurity.card_access").status is Status.PASS
 
@@ -135,7 +126,7 @@ def test_every_mapping_reads_valid_with_can_and_mrz(protocol: str, parameter_id:
         assert result.access == f"PACE-{key}"
         assert result.pace_protocol_oid == protocol and result.pace_mapping == mapping
         assert ("EF.CardSecurity" in result.dump.files) is (mapping == "CAM")
-        assert verify_read(result, trust()).verdict is Verdict.VALID
+        assert verify_read(result, sample_trust()).verdict is Verdict.VALID
 
 
 def test_bac_reports_no_pace_protocol() -> None:
@@ -170,7 +161,7 @@ def test_a_mapping_refused_at_set_at_falls_back_with_a_note() -> None:
 
 def test_pace_cam_alone_proves_the_chip() -> None:
     result = read(card(CAM), chip_auth=False, active_auth=False)
-    report = verify_read(result, trust())
+    report = verify_read(result, sample_trust())
     assert report.check("live.pace_cam").status is Status.PASS
     assert report.check("live.chip_proven").status is Status.PASS
     assert "PACE-CAM" in report.check("live.chip_proven").reason
@@ -178,7 +169,7 @@ def test_pace_cam_alone_proves_the_chip() -> None:
 
 
 def test_gm_alone_proves_nothing_about_the_chip() -> None:
-    report = verify_read(read(card(GM), chip_auth=False, active_auth=False), trust())
+    report = verify_read(read(card(GM), chip_auth=False, active_auth=False), sample_trust())
     assert report.check("live.pace_cam").status is Status.NOT_APPLICABLE
     assert report.check("live.chip_proven").status is Status.UNKNOWN
     assert report.verdict is Verdict.CANNOT_TELL
@@ -190,7 +181,7 @@ def test_a_card_security_for_another_key_fails_pace_cam() -> None:
     forged = signed_card_security(image, other, PACEInfo(CAM, 2, 13))
     result = read(replace(image, files={**image.files, "EF.CardSecurity": forged}), chip_auth=False)
     assert result.pace_cam.performed and not result.pace_cam.passed
-    report = verify_read(result, trust())
+    report = verify_read(result, sample_trust())
     assert report.check("live.pace_cam").status is Status.FAIL
     assert report.verdict is Verdict.INVALID
 
@@ -200,7 +191,7 @@ def test_a_cam_chip_without_card_security_is_not_checked_and_falls_back_to_ca() 
     result = read(replace(image, files={k: v for k, v in image.files.items() if k != "EF.CardSecurity"}))
     assert result.pace_mapping == "CAM"
     assert not result.pace_cam.performed and "EF.CardSecurity" in result.pace_cam.reason
-    report = verify_read(result, trust(), policy=LivenessPolicy.LIVE_READS)
+    report = verify_read(result, sample_trust(), policy=LivenessPolicy.LIVE_READS)
     assert report.check("live.pace_cam").status is Status.NOT_APPLICABLE
     assert report.verdict is Verdict.VALID  # Chip Authentication proved the chip
 
@@ -233,4 +224,5 @@ def test_a_cam_chip_refusing_select_mf_is_not_checked_and_the_read_goes_on() -> 
     assert result.pace_mapping == "CAM" and not result.pace_cam.performed
     assert "SELECT of the master file" in result.pace_cam.reason
     assert "EF.CardSecurity" not in result.dump.files
-    assert verify_read(result, trust()).verdict is Verdict.VALID  # Chip and Active Authentication proved the chip
+    # Chip and Active Authentication proved the chip
+    assert verify_read(result, sample_trust()).verdict is Verdict.VALID

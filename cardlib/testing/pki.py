@@ -10,7 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache
 
+from cardlib.pki.certificates import Certificate, RevocationList
 from cardlib.pki.filepki import FilePKI
+from cardlib.pki.trust import TrustStore
 
 
 @dataclass(frozen=True, repr=False)
@@ -24,3 +26,11 @@ class TestPKI(FilePKI):
 def sample_pki() -> TestPKI:
     """One test PKI per process (generating brainpoolP512r1 keys is the slow part of a test card)."""
     return TestPKI.generate()
+
+
+@cache
+def sample_trust() -> TrustStore:
+    """The trust store the sample cards verify against: :func:`sample_pki`'s CSCA and its CRL."""
+    pki = sample_pki()
+    return TrustStore([Certificate.from_cryptography(pki.csca_certificate)],
+                      [RevocationList.from_cryptography(pki.crl)])
