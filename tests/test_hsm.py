@@ -11,7 +11,6 @@ from pkcs11 import Attribute, ObjectClass
 
 from cardlib.card.perso import personalize
 from cardlib.errors import PKIError
-from cardlib.pki.certificates import Certificate, RevocationList
 from cardlib.pki.hsm import (
     PinSource,
     Token,
@@ -23,10 +22,9 @@ from cardlib.pki.hsm import (
 )
 from cardlib.pki.profile import KeySpec
 from cardlib.pki.signatures import verify_signature
-from cardlib.pki.trust import TrustStore
 from cardlib.testing.cards import sample_resident
 from cardlib.testing.faces import synthetic_portrait_jpeg
-from cardlib.testing.pki import sample_pki
+from cardlib.testing.pki import sample_pki, sample_trust
 from cardlib.verify.report import Verdict
 from cardlib.verify.verifier import verify
 
@@ -86,9 +84,7 @@ def test_sod_signed_in_the_token_verifies_valid(tmp_path: Path, monkeypatch: pyt
         image = personalize(sample_resident(3), synthetic_portrait_jpeg(3), signer)
     finally:
         signer.token.close()
-    trust = TrustStore([Certificate.from_cryptography(pki.csca_certificate)],
-                       [RevocationList.from_cryptography(pki.crl)])
-    report = verify(image, trust)
+    report = verify(image, sample_trust())
     assert report.verdict is Verdict.VALID, report.to_text()
     assert signer.certificate.issuer == pki.csca_certificate.subject
     assert signer.certificate.public_key().public_numbers() == signer.key.public_key().public_numbers()

@@ -32,9 +32,9 @@ from cardlib.pki.certificates import Certificate
 from cardlib.pki.signatures import verify_signature
 from cardlib.testing.faces import synthetic_portrait_jpeg
 from cardlib.testing.fingers import HEIGHT, WIDTH, synthetic_finger, synthetic_finger_wsq
-from cardlib.testing.pki import TestPKI
+from cardlib.testing.pki import sample_pki
 
-PKI = TestPKI.generate()
+PKI = sample_pki()
 SAMPLES = Path(__file__).resolve().parents[1] / "tools" / "cardtool" / "samples"
 
 
