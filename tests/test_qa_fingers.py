@@ -19,11 +19,11 @@ from cardlib.pki.certificates import Certificate
 from cardlib.pki.trust import TrustStore
 from cardlib.testing.faces import synthetic_portrait_jpeg
 from cardlib.testing.fingers import synthetic_finger_wsq
-from cardlib.testing.pki import TestPKI
+from cardlib.testing.pki import sample_pki
 from cardlib.verify.report import Status, Verdict
 from cardlib.verify.verifier import verify
 
-PKI = TestPKI.generate()
+PKI = sample_pki()
 TRUST = TrustStore([Certificate.from_cryptography(PKI.csca_certificate)])
 RESIDENT = Resident(id_number="001199012345", full_name="Đỗ Thị Lan Anh", date_of_birth=date(1999, 3, 14),
                     sex=Sex.FEMALE, place_of_origin="Hà Đông, Hà Nội", place_of_residence="12 Phố Huế, Hà Nội",
