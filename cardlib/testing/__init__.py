@@ -4,8 +4,9 @@ Everything here makes or hosts *synthetic* material, so a test, a benchmark, ``c
 integrator's own test suite can exercise cardlib end to end without a real card, a real person or a real key:
 
 - :mod:`cardlib.testing.pki` — :class:`~cardlib.testing.pki.TestPKI`, a freshly generated CSCA, Document Signer
-  and CRL with the production profile of :mod:`cardlib.pki.profile` (keys saved unencrypted), and
-  :func:`~cardlib.testing.pki.sample_pki`, one per process;
+  and CRL with the production profile of :mod:`cardlib.pki.profile` (keys saved unencrypted),
+  :func:`~cardlib.testing.pki.sample_pki`, one per process, and :func:`~cardlib.testing.pki.sample_trust`, the
+  trust store its cards verify against;
 - :mod:`cardlib.testing.cards` — sample residents, their personalized and signed card images, and a forgery
   (a DG13 edited after signing) that passive authentication must reject;
 - :mod:`cardlib.testing.faces` / :mod:`cardlib.testing.fingers` — deterministic synthetic portraits and
