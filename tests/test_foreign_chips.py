@@ -27,13 +27,13 @@ from pathlib import Path
 
 import pytest
 import vicc_epass
-from test_field_chips import trust
 
 from cardlib.lds.tlv import encode_tlv
 from cardlib.reader.pcsc import connect
 from cardlib.reader.reader import AccessKey, ReadResult, WrongAccessKeyError, read_card
 from cardlib.reader.trace import APDUTrace
 from cardlib.testing.pcscd import PcscdInstance, private_pcscd
+from cardlib.testing.pki import sample_trust
 from cardlib.verify.live import verify_read
 from cardlib.verify.report import Status, Verdict
 
@@ -106,7 +106,7 @@ def test_epass_emulator_reads_to_the_end(epass: PcscdInstance) -> None:
         assert [line["le"] for line in lines if line["step"] == name and line["ins"] == "B0"][-2:] == [8, 1]
     assert all(step[2] == "6A82" for step in steps if step[0] in {f"DG{n}" for n in (3, *range(4, 13), 14, 15, 16)})
 
-    report = verify_read(result, trust(), source="vsmartcard ePass emulator")
+    report = verify_read(result, sample_trust(), source="vsmartcard ePass emulator")
     assert report.verdict is Verdict.CANNOT_TELL
     judged = {check.id: check.status for check in report.checks if check.status is not Status.NOT_APPLICABLE}
     assert {check_id for check_id, status in judged.items() if status is Status.FAIL} == set()

@@ -24,13 +24,11 @@ from cardlib.chip.chip import VirtualChip
 from cardlib.chip.options import ChipOptions
 from cardlib.chip.vpcd import VirtualChipQueue, vpcd_card
 from cardlib.lds.dg3 import DG3, FingerPosition
-from cardlib.pki.certificates import Certificate, RevocationList
 from cardlib.pki.cvc.certificate import CertificateBody, CVCertificate
 from cardlib.pki.cvc.chain import TrustPoint, validate_chain
 from cardlib.pki.cvc.chat import CHAT, AccessRight, Role
 from cardlib.pki.cvc.keys import CVPublicKey, cv_signer
 from cardlib.pki.eac import ALL_RIGHTS, EACPKI, EACConfig
-from cardlib.pki.trust import TrustStore
 from cardlib.protocols.apdu import CommandAPDU
 from cardlib.reader.pcsc import connect
 from cardlib.reader.reader import AccessKey, EACCredentials, ReadResult, read_card
@@ -39,7 +37,7 @@ from cardlib.testing.cards import sample_resident
 from cardlib.testing.faces import synthetic_portrait_jpeg
 from cardlib.testing.fingers import synthetic_finger_wsq
 from cardlib.testing.pcscd import PcscdInstance
-from cardlib.testing.pki import sample_pki
+from cardlib.testing.pki import sample_pki, sample_trust
 from cardlib.verify.live import verify_read
 
 TODAY = datetime.now(UTC).date()
@@ -65,13 +63,6 @@ def image() -> CardImage:
                        profile=ChipProfile(trusted_cvca=pki().cvca), fingers=fingers)
 
 
-@cache
-def trust() -> TrustStore:
-    test_pki = sample_pki()
-    return TrustStore([Certificate.from_cryptography(test_pki.csca_certificate)],
-                      [RevocationList.from_cryptography(test_pki.crl)])
-
-
 def read(transport: Transport, eac: EACCredentials | None, *, key: str = "CAN") -> ReadResult:
     secrets = image().secrets
     assert secrets is not None
@@ -89,7 +80,7 @@ def assert_dg3_read(result: ReadResult) -> None:
     assert result.dump.files["DG3"] == image().files["DG3"]
     assert "DG3" not in result.protected_files
     assert len(DG3.decode(result.dump.files["DG3"]).fingers) == 2
-    report = verify_read(result, trust())
+    report = verify_read(result, sample_trust())
     assert dg3_state(report) == "verified"  # the QA line's "read and hash verified"
 
 
@@ -98,7 +89,7 @@ def assert_dg3_not_read(result: ReadResult, *, ta_passed: bool = False) -> None:
     assert result.chip_auth.passed and result.active_auth.passed
     assert "DG3" not in result.dump.files and "DG3" in result.protected_files
     assert result.terminal_auth.passed is ta_passed
-    assert dg3_state(verify_read(result, trust())) == "not read"
+    assert dg3_state(verify_read(result, sample_trust())) == "not read"
 
 
 @pytest.mark.parametrize("key", ["CAN", "MRZ"])
