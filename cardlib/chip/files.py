@@ -3,7 +3,7 @@
 :class:`FileCommands` holds what the file commands need and nothing else: the files, the current selection
 and the :class:`~cardlib.chip.options.ChipOptions` that change their answers (applet-only EF.CardAccess, no
 short file identifiers, SELECT P2=0C refused, answers past the end of a file, response caps).  Whether a file
-may be read is asked of the session (:class:`Session`): only EF.CardAccess before BAC/PACE, DG3/DG4 only after
+may be read is asked of the session (:class:`AccessRights`): only EF.CardAccess before BAC/PACE, DG3/DG4 only after
 Terminal Authentication granted them.  :func:`field_files` prepares the files of a chip as its options say
 (no EF.CardAccess on a BAC-only chip, oversized, malformed or empty files).
 """
@@ -48,8 +48,9 @@ class Refused(Exception):
         self.sw = sw
 
 
-class Session(Protocol):
-    """What the file commands ask of the chip's session."""
+class AccessRights(Protocol):
+    """What the file commands ask of the chip's session (:class:`~cardlib.chip.chip.VirtualChip` answers from
+    its :class:`~cardlib.chip.session.State`)."""
 
     @property
     def secure_messaging_active(self) -> bool:
@@ -64,7 +65,7 @@ class Session(Protocol):
 class FileCommands:
     """SELECT and READ BINARY of one chip: the current selection, its options' answers, the session's rights."""
 
-    def __init__(self, fs: FileSystem, options: ChipOptions, session: Session) -> None:
+    def __init__(self, fs: FileSystem, options: ChipOptions, session: AccessRights) -> None:
         self._fs = fs
         self._options = options
         self._session = session
@@ -246,4 +247,4 @@ def _malformed_com(content: bytes) -> bytes:
     return bytes([content[0]]) + encode_length(len(value)) + value
 
 
-__all__ = ["EAC_DATA_GROUPS", "FileCommands", "Refused", "Session", "field_files"]
+__all__ = ["EAC_DATA_GROUPS", "AccessRights", "FileCommands", "Refused", "field_files"]
