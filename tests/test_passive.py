@@ -277,12 +277,11 @@ def _reordered(name: asn1_x509.Name) -> asn1_x509.Name:
     return asn1_x509.Name(name="", value=asn1_x509.RDNSequence(list(reversed(list(name.chosen)))))
 
 
-def test_sid_naming_the_issuer_in_another_order_finds_the_signer_with_a_warning(test_pki: TestPKI) -> None:
+def test_sid_naming_the_issuer_in_another_order_finds_the_signer_with_a_warning(test_pki: TestPKI,
+                                                                               trust: TrustStore) -> None:
     issuer = _issuer_of(test_pki)
     sod = resign(signed_sod(test_pki), test_pki, sid=_sid(_reordered(issuer), test_pki.ds_certificate.serial_number))
     assert SOD.decode(sod).sid.issuer != issuer.dump()
-    trust = TrustStore([Certificate.from_cryptography(test_pki.csca_certificate)],
-                       [RevocationList.from_cryptography(test_pki.crl)])
     result = passive_checks({"EF.SOD": sod}, trust, at=datetime.now(UTC), com=None, dg1=None, protected=frozenset())
     checks = {check.id: check for check in result.checks}
     assert checks["sod.signer"].status is Status.WARN
