@@ -9,7 +9,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cardlib.errors import DecodeError
-from cardlib.lds.tlv import children, encode_length, encode_tlv, iter_tlvs, read_single, read_tlv
+from cardlib.lds.tlv import (
+    TLV,
+    TruncatedError,
+    children,
+    encode_length,
+    encode_tlv,
+    iter_tlvs,
+    read_header,
+    read_single,
+    read_tlv,
+)
 
 # EF.COM from ICAO 9303-11 App. D.4 (shared/docs/icao-vectors.md §2.2).
 EF_COM = bytes.fromhex("60145F0104303130365F36063034303030305C026175")
@@ -71,3 +81,48 @@ def test_round_trip(objects: list[tuple[int, bytes]]) -> None:
 def test_garbage_raises_only_decode_errors(data: bytes) -> None:
     with contextlib.suppress(DecodeError):
         list(iter_tlvs(data))
+
+
+@pytest.mark.parametrize(("data", "header"), [
+    ("6014", (0x60, 20, 2)), ("5F1F8201F4", (0x5F1F, 500, 5)), ("7F618400010000AA", (0x7F61, 65536, 7)),
+    ("04", None), ("5F", None), ("5F9F", None), ("7F6182", None), ("7F618201", None), ("", None),
+])
+def test_header_alone(data: str, header: tuple[int, int, int] | None) -> None:
+    """The header is read without its value; data ending inside it is a TruncatedError, a DecodeError too."""
+    if header is not None:
+        assert read_header(bytes.fromhex(data)) == header
+        return
+    with pytest.raises(TruncatedError):
+        read_header(bytes.fromhex(data))
+    with pytest.raises(DecodeError, match="truncated"):
+        read_tlv(bytes.fromhex(data))
+
+
+@pytest.mark.parametrize(("data", "offset"), [("0480", 1), ("048500000000", 1), ("5F9F80808001", 5)])
+def test_malformed_header_is_not_truncated(data: str, offset: int) -> None:
+    """Indefinite or over-long lengths and tags over 4 bytes are errors no further bytes could mend."""
+    with pytest.raises(DecodeError) as info:
+        read_header(bytes.fromhex(data))
+    assert not isinstance(info.value, TruncatedError)
+    assert info.value.offset == offset
+
+
+@settings(max_examples=300)
+@given(st.binary(max_size=12), st.integers(0, 12), st.integers(0, 12))
+def test_read_tlv_is_its_header_and_value(data: bytes, offset: int, end: int) -> None:
+    """read_tlv (with its one-byte-tag, short-length shortcut) agrees with read_header plus the bounds check."""
+    if offset > len(data) or end > len(data):
+        return
+    try:
+        tag, length, header_length = read_header(data, offset, end)
+    except DecodeError as error:
+        with pytest.raises(DecodeError) as info:
+            read_tlv(data, offset, end)
+        assert str(info.value) == str(error)
+        return
+    if offset + header_length + length > end:
+        with pytest.raises(DecodeError, match="claims"):
+            read_tlv(data, offset, end)
+        return
+    start = offset + header_length
+    assert read_tlv(data, offset, end) == TLV(tag, data[start : start + length], offset, header_length)

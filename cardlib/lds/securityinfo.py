@@ -40,7 +40,7 @@ from cardlib.lds.domainparams import DomainParameter, curve_for_parameter_id
 from cardlib.lds.files import DATA_GROUPS, EF_CARD_ACCESS
 from cardlib.lds.infotypes import OPTIONAL, DeclaredInfo, FamilyInfo, FileID, dump
 from cardlib.lds.oids import ID_AA, ID_TA, PROTOCOLS, SIGNATURE_ALGORITHMS, protocol_oid
-from cardlib.lds.tlv import encode_tlv, iter_tlvs, read_single, read_tlv
+from cardlib.lds.tlv import TLV, encode_tlv, iter_tlvs, read_single, read_tlv
 
 TAG_DG14 = 0x6E
 _SET = 0x31
@@ -223,8 +223,13 @@ def _oid_of(der: bytes, file: str) -> str:
 
 def decode_security_info(der: bytes, *, file: str, offset: int = 0) -> SecurityInfo:
     """Decode one SecurityInfo (a SEQUENCE of the SET) by its protocol OID; ``offset`` locates it in ``file``."""
-    obj = read_tlv(der, file=file)
-    if obj.tag != 0x30 or obj.end != len(der):
+    return _decode_info(read_tlv(der, file=file), der, file, offset)
+
+
+def _decode_info(obj: TLV, der: bytes, file: str, offset: int) -> SecurityInfo:
+    """:func:`decode_security_info` of ``der`` once its data object ``obj`` is read (wherever ``obj.offset`` is
+    counted from: the SET reads each object once)."""
+    if obj.tag != 0x30 or obj.end - obj.offset != len(der):
         raise DecodeError(f"SecurityInfo must be one SEQUENCE, found tag {obj.tag:X}", file=file, offset=offset)
     try:
         first = read_tlv(obj.value, file=file)
@@ -358,6 +363,6 @@ def _decode_set(data: bytes, file: str, base: int) -> tuple[SecurityInfo, ...]:
             obj = read_tlv(data, pos, outer.end, file=file)
         except DecodeError as exc:
             raise exc.within(base=base) from None
-        infos.append(decode_security_info(data[pos : obj.end], file=file, offset=base + pos))
+        infos.append(_decode_info(obj, data[pos : obj.end], file, base + pos))
         pos = obj.end
     return tuple(infos)

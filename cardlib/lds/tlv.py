@@ -16,6 +16,11 @@ from cardlib.errors import DecodeError, EncodeError
 MAX_LENGTH_OCTETS = 4
 
 
+class TruncatedError(DecodeError):
+    """The data ends inside a tag or a length: more bytes could complete the header (a reader that has read only a
+    file's first bytes then asks for more, where any other malformed header is an error)."""
+
+
 @dataclass(frozen=True, slots=True)
 class TLV:
     """One decoded data object: its tag, value, and where it sat in the buffer it came from."""
@@ -66,14 +71,14 @@ def encode_tlv(tag: int, value: bytes) -> bytes:
 
 def _read_tag(data: bytes, pos: int, end: int, file: str | None) -> tuple[int, int]:
     if pos >= end:
-        raise DecodeError("truncated: tag expected", file=file, offset=pos)
+        raise TruncatedError("truncated: tag expected", file=file, offset=pos)
     first = data[pos]
     tag = first
     pos += 1
     if first & 0x1F == 0x1F:
         while True:
             if pos >= end:
-                raise DecodeError("truncated inside a multi-byte tag", file=file, offset=pos)
+                raise TruncatedError("truncated inside a multi-byte tag", file=file, offset=pos)
             byte = data[pos]
             tag = (tag << 8) | byte
             pos += 1
@@ -86,7 +91,7 @@ def _read_tag(data: bytes, pos: int, end: int, file: str | None) -> tuple[int, i
 
 def _read_length(data: bytes, pos: int, end: int, file: str | None) -> tuple[int, int]:
     if pos >= end:
-        raise DecodeError("truncated: length expected", file=file, offset=pos)
+        raise TruncatedError("truncated: length expected", file=file, offset=pos)
     first = data[pos]
     pos += 1
     if first < 0x80:
@@ -97,20 +102,35 @@ def _read_length(data: bytes, pos: int, end: int, file: str | None) -> tuple[int
     if count > MAX_LENGTH_OCTETS:
         raise DecodeError(f"length uses {count} octets (at most {MAX_LENGTH_OCTETS})", file=file, offset=pos - 1)
     if pos + count > end:
-        raise DecodeError("truncated inside a length", file=file, offset=pos - 1)
+        raise TruncatedError("truncated inside a length", file=file, offset=pos - 1)
     return int.from_bytes(data[pos : pos + count], "big"), pos + count
+
+
+def read_header(
+    data: bytes, offset: int = 0, end: int | None = None, *, file: str | None = None
+) -> tuple[int, int, int]:
+    """(tag, length, header length) of the data object starting at ``offset``, whose header must end by ``end``
+    (default: buffer end); its value is not looked at.  :class:`TruncatedError` when the data ends inside the
+    header."""
+    limit = len(data) if end is None else end
+    tag, pos = _read_tag(data, offset, limit, file)
+    length, pos = _read_length(data, pos, limit, file)
+    return tag, length, pos - offset
 
 
 def read_tlv(data: bytes, offset: int = 0, end: int | None = None, *, file: str | None = None) -> TLV:
     """Decode the data object starting at ``offset``; the object must end by ``end`` (default: buffer end)."""
     limit = len(data) if end is None else end
-    tag, pos = _read_tag(data, offset, limit, file)
-    length, pos = _read_length(data, pos, limit, file)
+    if offset + 2 <= limit and data[offset] & 0x1F != 0x1F and data[offset + 1] < 0x80:
+        tag, length, header = data[offset], data[offset + 1], 2  # one-byte tag, short length: most objects
+    else:
+        tag, length, header = read_header(data, offset, limit, file=file)
+    pos = offset + header
     if pos + length > limit:
         raise DecodeError(
             f"tag {tag:X} claims {length} bytes but only {limit - pos} remain", file=file, offset=offset
         )
-    return TLV(tag, bytes(data[pos : pos + length]), offset, pos - offset)
+    return TLV(tag, bytes(data[pos : pos + length]), offset, header)
 
 
 def iter_tlvs(data: bytes, *, file: str | None = None, base: int = 0) -> Iterator[TLV]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from cardlib.errors import DecodeError
 from cardlib.lds.files import EMRTD_AID, FileSpec
-from cardlib.lds.tlv import encode_length, read_tlv
+from cardlib.lds.tlv import TruncatedError, encode_length, read_header, read_tlv
 from cardlib.limits import LimitExceeded
 from cardlib.protocols.apdu import CommandAPDU, ResponseAPDU
 from cardlib.protocols.status import (
@@ -93,25 +93,14 @@ def _wrapper_length(size: int) -> int:
 
 
 def declared_size(head: bytes) -> int | None:
-    """Total file size announced by the outer TLV header at the start of ``head``; None if it is not all there."""
-    if not head:
+    """Total file size announced by the outer TLV header at the start of ``head``; None while the header is not all
+    there (the value need not be); a header no more bytes can mend (indefinite length, over 4 length octets,
+    a tag over 4 bytes) raises :class:`DecodeError`."""
+    try:
+        _, length, header_length = read_header(head)
+    except TruncatedError:
         return None
-    pos = 1
-    if head[0] & 0x1F == 0x1F:
-        while pos < len(head) and head[pos] & 0x80:
-            pos += 1
-        pos += 1
-    if pos >= len(head):
-        return None
-    first = head[pos]
-    if first < 0x80:
-        return pos + 1 + first
-    count = first & 0x7F
-    if count == 0 or count > 4:
-        raise DecodeError("outer length is indefinite or longer than 4 octets", offset=pos)
-    if pos + 1 + count > len(head):
-        return None
-    return pos + 1 + count + int.from_bytes(head[pos + 1 : pos + 1 + count], "big")
+    return header_length + length
 
 
 class FileReader:
