@@ -1,19 +1,12 @@
 """How a SecurityInfo type is declared (TR-03110-3 A.1, ICAO 9303-11 §9.2): its protocol family and its fields.
 
 Every SecurityInfo is ``SEQUENCE { protocol OBJECT IDENTIFIER, ... }``.  A type of :mod:`cardlib.lds.securityinfo`
-names the family of protocol OIDs it holds (whose meaning the registry :mod:`cardlib.lds.oids` gives) and lists the
-elements after the OID in asn1crypto's ``_fields`` syntax, each one a dataclass attribute of the same name::
-
-    @dataclass(frozen=True)
-    class PACEInfo(DeclaredInfo):
-        family = "PACE"
-        _fields = (("version", core.Integer), ("parameter_id", core.Integer, OPTIONAL))
-
-        protocol: str
-        version: int
-        parameter_id: int | None = None
-
-:class:`DeclaredInfo` then gives it its one encode and decode, so adding a SecurityInfo type is a declaration.
+is a frozen dataclass deriving from :class:`DeclaredInfo` that names the ``family`` of protocol OIDs it holds (whose
+meaning the registry :mod:`cardlib.lds.oids` gives) and lists the elements after the OID in asn1crypto's
+``_fields`` syntax, each one the dataclass attribute of the same name: PACEInfo is ``family = "PACE"`` and
+``_fields = (("version", core.Integer), ("parameter_id", core.Integer, OPTIONAL))`` over the attributes
+``protocol``, ``version`` and ``parameter_id``.  :class:`DeclaredInfo` gives every such type its one encode and
+decode, so a new SecurityInfo type is a declaration; the Python value of each ASN.1 type is set once, here.
 """
 
 from __future__ import annotations
