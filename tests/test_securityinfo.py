@@ -15,7 +15,7 @@ from cardlib.curves import by_name
 from cardlib.errors import DecodeError, EncodeError
 from cardlib.lds.asn1 import ECPublicKeyInfo
 from cardlib.lds.domainparams import DomainParameter
-from cardlib.lds.oids import PROTOCOLS, protocol_oid
+from cardlib.lds.oids import PROTOCOLS, Family, protocol_oid
 from cardlib.lds.securityinfo import (
     DG14,
     ActiveAuthenticationInfo,
@@ -29,6 +29,7 @@ from cardlib.lds.securityinfo import (
     SecurityInfos,
     TerminalAuthenticationInfo,
     UnknownSecurityInfo,
+    decode_security_info,
 )
 from cardlib.lds.tlv import encode_tlv
 
@@ -143,6 +144,33 @@ def test_oid_table_names() -> None:
     assert "0.4.0.127.0.7.2.2.4.6.1" not in PROTOCOLS  # no 3DES with Chip Authentication Mapping
     with pytest.raises(EncodeError):
         protocol_oid("id-PACE-ECDH-XX")
+
+
+INFO_TYPES = (PACEInfo, PACEDomainParameterInfo, ChipAuthenticationInfo, ChipAuthenticationDomainParameterInfo,
+              ChipAuthenticationPublicKeyInfo, TerminalAuthenticationInfo, ActiveAuthenticationInfo)
+
+
+def test_one_info_type_per_protocol_family() -> None:
+    assert sorted(info.family for info in INFO_TYPES) == sorted(Family)
+    assert {protocol.family for protocol in PROTOCOLS.values()} == set(Family)
+
+
+def test_declared_fields_encode_as_tr_03110_writes_them() -> None:
+    """Every field kind of the declarations (INTEGER, OID, AlgorithmIdentifier, FileID), optional ones present and
+    absent, against DER written out by hand from TR-03110-3 A.1.1."""
+    expected = {
+        TerminalAuthenticationInfo(2, bytes.fromhex("30070402011C040101")):  # EF.CVCA: FileID {fid 011C, sfid 01}
+            "3016 060804007F0007020202 020102 30070402011C040101",
+        TerminalAuthenticationInfo(1): "300D 060804007F0007020202 020101",
+        ChipAuthenticationInfo(protocol_oid("id-CA-ECDH-AES-CBC-CMAC-256"), 2, 3):
+            "3012 060A04007F00070202030204 020102 020103",
+        PACEDomainParameterInfo(protocol_oid("id-PACE-ECDH-IM"), DomainParameter.standardized(12)):
+            "3019 060904007F000702020404 300C060704007F0007010202010C",
+        ActiveAuthenticationInfo(1, "1.2.840.10045.4.3.3"): "3015 0606678108010105 020101 06082A8648CE3D040303",
+    }
+    for info, der in expected.items():
+        assert info.encode() == bytes.fromhex(der)
+        assert decode_security_info(bytes.fromhex(der), file="test") == info
 
 
 def test_encode_rejects_wrong_family() -> None:

@@ -3,7 +3,7 @@
 Every SecurityInfo is ``SEQUENCE { protocol OBJECT IDENTIFIER, ... }``.  A type of :mod:`cardlib.lds.securityinfo`
 is a frozen dataclass deriving from :class:`DeclaredInfo` that names the ``family`` of protocol OIDs it holds (whose
 meaning the registry :mod:`cardlib.lds.oids` gives) and lists the elements after the OID in asn1crypto's
-``_fields`` syntax, each one the dataclass attribute of the same name: PACEInfo is ``family = "PACE"`` and
+``_fields`` syntax, each one the dataclass attribute of the same name: PACEInfo is ``family = Family.PACE`` and
 ``_fields = (("version", core.Integer), ("parameter_id", core.Integer, OPTIONAL))`` over the attributes
 ``protocol``, ``version`` and ``parameter_id``.  :class:`DeclaredInfo` gives every such type its one encode and
 decode, so a new SecurityInfo type is a declaration; the Python value of each ASN.1 type is set once, here.
@@ -19,7 +19,7 @@ from asn1crypto import core
 from cardlib.errors import EncodeError
 from cardlib.lds.asn1 import AlgorithmIdentifier, decoding, load_strict, sequence_type
 from cardlib.lds.domainparams import DomainParameter
-from cardlib.lds.oids import SecurityProtocol, protocol_of
+from cardlib.lds.oids import Family, SecurityProtocol, protocol_of
 
 OPTIONAL = {"optional": True}
 """The options of an element a SecurityInfo may leave out (absent: the attribute is None)."""
@@ -58,7 +58,7 @@ _CODECS: dict[type, _Codec] = {
 class FamilyInfo:
     """What every typed SecurityInfo shares: a protocol OID of one family, whose meaning the registry gives."""
 
-    family: ClassVar[str]
+    family: ClassVar[Family]
     protocol: str
 
     @property

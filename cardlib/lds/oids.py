@@ -9,6 +9,7 @@ from it instead of parsing OID suffixes, and the chip and reader name protocols 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 from cardlib.errors import EncodeError
 
@@ -21,13 +22,25 @@ ID_AA = "2.23.136.1.1.5"
 ID_ECDSA_PLAIN = BSI_DE + ".1.1.4.1"
 
 
+class Family(StrEnum):
+    """The families of SecurityInfo protocol OIDs: one SecurityInfo type each (:mod:`cardlib.lds.securityinfo`)."""
+
+    PACE = "PACE"
+    PACE_DOMAIN_PARAMETER = "PACEDomainParameter"
+    CHIP_AUTHENTICATION = "ChipAuthentication"
+    CHIP_AUTHENTICATION_DOMAIN_PARAMETER = "ChipAuthenticationDomainParameter"
+    CHIP_AUTHENTICATION_PUBLIC_KEY = "ChipAuthenticationPublicKey"
+    TERMINAL_AUTHENTICATION = "TerminalAuthentication"
+    ACTIVE_AUTHENTICATION = "ActiveAuthentication"
+
+
 @dataclass(frozen=True)
 class SecurityProtocol:
     """What a SecurityInfo protocol OID means (TR-03110-3 A.1.1.1–A.1.1.3, ICAO 9303-11 §9.2)."""
 
     oid: str
     name: str
-    family: str
+    family: Family
     key_agreement: str | None = None
     mapping: str | None = None
     cipher: str | None = None
@@ -54,18 +67,18 @@ def _build_protocols() -> dict[str, SecurityProtocol]:
     table: list[SecurityProtocol] = []
     for number, agreement, mapping in _PACE_VARIANTS:
         base, name = f"{ID_PACE}.{number}", f"id-PACE-{agreement}-{mapping}"
-        table.append(SecurityProtocol(base, name, "PACEDomainParameter", agreement, mapping))
-        table += [SecurityProtocol(f"{base}.{suffix}", f"{name}-{label}", "PACE", agreement, mapping, cipher, mac)
+        table.append(SecurityProtocol(base, name, Family.PACE_DOMAIN_PARAMETER, agreement, mapping))
+        table += [SecurityProtocol(f"{base}.{suffix}", f"{name}-{label}", Family.PACE, agreement, mapping, cipher, mac)
                   for suffix, label, cipher, mac in _CIPHER_SUITES if not (mapping == "CAM" and cipher == "3DES")]
     for number, agreement in _KEY_AGREEMENTS:
         base, name = f"{ID_CA}.{number}", f"id-CA-{agreement}"
-        table.append(SecurityProtocol(base, name, "ChipAuthenticationDomainParameter", agreement))
-        table += [SecurityProtocol(f"{base}.{suffix}", f"{name}-{label}", "ChipAuthentication", agreement,
+        table.append(SecurityProtocol(base, name, Family.CHIP_AUTHENTICATION_DOMAIN_PARAMETER, agreement))
+        table += [SecurityProtocol(f"{base}.{suffix}", f"{name}-{label}", Family.CHIP_AUTHENTICATION, agreement,
                                    cipher=cipher, mac=mac) for suffix, label, cipher, mac in _CIPHER_SUITES]
-        table.append(SecurityProtocol(f"{ID_PK}.{number}", f"id-PK-{agreement}", "ChipAuthenticationPublicKey",
+        table.append(SecurityProtocol(f"{ID_PK}.{number}", f"id-PK-{agreement}", Family.CHIP_AUTHENTICATION_PUBLIC_KEY,
                                       agreement))
-    table.append(SecurityProtocol(ID_TA, "id-TA", "TerminalAuthentication"))
-    table.append(SecurityProtocol(ID_AA, "id-AA", "ActiveAuthentication"))
+    table.append(SecurityProtocol(ID_TA, "id-TA", Family.TERMINAL_AUTHENTICATION))
+    table.append(SecurityProtocol(ID_AA, "id-AA", Family.ACTIVE_AUTHENTICATION))
     return {protocol.oid: protocol for protocol in table}
 
 
@@ -142,6 +155,6 @@ def protocol_oid(name: str) -> str:
 
 
 def protocol_of(oid: str, family: str) -> SecurityProtocol | None:
-    """The meaning of ``oid`` when it is a protocol of ``family`` (``"PACE"``, ``"ChipAuthentication"``, ...)."""
+    """The meaning of ``oid`` when it is a protocol of ``family`` (a :class:`Family`, or its value: ``"PACE"``)."""
     known = PROTOCOLS.get(oid)
     return known if known is not None and known.family == family else None

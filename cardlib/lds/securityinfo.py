@@ -39,7 +39,7 @@ from cardlib.lds.asn1 import (
 from cardlib.lds.domainparams import DomainParameter, curve_for_parameter_id
 from cardlib.lds.files import DATA_GROUPS, EF_CARD_ACCESS
 from cardlib.lds.infotypes import OPTIONAL, DeclaredInfo, FamilyInfo, FileID, dump
-from cardlib.lds.oids import ID_AA, ID_TA, PROTOCOLS, SIGNATURE_ALGORITHMS, protocol_oid
+from cardlib.lds.oids import ID_AA, ID_TA, PROTOCOLS, SIGNATURE_ALGORITHMS, Family, protocol_oid
 from cardlib.lds.tlv import TLV, encode_tlv, iter_tlvs, read_single, read_tlv
 
 TAG_DG14 = 0x6E
@@ -52,7 +52,7 @@ _REPEATED_CACHE_SIZE = 256
 class PACEInfo(DeclaredInfo):
     """A PACE protocol the chip supports, with its version and standardized domain parameter ID."""
 
-    family = "PACE"
+    family = Family.PACE
     _fields = (("version", core.Integer), ("parameter_id", core.Integer, OPTIONAL))
 
     protocol: str
@@ -69,7 +69,7 @@ class PACEInfo(DeclaredInfo):
 class PACEDomainParameterInfo(DeclaredInfo):
     """Explicit or standardized PACE domain parameters, referenced by a PACEInfo's parameter ID."""
 
-    family = "PACEDomainParameter"
+    family = Family.PACE_DOMAIN_PARAMETER
     _fields = (("domain_parameter", AlgorithmIdentifier), ("parameter_id", core.Integer, OPTIONAL))
 
     protocol: str
@@ -81,7 +81,7 @@ class PACEDomainParameterInfo(DeclaredInfo):
 class ChipAuthenticationInfo(DeclaredInfo):
     """A Chip Authentication protocol (CA v1/v2/v3) and the ID of the key it uses."""
 
-    family = "ChipAuthentication"
+    family = Family.CHIP_AUTHENTICATION
     _fields = (("version", core.Integer), ("key_id", core.Integer, OPTIONAL))
 
     protocol: str
@@ -93,7 +93,7 @@ class ChipAuthenticationInfo(DeclaredInfo):
 class ChipAuthenticationDomainParameterInfo(DeclaredInfo):
     """Domain parameters for Chip Authentication (EF.CardSecurity, DG14 with several keys)."""
 
-    family = "ChipAuthenticationDomainParameter"
+    family = Family.CHIP_AUTHENTICATION_DOMAIN_PARAMETER
     _fields = (("domain_parameter", AlgorithmIdentifier), ("key_id", core.Integer, OPTIONAL))
 
     protocol: str
@@ -106,7 +106,7 @@ class TerminalAuthenticationInfo(DeclaredInfo):
     """Terminal Authentication support (v1 in DG14/EF.CardAccess, v2 in EF.CardSecurity); ``ef_cvca`` is the
     FileID DER of EF.CVCA when the chip names it."""
 
-    family = "TerminalAuthentication"
+    family = Family.TERMINAL_AUTHENTICATION
     _fields = (("version", core.Integer), ("ef_cvca", FileID, OPTIONAL))
     protocol = ID_TA
 
@@ -118,7 +118,7 @@ class TerminalAuthenticationInfo(DeclaredInfo):
 class ActiveAuthenticationInfo(DeclaredInfo):
     """Active Authentication with an ECDSA key: which signature algorithm the chip uses (9303-11 §6.1)."""
 
-    family = "ActiveAuthentication"
+    family = Family.ACTIVE_AUTHENTICATION
     _fields = (("version", core.Integer), ("signature_algorithm", core.ObjectIdentifier))
     protocol = ID_AA
 
@@ -140,7 +140,7 @@ class ChipAuthenticationPublicKeyInfo(FamilyInfo):
     written back the same way.
     """
 
-    family = "ChipAuthenticationPublicKey"
+    family = Family.CHIP_AUTHENTICATION_PUBLIC_KEY
 
     protocol: str
     public_key: ECPublicKeyInfo | DHPublicKeyInfo
@@ -206,7 +206,7 @@ SecurityInfo = (
 _Info = TypeVar("_Info", bound=SecurityInfo)
 
 # The declared types by protocol family (the chip's public key is decoded apart: see decode_security_info).
-_DECLARED: dict[str, Callable[..., SecurityInfo]] = {
+_DECLARED: dict[Family, Callable[..., SecurityInfo]] = {
     info.family: info.decode for info in (
         PACEInfo, PACEDomainParameterInfo, ChipAuthenticationInfo, ChipAuthenticationDomainParameterInfo,
         TerminalAuthenticationInfo, ActiveAuthenticationInfo)
@@ -242,7 +242,7 @@ def _decode_info(obj: TLV, der: bytes, file: str, offset: int) -> SecurityInfo:
     if known is None:
         return UnknownSecurityInfo(oid, bytes(der))
     try:
-        if known.family == "ChipAuthenticationPublicKey":  # the chip's own key: nothing a batch repeats
+        if known.family == Family.CHIP_AUTHENTICATION_PUBLIC_KEY:  # the chip's own key: nothing a batch repeats
             return ChipAuthenticationPublicKeyInfo.decode(bytes(der), file=file)
         return _decode_repeated(known.family, bytes(der), file)
     except DecodeError as exc:
@@ -250,7 +250,7 @@ def _decode_info(obj: TLV, der: bytes, file: str, offset: int) -> SecurityInfo:
 
 
 @lru_cache(maxsize=_REPEATED_CACHE_SIZE)
-def _decode_repeated(family: str, der: bytes, file: str) -> SecurityInfo:
+def _decode_repeated(family: Family, der: bytes, file: str) -> SecurityInfo:
     """A SecurityInfo other than a chip's public key, decoded once per exact bytes: every DG14 and EF.CardAccess
     of a batch repeats its protocol, domain parameter and Active Authentication infos (results are immutable;
     bytes that do not decode raise every time, uncached)."""
