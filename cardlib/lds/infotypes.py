@@ -25,7 +25,8 @@ OPTIONAL = {"optional": True}
 """The options of an element a SecurityInfo may leave out (absent: the attribute is None)."""
 
 FileID = sequence_type("FileID", [("fid", core.OctetString), ("sfid", core.OctetString, OPTIONAL)])
-"""``FileID ::= SEQUENCE { fid OCTET STRING (SIZE(2)), sfid OCTET STRING (SIZE(1)) OPTIONAL }`` (TR-03110-3 A.1.1.6)."""
+"""TerminalAuthenticationInfo's efCVCA (TR-03110-3):
+``FileID ::= SEQUENCE { fid OCTET STRING (SIZE(2)), sfid OCTET STRING (SIZE(1)) OPTIONAL }``."""
 
 
 def dump(value: core.Asn1Value) -> bytes:
