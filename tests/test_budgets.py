@@ -126,6 +126,19 @@ def test_image_over_a_budget_is_refused_before_decoding(bomb: Callable[[], bytes
     assert time.perf_counter() - started < 1.0
 
 
+def test_repeated_scans_of_a_sequential_jpeg_are_refused_by_the_decoder_at_once() -> None:
+    # A baseline JPEG whose one scan holds every component is one scan to the budget: libjpeg expects EOI after it
+    # and refuses any further SOS, so the repeated scans of a progressive bomb cost nothing here.
+    baseline = _saved(Image.new("RGB", (256, 256), (120, 130, 140)), "JPEG", quality=90)
+    scan = baseline.rindex(b"\xff\xda")
+    repeated = baseline[:scan] + baseline[scan:-2] * (10 * MAX_JPEG_SCANS) + b"\xff\xd9"
+    started = time.perf_counter()
+    with pytest.raises(DecodeError):
+        verify_image(repeated)
+    assert time.perf_counter() - started < 1.0
+    assert verify_image(baseline) == (256, 256)
+
+
 def test_limits_on_tiles_and_scans_leave_genuine_encoders_alone() -> None:
     tiled = _saved(Image.new("RGB", (512, 512), (1, 2, 3)), "JPEG2000", tile_size=(64, 64))
     assert decode_image(tiled).size == (512, 512) and MAX_JPEG2000_TILES >= (512 // 64) ** 2

@@ -67,6 +67,7 @@ FACE_IMAGE_FORMATS = ("JPEG", "JPEG2000")
 _J2K_SIZ = struct.Struct(">HHIIIIIIIIH")  # Lsiz Rsiz Xsiz Ysiz XOsiz YOsiz XTsiz YTsiz XTOsiz YTOsiz Csiz
 _J2K_SOT, _J2K_COD, _J2K_COC = 0xFF90, 0xFF52, 0xFF53
 _JPEG_SOS, _JPEG_EOI = 0xDA, 0xD9
+_JPEG_SEQUENTIAL_FRAMES = frozenset({0xC0, 0xC1})  # SOF0 baseline, SOF1 extended sequential (Huffman)
 _JPEG_MAX_HALVINGS = 3  # libjpeg scales by 1/2, 1/4 or 1/8 while decoding
 
 
@@ -269,8 +270,13 @@ def _jpeg2000_levels(image: bytes, pos: int, components: int, source: str) -> in
 
 
 def _jpeg_scans(image: bytes) -> int:
-    """How many scans (SOS markers) the first JPEG image holds, walking its marker segments."""
-    pos, scans = 2, 0
+    """How many scans (SOS markers) the first JPEG image holds, walking its marker segments.
+
+    A sequential frame (SOF0, SOF1) whose first scan holds every component is one scan: libjpeg refuses any SOS
+    after it at once (it expects EOI), so its entropy-coded data need not be walked.  Any other frame — a
+    progressive one above all, whose every scan walks the whole image again — has its scans counted.
+    """
+    pos, scans, sequential_components = 2, 0, 0
     while pos + 4 <= len(image):
         if image[pos] != 0xFF or image[pos + 1] in (0xFF, 0x00):
             pos += 1  # fill bytes and garbage between segments, which libjpeg skips too
@@ -281,6 +287,10 @@ def _jpeg_scans(image: bytes) -> int:
         if 0xD0 <= marker <= 0xD7 or marker == 0x01:  # standalone markers: RSTn, TEM
             pos += 2
             continue
+        if marker in _JPEG_SEQUENTIAL_FRAMES and pos + 9 < len(image):
+            sequential_components = image[pos + 9]  # SOFn: Lf (2), P (1), Y (2), X (2), then Nf
+        if marker == _JPEG_SOS and scans == 0 and pos + 4 < len(image) and image[pos + 4] == sequential_components:
+            return 1  # SOS: Ls (2), then Ns
         pos += 2 + int.from_bytes(image[pos + 2 : pos + 4], "big")
         if marker == _JPEG_SOS:
             scans += 1
