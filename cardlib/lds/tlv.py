@@ -120,7 +120,12 @@ def read_header(
 
 def read_tlv(data: bytes, offset: int = 0, end: int | None = None, *, file: str | None = None) -> TLV:
     """Decode the data object starting at ``offset``; the object must end by ``end`` (default: buffer end)."""
-    limit = len(data) if end is None else end
+    start, stop, tag = _extent(data, offset, len(data) if end is None else end, file)
+    return TLV(tag, bytes(data[start:stop]), offset, start - offset)
+
+
+def _extent(data: bytes, offset: int, limit: int, file: str | None) -> tuple[int, int, int]:
+    """(value start, value end, tag) of the data object at ``offset``, which must end by ``limit``."""
     if offset + 2 <= limit and data[offset] & 0x1F != 0x1F and data[offset + 1] < 0x80:
         tag, length, header = data[offset], data[offset + 1], 2  # one-byte tag, short length: most objects
     else:
@@ -130,7 +135,7 @@ def read_tlv(data: bytes, offset: int = 0, end: int | None = None, *, file: str 
         raise DecodeError(
             f"tag {tag:X} claims {length} bytes but only {limit - pos} remain", file=file, offset=offset
         )
-    return TLV(tag, bytes(data[pos : pos + length]), offset, header)
+    return pos, pos + length, tag
 
 
 def iter_tlvs(data: bytes, *, file: str | None = None, base: int = 0) -> Iterator[TLV]:
@@ -138,14 +143,14 @@ def iter_tlvs(data: bytes, *, file: str | None = None, base: int = 0) -> Iterato
 
     ``base`` is added to reported offsets, so errors inside a nested value point into the whole file.
     """
-    pos = 0
-    while pos < len(data):
+    pos, limit = 0, len(data)
+    while pos < limit:
         try:
-            obj = read_tlv(data, pos, file=file)
+            start, stop, tag = _extent(data, pos, limit, file)
         except DecodeError as exc:
             raise exc.within(base=base) from None
-        yield TLV(obj.tag, obj.value, obj.offset + base, obj.header_length)
-        pos = obj.end
+        yield TLV(tag, bytes(data[start:stop]), pos + base, start - pos)
+        pos = stop
 
 
 def read_single(data: bytes, expected_tag: int, *, file: str) -> TLV:

@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import Enum
 from importlib import resources
-from typing import Any
+from typing import Any, NamedTuple
 
 from cardlib.verify.holder import Holder
 
@@ -72,9 +72,12 @@ class Group(Enum):
     LIVE = "live chip"
 
 
-@dataclass(frozen=True)
-class CheckResult:
-    """One named check with its outcome and a reason written for a person."""
+class CheckResult(NamedTuple):
+    """One named check with its outcome and a reason written for a person.
+
+    An immutable named tuple rather than a frozen dataclass: a verification makes about a hundred, and a tuple
+    is built in half the time.
+    """
 
     id: str
     group: Group
