@@ -94,11 +94,25 @@ _LDSSecurityObject = sequence_type("LDSSecurityObject", [
     ("data_group_hash_values", _DataGroupHashValues), ("lds_version_info", _LDSVersionInfo, {"optional": True})])
 
 
+# The hashes ICAO 9303 allows, by name, as hashlib's constructors (each one a C call, unlike hashlib.new).
+_HASHES = {name: getattr(hashlib, name) for name in DIGEST_OIDS}
+
+
 def digest(algorithm: str, data: bytes) -> bytes:
     """``algorithm`` (``"sha256"``...) over ``data``; ValidationError for a hash ICAO does not allow."""
-    if algorithm not in DIGEST_OIDS:
+    constructor = _HASHES.get(algorithm)
+    if constructor is None:
         raise ValidationError(f"unsupported hash algorithm {algorithm!r}", field="hashAlgorithm")
-    return hashlib.new(algorithm, data).digest()
+    digested: bytes = constructor(data).digest()
+    return digested
+
+
+def digest_size(algorithm: str) -> int:
+    """Bytes of an ``algorithm`` digest; ValidationError for a hash ICAO does not allow."""
+    if algorithm not in _HASHES:
+        raise ValidationError(f"unsupported hash algorithm {algorithm!r}", field="hashAlgorithm")
+    size: int = _HASHES[algorithm]().digest_size
+    return size
 
 
 @dataclass(frozen=True)
@@ -115,7 +129,7 @@ class LDSSecurityObject:
     unicode_version: str | None = None
 
     def __post_init__(self) -> None:
-        size = len(digest(self.hash_algorithm, b""))
+        size = digest_size(self.hash_algorithm)
         for number, value in self.dg_hashes.items():
             if not 1 <= number <= 16:
                 raise ValidationError(f"no data group {number} (1-16)", field="dataGroupNumber")
@@ -695,6 +709,20 @@ def _cached_signature_algorithm(encoded: bytes) -> SignatureAlgorithm:
         raise der.Unusual from exc
 
 
+def _data_group_hash(econtent: bytes, item: der.Element) -> tuple[int, bytes]:
+    """A DataGroupHash: (number, hash value).  The shape every SOD has, ``30 L 02 01 n 04 L' hash`` with a
+    one-byte positive number, is read from its bytes; any other goes through the DER walker."""
+    start, stop = item[2], item[3]
+    if (item[0] == der.SEQUENCE and stop - start >= 5 and econtent[start : start + 2] == b"\x02\x01"
+            and econtent[start + 2] < 0x80 and econtent[start + 3] == der.OCTET_STRING
+            and econtent[start + 4] < 0x80 and start + 5 + econtent[start + 4] == stop):
+        return econtent[start + 2], econtent[start + 5 : stop]
+    if item[0] != der.SEQUENCE:
+        raise der.Unusual
+    number, value = der.shaped(econtent, start, stop, der.INTEGER, der.OCTET_STRING)
+    return der.integer(econtent, number), der.contents(econtent, value)
+
+
 def _decode_lso_canonical(econtent: bytes) -> tuple[LDSSecurityObject, bool]:
     """:meth:`LDSSecurityObject._decode` for the canonical shape; :class:`der.Unusual` for any other."""
     begin, stop = der.element(econtent, 0, len(econtent), der.SEQUENCE)
@@ -707,13 +735,10 @@ def _decode_lso_canonical(econtent: bytes) -> tuple[LDSSecurityObject, bool]:
         raise der.Unusual
     hashes_by_dg: dict[int, bytes] = {}
     for item in der.elements(econtent, parts[2][2], parts[2][3]):
-        if item[0] != der.SEQUENCE:
-            raise der.Unusual
-        number, value = der.shaped(econtent, item[2], item[3], der.INTEGER, der.OCTET_STRING)
-        group = der.integer(econtent, number)
+        group, value = _data_group_hash(econtent, item)
         if group in hashes_by_dg:  # a data group hashed twice
             raise der.Unusual
-        hashes_by_dg[group] = der.contents(econtent, value)
+        hashes_by_dg[group] = value
     versions: tuple[str | None, str | None] = (None, None)
     if len(parts) == 4:
         lds, unicode = der.shaped(econtent, parts[3][2], parts[3][3], der.PRINTABLE_STRING, der.PRINTABLE_STRING)
