@@ -44,6 +44,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from enum import Enum, IntEnum
+from functools import cached_property, lru_cache
 
 from asn1crypto import core
 
@@ -60,6 +61,9 @@ VERSION = 1
 OID_UTF8 = "1.0.10646.1.0.8"
 _SEQUENCE, _SET, _INTEGER, _OID = 0x30, 0x31, 0x02, 0x06
 _DATE = re.compile(r"(\d{2})/(\d{2})/(\d{4})")
+# Distinct date texts parse_date remembers: the card at hand's (each is read several times) and a few a batch
+# shares (its dates of issue), never a batch's worth, so verifying a card again finds nothing of it left.
+_DATE_CACHE_SIZE = 16
 _PRINTABLE = re.compile(r"[A-Za-z0-9 '()+,\-./:=?]*")
 
 
@@ -219,25 +223,21 @@ class DG13Field:
     values: tuple[DG13Value, ...]
     encoded: bytes = field(default=b"", init=False, compare=False, repr=False)
 
-    @property
+    @cached_property
     def texts(self) -> tuple[str, ...]:
         """Every string in the field, nested ones flattened, in order (worked out once: the field is immutable)."""
-        known: tuple[str, ...] | None = self.__dict__.get("_texts")
-        if known is None:
-            flat: list[str] = []
-            for value in self.values:
-                flat.extend(item.text for item in (value if isinstance(value, tuple) else (value,)))
-            known = tuple(flat)
-            self.__dict__["_texts"] = known
-        return known
+        flat: list[str] = []
+        for value in self.values:
+            flat.extend(item.text for item in (value if isinstance(value, tuple) else (value,)))
+        return tuple(flat)
 
-    @property
+    @cached_property
     def text(self) -> str:
         """The first string of the field ("" when it has none): the value of every non-nested field."""
         texts = self.texts
         return texts[0] if texts else ""
 
-    @property
+    @cached_property
     def repeated(self) -> bool:
         """More values than the layout gives the field: a repeated element, or surplus names in 13 or 14.
 
@@ -286,15 +286,11 @@ class DG13:
         if duplicates:
             raise ValidationError(f"field numbers appear twice: {duplicates}", field="DG13")
 
-    @property
+    @cached_property
     def fields(self) -> dict[int, DG13Field]:
         """The fields by number (worked out once, as the DG13 is immutable and the checks ask it often: do not
         modify it)."""
-        known: dict[int, DG13Field] | None = self.__dict__.get("_fields")
-        if known is None:
-            known = {entry.number: entry for entry in self.entries}
-            self.__dict__["_fields"] = known
-        return known
+        return {entry.number: entry for entry in self.entries}
 
     def text(self, number: int) -> str | None:
         """The string of field ``number``, or None when the field is absent."""
@@ -534,14 +530,24 @@ def format_date(day: date) -> str:
 
 def parse_date(text: str, field: str) -> date:
     """A DG13 dd/mm/yyyy date; ValidationError(field=...) when malformed or impossible."""
+    parsed = _parsed_date(text)
+    if isinstance(parsed, str):
+        raise ValidationError(parsed, field=field)
+    return parsed
+
+
+@lru_cache(maxsize=_DATE_CACHE_SIZE)
+def _parsed_date(text: str) -> date | str:
+    """The date ``text`` writes, or why it is none (remembered: a verification reads each DG13 date several
+    times, in its conformance, cross and holder checks)."""
     match = _DATE.fullmatch(text.strip())
     if not match:
-        raise ValidationError(f"{text!r} is not a dd/mm/yyyy date", field=field)
+        return f"{text!r} is not a dd/mm/yyyy date"
     day, month, year = (int(part) for part in match.groups())
     try:
         return date(year, month, day)
     except ValueError:
-        raise ValidationError(f"{text!r} is not a real date", field=field) from None
+        return f"{text!r} is not a real date"
 
 
 def _is_no_expiry(text: str) -> bool:

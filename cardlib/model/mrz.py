@@ -51,6 +51,12 @@ def check_digit(text: str) -> str:
     return str((7 * sum(values[0::3]) + 3 * sum(values[1::3]) + sum(values[2::3])) % 10)
 
 
+# What transliterate makes of each character a Vietnamese name may hold (NFC): a letter its base letter, a hyphen a
+# space, an apostrophe nothing (ICAO 9303-3 §4.6).
+_MRZ_NAME_CHARACTERS = str.maketrans({**{letter: base_letter(letter) for letter in LETTERS}, " ": " ", "-": " ",
+                                      "'": None})
+
+
 def transliterate(name: str) -> str:
     """A Vietnamese name in MRZ characters: ``Thân Quang Bảo`` → ``THAN QUANG BAO``.
 
@@ -63,13 +69,7 @@ def transliterate(name: str) -> str:
     foreign = foreign_characters(name)
     if foreign:
         raise EncodeError(f"not Vietnamese Latin, no MRZ character for: {foreign_summary(foreign)}")
-    kept = []
-    for char in unicodedata.normalize("NFC", name):
-        if char in LETTERS:
-            kept.append(base_letter(char))
-        elif char in " -":
-            kept.append(" ")
-    return " ".join("".join(kept).split())
+    return " ".join(unicodedata.normalize("NFC", name).translate(_MRZ_NAME_CHARACTERS).split())
 
 
 class MRZFormat(Enum):
