@@ -44,7 +44,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from enum import Enum, IntEnum
-from functools import cached_property, lru_cache
+from functools import lru_cache
 
 from asn1crypto import core
 
@@ -223,29 +223,39 @@ class DG13Field:
     values: tuple[DG13Value, ...]
     encoded: bytes = field(default=b"", init=False, compare=False, repr=False)
 
-    @cached_property
+    @property
     def texts(self) -> tuple[str, ...]:
-        """Every string in the field, nested ones flattened, in order (worked out once: the field is immutable)."""
-        flat: list[str] = []
-        for value in self.values:
-            flat.extend(item.text for item in (value if isinstance(value, tuple) else (value,)))
-        return tuple(flat)
+        """Every string in the field, nested ones flattened, in order."""
+        return self._derived[0]
 
-    @cached_property
+    @property
     def text(self) -> str:
         """The first string of the field ("" when it has none): the value of every non-nested field."""
-        texts = self.texts
-        return texts[0] if texts else ""
+        return self._derived[1]
 
-    @cached_property
+    @property
     def repeated(self) -> bool:
         """More values than the layout gives the field: a repeated element, or surplus names in 13 or 14.
 
         Every field of the layout carries one value (13 and 14 one nested SEQUENCE); a reader taking the first
         of several would show one of two contradicting answers, so the decoder keeps them all and says so here.
         """
-        capacity = NESTED_NAMES.get(self.number)
-        return len(self.values) > 1 or (capacity is not None and len(self.texts) > capacity)
+        return self._derived[2]
+
+    @property
+    def _derived(self) -> tuple[tuple[str, ...], str, bool]:
+        """(texts, text, repeated), worked out on first use and kept: the field is immutable and a verification
+        asks each several times.  (A plain dictionary entry: functools.cached_property takes a lock each time.)"""
+        known: tuple[tuple[str, ...], str, bool] | None = self.__dict__.get("_known")
+        if known is None:
+            flat: list[str] = []
+            for value in self.values:
+                flat.extend(item.text for item in (value if isinstance(value, tuple) else (value,)))
+            capacity = NESTED_NAMES.get(self.number)
+            known = (tuple(flat), flat[0] if flat else "",
+                     len(self.values) > 1 or (capacity is not None and len(flat) > capacity))
+            self.__dict__["_known"] = known
+        return known
 
     def encode(self) -> bytes:
         """The field's SEQUENCE: as read when decoded, DER otherwise."""
@@ -286,11 +296,15 @@ class DG13:
         if duplicates:
             raise ValidationError(f"field numbers appear twice: {duplicates}", field="DG13")
 
-    @cached_property
+    @property
     def fields(self) -> dict[int, DG13Field]:
         """The fields by number (worked out once, as the DG13 is immutable and the checks ask it often: do not
         modify it)."""
-        return {entry.number: entry for entry in self.entries}
+        known: dict[int, DG13Field] | None = self.__dict__.get("_fields")
+        if known is None:
+            known = {entry.number: entry for entry in self.entries}
+            self.__dict__["_fields"] = known
+        return known
 
     def text(self, number: int) -> str | None:
         """The string of field ``number``, or None when the field is absent."""
