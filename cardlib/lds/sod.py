@@ -94,8 +94,10 @@ _LDSSecurityObject = sequence_type("LDSSecurityObject", [
     ("data_group_hash_values", _DataGroupHashValues), ("lds_version_info", _LDSVersionInfo, {"optional": True})])
 
 
-# The hashes ICAO 9303 allows, by name, as hashlib's constructors (each one a C call, unlike hashlib.new).
+# The hashes ICAO 9303 allows, by name, as hashlib's constructors (each one a C call, unlike hashlib.new), and the
+# size of their digests.
 _HASHES = {name: getattr(hashlib, name) for name in DIGEST_OIDS}
+_DIGEST_SIZES: dict[str, int] = {name: constructor().digest_size for name, constructor in _HASHES.items()}
 
 
 def digest(algorithm: str, data: bytes) -> bytes:
@@ -109,9 +111,9 @@ def digest(algorithm: str, data: bytes) -> bytes:
 
 def digest_size(algorithm: str) -> int:
     """Bytes of an ``algorithm`` digest; ValidationError for a hash ICAO does not allow."""
-    if algorithm not in _HASHES:
+    size = _DIGEST_SIZES.get(algorithm)
+    if size is None:
         raise ValidationError(f"unsupported hash algorithm {algorithm!r}", field="hashAlgorithm")
-    size: int = _HASHES[algorithm]().digest_size
     return size
 
 
