@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from cardlib.verify.report import Status, VerificationReport
@@ -111,7 +111,8 @@ class CardOutcome:
 
     def to_json(self) -> str:
         """One line of JSON (Vietnamese kept readable), no newline."""
-        return json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":"))
+        fields = {name: getattr(self, name) for name in self.__dataclass_fields__}  # plain values: no deep copy
+        return json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CardOutcome:

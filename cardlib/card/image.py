@@ -197,25 +197,39 @@ def _refuse_irregular(path: Path, mode: int) -> None:
     raise CardImageError(f"{path}: {kind}, refused (a card's files must be regular files)")
 
 
-def read_card_file(path: Path, limit: int = MAX_FILE_BYTES) -> bytes:
+def read_card_file(path: Path, limit: int = MAX_FILE_BYTES, *, missing: str = "") -> bytes:
     """The bytes of ``path``, a regular file of at most ``limit`` bytes (MAX_FILE_BYTES unless told).
 
     Checked with lstat before opening (a device is never opened), opened without following a link and
     without blocking, checked again on the open descriptor, and read at most ``limit + 1`` bytes.
-    CardImageError for a missing or irregular file, LimitExceeded for a larger one.
+    CardImageError for a missing (``missing`` says why it should be there) or irregular file, LimitExceeded
+    for a larger one.
     """
     try:
         _refuse_irregular(path, os.lstat(path).st_mode)
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    except FileNotFoundError:
+        raise CardImageError(f"{path}: {missing or 'cannot be read (no such file)'}") from None
     except OSError as exc:
         reason = "a symbolic link, refused" if exc.errno == errno.ELOOP else exc.strerror or str(exc)
         raise CardImageError(f"{path}: cannot be read ({reason})") from None
-    with os.fdopen(fd, "rb") as handle:
+    try:
         _refuse_irregular(path, os.fstat(fd).st_mode)
-        data = handle.read(limit + 1)
+        data = _read_at_most(fd, limit + 1)
+    finally:
+        os.close(fd)
     if len(data) > limit:
         raise LimitExceeded("MAX_FILE_BYTES", str(path), limit)
     return data
+
+
+def _read_at_most(fd: int, size: int) -> bytes:
+    """Up to ``size`` bytes from ``fd``, to its end (a regular file gives them in one read, most often)."""
+    parts, remaining = [], size
+    while remaining > 0 and (part := os.read(fd, remaining)):
+        parts.append(part)
+        remaining -= len(part)
+    return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 class _CardReader:
@@ -224,11 +238,11 @@ class _CardReader:
     def __init__(self) -> None:
         self.total = 0
 
-    def read(self, path: Path) -> bytes:
+    def read(self, path: Path, *, missing: str = "") -> bytes:
         """The bytes of ``path`` (see :func:`read_card_file`), counted against the card's budget."""
         remaining = MAX_CARD_BYTES - self.total
         try:
-            data = read_card_file(path, min(remaining, MAX_FILE_BYTES))
+            data = read_card_file(path, min(remaining, MAX_FILE_BYTES), missing=missing)
         except LimitExceeded:
             if remaining >= MAX_FILE_BYTES:
                 raise
@@ -250,9 +264,7 @@ def _load_ours(path: Path) -> CardImage:
         if not _is_known(str(name)):
             raise CardImageError(f"{path / MANIFEST}: lists {name!r}, which is not an LDS file name")
         target = path / f"{name}.bin"
-        if not os.path.lexists(target):
-            raise CardImageError(f"{target}: listed in the manifest but missing")
-        data = reader.read(target)
+        data = reader.read(target, missing="listed in the manifest but missing")
         if hashlib.sha256(data).hexdigest() != digest:
             raise CardImageError(f"{target}: content does not match the manifest's SHA-256 (file altered or torn)")
         files[name] = data
