@@ -286,5 +286,5 @@ def test_bench_pace_times_each_protocol_on_both_sides() -> None:
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()[1:]
-    assert [line.split()[0] for line in lines] == ["PACE-GM", "PACE-IM", "PACE-CAM", "TA"]
+    assert [line.split()[0] for line in lines] == ["PACE-GM", "PACE-IM", "PACE-CAM", "CA", "CA-ecdsa", "TA"]
     assert all(float(line.split("terminal")[1].split("ms")[0]) > 0 and "chip" in line for line in lines)
