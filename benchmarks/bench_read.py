@@ -1,7 +1,9 @@
 """Benchmark: a full read of a CCCD image (PACE-CAN, all files, Chip and Active Authentication) through a
 private pcscd + vpcd reader, against the same read in-process as the baseline of the same run.
 
-Prints APDUs, bytes, time per phase and bytes per APDU for both, and the pcscd/in-process time ratio.
+Prints APDUs, bytes, time per phase and bytes per APDU for both, and the pcscd/in-process time ratio; then, per
+phase of the pcscd read, the bytes that crossed and the least time they need on the air of an ISO/IEC 14443 card
+at 424 kbit/s (:func:`air_seconds`), against the time the phase took.
 Target: at most 150 APDUs and under 0.25 s through pcscd.  Then one read through pcscd per chip profile
 of the field catalogue (issue 11: default, no extended length, a 223-byte cap, a 100 ms/APDU chip, BAC-only
 3DES, the JMRTD applet's behaviours, the same model remembered): APDUs, bytes per APDU, time; the default
@@ -14,6 +16,7 @@ import argparse
 import statistics
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -23,8 +26,9 @@ from cardlib.chip.options import JMRTD_APPLET_OPTIONS, ChipOptions
 from cardlib.chip.vpcd import vpcd_card
 from cardlib.reader.models import ChipModels
 from cardlib.reader.pcsc import connect
+from cardlib.reader.progress import ReadEvent, ReadPhase, ReadStage
 from cardlib.reader.reader import AccessKey, ReadResult, read_card
-from cardlib.reader.transport import InProcessTransport
+from cardlib.reader.transport import APDURecord, InProcessTransport, RecordingTransport
 from cardlib.testing.cards import sample_card_image
 from cardlib.testing.pcscd import PcscdInstance, private_pcscd
 
@@ -41,6 +45,81 @@ PROFILES: dict[str, tuple[ChipOptions, str, bool]] = {
     "JMRTD-like": (JMRTD_APPLET_OPTIONS, "MRZ", False),
     "JMRTD-like, known": (JMRTD_APPLET_OPTIONS, "MRZ", True),
 }
+
+
+# ISO/IEC 14443 at 424 kbit/s: every byte is 9 bits on the air (8 data bits and parity, ISO/IEC 14443-3 Type A),
+# an ISO/IEC 14443-4 block carries at most 253 bytes of an APDU (a 256-byte frame less its PCB and CRC) and adds
+# those 3 bytes.  Frame delay times and the reader's own turnaround come on top: this is a floor, not an estimate.
+AIR_BITS_PER_SECOND = 424_000
+AIR_BITS_PER_BYTE = 9
+FRAME_PAYLOAD = 253
+FRAME_OVERHEAD = 3
+
+
+def air_seconds(records: list[APDURecord]) -> float:
+    """The least time ``records``' commands and responses need on the air at 424 kbit/s (see the constants)."""
+    on_air = 0
+    for record in records:
+        for length in (record.command_length, record.response_length):
+            on_air += length + FRAME_OVERHEAD * max(1, -(-length // FRAME_PAYLOAD))
+    return on_air * AIR_BITS_PER_BYTE / AIR_BITS_PER_SECOND
+
+
+class PhaseMeter:
+    """The APDUs of each phase of a read (access control, files, Chip and Active Authentication), taken from a
+    recording transport at the read's progress events: an APDU belongs to the phase last started."""
+
+    def __init__(self, recorder: RecordingTransport) -> None:
+        self.recorder = recorder
+        self.phases: dict[ReadPhase, list[APDURecord]] = {}
+        self.seconds: dict[ReadPhase, float] = {}
+        self._current: ReadPhase | None = None
+        self._open: ReadPhase | None = None
+        self._since = (0, 0.0)
+
+    def __call__(self, event: ReadEvent) -> None:
+        """Switch phase at a phase's start; files read inside another phase (EF.CardAccess during access
+        control) stay in it, and what follows a phase's end counts as reading files."""
+        if event.phase is ReadPhase.FILE:
+            if self._open is None and self._current is not ReadPhase.FILE:
+                self._switch(ReadPhase.FILE)
+        elif event.stage is ReadStage.STARTED:
+            self._switch(event.phase)
+            self._open = event.phase
+        elif event.stage is not ReadStage.PROGRESS:
+            self._switch(ReadPhase.FILE)
+            self._open = None
+
+    def _switch(self, phase: ReadPhase) -> None:
+        self.close()
+        self._current = phase
+
+    def close(self) -> None:
+        """Give the APDUs since the last phase change to the phase then running."""
+        records, clock = self.recorder.statistics.records, time.perf_counter()
+        if self._current is not None:
+            self.phases.setdefault(self._current, []).extend(records[self._since[0]:])
+            self.seconds[self._current] = self.seconds.get(self._current, 0.0) + clock - self._since[1]
+        self._since = (len(records), clock)
+
+
+def _air_table(image: CardImage, key: AccessKey, port: int, reader: str) -> None:
+    """Per phase of one pcscd read: APDUs, bytes both ways, time taken, and the 424 kbit/s air-time floor."""
+    with vpcd_card(VirtualChip(image), port=port), connect(reader, timeout=5) as transport:
+        meter = PhaseMeter(RecordingTransport(transport))
+        meter.close()
+        read_card(meter.recorder, key, on_progress=meter)
+        meter.close()
+    print(f"per phase through pcscd, against ISO/IEC 14443 at {AIR_BITS_PER_SECOND // 1000} kbit/s "
+          f"({AIR_BITS_PER_BYTE} bits/byte, {FRAME_OVERHEAD} bytes per {FRAME_PAYLOAD}-byte block)")
+    rows = [(phase.value, records, meter.seconds[phase]) for phase, records in meter.phases.items()]
+    rows.append(("whole read", [record for _, records, _ in rows for record in records],
+                 sum(took for _, _, took in rows)))
+    for name, records, took in rows:
+        moved = sum(record.command_length + record.response_length for record in records)
+        floor = air_seconds(records)
+        print(f"  {name:<22} {len(records):>3} APDUs {moved:>6} B  {took * 1000:7.1f} ms here, air floor "
+              f"{floor * 1000:6.1f} ms: x{took / floor:.2f}")
 
 
 def _in_process(image: CardImage, key: AccessKey) -> ReadResult:
@@ -108,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     with private_pcscd() as pcscd:
         reads = [_through_pcscd(image, key, pcscd.port, pcscd.reader_name) for _ in range(args.runs)]
         profiles_met = _profiles(image, pcscd)
+        _air_table(image, key, pcscd.port, pcscd.reader_name)
     measured = min(reads, key=lambda result: result.timings.total)
     print(f"full read, PACE-CAN + CA + AA, {len(measured.dump.files)} files, best of {args.runs}")
     print(_describe("in-process", baseline))
