@@ -11,11 +11,12 @@ from vectors import TESTVECTORS
 
 from cardlib.curves import by_name
 from cardlib.errors import DecodeError, EncodeError
+from cardlib.lds.oids import ID_IS, ID_TA_ECDSA, ID_TA_RSA
 from cardlib.lds.tlv import children, encode_tlv, read_tlv
 from cardlib.pki.cvc.certificate import CertificateBody, CVCertificate
 from cardlib.pki.cvc.chain import ChainFailure, CVCChainError, TrustPoint, validate_chain
-from cardlib.pki.cvc.chat import CHAT, ID_IS, AccessRight, Role
-from cardlib.pki.cvc.keys import ID_TA_ECDSA, ID_TA_RSA, CVPublicKey, cv_signer
+from cardlib.pki.cvc.chat import CHAT, AccessRight, Role
+from cardlib.pki.cvc.keys import CVPublicKey, cv_signer
 from cardlib.pki.eac import EACPKI, EACConfig
 
 BSI_CVCA = TESTVECTORS / "eac" / "DETESTeID00005.cvcert"

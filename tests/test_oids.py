@@ -10,12 +10,16 @@ from cardlib.lds.oids import (
     DIGEST_OIDS,
     ECDSA_DER_HASHES,
     ECDSA_PLAIN_HASHES,
+    ID_IS,
     IMPLIED_CA_PROTOCOL,
     PROTOCOL_OIDS,
     PROTOCOLS,
     RSA_PKCS1_HASHES,
     SIGNATURE_ALGORITHM_OIDS,
     SIGNATURE_ALGORITHMS,
+    TA_ECDSA_HASHES,
+    TA_RSA_PKCS1_HASHES,
+    TA_RSA_PSS_HASHES,
     protocol_of,
     protocol_oid,
     signature_oid,
@@ -78,3 +82,19 @@ def test_signature_tables_agree_with_the_named_algorithms() -> None:
             assert signature_oid(table, hash_name) == oid
     assert signature_oid(RSA_PKCS1_HASHES, "sha256") == "1.2.840.113549.1.1.11"
     assert signature_oid(ECDSA_DER_HASHES, "md5") is None
+
+
+def test_terminal_authentication_oids_are_the_standard_ones() -> None:
+    # BSI TR-03110-3 A.2.1.1: id-TA-RSA-v1-5-SHA-1 … id-TA-RSA-PSS-SHA-512, id-TA-ECDSA-SHA-1 … -SHA-512; C.4: id-IS.
+    ta = "0.4.0.127.0.7.2.2.2"
+    written_out = {
+        f"{ta}.1.1": ("pkcs1", "sha1"), f"{ta}.1.2": ("pkcs1", "sha256"), f"{ta}.1.3": ("pss", "sha1"),
+        f"{ta}.1.4": ("pss", "sha256"), f"{ta}.1.5": ("pkcs1", "sha512"), f"{ta}.1.6": ("pss", "sha512"),
+        f"{ta}.2.1": ("ecdsa", "sha1"), f"{ta}.2.2": ("ecdsa", "sha224"), f"{ta}.2.3": ("ecdsa", "sha256"),
+        f"{ta}.2.4": ("ecdsa", "sha384"), f"{ta}.2.5": ("ecdsa", "sha512"),
+    }
+    tables = {"pkcs1": TA_RSA_PKCS1_HASHES, "pss": TA_RSA_PSS_HASHES, "ecdsa": TA_ECDSA_HASHES}
+    registered = {oid: (scheme, hash_name) for scheme, table in tables.items() for oid, hash_name in table.items()}
+    assert registered == written_out
+    assert signature_oid(TA_ECDSA_HASHES, "sha256") == f"{ta}.2.3"
+    assert ID_IS == "0.4.0.127.0.7.3.1.2.1"

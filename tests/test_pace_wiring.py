@@ -26,6 +26,7 @@ from cardlib.lds.securityinfo import (
     TerminalAuthenticationInfo,
 )
 from cardlib.protocols.apdu import CommandAPDU, ResponseAPDU
+from cardlib.protocols.pace import offered_parameters
 from cardlib.reader.access import pace_candidates
 from cardlib.reader.reader import (
     AccessKey,
@@ -96,6 +97,13 @@ def test_candidates_leave_out_what_cardlib_cannot_run() -> None:
     assert [(params.protocol, params.parameter_id) for params in pace_candidates(offers)] == [(GM_3DES, 12)]
     with pytest.raises(UnsupportedAccessError, match="no PACE protocol cardlib supports"):
         pace_candidates(offers[:3])
+
+
+def test_chip_and_reader_take_the_offered_variants_from_one_place() -> None:
+    offers = [PACEInfo(GM, 2), PACEInfo(DH_GM, 2, 0), PACEInfo(IM, 2, 10), PACEInfo(CAM, 2, 13), PACEInfo(GM, 2, 13)]
+    offered = offered_parameters(offers)  # EF.CardAccess order, as the chip answers MSE:Set AT
+    assert [(params.protocol, params.parameter_id) for params in offered] == [(DH_GM, 0), (CAM, 13), (GM, 13)]
+    assert sorted(pace_candidates(offers), key=offered.index) == list(offered)
 
 
 def test_the_reader_takes_cam_among_gm_im_cam_and_reports_it() -> None:

@@ -20,7 +20,7 @@ from cardlib.lds.securityinfo import CardAccess
 from cardlib.lds.tlv import TLV, find, iter_tlvs
 from cardlib.protocols.apdu import CommandAPDU
 from cardlib.protocols.bac import BACChip
-from cardlib.protocols.pace import PACEChip, PACEParameters
+from cardlib.protocols.pace import PACEChip, PACEParameters, offered_parameters
 from cardlib.protocols.sm import SecureMessaging
 from cardlib.protocols.status import (
     SW_AUTH_FAILED,
@@ -144,15 +144,7 @@ def _pace_parameters(card_access: bytes | None) -> tuple[PACEParameters, ...]:
         infos = CardAccess.decode(card_access).pace_infos
     except CardlibError:
         return ()
-    offered = []
-    for info in infos:
-        if info.parameter_id is None:
-            continue
-        try:
-            offered.append(PACEParameters(info.protocol, info.parameter_id))
-        except CardlibError:
-            continue
-    return tuple(offered)
+    return offered_parameters(infos)
 
 
 __all__ = ["AccessControl", "OpenedSession"]

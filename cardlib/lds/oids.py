@@ -88,6 +88,19 @@ PROTOCOL_OIDS: dict[str, str] = {protocol.name: oid for oid, protocol in PROTOCO
 # (EAC 1.11 chips); the chip and the reader assume the same.
 IMPLIED_CA_PROTOCOL = PROTOCOL_OIDS["id-CA-ECDH-3DES-CBC-CBC"]
 
+# --- Terminal Authentication: CV certificate signature algorithms and terminal types (TR-03110-3 A.2.1.1, C.4) ---
+
+ID_TA_RSA = ID_TA + ".1"
+ID_TA_ECDSA = ID_TA + ".2"
+# id-TA signature algorithm OID -> hash name, per scheme (Table D.3; ECDSA signatures are plain r‖s).
+TA_RSA_PKCS1_HASHES: dict[str, str] = {f"{ID_TA_RSA}.1": "sha1", f"{ID_TA_RSA}.2": "sha256", f"{ID_TA_RSA}.5": "sha512"}
+TA_RSA_PSS_HASHES: dict[str, str] = {f"{ID_TA_RSA}.3": "sha1", f"{ID_TA_RSA}.4": "sha256", f"{ID_TA_RSA}.6": "sha512"}
+TA_ECDSA_HASHES: dict[str, str] = {
+    f"{ID_TA_ECDSA}.1": "sha1", f"{ID_TA_ECDSA}.2": "sha224", f"{ID_TA_ECDSA}.3": "sha256",
+    f"{ID_TA_ECDSA}.4": "sha384", f"{ID_TA_ECDSA}.5": "sha512",
+}
+ID_IS = BSI_DE + ".3.1.2.1"  # id-IS under id-roles: the CHAT of an inspection system (the only terminal type used)
+
 # --- content types (ICAO 9303-10 §4.6.2, BSI TR-03110-3 A.1.2.5, RFC 5652) and ICAO PKI ----------------------
 
 ID_LDS_SECURITY_OBJECT = "2.23.136.1.1.1"

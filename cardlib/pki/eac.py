@@ -26,15 +26,15 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from cardlib import curves
 from cardlib.errors import CardlibError, PKIError
+from cardlib.lds.oids import TA_ECDSA_HASHES, signature_oid
 from cardlib.limits import MAX_TRUST_FILE_BYTES, LimitExceeded
 from cardlib.pki.cvc.certificate import CertificateBody, CVCertificate
 from cardlib.pki.cvc.chain import TrustPoint
 from cardlib.pki.cvc.chat import CHAT, AccessRight, Role
 from cardlib.pki.cvc.codec import check_reference
-from cardlib.pki.cvc.keys import ID_TA_ECDSA, CVPublicKey, cv_signer
+from cardlib.pki.cvc.keys import CVPublicKey, cv_signer
 
 ALL_RIGHTS = AccessRight.READ_DG3 | AccessRight.READ_DG4
-_HASH_SUFFIX = {"sha1": ".1", "sha224": ".2", "sha256": ".3", "sha384": ".4", "sha512": ".5"}
 FILES = ("cvca", "dv", "is")
 EAC_CVCA_FILE = "cvca.cvcert"
 """The CVCA certificate in an EAC PKI folder (what a chip is given to trust)."""
@@ -67,9 +67,10 @@ class EACConfig:
     @property
     def algorithm_oid(self) -> str:
         """id-TA-ECDSA-SHA-x for the configured hash."""
-        if self.hash_name not in _HASH_SUFFIX:
+        oid = signature_oid(TA_ECDSA_HASHES, self.hash_name)
+        if oid is None:
             raise PKIError(f"no id-TA-ECDSA algorithm with {self.hash_name}")
-        return ID_TA_ECDSA + _HASH_SUFFIX[self.hash_name]
+        return oid
 
 
 @dataclass(frozen=True, repr=False)

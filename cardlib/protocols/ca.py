@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from cardlib.curves import Curve, DHPrivateKey, DHPublicKey, ModpGroup, for_cryptography
 from cardlib.errors import DecodeError, ProtocolError
-from cardlib.lds.oids import protocol_of
+from cardlib.lds.oids import Family, protocol_of
 from cardlib.lds.tlv import TLV, encode_tlv, find, iter_tlvs, read_single
 from cardlib.protocols.apdu import SHORT_MAX_LE, CommandAPDU, ResponseAPDU
 from cardlib.protocols.dh import encode_public as encode_dh_value
@@ -81,7 +81,7 @@ ChipPrivateKey = ec.EllipticCurvePrivateKey | DHPrivateKey
 def ca_suite(protocol: str) -> tuple[Literal["3DES", "AES"], int]:
     """(cipher, key bits) of an id-CA-DH-… or id-CA-ECDH-… protocol OID, from the OID registry; ProtocolError
     for unknown ones."""
-    known = protocol_of(protocol, "ChipAuthentication")
+    known = protocol_of(protocol, Family.CHIP_AUTHENTICATION)
     if known is None or known.key_length is None:
         raise ProtocolError(f"Chip Authentication protocol {protocol} is not supported")
     return ("3DES", 112) if known.cipher == "3DES" else ("AES", 8 * known.key_length)
@@ -118,7 +118,7 @@ def _group_and_element(key: ChipPublicKey) -> tuple[AnyGroup, bytes]:
 
 def _check_agreement(group: AnyGroup, protocol: str) -> None:
     ca_suite(protocol)  # an unknown protocol is reported as such
-    known = protocol_of(protocol, "ChipAuthentication")
+    known = protocol_of(protocol, Family.CHIP_AUTHENTICATION)
     if known is None or known.key_agreement != ("DH" if isinstance(group, DHGroup) else "ECDH"):
         raise ProtocolError(f"Chip Authentication protocol {protocol} does not match a {group.name} key")
 

@@ -12,13 +12,13 @@ from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Literal
 
-from cardlib.errors import CardlibError, DecodeError, ProtocolError, ValidationError
+from cardlib.errors import CardlibError, DecodeError, ValidationError
 from cardlib.lds.files import EF_CARD_ACCESS
 from cardlib.lds.securityinfo import CardAccess, PACEInfo
 from cardlib.model.mrz import FILLER, MRZ, MRZFormat, check_digit
 from cardlib.protocols.apdu import CommandAPDU
 from cardlib.protocols.bac import BACTerminal
-from cardlib.protocols.pace import PACEParameters, PACETerminal
+from cardlib.protocols.pace import PACEParameters, PACETerminal, offered_parameters
 from cardlib.protocols.sm import SecureMessaging
 from cardlib.protocols.status import (
     SW_AUTH_FAILED,
@@ -189,17 +189,10 @@ def _pace_rank(params: PACEParameters) -> tuple[int, int, int]:
 
 
 def pace_candidates(infos: Sequence[PACEInfo]) -> list[PACEParameters]:
-    """The PACEInfos cardlib can run, best first (CAM > IM > GM, ECDH > DH, AES-128 first); an info without a
-    standardized parameter ID, or one cardlib cannot run, is left out.  UnsupportedAccessError when none is left.
+    """The PACE variants ``infos`` offer that cardlib can run (:func:`~cardlib.protocols.pace.offered_parameters`),
+    best first (CAM > IM > GM, ECDH > DH, AES-128 first).  UnsupportedAccessError when none is left.
     """
-    candidates = []
-    for info in infos:
-        if info.parameter_id is None:
-            continue
-        try:
-            candidates.append(PACEParameters(info.protocol, info.parameter_id))
-        except ProtocolError:
-            continue
+    candidates = offered_parameters(infos)
     if not candidates:
         listed = ", ".join(f"{info.protocol} (parameter ID {info.parameter_id})" for info in infos)
         raise UnsupportedAccessError(f"EF.CardAccess lists no PACE protocol cardlib supports: {listed}")

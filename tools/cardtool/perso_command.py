@@ -29,7 +29,7 @@ from cardlib.batch.perso import BATCH_RECORD, BatchRecord, SignerSource, persona
 from cardlib.card.perso import DEFAULT_PROFILE, ChipProfile, pace_parameters
 from cardlib.card.targets import TARGETS, target_named
 from cardlib.errors import CardlibError
-from cardlib.lds.oids import PROTOCOLS, protocol_oid
+from cardlib.lds.oids import PROTOCOLS, Family, protocol_oid
 from cardlib.pki.eac import EAC_CVCA_FILE, load_cvca
 from cardlib.pki.hsm import PinSource
 from cardlib.protocols.pace import PACEParameters
@@ -48,7 +48,7 @@ SHOWN_MESSAGES = 10
 """Rows named one by one on the terminal (not done again, portrait warnings); the rest are counted."""
 DEFAULT_PACE = "id-PACE-ECDH-GM-AES-CBC-CMAC-128"
 """The CCCD's PACE protocol (:data:`cardlib.card.perso.DEFAULT_PROFILE`)."""
-PACE_PROTOCOLS = tuple(sorted(protocol.name for protocol in PROTOCOLS.values() if protocol.family == "PACE"))
+PACE_PROTOCOLS = tuple(sorted(protocol.name for protocol in PROTOCOLS.values() if protocol.family == Family.PACE))
 """The names ``--pace`` takes: every PACE protocol cardlib runs (generic, integrated, chip authentication mapping)."""
 DEFAULT_PARAMETER_IDS = {"ECDH": 13, "DH": 2}
 """``--pace-parameter-id`` when not given: brainpoolP256r1 (the CCCD's curve), the 2048-bit MODP group (256-bit

@@ -8,15 +8,9 @@ from dataclasses import dataclass
 from enum import IntEnum, IntFlag
 
 from cardlib.errors import DecodeError
-from cardlib.lds.oids import BSI_DE
+from cardlib.lds.oids import ID_IS
 from cardlib.lds.tlv import TLV, encode_tlv
 from cardlib.pki.cvc.codec import FILE, TAG_CHAT, TAG_DISCRETIONARY_DATA, TAG_OID, decode_oid, encode_oid, exactly
-
-# TR-03110-3 C.4: the terminal types a CHAT may name; only inspection systems read the ePassport's DG3/DG4.
-ID_ROLES = BSI_DE + ".3.1.2"
-ID_IS = ID_ROLES + ".1"
-ID_AT = ID_ROLES + ".2"
-ID_ST = ID_ROLES + ".3"
 
 
 class Role(IntEnum):
@@ -92,7 +86,6 @@ class CHAT:
 
 __all__ = [
     "CHAT",
-    "ID_IS",
     "AccessRight",
     "Role",
 ]

@@ -19,27 +19,26 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cardlib import curves
 from cardlib.curves import Curve
 from cardlib.errors import DecodeError, EncodeError, PKIError
-from cardlib.lds.oids import ECDSA_PLAIN_HASHES, ID_TA, signature_oid
+from cardlib.lds.oids import (
+    ECDSA_PLAIN_HASHES,
+    ID_TA_ECDSA,
+    ID_TA_RSA,
+    TA_ECDSA_HASHES,
+    TA_RSA_PKCS1_HASHES,
+    TA_RSA_PSS_HASHES,
+    signature_oid,
+)
 from cardlib.lds.tlv import TLV, children, encode_tlv
 from cardlib.pki.cvc.codec import FILE, TAG_OID, TAG_PUBLIC_KEY, decode_oid, encode_oid, unique_elements, unsigned_bytes
 from cardlib.pki.signatures import ECPublicPoint, PrivateKey, PublicKey, Scheme, SignatureAlgorithm, sign
 from cardlib.pki.signatures import verify_signature as verify_with_key
 
-# BSI TR-03110-3 A.2.1.1 / Table D.3: id-TA and its signature algorithms.
-ID_TA_RSA = ID_TA + ".1"
-ID_TA_ECDSA = ID_TA + ".2"
-TA_ALGORITHMS: dict[str, SignatureAlgorithm] = {
-    ID_TA_RSA + ".1": SignatureAlgorithm(Scheme.RSA_PKCS1V15, "sha1"),
-    ID_TA_RSA + ".2": SignatureAlgorithm(Scheme.RSA_PKCS1V15, "sha256"),
-    ID_TA_RSA + ".3": SignatureAlgorithm(Scheme.RSA_PSS, "sha1"),
-    ID_TA_RSA + ".4": SignatureAlgorithm(Scheme.RSA_PSS, "sha256"),
-    ID_TA_RSA + ".5": SignatureAlgorithm(Scheme.RSA_PKCS1V15, "sha512"),
-    ID_TA_RSA + ".6": SignatureAlgorithm(Scheme.RSA_PSS, "sha512"),
-    ID_TA_ECDSA + ".1": SignatureAlgorithm(Scheme.ECDSA, "sha1"),
-    ID_TA_ECDSA + ".2": SignatureAlgorithm(Scheme.ECDSA, "sha224"),
-    ID_TA_ECDSA + ".3": SignatureAlgorithm(Scheme.ECDSA, "sha256"),
-    ID_TA_ECDSA + ".4": SignatureAlgorithm(Scheme.ECDSA, "sha384"),
-    ID_TA_ECDSA + ".5": SignatureAlgorithm(Scheme.ECDSA, "sha512"),
+# The id-TA signature algorithms (TR-03110-3 A.2.1.1), by OID: their schemes and hashes come from the registry.
+_ALGORITHMS: dict[str, SignatureAlgorithm] = {
+    oid: SignatureAlgorithm(scheme, hash_name)
+    for scheme, table in ((Scheme.RSA_PKCS1V15, TA_RSA_PKCS1_HASHES), (Scheme.RSA_PSS, TA_RSA_PSS_HASHES),
+                          (Scheme.ECDSA, TA_ECDSA_HASHES))
+    for oid, hash_name in table.items()
 }
 
 
@@ -72,7 +71,7 @@ class CVPublicKey:
     @property
     def algorithm(self) -> SignatureAlgorithm:
         """The scheme and hash of the signatures this key makes."""
-        return TA_ALGORITHMS[self.oid]
+        return _ALGORITHMS[self.oid]
 
     def encode(self, *, with_domain_parameters: bool) -> bytes:
         """The ``7F49`` object; EC domain parameters are included when asked (CVCA certificates)."""
@@ -101,7 +100,7 @@ class CVPublicKey:
             raise DecodeError("the public key starts with its algorithm OID (06)", file=FILE, field="public key",
                               offset=key.offset)
         oid = decode_oid(elements[0], "public key algorithm")
-        if oid not in TA_ALGORITHMS:
+        if oid not in _ALGORITHMS:
             raise DecodeError(f"algorithm {oid} is not an id-TA signature algorithm", file=FILE,
                               field="public key algorithm", offset=elements[0].offset)
         values = unique_elements(elements[1:], "public key")
@@ -167,7 +166,7 @@ class CVPublicKey:
     def for_key(cls, key: PrivateKey | ec.EllipticCurvePublicKey | rsa.RSAPublicKey, oid: str) -> CVPublicKey:
         """The CV public key of a :mod:`cryptography` key that will sign with algorithm ``oid``."""
         public = key.public_key() if isinstance(key, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey) else key
-        if oid not in TA_ALGORITHMS:
+        if oid not in _ALGORITHMS:
             raise PKIError(f"{oid} is not an id-TA signature algorithm")
         if isinstance(public, rsa.RSAPublicKey):
             if not oid.startswith(ID_TA_RSA + "."):
@@ -227,9 +226,9 @@ def _plain_ecdsa_oid(hash_name: str) -> str:
 
 def cv_signer(private_key: PrivateKey, oid: str) -> Callable[[bytes], bytes]:
     """A function signing bytes as a CV certificate or TA wants it: algorithm ``oid``, ECDSA as plain r‖s."""
-    if oid not in TA_ALGORITHMS:
+    if oid not in _ALGORITHMS:
         raise PKIError(f"{oid} is not an id-TA signature algorithm")
-    algorithm = TA_ALGORITHMS[oid]
+    algorithm = _ALGORITHMS[oid]
 
     def signer(data: bytes) -> bytes:
         signature = sign(private_key, data, algorithm.scheme, algorithm.hash_name)
@@ -243,9 +242,6 @@ def cv_signer(private_key: PrivateKey, oid: str) -> Callable[[bytes], bytes]:
 
 
 __all__ = [
-    "ID_TA_ECDSA",
-    "ID_TA_RSA",
-    "TA_ALGORITHMS",
     "CVPublicKey",
     "KeyKind",
     "cv_signer",

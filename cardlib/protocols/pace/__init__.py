@@ -5,17 +5,16 @@ arithmetic in :mod:`.groups`, the integrated mapping in :mod:`.integrated` and t
 
 from cardlib.protocols.pace.messages import authentication_token
 from cardlib.protocols.pace.parameters import (
-    ID_PACE_ECDH_GM,
     PASSWORD_REFERENCES,
     Mapping,
     PACEParameters,
     PasswordType,
+    offered_parameters,
     password_key,
 )
 from cardlib.protocols.pace.protocol import PACEChip, PACETerminal
 
 __all__ = [
-    "ID_PACE_ECDH_GM",
     "PASSWORD_REFERENCES",
     "Mapping",
     "PACEChip",
@@ -23,5 +22,6 @@ __all__ = [
     "PACETerminal",
     "PasswordType",
     "authentication_token",
+    "offered_parameters",
     "password_key",
 ]

@@ -8,6 +8,7 @@ integrated mapping).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Literal
@@ -16,16 +17,17 @@ from asn1crypto.core import ObjectIdentifier
 
 from cardlib.curves import Curve, by_parameter_id, modp_group_by_parameter_id
 from cardlib.errors import PKIError, ProtocolError, ValidationError
-from cardlib.lds.oids import ID_PACE, PROTOCOLS, SecurityProtocol
+from cardlib.lds.oids import PROTOCOLS, Family, SecurityProtocol
+from cardlib.lds.securityinfo import PACEInfo
 from cardlib.protocols.pace.groups import AnyGroup, DHGroup, ECGroup
 from cardlib.protocols.pace.integrated import nonce_lengths, supports_point_encoding
 from cardlib.protocols.sm import block_size
 
-__all__ = ["ID_PACE_ECDH_GM", "PASSWORD_REFERENCES", "Mapping", "PACEParameters", "PasswordType", "password_key"]
+__all__ = ["PASSWORD_REFERENCES", "Mapping", "PACEParameters", "PasswordType", "offered_parameters",
+           "password_key"]
 
 PasswordType = Literal["CAN", "MRZ"]
 Mapping = Literal["GM", "IM", "CAM"]
-ID_PACE_ECDH_GM = f"{ID_PACE}.2"
 PASSWORD_REFERENCES: dict[str, int] = {"MRZ": 1, "CAN": 2}
 _MAPPINGS: dict[str, Mapping] = {"GM": "GM", "IM": "IM", "CAM": "CAM"}
 _KEY_BITS = {"3DES": 112, "AES-128": 128, "AES-192": 192, "AES-256": 256}
@@ -44,7 +46,7 @@ class PACEParameters:
 
     def __post_init__(self) -> None:
         known = PROTOCOLS.get(self.protocol)
-        if known is None or known.family != "PACE":
+        if known is None or known.family != Family.PACE:
             raise ProtocolError(f"{self.protocol} is not a PACE protocol")
         group = self.group
         if known.mapping == "IM" and isinstance(group, ECGroup) and not supports_point_encoding(group.curve):
@@ -98,6 +100,21 @@ class PACEParameters:
     def nonce_length(self) -> int:
         """Length of the chip's nonce s: one cipher block, or for the integrated mapping at least the key."""
         return nonce_lengths(self.cipher, self.key_bits)[0] if self.mapping == "IM" else block_size(self.cipher)
+
+
+def offered_parameters(infos: Iterable[PACEInfo]) -> tuple[PACEParameters, ...]:
+    """The PACE variants that the PACEInfos of an EF.CardAccess offer and cardlib can run, in their order: an info
+    without a standardized parameter ID, or one naming what cardlib cannot run, is left out.  The chip answers
+    MSE:Set AT from these; the reader ranks them by its preference."""
+    offered = []
+    for info in infos:
+        if info.parameter_id is None:
+            continue
+        try:
+            offered.append(PACEParameters(info.protocol, info.parameter_id))
+        except ProtocolError:
+            continue
+    return tuple(offered)
 
 
 def password_key(password: str, password_type: PasswordType) -> bytes:
