@@ -26,7 +26,7 @@ from cardlib.lds.securityinfo import (
     SecurityInfos,
     TerminalAuthenticationInfo,
 )
-from cardlib.lds.sod import encode_content_info
+from cardlib.lds.signeddata import encode_content_info
 from cardlib.limits import MAX_FILE_BYTES, LimitExceeded
 from cardlib.pki.certificates import Certificate
 from cardlib.pki.trust import TrustStore

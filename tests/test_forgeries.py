@@ -30,7 +30,8 @@ from cardlib.lds.com import EFCOM
 from cardlib.lds.dg1 import DG1
 from cardlib.lds.dg13 import DG13, DG13Field, DG13Text
 from cardlib.lds.oids import protocol_oid
-from cardlib.lds.sod import SOD, digest
+from cardlib.lds.signeddata import digest
+from cardlib.lds.sod import SOD
 from cardlib.lds.tlv import encode_tlv, read_single
 from cardlib.model.mrz import MRZ
 from cardlib.pki.certificates import Certificate, RevocationList

@@ -21,7 +21,8 @@ from hypothesis import strategies as st
 
 from cardlib.errors import DecodeError, EncodeError, ValidationError
 from cardlib.lds.asn1 import ECPublicKeyInfo, decode_public_key_info
-from cardlib.lds.sod import SOD, LDSSecurityObject, SignerIdentifier
+from cardlib.lds.signeddata import SignerIdentifier
+from cardlib.lds.sod import SOD, LDSSecurityObject
 from cardlib.lds.tlv import encode_tlv, read_tlv
 from cardlib.pki.signatures import DocumentSigner, Scheme, SignatureAlgorithm
 

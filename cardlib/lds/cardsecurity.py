@@ -9,8 +9,9 @@
 The SecurityInfos a chip signs: above all the static Chip Authentication key PACE-CAM proves possession of
 (ChipAuthenticationPublicKeyInfo), and the PACEInfos of EF.CardAccess.  Unlike EF.SOD the file has no outer
 application tag, and its SignerInfo may omit signed attributes (then the signature covers the eContent itself,
-RFC 5652 §5.4; JMRTD's sample does so).  The CMS layer is EF.SOD's (:func:`cardlib.lds.sod.decode_signed_data`,
-:func:`~cardlib.lds.sod.encode_content_info`); :meth:`CardSecurity.decode` verifies nothing, that is
+RFC 5652 §5.4; JMRTD's sample does so).  The CMS layer is shared with EF.SOD (:mod:`cardlib.lds.signeddata`:
+:func:`~cardlib.lds.signeddata.decode_signed_data`, :func:`~cardlib.lds.signeddata.encode_content_info`);
+:meth:`CardSecurity.decode` verifies nothing, that is
 :mod:`cardlib.verify.cardsecurity`'s job.
 """
 
@@ -23,7 +24,7 @@ from cardlib.errors import DecodeError
 from cardlib.lds.files import EF_CARD_SECURITY
 from cardlib.lds.oids import ID_SECURITY_OBJECT
 from cardlib.lds.securityinfo import ChipAuthenticationPublicKeyInfo, SecurityInfos
-from cardlib.lds.sod import SignedContent, SODSigner, decode_signed_data, encode_content_info
+from cardlib.lds.signeddata import SignedContent, SODSigner, decode_signed_data, encode_content_info
 from cardlib.lds.tlv import read_tlv
 from cardlib.limits import MAX_FILE_BYTES, LimitExceeded
 
@@ -40,7 +41,7 @@ class CardSecurityInfos(SecurityInfos):
 @dataclass(frozen=True, kw_only=True)
 class CardSecurity(SignedContent):
     """A decoded EF.CardSecurity: the signed SecurityInfos in the CMS fields a verifier needs
-    (:class:`~cardlib.lds.sod.SignedContent`; EF.CardSecurity may carry no signed attributes)."""
+    (:class:`~cardlib.lds.signeddata.SignedContent`; EF.CardSecurity may carry no signed attributes)."""
 
     security_infos: CardSecurityInfos
 

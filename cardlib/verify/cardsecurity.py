@@ -32,7 +32,7 @@ from cardlib.lds.cardsecurity import CardSecurity
 from cardlib.lds.files import DATA_GROUPS, EF_CARD_ACCESS, EF_CARD_SECURITY
 from cardlib.lds.oids import ID_SECURITY_OBJECT, PROTOCOLS
 from cardlib.lds.securityinfo import DG14, CardAccess, ChipAuthenticationPublicKeyInfo, SecurityInfos
-from cardlib.lds.sod import digest
+from cardlib.lds.signeddata import digest
 from cardlib.pki.certificates import Certificate
 from cardlib.pki.signatures import verify_signature
 from cardlib.pki.trust import TrustStore

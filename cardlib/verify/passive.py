@@ -54,7 +54,8 @@ from cardlib.lds.asn1 import algorithm_identifier_der
 from cardlib.lds.com import EFCOM
 from cardlib.lds.dg1 import DG1
 from cardlib.lds.oids import ID_DATA, ID_LDS_SECURITY_OBJECT, ID_LDS_SECURITY_OBJECT_LEGACY
-from cardlib.lds.sod import SOD, digest
+from cardlib.lds.signeddata import digest
+from cardlib.lds.sod import SOD
 from cardlib.model.mrz import NO_EXPIRY
 from cardlib.pki import trust as chain
 from cardlib.pki.certificates import Certificate
