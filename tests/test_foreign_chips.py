@@ -32,7 +32,7 @@ from cardlib.lds.tlv import encode_tlv
 from cardlib.reader.pcsc import connect
 from cardlib.reader.reader import AccessKey, ReadResult, WrongAccessKeyError, read_card
 from cardlib.reader.trace import APDUTrace
-from cardlib.testing.pcscd import PcscdInstance, private_pcscd
+from cardlib.testing.pcscd import PcscdInstance, end_process, private_pcscd
 from cardlib.testing.pki import sample_trust
 from cardlib.verify.live import verify_read
 from cardlib.verify.report import Status, Verdict
@@ -60,12 +60,7 @@ def epass(tmp_path: Path) -> Iterator[PcscdInstance]:
             assert process.poll() is None, (tmp_path / "vicc.log").read_text()[-2000:]
             yield pcscd
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            end_process(process)
             log.close()
 
 

@@ -26,6 +26,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from cardlib.errors import CardlibError
 
@@ -193,15 +194,19 @@ def _accepts(socket_path: Path) -> bool:
     return True
 
 
-def _stop(running: _Running) -> None:
-    process = running.process
+def end_process(process: subprocess.Popen[Any], *, grace: float = 5.0) -> None:
+    """Stop ``process`` if it still runs: SIGTERM, then SIGKILL when it has not exited after ``grace`` seconds."""
     if process.poll() is None:
         process.terminate()
         try:
-            process.wait(timeout=5)
+            process.wait(timeout=grace)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def _stop(running: _Running) -> None:
+    end_process(running.process)
     if os.environ.get(SOCKET_ENV) == str(running.instance.socket_path):
         del os.environ[SOCKET_ENV]
     shutil.rmtree(running.workdir, ignore_errors=True)
