@@ -18,7 +18,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from cardlib.card.encode import EncodeJournal, EncodeOutcome, encode_card, personalization_steps
+from cardlib.batch.encode import EncodeJournal, EncodeOutcome, encode_card, personalization_steps
 from cardlib.card.image import CardImage
 from cardlib.card.perso import personalize
 from cardlib.card.targets import JMRTD_APPLET

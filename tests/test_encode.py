@@ -11,7 +11,7 @@ import pytest
 from cardtool.main import main
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from cardlib.card.encode import CardState, EncodeError, EncodeJournal, encode_card, personalization_steps, probe
+from cardlib.batch.encode import CardState, EncodeError, EncodeJournal, encode_card, personalization_steps, probe
 from cardlib.card.image import CardImage
 from cardlib.card.perso import personalize
 from cardlib.card.targets import JMRTD_APPLET, TargetError

@@ -1,6 +1,6 @@
 """Production code never imports the test support package cardlib.testing (tools/, e.g. cardtool demo, may).
 
-The modules are read with ast, not imported, so a lazy import inside a function counts as much as one at the top.
+The modules are read with ast (tests/import_graph.py), so a lazy import inside a function counts too.
 """
 
 from __future__ import annotations
@@ -8,25 +8,13 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-import cardlib
+from import_graph import PACKAGE, imports
 
-PACKAGE = Path(cardlib.__file__).parent
 TESTING = "cardlib.testing"
 
 
-def _imported_modules(tree: ast.AST) -> list[str]:
-    """Every module an ``import`` or ``from … import`` names (``from cardlib import testing`` too)."""
-    names: list[str] = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            names += [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.module is not None:
-            names += [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)]
-    return names
-
-
 def _imports_testing(source: str) -> bool:
-    return any(name == TESTING or name.startswith(TESTING + ".") for name in _imported_modules(ast.parse(source)))
+    return any(found.name == TESTING or found.name.startswith(TESTING + ".") for found in imports(source))
 
 
 def _offenders(package: Path) -> list[str]:

@@ -1,7 +1,9 @@
-"""Batches of cards: personalizing them from a resident file, and QA of what was produced (sources of cards,
-checking them in parallel, accounting, a resumable journal).
+"""The production line: personalizing batches of cards from a resident file, encoding the images onto blank
+applets, and QA of what was produced (sources of cards, checking them in parallel, accounting, a resumable journal).
+It sits above the reader and verify, which encoding and QA use to read cards back and judge them.
 
 * :mod:`~cardlib.batch.perso` — :func:`personalize_batch`, a resident file into card images, resumable;
+* :mod:`~cardlib.batch.encode` — :func:`encode_card`, an image onto a blank JMRTD applet, read back and verified;
 * :mod:`~cardlib.batch.manifest` — the perso manifest (``manifest.jsonl``): its one writer and reader, ``rejected.csv``;
 * :mod:`~cardlib.batch.spreadsheet` — CSV cells no spreadsheet runs as formulas, and read back;
 * :mod:`~cardlib.batch.outcome` — :class:`CardOutcome`, what QA established for one card;

@@ -2,7 +2,7 @@
 
 Each image (a card image folder, a perso output folder or manifest, or a folder of card images) goes onto
 the next blank card put on the reader: written, locked, read back over PC/SC with the MRZ key and verified
-(files identical, VALID, Active Authentication passed) before it is reported good (:mod:`cardlib.card.encode`).
+(files identical, VALID, Active Authentication passed) before it is reported good (:mod:`cardlib.batch.encode`).
 Every image is checked against ``--target`` first: if one cannot be held, nothing is written at all.
 
 The journal (``--journal``, default ``encode-journal.jsonl``) records which card (ATR, UID) got which image;
@@ -20,8 +20,8 @@ from pathlib import Path
 
 from smartcard import scard
 
+from cardlib.batch.encode import EncodeJournal, EncodeOutcome, encode_card, image_digest
 from cardlib.batch.sources import iter_items
-from cardlib.card.encode import EncodeJournal, EncodeOutcome, encode_card, image_digest
 from cardlib.card.image import CardImage
 from cardlib.card.targets import TARGETS, ChipTarget, TargetError, target_named
 from cardlib.errors import CardlibError
