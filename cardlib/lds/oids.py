@@ -114,6 +114,8 @@ ID_SIGNING_TIME = "1.2.840.113549.1.9.5"
 # ICAO 9303-12 PKI: the Master List's eContentType and the Master List Signer's extended key usage.
 ID_CSCA_MASTER_LIST = "2.23.136.1.1.2"
 ID_MASTER_LIST_SIGNER = "2.23.136.1.1.3"
+# The X.509 PrivateKeyUsagePeriod extension (RFC 5280 id-ce 16) ICAO 9303-12 puts in CSCA and DS certificates.
+ID_PRIVATE_KEY_USAGE_PERIOD = "2.5.29.16"
 # AlgorithmIdentifier {id-standardizedDomainParameters, INTEGER id} of TR-03110-3 A.2.1.1 (13 = brainpoolP256r1).
 ID_STANDARDIZED_DOMAIN_PARAMETERS = BSI_DE + ".1.2"
 

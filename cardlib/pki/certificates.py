@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from cardlib.curves import Curve, by_oid, from_explicit
 from cardlib.errors import DecodeError, PKIError
+from cardlib.lds.oids import ID_PRIVATE_KEY_USAGE_PERIOD
 from cardlib.lds.tlv import children, iter_tlvs
 from cardlib.pki.signatures import ECPublicPoint, PublicKey, verify_signature
 
@@ -169,7 +170,7 @@ class Certificate:
         parsed = asn1_x509.Certificate.load(self.der)
         try:
             for extension in parsed["tbs_certificate"]["extensions"]:
-                if extension["extn_id"].dotted == "2.5.29.16":
+                if extension["extn_id"].dotted == ID_PRIVATE_KEY_USAGE_PERIOD:
                     value = extension["extn_value"].parsed
                     return value["not_before"].native, value["not_after"].native
         except _PARSE_ERRORS as error:

@@ -28,17 +28,16 @@ from cryptography.x509.oid import NameOID, ObjectIdentifier
 
 from cardlib.curves import by_name
 from cardlib.errors import PKIError
+from cardlib.lds.oids import ID_PRIVATE_KEY_USAGE_PERIOD
 from cardlib.lds.tlv import encode_tlv
 from cardlib.pki.signatures import PrivateKey, Scheme, SignatureAlgorithm, sign
 
-__all__ = ["DOCUMENT_TYPE_LIST_OID", "PRIVATE_KEY_USAGE_PERIOD_OID", "CertificatePublicKey", "DocumentTypeListSyntax",
-           "FileKey", "KeySpec", "PKIConfig", "SigningKey", "issue_crl", "issue_csca", "issue_document_signer",
-           "next_crl"]
+__all__ = ["DOCUMENT_TYPE_LIST_OID", "CertificatePublicKey", "DocumentTypeListSyntax", "FileKey", "KeySpec",
+           "PKIConfig", "SigningKey", "issue_crl", "issue_csca", "issue_document_signer", "next_crl"]
 
 CertificatePublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey
 
 DOCUMENT_TYPE_LIST_OID = "2.23.136.1.1.6.2"
-PRIVATE_KEY_USAGE_PERIOD_OID = "2.5.29.16"
 
 
 class _DocumentTypes(core.SetOf):  # type: ignore[misc]
@@ -152,7 +151,7 @@ def _name(config: PKIConfig, common_name: str) -> x509.Name:
 
 def _private_key_usage_period(start: datetime, end: datetime) -> x509.UnrecognizedExtension:
     value = asn1_x509.PrivateKeyUsagePeriod({"not_before": start, "not_after": end})
-    return x509.UnrecognizedExtension(ObjectIdentifier(PRIVATE_KEY_USAGE_PERIOD_OID), value.dump())
+    return x509.UnrecognizedExtension(ObjectIdentifier(ID_PRIVATE_KEY_USAGE_PERIOD), value.dump())
 
 
 def _document_type_list(types: tuple[str, ...]) -> x509.UnrecognizedExtension:
