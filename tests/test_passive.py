@@ -29,18 +29,10 @@ from cardlib.pki.profile import PKIConfig
 from cardlib.pki.signatures import DocumentSigner, Scheme, SignatureAlgorithm
 from cardlib.pki.trust import TrustStore
 from cardlib.testing.pki import TestPKI
-from cardlib.verify.passive import (
-    CHAIN_CHECK_IDS,
-    SIGNING_TIME_SKEW,
-    chain_checks,
-    com_consistency,
-    document_type_covers,
-    dsc_conformance,
-    hash_checks,
-    passive_checks,
-    sod_conformance,
-)
+from cardlib.verify.chain import CHAIN_CHECK_IDS, SIGNING_TIME_SKEW, chain_checks
+from cardlib.verify.passive import com_consistency, hash_checks, passive_checks
 from cardlib.verify.report import CheckResult, Status
+from cardlib.verify.sod_conformance import document_type_covers, dsc_conformance, sod_conformance
 
 AT = datetime(2008, 6, 1, tzinfo=UTC)  # inside the BSI 2008 and LOES 2006 Document Signers' validity
 GROUPS = {1: b"\x61\x03\x5f\x1f\x00", 2: b"\x75\x00", 13: b"\x6d\x00"}

@@ -14,7 +14,7 @@ from cardlib.pki.trust import TrustStore
 from cardlib.testing.cards import sample_resident
 from cardlib.testing.faces import synthetic_portrait_jpeg
 from cardlib.testing.pki import sample_pki
-from cardlib.verify import passive
+from cardlib.verify import chain
 from cardlib.verify.verifier import verification, verify
 
 
@@ -57,11 +57,11 @@ def test_chain_validation_is_reused_only_for_the_same_store_signer_and_time() ->
     assert signer.status.value == "pass"
     sod = SOD.decode(image.files["EF.SOD"])
     certificate = Certificate.from_der(sod.signer_certificates[0].der)
-    first = passive._chain_results(store, certificate, at)[0]
-    assert passive._chain_results(store, certificate, at)[0] is first
-    assert passive._chain_results(trust(), certificate, at)[0] is not first  # another store is validated anew
+    first = chain._chain_results(store, certificate, at)[0]
+    assert chain._chain_results(store, certificate, at)[0] is first
+    assert chain._chain_results(trust(), certificate, at)[0] is not first  # another store is validated anew
     later = at.replace(year=at.year + 30)  # the Document Signer has expired by then
-    assert passive._chain_results(store, certificate, later)[0].checks != first.checks
+    assert chain._chain_results(store, certificate, later)[0].checks != first.checks
     expired = verification(image, store, at=later).report.check("chain.ds_validity")
     assert expired.status.value == "warn"
     assert "expired on" in expired.reason

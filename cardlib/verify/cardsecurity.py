@@ -11,7 +11,7 @@ no EF.CardSecurity, as chips without PACE-CAM have none):
   is the hash of the SecurityInfos, or, without signed attributes (RFC 5652 §5.4, as JMRTD's sample), over the
   SecurityInfos themselves;
 * ``cardsecurity.chain.*``: the Document Signer chains to a trusted CSCA, judged as the SOD's is
-  (:func:`cardlib.verify.passive.chain_checks`, the same rules and reasons);
+  (:func:`cardlib.verify.chain.chain_checks`, the same rules and reasons);
 * ``cardsecurity.card_access``: the PACEInfos of EF.CardAccess (unsigned, read in the clear) are those the file
   signs; a signed mapping better than any EF.CardAccess offers (CAM > IM > GM, the reader's preference) was
   removed from it, a downgrade (FAIL); other differences are warned about;
@@ -37,7 +37,7 @@ from cardlib.pki.certificates import Certificate
 from cardlib.pki.signatures import verify_signature
 from cardlib.pki.trust import TrustStore
 from cardlib.reader.access import PACE_MAPPING_PREFERENCE
-from cardlib.verify.passive import chain_checks, signing_time_credible
+from cardlib.verify.chain import chain_checks, signing_time_credible
 from cardlib.verify.report import CheckResult, Group, Status
 
 PREFIX = "cardsecurity."

@@ -5,7 +5,7 @@ One named check per rule that matters, grouped like the TR-03105 test units: ``l
 expired), ``lds.dg2`` (LDS_C, the face), ``lds.dg3`` (LDS_D, the fingers: ISO/IEC 19794-4 records), ``lds.dg13``
 (the Vietnamese resident data, against the field table of ``cccd-chip.md``), ``lds.dg14`` (LDS_F), ``lds.dg15``
 (LDS_I).  The SOD and Document Signer rules of
-LDS_H live in :mod:`cardlib.verify.passive`, next to the signature they concern.
+LDS_H live in :mod:`cardlib.verify.sod_conformance`, run next to the signature they concern.
 
 EF.COM missing from a dump is a WARN (``lds.com``), for every LDS version: it is mandatory in LDS 1.7, the
 CCCD's, and LDS 1.8 keeps it beside the SOD's own version info, so a complete dump has it; but a reader that
