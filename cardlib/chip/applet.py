@@ -25,13 +25,13 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cardlib.card.image import CardImage, ChipSecrets
 from cardlib.card.targets import ChipTarget
 from cardlib.chip.files import Refused
-from cardlib.chip.session import INS_SELECT
 from cardlib.errors import CardlibError, DecodeError
 from cardlib.lds import files as lds_files
 from cardlib.lds.dg15 import DG15
 from cardlib.lds.tlv import iter_tlvs, read_tlv
 from cardlib.model.mrz import check_digit
 from cardlib.protocols.apdu import CommandAPDU, ResponseAPDU
+from cardlib.protocols.instructions import Ins
 from cardlib.protocols.status import (
     SW_CONDITIONS,
     SW_FILE_EXISTS,
@@ -46,10 +46,7 @@ from cardlib.protocols.status import (
     SW_WRONG_P1P2,
 )
 
-INS_CREATE_FILE = 0xE0
-INS_UPDATE_BINARY = 0xD6
-INS_PUT_DATA = 0xDA
-PERSONALIZATION_INS = frozenset({INS_CREATE_FILE, INS_UPDATE_BINARY, INS_PUT_DATA})
+PERSONALIZATION_INS = frozenset({Ins.CREATE_FILE, Ins.UPDATE_BINARY, Ins.PUT_DATA})
 TAG_CREATE_FILE = 0x63
 TAG_MRZ_SEED = 0x62
 TAG_AA_MODULUS = 0x60
@@ -89,15 +86,15 @@ class BlankApplet:
             return ResponseAPDU(b"", refused.sw)
 
     def _dispatch(self, cmd: CommandAPDU) -> ResponseAPDU:
-        if cmd.ins == INS_SELECT:
+        if cmd.ins == Ins.SELECT:
             return self._select(cmd)
         if cmd.ins not in PERSONALIZATION_INS:
             raise Refused(SW_SECURITY_STATUS)  # nothing is read, and no session opened, before the lock
         if not self._selected:
             raise Refused(SW_CONDITIONS)
-        if cmd.ins == INS_CREATE_FILE:
+        if cmd.ins == Ins.CREATE_FILE:
             return self._create_file(cmd)
-        if cmd.ins == INS_UPDATE_BINARY:
+        if cmd.ins == Ins.UPDATE_BINARY:
             return self._update_binary(cmd)
         return self._put_data(cmd)
 

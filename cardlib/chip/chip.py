@@ -40,7 +40,6 @@ from cardlib.chip.filesystem import FileSystem
 from cardlib.chip.options import ChipOptions
 from cardlib.chip.runtime import Runtime
 from cardlib.chip.session import (
-    INS_GENERAL_AUTHENTICATE,
     Action,
     Command,
     Refuse,
@@ -57,6 +56,7 @@ from cardlib.pki.cvc.chain import TrustPoint
 from cardlib.protocols.aa import aa_sign
 from cardlib.protocols.apdu import CommandAPDU, ResponseAPDU
 from cardlib.protocols.ca import CAChip
+from cardlib.protocols.instructions import Ins
 from cardlib.protocols.sm import MAC_DO_LENGTH, SecureMessaging
 from cardlib.protocols.status import (
     SW_CLA_NOT_SUPPORTED,
@@ -325,7 +325,7 @@ class VirtualChip:
         """
         ca = self._session.ca
         if ca is None:
-            raise Refused(SW_CONDITIONS if cmd.ins == INS_GENERAL_AUTHENTICATE else SW_REFERENCE_NOT_FOUND)
+            raise Refused(SW_CONDITIONS if cmd.ins == Ins.GENERAL_AUTHENTICATE else SW_REFERENCE_NOT_FOUND)
         response, agreed = ca.handle(cmd)
         if agreed is not None:
             self._session = self._session.ca_agreed(agreed)

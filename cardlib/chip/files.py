@@ -20,6 +20,7 @@ from cardlib.lds import files as lds_files
 from cardlib.lds.com import TAG_TAG_LIST
 from cardlib.lds.tlv import encode_length, encode_tlv, iter_tlvs, read_tlv
 from cardlib.protocols.apdu import CommandAPDU, ResponseAPDU
+from cardlib.protocols.instructions import Ins
 from cardlib.protocols.status import (
     SW_END_OF_FILE,
     SW_NO_CURRENT_EF,
@@ -32,8 +33,6 @@ from cardlib.protocols.status import (
     SW_WRONG_P1P2,
 )
 
-INS_READ_BINARY = 0xB0
-INS_READ_BINARY_ODD = 0xB1
 SW1_EXACT_LENGTH = 0x6C
 EAC_DATA_GROUPS = (3, 4)  # released only after Terminal Authentication granting their read right
 TAG_OFFSET = 0x54
@@ -128,7 +127,7 @@ class FileCommands:
 
     def read_binary(self, cmd: CommandAPDU) -> ResponseAPDU:
         """READ BINARY B0 (15-bit offset, or SFI in P1 with 8-bit offset) and B1 (offset in DO54)."""
-        file, offset = self._read_target(cmd) if cmd.ins == INS_READ_BINARY else self._odd_read_target(cmd)
+        file, offset = self._read_target(cmd) if cmd.ins == Ins.READ_BINARY else self._odd_read_target(cmd)
         self._check_access(file)
         number = file.spec.dg_number
         if number in EAC_DATA_GROUPS and not self._session.eac_released(number):
@@ -136,7 +135,7 @@ class FileCommands:
         wanted = self.expected_length(cmd)
         if offset >= len(file.content):
             raise Refused(SW_WRONG_OFFSET)
-        if cmd.ins == INS_READ_BINARY_ODD:
+        if cmd.ins == Ins.READ_BINARY_ODD:
             return self._odd_read_response(file.content, offset, wanted)
         chunk = file.content[offset : offset + wanted]
         if len(chunk) == wanted:

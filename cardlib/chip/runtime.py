@@ -15,9 +15,9 @@ from cardlib.chip.files import SW1_EXACT_LENGTH
 from cardlib.chip.options import ChipOptions
 from cardlib.errors import CardlibError
 from cardlib.protocols.apdu import CommandAPDU, ResponseAPDU
+from cardlib.protocols.instructions import Ins
 from cardlib.protocols.status import SW_WRONG_LENGTH
 
-INS_GET_RESPONSE = 0xC0
 SW1_MORE_DATA = 0x61
 MAX_SHORT_LE = 256
 
@@ -43,7 +43,7 @@ class Runtime:
             cmd = CommandAPDU.parse(raw)
         except CardlibError:
             return ResponseAPDU(b"", SW_WRONG_LENGTH)
-        if cmd.ins == INS_GET_RESPONSE and pending:
+        if cmd.ins == Ins.GET_RESPONSE and pending:
             return self._chained(pending, cmd.le or MAX_SHORT_LE)
         if held is not None and (cmd.header, cmd.data, cmd.le) == (held[0].header, held[0].data, len(held[1].data)):
             return self._chained(held[1].encode(), cmd.le)

@@ -21,28 +21,15 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import TypeVar
 
-from cardlib.chip.files import INS_READ_BINARY, INS_READ_BINARY_ODD
 from cardlib.errors import CardlibError
 from cardlib.protocols.apdu import CommandAPDU
 from cardlib.protocols.bac import BACChip
 from cardlib.protocols.ca import CAChip
+from cardlib.protocols.instructions import MSE, Ins, p1p2
 from cardlib.protocols.pace import PACEChip
 from cardlib.protocols.sm import SecureMessaging
 from cardlib.protocols.status import SW_CONDITIONS, SW_SECURITY_STATUS, SW_WRONG_P1P2
 from cardlib.protocols.ta import TAChip
-
-INS_SELECT = 0xA4
-INS_GET_CHALLENGE = 0x84
-INS_EXTERNAL_AUTHENTICATE = 0x82
-INS_INTERNAL_AUTHENTICATE = 0x88
-INS_MANAGE_SECURITY_ENVIRONMENT = 0x22
-INS_GENERAL_AUTHENTICATE = 0x86
-INS_PERFORM_SECURITY_OPERATION = 0x2A
-MSE_SET_AT_PACE = (0xC1, 0xA4)
-MSE_SET_AT_CA = (0x41, 0xA4)
-MSE_SET_KAT_CA = (0x41, 0xA6)
-MSE_SET_DST_TA = (0x81, 0xB6)
-MSE_SET_AT_TA = (0x81, 0xA4)
 
 
 class Command(Enum):
@@ -61,19 +48,20 @@ class Command(Enum):
     PSO = "PERFORM SECURITY OPERATION"
 
 
-_BY_INS = {INS_SELECT: Command.SELECT, INS_READ_BINARY: Command.READ_BINARY,
-           INS_READ_BINARY_ODD: Command.READ_BINARY, INS_GET_CHALLENGE: Command.GET_CHALLENGE,
-           INS_EXTERNAL_AUTHENTICATE: Command.EXTERNAL_AUTHENTICATE,
-           INS_INTERNAL_AUTHENTICATE: Command.INTERNAL_AUTHENTICATE,
-           INS_GENERAL_AUTHENTICATE: Command.GENERAL_AUTHENTICATE, INS_PERFORM_SECURITY_OPERATION: Command.PSO}
-_MSE_BY_P1P2 = {MSE_SET_AT_PACE: Command.MSE_PACE, MSE_SET_AT_CA: Command.MSE_CA, MSE_SET_KAT_CA: Command.MSE_CA,
-                MSE_SET_DST_TA: Command.MSE_TA, MSE_SET_AT_TA: Command.MSE_TA}
+_BY_INS: dict[int, Command] = {
+    Ins.SELECT: Command.SELECT, Ins.READ_BINARY: Command.READ_BINARY, Ins.READ_BINARY_ODD: Command.READ_BINARY,
+    Ins.GET_CHALLENGE: Command.GET_CHALLENGE, Ins.EXTERNAL_AUTHENTICATE: Command.EXTERNAL_AUTHENTICATE,
+    Ins.INTERNAL_AUTHENTICATE: Command.INTERNAL_AUTHENTICATE, Ins.GENERAL_AUTHENTICATE: Command.GENERAL_AUTHENTICATE,
+    Ins.PERFORM_SECURITY_OPERATION: Command.PSO}
+_MSE_BY_P1P2: dict[int, Command] = {
+    MSE.SET_AT_PACE: Command.MSE_PACE, MSE.SET_AT_CA: Command.MSE_CA, MSE.SET_KAT_CA: Command.MSE_CA,
+    MSE.SET_DST_TA: Command.MSE_TA, MSE.SET_AT_TA: Command.MSE_TA}
 
 
 def command_of(cmd: CommandAPDU) -> Command | None:
     """The :class:`Command` ``cmd`` is; None for an instruction the chip does not know (6D00)."""
-    if cmd.ins == INS_MANAGE_SECURITY_ENVIRONMENT:
-        return _MSE_BY_P1P2.get((cmd.p1, cmd.p2), Command.MSE_OTHER)
+    if cmd.ins == Ins.MANAGE_SECURITY_ENVIRONMENT:
+        return _MSE_BY_P1P2.get(p1p2(cmd.p1, cmd.p2), Command.MSE_OTHER)
     return _BY_INS.get(cmd.ins)
 
 

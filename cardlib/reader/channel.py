@@ -23,13 +23,13 @@ from cardlib.errors import CardError, ProtocolError
 from cardlib.limits import MAX_CARD_BYTES, MAX_FILE_BYTES, MAX_READ_APDUS, READ_DEADLINE_SECONDS, LimitExceeded
 from cardlib.protocols.apdu import CommandAPDU, ResponseAPDU
 from cardlib.protocols.ca import CATerminal, ProtectedResponse
+from cardlib.protocols.instructions import Ins
 from cardlib.protocols.pace import PACETerminal
 from cardlib.protocols.sm import SecureMessaging, carries_mac
 from cardlib.protocols.status import SW_SM_MISSING, SW_SM_WRONG, sw_meaning
 from cardlib.reader.errors import (
     HINT_CHIP_ERROR,
     HINT_SM,
-    INS_GET_RESPONSE,
     SecureMessagingError,
     describe_command,
     refused,
@@ -128,7 +128,7 @@ class Channel:
         data = bytearray()
         while response.sw1 == 0x61:
             data += response.data
-            response = self._send(CommandAPDU(command.cla & 0x03, INS_GET_RESPONSE, 0, 0, le=response.sw2 or 256))
+            response = self._send(CommandAPDU(command.cla & 0x03, Ins.GET_RESPONSE, 0, 0, le=response.sw2 or 256))
         return ResponseAPDU(bytes(data) + response.data, response.sw) if data else response
 
     def _send(self, command: CommandAPDU) -> ResponseAPDU:

@@ -9,12 +9,9 @@ from __future__ import annotations
 
 from cardlib.errors import CardError, ProtocolError
 from cardlib.protocols.apdu import CommandAPDU
+from cardlib.protocols.instructions import instruction_label
 from cardlib.protocols.status import sw_meaning
 
-INS_GET_RESPONSE = 0xC0
-_COMMAND_NAMES = {0xA4: "SELECT", 0xB0: "READ BINARY", 0xB1: "READ BINARY", 0x84: "GET CHALLENGE",
-                  0x82: "MUTUAL AUTHENTICATE", 0x88: "INTERNAL AUTHENTICATE", 0x22: "MSE",
-                  0x86: "GENERAL AUTHENTICATE", INS_GET_RESPONSE: "GET RESPONSE"}
 HINT_CHIP_ERROR = ("the chip reported an internal error: lift the card off the reader, put it back and read "
                    "again; if it repeats, try another reader, then report the chip as faulty")
 HINT_SM = ("the session is lost: put the card back on the reader and read again; if it repeats, try another "
@@ -42,7 +39,7 @@ class ChipRefusedError(CardError):
 
 def describe_command(command: CommandAPDU) -> str:
     """The command as a person reads it in an error: its name, INS and P1-P2 in hex."""
-    name = _COMMAND_NAMES.get(command.ins, "command")
+    name = instruction_label(command.ins) or "command"
     return f"{name} (INS {command.ins:02X}, P1P2 {command.p1:02X}{command.p2:02X})"
 
 

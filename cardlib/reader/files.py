@@ -15,6 +15,7 @@ from cardlib.lds.files import EMRTD_AID, FileSpec
 from cardlib.lds.tlv import TruncatedError, encode_length, read_header, read_tlv
 from cardlib.limits import LimitExceeded
 from cardlib.protocols.apdu import CommandAPDU, ResponseAPDU
+from cardlib.protocols.instructions import Ins
 from cardlib.protocols.status import (
     SW_CLA_NOT_SUPPORTED,
     SW_CONDITIONS,
@@ -81,10 +82,11 @@ def _read_binary(offset: int, le: int, sfi: int | None) -> CommandAPDU:
     ``le`` is Ne; for B1 it counts the DO53 wrapper around the data too.
     """
     if sfi is not None:
-        return CommandAPDU(0x00, 0xB0, 0x80 | sfi, offset, le=le)
+        return CommandAPDU(0x00, Ins.READ_BINARY, 0x80 | sfi, offset, le=le)
     if offset <= _MAX_B0_OFFSET:
-        return CommandAPDU(0x00, 0xB0, offset >> 8, offset & 0xFF, le=le)
-    return CommandAPDU(0x00, 0xB1, 0x00, 0x00, bytes([_TAG_OFFSET_DO, 3]) + offset.to_bytes(3, "big"), le=le)
+        return CommandAPDU(0x00, Ins.READ_BINARY, offset >> 8, offset & 0xFF, le=le)
+    offset_object = bytes([_TAG_OFFSET_DO, 3]) + offset.to_bytes(3, "big")
+    return CommandAPDU(0x00, Ins.READ_BINARY_ODD, 0x00, 0x00, offset_object, le=le)
 
 
 def _wrapper_length(size: int) -> int:
@@ -355,7 +357,7 @@ class FileReader:
 
 
 def _select_command(p1: int, data: bytes, p2: int) -> CommandAPDU:
-    return CommandAPDU(0x00, 0xA4, p1, p2, data, le=None if p2 == 0x0C else SHORT_READ_SIZE)
+    return CommandAPDU(0x00, Ins.SELECT, p1, p2, data, le=None if p2 == 0x0C else SHORT_READ_SIZE)
 
 
 def select(channel: Channel, p1: int, data: bytes) -> tuple[CommandAPDU, ResponseAPDU]:

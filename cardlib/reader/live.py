@@ -24,6 +24,7 @@ from cardlib.pki.eac import EACPKI
 from cardlib.protocols.aa import PublicKey, aa_verify
 from cardlib.protocols.apdu import CommandAPDU, ResponseAPDU
 from cardlib.protocols.ca import CATerminal, CATranscript
+from cardlib.protocols.instructions import Ins
 from cardlib.protocols.pace import PACETerminal
 from cardlib.protocols.pace.cam import CAMProof, keys_on, verify_proof
 from cardlib.protocols.status import SW_WRONG_LENGTH
@@ -264,13 +265,14 @@ def active_authentication(channel: Channel, reader: FileReader, dg15: bytes | No
     public_key = DG15.decode(dg15).public_key.cryptography_key()
     if public_key is None:
         return ActiveAuthResult(False, False, "the DG15 key's curve is not supported for signature checks")
-    command = CommandAPDU(0x00, 0x88, 0x00, 0x00, challenge, le=EXTENDED_READ_SIZE if reader.extended else 256)
+    command = CommandAPDU(0x00, Ins.INTERNAL_AUTHENTICATE, 0x00, 0x00, challenge,
+                          le=EXTENDED_READ_SIZE if reader.extended else 256)
     try:
         response = channel.exchange(command)
     except ExtendedUnsupportedError:
         response = ResponseAPDU(b"", SW_WRONG_LENGTH)
     if response.sw in EXTENDED_REFUSALS and command.le != _signature_length(public_key):
-        command = CommandAPDU(0x00, 0x88, 0x00, 0x00, challenge, le=_signature_length(public_key))
+        command = CommandAPDU(0x00, Ins.INTERNAL_AUTHENTICATE, 0x00, 0x00, challenge, le=_signature_length(public_key))
         response = channel.exchange(command)
     if not response.ok:
         error = refused("Active Authentication", command, response.sw, "the read is complete; this chip failed "
