@@ -7,9 +7,10 @@ Authentication; BSI TR-03110-3 for Terminal Authentication).
 
 from __future__ import annotations
 
-from enum import IntEnum
+from enum import IntEnum, unique
 
 
+@unique
 class Ins(IntEnum):
     """ISO/IEC 7816-4 instruction bytes, named as the standard names them."""
 
@@ -48,6 +49,7 @@ def instruction_label(ins: int) -> str | None:
         return None
 
 
+@unique
 class MSE(IntEnum):
     """P1-P2 of MANAGE SECURITY ENVIRONMENT (and of PSO) as one 16-bit value, by what it sets up."""
 
