@@ -23,7 +23,8 @@ from cardlib.card.input_records import CAN_CUOC_COLUMNS, COLUMNS, InputRecord, R
 from cardlib.card.inputs import read_records
 from cardlib.lds.dg13 import DG13, FIELD_TABLES, CardKind, StringType
 from cardlib.testing.pki import sample_pki
-from cardlib.verify.conformance import DecodedLDS, dg13_checks
+from cardlib.verify.conformance import dg13_checks
+from cardlib.verify.decoded import DecodedLDS
 from cardlib.verify.report import Status
 
 SAMPLES = Path(__file__).resolve().parents[1] / "tools" / "cardtool" / "samples"

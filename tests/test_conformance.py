@@ -29,7 +29,8 @@ from cardlib.model.mrz import MRZ
 from cardlib.model.resident import Resident, Sex
 from cardlib.testing.faces import synthetic_portrait_jpeg
 from cardlib.testing.fingers import HEIGHT, WIDTH, synthetic_finger, synthetic_finger_wsq
-from cardlib.verify.conformance import CHECK_DIGIT_IDS, DecodedLDS, conformance_checks
+from cardlib.verify.conformance import CHECK_DIGIT_IDS, conformance_checks
+from cardlib.verify.decoded import DecodedLDS
 from cardlib.verify.report import CheckResult, Status
 
 PERSON = Resident(

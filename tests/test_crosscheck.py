@@ -17,8 +17,8 @@ from cardlib.model.resident import Resident, Sex
 from cardlib.pki.trust import TrustStore
 from cardlib.testing.faces import synthetic_portrait_jpeg
 from cardlib.testing.pki import TestPKI
-from cardlib.verify.conformance import DecodedLDS
 from cardlib.verify.crosscheck import CROSS_CHECK_IDS, cross_checks
+from cardlib.verify.decoded import DecodedLDS
 from cardlib.verify.report import Status, Verdict
 from cardlib.verify.verifier import verify
 

@@ -32,7 +32,7 @@ from cardlib.pki.certificates import Certificate, names_equal
 from cardlib.pki.signatures import ECPublicPoint, verify_signature
 from cardlib.testing.cards import sample_card_image
 from cardlib.testing.pki import sample_pki
-from cardlib.verify.conformance import DecodedLDS
+from cardlib.verify.decoded import DecodedLDS
 
 ECDSA_SHA1 = "1.2.840.10045.4.1"
 

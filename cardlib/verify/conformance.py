@@ -4,49 +4,37 @@ One named check per rule that matters, grouped like the TR-03105 test units: ``l
 ``lds.dg1`` (LDS_B, the MRZ and each of its check digits; ``lds.dg1.expiry`` says whether the card has
 expired), ``lds.dg2`` (LDS_C, the face), ``lds.dg3`` (LDS_D, the fingers: ISO/IEC 19794-4 records), ``lds.dg13``
 (the Vietnamese resident data, against the field table of ``cccd-chip.md``), ``lds.dg14`` (LDS_F), ``lds.dg15``
-(LDS_I).  The SOD and Document Signer rules of
-LDS_H live in :mod:`cardlib.verify.sod_conformance`, run next to the signature they concern.
+(LDS_I).  The DG3 checks live in :mod:`cardlib.verify.fingers`; the SOD and Document Signer rules of LDS_H in
+:mod:`cardlib.verify.sod_conformance`, run next to the signature they concern.
 
 EF.COM missing from a dump is a WARN (``lds.com``), for every LDS version: it is mandatory in LDS 1.7, the
 CCCD's, and LDS 1.8 keeps it beside the SOD's own version info, so a complete dump has it; but a reader that
 could not read it leaves a genuine card's dump without it, and the data groups are still proved by the SOD's
 hashes, so its absence is no evidence of forgery (and FAIL would make a genuine card INVALID).
 
-DG3 is protected by Extended Access Control: a chip gives it only to a terminal that passed Terminal
-Authentication with the right to read it, so a dump without DG3 is the normal case and every ``lds.dg3`` check
-is NOT_APPLICABLE ("not read"), never a failure.
-
-Each file is decoded once, by its own codec, into :class:`DecodedLDS`; the cross-checks and the holder
-summary reuse that.  A file that does not decode gives a FAIL naming the file, field and offset, and the
-checks that needed its content become NOT_APPLICABLE pointing at that failure.
+Each file is decoded once, by its own codec, into :class:`~cardlib.verify.decoded.DecodedLDS`; the
+cross-checks and the holder summary reuse that.  A file that does not decode gives a FAIL naming the file, field
+and offset, and the checks that needed its content become NOT_APPLICABLE pointing at that failure.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
-from functools import partial
-from typing import TypeVar
 
-from cardlib.errors import CardlibError, DecodeError, ValidationError
+from cardlib.errors import DecodeError, ValidationError
 from cardlib.lds.asn1 import ECPublicKeyInfo, RSAPublicKeyInfo
-from cardlib.lds.cbeff import FORMAT_OWNER_ISO_SC37
-from cardlib.lds.com import EFCOM
-from cardlib.lds.dg1 import DG1
-from cardlib.lds.dg2 import DG2
-from cardlib.lds.dg3 import BIOMETRIC_TYPE_FINGER, DG3, FORMAT_TYPE_19794_4, Compression, FingerImage, FingerPosition
 from cardlib.lds.dg13 import DG13, OID_UTF8, VERSION, FieldNumber, field_table, parse_date
-from cardlib.lds.dg15 import DG15
 from cardlib.lds.face import FaceImage
 from cardlib.lds.images import verify_image
-from cardlib.lds.securityinfo import DG14
-from cardlib.limits import MAX_DG3_DECODED_PIXELS, MAX_FACE_SIDE, MAX_FINGER_SIDE, LimitExceeded
+from cardlib.limits import MAX_FACE_SIDE, LimitExceeded
 from cardlib.model.mrz import MRZ, NO_EXPIRY, MRZFormat
 from cardlib.model.resident import NO_EXPIRY_TEXT, nfc
 from cardlib.model.vietnamese import foreign_characters, foreign_summary
+from cardlib.verify.decoded import DecodedLDS, decoded_check, skipped_checks, worst_check
+from cardlib.verify.decoded import conformance_result as _result
+from cardlib.verify.fingers import dg3_checks
 from cardlib.verify.holder import mrz_date
-from cardlib.verify.report import CheckResult, Group, Status
+from cardlib.verify.report import CheckResult, Status
 
 LDS_VERSIONS = ("0107", "0108")
 EF_COM_MISSING = ("EF.COM is not in the dump, though LDS 1.7 (the CCCD's) makes it mandatory and LDS 1.8 keeps it: "
@@ -73,92 +61,6 @@ CHECK_DIGIT_IDS = {
     "composite": "composite",
 }
 
-_T = TypeVar("_T")
-
-
-def _result(check_id: str, status: Status, reason: str) -> CheckResult:
-    return CheckResult(check_id, Group.CONFORMANCE, status, reason)
-
-
-@dataclass(frozen=True)
-class DecodedLDS:
-    """Every LDS file of a card decoded once by its codec; what did not decode keeps its error, and an empty
-    (0-byte) file is named in ``empty``, not decoded."""
-
-    com: EFCOM | None = None
-    dg1: DG1 | None = None
-    dg2: DG2 | None = None
-    dg3: DG3 | None = None
-    dg13: DG13 | None = None
-    dg14: DG14 | None = None
-    dg15: DG15 | None = None
-    errors: Mapping[str, CardlibError] = field(default_factory=dict)
-    empty: frozenset[str] = frozenset()
-
-    @classmethod
-    def of(cls, files: Mapping[str, bytes]) -> DecodedLDS:
-        """Decode EF.COM, DG1, DG2, DG3, DG13, DG14 and DG15 from ``files`` (file name → bytes)."""
-        errors: dict[str, CardlibError] = {}
-        empty = frozenset(name for name, data in files.items() if not data)
-
-        def attempt(name: str, decoder: Callable[[bytes], _T]) -> _T | None:
-            data = files.get(name)
-            if not data:
-                return None
-            try:
-                return decoder(data)
-            except CardlibError as error:
-                errors[name] = error
-                return None
-
-        return cls(
-            com=attempt("EF.COM", EFCOM.decode), dg1=attempt("DG1", DG1.decode), dg2=attempt("DG2", DG2.decode),
-            dg3=attempt("DG3", DG3.decode), dg13=attempt("DG13", DG13.decode), dg14=attempt("DG14", DG14.decode),
-            dg15=attempt("DG15", DG15.decode), errors=errors, empty=empty,
-        )
-
-    def without(self, names: Iterable[str]) -> DecodedLDS:
-        """What :meth:`of` gives for the same files but ``names``: files left out are not decoded again."""
-        gone = set(names)
-        return replace(self, **{attribute: None for name, attribute in _ATTRIBUTES.items() if name in gone},
-                       errors={name: error for name, error in self.errors.items() if name not in gone},
-                       empty=self.empty - gone)
-
-    def unavailable(self, name: str) -> str:
-        """Why file ``name`` has no decoded content: absent from the card, or failed to decode."""
-        if name in self.errors:
-            return f"{name} does not decode (see lds.{_check_name(name)})"
-        if name in self.empty:
-            return f"{name} is empty (see lds.{_check_name(name)})"
-        return f"{name} is not in the dump"
-
-
-# The file each decoded attribute of DecodedLDS holds.
-_ATTRIBUTES = {"EF.COM": "com", "DG1": "dg1", "DG2": "dg2", "DG3": "dg3", "DG13": "dg13", "DG14": "dg14",
-               "DG15": "dg15"}
-
-
-def _check_name(name: str) -> str:
-    return name.lower().replace("ef.", "")
-
-
-def _decoded(check_id: str, name: str, lds: DecodedLDS, value: object) -> CheckResult:
-    """The ``lds.x`` check: PASS when the file decoded, FAIL naming where it broke, N/A when absent, WARN when
-    empty: a 0-byte file claims nothing, so it proves no tampering (a data group EF.SOD lists fails its hash
-    check instead), and a chip left unwritten is a defect to report, not evidence against the card."""
-    if value is not None:
-        return _result(check_id, Status.PASS, f"{name} decodes")
-    if name in lds.empty:
-        return _result(check_id, Status.WARN, f"{name} is empty (0 bytes): the chip holds the file with no "
-                       "content; unsigned, it is evidence neither way")
-    if name in lds.errors:
-        return _result(check_id, Status.FAIL, f"{name} is malformed: {lds.errors[name]}")
-    return _result(check_id, Status.NOT_APPLICABLE, f"{name} is not in the dump")
-
-
-def _skipped(check_ids: Iterable[str], lds: DecodedLDS, name: str) -> list[CheckResult]:
-    return [_result(check_id, Status.NOT_APPLICABLE, lds.unavailable(name)) for check_id in check_ids]
-
 
 # --- EF.COM (TR-03105 LDS_A) ----------------------------------------------------------------------------
 
@@ -174,10 +76,10 @@ def com_checks(lds: DecodedLDS) -> list[CheckResult]:
         results = [_result("lds.com", Status.WARN, f"EF.COM is malformed: {lds.errors['EF.COM']}; it is not "
                            "signed, so this proves nothing against the data groups EF.SOD lists")]
     else:
-        results = [_com_missing() if absent else _decoded("lds.com", "EF.COM", lds, lds.com)]
+        results = [_com_missing() if absent else decoded_check("lds.com", "EF.COM", lds, lds.com)]
     com = lds.com
     if com is None:
-        return results + _skipped(("lds.com.lds_version", "lds.com.unicode_version", "lds.com.tag_list"), lds,
+        return results + skipped_checks(("lds.com.lds_version", "lds.com.unicode_version", "lds.com.tag_list"), lds,
                                   "EF.COM")
     version_ok = com.lds_version in LDS_VERSIONS
     results.append(_result("lds.com.lds_version", Status.PASS if version_ok else Status.FAIL,
@@ -207,9 +109,9 @@ def _com_missing() -> CheckResult:
 
 def dg1_checks(lds: DecodedLDS) -> list[CheckResult]:
     """DG1 decodes, is a TD1 ID card MRZ (document code I) or a TD3 passport, and every check digit verifies."""
-    results = [_decoded("lds.dg1", "DG1", lds, lds.dg1)]
+    results = [decoded_check("lds.dg1", "DG1", lds, lds.dg1)]
     if lds.dg1 is None:
-        return results + _skipped(["lds.dg1.document_type"], lds, "DG1")
+        return results + skipped_checks(["lds.dg1.document_type"], lds, "DG1")
     mrz = lds.dg1.mrz
     results.append(_document_type(mrz))
     for name, verifies in mrz.check_digits():
@@ -261,9 +163,9 @@ def _document_type(mrz: MRZ) -> CheckResult:
 
 def dg2_checks(lds: DecodedLDS) -> list[CheckResult]:
     """DG2 decodes, holds a face, whose image decodes as JPEG or JPEG 2000 at a sane, declared size."""
-    results = [_decoded("lds.dg2", "DG2", lds, lds.dg2)]
+    results = [decoded_check("lds.dg2", "DG2", lds, lds.dg2)]
     if lds.dg2 is None:
-        return results + _skipped(("lds.dg2.faces", "lds.dg2.image", "lds.dg2.size"), lds, "DG2")
+        return results + skipped_checks(("lds.dg2.faces", "lds.dg2.image", "lds.dg2.size"), lds, "DG2")
     faces = lds.dg2.faces
     if not faces:
         return [*results, _result("lds.dg2.faces", Status.FAIL, "DG2 holds no face image"),
@@ -271,18 +173,9 @@ def dg2_checks(lds: DecodedLDS) -> list[CheckResult]:
                 _result("lds.dg2.size", Status.NOT_APPLICABLE, "no face image to measure")]
     results.append(_result("lds.dg2.faces", Status.PASS, f"{len(faces)} face image(s)"))
     opened = [(index, face, _pixel_size(face)) for index, face in enumerate(faces, 1)]
-    results.append(_worst("lds.dg2.image", [_image_check(index, face, size) for index, face, size in opened]))
-    results.append(_worst("lds.dg2.size", [_size_check(index, face, size) for index, face, size in opened]))
+    results.append(worst_check("lds.dg2.image", [_image_check(index, face, size) for index, face, size in opened]))
+    results.append(worst_check("lds.dg2.size", [_size_check(index, face, size) for index, face, size in opened]))
     return results
-
-
-_SEVERITY = {Status.FAIL: 3, Status.UNKNOWN: 2, Status.WARN: 1, Status.PASS: 0, Status.NOT_APPLICABLE: 0}
-
-
-def _worst(check_id: str, outcomes: list[tuple[Status, str]]) -> CheckResult:
-    """One check over several faces: the worst status, with every face's reason."""
-    status = max((status for status, _ in outcomes), key=_SEVERITY.__getitem__)
-    return _result(check_id, status, "; ".join(reason for _, reason in outcomes))
 
 
 def _pixel_size(face: FaceImage) -> tuple[int, int] | DecodeError | LimitExceeded:
@@ -323,146 +216,16 @@ def _size_check(index: int, face: FaceImage, size: tuple[int, int] | DecodeError
     return Status.PASS, f"face {index}: {width}x{height} pixels as declared"
 
 
-# --- DG3 (TR-03105 LDS_D) -------------------------------------------------------------------------------
-
-DG3_CHECKS = ("lds.dg3.records", "lds.dg3.positions", "lds.dg3.image", "lds.dg3.size")
-DG3_NOT_READ = ("DG3 was not read: the chip gives the fingerprints only after Terminal Authentication with the right "
-                "to read DG3 (EAC), which this read did not have")
-CCCD_FINGERS = (FingerPosition.RIGHT_INDEX, FingerPosition.LEFT_INDEX)
-"""The fingers the CCCD's DG3 holds (shared docs, "Files on the chip")."""
-_FINGER_MAGIC = {Compression.WSQ: (b"\xff\xa0",), Compression.JPEG: (b"\xff\xd8",), Compression.PNG: (b"\x89PNG",),
-                 Compression.JPEG2000: (b"\x00\x00\x00\x0cjP  ", b"\xff\x4f\xff\x51")}
-"""How an image of each compression the record may declare starts (WSQ SOI, JPEG SOI, PNG, JP2 or J2K)."""
-
-
-def dg3_checks(lds: DecodedLDS) -> list[CheckResult]:
-    """DG3 decodes; its records are finger records (CBEFF type, format 19794-4) at distinct finger positions; each
-    image decodes within the budgets at the size its record declares.  A DG3 not read is NOT_APPLICABLE."""
-    results = [_decoded("lds.dg3", "DG3", lds, lds.dg3)]
-    if results[0].status is Status.NOT_APPLICABLE:  # absent: kept behind Terminal Authentication
-        return [_result(check_id, Status.NOT_APPLICABLE, DG3_NOT_READ) for check_id in ("lds.dg3", *DG3_CHECKS)]
-    if lds.dg3 is None:
-        return results + _skipped(DG3_CHECKS, lds, "DG3")
-    fingers = lds.dg3.fingers
-    if not fingers:
-        return results + [_result(check_id, Status.NOT_APPLICABLE, "DG3 holds no finger image (none was enrolled)")
-                          for check_id in DG3_CHECKS]
-    decoded = list(zip(fingers, _fingers_decoded(fingers), strict=True))
-    return [*results, _dg3_records(fingers), _dg3_positions(fingers),
-            _worst("lds.dg3.image", [_finger_image(finger, pixels) for finger, pixels in decoded]),
-            _worst("lds.dg3.size", [_finger_size(finger, pixels) for finger, pixels in decoded])]
-
-
-def _finger_name(finger: FingerImage) -> str:
-    return finger.position.name.lower().replace("_", " ")
-
-
-def _hex(value: bytes | None) -> str:
-    return value.hex() if value else "none"
-
-
-def _dg3_records(fingers: tuple[FingerImage, ...]) -> CheckResult:
-    """Each biometric header says finger (CBEFF type 08) and ISO/IEC 19794-4 (format owner 0101, type 0007)."""
-    wrong = [f"{_finger_name(finger)}: header says biometric type {_hex(header.biometric_type)}, format "
-             f"{header.format_owner:04X}/{header.format_type:04X}" for finger in fingers
-             if (header := finger.header).biometric_type != bytes([BIOMETRIC_TYPE_FINGER])
-             or (header.format_owner, header.format_type) != (FORMAT_OWNER_ISO_SC37, FORMAT_TYPE_19794_4)]
-    if wrong:
-        return _result("lds.dg3.records", Status.FAIL,
-                       f"{'; '.join(wrong)}, not a finger record in ISO/IEC 19794-4 (type 08, format 0101/0007)")
-    return _result("lds.dg3.records", Status.PASS, f"{len(fingers)} ISO/IEC 19794-4 finger record(s)")
-
-
-def _dg3_positions(fingers: tuple[FingerImage, ...]) -> CheckResult:
-    """FAIL for a finger given twice; WARN for a CBEFF subtype that disagrees with the record's finger position,
-    or for fingers other than the two index fingers the CCCD keeps."""
-    positions = [finger.position for finger in fingers]
-    twice = sorted({_finger_name(finger) for finger in fingers if positions.count(finger.position) > 1})
-    if twice:
-        return _result("lds.dg3.positions", Status.FAIL, f"the {', '.join(twice)} finger comes more than once")
-    subtypes = [f"{_finger_name(finger)}: CBEFF subtype {_hex(finger.header.subtype)}, "
-                f"expected {finger.position.cbeff_subtype:02x}" for finger in fingers
-                if finger.header.subtype != bytes([finger.position.cbeff_subtype])]
-    if subtypes:
-        return _result("lds.dg3.positions", Status.WARN, "; ".join(subtypes))
-    named = ", ".join(_finger_name(finger) for finger in fingers)
-    if tuple(sorted(positions)) != CCCD_FINGERS:
-        return _result("lds.dg3.positions", Status.WARN, f"fingers {named}: the CCCD keeps the two index fingers")
-    return _result("lds.dg3.positions", Status.PASS, f"fingers {named}")
-
-
-_Decoded = tuple[int, int] | DecodeError | LimitExceeded
-
-
-def _fingers_decoded(fingers: tuple[FingerImage, ...]) -> list[_Decoded]:
-    """Each decoded finger image's width and height, or why it was not decoded: its header is unreadable, it is
-    over a budget, or the images declare more than MAX_DG3_DECODED_PIXELS together (then none is decoded)."""
-    declared = [_attempt(finger.declared_size) for finger in fingers]
-    total = sum(size[0] * size[1] for size in declared if isinstance(size, tuple))
-    if total > MAX_DG3_DECODED_PIXELS:
-        refused = LimitExceeded("MAX_DG3_DECODED_PIXELS", "DG3 finger images together", MAX_DG3_DECODED_PIXELS, total)
-        return [refused] * len(fingers)
-    return [_attempt(partial(_decoded_size, finger)) if isinstance(size, tuple) and _decodes_in_part(finger)
-            else size for finger, size in zip(fingers, declared, strict=True)]
-
-
-def _decodes_in_part(finger: FingerImage) -> bool:
-    """Whether checking that the image decodes is cheap: JPEG and JPEG 2000 decode at a reduced size.
-
-    WSQ decodes only whole (about 50 ms a finger here, 40 times a card's cryptography), so a WSQ image is
-    checked by its header; EF.SOD's hash is what proves its bytes.
-    """
-    return finger.compression is not Compression.WSQ
-
-
-def _decoded_size(finger: FingerImage) -> tuple[int, int]:
-    with finger.to_pil() as image:
-        return image.size
-
-
-def _attempt(size: Callable[[], tuple[int, int]]) -> _Decoded:
-    try:
-        return size()
-    except (DecodeError, LimitExceeded) as error:
-        return error
-
-
-def _finger_image(finger: FingerImage, pixels: _Decoded) -> tuple[Status, str]:
-    """FAIL when the image does not decode or is over a budget; WARN when it is not what the record declares."""
-    name, declared = _finger_name(finger), finger.compression.name
-    if isinstance(pixels, DecodeError):
-        return Status.FAIL, f"{name}: {declared} image does not decode ({pixels.reason})"
-    if isinstance(pixels, LimitExceeded):
-        return Status.FAIL, f"{name}: image refused undecoded ({pixels})"
-    if not finger.image.startswith(_FINGER_MAGIC.get(finger.compression, ())):
-        return Status.WARN, f"{name}: the record declares {declared}, the image decodes as another format"
-    if not _decodes_in_part(finger):
-        return Status.PASS, f"{name}: {declared} header reads (WSQ decodes only whole, so it is not decoded here)"
-    return Status.PASS, f"{name}: {declared} image decodes"
-
-
-def _finger_size(finger: FingerImage, pixels: _Decoded) -> tuple[Status, str]:
-    name = _finger_name(finger)
-    if not isinstance(pixels, tuple):
-        return Status.NOT_APPLICABLE, f"{name}: image not decoded (see lds.dg3.image)"
-    width, height = pixels
-    if max(width, height) > MAX_FINGER_SIDE:
-        return Status.FAIL, f"{name}: {width}x{height} pixels, more than {MAX_FINGER_SIDE} per side"
-    if (width, height) != (finger.width, finger.height):
-        return Status.WARN, f"{name}: record declares {finger.width}x{finger.height}, image is {width}x{height}"
-    return Status.PASS, f"{name}: {width}x{height} pixels at {finger.resolution} ppi as declared"
-
-
 # --- DG13 (CCCD resident data) --------------------------------------------------------------------------
 
 
 def dg13_checks(lds: DecodedLDS) -> list[CheckResult]:
     """DG13 decodes with version 1 and the UTF-8 OID, fields 1–15 present, string types per table, real dates,
     one value per field, and text in the Vietnamese alphabet."""
-    results = [_decoded("lds.dg13", "DG13", lds, lds.dg13)]
+    results = [decoded_check("lds.dg13", "DG13", lds, lds.dg13)]
     dg13 = lds.dg13
     if dg13 is None:
-        return results + _skipped(("lds.dg13.header", "lds.dg13.fields", "lds.dg13.types", "lds.dg13.dates",
+        return results + skipped_checks(("lds.dg13.header", "lds.dg13.fields", "lds.dg13.types", "lds.dg13.dates",
                                    "lds.dg13.repeated", "lds.dg13.alphabet"), lds, "DG13")
     return [*results, _dg13_header(dg13), _dg13_fields(dg13), _dg13_types(dg13), _dg13_dates(dg13),
             _dg13_repeated(dg13), _dg13_alphabet(dg13)]
@@ -560,9 +323,9 @@ def _dg13_alphabet(dg13: DG13) -> CheckResult:
 
 def dg14_checks(lds: DecodedLDS) -> list[CheckResult]:
     """DG14 decodes and carries a Chip Authentication public key (EC points are checked on their curve)."""
-    decoded = _decoded("lds.dg14", "DG14", lds, lds.dg14)
+    decoded = decoded_check("lds.dg14", "DG14", lds, lds.dg14)
     if lds.dg14 is None:
-        return [decoded, *_skipped(["lds.dg14.ca_key"], lds, "DG14")]
+        return [decoded, *skipped_checks(["lds.dg14.ca_key"], lds, "DG14")]
     keys = [info.public_key for info in lds.dg14.chip_authentication_public_key_infos]
     if not keys:
         return [decoded, _result("lds.dg14.ca_key", Status.FAIL, "DG14 has no ChipAuthenticationPublicKeyInfo")]
@@ -573,9 +336,9 @@ def dg14_checks(lds: DecodedLDS) -> list[CheckResult]:
 
 def dg15_checks(lds: DecodedLDS) -> list[CheckResult]:
     """DG15 decodes; an RSA Active Authentication key has at least 1024 bits, an EC key a named curve."""
-    decoded = _decoded("lds.dg15", "DG15", lds, lds.dg15)
+    decoded = decoded_check("lds.dg15", "DG15", lds, lds.dg15)
     if lds.dg15 is None:
-        return [decoded, *_skipped(["lds.dg15.key"], lds, "DG15")]
+        return [decoded, *skipped_checks(["lds.dg15.key"], lds, "DG15")]
     key = lds.dg15.public_key
     if not isinstance(key, RSAPublicKeyInfo):
         return [decoded, _result("lds.dg15.key", Status.PASS, f"EC key on {key.curve.name}")]
@@ -590,4 +353,3 @@ def conformance_checks(lds: DecodedLDS, *, at: datetime | None = None) -> list[C
     expiry = document_expiry(lds, at or datetime.now(UTC))
     return [*com_checks(lds), *dg1_checks(lds), expiry, *dg2_checks(lds), *dg3_checks(lds), *dg13_checks(lds),
             *dg14_checks(lds), *dg15_checks(lds)]
-

@@ -17,7 +17,7 @@ from cardlib.lds.dg1 import DG1
 from cardlib.lds.dg13 import DG13, FieldNumber, parse_date
 from cardlib.model.mrz import DOCUMENT_NUMBER_LENGTH, NO_EXPIRY, name_field, transliterate
 from cardlib.model.resident import NO_EXPIRY_TEXT, Sex, nfc
-from cardlib.verify.conformance import DecodedLDS
+from cardlib.verify.decoded import DecodedLDS
 from cardlib.verify.report import CheckResult, Group, Status
 
 CROSS_CHECK_IDS = ("cross.id_number", "cross.name", "cross.date_of_birth", "cross.sex", "cross.date_of_expiry",

@@ -18,17 +18,14 @@ from cardlib.pki.certificates import Certificate
 from cardlib.pki.profile import DOCUMENT_TYPE_LIST_OID, DocumentTypeListSyntax
 from cardlib.pki.trust import has_key_usage_extension
 from cardlib.verify.chain import NO_KEY_USAGE, signing_time_credible
-from cardlib.verify.report import CheckResult, Group, Status
+from cardlib.verify.decoded import conformance_result as _conformance
+from cardlib.verify.report import CheckResult, Status
 
 # Hashes ICAO 9303-12 allows for SODs; SHA-1 appears on early passports and is only warned about.
 ALLOWED_HASHES = ("sha224", "sha256", "sha384", "sha512")
 LEGACY_HASHES = ("sha1",)
 # ICAO 9303-3 codes whose alpha-2 country is not the first two letters, plus the codes of the test data.
 ISSUING_STATE_COUNTRY = {"VNM": "VN", "D": "DE", "DEU": "DE", "NLD": "NL", "GBR": "GB", "UTO": "UT"}
-
-
-def _conformance(check_id: str, status: Status, reason: str) -> CheckResult:
-    return CheckResult(check_id, Group.CONFORMANCE, status, reason)
 
 
 def sod_conformance(sod: SOD | None) -> list[CheckResult]:

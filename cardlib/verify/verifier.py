@@ -19,8 +19,9 @@ from cardlib.lds.sod import SOD
 from cardlib.pki.trust import TrustStore
 from cardlib.reader.reader import ActiveAuthResult, ChipAuthResult, ReadResult, TerminalAuthResult
 from cardlib.verify.cardsecurity import cardsecurity_checks
-from cardlib.verify.conformance import DecodedLDS, conformance_checks
+from cardlib.verify.conformance import conformance_checks
 from cardlib.verify.crosscheck import cross_checks
+from cardlib.verify.decoded import DecodedLDS
 from cardlib.verify.holder import holder_of
 from cardlib.verify.passive import passive_checks
 from cardlib.verify.report import CheckResult, Group, Status, VerificationReport

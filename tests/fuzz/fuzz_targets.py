@@ -49,7 +49,8 @@ from cardlib.reader.transport import InProcessTransport
 from cardlib.testing.cards import sample_card_image
 from cardlib.testing.pki import sample_pki
 from cardlib.verify.cardsecurity import cardsecurity_checks
-from cardlib.verify.conformance import DecodedLDS, conformance_checks
+from cardlib.verify.conformance import conformance_checks
+from cardlib.verify.decoded import DecodedLDS
 from cardlib.verify.verifier import verify
 
 CORPUS = Path(__file__).parent / "corpus"
