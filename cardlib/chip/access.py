@@ -18,9 +18,11 @@ from cardlib.chip.options import ChipOptions
 from cardlib.errors import CardlibError, DecodeError, ProtocolError
 from cardlib.lds.securityinfo import CardAccess
 from cardlib.lds.tlv import TLV, find, iter_tlvs
+from cardlib.model.mrz import MRZ_INFORMATION_TAIL
 from cardlib.protocols.apdu import CommandAPDU
-from cardlib.protocols.bac import BACChip
-from cardlib.protocols.pace import PACEChip, PACEParameters, offered_parameters
+from cardlib.protocols.bac import MUTUAL_AUTHENTICATE_LENGTH, BACChip
+from cardlib.protocols.pace import PASSWORD_REFERENCES, PACEChip, PACEParameters, PasswordType, offered_parameters
+from cardlib.protocols.pace.messages import TAG_DYNAMIC_AUTH, TAG_SET_AT_OID, TAG_SET_AT_PARAMETER, TAG_SET_AT_PASSWORD
 from cardlib.protocols.sm import SecureMessaging
 from cardlib.protocols.status import (
     SW_AUTH_FAILED,
@@ -31,14 +33,8 @@ from cardlib.protocols.status import (
 )
 from cardlib.protocols.ta import id_picc_after_bac, id_picc_after_pace
 
-PASSWORD_MRZ = b"\x01"
-PASSWORD_CAN = b"\x02"
-TAG_DYNAMIC_AUTHENTICATION = 0x7C
-TAG_MECHANISM = 0x80
-TAG_PASSWORD = 0x83
-TAG_PARAMETER_ID = 0x84
-BAC_DATA_LENGTH = 40
-_MRZ_INFORMATION_TAIL = 15  # after the document number: its check digit, birth date and expiry with theirs
+# MSE:Set AT's password reference (DO83) -> the password it names.
+_PASSWORD_TYPES: dict[bytes, PasswordType] = {bytes([number]): kind for kind, number in PASSWORD_REFERENCES.items()}
 
 
 @dataclass(frozen=True)
@@ -74,13 +70,13 @@ class AccessControl:
     def mutual_authenticate(self, bac: BACChip, cmd: CommandAPDU) -> tuple[bytes, OpenedSession]:
         """EXTERNAL/MUTUAL AUTHENTICATE of BAC (ICAO 9303-11 §4.3) with the challenge of ``bac``:
         ``bac_wrong_key_sw`` (6300) when the MRZ keys are wrong."""
-        if len(cmd.data) != BAC_DATA_LENGTH:
+        if len(cmd.data) != MUTUAL_AUTHENTICATE_LENGTH:
             raise Refused(SW_WRONG_LENGTH)
         try:
             response, session = bac.mutual_authenticate(cmd.data)
         except ProtocolError:
             raise Refused(self._options.bac_wrong_key_sw) from None
-        document = self._secrets.mrz_information[:-_MRZ_INFORMATION_TAIL]
+        document = self._secrets.mrz_information[:-MRZ_INFORMATION_TAIL]
         return response, OpenedSession(session, id_picc_after_bac(document))
 
     # -- PACE -----------------------------------------------------------------------------------------
@@ -91,15 +87,17 @@ class AccessControl:
             objects = list(iter_tlvs(cmd.data, file="MSE:Set AT"))
         except DecodeError:
             raise Refused(SW_WRONG_DATA) from None
-        password = find(objects, TAG_PASSWORD)
-        if password is None or password.value not in (PASSWORD_MRZ, PASSWORD_CAN):
-            raise Refused(SW_REFERENCE_NOT_FOUND if password is not None else SW_WRONG_DATA)
+        password = find(objects, TAG_SET_AT_PASSWORD)
+        if password is None:
+            raise Refused(SW_WRONG_DATA)
+        password_type = _PASSWORD_TYPES.get(password.value)
+        if password_type is None:
+            raise Refused(SW_REFERENCE_NOT_FOUND)
         params = self._chosen_pace_parameters(objects)
-        mrz = password.value == PASSWORD_MRZ
-        secret = self._secrets.mrz_information if mrz else self._secrets.can
+        secret = self._secrets.mrz_information if password_type == "MRZ" else self._secrets.can
         chip_key = self._secrets.ca_private_key if params.mapping == "CAM" else None
         try:
-            chip = PACEChip(secret, "MRZ" if mrz else "CAN", params, chip_key=chip_key)
+            chip = PACEChip(secret, password_type, params, chip_key=chip_key)
         except ProtocolError:  # PACE-CAM offered without a Chip Authentication key on its curve
             raise Refused(SW_REFERENCE_NOT_FOUND) from None
         try:
@@ -110,8 +108,8 @@ class AccessControl:
 
     def _chosen_pace_parameters(self, objects: list[TLV]) -> PACEParameters:
         """The PACEInfo of EF.CardAccess named by DO80 (protocol) and, if present, DO84 (parameter ID)."""
-        mechanism = find(objects, TAG_MECHANISM)
-        parameter = find(objects, TAG_PARAMETER_ID)
+        mechanism = find(objects, TAG_SET_AT_OID)
+        parameter = find(objects, TAG_SET_AT_PARAMETER)
         rule = self._options.mse_do84
         if (parameter is None and rule == "required") or (parameter is not None and rule == "refused"):
             raise Refused(SW_WRONG_DATA)
@@ -125,7 +123,7 @@ class AccessControl:
     def pace_step(pace: PACEChip, cmd: CommandAPDU) -> tuple[bytes, OpenedSession | None]:
         """One GENERAL AUTHENTICATE step of the PACE run ``pace``; a failed step (wrong CAN/MRZ shows at the
         token check) answers 6300.  The opened session comes with the last step."""
-        if cmd.data[:1] != bytes([TAG_DYNAMIC_AUTHENTICATION]):
+        if cmd.data[:1] != bytes([TAG_DYNAMIC_AUTH]):
             raise Refused(SW_WRONG_DATA)
         try:
             response = pace.general_authenticate(cmd.data)

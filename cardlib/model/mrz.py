@@ -36,6 +36,9 @@ _CHARACTER_VALUES = bytes(
     else 0 if byte == ord(FILLER) else _NOT_MRZ for byte in range(256))
 _ALPHABET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789<")
 DOCUMENT_NUMBER_LENGTH = 9
+MRZ_INFORMATION_TAIL = 15
+"""What follows the document number in the MRZ information: its check digit, then birth date and expiry, each with
+its check digit (ICAO 9303-11 §9.7.1.1)."""
 
 
 def check_digit(text: str) -> str:

@@ -34,8 +34,10 @@ from cardlib.lds.tlv import TLV, encode_tlv, find, iter_tlvs, read_single
 from cardlib.protocols.apdu import SHORT_MAX_LE, CommandAPDU, ResponseAPDU
 from cardlib.protocols.dh import encode_public as encode_dh_value
 from cardlib.protocols.ecpoint import ECPublicPoint
+from cardlib.protocols.instructions import MSE, Ins, p1p2
 from cardlib.protocols.kdf import kdf_enc, kdf_mac
 from cardlib.protocols.pace.groups import AnyGroup, DHGroup, ECGroup
+from cardlib.protocols.pace.messages import TAG_DYNAMIC_AUTH
 from cardlib.protocols.sm import SecureMessaging
 from cardlib.protocols.status import (
     SW_CONDITIONS,
@@ -46,14 +48,9 @@ from cardlib.protocols.status import (
     SW_WRONG_P1P2,
 )
 
-INS_MSE = 0x22
-INS_GENERAL_AUTHENTICATE = 0x86
-P1P2_SET_KAT = 0x41A6
-P1P2_SET_AT = 0x41A4
 TAG_KAT_PUBLIC_KEY = 0x91
 TAG_OID = 0x80
 TAG_KEY_ID = 0x84
-TAG_DYNAMIC_AUTH = 0x7C
 TAG_GA_PUBLIC_KEY = 0x80
 
 
@@ -212,12 +209,13 @@ class CATerminal:
         key_id = encode_tlv(TAG_KEY_ID, _key_id_bytes(self.key_id)) if self.key_id is not None else b""
         if self.cipher == "3DES":
             data = encode_tlv(TAG_KAT_PUBLIC_KEY, self.ephemeral_public_key) + key_id
-            return [CommandAPDU(0x00, INS_MSE, P1P2_SET_KAT >> 8, P1P2_SET_KAT & 0xFF, data)]
+            return [CommandAPDU(0x00, Ins.MANAGE_SECURITY_ENVIRONMENT, MSE.SET_KAT_CA.p1, MSE.SET_KAT_CA.p2, data)]
         oid = bytes(ObjectIdentifier(self.protocol).contents)
         dynamic = encode_tlv(TAG_DYNAMIC_AUTH, encode_tlv(TAG_GA_PUBLIC_KEY, self.ephemeral_public_key))
         return [
-            CommandAPDU(0x00, INS_MSE, P1P2_SET_AT >> 8, P1P2_SET_AT & 0xFF, encode_tlv(TAG_OID, oid) + key_id),
-            CommandAPDU(0x00, INS_GENERAL_AUTHENTICATE, 0, 0, dynamic, SHORT_MAX_LE),
+            CommandAPDU(0x00, Ins.MANAGE_SECURITY_ENVIRONMENT, MSE.SET_AT_CA.p1, MSE.SET_AT_CA.p2,
+                        encode_tlv(TAG_OID, oid) + key_id),
+            CommandAPDU(0x00, Ins.GENERAL_AUTHENTICATE, 0, 0, dynamic, SHORT_MAX_LE),
         ]
 
     def complete(self, *, ssc: int = 0) -> SecureMessaging:
@@ -254,14 +252,14 @@ class CAChip:
 
     def handle(self, cmd: CommandAPDU) -> tuple[ResponseAPDU, SecureMessaging | None]:
         """Process one (unprotected) CA command."""
-        p1p2 = (cmd.p1 << 8) | cmd.p2
-        if cmd.ins == INS_MSE and p1p2 == P1P2_SET_KAT and self.cipher == "3DES":
+        mse = cmd.ins == Ins.MANAGE_SECURITY_ENVIRONMENT
+        if mse and p1p2(cmd.p1, cmd.p2) == MSE.SET_KAT_CA and self.cipher == "3DES":
             return self._set_kat(cmd.data)
-        if cmd.ins == INS_MSE and p1p2 == P1P2_SET_AT and self.cipher == "AES":
+        if mse and p1p2(cmd.p1, cmd.p2) == MSE.SET_AT_CA and self.cipher == "AES":
             return ResponseAPDU(b"", self._set_at(cmd.data)), None
-        if cmd.ins == INS_GENERAL_AUTHENTICATE and self.cipher == "AES":
+        if cmd.ins == Ins.GENERAL_AUTHENTICATE and self.cipher == "AES":
             return self._general_authenticate(cmd.data)
-        return ResponseAPDU(b"", SW_WRONG_P1P2 if cmd.ins in (INS_MSE, INS_GENERAL_AUTHENTICATE)
+        return ResponseAPDU(b"", SW_WRONG_P1P2 if mse or cmd.ins == Ins.GENERAL_AUTHENTICATE
                             else SW_INS_NOT_SUPPORTED), None
 
     def _key_id_ok(self, objects: list[TLV]) -> bool:

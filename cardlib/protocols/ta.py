@@ -37,6 +37,7 @@ from cardlib.pki.cvc.certificate import CVCertificate
 from cardlib.pki.cvc.chain import ChainFailure, CVCChainError, TrustPoint, effective_rights, validate_certificate
 from cardlib.pki.cvc.chat import AccessRight, Role
 from cardlib.protocols.apdu import CommandAPDU, ResponseAPDU
+from cardlib.protocols.instructions import MSE, Ins, p1p2
 from cardlib.protocols.status import (
     SW_AUTH_FAILED,
     SW_CONDITIONS,
@@ -47,13 +48,6 @@ from cardlib.protocols.status import (
     SW_WRONG_P1P2,
 )
 
-INS_MSE = 0x22
-INS_PSO = 0x2A
-INS_GET_CHALLENGE = 0x84
-INS_EXTERNAL_AUTHENTICATE = 0x82
-P1P2_SET_DST = 0x81B6
-P1P2_SET_AT = 0x81A4
-P1P2_VERIFY_CERTIFICATE = 0x00BE
 TAG_REFERENCE = 0x83
 CHALLENGE_LENGTH = 8
 
@@ -116,8 +110,9 @@ class TAError(ProtocolError):
         super().__init__(f"Terminal Authentication: {step}{about} refused by the chip (SW {sw:04X})")
 
 
-def _mse(p1p2: int, reference: str) -> CommandAPDU:
-    return CommandAPDU(0x00, INS_MSE, p1p2 >> 8, p1p2 & 0xFF, encode_tlv(TAG_REFERENCE, reference.encode("latin-1")))
+def _mse(setting: MSE, reference: str) -> CommandAPDU:
+    return CommandAPDU(0x00, Ins.MANAGE_SECURITY_ENVIRONMENT, setting.p1, setting.p2,
+                       encode_tlv(TAG_REFERENCE, reference.encode("latin-1")))
 
 
 @dataclass(frozen=True)
@@ -153,12 +148,12 @@ class TATerminal:
         """The commands up to GET CHALLENGE, each to answer 9000 (check with :meth:`check`)."""
         steps: list[TAStep] = []
         for certificate in self.chain:
-            steps.append(TAStep("MSE:SET DST", _mse(P1P2_SET_DST, certificate.car), certificate.chr))
+            steps.append(TAStep("MSE:SET DST", _mse(MSE.SET_DST_TA, certificate.car), certificate.chr))
             steps.append(TAStep("PSO:VERIFY CERTIFICATE", CommandAPDU(
-                0x00, INS_PSO, P1P2_VERIFY_CERTIFICATE >> 8, P1P2_VERIFY_CERTIFICATE & 0xFF,
+                0x00, Ins.PERFORM_SECURITY_OPERATION, MSE.PSO_VERIFY_CERTIFICATE.p1, MSE.PSO_VERIFY_CERTIFICATE.p2,
                 certificate.command_data()), certificate.chr))
-        steps.append(TAStep("MSE:SET AT", _mse(P1P2_SET_AT, self.chain[-1].chr), self.chain[-1].chr))
-        steps.append(TAStep("GET CHALLENGE", CommandAPDU(0x00, INS_GET_CHALLENGE, 0, 0, b"", CHALLENGE_LENGTH)))
+        steps.append(TAStep("MSE:SET AT", _mse(MSE.SET_AT_TA, self.chain[-1].chr), self.chain[-1].chr))
+        steps.append(TAStep("GET CHALLENGE", CommandAPDU(0x00, Ins.GET_CHALLENGE, 0, 0, b"", CHALLENGE_LENGTH)))
         return steps
 
     @staticmethod
@@ -175,7 +170,7 @@ class TATerminal:
         if len(challenge) != CHALLENGE_LENGTH:
             raise ProtocolError(f"the chip's challenge is {len(challenge)} bytes, not {CHALLENGE_LENGTH}")
         signature = self._signer(signed_data(self._id_picc, challenge, self._ephemeral_public_key))
-        return TAStep("EXTERNAL AUTHENTICATE", CommandAPDU(0x00, INS_EXTERNAL_AUTHENTICATE, 0, 0, signature),
+        return TAStep("EXTERNAL AUTHENTICATE", CommandAPDU(0x00, Ins.EXTERNAL_AUTHENTICATE, 0, 0, signature),
                       self.chain[-1].chr)
 
 
@@ -225,17 +220,17 @@ class TAChip:
     def handle(self, cmd: CommandAPDU) -> ResponseAPDU:
         """Process one (unprotected) TA command: MSE:SET DST/AT, PSO:VERIFY CERTIFICATE, GET CHALLENGE,
         EXTERNAL AUTHENTICATE."""
-        p1p2 = (cmd.p1 << 8) | cmd.p2
-        if cmd.ins == INS_MSE and p1p2 == P1P2_SET_DST:
+        setting = p1p2(cmd.p1, cmd.p2)
+        if cmd.ins == Ins.MANAGE_SECURITY_ENVIRONMENT and setting == MSE.SET_DST_TA:
             return self._status(self._set_dst(cmd.data))
-        if cmd.ins == INS_PSO and p1p2 == P1P2_VERIFY_CERTIFICATE:
+        if cmd.ins == Ins.PERFORM_SECURITY_OPERATION and setting == MSE.PSO_VERIFY_CERTIFICATE:
             return self._status(self._verify_certificate(cmd.data))
-        if cmd.ins == INS_MSE and p1p2 == P1P2_SET_AT:
+        if cmd.ins == Ins.MANAGE_SECURITY_ENVIRONMENT and setting == MSE.SET_AT_TA:
             return self._status(self._set_at(cmd.data))
-        if cmd.ins == INS_GET_CHALLENGE:
+        if cmd.ins == Ins.GET_CHALLENGE:
             self._challenge = self._rng(CHALLENGE_LENGTH)
             return ResponseAPDU(self._challenge, SW_OK)
-        if cmd.ins == INS_EXTERNAL_AUTHENTICATE:
+        if cmd.ins == Ins.EXTERNAL_AUTHENTICATE:
             return self._status(self._external_authenticate(cmd.data))
         return self._status(SW_WRONG_P1P2)
 

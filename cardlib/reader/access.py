@@ -15,9 +15,10 @@ from typing import Literal
 from cardlib.errors import CardlibError, DecodeError, ValidationError
 from cardlib.lds.files import EF_CARD_ACCESS
 from cardlib.lds.securityinfo import CardAccess, PACEInfo
-from cardlib.model.mrz import FILLER, MRZ, MRZFormat, check_digit
-from cardlib.protocols.apdu import CommandAPDU
-from cardlib.protocols.bac import BACTerminal
+from cardlib.model.mrz import FILLER, MRZ, MRZ_INFORMATION_TAIL, MRZFormat, check_digit
+from cardlib.protocols.apdu import SHORT_MAX_LE, CommandAPDU
+from cardlib.protocols.bac import MUTUAL_AUTHENTICATE_LENGTH, RND_LENGTH, BACTerminal
+from cardlib.protocols.instructions import MSE, Ins
 from cardlib.protocols.pace import PACEParameters, PACETerminal, offered_parameters
 from cardlib.protocols.sm import SecureMessaging
 from cardlib.protocols.status import (
@@ -128,7 +129,6 @@ class AccessKey:
 # Printed MRZs AccessKey.mrz takes, by length: the format and the lines no check digit covers, as fillers.
 _PRINTED_MRZ = {90: (MRZFormat.TD1, "", ""), 60: (MRZFormat.TD1, "", FILLER * 30), 72: (MRZFormat.TD2, "", ""),
                 88: (MRZFormat.TD3, "", ""), 44: (MRZFormat.TD3, "P" + FILLER * 43, "")}
-MRZ_INFORMATION_TAIL = 15  # document number check digit, birth date + check digit, expiry + check digit
 
 
 def _printed_mrz(text: str) -> MRZ | None:
@@ -211,10 +211,10 @@ def _pace(channel: Channel, key: AccessKey, infos: Sequence[PACEInfo]) -> Secure
     candidates = pace_candidates(infos)
     for params in candidates:
         terminal = PACETerminal(key.secret, key.kind, params)
-        command = CommandAPDU(0x00, 0x22, 0xC1, 0xA4, terminal.set_at_data(include_parameter_id=several))
+        command = _pace_set_at(terminal.set_at_data(include_parameter_id=several))
         response = channel.exchange(command)
         if response.sw in _SET_AT_DATA_REFUSALS:
-            command = CommandAPDU(0x00, 0x22, 0xC1, 0xA4, terminal.set_at_data(include_parameter_id=not several))
+            command = _pace_set_at(terminal.set_at_data(include_parameter_id=not several))
             response = channel.exchange(command)
         if response.sw in _PACE_UNSUPPORTED:
             channel.notes.append(f"EF.CardAccess offers PACE but the chip refused {describe_command(command)} "
@@ -233,7 +233,8 @@ def _pace(channel: Channel, key: AccessKey, infos: Sequence[PACEInfo]) -> Secure
     data = _general_authenticate(channel, 1, terminal.general_authenticate_1())
     for number, step in enumerate(steps, start=2):
         data = _general_authenticate(channel, number, step(data))
-    command = CommandAPDU(0x00, 0x86, 0x00, 0x00, terminal.general_authenticate_4(data), le=256)
+    command = CommandAPDU(0x00, Ins.GENERAL_AUTHENTICATE, 0x00, 0x00, terminal.general_authenticate_4(data),
+                          le=SHORT_MAX_LE)
     final = channel.exchange(command)
     if final.sw in _WRONG_KEY_SWS or final.sw >> 4 == 0x63C:
         raise WrongAccessKeyError(f"the {key.kind} does not match this card", sw=final.sw)
@@ -242,9 +243,15 @@ def _pace(channel: Channel, key: AccessKey, infos: Sequence[PACEInfo]) -> Secure
     return terminal.complete(final.data)
 
 
+def _pace_set_at(data: bytes) -> CommandAPDU:
+    """MSE:Set AT for PACE carrying ``data``."""
+    return CommandAPDU(0x00, Ins.MANAGE_SECURITY_ENVIRONMENT, MSE.SET_AT_PACE.p1, MSE.SET_AT_PACE.p2, data)
+
+
 def _general_authenticate(channel: Channel, number: int, data: bytes) -> bytes:
     """One chained GENERAL AUTHENTICATE of PACE steps 1-3 (CLA 10: more commands follow)."""
-    return channel.require_ok(CommandAPDU(0x10, 0x86, 0x00, 0x00, data, le=256), f"PACE step {number}").data
+    command = CommandAPDU(0x10, Ins.GENERAL_AUTHENTICATE, 0x00, 0x00, data, le=SHORT_MAX_LE)
+    return channel.require_ok(command, f"PACE step {number}").data
 
 
 def _bac(channel: Channel, key: AccessKey) -> SecureMessaging:
@@ -252,8 +259,9 @@ def _bac(channel: Channel, key: AccessKey) -> SecureMessaging:
         why = f" ({'; '.join(channel.notes)})" if channel.notes else ""
         raise UnsupportedAccessError(f"this chip offers only BAC, which needs the MRZ: a CAN cannot open it{why}")
     terminal = BACTerminal(key.secret)
-    challenge = channel.require_ok(CommandAPDU(0x00, 0x84, 0x00, 0x00, le=8), "BAC step 1").data
-    command = CommandAPDU(0x00, 0x82, 0x00, 0x00, terminal.mutual_authenticate_data(challenge), le=40)
+    challenge = channel.require_ok(CommandAPDU(0x00, Ins.GET_CHALLENGE, 0x00, 0x00, le=RND_LENGTH), "BAC step 1").data
+    command = CommandAPDU(0x00, Ins.EXTERNAL_AUTHENTICATE, 0x00, 0x00, terminal.mutual_authenticate_data(challenge),
+                          le=MUTUAL_AUTHENTICATE_LENGTH)
     response = channel.exchange(command)
     if response.sw in _BAC_WRONG_KEY_SWS:
         raise WrongAccessKeyError("the MRZ does not match this card", sw=response.sw)

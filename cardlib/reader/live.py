@@ -19,6 +19,7 @@ from cardlib.lds.dg15 import DG15
 from cardlib.lds.files import DATA_GROUPS, EF_CARD_SECURITY, EF_CVCA
 from cardlib.lds.oids import IMPLIED_CA_PROTOCOL
 from cardlib.lds.securityinfo import DG14
+from cardlib.model.mrz import MRZ_INFORMATION_TAIL
 from cardlib.pki.cvc.certificate import CVCertificate
 from cardlib.pki.eac import EACPKI
 from cardlib.protocols.aa import PublicKey, aa_verify
@@ -29,7 +30,7 @@ from cardlib.protocols.pace import PACETerminal
 from cardlib.protocols.pace.cam import CAMProof, keys_on, verify_proof
 from cardlib.protocols.status import SW_WRONG_LENGTH
 from cardlib.protocols.ta import TAError, TATerminal, decode_ef_cvca, id_picc_after_bac, id_picc_after_pace
-from cardlib.reader.access import MRZ_INFORMATION_TAIL, AccessKey
+from cardlib.reader.access import AccessKey
 from cardlib.reader.channel import Channel, ExtendedUnsupportedError
 from cardlib.reader.contents import read_listed
 from cardlib.reader.errors import HINT_CHIP_ERROR, ChipRefusedError, SecureMessagingError, refused

@@ -28,7 +28,7 @@ __all__ = ["PASSWORD_REFERENCES", "Mapping", "PACEParameters", "PasswordType", "
 
 PasswordType = Literal["CAN", "MRZ"]
 Mapping = Literal["GM", "IM", "CAM"]
-PASSWORD_REFERENCES: dict[str, int] = {"MRZ": 1, "CAN": 2}
+PASSWORD_REFERENCES: dict[PasswordType, int] = {"MRZ": 1, "CAN": 2}
 _MAPPINGS: dict[str, Mapping] = {"GM": "GM", "IM": "IM", "CAM": "CAM"}
 _KEY_BITS = {"3DES": 112, "AES-128": 128, "AES-192": 192, "AES-256": 256}
 
