@@ -46,11 +46,11 @@ BATCH = BATCH_RECORD
 PAGE = "report.html"
 SHOWN_MESSAGES = 10
 """Rows named one by one on the terminal (not done again, portrait warnings); the rest are counted."""
-DEFAULT_PACE = "id-PACE-ECDH-GM-AES-CBC-CMAC-128"
+DEFAULT_PACE = PROTOCOLS[DEFAULT_PROFILE.pace_protocol].name
 """The CCCD's PACE protocol (:data:`cardlib.card.perso.DEFAULT_PROFILE`)."""
 PACE_PROTOCOLS = tuple(sorted(protocol.name for protocol in PROTOCOLS.values() if protocol.family == Family.PACE))
 """The names ``--pace`` takes: every PACE protocol cardlib runs (generic, integrated, chip authentication mapping)."""
-DEFAULT_PARAMETER_IDS = {"ECDH": 13, "DH": 2}
+DEFAULT_PARAMETER_IDS = {"ECDH": DEFAULT_PROFILE.pace_parameter_id, "DH": 2}
 """``--pace-parameter-id`` when not given: brainpoolP256r1 (the CCCD's curve), the 2048-bit MODP group (256-bit
 subgroup) for DH."""
 
@@ -80,7 +80,8 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
                              f"{', '.join(PACE_PROTOCOLS)}")
     parser.add_argument("--pace-parameter-id", type=int, metavar="N",
                         help="PACE standardized domain parameter ID (ICAO 9303-11 Table 7): a curve for ECDH (default "
-                             "13, brainpoolP256r1), a MODP group 0-2 for DH (default 2)")
+                             f"{DEFAULT_PARAMETER_IDS['ECDH']}, the CCCD's), a MODP group 0-2 for DH (default "
+                             f"{DEFAULT_PARAMETER_IDS['DH']})")
     cvca = parser.add_mutually_exclusive_group()
     cvca.add_argument("--eac", type=Path, metavar="DIR",
                       help="EAC PKI folder (cardtool pki eac init DIR): the chips trust its CVCA (cvca.cvcert), so its "
