@@ -29,7 +29,8 @@ from cardlib.card.image import CardImage
 from cardlib.chip.chip import VirtualChip
 from cardlib.errors import ValidationError
 from cardlib.lds.dg1 import DG1
-from cardlib.lds.dg13 import DG13, CardKind, DG13Field, DG13Text, FieldNumber
+from cardlib.lds.dg13 import DG13, DG13Field, DG13Text
+from cardlib.lds.dg13_fields import CardKind, FieldNumber
 from cardlib.model.provinces import PROVINCES, century_sex_digit
 from cardlib.model.resident import Resident, Sex
 from cardlib.pki.trust import TrustStore

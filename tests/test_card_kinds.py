@@ -21,7 +21,8 @@ from cardtool.perso_command import MANIFEST, REJECTED
 from cardlib.card.image import CardImage
 from cardlib.card.input_records import CAN_CUOC_COLUMNS, COLUMNS, InputRecord, RejectedRow, fingerprint
 from cardlib.card.inputs import read_records
-from cardlib.lds.dg13 import DG13, FIELD_TABLES, CardKind, StringType
+from cardlib.lds.dg13 import DG13
+from cardlib.lds.dg13_fields import FIELD_TABLES, CardKind, StringType
 from cardlib.testing.pki import sample_pki
 from cardlib.verify.conformance import dg13_checks
 from cardlib.verify.decoded import DecodedLDS

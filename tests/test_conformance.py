@@ -19,7 +19,8 @@ from cardlib.lds.com import EFCOM
 from cardlib.lds.dg1 import DG1
 from cardlib.lds.dg2 import DG2
 from cardlib.lds.dg3 import DG3, Compression, FingerImage, FingerPosition, encode_wsq
-from cardlib.lds.dg13 import DG13, DG13Field, DG13Text, StringType
+from cardlib.lds.dg13 import DG13, DG13Field, DG13Text
+from cardlib.lds.dg13_fields import StringType
 from cardlib.lds.dg15 import DG15
 from cardlib.lds.face import FaceImage
 from cardlib.lds.securityinfo import DG14, ChipAuthenticationInfo

@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 
 from cardlib.card.perso import personalize
 from cardlib.lds.dg1 import DG1
-from cardlib.lds.dg13 import DG13, DG13Field, DG13Text, StringType
+from cardlib.lds.dg13 import DG13, DG13Field, DG13Text
+from cardlib.lds.dg13_fields import StringType
 from cardlib.model.mrz import MRZ
 from cardlib.model.resident import Resident, Sex
 from cardlib.pki.trust import TrustStore

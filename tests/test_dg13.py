@@ -11,18 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cardlib.errors import CardlibError, DecodeError, EncodeError, ValidationError
-from cardlib.lds.dg13 import (
-    DG13,
-    FIELD_TABLES,
-    CardKind,
-    DG13Field,
-    DG13Text,
-    StringType,
-    card_kind,
-    field_table,
-    format_date,
-    parse_date,
-)
+from cardlib.lds.dg13 import DG13, DG13Field, DG13Text
+from cardlib.lds.dg13_fields import FIELD_TABLES, CardKind, StringType, card_kind, field_table, format_date, parse_date
 from cardlib.lds.tlv import encode_tlv
 from cardlib.model.resident import Resident, Sex
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from cardlib.errors import EncodeError, InputError, ValidationError
 from cardlib.lds.dg3 import FingerPosition
-from cardlib.lds.dg13 import CAN_CUOC_SINCE, CardKind, card_kind, format_date, renamed_fields
+from cardlib.lds.dg13_fields import CAN_CUOC_SINCE, CardKind, card_kind, format_date, renamed_fields
 from cardlib.model.mrz import MRZ
 from cardlib.model.resident import NO_EXPIRY_TEXT, Resident, Sex
 

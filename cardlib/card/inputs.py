@@ -11,7 +11,7 @@ or JPEG 2000); a file may leave the columns out, a row may leave either empty.
 
 A record for the 2024 *Căn cước* card (issued from 1 July 2024, :mod:`cardlib.lds.dg13`) uses that card's
 names (:data:`~.input_records.CAN_CUOC_COLUMNS`): ``place_of_birth_registration`` instead of ``place_of_origin``, no
-``identification_marks``, and optionally ``card_kind`` (a :class:`~cardlib.lds.dg13.CardKind` value,
+``identification_marks``, and optionally ``card_kind`` (a :class:`~cardlib.lds.dg13_fields.CardKind` value,
 ``cccd`` or ``can_cuoc``), which must agree with the kind the date of issue makes the card.  A record
 giving a field its card kind does not print (a place of origin or identification marks on a Căn cước, a
 place of birth registration on a CCCD) is rejected naming that field: the two are different facts.

@@ -23,12 +23,13 @@ from datetime import UTC, date, datetime
 
 from cardlib.errors import DecodeError, ValidationError
 from cardlib.lds.asn1 import ECPublicKeyInfo, RSAPublicKeyInfo
-from cardlib.lds.dg13 import DG13, OID_UTF8, VERSION, FieldNumber, field_table, parse_date
+from cardlib.lds.dg13 import DG13, OID_UTF8, VERSION
+from cardlib.lds.dg13_fields import FieldNumber, field_table, is_no_expiry, parse_date
 from cardlib.lds.face import FaceImage
 from cardlib.lds.images import verify_image
 from cardlib.limits import MAX_FACE_SIDE, LimitExceeded
 from cardlib.model.mrz import MRZ, NO_EXPIRY, MRZFormat
-from cardlib.model.resident import NO_EXPIRY_TEXT, nfc
+from cardlib.model.resident import NO_EXPIRY_TEXT
 from cardlib.model.vietnamese import foreign_characters, foreign_summary
 from cardlib.verify.decoded import DecodedLDS, decoded_check, skipped_checks, worst_check
 from cardlib.verify.decoded import conformance_result as _result
@@ -246,7 +247,7 @@ def _dg13_fields(dg13: DG13) -> CheckResult:
 
 
 def _dg13_types(dg13: DG13) -> CheckResult:
-    """String types against the card kind's field table (cccd-chip.md; :data:`cardlib.lds.dg13.FIELD_TABLES`)."""
+    """String types against the card kind's field table (cccd-chip.md; :data:`cardlib.lds.dg13_fields.FIELD_TABLES`)."""
     layout = field_table(dg13.kind)
     deviations = []
     for entry in dg13.entries:
@@ -267,7 +268,7 @@ def _dg13_dates(dg13: DG13) -> CheckResult:
     problems = []
     for number, name in _DG13_DATES.items():
         text = dg13.text(number)
-        if text is None or (number == 12 and nfc(text).casefold() == NO_EXPIRY_TEXT.casefold()):
+        if text is None or (number == 12 and is_no_expiry(text)):
             continue
         try:
             parsed[number] = parse_date(text, name)

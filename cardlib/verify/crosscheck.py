@@ -14,7 +14,8 @@ from datetime import date
 
 from cardlib.errors import EncodeError, ValidationError
 from cardlib.lds.dg1 import DG1
-from cardlib.lds.dg13 import DG13, FieldNumber, parse_date
+from cardlib.lds.dg13 import DG13
+from cardlib.lds.dg13_fields import FieldNumber, parse_date
 from cardlib.model.mrz import DOCUMENT_NUMBER_LENGTH, NO_EXPIRY, name_field, transliterate
 from cardlib.model.resident import NO_EXPIRY_TEXT, Sex, nfc
 from cardlib.verify.decoded import DecodedLDS

@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from cardlib.errors import CardlibError, ValidationError
 from cardlib.lds.dg1 import DG1
 from cardlib.lds.dg2 import DG2
-from cardlib.lds.dg13 import DG13, CardKind, FieldNumber, card_kind, format_date, parse_date
+from cardlib.lds.dg13 import DG13
+from cardlib.lds.dg13_fields import CardKind, FieldNumber, card_kind, format_date, parse_date
 from cardlib.lds.images import decode_image
 from cardlib.model.mrz import NO_EXPIRY
 from cardlib.model.resident import NO_EXPIRY_TEXT, Sex, nfc
@@ -93,7 +94,7 @@ class Holder:
     ``sex`` None is unspecified or unreadable.  ``unparsed`` maps a field name to the card's text for it when
     that text is not one well-formed value (see the module docstring).  ``place_of_origin`` is DG13 field 8:
     Quê quán on a 2021 CCCD, the place of birth registration on a 2024 Căn cước (:attr:`card_kind`; the names
-    each kind gives its fields are :func:`cardlib.lds.dg13.renamed_fields`).  Its ``repr`` shows nothing
+    each kind gives its fields are :func:`cardlib.lds.dg13_fields.renamed_fields`).  Its ``repr`` shows nothing
     personal (the ID number ends with the CAN).
     """
 
@@ -135,7 +136,7 @@ class Holder:
     def to_dict(self, *, include_portrait: bool = False) -> dict[str, Any]:
         """JSON-ready form: ISO dates, sex as ``male``/``female``, the portrait's type and size (its bytes too).
 
-        ``card_kind`` is added (:class:`~cardlib.lds.dg13.CardKind` value, or None).
+        ``card_kind`` is added (:class:`~cardlib.lds.dg13_fields.CardKind` value, or None).
         """
         data: dict[str, Any] = {}
         for item in fields(self):

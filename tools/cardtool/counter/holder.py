@@ -4,7 +4,7 @@ The view is built from the files just read (:func:`cardlib.verify.holder.read_ho
 long as the session keeps it; its ``repr`` shows nothing personal (the ID number ends with the CAN).  DG13
 is the source when it decodes; otherwise the MRZ of DG1 gives what it can (name in capitals without
 diacritics).  The page translates the field names itself; this module only orders them, under the names
-the card's kind gives them (:data:`cardlib.lds.dg13.FIELD_TABLES`: a 2024 Căn cước shows field 8 as
+the card's kind gives them (:data:`cardlib.lds.dg13_fields.FIELD_TABLES`: a 2024 Căn cước shows field 8 as
 ``place_of_birth_registration``), and says which kind the card is.
 """
 
@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from cardlib.errors import CardlibError
-from cardlib.lds.dg13 import renamed_fields
+from cardlib.lds.dg13_fields import renamed_fields
 from cardlib.verify.holder import Holder, Portrait, read_holder
 
 # The fields the officer sees, in page order.
@@ -31,7 +31,7 @@ class HolderView:
 
     ``source`` is ``"DG13"`` or ``"DG1"``; ``portrait`` is JPEG or PNG bytes a browser shows (JPEG 2000
     portraits are converted), None when DG2 is missing or does not decode; ``kind`` the card kind
-    (a :class:`~cardlib.lds.dg13.CardKind` value), "" when the data does not say (no dates, DG1 only).
+    (a :class:`~cardlib.lds.dg13_fields.CardKind` value), "" when the data does not say (no dates, DG1 only).
     """
 
     fields: tuple[tuple[str, str], ...]
