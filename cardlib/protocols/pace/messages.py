@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from cardlib.errors import DecodeError, ProtocolError
 from cardlib.lds.tlv import TLV, encode_tlv, find, iter_tlvs, read_single
+from cardlib.pki.cvc.codec import TAG_OID, TAG_PUBLIC_KEY  # the public key data object of TR-03110-3 D.3
 from cardlib.protocols.pace.parameters import PASSWORD_REFERENCES, PACEParameters, PasswordType
 from cardlib.protocols.sm import compute_mac, pad
 
@@ -19,6 +20,9 @@ __all__ = [
     "TAG_EPHEMERAL_TERMINAL",
     "TAG_MAPPING_CHIP",
     "TAG_MAPPING_TERMINAL",
+    "TAG_SET_AT_OID",
+    "TAG_SET_AT_PARAMETER",
+    "TAG_SET_AT_PASSWORD",
     "TAG_TOKEN_CHIP",
     "TAG_TOKEN_TERMINAL",
     "authentication_token",
@@ -30,8 +34,6 @@ __all__ = [
 ]
 
 TAG_DYNAMIC_AUTH = 0x7C
-TAG_PUBLIC_KEY = 0x7F49
-TAG_OID = 0x06
 TAG_ENCRYPTED_NONCE = 0x80
 TAG_MAPPING_TERMINAL = 0x81
 TAG_MAPPING_CHIP = 0x82
