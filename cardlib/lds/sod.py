@@ -57,7 +57,6 @@ _LDSSecurityObject = sequence_type("LDSSecurityObject", [
     ("data_group_hash_values", _DataGroupHashValues), ("lds_version_info", _LDSVersionInfo, {"optional": True})])
 
 
-
 @dataclass(frozen=True)
 class LDSSecurityObject:
     """The signed content of EF.SOD: one hash per data group, all with ``hash_algorithm``.
@@ -129,7 +128,6 @@ class LDSSecurityObject:
             raise DecodeError(exc.reason, file=_FILE, field=exc.field or _FIELD_LSO) from None
 
 
-
 @dataclass(frozen=True, kw_only=True)
 class SOD(SignedContent):
     """A decoded EF.SOD: the :class:`SignedContent` around an LDSSecurityObject.
@@ -188,7 +186,6 @@ class SOD(SignedContent):
         return cls.decode(encode_signed_data(lso, signer, signing_time=signing_time))
 
 
-
 def encode_signed_data(lso: LDSSecurityObject, signer: SODSigner, *, signing_time: datetime | None = None) -> bytes:
     """The EF.SOD bytes for ``lso`` signed by ``signer``: the DER written out as the ASN.1 reads.
 
@@ -204,10 +201,8 @@ def encode_signed_data(lso: LDSSecurityObject, signer: SODSigner, *, signing_tim
                                                    signing_time=signing_time))
 
 
-
 def _has_parameters(identifier: algos.DigestAlgorithm) -> bool:
     return not isinstance(identifier["parameters"], core.Void)
-
 
 
 # --- the canonical shape, read by hand ----------------------------------------------------------------------
@@ -220,7 +215,6 @@ def _decode_canonical(raw: bytes, start: int) -> SOD:
     if lso_parameters:
         with_parameters += ("LDSSecurityObject.hashAlgorithm",)
     return SOD(**fields, lds_security_object=lso, digest_identifiers_with_parameters=with_parameters)
-
 
 
 def _data_group_hash(econtent: bytes, item: der.Element) -> tuple[int, bytes]:
