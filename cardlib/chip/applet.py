@@ -29,7 +29,7 @@ from cardlib.errors import CardlibError, DecodeError
 from cardlib.lds import files as lds_files
 from cardlib.lds.dg15 import DG15
 from cardlib.lds.tlv import iter_tlvs, read_tlv
-from cardlib.model.mrz import check_digit
+from cardlib.model.mrz import DOCUMENT_NUMBER_LENGTH, check_digit
 from cardlib.protocols.apdu import CommandAPDU, ResponseAPDU
 from cardlib.protocols.instructions import Ins
 from cardlib.protocols.status import (
@@ -53,7 +53,6 @@ TAG_AA_MODULUS = 0x60
 TAG_AA_EXPONENT = 0x61
 TAG_OCTET_STRING = 0x04
 LOCK_P1P2 = (0xDE, 0xAD)
-DOCUMENT_NUMBER_LENGTH = 9
 DATE_LENGTH = 6
 
 
