@@ -1,11 +1,7 @@
 """Encode a card image onto a blank JMRTD passport applet, then read it back and verify it (issue 17).
 
-The personalization protocol, as measured on the real applet (see :mod:`cardlib.chip.applet`):
-SELECT the applet AID ``A0000002471001``; per file ``CREATE FILE`` (``00 E0 00 00``, ``63 04 <size:2>
-<fid:2>``), ``SELECT`` by file identifier and ``UPDATE BINARY`` in chunks of :data:`UPDATE_CHUNK` bytes;
-``PUT DATA 00 DA 00 62`` with the BAC key seed; ``PUT DATA 00 DA 00 60`` / ``00 61`` with the RSA Active
-Authentication key's modulus / private exponent (``60 00 04 L …``: the outer length is sent as 00);
-``PUT DATA 00 DA DE AD`` locks the applet.
+The personalization commands, as measured on the real applet, are built by
+:mod:`cardlib.protocols.personalization` (the virtual applet, :mod:`cardlib.chip.applet`, answers the same ones).
 
 Two layers:
 
@@ -41,24 +37,27 @@ from cardlib.card.image import CardImage
 from cardlib.card.targets import JMRTD_APPLET, ChipTarget
 from cardlib.errors import CardError, CardlibError
 from cardlib.lds import files as lds_files
-from cardlib.lds.tlv import encode_length, encode_tlv
 from cardlib.pki.trust import TrustStore
 from cardlib.protocols.apdu import CommandAPDU, ResponseAPDU
+from cardlib.protocols.personalization import (
+    GET_UID,
+    TAG_AA_EXPONENT,
+    TAG_AA_MODULUS,
+    UPDATE_CHUNK,
+    create_file,
+    lock,
+    put_key_part,
+    put_mrz_seed,
+    select_applet,
+    select_file,
+    update_binary,
+)
 from cardlib.protocols.status import SW_FILE_EXISTS, SW_NOT_FOUND, SW_SECURITY_STATUS, sw_meaning
 from cardlib.reader.reader import AccessKey, ReadResult, read_card
 from cardlib.reader.transport import CardRemovedError, ReaderGoneError, Transport, transport_atr
 from cardlib.verify.live import verify_read
 from cardlib.verify.report import Verdict, VerificationReport
 
-UPDATE_CHUNK = 0xFF
-"""Bytes per UPDATE BINARY: the most a short APDU carries."""
-TAG_CREATE_FILE = 0x63
-TAG_MRZ_SEED = 0x62
-TAG_AA_MODULUS = 0x60
-TAG_AA_EXPONENT = 0x61
-TAG_OCTET_STRING = 0x04
-GET_UID = CommandAPDU(0xFF, 0xCA, 0x00, 0x00, le=256)
-"""PC/SC part 3 GET DATA: the contactless card's UID, answered by the reader."""
 WRITE_ORDER = (lds_files.EF_CARD_ACCESS.name, lds_files.EF_COM.name,
                *(spec.name for spec in lds_files.DATA_GROUPS.values()), lds_files.EF_SOD.name)
 RESET_HINT = ("to reuse a test card, remove the applet and install it again with GlobalPlatformPro "
@@ -82,30 +81,6 @@ class Step:
     command: CommandAPDU
 
 
-def select_applet() -> CommandAPDU:
-    """SELECT of the eMRTD applet by AID, no answer data asked (``00 A4 04 0C 07 A0000002471001``)."""
-    return CommandAPDU(0x00, 0xA4, 0x04, 0x0C, lds_files.EMRTD_AID)
-
-
-def select_file(fid: int) -> CommandAPDU:
-    """SELECT of an EF by file identifier, no answer data asked (``00 A4 02 0C 02 <fid>``)."""
-    return CommandAPDU(0x00, 0xA4, 0x02, 0x0C, fid.to_bytes(2, "big"))
-
-
-def mrz_seed_data(mrz_information: str) -> bytes:
-    """``62 L 04 <doc no> 04 <birth> 04 <expiry>`` from the MRZ information (check digits left out: the
-    applet computes them); the document number without its ``<`` filler."""
-    number, birth, expiry = mrz_information[:9], mrz_information[10:16], mrz_information[17:23]
-    parts = (number.rstrip("<"), birth, expiry)
-    return encode_tlv(TAG_MRZ_SEED, b"".join(encode_tlv(TAG_OCTET_STRING, part.encode("ascii")) for part in parts))
-
-
-def key_part_data(tag: int, value: int, size: int) -> bytes:
-    """``<tag> 00 04 L <value>``: one half of the RSA key, ``size`` bytes big-endian; the outer length is 00."""
-    octets = value.to_bytes(size, "big")
-    return bytes([tag, 0x00, TAG_OCTET_STRING]) + encode_length(len(octets)) + octets
-
-
 def personalization_steps(image: CardImage, target: ChipTarget = JMRTD_APPLET) -> list[Step]:
     """Every command that writes ``image`` onto a blank applet and locks it, in order.
 
@@ -116,29 +91,23 @@ def personalization_steps(image: CardImage, target: ChipTarget = JMRTD_APPLET) -
     steps = [Step("SELECT applet", select_applet())]
     for name in (name for name in WRITE_ORDER if name in image.files):
         steps += _file_steps(name, image.files[name])
-    steps.append(Step("PUT DATA BAC key seed", CommandAPDU(0x00, 0xDA, 0x00, TAG_MRZ_SEED,
-                                                           mrz_seed_data(image.secrets.mrz_information))))
+    steps.append(Step("PUT DATA BAC key seed", put_mrz_seed(image.secrets.mrz_information)))
     key = image.secrets.aa_private_key
     if isinstance(key, rsa.RSAPrivateKey):
         size = (key.key_size + 7) // 8
         numbers = key.private_numbers()
-        steps.append(Step("PUT DATA AA modulus", CommandAPDU(
-            0x00, 0xDA, 0x00, TAG_AA_MODULUS, key_part_data(TAG_AA_MODULUS, numbers.public_numbers.n, size))))
-        steps.append(Step("PUT DATA AA private exponent", CommandAPDU(
-            0x00, 0xDA, 0x00, TAG_AA_EXPONENT, key_part_data(TAG_AA_EXPONENT, numbers.d, size))))
-    steps.append(Step("PUT DATA lock", CommandAPDU(0x00, 0xDA, 0xDE, 0xAD)))
+        steps.append(Step("PUT DATA AA modulus", put_key_part(TAG_AA_MODULUS, numbers.public_numbers.n, size)))
+        steps.append(Step("PUT DATA AA private exponent", put_key_part(TAG_AA_EXPONENT, numbers.d, size)))
+    steps.append(Step("PUT DATA lock", lock()))
     return steps
 
 
 def _file_steps(name: str, content: bytes) -> list[Step]:
     fid = lds_files.by_name(name).fid
-    create = bytes([TAG_CREATE_FILE, 0x04]) + len(content).to_bytes(2, "big") + fid.to_bytes(2, "big")
-    steps = [Step(f"CREATE FILE {name}", CommandAPDU(0x00, 0xE0, 0x00, 0x00, create)),
-             Step(f"SELECT {name}", select_file(fid))]
+    steps = [Step(f"CREATE FILE {name}", create_file(fid, len(content))), Step(f"SELECT {name}", select_file(fid))]
     for offset in range(0, len(content), UPDATE_CHUNK):
-        chunk = content[offset : offset + UPDATE_CHUNK]
         steps.append(Step(f"UPDATE BINARY {name} at offset {offset}",
-                          CommandAPDU(0x00, 0xD6, offset >> 8, offset & 0xFF, chunk)))
+                          update_binary(offset, content[offset : offset + UPDATE_CHUNK])))
     return steps
 
 

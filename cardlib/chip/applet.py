@@ -31,7 +31,17 @@ from cardlib.lds.dg15 import DG15
 from cardlib.lds.tlv import iter_tlvs, read_tlv
 from cardlib.model.mrz import DOCUMENT_NUMBER_LENGTH, check_digit
 from cardlib.protocols.apdu import CommandAPDU, ResponseAPDU
-from cardlib.protocols.instructions import Ins
+from cardlib.protocols.instructions import Ins, p1p2
+from cardlib.protocols.personalization import (
+    CREATE_FILE_LENGTH,
+    LOCK_P1P2,
+    PERSONALIZATION_INS,
+    TAG_AA_EXPONENT,
+    TAG_AA_MODULUS,
+    TAG_CREATE_FILE,
+    TAG_MRZ_SEED,
+    TAG_OCTET_STRING,
+)
 from cardlib.protocols.status import (
     SW_CONDITIONS,
     SW_FILE_EXISTS,
@@ -46,13 +56,6 @@ from cardlib.protocols.status import (
     SW_WRONG_P1P2,
 )
 
-PERSONALIZATION_INS = frozenset({Ins.CREATE_FILE, Ins.UPDATE_BINARY, Ins.PUT_DATA})
-TAG_CREATE_FILE = 0x63
-TAG_MRZ_SEED = 0x62
-TAG_AA_MODULUS = 0x60
-TAG_AA_EXPONENT = 0x61
-TAG_OCTET_STRING = 0x04
-LOCK_P1P2 = (0xDE, 0xAD)
 DATE_LENGTH = 6
 
 
@@ -116,7 +119,7 @@ class BlankApplet:
     def _create_file(self, cmd: CommandAPDU) -> ResponseAPDU:
         if (cmd.p1, cmd.p2) != (0, 0):
             raise Refused(SW_WRONG_P1P2)
-        if len(cmd.data) != 6 or cmd.data[:2] != bytes([TAG_CREATE_FILE, 4]):
+        if len(cmd.data) != 6 or cmd.data[:2] != bytes([TAG_CREATE_FILE, CREATE_FILE_LENGTH]):
             raise Refused(SW_WRONG_DATA)
         size, fid = int.from_bytes(cmd.data[2:4], "big"), int.from_bytes(cmd.data[4:6], "big")
         spec = lds_files.by_fid(fid)
@@ -144,14 +147,14 @@ class BlankApplet:
         return ResponseAPDU(b"", SW_OK)
 
     def _put_data(self, cmd: CommandAPDU) -> ResponseAPDU:
-        p1p2 = (cmd.p1, cmd.p2)
-        if p1p2 == LOCK_P1P2:
+        parameters = p1p2(cmd.p1, cmd.p2)
+        if parameters == LOCK_P1P2:
             return self._lock()
-        if p1p2 == (0, TAG_MRZ_SEED):
+        if parameters == TAG_MRZ_SEED:
             self.mrz_seed = _mrz_seed(cmd.data)
-        elif p1p2 == (0, TAG_AA_MODULUS):
+        elif parameters == TAG_AA_MODULUS:
             self.modulus = _key_part(cmd.data, TAG_AA_MODULUS)
-        elif p1p2 == (0, TAG_AA_EXPONENT):
+        elif parameters == TAG_AA_EXPONENT:
             self.exponent = _key_part(cmd.data, TAG_AA_EXPONENT)
         else:
             raise Refused(SW_WRONG_P1P2)

@@ -9,14 +9,14 @@ from __future__ import annotations
 import os
 
 from cardlib.card.targets import JMRTD_APPLET, ChipTarget
-from cardlib.chip.applet import PERSONALIZATION_INS, BlankApplet
+from cardlib.chip.applet import BlankApplet
 from cardlib.chip.chip import SM_CLA, VirtualChip
 from cardlib.chip.options import JMRTD_APPLET_OPTIONS, ChipOptions
 from cardlib.errors import CardlibError
 from cardlib.protocols.apdu import CommandAPDU, ResponseAPDU
+from cardlib.protocols.personalization import GET_UID, PERSONALIZATION_INS
 from cardlib.protocols.status import SW_OK, SW_SECURITY_STATUS, SW_UNKNOWN, SW_WRONG_LENGTH
 
-GET_UID_HEADER = bytes.fromhex("FFCA0000")
 UID_LENGTH = 7
 
 
@@ -71,7 +71,7 @@ class BlankAppletChip:
             cmd = CommandAPDU.parse(bytes(raw))
         except CardlibError:
             return SW_WRONG_LENGTH.to_bytes(2, "big")
-        if cmd.header == GET_UID_HEADER:
+        if cmd.header == GET_UID.header:
             return ResponseAPDU(self.uid, SW_OK).encode()
         if self._chip is not None:
             if cmd.ins in PERSONALIZATION_INS and not cmd.cla & SM_CLA:
