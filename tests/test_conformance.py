@@ -121,13 +121,25 @@ def test_undecodable_portrait_fails() -> None:
     assert result["lds.dg2.size"] is Status.NOT_APPLICABLE
 
 
+def test_dg13_without_an_optional_field_warns_and_without_a_required_one_fails() -> None:
+    # The field table (lds/dg13_fields.py) decides which fields are required: here, not a second list.
+    dg13 = DG13.from_resident(PERSON)
+    without_spouse = checks_of({"DG13": DG13(tuple(e for e in dg13.entries if e.number != 14)).encode()})
+    assert without_spouse["lds.dg13.fields"].status is Status.WARN
+    assert "optional field(s) 14" in without_spouse["lds.dg13.fields"].reason
+    without_both = checks_of({"DG13": DG13(tuple(e for e in dg13.entries if e.number not in (1, 14))).encode()})
+    assert without_both["lds.dg13.fields"].status is Status.FAIL
+    assert without_both["lds.dg13.fields"].reason == "DG13 lacks required field(s) 1 (and optional 14)"
+    assert checks_of({"DG13": dg13.encode()})["lds.dg13.fields"].status is Status.PASS
+
+
 def test_dg13_missing_field_wrong_type_and_bad_date() -> None:
     dg13 = DG13.from_resident(PERSON)
     entries = [entry for entry in dg13.entries if entry.number != 7]
     entries = [DG13Field(3, (DG13Text("31/02/2003", StringType.UTF8),)) if e.number == 3 else e for e in entries]
     result = checks_of({"DG13": DG13(tuple(entries)).encode()})
     assert result["lds.dg13.fields"].status is Status.FAIL
-    assert result["lds.dg13.fields"].reason == "DG13 lacks field(s) 7"
+    assert result["lds.dg13.fields"].reason == "DG13 lacks required field(s) 7"
     assert result["lds.dg13.types"].status is Status.WARN
     assert result["lds.dg13.dates"].status is Status.FAIL
     assert result["lds.dg13.header"].status is Status.PASS

@@ -46,8 +46,6 @@ MIN_RSA_BITS = 1024
 # A portrait narrower than this cannot hold the 90 pixels between the eyes ICAO 9303-9 asks for; wider than
 # cardlib.limits.MAX_FACE_SIDE is no chip portrait at all (they are a few hundred pixels, a few tens of kilobytes).
 MIN_FACE_PIXELS = 120
-DG13_FIELDS = range(1, 16)
-DG13_LAYOUT_FIELDS = range(1, 17)
 # Fields holding names: the holder (2), the parents (13), the spouse (14).
 DG13_NAME_FIELDS = frozenset({FieldNumber.FULL_NAME, FieldNumber.PARENTS, FieldNumber.SPOUSE})
 _DG13_DATES = {3: "date of birth", 11: "date of issue", 12: "date of expiry"}
@@ -221,7 +219,7 @@ def _size_check(index: int, face: FaceImage, size: tuple[int, int] | DecodeError
 
 
 def dg13_checks(lds: DecodedLDS) -> list[CheckResult]:
-    """DG13 decodes with version 1 and the UTF-8 OID, fields 1–15 present, string types per table, real dates,
+    """DG13 decodes with version 1 and the UTF-8 OID, the layout's fields present, string types per table, real dates,
     one value per field, and text in the Vietnamese alphabet."""
     results = [decoded_check("lds.dg13", "DG13", lds, lds.dg13)]
     dg13 = lds.dg13
@@ -240,10 +238,19 @@ def _dg13_header(dg13: DG13) -> CheckResult:
 
 
 def _dg13_fields(dg13: DG13) -> CheckResult:
-    missing = [n for n in DG13_FIELDS if n not in dg13.fields]
-    if missing:
-        return _result("lds.dg13.fields", Status.FAIL, f"DG13 lacks field(s) {', '.join(map(str, missing))}")
-    return _result("lds.dg13.fields", Status.PASS, "fields 1–15 present")
+    """Every field of the card kind's layout is there: FAIL without a required one (the resident record needs its
+    value), WARN without an optional one (real cards carry those too, empty when unused)."""
+    layout = field_table(dg13.kind)
+    missing = [spec for number, spec in layout.items() if number not in dg13.fields]
+    required = [str(spec.number) for spec in missing if spec.required]
+    optional = [str(spec.number) for spec in missing if not spec.required]
+    if required:
+        also = f" (and optional {', '.join(optional)})" if optional else ""
+        return _result("lds.dg13.fields", Status.FAIL, f"DG13 lacks required field(s) {', '.join(required)}{also}")
+    if optional:
+        return _result("lds.dg13.fields", Status.WARN, f"DG13 lacks optional field(s) {', '.join(optional)}, which "
+                       "real cards carry (empty when unused)")
+    return _result("lds.dg13.fields", Status.PASS, f"fields 1–{max(layout)} of the layout present")
 
 
 def _dg13_types(dg13: DG13) -> CheckResult:
@@ -289,7 +296,7 @@ def _dg13_repeated(dg13: DG13) -> CheckResult:
     if not repeated:
         return _result("lds.dg13.repeated", Status.PASS, "every field carries one value")
     described = [f"DG13 field {entry.number} holds {len(entry.texts)} values" for entry in repeated]
-    if any(entry.number in DG13_LAYOUT_FIELDS for entry in repeated):
+    if any(entry.number in field_table(dg13.kind) for entry in repeated):
         return _result("lds.dg13.repeated", Status.FAIL,
                        f"{'; '.join(described)}: the layout gives each one value, so the card says two things "
                        "(a reader showing the first hides the other)")
