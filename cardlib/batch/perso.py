@@ -74,7 +74,7 @@ from cardlib.card.perso import (
 )
 from cardlib.card.targets import ChipTarget
 from cardlib.errors import CardlibError, InputError, ValidationError
-from cardlib.lds.sod import SODSigner
+from cardlib.lds.signeddata import SODSigner
 from cardlib.pki.hsm import PinSource
 from cardlib.pki.operations import IssuingAuthority
 

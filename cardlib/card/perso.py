@@ -52,7 +52,8 @@ from cardlib.lds.securityinfo import (
     SecurityInfos,
     TerminalAuthenticationInfo,
 )
-from cardlib.lds.sod import LDSSecurityObject, SODSigner, encode_signed_data
+from cardlib.lds.signeddata import SODSigner
+from cardlib.lds.sod import LDSSecurityObject, encode_signed_data
 from cardlib.limits import MAX_FILE_BYTES, MAX_FINGER_SIDE, LimitExceeded
 from cardlib.model.mrz import MRZ
 from cardlib.model.resident import Resident

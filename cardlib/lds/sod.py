@@ -33,12 +33,12 @@ from cardlib.lds.files import EF_SOD
 from cardlib.lds.oids import DIGEST_NAMES, DIGEST_OIDS, ID_LDS_SECURITY_OBJECT, ID_LDS_SECURITY_OBJECT_LEGACY
 from cardlib.lds.signeddata import (
     SignedContent,
+    SODSigner,
     decode_signed_data,
     digest,
     digest_size,
     encode_content_info,
 )
-from cardlib.lds.signeddata import SODSigner as SODSigner  # SOD.sign's signer: importable with the SOD
 from cardlib.lds.signeddata_canonical import digest_identifier, read_signed_data
 from cardlib.lds.tlv import encode_tlv, read_single
 

@@ -24,7 +24,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from cardlib.errors import PKIError
-from cardlib.lds.sod import SODSigner
+from cardlib.lds.signeddata import SODSigner
 from cardlib.pki.certificates import Certificate
 from cardlib.pki.filepki import FilePKI
 from cardlib.pki.hsm import SOFTHSM_MODULE, PinSource, Token, TokenConfig, TokenSigner
