@@ -7,6 +7,7 @@ import sys
 
 from cryptography import x509
 
+from cardlib.lds.oids import ID_DOCUMENT_TYPE_LIST
 from cardlib.pki import profile
 from cardlib.pki.filepki import FilePKI
 from cardlib.testing.pki import TestPKI
@@ -30,7 +31,7 @@ def test_generated_test_pki_is_a_test_pki_and_carries_the_document_type_list() -
     pki = TestPKI.generate()
     assert type(pki.rotate_document_signer()) is TestPKI
     extension = pki.ds_certificate.extensions.get_extension_for_oid(
-        x509.ObjectIdentifier(profile.DOCUMENT_TYPE_LIST_OID)).value
+        x509.ObjectIdentifier(ID_DOCUMENT_TYPE_LIST)).value
     assert isinstance(extension, x509.UnrecognizedExtension)
     value = profile.DocumentTypeListSyntax.load(extension.value)
     assert [str(item) for item in value["doc_type_list"].native] == ["ID"]

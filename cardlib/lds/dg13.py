@@ -49,13 +49,13 @@ from cardlib.lds.dg13_fields import (
     parse_date,
 )
 from cardlib.lds.files import dg_tag
+from cardlib.lds.oids import ID_ISO10646_UTF8
 from cardlib.lds.tlv import TLV, children, encode_tlv, read_single
 from cardlib.model.resident import NO_EXPIRY_TEXT, Resident, Sex
 
 FILE = "DG13"
 TAG = dg_tag(13)
 VERSION = 1
-OID_UTF8 = "1.0.10646.1.0.8"
 _SEQUENCE, _SET, _INTEGER, _OID = 0x30, 0x31, 0x02, 0x06
 _PRINTABLE = re.compile(r"[A-Za-z0-9 '()+,\-./:=?]*")
 AMBIGUOUS_SEPARATOR = " | "
@@ -154,7 +154,7 @@ class DG13:
 
     entries: tuple[DG13Field, ...]
     version: int = VERSION
-    oid: str = OID_UTF8
+    oid: str = ID_ISO10646_UTF8
     encoded: bytes = field(default=b"", init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:

@@ -116,6 +116,8 @@ ID_CSCA_MASTER_LIST = "2.23.136.1.1.2"
 ID_MASTER_LIST_SIGNER = "2.23.136.1.1.3"
 # The X.509 PrivateKeyUsagePeriod extension (RFC 5280 id-ce 16) ICAO 9303-12 puts in CSCA and DS certificates.
 ID_PRIVATE_KEY_USAGE_PERIOD = "2.5.29.16"
+ID_DOCUMENT_TYPE_LIST = "2.23.136.1.1.6.2"  # ICAO 9303-12: the document types a Document Signer may sign
+ID_ISO10646_UTF8 = "1.0.10646.1.0.8"  # the character set DG13 declares (ISO/IEC 10646, UTF-8)
 # AlgorithmIdentifier {id-standardizedDomainParameters, INTEGER id} of TR-03110-3 A.2.1.1 (13 = brainpoolP256r1).
 ID_STANDARDIZED_DOMAIN_PARAMETERS = BSI_DE + ".1.2"
 

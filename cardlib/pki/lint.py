@@ -18,9 +18,9 @@ from asn1crypto import crl as asn1_crl
 from asn1crypto import x509 as asn1_x509
 
 from cardlib.errors import PKIError
-from cardlib.lds.oids import ID_MASTER_LIST_SIGNER
+from cardlib.lds.oids import ID_DOCUMENT_TYPE_LIST, ID_MASTER_LIST_SIGNER
 from cardlib.pki.certificates import Certificate, RevocationList
-from cardlib.pki.profile import DOCUMENT_TYPE_LIST_OID, DocumentTypeListSyntax
+from cardlib.pki.profile import DocumentTypeListSyntax
 from cardlib.pki.signatures import resolve_algorithm
 
 __all__ = ["Finding", "LintReport", "Role", "Severity", "lint_certificate", "lint_crl", "lint_many"]
@@ -247,10 +247,10 @@ def _document_signer(out: _Collector, certificate: Certificate, parsed: asn1_x50
 
 def _document_types(out: _Collector, parsed: asn1_x509.Certificate) -> None:
     values = [extension["extn_value"].contents for extension in parsed["tbs_certificate"]["extensions"]
-              if extension["extn_id"].dotted == DOCUMENT_TYPE_LIST_OID]
+              if extension["extn_id"].dotted == ID_DOCUMENT_TYPE_LIST]
     if not values:
         out.findings.append(Finding("document type list", Severity.WARNING, _EXTENSIONS + ".3",
-                                    f"DocumentTypeList extension {DOCUMENT_TYPE_LIST_OID} missing"))
+                                    f"DocumentTypeList extension {ID_DOCUMENT_TYPE_LIST} missing"))
         return
     try:
         syntax = DocumentTypeListSyntax.load(values[0], strict=True)

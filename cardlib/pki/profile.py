@@ -28,16 +28,15 @@ from cryptography.x509.oid import NameOID, ObjectIdentifier
 
 from cardlib.curves import by_name
 from cardlib.errors import PKIError
-from cardlib.lds.oids import ID_PRIVATE_KEY_USAGE_PERIOD
+from cardlib.lds.oids import ID_DOCUMENT_TYPE_LIST, ID_PRIVATE_KEY_USAGE_PERIOD
 from cardlib.lds.tlv import encode_tlv
 from cardlib.pki.signatures import PrivateKey, Scheme, SignatureAlgorithm, sign
 
-__all__ = ["DOCUMENT_TYPE_LIST_OID", "CertificatePublicKey", "DocumentTypeListSyntax", "FileKey", "KeySpec",
+__all__ = ["CertificatePublicKey", "DocumentTypeListSyntax", "FileKey", "KeySpec",
            "PKIConfig", "SigningKey", "issue_crl", "issue_csca", "issue_document_signer", "next_crl"]
 
 CertificatePublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey
 
-DOCUMENT_TYPE_LIST_OID = "2.23.136.1.1.6.2"
 
 
 class _DocumentTypes(core.SetOf):  # type: ignore[misc]
@@ -156,7 +155,7 @@ def _private_key_usage_period(start: datetime, end: datetime) -> x509.Unrecogniz
 
 def _document_type_list(types: tuple[str, ...]) -> x509.UnrecognizedExtension:
     value = DocumentTypeListSyntax({"version": 0, "doc_type_list": list(types)})
-    return x509.UnrecognizedExtension(ObjectIdentifier(DOCUMENT_TYPE_LIST_OID), value.dump())
+    return x509.UnrecognizedExtension(ObjectIdentifier(ID_DOCUMENT_TYPE_LIST), value.dump())
 
 
 def _key_usage(*, signature: bool) -> x509.KeyUsage:

@@ -23,10 +23,11 @@ from datetime import UTC, date, datetime
 
 from cardlib.errors import DecodeError, ValidationError
 from cardlib.lds.asn1 import ECPublicKeyInfo, RSAPublicKeyInfo
-from cardlib.lds.dg13 import DG13, OID_UTF8, VERSION
+from cardlib.lds.dg13 import DG13, VERSION
 from cardlib.lds.dg13_fields import FieldNumber, field_table, is_no_expiry, parse_date
 from cardlib.lds.face import FaceImage
 from cardlib.lds.images import verify_image
+from cardlib.lds.oids import ID_ISO10646_UTF8
 from cardlib.limits import MAX_FACE_SIDE, LimitExceeded
 from cardlib.model.mrz import MRZ, NO_EXPIRY, MRZFormat
 from cardlib.model.resident import NO_EXPIRY_TEXT
@@ -231,10 +232,10 @@ def dg13_checks(lds: DecodedLDS) -> list[CheckResult]:
 
 
 def _dg13_header(dg13: DG13) -> CheckResult:
-    if dg13.version == VERSION and dg13.oid == OID_UTF8:
-        return _result("lds.dg13.header", Status.PASS, f"version {VERSION}, character set {OID_UTF8}")
-    return _result("lds.dg13.header", Status.WARN,
-                   f"version {dg13.version} and OID {dg13.oid}, real cards carry version {VERSION} and {OID_UTF8}")
+    if dg13.version == VERSION and dg13.oid == ID_ISO10646_UTF8:
+        return _result("lds.dg13.header", Status.PASS, f"version {VERSION}, character set {ID_ISO10646_UTF8}")
+    return _result("lds.dg13.header", Status.WARN, f"version {dg13.version} and OID {dg13.oid}, real cards carry "
+                   f"version {VERSION} and {ID_ISO10646_UTF8}")
 
 
 def _dg13_fields(dg13: DG13) -> CheckResult:

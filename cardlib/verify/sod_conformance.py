@@ -13,9 +13,10 @@ from asn1crypto import core
 from asn1crypto import x509 as asn1_x509
 
 from cardlib.lds.dg1 import DG1
+from cardlib.lds.oids import ID_DOCUMENT_TYPE_LIST
 from cardlib.lds.sod import SOD
 from cardlib.pki.certificates import Certificate
-from cardlib.pki.profile import DOCUMENT_TYPE_LIST_OID, DocumentTypeListSyntax
+from cardlib.pki.profile import DocumentTypeListSyntax
 from cardlib.pki.trust import has_key_usage_extension
 from cardlib.verify.chain import NO_KEY_USAGE, signing_time_credible
 from cardlib.verify.decoded import conformance_result as _conformance
@@ -95,7 +96,7 @@ def _dsc_document_types(der: bytes, wanted: str) -> CheckResult:
     """``lds.dsc.document_types`` for document code ``wanted``, once per Document Signer DER and code."""
     parsed = asn1_x509.Certificate.load(der)
     extension = next((ext for ext in parsed["tbs_certificate"]["extensions"]
-                      if ext["extn_id"].dotted == DOCUMENT_TYPE_LIST_OID), None)
+                      if ext["extn_id"].dotted == ID_DOCUMENT_TYPE_LIST), None)
     if extension is None:
         return _conformance("lds.dsc.document_types", Status.WARN, "no DocumentTypeList extension (ICAO 9303-12)")
     try:
