@@ -28,7 +28,8 @@ from cardlib.lds.images import (
     open_image,
     verify_image,
 )
-from cardlib.pki.certificates import Certificate, names_equal
+from cardlib.pki.certificates import Certificate
+from cardlib.pki.names import names_equal
 from cardlib.pki.signatures import ECPublicPoint, verify_signature
 from cardlib.testing.cards import sample_card_image
 from cardlib.testing.pki import sample_pki

@@ -26,6 +26,7 @@ from cardlib.curves import Curve, by_oid, from_explicit
 from cardlib.errors import DecodeError, PKIError
 from cardlib.lds.oids import ID_PRIVATE_KEY_USAGE_PERIOD
 from cardlib.lds.tlv import children, iter_tlvs
+from cardlib.pki.names import NameKey, name_key, names_equal, readable_name
 from cardlib.pki.signatures import ECPublicPoint, PublicKey, verify_signature
 
 # What asn1crypto raises on malformed DER, lazily parsed names included (found by fuzzing: tests/fuzz/corpus/crl).
@@ -34,44 +35,6 @@ _PARSE_ERRORS = (ValueError, TypeError, KeyError, IndexError, OverflowError, Att
 
 # Distinct certificates kept parsed: the Document Signers and CSCAs a batch meets are a handful.
 CERTIFICATE_CACHE_SIZE = 256
-
-NameKey = tuple[tuple[tuple[str, str], ...], ...]
-"""A name reduced for lookup: per RDN, its (attribute type, case-folded value with spaces collapsed) pairs sorted."""
-
-
-def _readable(name: asn1_x509.Name) -> str:
-    """An RFC 4514-like one-line form ("C=VN, O=…, CN=…"), in the order the certificate lists it."""
-    return _name_forms(name.dump())[0]
-
-
-def name_key(name: asn1_x509.Name) -> NameKey:
-    """The lookup key of ``name``: names equal under RFC 5280 §7.1 have equal keys in all but exotic cases
-    (characters string preparation maps away), so a key finds the candidates and ``==`` confirms them."""
-    return _name_forms(name.dump())[1]
-
-
-@lru_cache(maxsize=1024)
-def _name_forms(der: bytes) -> tuple[str, NameKey]:
-    """:func:`_readable` and :func:`name_key` of a DER Name, from one parse and cached: a self-signed CSCA's
-    subject is its issuer, and thousands of Document Signer certificates name the same few CSCAs."""
-    name = asn1_x509.Name.load(der)
-    parts = []
-    key = []
-    for rdn in name.chosen:
-        pairs = []
-        for attribute in rdn:
-            kind, value = attribute["type"].native, attribute["value"].native
-            parts.append(f"{_SHORT_NAMES.get(kind, kind)}={value}")
-            pairs.append((attribute["type"].dotted, " ".join(str(value).casefold().split())))
-        key.append(tuple(sorted(pairs)))
-    return ", ".join(parts), tuple(key)
-
-
-_SHORT_NAMES = {
-    "country_name": "C", "organization_name": "O", "organizational_unit_name": "OU", "common_name": "CN",
-    "serial_number": "SERIALNUMBER", "locality_name": "L", "state_or_province_name": "ST",
-}
-
 
 @dataclass(frozen=True, eq=False)
 class Certificate:
@@ -122,7 +85,7 @@ class Certificate:
         ski = extensions.get(_SUBJECT_KEY_IDENTIFIER)
         aki = extensions.get(_AUTHORITY_KEY_IDENTIFIER)
         return cls(
-            der=der, subject=_readable(parsed.subject), issuer=_readable(parsed.issuer),
+            der=der, subject=readable_name(parsed.subject), issuer=readable_name(parsed.issuer),
             subject_key=name_key(parsed.subject), issuer_key=name_key(parsed.issuer),
             subject_name=parsed.subject, issuer_name=parsed.issuer, serial_number=parsed.serial_number,
             not_before=tbs["validity"]["not_before"].native, not_after=tbs["validity"]["not_after"].native,
@@ -242,17 +205,6 @@ def _certificate(der: bytes) -> Certificate:
         raise PKIError(f"malformed X.509 certificate: {error}") from error
 
 
-def names_equal(first: asn1_x509.Name, second: asn1_x509.Name) -> bool:
-    """Whether two names are equal as RFC 5280 §7.1 compares them (asn1crypto's comparison), cached by their
-    exact DER: the comparison prepares every string again each time, and a batch compares the same few names."""
-    return _names_equal(first.dump(), second.dump())
-
-
-@lru_cache(maxsize=1024)
-def _names_equal(first: bytes, second: bytes) -> bool:
-    return bool(asn1_x509.Name.load(first) == asn1_x509.Name.load(second))
-
-
 # The DER contents of the extension OIDs a Certificate keeps (2.5.29.14, .15, .19, .35, .37).
 _SUBJECT_KEY_IDENTIFIER = b"\x55\x1d\x0e"
 _KEY_USAGE = b"\x55\x1d\x0f"
@@ -337,7 +289,7 @@ class RevocationList:
             tbs = parsed["tbs_cert_list"]
             next_update = tbs["next_update"].native
             return cls(
-                der=bytes(der), issuer=_readable(parsed.issuer), issuer_key=name_key(parsed.issuer),
+                der=bytes(der), issuer=readable_name(parsed.issuer), issuer_key=name_key(parsed.issuer),
                 issuer_name=parsed.issuer,
                 authority_key_identifier=parsed.authority_key_identifier,
                 crl_number=parsed.crl_number_value.native if parsed.crl_number_value is not None else None,

@@ -39,8 +39,9 @@ from cardlib.pki.anchoring import (
     path_to_anchor,
     verifies,
 )
-from cardlib.pki.certificates import Certificate, IssuerIndex, RevocationList, names_equal
+from cardlib.pki.certificates import Certificate, IssuerIndex, RevocationList
 from cardlib.pki.masterlist import LoadIssue, MasterList
+from cardlib.pki.names import names_equal
 from cardlib.pki.trustfiles import load_trust_files
 
 __all__ = ["ChainValidation", "Check", "TrustStore", "has_key_usage_extension", "key_usage_check"]
