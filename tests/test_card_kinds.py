@@ -22,10 +22,11 @@ from cardlib.card.image import CardImage
 from cardlib.card.input_records import CAN_CUOC_COLUMNS, COLUMNS, InputRecord, RejectedRow, fingerprint
 from cardlib.card.inputs import read_records
 from cardlib.lds.dg13 import DG13
-from cardlib.lds.dg13_fields import FIELD_TABLES, CardKind, StringType
+from cardlib.lds.dg13_fields import FIELD_TABLES, CardKind, FieldLabel, FieldSpec, StringType, field_labels
 from cardlib.testing.pki import sample_pki
 from cardlib.verify.conformance import dg13_checks
 from cardlib.verify.decoded import DecodedLDS
+from cardlib.verify.holder import LABELS
 from cardlib.verify.report import Status
 
 SAMPLES = Path(__file__).resolve().parents[1] / "tools" / "cardtool" / "samples"
@@ -134,6 +135,28 @@ def test_the_dg13_string_types_are_checked_against_the_card_kinds_table(monkeypa
     monkeypatch.setitem(FIELD_TABLES, CardKind.CAN_CUOC_2024, utf8_serial)
     assert types(can_cuoc) is Status.WARN and types(cccd) is Status.PASS
 
+
+
+def test_every_field_of_every_kind_has_a_vietnamese_and_an_english_label() -> None:
+    for kind in CardKind:
+        labels = field_labels(kind)
+        assert len(labels) == sum(len(spec.attributes) for spec in FIELD_TABLES[kind])
+        assert all(label.vi.strip() and label.en.strip() for label in labels.values()), kind
+        vi, en = {label.vi for label in labels.values()}, {label.en for label in labels.values()}
+        assert len(vi) == len(en) == len(labels)  # no two fields read alike
+    cccd, can_cuoc = field_labels(CardKind.CCCD_2021), field_labels(CardKind.CAN_CUOC_2024)
+    # the nested parents: one label per name
+    assert (cccd["father_name"], cccd["mother_name"]) == (FieldLabel("Họ tên cha", "father's name"),
+                                                          FieldLabel("Họ tên mẹ", "mother's name"))
+    # each kind's face names: field 8 under the name the kind gives it
+    assert cccd["place_of_origin"].vi == "Quê quán"
+    assert can_cuoc["place_of_birth_registration"] == FieldLabel("Nơi đăng ký khai sinh", "place of birth")
+    assert "place_of_origin" not in can_cuoc and can_cuoc["full_name"].vi == "Họ, chữ đệm và tên khai sinh"
+    assert field_labels(CardKind.CAN_CUOC_2024_UNDER_6) == can_cuoc
+    # the holder's English labels are the 2021 table's
+    assert {name: LABELS[name] for name in cccd} == {name: label.en for name, label in cccd.items()}
+    with pytest.raises(ValueError, match="one label per attribute"):
+        FieldSpec(13, "parents", ("father_name", "mother_name"), (FieldLabel("Họ tên cha", "father's name"),))
 
 def _one_record() -> InputRecord:
     with tempfile.TemporaryDirectory() as folder:

@@ -2,8 +2,9 @@
 
 The one home of the facts about DG13's fields (shared docs cccd-chip.md, "DG13"): their numbers
 (:class:`FieldNumber`), the :class:`~cardlib.model.resident.Resident` attributes they carry, their string types,
-whether a card must have them (:attr:`FieldSpec.required`), and the nested names of fields 13 and 14.  The codec,
-:mod:`cardlib.lds.dg13`, and the checks read them from here.
+whether a card must have them (:attr:`FieldSpec.required`), the nested names of fields 13 and 14, and the
+labels a person reads for them in Vietnamese and English (:class:`FieldLabel`, :func:`field_labels`).  The codec,
+:mod:`cardlib.lds.dg13`, the checks, the holder record and the counter page read them from here.
 
 Card kinds.  Two kinds of card are in circulation: the *Căn cước công dân* (CCCD, Circular 06/2021/TT-BCA),
 issued until 30 June 2024, and the *Căn cước* (Law on Identification 2023, Circular 16/2024/TT-BCA), issued
@@ -98,50 +99,99 @@ def _birthday(born: date, year: int) -> date:
 
 
 @dataclass(frozen=True)
+class FieldLabel:
+    """What a person reads as a field's name: Vietnamese, as the card kind's face prints it, and English.
+
+    ``en`` is written as prose uses it (the text report says "date of birth: …"); a heading capitalises its
+    first letter.
+    """
+
+    vi: str
+    en: str
+
+    def to_dict(self) -> dict[str, str]:
+        """JSON-ready form: ``{"vi": …, "en": …}``."""
+        return {"vi": self.vi, "en": self.en}
+
+
+@dataclass(frozen=True)
 class FieldSpec:
     """One DG13 field of a card kind's layout.
 
     ``name`` is what the kind calls the field (input files, the counter page); ``attributes`` the
-    :class:`~cardlib.model.resident.Resident` attributes it carries (two for the nested parents);
-    ``assumption`` is non-empty where the placement is ours, not published.
+    :class:`~cardlib.model.resident.Resident` attributes it carries (two for the nested parents) and
+    ``labels`` their names as a person reads them, one per attribute; ``assumption`` is non-empty where the
+    placement is ours, not published.
     """
 
     number: int
     name: str
     attributes: tuple[str, ...]
+    labels: tuple[FieldLabel, ...]
     string_type: StringType = StringType.UTF8
     required: bool = True
     assumption: str = ""
 
+    def __post_init__(self) -> None:
+        if len(self.labels) != len(self.attributes):
+            raise ValueError(f"DG13 field {self.number}: one label per attribute")
 
-def _spec(number: int, name: str, *, attribute: str = "", printable: bool = False, required: bool = True,
-          assumption: str = "") -> FieldSpec:
+
+def _spec(number: int, name: str, vi: str, en: str, *, attribute: str = "", printable: bool = False,
+          required: bool = True, assumption: str = "") -> FieldSpec:
     string_type = StringType.PRINTABLE if printable else StringType.UTF8
-    return FieldSpec(number, name, (attribute or name,), string_type, required, assumption)
+    return FieldSpec(number, name, (attribute or name,), (FieldLabel(vi, en),), string_type, required, assumption)
 
 
+# Labels.  Vietnamese: the names the counter page has shown, after each kind's face: the 2021 CCCD (the card
+# model of Circular 06/2021/TT-BCA) and the 2024 Căn cước (Circular 16/2024/TT-BCA), whose face prints "Họ, chữ
+# đệm và tên khai sinh", "Số định danh cá nhân", "Ngày, tháng, năm sinh/cấp/hết hạn", "Nơi đăng ký khai sinh"
+# and "Nơi cư trú" instead of the 2021 names.  Fields no face prints (parents, spouse, old ID number, card
+# serial; identification marks on a 2024 card) carry a plain description of ours.  English: the names the text report
+# and QA summaries have always used, and the 2024 face's own English where it differs ("personal
+# identification number", "place of birth").
+_PARENTS = FieldSpec(13, "parents", ("father_name", "mother_name"),
+                     (FieldLabel("Họ tên cha", "father's name"), FieldLabel("Họ tên mẹ", "mother's name")),
+                     required=False)
+_CHIP_ONLY = (
+    _PARENTS,
+    _spec(14, "spouse_name", "Họ tên vợ hoặc chồng", "spouse's name", required=False),
+    _spec(15, "old_id_number", "Số chứng minh nhân dân cũ", "old ID number", printable=True, required=False),
+    _spec(16, "card_serial", "Số sê-ri thẻ", "card serial", printable=True, required=False),
+)
 _CCCD_2021 = (
-    _spec(1, "id_number", printable=True), _spec(2, "full_name"), _spec(3, "date_of_birth", printable=True),
-    _spec(4, "sex"), _spec(5, "nationality"), _spec(6, "ethnicity"), _spec(7, "religion"),
-    _spec(8, "place_of_origin"), _spec(9, "place_of_residence"), _spec(10, "identification_marks", required=False),
-    _spec(11, "date_of_issue", printable=True), _spec(12, "date_of_expiry"),
-    FieldSpec(13, "parents", ("father_name", "mother_name"), required=False),
-    _spec(14, "spouse_name", required=False), _spec(15, "old_id_number", printable=True, required=False),
-    _spec(16, "card_serial", printable=True, required=False),
+    _spec(1, "id_number", "Số định danh", "ID number", printable=True),
+    _spec(2, "full_name", "Họ và tên", "full name"),
+    _spec(3, "date_of_birth", "Ngày sinh", "date of birth", printable=True),
+    _spec(4, "sex", "Giới tính", "sex"),
+    _spec(5, "nationality", "Quốc tịch", "nationality"),
+    _spec(6, "ethnicity", "Dân tộc", "ethnicity"),
+    _spec(7, "religion", "Tôn giáo", "religion"),
+    _spec(8, "place_of_origin", "Quê quán", "place of origin"),
+    _spec(9, "place_of_residence", "Nơi thường trú", "place of residence"),
+    _spec(10, "identification_marks", "Đặc điểm nhân dạng", "identification marks", required=False),
+    _spec(11, "date_of_issue", "Ngày cấp", "date of issue", printable=True),
+    _spec(12, "date_of_expiry", "Có giá trị đến", "date of expiry"),
+    *_CHIP_ONLY,
 )
 _ASSUMED = "the 2024 chip layout is not public: kept in the 2021 slot"
 _CAN_CUOC_2024 = (
-    _spec(1, "id_number", printable=True), _spec(2, "full_name"), _spec(3, "date_of_birth", printable=True),
-    _spec(4, "sex"), _spec(5, "nationality"), _spec(6, "ethnicity"), _spec(7, "religion"),
-    _spec(8, "place_of_birth_registration", attribute="place_of_origin",
+    _spec(1, "id_number", "Số định danh cá nhân", "personal identification number", printable=True),
+    _spec(2, "full_name", "Họ, chữ đệm và tên khai sinh", "full name"),
+    _spec(3, "date_of_birth", "Ngày, tháng, năm sinh", "date of birth", printable=True),
+    _spec(4, "sex", "Giới tính", "sex"),
+    _spec(5, "nationality", "Quốc tịch", "nationality"),
+    _spec(6, "ethnicity", "Dân tộc", "ethnicity"),
+    _spec(7, "religion", "Tôn giáo", "religion"),
+    _spec(8, "place_of_birth_registration", "Nơi đăng ký khai sinh", "place of birth", attribute="place_of_origin",
           assumption=f"{_ASSUMED} of Quê quán (place of origin)"),
-    _spec(9, "place_of_residence", assumption=f"{_ASSUMED} of Nơi thường trú (permanent residence)"),
-    _spec(10, "identification_marks", required=False,
+    _spec(9, "place_of_residence", "Nơi cư trú", "place of residence",
+          assumption=f"{_ASSUMED} of Nơi thường trú (permanent residence)"),
+    _spec(10, "identification_marks", "Đặc điểm nhân dạng", "identification marks", required=False,
           assumption=f"{_ASSUMED}, present and empty: the 2024 card has no identification marks"),
-    _spec(11, "date_of_issue", printable=True), _spec(12, "date_of_expiry"),
-    FieldSpec(13, "parents", ("father_name", "mother_name"), required=False),
-    _spec(14, "spouse_name", required=False), _spec(15, "old_id_number", printable=True, required=False),
-    _spec(16, "card_serial", printable=True, required=False),
+    _spec(11, "date_of_issue", "Ngày, tháng, năm cấp", "date of issue", printable=True),
+    _spec(12, "date_of_expiry", "Ngày, tháng, năm hết hạn", "date of expiry"),
+    *_CHIP_ONLY,
 )
 FIELD_TABLES: Mapping[CardKind, tuple[FieldSpec, ...]] = {
     CardKind.CCCD_2021: _CCCD_2021, CardKind.CAN_CUOC_2024: _CAN_CUOC_2024,
@@ -161,8 +211,19 @@ def renamed_fields(kind: CardKind) -> dict[str, str]:
             if len(spec.attributes) == 1 and spec.name != spec.attributes[0]}
 
 
+def field_labels(kind: CardKind) -> dict[str, FieldLabel]:
+    """The labels a person reads on a card of ``kind``, in field order: by the name the kind gives a field
+    (:attr:`FieldSpec.name`), by attribute for the names nested in field 13 (``father_name``, ``mother_name``)."""
+    labels: dict[str, FieldLabel] = {}
+    for spec in FIELD_TABLES[kind]:
+        names = spec.attributes if len(spec.attributes) > 1 else (spec.name,)
+        labels.update(zip(names, spec.labels, strict=True))
+    return labels
+
+
 # How many names a nested field holds in the layout: father and mother in 13, one spouse in 14.
 NESTED_NAMES = {13: 2, 14: 1}
+
 
 def format_date(day: date) -> str:
     """A date as DG13 writes it: dd/mm/yyyy."""

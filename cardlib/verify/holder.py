@@ -9,7 +9,7 @@ Typed fields hold only values that read as exactly one well-formed value.  A DG1
 values (a forger hoping a reader shows the first) or a date that is not a date is left empty and kept, as
 the card carries it, in :attr:`Holder.unparsed`: nothing is silently chosen or lost.
 
-:data:`LABELS` is the one home of the field labels people read (text report, QA summaries, counter keys).
+:data:`LABELS` gives the English field labels people read (text report, QA summaries), from the DG13 field table.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from cardlib.errors import CardlibError, ValidationError
 from cardlib.lds.dg1 import DG1
 from cardlib.lds.dg2 import DG2
 from cardlib.lds.dg13 import DG13
-from cardlib.lds.dg13_fields import CardKind, FieldNumber, card_kind, format_date, parse_date
+from cardlib.lds.dg13_fields import CardKind, FieldNumber, card_kind, field_labels, format_date, parse_date
 from cardlib.lds.images import decode_image
 from cardlib.model.mrz import NO_EXPIRY
 from cardlib.model.resident import NO_EXPIRY_TEXT, Sex, nfc
@@ -34,16 +34,16 @@ from cardlib.model.resident import NO_EXPIRY_TEXT, Sex, nfc
 if TYPE_CHECKING:
     from PIL import Image
 
-# Field name → label a person reads, in display order.  The first five make the one-paragraph summary.
-LABELS: Mapping[str, str] = MappingProxyType({
-    "full_name": "full name", "id_number": "ID number", "date_of_birth": "date of birth", "sex": "sex",
-    "date_of_expiry": "date of expiry", "nationality": "nationality", "ethnicity": "ethnicity",
-    "religion": "religion", "place_of_origin": "place of origin", "place_of_residence": "place of residence",
-    "identification_marks": "identification marks", "date_of_issue": "date of issue",
-    "father_name": "father's name", "mother_name": "mother's name", "spouse_name": "spouse's name",
-    "old_id_number": "old ID number", "card_serial": "card serial", "document_number": "document number",
-})
+# The fields of the one-paragraph summary, which also lead the display order.
 SUMMARY_FIELDS = ("full_name", "id_number", "date_of_birth", "sex", "date_of_expiry")
+# Labels of the fields DG1 gives that DG13 has not (their one home; the DG13 ones are the field table's).
+_DOCUMENT_LABELS = {"document_number": "document number"}
+# The English DG13 labels of the 2021 CCCD, whose field names are the Holder's own attribute names.
+_DG13_LABELS = {name: label.en for name, label in field_labels(CardKind.CCCD_2021).items()}
+LABELS: Mapping[str, str] = MappingProxyType({
+    **{name: _DG13_LABELS[name] for name in SUMMARY_FIELDS}, **_DG13_LABELS, **_DOCUMENT_LABELS})
+"""Field name → the English label a person reads, in display order: the summary's fields, the rest of DG13 in
+field order (labels from :func:`cardlib.lds.dg13_fields.field_labels`), then the document number."""
 
 # DG13 text fields by Holder field name (parents and spouse come from the nested fields 13 and 14).
 _DG13_TEXT = {
