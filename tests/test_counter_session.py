@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from cardtool.counter.command import SERVICE_FIX, start_warnings
 from cardtool.counter.details import field_marks, title
+from cardtool.counter.holder import view_of
 from cardtool.counter.session import CardState, CounterSession, SessionBusyError, form_access_key, watch
 from cardtool.counter.verdict import Outcome, counter_verdict
 
@@ -25,6 +26,7 @@ from cardlib.card.perso import personalize
 from cardlib.chip.chip import VirtualChip
 from cardlib.chip.options import ChipOptions
 from cardlib.errors import ValidationError
+from cardlib.lds.dg13_fields import CardKind, field_labels
 from cardlib.limits import LimitExceeded
 from cardlib.model.resident import Resident
 from cardlib.pki.trust import TrustStore
@@ -34,6 +36,7 @@ from cardlib.reader.transport import CardRemovedError, InProcessTransport
 from cardlib.testing.cards import forge_dg13_expiry, sample_card_image, sample_resident
 from cardlib.testing.faces import synthetic_portrait_jpeg
 from cardlib.testing.pki import sample_pki
+from cardlib.verify.holder import Holder
 from cardlib.verify.live import verify_read
 from cardlib.verify.report import CheckResult, Group, Status, Verdict
 from cardlib.verify.verifier import LivenessPolicy, verify
@@ -345,6 +348,22 @@ def test_a_2024_can_cuoc_card_is_shown_under_its_own_field_names(trust: TrustSto
                     spouse_name="", old_id_number="")
     assert _checked(_card_of(child, 0), trust)[1]["result"]["card_kind"] == "can_cuoc_2024_under_6"
     assert _checked(_card_of(sample_resident(0), 0), trust)[1]["result"]["card_kind"] == "cccd_2021"
+
+
+def test_the_page_gets_each_holder_field_s_labels_from_the_card_kind_s_table(trust: TrustStore) -> None:
+    can_cuoc = replace(sample_resident(0), date_of_issue=date(2024, 9, 2), identification_marks="",
+                       place_of_origin="Phường Hàng Bạc, Quận Hoàn Kiếm, Hà Nội")
+    for card, kind in ((_card_of(can_cuoc, 0), CardKind.CAN_CUOC_2024), (_card_of(sample_resident(0), 0),
+                                                                        CardKind.CCCD_2021)):
+        result = _checked(card, trust)[1]["result"]
+        table = field_labels(kind)
+        assert result["labels"] == {key: table[key].to_dict() for key in result["holder"]}
+        assert list(result["labels"]) == list(result["holder"]) and "father_name" in result["labels"]
+    assert result["labels"]["place_of_origin"] == {"vi": "Quê quán", "en": "place of origin"}
+    # a holder only the MRZ gives has no card kind: the 2021 CCCD's labels, the library's own names
+    mrz_only = view_of(Holder(source="DG1", full_name="NGUYEN VAN AN", nationality="VNM"))
+    assert mrz_only.labels() == {"full_name": {"vi": "Họ và tên", "en": "full name"},
+                                 "nationality": {"vi": "Quốc tịch", "en": "nationality"}}
 
 
 def test_a_forged_expiry_is_marked_on_its_field_and_failed_checks_come_first_in_both_languages(

@@ -3,9 +3,10 @@
 The view is built from the files just read (:func:`cardlib.verify.holder.read_holder`) and lives only as
 long as the session keeps it; its ``repr`` shows nothing personal (the ID number ends with the CAN).  DG13
 is the source when it decodes; otherwise the MRZ of DG1 gives what it can (name in capitals without
-diacritics).  The page translates the field names itself; this module only orders them, under the names
-the card's kind gives them (:data:`cardlib.lds.dg13_fields.FIELD_TABLES`: a 2024 Căn cước shows field 8 as
-``place_of_birth_registration``), and says which kind the card is.
+diacritics).  This module orders the fields, under the names the card's kind gives them
+(:data:`cardlib.lds.dg13_fields.FIELD_TABLES`: a 2024 Căn cước shows field 8 as ``place_of_birth_registration``),
+gives their labels in Vietnamese and English from that kind's table (:meth:`HolderView.labels`), and says which
+kind the card is.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from cardlib.errors import CardlibError
-from cardlib.lds.dg13_fields import renamed_fields
+from cardlib.lds.dg13_fields import CardKind, field_labels, renamed_fields
 from cardlib.verify.holder import Holder, Portrait, read_holder
 
 # The fields the officer sees, in page order.
@@ -43,6 +44,12 @@ class HolderView:
     def to_dict(self) -> dict[str, str]:
         """The text fields as a mapping (no portrait)."""
         return dict(self.fields)
+
+    def labels(self) -> dict[str, dict[str, str]]:
+        """Each field's label, ``{"vi": …, "en": …}``, as the card's kind names it; a card whose kind the data
+        does not say (DG1 only) is labelled as a 2021 CCCD, whose field names are the library's own."""
+        labels = field_labels(CardKind(self.kind) if self.kind else CardKind.CCCD_2021)
+        return {key: labels[key].to_dict() for key, _ in self.fields}
 
     def __repr__(self) -> str:
         return f"HolderView({len(self.fields)} fields from {self.source or 'nothing'})"

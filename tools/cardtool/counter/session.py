@@ -356,10 +356,11 @@ def form_access_key(can: str, mrz: str) -> AccessKey:
 
 
 def _result_dict(check: CardCheck) -> dict[str, Any]:
-    """The page's result: the verdict, the holder under its card kind's names, the checks in both languages
-    (failed first) and the holder fields a failed or warning check is about."""
+    """The page's result: the verdict, the holder under its card kind's names with their labels in both
+    languages, the checks in both languages (failed first) and the holder fields a failed or warning check is about."""
     checks = check.verdict.checks
-    return {"verdict": check.verdict.to_dict(), "holder": check.holder.to_dict(), "holder_source": check.holder.source,
+    return {"verdict": check.verdict.to_dict(), "holder": check.holder.to_dict(), "labels": check.holder.labels(),
+            "holder_source": check.holder.source,
             "card_kind": check.holder.kind, "portrait": check.holder.portrait is not None, "access": check.access,
             "read_ms": round(check.read_ms), "details": detail_rows(checks), "marks": field_marks(checks),
             "altered": altered(checks, check.holder.source)}

@@ -48,14 +48,7 @@ const TEXT = {
     details: "Chi tiết kỹ thuật", technical: "Chi tiết kỹ thuật (nguyên văn tiếng Anh của chương trình)",
     col_status: "Kết quả", col_check: "Bước kiểm tra", col_reason: "Lý do",
     read_facts: "{access}, {ms} ms; dữ liệu từ {source}",
-    full_name: "Họ và tên", id_number: "Số định danh", date_of_birth: "Ngày sinh", sex: "Giới tính",
-    nationality: "Quốc tịch", ethnicity: "Dân tộc", religion: "Tôn giáo", place_of_origin: "Quê quán",
-    place_of_residence: "Nơi thường trú", date_of_issue: "Ngày cấp", date_of_expiry: "Có giá trị đến",
-    "2024.full_name": "Họ, chữ đệm và tên khai sinh", "2024.id_number": "Số định danh cá nhân",
-    "2024.date_of_birth": "Ngày, tháng, năm sinh", place_of_birth_registration: "Nơi đăng ký khai sinh",
-    "2024.place_of_residence": "Nơi cư trú", "2024.date_of_issue": "Ngày, tháng, năm cấp",
-    "2024.date_of_expiry": "Ngày, tháng, năm hết hạn",
-    father_name: "Họ tên cha", mother_name: "Họ tên mẹ", portrait_alt: "Ảnh chân dung trong chip",
+    portrait_alt: "Ảnh chân dung trong chip",
     notice_wrong_key: "Số CAN không đúng với thẻ này. Hãy xem lại 6 chữ số cuối của số định danh và gõ lại.",
     notice_removed: "Thẻ đã bị nhấc ra trước khi đọc xong. Đặt lại thẻ lên đầu đọc, giữ yên, rồi nhập lại số CAN.",
     notice_unreadable: "Không đọc được thẻ này. Hãy đặt thẻ nằm phẳng ở giữa đầu đọc và thử lại; nếu vẫn lỗi, chip có thể đã hỏng.",
@@ -114,12 +107,7 @@ const TEXT = {
     details: "Technical details", technical: "Technical details",
     col_status: "Result", col_check: "Check", col_reason: "Reason",
     read_facts: "{access}, {ms} ms; data from {source}",
-    full_name: "Full name", id_number: "ID number", date_of_birth: "Date of birth", sex: "Sex",
-    nationality: "Nationality", ethnicity: "Ethnicity", religion: "Religion", place_of_origin: "Place of origin",
-    place_of_residence: "Place of residence", date_of_issue: "Date of issue", date_of_expiry: "Valid until",
-    "2024.id_number": "Personal identification number", place_of_birth_registration: "Place of birth",
-    "2024.date_of_expiry": "Date of expiry",
-    father_name: "Father", mother_name: "Mother", portrait_alt: "Portrait stored in the chip",
+    portrait_alt: "Portrait stored in the chip",
     notice_wrong_key: "The CAN does not match this card. Check the last 6 digits of the ID number and type it again.",
     notice_removed: "The card was lifted before the read finished. Put it back on the reader, keep it still, and type the CAN again.",
     notice_unreadable: "This card could not be read. Lay it flat in the middle of the reader and try again; if it fails again, the chip may be damaged.",
@@ -144,8 +132,9 @@ const VALUE_EN = { "Nam": "Male", "Nữ": "Female", "M": "Male", "F": "Female", 
 // Long fields get a whole row of the holder grid.
 const WIDE_FIELDS = new Set(["full_name", "place_of_origin", "place_of_birth_registration", "place_of_residence"]);
 
-// Label of a holder field on a card of ``kind``: the 2024 Căn cước prints some under other names.
-const label = (key, kind) => (kind.startsWith("can_cuoc_2024") && TEXT[lang]["2024." + key]) || t(key);
+// A holder field's label in the page's language, as a heading writes it.  The server sends each field's labels
+// from the card kind's DG13 field table (a 2024 Căn cước prints some under other names).
+const heading = (labels) => labels[lang].charAt(0).toUpperCase() + labels[lang].slice(1);
 
 // An ISO date (yyyy-mm-dd) as the card prints it: dd/mm/yyyy.
 const printed = (iso) => iso.split("-").reverse().join("/");
@@ -237,14 +226,13 @@ function renderResult(result) {
   $("saved").textContent = state.saved ? t("saved", { file: state.saved }) : "";
 }
 
-// The holder's fields under the names of the card's kind, each field a check doubted marked where it is shown.
+// The holder's fields under the labels of the card's kind, each field a check doubted marked where it is shown.
 function renderHolder(result) {
   const kind = result.card_kind || "";
   $("card-kind").textContent = kind ? t("kind_" + kind) : "";
   $("altered").hidden = !result.altered;
   $("altered").textContent = t("altered");
   for (const [key, value] of Object.entries(result.holder)) {
-    if (!TEXT[lang][key]) continue;
     const shown = element("dd", lang === "en" ? VALUE_EN[value] ?? value : value);
     shown.dataset.field = key;
     if (WIDE_FIELDS.has(key)) shown.classList.add("wide");
@@ -254,7 +242,7 @@ function renderHolder(result) {
       shown.append(element("span", t("mark_" + mark)));
       shown.lastChild.className = "mark";
     }
-    $("holder-fields").append(element("dt", label(key, kind)), shown);
+    $("holder-fields").append(element("dt", heading(result.labels[key])), shown);
   }
   showPortrait(result.portrait ? state.version : null);
   $("portrait").alt = result.portrait ? t("portrait_alt") : "";
