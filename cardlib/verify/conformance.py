@@ -24,7 +24,7 @@ from datetime import UTC, date, datetime
 from cardlib.errors import DecodeError, ValidationError
 from cardlib.lds.asn1 import ECPublicKeyInfo, RSAPublicKeyInfo
 from cardlib.lds.dg13 import DG13, VERSION
-from cardlib.lds.dg13_fields import FieldNumber, field_table, is_no_expiry, parse_date
+from cardlib.lds.dg13_fields import CardKind, FieldNumber, field_table, is_no_expiry, parse_date
 from cardlib.lds.face import FaceImage
 from cardlib.lds.images import verify_image
 from cardlib.lds.oids import ID_ISO10646_UTF8
@@ -49,7 +49,9 @@ MIN_RSA_BITS = 1024
 MIN_FACE_PIXELS = 120
 # Fields holding names: the holder (2), the parents (13), the spouse (14).
 DG13_NAME_FIELDS = frozenset({FieldNumber.FULL_NAME, FieldNumber.PARENTS, FieldNumber.SPOUSE})
-_DG13_DATES = {3: "date of birth", 11: "date of issue", 12: "date of expiry"}
+# The DG13 dates by field number, with the English label the field table gives them.
+_DG13_DATES = {number: field_table(CardKind.CCCD_2021)[number].labels[0].en
+               for number in (FieldNumber.DATE_OF_BIRTH, FieldNumber.DATE_OF_ISSUE, FieldNumber.DATE_OF_EXPIRY)}
 
 # MRZ.check_digits() names → the stable check id of each digit.
 CHECK_DIGIT_IDS = {
@@ -276,7 +278,7 @@ def _dg13_dates(dg13: DG13) -> CheckResult:
     problems = []
     for number, name in _DG13_DATES.items():
         text = dg13.text(number)
-        if text is None or (number == 12 and is_no_expiry(text)):
+        if text is None or (number == FieldNumber.DATE_OF_EXPIRY and is_no_expiry(text)):
             continue
         try:
             parsed[number] = parse_date(text, name)
