@@ -14,6 +14,8 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFilter
 
+from cardlib.testing.samples import write_samples_command
+
 WIDTH, HEIGHT = 360, 480
 SAMPLE_COUNT = 8
 SAMPLE_QUALITY = 92
@@ -101,5 +103,4 @@ def write_samples(directory: Path, count: int = SAMPLE_COUNT) -> list[Path]:
 
 
 if __name__ == "__main__":
-    for written in write_samples(Path(sys.argv[1])):
-        print(written, written.stat().st_size)
+    sys.exit(write_samples_command(None, write_samples, "portraits (JPEG)"))

@@ -17,6 +17,7 @@ from pathlib import Path
 from PIL import Image
 
 from cardlib.lds.dg3 import encode_wsq
+from cardlib.testing.samples import write_samples_command
 
 WIDTH, HEIGHT = 256, 320
 """About 13 × 16 mm at 500 ppi: a plain index-finger impression."""
@@ -69,5 +70,4 @@ def write_samples(directory: Path, count: int = SAMPLE_COUNT) -> list[Path]:
 __all__ = ["HEIGHT", "RESOLUTION_PPI", "WIDTH", "synthetic_finger", "synthetic_finger_wsq", "write_samples"]
 
 if __name__ == "__main__":
-    for written in write_samples(Path(sys.argv[1])):
-        print(written, written.stat().st_size)
+    sys.exit(write_samples_command(None, write_samples, "index fingers (WSQ)"))
