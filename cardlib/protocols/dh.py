@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from cardlib.curves import ModpGroup
 from cardlib.errors import ProtocolError
+from cardlib.protocols.private_keys import random_private
 
 
 def encode_public(value: int) -> bytes:
@@ -54,11 +55,5 @@ def shared_secret(group: ModpGroup, private_exponent: int, peer: int) -> bytes:
 
 
 def random_exponent(group: ModpGroup, rng: Callable[[int], bytes]) -> int:
-    """A private exponent in [1, q-1] drawn from ``rng`` (bits above those of
-    q masked off, then rejection), so an injected value below q is used as is."""
-    bits = group.q.bit_length()
-    for _ in range(64):
-        candidate = int.from_bytes(rng((bits + 7) // 8), "big") & ((1 << bits) - 1)
-        if 1 <= candidate < group.q:
-            return candidate
-    raise ProtocolError("random source keeps returning values outside [1, q-1]")
+    """A private exponent in [1, q-1] drawn from ``rng`` (:func:`~cardlib.protocols.private_keys.random_private`)."""
+    return random_private(group.q, rng, name="q")

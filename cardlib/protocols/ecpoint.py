@@ -18,6 +18,7 @@ from ecdsa.ellipticcurve import INFINITY, PointJacobi
 
 from cardlib.curves import Curve
 from cardlib.errors import ProtocolError
+from cardlib.protocols.private_keys import random_private
 
 UNCOMPRESSED = 0x04
 
@@ -123,11 +124,5 @@ def _reduced_scalar(curve: Curve, scalar: int) -> int:
 
 
 def random_scalar(curve: Curve, rng: Callable[[int], bytes]) -> int:
-    """A private scalar in [1, n-1] drawn from ``rng`` (bits above those of
-    n masked off, then rejection), so an injected value below n is used as is."""
-    bits = curve.n.bit_length()
-    for _ in range(64):
-        candidate = int.from_bytes(rng((bits + 7) // 8), "big") & ((1 << bits) - 1)
-        if 1 <= candidate < curve.n:
-            return candidate
-    raise ProtocolError("random source keeps returning values outside [1, n-1]")
+    """A private scalar in [1, n-1] drawn from ``rng`` (:func:`~cardlib.protocols.private_keys.random_private`)."""
+    return random_private(curve.n, rng, name="n")
