@@ -3,12 +3,14 @@ and a missing module or token, a wrong PIN, a locked token or a missing key is a
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from pkcs11 import Attribute, ObjectClass
 
+from cardlib.batch.pool import process_pool
 from cardlib.card.perso import personalize
 from cardlib.errors import PKIError
 from cardlib.pki.hsm import (
@@ -137,3 +139,24 @@ def test_missing_token_and_missing_module(token_config: TokenConfig) -> None:
     with pytest.raises(PKIError, match=r"PKCS#11 module /nonexistent/libhsm\.so not found"):
         Token(TokenConfig("factory", token_config.pin, module="/nonexistent/libhsm.so"))
 
+
+
+def _sign_in_a_new_session(config: TokenConfig, key_id: bytes) -> bytes:
+    """What a perso worker does: open the token, find the Document Signer key, sign."""
+    spec = KeySpec.parse("brainpoolP384r1:sha384")
+    with Token(config) as token:
+        return token.key(key_id).sign(b"signed attributes", spec.algorithm)
+
+
+def test_workers_forked_after_the_parent_used_the_token_open_it_again(token_config: TokenConfig) -> None:
+    # cardtool perso opens the token in its own process (to refuse a wrong PIN before any row), then forks its
+    # workers: a child inherits a PKCS#11 module initialised by its parent, which the standard leaves undefined and
+    # SoftHSM2 answered, now and then, with CKR_GENERAL_ERROR; each process now initialises the module itself.
+    spec = KeySpec.parse("brainpoolP384r1:sha384")
+    with Token(token_config) as token:
+        key = token.generate_key(spec, "ds")
+    for _ in range(40):
+        with process_pool(2) as pool:
+            signatures = list(pool.map(partial(_sign_in_a_new_session, token_config), [key.key_id] * 8))
+        assert all(verify_signature(key.public_key(), signature, b"signed attributes", spec.algorithm.identifier())
+                   for signature in signatures)

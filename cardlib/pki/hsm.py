@@ -18,10 +18,13 @@ import ctypes
 import hashlib
 import os
 import secrets
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import pkcs11
 from asn1crypto import core
@@ -148,12 +151,34 @@ def _find_token(label: str, module: str) -> pkcs11.Token:
     """The token labelled ``label``, re-scanning the slots once when it is not (yet) visible."""
     for refresh in (False, True):
         try:
-            return _library(module, refresh=refresh).get_token(token_label=label)
+            return _transient_retried(partial(_library(module, refresh=refresh).get_token, token_label=label))
         except p11.NoSuchToken:
             continue
         except p11.PKCS11Error as error:
             raise PKIError(f"token {label!r}: {type(error).__name__}") from error
     raise PKIError(f"no token labelled {label!r} in {module}")
+
+
+_T = TypeVar("_T")
+GENERAL_ERROR_RETRIES = 8
+"""Attempts at a token call answered CKR_GENERAL_ERROR, with a growing pause, before the error stands."""
+_RETRY_PAUSE = 0.01
+
+
+def _transient_retried(call: Callable[[], _T]) -> _T:
+    """``call()``, tried again when the module answers CKR_GENERAL_ERROR.
+
+    SoftHSM2 keeps a token in files that every process using it reads and rewrites: while one process opens a
+    session or logs in, another reading the token's information now and then gets CKR_GENERAL_ERROR (batch perso's
+    workers all open the token at once).  The error passes once the other process is done; one that persists
+    over the attempts is raised.
+    """
+    for attempt in range(GENERAL_ERROR_RETRIES - 1):
+        try:
+            return call()
+        except p11.GeneralError:
+            time.sleep(_RETRY_PAUSE * 2**attempt)
+    return call()
 
 
 def _login(token: pkcs11.Token, config: TokenConfig) -> pkcs11.Session:
@@ -162,7 +187,7 @@ def _login(token: pkcs11.Token, config: TokenConfig) -> pkcs11.Session:
         raise PKIError(f"token {config.label!r} is locked (user PIN blocked): unblock it with the SO PIN")
     pin = config.pin.read()
     try:
-        return token.open(user_pin=pin, rw=True)
+        return _transient_retried(partial(token.open, user_pin=pin, rw=True))
     except p11.PinIncorrect as error:
         raise PKIError(f"wrong PIN for token {config.label!r}") from error
     except p11.PinLocked as error:
