@@ -90,3 +90,15 @@ def test_garbage_raises_only_decode_error(data: bytes) -> None:
 def test_every_truncation_is_a_decode_error(cut: int) -> None:
     with pytest.raises(DecodeError):
         EFCOM.decode(ICAO_EF_COM[:cut])
+
+
+def test_a_batch_decodes_its_ef_com_once() -> None:
+    """Every card of a batch carries the same EF.COM: its decoding is kept by exact bytes (the result is
+    immutable), a different file is decoded on its own, and a malformed one raises every time."""
+    first = EFCOM.decode(ICAO_EF_COM)
+    assert EFCOM.decode(bytearray(ICAO_EF_COM)) is first
+    other = EFCOM("0108", "040000", (1, 2)).encode()
+    assert EFCOM.decode(other) == EFCOM("0108", "040000", (1, 2))
+    for _ in range(2):
+        with pytest.raises(DecodeError, match="5F01 5F36 5C"):
+            EFCOM.decode(bytes.fromhex("6003 5C0161"))

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from cardlib.errors import DecodeError, EncodeError
 from cardlib.lds.files import EF_COM, dg_number_for_tag, dg_tag
@@ -23,6 +24,8 @@ TAG_TAG_LIST = 0x5C
 _FILE = EF_COM.name
 _VERSION_DIGITS = {TAG_LDS_VERSION: 4, TAG_UNICODE_VERSION: 6}
 _FIELD_NAMES = {TAG_LDS_VERSION: "LDS version", TAG_UNICODE_VERSION: "Unicode version", TAG_TAG_LIST: "tag list"}
+# Distinct EF.COM files whose decoding is kept: every card of a batch carries the same one.
+_DECODED_CACHE_SIZE = 16
 
 
 @dataclass(frozen=True)
@@ -50,21 +53,12 @@ class EFCOM:
 
     @classmethod
     def decode(cls, data: bytes) -> EFCOM:
-        """Parse EF.COM; DecodeError names the field and offset of anything malformed or missing."""
-        outer = read_single(bytes(data), TAG_EF_COM, file=_FILE)
-        objects = children(outer, file=_FILE)
-        tags = [obj.tag for obj in objects]
-        if tags != [TAG_LDS_VERSION, TAG_UNICODE_VERSION, TAG_TAG_LIST]:
-            found = " ".join(f"{tag:X}" for tag in tags)
-            raise DecodeError(f"expected data objects 5F01 5F36 5C, found {found or 'none'}", file=_FILE,
-                              offset=outer.header_length)
-        lds_version, unicode_version, tag_list = objects
-        return cls(
-            _decode_version(lds_version),
-            _decode_version(unicode_version),
-            tuple(_decode_tag(tag, tag_list.offset + tag_list.header_length + index)
-                  for index, tag in enumerate(tag_list.value)),
-        )
+        """Parse EF.COM; DecodeError names the field and offset of anything malformed or missing.
+
+        A batch's cards all carry the same EF.COM, so each distinct file (by its exact bytes) is decoded once;
+        the result is immutable.
+        """
+        return _decode(bytes(data))
 
     @property
     def lds_version_text(self) -> str:
@@ -76,6 +70,24 @@ class EFCOM:
         """The Unicode version as people write it (``"040000"`` → ``"4.0.0"``)."""
         parts = (self.unicode_version[i : i + 2] for i in (0, 2, 4))
         return ".".join(str(int(part)) for part in parts)
+
+
+@lru_cache(maxsize=_DECODED_CACHE_SIZE)
+def _decode(data: bytes) -> EFCOM:
+    outer = read_single(data, TAG_EF_COM, file=_FILE)
+    objects = children(outer, file=_FILE)
+    tags = [obj.tag for obj in objects]
+    if tags != [TAG_LDS_VERSION, TAG_UNICODE_VERSION, TAG_TAG_LIST]:
+        found = " ".join(f"{tag:X}" for tag in tags)
+        raise DecodeError(f"expected data objects 5F01 5F36 5C, found {found or 'none'}", file=_FILE,
+                          offset=outer.header_length)
+    lds_version, unicode_version, tag_list = objects
+    return EFCOM(
+        _decode_version(lds_version),
+        _decode_version(unicode_version),
+        tuple(_decode_tag(tag, tag_list.offset + tag_list.header_length + index)
+              for index, tag in enumerate(tag_list.value)),
+    )
 
 
 def _check_digits(value: str, digits: int, field: str) -> None:
