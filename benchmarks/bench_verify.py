@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ import ecdsa.util
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
+from benchmarks.breakdown import print_breakdown, stage_times
 from benchmarks.interleave import Rounds, Side, interleaved, pin_one_core, ratio_text, write_json
 from cardlib.card.image import CardImage
 from cardlib.card.perso import ChipProfile, personalize
@@ -247,6 +249,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile-cards", type=int, default=40, help="distinct cards of other profiles (default 40)")
     parser.add_argument("--only", action="append", help="measure only this card kind (repeatable)")
     parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON (- for standard output)")
+    parser.add_argument("--breakdown", action="store_true",
+                        help="also print where a verify's time goes, stage by stage (benchmarks/breakdown.py)")
     args = parser.parse_args(argv)
     core = pin_one_core()
     print(f"pinned to core {core}; {args.rounds} interleaved rounds of {args.per_round} cards per side")
@@ -254,7 +258,12 @@ def main(argv: list[str] | None = None) -> int:
                                "per_round": args.per_round, "cases": {}}
     all_met = True
     for case in cases(args.cards, args.profile_cards, lambda name: not args.only or name in args.only):
-        entry, met = report(case, measure(case, args.rounds, args.per_round), cached_work(case))
+        measured = measure(case, args.rounds, args.per_round)
+        entry, met = report(case, measured, cached_work(case))
+        if args.breakdown:
+            times = stage_times(partial(verify, trust=case.trust, at=case.at), case.cards, args.rounds)
+            print_breakdown(times, 1000 / measured.rate("floor"))
+            entry["breakdown_ms"] = times
         figures["cases"][case.name] = entry
         all_met &= met
     write_json(args.json, figures)
