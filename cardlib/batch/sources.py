@@ -43,7 +43,8 @@ class BatchItem:
             return CardImage(self.files, None, self.label)
         if self.path is None:
             raise CardlibError(f"{self.label}: a batch item needs a path or files")
-        return CardImage.load(Path(self.path)).dump()
+        card = CardImage.load(Path(self.path))
+        return card if card.secrets is None else card.dump()
 
 
 @dataclass(frozen=True)

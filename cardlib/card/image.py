@@ -92,7 +92,7 @@ class CardImage:
     label: str = ""
 
     def __post_init__(self) -> None:
-        unknown = [name for name in self.files if not _is_known(name)]
+        unknown = [name for name in self.files if not lds_files.is_file_name(name)]
         if unknown:
             raise CardImageError(f"unknown file names {unknown}: use names like 'DG1', 'EF.SOD', 'EF.CardAccess'")
         object.__setattr__(self, "files", MappingProxyType(dict(self.files)))
@@ -154,14 +154,6 @@ class CardImage:
         if (path / MANIFEST).is_file():
             return _load_ours(path)
         return _load_foreign(path)
-
-
-def _is_known(name: str) -> bool:
-    try:
-        lds_files.by_name(name)
-    except KeyError:
-        return False
-    return True
 
 
 def _write_secrets(folder: Path, secrets: ChipSecrets) -> None:
@@ -261,7 +253,7 @@ def _load_ours(path: Path) -> CardImage:
         raise CardImageError(f"{path / MANIFEST}: not a {FORMAT} manifest")
     files, reader = {}, _CardReader()
     for name, digest in dict(manifest.get("files", {})).items():
-        if not _is_known(str(name)):
+        if not lds_files.is_file_name(str(name)):
             raise CardImageError(f"{path / MANIFEST}: lists {name!r}, which is not an LDS file name")
         target = path / f"{name}.bin"
         data = reader.read(target, missing="listed in the manifest but missing")
@@ -348,7 +340,7 @@ def _load_foreign(path: Path) -> CardImage:
     reader = _CardReader()
     for entry in sorted(path.iterdir()):
         name = foreign_file_name(entry.name)
-        if name is None or not _is_known(name):
+        if name is None or not lds_files.is_file_name(name):
             continue
         if name in files:
             raise CardImageError(f"{path}: two files hold {name}")

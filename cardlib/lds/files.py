@@ -48,17 +48,20 @@ EF_CVCA = FileSpec("EF.CVCA", 0x011C, 0x1C, None)
 DATA_GROUPS: dict[int, FileSpec] = {n: _dg(n, tag) for n, tag in _DG_TAGS.items()}
 ALL_FILES: tuple[FileSpec, ...] = (EF_CARD_ACCESS, EF_COM, *DATA_GROUPS.values(), EF_SOD, EF_CARD_SECURITY, EF_CVCA)
 MASTER_FILE_FILES: frozenset[FileSpec] = frozenset({EF_CARD_ACCESS, EF_CARD_SECURITY})
+_BY_NAME: dict[str, FileSpec] = {spec.name: spec for spec in ALL_FILES}
 
 # Files on a CCCD chip, in the order a reader fetches them.
 CCCD_DATA_GROUPS: tuple[int, ...] = (1, 2, 3, 13, 14, 15)
 
 
 def by_name(name: str) -> FileSpec:
-    """The file called ``name`` (``"DG13"``, ``"EF.SOD"``)."""
-    for spec in ALL_FILES:
-        if spec.name == name:
-            return spec
-    raise KeyError(name)
+    """The file called ``name`` (``"DG13"``, ``"EF.SOD"``); KeyError for no such file."""
+    return _BY_NAME[name]
+
+
+def is_file_name(name: str) -> bool:
+    """Whether ``name`` names an LDS file (a card image holds no other)."""
+    return name in _BY_NAME
 
 
 def by_fid(fid: int) -> FileSpec | None:
