@@ -42,7 +42,7 @@ _CONTENT_TYPES = {
 }
 
 # Exceptions asn1crypto and int/bytes conversions raise on malformed input.
-_PARSE_ERRORS = (ValueError, TypeError, KeyError, IndexError, OverflowError, AttributeError, UnicodeError)
+PARSE_ERRORS = (ValueError, TypeError, KeyError, IndexError, OverflowError, AttributeError, UnicodeError)
 _MAX_REASON = 160
 
 
@@ -66,7 +66,7 @@ def decoding(file: str, field: str | None = None) -> Iterator[None]:
         raise exc.within(file=file, field=field) from None
     except PKIError as exc:
         raise DecodeError(str(exc), file=file, field=field) from None
-    except _PARSE_ERRORS as exc:
+    except PARSE_ERRORS as exc:
         reason = " ".join(str(exc).split())[:_MAX_REASON] or type(exc).__name__
         raise DecodeError(f"malformed DER ({reason})", file=file, field=field) from None
 

@@ -114,6 +114,10 @@ ID_SIGNING_TIME = "1.2.840.113549.1.9.5"
 # ICAO 9303-12 PKI: the Master List's eContentType and the Master List Signer's extended key usage.
 ID_CSCA_MASTER_LIST = "2.23.136.1.1.2"
 ID_MASTER_LIST_SIGNER = "2.23.136.1.1.3"
+# X.509 extensions (RFC 5280 id-ce) ICAO 9303-12 requires of CSCA and Document Signer certificates.
+ID_KEY_USAGE = "2.5.29.15"
+ID_BASIC_CONSTRAINTS = "2.5.29.19"
+ID_CRL_DISTRIBUTION_POINTS = "2.5.29.31"
 # The X.509 PrivateKeyUsagePeriod extension (RFC 5280 id-ce 16) ICAO 9303-12 puts in CSCA and DS certificates.
 ID_PRIVATE_KEY_USAGE_PERIOD = "2.5.29.16"
 ID_DOCUMENT_TYPE_LIST = "2.23.136.1.1.6.2"  # ICAO 9303-12: the document types a Document Signer may sign

@@ -9,7 +9,7 @@ Parameters equal to no named curve give a PKIError: such a key is never used to 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property, lru_cache
@@ -24,14 +24,11 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from cardlib.curves import Curve, by_oid, from_explicit
 from cardlib.errors import DecodeError, PKIError
+from cardlib.lds.asn1 import PARSE_ERRORS
 from cardlib.lds.oids import ID_PRIVATE_KEY_USAGE_PERIOD
 from cardlib.lds.tlv import children, iter_tlvs
 from cardlib.pki.names import NameKey, name_key, names_equal, readable_name
 from cardlib.pki.signatures import ECPublicPoint, PublicKey, verify_signature
-
-# What asn1crypto raises on malformed DER, lazily parsed names included (found by fuzzing: tests/fuzz/corpus/crl).
-_PARSE_ERRORS = (ValueError, TypeError, KeyError, IndexError, OverflowError, AttributeError, UnicodeError)
-
 
 # Distinct certificates kept parsed: the Document Signers and CSCAs a batch meets are a handful.
 CERTIFICATE_CACHE_SIZE = 256
@@ -58,6 +55,9 @@ class Certificate:
     subject_key_identifier: bytes | None
     authority_key_identifier: bytes | None
     key_usage: frozenset[str]
+    has_key_usage: bool
+    critical_extensions: frozenset[str]
+    extension_values: Mapping[str, bytes]
     is_ca: bool
     path_length: int | None
     extended_key_usage: frozenset[str]
@@ -79,11 +79,11 @@ class Certificate:
     def _from_parsed(cls, der: bytes, parsed: asn1_x509.Certificate) -> Certificate:
         tbs = parsed["tbs_certificate"]
         extensions = _extensions(tbs)
-        constraints = extensions.get(_BASIC_CONSTRAINTS)
-        usage = extensions.get(_KEY_USAGE)
-        eku = extensions.get(_EXTENDED_KEY_USAGE)
-        ski = extensions.get(_SUBJECT_KEY_IDENTIFIER)
-        aki = extensions.get(_AUTHORITY_KEY_IDENTIFIER)
+        constraints = extensions.parsed.get(_BASIC_CONSTRAINTS)
+        usage = extensions.parsed.get(_KEY_USAGE)
+        eku = extensions.parsed.get(_EXTENDED_KEY_USAGE)
+        ski = extensions.parsed.get(_SUBJECT_KEY_IDENTIFIER)
+        aki = extensions.parsed.get(_AUTHORITY_KEY_IDENTIFIER)
         return cls(
             der=der, subject=readable_name(parsed.subject), issuer=readable_name(parsed.issuer),
             subject_key=name_key(parsed.subject), issuer_key=name_key(parsed.issuer),
@@ -91,7 +91,8 @@ class Certificate:
             not_before=tbs["validity"]["not_before"].native, not_after=tbs["validity"]["not_after"].native,
             subject_key_identifier=ski.native if ski is not None else None,
             authority_key_identifier=aki["key_identifier"].native if aki is not None else None,
-            key_usage=frozenset(usage.native) if usage is not None else frozenset(),
+            key_usage=frozenset(usage.native) if usage is not None else frozenset(), has_key_usage=usage is not None,
+            critical_extensions=extensions.critical, extension_values=extensions.values,
             is_ca=bool(constraints is not None and constraints["ca"].native),
             path_length=constraints["path_len_constraint"].native if constraints is not None else None,
             extended_key_usage=_eku(eku),
@@ -129,16 +130,16 @@ class Certificate:
         """The PrivateKeyUsagePeriod extension (2.5.29.16) as (notBefore, notAfter), or None when absent.
 
         ICAO 9303-12 limits how long a CSCA or Document Signer key may sign; after notAfter it must not.
+        PKIError when the extension is malformed.
         """
-        parsed = asn1_x509.Certificate.load(self.der)
+        value = self.extension_values.get(ID_PRIVATE_KEY_USAGE_PERIOD)
+        if value is None:
+            return None
         try:
-            for extension in parsed["tbs_certificate"]["extensions"]:
-                if extension["extn_id"].dotted == ID_PRIVATE_KEY_USAGE_PERIOD:
-                    value = extension["extn_value"].parsed
-                    return value["not_before"].native, value["not_after"].native
-        except _PARSE_ERRORS as error:
+            period = asn1_x509.PrivateKeyUsagePeriod.load(value, strict=True)
+            return period["not_before"].native, period["not_after"].native
+        except PARSE_ERRORS as error:
             raise PKIError(f"{self.subject}: malformed private key usage period: {error}") from error
-        return None
 
     @cached_property
     def curve(self) -> Curve | None:
@@ -157,7 +158,7 @@ class Certificate:
         """
         try:
             return self._load_public_key()
-        except _PARSE_ERRORS as error:
+        except PARSE_ERRORS as error:
             raise PKIError(f"{self.subject}: unusable public key: {error}") from error
 
     def _load_public_key(self) -> PublicKey:
@@ -201,7 +202,7 @@ def _certificate(der: bytes) -> Certificate:
     """:meth:`Certificate.from_der`, cached by the exact bytes (a certificate that does not parse is not cached)."""
     try:
         return Certificate._from_parsed(der, asn1_x509.Certificate.load(der, strict=True))
-    except _PARSE_ERRORS as error:
+    except PARSE_ERRORS as error:
         raise PKIError(f"malformed X.509 certificate: {error}") from error
 
 
@@ -218,30 +219,50 @@ _EXTENSION_SPECS: dict[bytes, type[core.Asn1Value]] = {
 }
 
 
-def _extensions(tbs: asn1_x509.TbsCertificate) -> dict[bytes, Any]:
-    """The parsed values of the extensions a :class:`Certificate` keeps, by OID; ValueError on a malformed or
-    repeated extension (RFC 5280 §4.2 forbids an extension twice, as asn1crypto does).
+@dataclass(frozen=True)
+class _Extensions:
+    """A certificate's extensions: the five it keeps parsed (by the DER contents of their OID), the dotted OIDs of
+    those marked critical, and every extnValue by dotted OID (read without asn1crypto's own accessors, which
+    parse every extension and raise on any malformed one, even one nothing looks at)."""
 
-    The Extensions are walked as plain TLVs and only these five values parsed: asn1crypto's own accessors
-    parse every extension, which dominated the time to load a big master list.
+    parsed: dict[bytes, Any]
+    critical: frozenset[str]
+    values: dict[str, bytes]
+
+
+def _extensions(tbs: asn1_x509.TbsCertificate) -> _Extensions:
+    """The extensions of ``tbs``; ValueError on a malformed or repeated extension (RFC 5280 §4.2 forbids an
+    extension twice, as asn1crypto does).
+
+    The Extensions are walked as plain TLVs and only the kept values parsed: asn1crypto's own accessors parse
+    every extension, which dominated the time to load a big master list.
     """
-    values: dict[bytes, Any] = {}
-    seen: set[bytes] = set()
+    parsed: dict[bytes, Any] = {}
+    critical: set[str] = set()
+    values: dict[str, bytes] = {}
     try:
         for extension in iter_tlvs(tbs["extensions"].contents):
             fields = children(extension)
             if extension.tag != 0x30 or not 2 <= len(fields) <= 3 or fields[0].tag != 0x06 or fields[-1].tag != 0x04:
                 raise ValueError("malformed Extension")
             oid = fields[0].value
-            if oid in seen:
-                raise ValueError(f"extension {core.ObjectIdentifier.load(fields[0].encode()).dotted} included "
-                                 "multiple times")
-            seen.add(oid)
+            dotted = _dotted(fields[0].encode())
+            if dotted in values:
+                raise ValueError(f"extension {dotted} included multiple times")
+            values[dotted] = fields[-1].value
+            if len(fields) == 3 and fields[1].tag == 0x01 and fields[1].value not in (b"", b"\x00"):
+                critical.add(dotted)
             if oid in _EXTENSION_SPECS:
-                values[oid] = _EXTENSION_SPECS[oid].load(fields[-1].value, strict=True)
+                parsed[oid] = _EXTENSION_SPECS[oid].load(fields[-1].value, strict=True)
     except DecodeError as error:
         raise ValueError(f"malformed extensions: {error}") from error
-    return values
+    return _Extensions(parsed, frozenset(critical), values)
+
+
+def _dotted(encoded: bytes) -> str:
+    """An extension's OID in dotted form (asn1crypto reads any content bytes; ValueError when it cannot)."""
+    dotted: str = core.ObjectIdentifier.load(encoded).dotted
+    return dotted
 
 
 def _eku(eku: asn1_x509.ExtKeyUsageSyntax | None) -> frozenset[str]:
@@ -298,7 +319,7 @@ class RevocationList:
                 tbs_bytes=tbs.dump(), signature_algorithm=parsed["signature_algorithm"],
                 signature=parsed["signature"].native,
             )
-        except _PARSE_ERRORS as error:
+        except PARSE_ERRORS as error:
             raise PKIError(f"malformed CRL: {error}") from error
 
     @classmethod
@@ -324,7 +345,7 @@ def pem_blocks(data: bytes) -> Iterator[tuple[str, bytes]]:
     """Each (type name, DER) PEM block in ``data``; PKIError on a damaged block."""
     try:
         yield from ((kind, der) for kind, _headers, der in pem.unarmor(data, multiple=True))
-    except _PARSE_ERRORS as error:
+    except PARSE_ERRORS as error:
         raise PKIError(f"malformed PEM: {error}") from error
 
 

@@ -18,7 +18,13 @@ from asn1crypto import crl as asn1_crl
 from asn1crypto import x509 as asn1_x509
 
 from cardlib.errors import PKIError
-from cardlib.lds.oids import ID_DOCUMENT_TYPE_LIST, ID_MASTER_LIST_SIGNER
+from cardlib.lds.oids import (
+    ID_BASIC_CONSTRAINTS,
+    ID_CRL_DISTRIBUTION_POINTS,
+    ID_DOCUMENT_TYPE_LIST,
+    ID_KEY_USAGE,
+    ID_MASTER_LIST_SIGNER,
+)
 from cardlib.pki.certificates import Certificate, RevocationList
 from cardlib.pki.profile import DocumentTypeListSyntax
 from cardlib.pki.signatures import resolve_algorithm
@@ -169,16 +175,16 @@ def _key(out: _Collector, certificate: Certificate) -> None:
         out.require(bits >= 2048, "RSA key size", Severity.WARNING, _ALGORITHMS, f"RSA modulus of {bits} bits")
 
 
-def _extension_critical(parsed: asn1_x509.Certificate, name: str) -> bool | None:
-    """Whether the extension is marked critical; None when it is absent."""
-    for extension in parsed["tbs_certificate"]["extensions"]:
-        if extension["extn_id"].native == name:
-            return bool(extension["critical"].native)
-    return None
+def _extension_critical(certificate: Certificate, oid: str) -> bool | None:
+    """Whether extension ``oid`` is marked critical; None when it is absent."""
+    if oid not in certificate.extension_values:
+        return None
+    return oid in certificate.critical_extensions
 
 
-def _key_usage(out: _Collector, parsed: asn1_x509.Certificate, usage: frozenset[str], wanted: set[str]) -> None:
-    critical = _extension_critical(parsed, "key_usage")
+def _key_usage(out: _Collector, certificate: Certificate, wanted: set[str]) -> None:
+    critical = _extension_critical(certificate, ID_KEY_USAGE)
+    usage = certificate.key_usage
     if critical is None:
         out.findings.append(Finding("key usage", Severity.ERROR, _EXTENSIONS, "keyUsage extension missing"))
         return
@@ -204,8 +210,8 @@ def _usage_period(out: _Collector, certificate: Certificate, limit: timedelta | 
 
 
 def _csca(out: _Collector, certificate: Certificate, parsed: asn1_x509.Certificate) -> None:
-    _key_usage(out, parsed, certificate.key_usage, {"key_cert_sign", "crl_sign"})
-    constraints = _extension_critical(parsed, "basic_constraints")
+    _key_usage(out, certificate, {"key_cert_sign", "crl_sign"})
+    constraints = _extension_critical(certificate, ID_BASIC_CONSTRAINTS)
     out.require(constraints is True and certificate.is_ca, "basic constraints", Severity.ERROR, _EXTENSIONS,
                 "basicConstraints must be present, critical, with cA TRUE")
     out.require(certificate.path_length in (0, None) or not certificate.is_ca, "path length", Severity.WARNING,
@@ -215,7 +221,7 @@ def _csca(out: _Collector, certificate: Certificate, parsed: asn1_x509.Certifica
     if not certificate.is_self_issued or certificate.authority_key_identifier is not None:
         out.require(certificate.authority_key_identifier is not None, "authority key identifier", Severity.ERROR,
                     _EXTENSIONS, "link certificate without authorityKeyIdentifier")
-    out.require(_extension_critical(parsed, "crl_distribution_points") is not None, "CRL distribution points",
+    out.require(_extension_critical(certificate, ID_CRL_DISTRIBUTION_POINTS) is not None, "CRL distribution points",
                 Severity.WARNING, _EXTENSIONS, "cRLDistributionPoints missing")
     out.require(not certificate.extended_key_usage, "extended key usage", Severity.WARNING, _EXTENSIONS,
                 "a CSCA certificate carries no extendedKeyUsage")
@@ -234,7 +240,7 @@ def _self_signature(out: _Collector, certificate: Certificate) -> None:
 
 
 def _document_signer(out: _Collector, certificate: Certificate, parsed: asn1_x509.Certificate) -> None:
-    _key_usage(out, parsed, certificate.key_usage, {"digital_signature"})
+    _key_usage(out, certificate, {"digital_signature"})
     out.require(not certificate.is_ca, "basic constraints", Severity.ERROR, _EXTENSIONS,
                 "a Document Signer must not be a CA")
     out.require(certificate.authority_key_identifier is not None, "authority key identifier", Severity.ERROR,
@@ -242,18 +248,17 @@ def _document_signer(out: _Collector, certificate: Certificate, parsed: asn1_x50
     out.require(not certificate.extended_key_usage, "extended key usage", Severity.WARNING, _EXTENSIONS,
                 "a Document Signer certificate carries no extendedKeyUsage")
     _usage_period(out, certificate, timedelta(days=92))
-    _document_types(out, parsed)
+    _document_types(out, certificate)
 
 
-def _document_types(out: _Collector, parsed: asn1_x509.Certificate) -> None:
-    values = [extension["extn_value"].contents for extension in parsed["tbs_certificate"]["extensions"]
-              if extension["extn_id"].dotted == ID_DOCUMENT_TYPE_LIST]
-    if not values:
+def _document_types(out: _Collector, certificate: Certificate) -> None:
+    value = certificate.extension_values.get(ID_DOCUMENT_TYPE_LIST)
+    if value is None:
         out.findings.append(Finding("document type list", Severity.WARNING, _EXTENSIONS + ".3",
                                     f"DocumentTypeList extension {ID_DOCUMENT_TYPE_LIST} missing"))
         return
     try:
-        syntax = DocumentTypeListSyntax.load(values[0], strict=True)
+        syntax = DocumentTypeListSyntax.load(value, strict=True)
         types = syntax["doc_type_list"].native
         version = syntax["version"].native
     except (ValueError, TypeError) as error:
@@ -265,7 +270,7 @@ def _document_types(out: _Collector, parsed: asn1_x509.Certificate) -> None:
 
 
 def _ml_signer(out: _Collector, certificate: Certificate, parsed: asn1_x509.Certificate) -> None:
-    _key_usage(out, parsed, certificate.key_usage, {"digital_signature"})
+    _key_usage(out, certificate, {"digital_signature"})
     out.require(ID_MASTER_LIST_SIGNER in certificate.extended_key_usage, "extended key usage", Severity.ERROR,
                 "9303-12 §9", f"Master List Signer EKU {ID_MASTER_LIST_SIGNER} missing")
     out.require(certificate.authority_key_identifier is not None, "authority key identifier", Severity.ERROR,

@@ -24,10 +24,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
 from pathlib import Path
-
-from asn1crypto import x509 as asn1_x509
 
 from cardlib.errors import PKIError
 from cardlib.pki.anchoring import (
@@ -99,12 +96,7 @@ class ChainValidation:
 
 def has_key_usage_extension(certificate: Certificate) -> bool:
     """Whether the certificate has a keyUsage extension at all (an empty ``key_usage`` does not tell)."""
-    return _has_key_usage(certificate.der)
-
-
-@lru_cache(maxsize=256)
-def _has_key_usage(der: bytes) -> bool:
-    return asn1_x509.Certificate.load(der).key_usage_value is not None
+    return certificate.has_key_usage
 
 
 KEY_USAGE_MISSING = "no key usage extension: the key is unrestricted (RFC 5280 §4.2.1.3), ICAO 9303-12 requires one"

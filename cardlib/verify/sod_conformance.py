@@ -10,10 +10,10 @@ from datetime import datetime
 from functools import lru_cache
 
 from asn1crypto import core
-from asn1crypto import x509 as asn1_x509
 
+from cardlib.lds.asn1 import PARSE_ERRORS
 from cardlib.lds.dg1 import DG1
-from cardlib.lds.oids import ID_DOCUMENT_TYPE_LIST
+from cardlib.lds.oids import ID_DOCUMENT_TYPE_LIST, ID_KEY_USAGE
 from cardlib.lds.sod import SOD
 from cardlib.pki.certificates import Certificate
 from cardlib.pki.profile import DocumentTypeListSyntax
@@ -65,19 +65,18 @@ def dsc_conformance(signer: Certificate | None, dg1: DG1 | None) -> list[CheckRe
         return [_conformance(check_id, Status.NOT_APPLICABLE, "no Document Signer certificate (see sod.signer)")
                 for check_id in ids]
     wanted = dg1.mrz.document_code if dg1 is not None else "ID"
-    return [_dsc_key_usage(signer), _dsc_document_types(signer.der, wanted), _dsc_country(signer, dg1),
+    return [_dsc_key_usage(signer), _dsc_document_types(signer, wanted), _dsc_country(signer, dg1),
             _dsc_basic_constraints(signer)]
 
 
 @lru_cache(maxsize=64)
 def _dsc_key_usage(signer: Certificate) -> CheckResult:
     """``lds.dsc.key_usage``, once per Document Signer (cached by its DER: certificates are equal by their bytes)."""
-    parsed = asn1_x509.Certificate.load(signer.der)
     if not has_key_usage_extension(signer):
         return _conformance("lds.dsc.key_usage", Status.WARN, NO_KEY_USAGE)
     if "digital_signature" not in signer.key_usage:
         return _conformance("lds.dsc.key_usage", Status.FAIL, "key usage lacks digitalSignature")
-    if "key_usage" not in parsed.critical_extensions:
+    if ID_KEY_USAGE not in signer.critical_extensions:
         return _conformance("lds.dsc.key_usage", Status.FAIL, "the key usage extension is not marked critical")
     return _conformance("lds.dsc.key_usage", Status.PASS, "key usage digitalSignature, critical")
 
@@ -92,16 +91,14 @@ def document_type_covers(entry: str, document_code: str) -> bool:
 
 
 @lru_cache(maxsize=64)
-def _dsc_document_types(der: bytes, wanted: str) -> CheckResult:
-    """``lds.dsc.document_types`` for document code ``wanted``, once per Document Signer DER and code."""
-    parsed = asn1_x509.Certificate.load(der)
-    extension = next((ext for ext in parsed["tbs_certificate"]["extensions"]
-                      if ext["extn_id"].dotted == ID_DOCUMENT_TYPE_LIST), None)
-    if extension is None:
+def _dsc_document_types(signer: Certificate, wanted: str) -> CheckResult:
+    """``lds.dsc.document_types`` for document code ``wanted``, once per Document Signer and code."""
+    value = signer.extension_values.get(ID_DOCUMENT_TYPE_LIST)
+    if value is None:
         return _conformance("lds.dsc.document_types", Status.WARN, "no DocumentTypeList extension (ICAO 9303-12)")
     try:
-        types, deviation = _document_type_list(extension["extn_value"].native)
-    except (ValueError, TypeError, KeyError) as error:
+        types, deviation = _document_type_list(value)
+    except PARSE_ERRORS as error:
         return _conformance("lds.dsc.document_types", Status.FAIL, f"DocumentTypeList is malformed: {error}")
     covering = sorted(entry for entry in types if document_type_covers(entry, wanted))
     problems = [] if covering else [f"it does not name {wanted!r}, the document's type"]
