@@ -26,7 +26,7 @@ from datetime import datetime
 from asn1crypto import algos
 
 from cardlib.errors import CardlibError, PKIError, ValidationError
-from cardlib.lds.asn1 import algorithm_identifier_der
+from cardlib.lds.asn1 import PARSE_ERRORS, algorithm_identifier_der
 from cardlib.lds.com import EFCOM
 from cardlib.lds.dg1 import DG1
 from cardlib.lds.oids import ID_DATA, ID_LDS_SECURITY_OBJECT, ID_LDS_SECURITY_OBJECT_LEGACY
@@ -116,7 +116,7 @@ def _signer(sod: SOD) -> tuple[Certificate | None, CheckResult]:
             return certificate, _passive("sod.signer", Status.PASS, f"Document Signer {certificate.subject}")
         equivalent = [Certificate.from_der(entry.der) for entry in sod.signer_certificates
                       if sod.sid.names_equivalently(entry)]
-    except (CardlibError, ValueError) as error:
+    except (CardlibError, *PARSE_ERRORS) as error:
         return None, _passive("sod.signer", Status.FAIL, f"the Document Signer certificate is malformed: {error}")
     if not equivalent:
         return None, _passive("sod.signer", Status.FAIL,
