@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property, lru_cache
+from types import MappingProxyType
 from typing import Any
 
 from asn1crypto import algos, core, keys, pem
@@ -37,7 +38,9 @@ CERTIFICATE_CACHE_SIZE = 256
 class Certificate:
     """One X.509 certificate with the fields an eMRTD verifier needs, parsed up front.
 
-    Two certificates are equal when their DER encodings are.
+    Two certificates are equal when their DER encodings are.  ``critical_extensions`` (dotted OIDs) and
+    ``extension_values`` (each extnValue's contents by dotted OID) are read once from the DER, so a check can
+    look at any extension without parsing the others: a malformed one then troubles only what reads it.
 
     Construct with :meth:`from_der`, :meth:`from_cryptography` or :func:`load_certificates`.
     """
@@ -92,7 +95,7 @@ class Certificate:
             subject_key_identifier=ski.native if ski is not None else None,
             authority_key_identifier=aki["key_identifier"].native if aki is not None else None,
             key_usage=frozenset(usage.native) if usage is not None else frozenset(), has_key_usage=usage is not None,
-            critical_extensions=extensions.critical, extension_values=extensions.values,
+            critical_extensions=extensions.critical, extension_values=MappingProxyType(extensions.values),
             is_ca=bool(constraints is not None and constraints["ca"].native),
             path_length=constraints["path_len_constraint"].native if constraints is not None else None,
             extended_key_usage=_eku(eku),
