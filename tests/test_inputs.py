@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
 import json
 import re
@@ -311,6 +312,18 @@ def test_utf16_without_bom_and_a_one_column_header_say_what_the_file_looks_like(
         records(path)
     path.write_text(_excel_text([GOOD], "|"), encoding="utf-8")
     with pytest.raises(InputError, match=re.escape("read as UTF-8, comma-separated, it reads 'id_number|full_name")):
+        records(path)
+
+
+def test_utf16_torn_in_its_header_is_an_input_error_on_row_1(tmp_path: Path) -> None:
+    """Found by fuzzing (tests/fuzz/corpus/input_csv): a UTF-16 byte order mark and an odd byte in the first line
+    escaped as a bare UnicodeDecodeError while the layout was being detected."""
+    path = tmp_path / "in.csv"
+    path.write_bytes(codecs.BOM_UTF16_BE + b"\xff\x00\x00\x00\x00\x9a\xff\x00\x00\x00\x00")
+    with pytest.raises(InputError, match=r"row 1.*not UTF-16 \(big-endian.*truncated data.*CSV UTF-8"):
+        records(path)
+    path.write_bytes(_excel_text([GOOD], ",").encode("utf-16")[:-1])  # a whole file, its last byte cut
+    with pytest.raises(InputError, match=r"not UTF-16 \(little-endian.*CSV UTF-8"):
         records(path)
 
 

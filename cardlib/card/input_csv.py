@@ -90,7 +90,10 @@ def csv_layout(path: Path | str) -> CSVLayout:
         raise open_error(source, exc) from None
     layout = CSVLayout(encoding, description, ",")
     with _open_text(source, layout) as handle:
-        header = handle.readline()
+        try:
+            header = handle.readline()
+        except UnicodeDecodeError as exc:  # only in UTF-16, where a torn byte pair cannot be escaped
+            raise InputError(f"not {description} ({exc.reason}); {SAVE_AS_UTF8}", source=str(source), row=1) from None
     separator = max(SEPARATORS, key=header.count)
     return CSVLayout(encoding, description, separator if header.count(separator) else ",")
 
