@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cards", type=int, default=300, help="distinct dumps for the throughput part (default 300)")
     parser.add_argument("--sizes", default="2000,10000", help="batch sizes for the memory part (default 2000,10000)")
-    parser.add_argument("--rounds", type=int, default=3, help="interleaved throughput rounds (default 3)")
+    parser.add_argument("--rounds", type=int, default=7, help="interleaved throughput rounds (default 7)")
     parser.add_argument("--workers", type=int, default=default_workers(), help="workers (default: every core)")
     parser.add_argument("--json", metavar="FILE", help="also write the throughput figures as JSON (- for stdout)")
     args = parser.parse_args(argv)
