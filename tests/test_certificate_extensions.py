@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives import serialization
 from cardlib.card.image import CardImage
 from cardlib.errors import PKIError
 from cardlib.lds.oids import ID_DOCUMENT_TYPE_LIST, ID_KEY_USAGE, ID_PRIVATE_KEY_USAGE_PERIOD
+from cardlib.lds.signeddata import SignerCertificate, SignerIdentifier
 from cardlib.lds.sod import SOD
 from cardlib.pki.certificates import Certificate
 from cardlib.pki.lint import lint_certificate
@@ -97,3 +98,15 @@ def test_every_public_certificate_reads_as_asn1crypto_reads_it(shared_data: Path
     assert len(certificates) > 500
     for certificate in certificates:
         _same_as_asn1crypto(certificate)
+
+
+def test_a_sod_naming_its_signer_by_key_identifier_finds_it_despite_another_malformed_extension(
+        signer_der: bytes) -> None:
+    """SignerInfo.sid as a subjectKeyIdentifier (CMS v3): the SKI is read alone, so a Document Signer whose
+    PrivateKeyUsagePeriod is malformed is still the one the sid names (asn1crypto's ``key_identifier`` raised)."""
+    signer = Certificate.from_der(signer_der)
+    assert signer.subject_key_identifier is not None
+    malformed = _malformed_usage_period(signer_der)
+    sid = SignerIdentifier(subject_key_identifier=signer.subject_key_identifier)
+    assert sid.matches(SignerCertificate(malformed, None))
+    assert not SignerIdentifier(subject_key_identifier=bytes(20)).matches(SignerCertificate(malformed, None))

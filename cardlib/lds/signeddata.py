@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives import serialization
 
 from cardlib.errors import DecodeError, EncodeError, ValidationError
 from cardlib.lds.asn1 import decoding, load_strict, oid_der
+from cardlib.lds.extensions import certificate_extensions
 from cardlib.lds.oids import (
     DIGEST_NAMES,
     DIGEST_OIDS,
@@ -35,6 +36,7 @@ from cardlib.lds.oids import (
     ID_MESSAGE_DIGEST,
     ID_SIGNED_DATA,
     ID_SIGNING_TIME,
+    ID_SUBJECT_KEY_IDENTIFIER,
 )
 from cardlib.lds.tlv import encode_tlv
 
@@ -129,7 +131,8 @@ class SignerIdentifier:
         """
         tbs = x509.Certificate.load(certificate.der)
         if self.subject_key_identifier is not None:
-            return tbs.key_identifier is None and tbs.public_key.sha1 == self.subject_key_identifier
+            return (_key_identifier(certificate.der) is None
+                    and tbs.public_key.sha1 == self.subject_key_identifier)
         if self.issuer is None or tbs.serial_number != self.serial_number:
             return False
         ours, theirs = _name_attributes(x509.Name.load(self.issuer)), _name_attributes(tbs.issuer)
@@ -138,8 +141,12 @@ class SignerIdentifier:
 
 @lru_cache(maxsize=CERTIFICATE_CACHE_SIZE)
 def _key_identifier(der: bytes) -> bytes | None:
-    """The subject key identifier of a certificate's DER, cached by its bytes (a batch repeats its signer's)."""
-    value: bytes | None = x509.Certificate.load(der).key_identifier
+    """The subject key identifier of a certificate's DER, cached by its bytes (a batch repeats its signer's); the
+    extension is read alone (:mod:`cardlib.lds.extensions`)."""
+    extension = certificate_extensions(x509.Certificate.load(der)).values.get(ID_SUBJECT_KEY_IDENTIFIER)
+    if extension is None:
+        return None
+    value: bytes = core.OctetString.load(extension, strict=True).native
     return value
 
 

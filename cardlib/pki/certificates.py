@@ -13,7 +13,6 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property, lru_cache
-from types import MappingProxyType
 from typing import Any
 
 from asn1crypto import algos, core, keys, pem
@@ -24,10 +23,17 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from cardlib.curves import Curve, by_oid, from_explicit
-from cardlib.errors import DecodeError, PKIError
+from cardlib.errors import PKIError
 from cardlib.lds.asn1 import PARSE_ERRORS
-from cardlib.lds.oids import ID_PRIVATE_KEY_USAGE_PERIOD
-from cardlib.lds.tlv import children, iter_tlvs
+from cardlib.lds.extensions import Extensions, certificate_extensions
+from cardlib.lds.oids import (
+    ID_AUTHORITY_KEY_IDENTIFIER,
+    ID_BASIC_CONSTRAINTS,
+    ID_EXTENDED_KEY_USAGE,
+    ID_KEY_USAGE,
+    ID_PRIVATE_KEY_USAGE_PERIOD,
+    ID_SUBJECT_KEY_IDENTIFIER,
+)
 from cardlib.pki.names import NameKey, name_key, names_equal, readable_name
 from cardlib.pki.signatures import ECPublicPoint, PublicKey, verify_signature
 
@@ -81,12 +87,13 @@ class Certificate:
     @classmethod
     def _from_parsed(cls, der: bytes, parsed: asn1_x509.Certificate) -> Certificate:
         tbs = parsed["tbs_certificate"]
-        extensions = _extensions(tbs)
-        constraints = extensions.parsed.get(_BASIC_CONSTRAINTS)
-        usage = extensions.parsed.get(_KEY_USAGE)
-        eku = extensions.parsed.get(_EXTENDED_KEY_USAGE)
-        ski = extensions.parsed.get(_SUBJECT_KEY_IDENTIFIER)
-        aki = extensions.parsed.get(_AUTHORITY_KEY_IDENTIFIER)
+        extensions = certificate_extensions(parsed)
+        kept = _kept(extensions)
+        constraints = kept.get(ID_BASIC_CONSTRAINTS)
+        usage = kept.get(ID_KEY_USAGE)
+        eku = kept.get(ID_EXTENDED_KEY_USAGE)
+        ski = kept.get(ID_SUBJECT_KEY_IDENTIFIER)
+        aki = kept.get(ID_AUTHORITY_KEY_IDENTIFIER)
         return cls(
             der=der, subject=readable_name(parsed.subject), issuer=readable_name(parsed.issuer),
             subject_key=name_key(parsed.subject), issuer_key=name_key(parsed.issuer),
@@ -95,7 +102,7 @@ class Certificate:
             subject_key_identifier=ski.native if ski is not None else None,
             authority_key_identifier=aki["key_identifier"].native if aki is not None else None,
             key_usage=frozenset(usage.native) if usage is not None else frozenset(), has_key_usage=usage is not None,
-            critical_extensions=extensions.critical, extension_values=MappingProxyType(extensions.values),
+            critical_extensions=extensions.critical, extension_values=extensions.values,
             is_ca=bool(constraints is not None and constraints["ca"].native),
             path_length=constraints["path_len_constraint"].native if constraints is not None else None,
             extended_key_usage=_eku(eku),
@@ -209,63 +216,18 @@ def _certificate(der: bytes) -> Certificate:
         raise PKIError(f"malformed X.509 certificate: {error}") from error
 
 
-# The DER contents of the extension OIDs a Certificate keeps (2.5.29.14, .15, .19, .35, .37).
-_SUBJECT_KEY_IDENTIFIER = b"\x55\x1d\x0e"
-_KEY_USAGE = b"\x55\x1d\x0f"
-_BASIC_CONSTRAINTS = b"\x55\x1d\x13"
-_AUTHORITY_KEY_IDENTIFIER = b"\x55\x1d\x23"
-_EXTENDED_KEY_USAGE = b"\x55\x1d\x25"
-_EXTENSION_SPECS: dict[bytes, type[core.Asn1Value]] = {
-    _SUBJECT_KEY_IDENTIFIER: core.OctetString, _KEY_USAGE: asn1_x509.KeyUsage,
-    _BASIC_CONSTRAINTS: asn1_x509.BasicConstraints, _AUTHORITY_KEY_IDENTIFIER: asn1_x509.AuthorityKeyIdentifier,
-    _EXTENDED_KEY_USAGE: asn1_x509.ExtKeyUsageSyntax,
+# The extensions a Certificate keeps parsed, and how each value is read.
+_EXTENSION_SPECS: dict[str, type[core.Asn1Value]] = {
+    ID_SUBJECT_KEY_IDENTIFIER: core.OctetString, ID_KEY_USAGE: asn1_x509.KeyUsage,
+    ID_BASIC_CONSTRAINTS: asn1_x509.BasicConstraints, ID_AUTHORITY_KEY_IDENTIFIER: asn1_x509.AuthorityKeyIdentifier,
+    ID_EXTENDED_KEY_USAGE: asn1_x509.ExtKeyUsageSyntax,
 }
 
 
-@dataclass(frozen=True)
-class _Extensions:
-    """A certificate's extensions: the five it keeps parsed (by the DER contents of their OID), the dotted OIDs of
-    those marked critical, and every extnValue by dotted OID (read without asn1crypto's own accessors, which
-    parse every extension and raise on any malformed one, even one nothing looks at)."""
-
-    parsed: dict[bytes, Any]
-    critical: frozenset[str]
-    values: dict[str, bytes]
-
-
-def _extensions(tbs: asn1_x509.TbsCertificate) -> _Extensions:
-    """The extensions of ``tbs``; ValueError on a malformed or repeated extension (RFC 5280 §4.2 forbids an
-    extension twice, as asn1crypto does).
-
-    The Extensions are walked as plain TLVs and only the kept values parsed: asn1crypto's own accessors parse
-    every extension, which dominated the time to load a big master list.
-    """
-    parsed: dict[bytes, Any] = {}
-    critical: set[str] = set()
-    values: dict[str, bytes] = {}
-    try:
-        for extension in iter_tlvs(tbs["extensions"].contents):
-            fields = children(extension)
-            if extension.tag != 0x30 or not 2 <= len(fields) <= 3 or fields[0].tag != 0x06 or fields[-1].tag != 0x04:
-                raise ValueError("malformed Extension")
-            oid = fields[0].value
-            dotted = _dotted(fields[0].encode())
-            if dotted in values:
-                raise ValueError(f"extension {dotted} included multiple times")
-            values[dotted] = fields[-1].value
-            if len(fields) == 3 and fields[1].tag == 0x01 and fields[1].value not in (b"", b"\x00"):
-                critical.add(dotted)
-            if oid in _EXTENSION_SPECS:
-                parsed[oid] = _EXTENSION_SPECS[oid].load(fields[-1].value, strict=True)
-    except DecodeError as error:
-        raise ValueError(f"malformed extensions: {error}") from error
-    return _Extensions(parsed, frozenset(critical), values)
-
-
-def _dotted(encoded: bytes) -> str:
-    """An extension's OID in dotted form (asn1crypto reads any content bytes; ValueError when it cannot)."""
-    dotted: str = core.ObjectIdentifier.load(encoded).dotted
-    return dotted
+def _kept(extensions: Extensions) -> dict[str, Any]:
+    """The values of the extensions a Certificate keeps, parsed (each alone: see :mod:`cardlib.lds.extensions`)."""
+    return {oid: spec.load(extensions.values[oid], strict=True) for oid, spec in _EXTENSION_SPECS.items()
+            if oid in extensions.values}
 
 
 def _eku(eku: asn1_x509.ExtKeyUsageSyntax | None) -> frozenset[str]:
