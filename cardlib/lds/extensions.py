@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from types import MappingProxyType
 
 from asn1crypto import core
@@ -20,6 +21,8 @@ from cardlib.errors import DecodeError
 from cardlib.lds.tlv import children, iter_tlvs
 
 _OID, _BOOLEAN, _OCTET_STRING, _SEQUENCE = 0x06, 0x01, 0x04, 0x30
+# Distinct extension OIDs whose dotted form is kept: certificates use a few dozen at most.
+_OID_CACHE_SIZE = 128
 
 
 @dataclass(frozen=True)
@@ -42,7 +45,7 @@ def certificate_extensions(certificate: asn1_x509.Certificate) -> Extensions:
             if (extension.tag != _SEQUENCE or not 2 <= len(fields) <= 3 or fields[0].tag != _OID
                     or fields[-1].tag != _OCTET_STRING):
                 raise ValueError("malformed Extension")
-            dotted: str = core.ObjectIdentifier.load(fields[0].encode()).dotted
+            dotted = _dotted(fields[0].encode())
             if dotted in values:
                 raise ValueError(f"extension {dotted} included multiple times")
             values[dotted] = fields[-1].value
@@ -51,6 +54,14 @@ def certificate_extensions(certificate: asn1_x509.Certificate) -> Extensions:
     except DecodeError as error:
         raise ValueError(f"malformed extensions: {error}") from error
     return Extensions(frozenset(critical), MappingProxyType(values))
+
+
+@lru_cache(maxsize=_OID_CACHE_SIZE)
+def _dotted(encoded: bytes) -> str:
+    """An extension OID in dotted form, once per exact bytes (a master list repeats a dozen OIDs); ValueError
+    when asn1crypto cannot read it."""
+    dotted: str = core.ObjectIdentifier.load(encoded).dotted
+    return dotted
 
 
 __all__ = ["Extensions", "certificate_extensions"]
