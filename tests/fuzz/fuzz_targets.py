@@ -213,6 +213,24 @@ def _master_list_seeds() -> list[bytes]:
     return [encode_master_list([csca], csca, pki.csca_key, pki.config.csca_key.algorithm, datetime.now(UTC))]
 
 
+_TRUST_SUFFIXES = (".pem", ".der", ".cer", ".crl", ".ml", ".p7b")
+
+
+def _trust_file(data: bytes) -> object:
+    """The first byte picks the suffix of a file in a trust folder, the rest is its content: a store and its
+    report of what it did not trust."""
+    suffix = _TRUST_SUFFIXES[data[0] % len(_TRUST_SUFFIXES)] if data else ".der"
+    with tempfile.TemporaryDirectory() as folder:
+        (Path(folder) / f"anchor{suffix}").write_bytes(data[1:])
+        store = TrustStore.load(folder)
+        return [csca.subject for csca in store.cscas], store.load_report
+
+
+def _trust_file_seeds() -> list[bytes]:
+    return [bytes([0]) + _pem_seeds()[0], bytes([1]) + _certificate_seeds()[1], bytes([3]) + _crl_seeds()[0],
+            bytes([4]) + _master_list_seeds()[0]]
+
+
 def _command_apdu(data: bytes) -> object:
     parsed = CommandAPDU.parse(data)
     return parsed.encode()
@@ -308,6 +326,7 @@ TARGETS: dict[str, Target] = {target.name: target for target in (
     Target("crl", _crl, _crl_seeds),
     Target("pem", _pem, _pem_seeds),
     Target("master_list", _master_list, _master_list_seeds),
+    Target("trust_file", _trust_file, _trust_file_seeds),
     Target("command_apdu", _command_apdu, _apdu_seeds),
     Target("response_apdu", _response_apdu, lambda: [bytes.fromhex("6F0A0102039000"), bytes.fromhex("6982")]),
     Target("chip", _chip, _chip_seeds),

@@ -1,5 +1,6 @@
 """Fuzzing every decoder target in CI: TLV, MRZ, each DG, SOD and whole verifications, certificates, CRLs, PEM,
-master lists, APDUs on the chip and the reader side, CSV/JSONL input (the list lives in ``fuzz_targets``).
+master lists, a file in a trust folder, APDUs on the chip and the reader side, CSV/JSONL input (the list lives in
+``fuzz_targets``).
 
 Hostile bytes give a result or a cardlib error, never another exception. A few dozen hypothesis examples per target
 in CI; ``python -m benchmarks.fuzz --target NAME`` runs them long.
