@@ -3,7 +3,7 @@
 Found by fuzzing ``verify`` (tests/fuzz/corpus/verify_sod): a Document Signer whose PrivateKeyUsagePeriod was
 malformed crashed the verifier with a bare ValueError, because the key-usage checks asked asn1crypto, whose
 accessors parse every extension of the certificate.  The readings are compared with asn1crypto's own on every
-certificate of the public master lists and specimens (what we did not write).
+certificate of the public master lists, the specimens and 14 states' passports (what we did not write).
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from cardlib.verify.verifier import verify
 # The PrivateKeyUsagePeriod extension as our profile writes it: OID 2.5.29.16, then extnValue OCTET STRING of a
 # SEQUENCE.  Its SEQUENCE made a SET keeps every length: a malformed extension in an otherwise intact certificate.
 _PKUP_OID = bytes.fromhex("0603551d10")
+GENUINE = Path(__file__).resolve().parents[1] / "testvectors" / "genuine"
 
 
 def _malformed_usage_period(der: bytes) -> bytes:
@@ -79,9 +80,11 @@ def _public_certificates(shared_data: Path) -> list[Certificate]:
     found = [Certificate.from_der((shared_data / "csca" / "VN_CSCA_ePassport.cer").read_bytes())]
     for path in sorted((shared_data / "masterlists").glob("*.ml")):
         found += MasterList.parse(path.read_bytes(), path.name).certificates
-    for folder in ("bsi2008", "loes2006"):
-        sod = CardImage.load(shared_data / folder).files["EF.SOD"]
+    sods = [CardImage.load(shared_data / folder).files["EF.SOD"] for folder in ("bsi2008", "loes2006")]
+    sods += [path.read_bytes() for path in sorted(GENUINE.glob("gmrtd/*_EF_SOD.bin"))]  # 14 states' passports
+    for sod in sods:
         found += [Certificate.from_der(entry.der) for entry in SOD.decode(sod).signer_certificates]
+    found += [Certificate.from_der(path.read_bytes()) for path in sorted(GENUINE.glob("anchors/*.cer"))]
     return found
 
 
