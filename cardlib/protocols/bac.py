@@ -24,15 +24,21 @@ MUTUAL_AUTHENTICATE_LENGTH = CRYPTOGRAM_LENGTH + 8
 Rng = Callable[[int], bytes]
 
 
-def key_seed(mrz_information: str) -> bytes:
-    """Kseed: the first 16 bytes of SHA-1 over the MRZ information (ASCII)."""
+def mrz_information_digest(mrz_information: str) -> bytes:
+    """SHA-1 over the MRZ information (ASCII): BAC's Kseed is its first 16 bytes, and PACE's MRZ password K is
+    all of it (ICAO 9303-11 §9.7.2, §9.7.3)."""
     try:
         encoded = mrz_information.encode("ascii")
     except UnicodeEncodeError:
         raise ValidationError("MRZ information must be ASCII MRZ characters", field="mrz_information") from None
     if not encoded:
         raise ValidationError("MRZ information is empty", field="mrz_information")
-    return hashlib.sha1(encoded).digest()[:KEY_MATERIAL_LENGTH]
+    return hashlib.sha1(encoded).digest()
+
+
+def key_seed(mrz_information: str) -> bytes:
+    """Kseed: the first 16 bytes of SHA-1 over the MRZ information (ASCII)."""
+    return mrz_information_digest(mrz_information)[:KEY_MATERIAL_LENGTH]
 
 
 def derive_bac_keys(mrz_information: str) -> tuple[bytes, bytes]:

@@ -7,7 +7,6 @@ integrated mapping).
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
@@ -19,6 +18,7 @@ from cardlib.curves import Curve, by_parameter_id, modp_group_by_parameter_id
 from cardlib.errors import PKIError, ProtocolError, ValidationError
 from cardlib.lds.oids import PROTOCOLS, Family, SecurityProtocol
 from cardlib.lds.securityinfo import PACEInfo
+from cardlib.protocols.bac import mrz_information_digest
 from cardlib.protocols.pace.groups import AnyGroup, DHGroup, ECGroup
 from cardlib.protocols.pace.integrated import nonce_lengths, supports_point_encoding
 from cardlib.protocols.sm import block_size
@@ -121,10 +121,12 @@ def password_key(password: str, password_type: PasswordType) -> bytes:
     """The encoded password K: CAN digits as ISO 8859-1, or SHA-1 of the MRZ information."""
     if password_type not in PASSWORD_REFERENCES:
         raise ValidationError(f"unknown PACE password type {password_type!r}", field="password_type")
+    if password_type == "MRZ":
+        return mrz_information_digest(password)
     try:
         encoded = password.encode("ascii")
     except UnicodeEncodeError:
         raise ValidationError("PACE password must be ASCII", field="password") from None
     if not encoded:
         raise ValidationError("PACE password is empty", field="password")
-    return hashlib.sha1(encoded).digest() if password_type == "MRZ" else encoded
+    return encoded
