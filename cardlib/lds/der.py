@@ -16,7 +16,7 @@ from functools import lru_cache
 from asn1crypto import core
 
 # Identifier octets of the universal types the fast paths read.
-INTEGER, OCTET_STRING, NULL, OID = 0x02, 0x04, 0x05, 0x06
+BOOLEAN, INTEGER, OCTET_STRING, NULL, OID = 0x01, 0x02, 0x04, 0x05, 0x06
 PRINTABLE_STRING, UTC_TIME, GENERALIZED_TIME = 0x13, 0x17, 0x18
 SEQUENCE, SET = 0x30, 0x31
 # Lengths up to 2^24 - 1: far beyond any LDS file (cardlib.limits.MAX_FILE_BYTES).
@@ -111,11 +111,13 @@ def dotted(data: bytes, item: Element) -> str:
     """An OBJECT IDENTIFIER in dotted form, as asn1crypto reads it (cached by its exact bytes)."""
     if item[0] != OID:
         raise Unusual
-    return _dotted(data[item[1] : item[3]])
+    return dotted_oid(data[item[1] : item[3]])
 
 
 @lru_cache(maxsize=_OID_CACHE_SIZE)
-def _dotted(der: bytes) -> str:
+def dotted_oid(der: bytes) -> str:
+    """A whole OBJECT IDENTIFIER (tag, length, contents) in dotted form, cached by its exact bytes;
+    :class:`Unusual` when asn1crypto cannot read it."""
     try:
         value: str = core.ObjectIdentifier.load(der).dotted
     except (ValueError, TypeError) as exc:

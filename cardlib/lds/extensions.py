@@ -11,18 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import lru_cache
 from types import MappingProxyType
 
-from asn1crypto import core
 from asn1crypto import x509 as asn1_x509
 
 from cardlib.errors import DecodeError
+from cardlib.lds import der
 from cardlib.lds.tlv import children, iter_tlvs
-
-_OID, _BOOLEAN, _OCTET_STRING, _SEQUENCE = 0x06, 0x01, 0x04, 0x30
-# Distinct extension OIDs whose dotted form is kept: certificates use a few dozen at most.
-_OID_CACHE_SIZE = 128
 
 
 @dataclass(frozen=True)
@@ -42,26 +37,26 @@ def certificate_extensions(certificate: asn1_x509.Certificate) -> Extensions:
     try:
         for extension in iter_tlvs(certificate["tbs_certificate"]["extensions"].contents):
             fields = children(extension)
-            if (extension.tag != _SEQUENCE or not 2 <= len(fields) <= 3 or fields[0].tag != _OID
-                    or fields[-1].tag != _OCTET_STRING):
+            if (extension.tag != der.SEQUENCE or not 2 <= len(fields) <= 3 or fields[0].tag != der.OID
+                    or fields[-1].tag != der.OCTET_STRING):
                 raise ValueError("malformed Extension")
             dotted = _dotted(fields[0].encode())
             if dotted in values:
                 raise ValueError(f"extension {dotted} included multiple times")
             values[dotted] = fields[-1].value
-            if len(fields) == 3 and fields[1].tag == _BOOLEAN and fields[1].value not in (b"", b"\x00"):
+            if len(fields) == 3 and fields[1].tag == der.BOOLEAN and fields[1].value not in (b"", b"\x00"):
                 critical.add(dotted)
     except DecodeError as error:
         raise ValueError(f"malformed extensions: {error}") from error
     return Extensions(frozenset(critical), MappingProxyType(values))
 
 
-@lru_cache(maxsize=_OID_CACHE_SIZE)
 def _dotted(encoded: bytes) -> str:
-    """An extension OID in dotted form, once per exact bytes (a master list repeats a dozen OIDs); ValueError
-    when asn1crypto cannot read it."""
-    dotted: str = core.ObjectIdentifier.load(encoded).dotted
-    return dotted
+    """An extension OID in dotted form; ValueError when asn1crypto cannot read it."""
+    try:
+        return der.dotted_oid(encoded)
+    except der.Unusual as error:
+        raise ValueError("malformed extension OID") from error
 
 
 __all__ = ["Extensions", "certificate_extensions"]

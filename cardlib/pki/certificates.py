@@ -64,7 +64,6 @@ class Certificate:
     subject_key_identifier: bytes | None
     authority_key_identifier: bytes | None
     key_usage: frozenset[str]
-    has_key_usage: bool
     critical_extensions: frozenset[str]
     extension_values: Mapping[str, bytes]
     is_ca: bool
@@ -101,7 +100,7 @@ class Certificate:
             not_before=tbs["validity"]["not_before"].native, not_after=tbs["validity"]["not_after"].native,
             subject_key_identifier=ski.native if ski is not None else None,
             authority_key_identifier=aki["key_identifier"].native if aki is not None else None,
-            key_usage=frozenset(usage.native) if usage is not None else frozenset(), has_key_usage=usage is not None,
+            key_usage=frozenset(usage.native) if usage is not None else frozenset(),
             critical_extensions=extensions.critical, extension_values=extensions.values,
             is_ca=bool(constraints is not None and constraints["ca"].native),
             path_length=constraints["path_len_constraint"].native if constraints is not None else None,
@@ -134,6 +133,11 @@ class Certificate:
     def is_self_issued(self) -> bool:
         """Subject equals issuer (a root or a self-issued link certificate)."""
         return names_equal(self.subject_name, self.issuer_name)
+
+    @property
+    def has_key_usage(self) -> bool:
+        """Whether the certificate has a keyUsage extension at all (an empty ``key_usage`` does not tell)."""
+        return ID_KEY_USAGE in self.extension_values
 
     @cached_property
     def private_key_usage_period(self) -> tuple[datetime | None, datetime | None] | None:

@@ -115,7 +115,7 @@ def lint_certificate(certificate: Certificate, role: Role | None = None) -> Lint
     _names(out, certificate, parsed, role)
     _key(out, certificate)
     {Role.CSCA: _csca, Role.DOCUMENT_SIGNER: _document_signer, Role.MASTER_LIST_SIGNER: _ml_signer}[role](
-        out, certificate, parsed)
+        out, certificate)
     return LintReport(certificate.subject, role.value, tuple(out.findings))
 
 
@@ -209,7 +209,7 @@ def _usage_period(out: _Collector, certificate: Certificate, limit: timedelta | 
                     f"key usable {(end - start).days} days, profile allows about {limit.days}")
 
 
-def _csca(out: _Collector, certificate: Certificate, parsed: asn1_x509.Certificate) -> None:
+def _csca(out: _Collector, certificate: Certificate) -> None:
     _key_usage(out, certificate, {"key_cert_sign", "crl_sign"})
     constraints = _extension_critical(certificate, ID_BASIC_CONSTRAINTS)
     out.require(constraints is True and certificate.is_ca, "basic constraints", Severity.ERROR, _EXTENSIONS,
@@ -239,7 +239,7 @@ def _self_signature(out: _Collector, certificate: Certificate) -> None:
     out.require(verified is not False, "self-signature", Severity.ERROR, _PROFILE, "self-signature does not verify")
 
 
-def _document_signer(out: _Collector, certificate: Certificate, parsed: asn1_x509.Certificate) -> None:
+def _document_signer(out: _Collector, certificate: Certificate) -> None:
     _key_usage(out, certificate, {"digital_signature"})
     out.require(not certificate.is_ca, "basic constraints", Severity.ERROR, _EXTENSIONS,
                 "a Document Signer must not be a CA")
@@ -269,7 +269,7 @@ def _document_types(out: _Collector, certificate: Certificate) -> None:
                 f"DocumentTypeList version {version} with {len(types)} types; v0 with at least one type required")
 
 
-def _ml_signer(out: _Collector, certificate: Certificate, parsed: asn1_x509.Certificate) -> None:
+def _ml_signer(out: _Collector, certificate: Certificate) -> None:
     _key_usage(out, certificate, {"digital_signature"})
     out.require(ID_MASTER_LIST_SIGNER in certificate.extended_key_usage, "extended key usage", Severity.ERROR,
                 "9303-12 §9", f"Master List Signer EKU {ID_MASTER_LIST_SIGNER} missing")
